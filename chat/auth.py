@@ -1,0 +1,143 @@
+"""JWT verification (PyJWT) of tokens the LMS issues, and minting for the `token` command."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+import time
+from typing import Any, Dict, List, Optional
+
+import jwt
+
+from chat.errors import Unauthorized
+from chat.settings import Settings
+
+log = logging.getLogger("chat.auth")
+
+ROLES = ("student", "teacher", "admin")
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who a verified token speaks for."""
+
+    user_id: str
+    role: str
+    school: str
+    name: str
+    exp: int
+
+    def public(self) -> Dict[str, Any]:
+        return {"id": self.user_id, "name": self.name, "role": self.role, "school": self.school}
+
+
+def resolve_secret(settings: Settings) -> str:
+    """The HS256 secret: the setting, else ``<data-dir>/jwt-secret`` (created once, mode 0600)."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = os.path.join(settings.data_dir, "jwt-secret")
+    try:
+        with open(path, "r", encoding="ascii") as fh:
+            value = fh.read().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    os.makedirs(settings.data_dir, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes racing to create it agree on the first one written.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, "r", encoding="ascii") as fh:
+            return fh.read().strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value + "\n")
+    log.info("generated a JWT secret in %s (set CHAT_JWT_SECRET to use your LMS's)", path)
+    return value
+
+
+class TokenVerifier:
+    """Verifies bearer tokens into :class:`Identity`; every failure is ``Unauthorized``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._leeway = settings.jwt_leeway
+        self._issuer = settings.jwt_issuer or None
+        self._audience = settings.jwt_audience or None
+        if settings.jwt_public_key_file:
+            with open(settings.jwt_public_key_file, "rb") as fh:
+                self._key: Any = fh.read()
+            self._algorithms: List[str] = ["RS256", "ES256"]
+        else:
+            self._key = resolve_secret(settings)
+            self._algorithms = ["HS256"]
+
+    def verify(self, token: Optional[str]) -> Identity:
+        """Decode and check a token; raise :class:`Unauthorized` with a reason otherwise."""
+        if not token:
+            raise Unauthorized("missing token")
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                leeway=self._leeway,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp"], "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired")
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("invalid token: %s" % exc.__class__.__name__)
+        return identity_from_claims(claims)
+
+
+def identity_from_claims(claims: Dict[str, Any]) -> Identity:
+    """Validate the claims of PROTOCOL §1 (``sub``/``userId``, ``role``, ``school``/``schoolId``)."""
+    user_id = claims.get("sub", claims.get("userId"))
+    school = claims.get("school", claims.get("schoolId"))
+    role = claims.get("role")
+    name = claims.get("name")
+    if not isinstance(user_id, str) or not user_id or len(user_id) > 128:
+        raise Unauthorized("token has no valid sub")
+    if not isinstance(school, str) or not school or len(school) > 128:
+        raise Unauthorized("token has no valid school")
+    if role not in ROLES:
+        raise Unauthorized("token has an unknown role")
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise Unauthorized("token has an invalid name")
+    exp = claims.get("exp")
+    return Identity(user_id=user_id, role=role, school=school, name=(name or "").strip(), exp=int(exp))
+
+
+def mint_token(settings: Settings, user: str, role: str, school: str, name: str = "", ttl: int = 3600,
+               extra: Optional[Dict[str, Any]] = None) -> str:
+    """A token the server with these settings accepts (HS256, or the private key when configured)."""
+    if role not in ROLES:
+        raise ValueError("role must be one of %s" % ", ".join(ROLES))
+    now = int(time.time())
+    claims: Dict[str, Any] = {"sub": user, "role": role, "school": school, "iat": now, "exp": now + ttl}
+    if name:
+        claims["name"] = name
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    claims.update(extra or {})
+    if settings.jwt_public_key_file:
+        if not settings.jwt_private_key_file:
+            raise ValueError("a public key is configured: set CHAT_JWT_PRIVATE_KEY_FILE to mint tokens")
+        with open(settings.jwt_private_key_file, "rb") as fh:
+            key = fh.read()
+        algorithm = "ES256" if b"EC PRIVATE" in key or _is_ec(key) else "RS256"
+        return jwt.encode(claims, key, algorithm=algorithm)
+    return jwt.encode(claims, resolve_secret(settings), algorithm="HS256")
+
+
+def _is_ec(pem: bytes) -> bool:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return isinstance(load_pem_private_key(pem, password=None), ec.EllipticCurvePrivateKey)

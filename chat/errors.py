@@ -1,0 +1,97 @@
+"""One small error hierarchy: a code from PROTOCOL §2 and a client-safe message.
+
+HTTP statuses and WebSocket error frames are derived from ``code`` in one place each
+(``handlers/base.py`` and ``chat/protocol.py``).
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+STATUS: Dict[str, int] = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+    "internal": 500,
+    "unavailable": 503,
+}
+
+
+class ChatError(Exception):
+    """Base error; ``message`` is safe to show to clients."""
+
+    code = "internal"
+    default_message = "internal error"
+
+    def __init__(self, message: str = "") -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def to_dict(self) -> Dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class BadRequest(ChatError):
+    code = "bad_request"
+    default_message = "bad request"
+
+
+class Unauthorized(ChatError):
+    code = "unauthorized"
+    default_message = "missing or invalid token"
+
+
+class Forbidden(ChatError):
+    code = "forbidden"
+    default_message = "not allowed"
+
+
+class NotFound(ChatError):
+    code = "not_found"
+    default_message = "not found"
+
+
+class Conflict(ChatError):
+    code = "conflict"
+    default_message = "conflict"
+
+
+class Duplicate(Conflict):
+    """A unique index refused a write (the store raises it; callers decide what it means)."""
+
+    default_message = "already exists"
+
+
+class TooLarge(ChatError):
+    code = "too_large"
+    default_message = "too large"
+
+
+class RateLimited(ChatError):
+    code = "rate_limited"
+    default_message = "slow down"
+
+
+class Unavailable(ChatError):
+    code = "unavailable"
+    default_message = "storage unavailable, try again"
+
+
+class Internal(ChatError):
+    code = "internal"
+    default_message = "internal error"
+
+
+def error_for_code(code: str, message: str = "") -> ChatError:
+    """The error class for a wire code (used by the WebSocket tier for synthetic errors)."""
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, RateLimited, Unavailable):
+        if cls.code == code:
+            return cls(message)
+    return Internal(message)

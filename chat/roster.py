@@ -1,0 +1,88 @@
+"""Roster import: users and classes from JSON or CSV into the directory, idempotently.
+
+JSON: ``{"users": [{"id", "name", "role", "school"}], "classes": [{"id", "school", "name",
+"teacherIds": [...], "studentIds": [...]}]}``.
+CSV: a users file with the header ``id,name,role,school``, or a classes file with the header
+``id,school,name,teacherIds,studentIds`` where the id lists are separated by ``;``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Dict, List, Tuple
+
+from chat.auth import ROLES
+from chat.store import Store
+from chat.timeutil import now_ms
+
+
+class RosterError(ValueError):
+    """The roster file is malformed; the message says where."""
+
+
+def _text(entry: Dict[str, Any], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise RosterError("%s: %s must be a non-empty string" % (where, key))
+    return value.strip()
+
+
+def _ids(entry: Dict[str, Any], key: str, where: str) -> List[str]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [p for p in value.replace(",", ";").split(";")]
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise RosterError("%s: %s must be a list of ids" % (where, key))
+    return sorted({x.strip() for x in value if x.strip()})
+
+
+def parse_roster(content: str, filename: str = "") -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Validated (users, classes) from JSON or CSV text."""
+    stripped = content.lstrip()
+    if filename.lower().endswith(".json") or stripped.startswith("{"):
+        try:
+            data = json.loads(content)
+        except ValueError as exc:
+            raise RosterError("not valid JSON: %s" % exc)
+        if not isinstance(data, dict):
+            raise RosterError("the roster must be a JSON object with users and classes")
+        raw_users, raw_classes = data.get("users", []), data.get("classes", [])
+    else:
+        rows = list(csv.DictReader(io.StringIO(content)))
+        header = set(rows[0]) if rows else set()
+        if {"teacherIds", "studentIds"} <= header:
+            raw_users, raw_classes = [], rows
+        elif {"id", "role", "school"} <= header:
+            raw_users, raw_classes = rows, []
+        else:
+            raise RosterError("CSV header must be id,name,role,school or id,school,name,teacherIds,studentIds")
+    if not isinstance(raw_users, list) or not isinstance(raw_classes, list):
+        raise RosterError("users and classes must be lists")
+    users = []
+    for i, entry in enumerate(raw_users):
+        where = "users[%d]" % i
+        if not isinstance(entry, dict):
+            raise RosterError("%s must be an object" % where)
+        role = _text(entry, "role", where)
+        if role not in ROLES:
+            raise RosterError("%s: role must be one of %s" % (where, ", ".join(ROLES)))
+        users.append({"id": _text(entry, "id", where), "name": _text(entry, "name", where), "role": role,
+                      "school": _text(entry, "school", where)})
+    classes = []
+    for i, entry in enumerate(raw_classes):
+        where = "classes[%d]" % i
+        if not isinstance(entry, dict):
+            raise RosterError("%s must be an object" % where)
+        classes.append({"id": _text(entry, "id", where), "school": _text(entry, "school", where),
+                        "name": _text(entry, "name", where), "teacherIds": _ids(entry, "teacherIds", where),
+                        "studentIds": _ids(entry, "studentIds", where)})
+    return users, classes
+
+
+async def import_roster(store: Store, users: List[Dict[str, Any]], classes: List[Dict[str, Any]]) -> Dict[str, int]:
+    """Upsert users and classes; re-importing updates and never duplicates."""
+    now = now_ms()
+    new_users = await store.upsert_users(users, now)
+    new_classes = await store.upsert_classes(classes, now)
+    return {"users": len(users), "newUsers": new_users, "classes": len(classes), "newClasses": new_classes}

@@ -1,0 +1,135 @@
+"""Settings: every tunable has a documented default, an env var and a CLI flag.
+
+The table ``OPTIONS`` is the single source: ``README.md`` documents the same names, and
+``add_arguments`` derives ``--flag-name`` from each entry.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+
+def _bool(value: str) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _list(value: str) -> List[str]:
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+# name, env var, parser, default, help
+OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
+    ("host", "CHAT_HOST", str, "127.0.0.1", "address to listen on"),
+    ("port", "CHAT_PORT", int, 8888, "port to listen on"),
+    ("data_dir", "CHAT_DATA_DIR", str, "./data", "directory for the embedded database, secret and state files"),
+    ("mongodb_uri", "MONGODB_URI", str, "", "external MongoDB URI; empty starts the embedded nx-27017"),
+    ("db_name", "CHAT_DB_NAME", str, "chat", "database name"),
+    ("db_workers", "CHAT_DB_WORKERS", int, 8, "threads in the storage executor"),
+    ("db_timeout_ms", "CHAT_DB_TIMEOUT_MS", int, 2000, "pymongo server selection / socket timeout"),
+    ("jwt_secret", "CHAT_JWT_SECRET", str, "", "HS256 secret; empty: generated once into <data-dir>/jwt-secret"),
+    ("jwt_public_key_file", "CHAT_JWT_PUBLIC_KEY_FILE", str, "", "PEM public key: verify RS256/ES256 instead of HS256"),
+    ("jwt_private_key_file", "CHAT_JWT_PRIVATE_KEY_FILE", str, "", "PEM private key used only by the `token` command with a public key"),
+    ("jwt_issuer", "CHAT_JWT_ISSUER", str, "", "required `iss` when set"),
+    ("jwt_audience", "CHAT_JWT_AUDIENCE", str, "", "required `aud` when set"),
+    ("jwt_leeway", "CHAT_JWT_LEEWAY", int, 30, "clock leeway in seconds"),
+    ("max_body_bytes", "CHAT_MAX_BODY_BYTES", int, 65536, "largest REST body (413 above)"),
+    ("max_title", "CHAT_MAX_TITLE", int, 200, "longest conversation title"),
+    ("max_participants", "CHAT_MAX_PARTICIPANTS", int, 500, "most participants in a conversation"),
+    ("max_text", "CHAT_MAX_TEXT", int, 4000, "longest message text after trimming"),
+    ("max_attachments", "CHAT_MAX_ATTACHMENTS", int, 10, "most attachments per message"),
+    ("max_reaction_emojis", "CHAT_MAX_REACTION_EMOJIS", int, 20, "most distinct emojis per message"),
+    ("ws_ping_interval", "CHAT_WS_PING_INTERVAL", float, 25.0, "seconds between WebSocket ping frames (0 disables)"),
+    ("ws_ping_timeout", "CHAT_WS_PING_TIMEOUT", float, 60.0, "close a socket whose pong is this late"),
+    ("ws_max_message_size", "CHAT_WS_MAX_MESSAGE_SIZE", int, 262144, "hard frame limit: larger frames close the socket (1009)"),
+    ("ws_max_frame_bytes", "CHAT_WS_MAX_FRAME_BYTES", int, 65536, "soft frame limit: larger frames get `too_large`"),
+    ("ws_max_pending_bytes", "CHAT_WS_MAX_PENDING_BYTES", int, 4194304, "close a slow consumer whose unsent data passes this"),
+    ("allowed_origins", "CHAT_ALLOWED_ORIGINS", _list, [], "extra allowed WebSocket origins (same host always allowed); * allows any"),
+    ("rate_messages", "CHAT_RATE_MESSAGES", float, 20.0, "sends per second per user (token bucket refill)"),
+    ("rate_messages_burst", "CHAT_RATE_MESSAGES_BURST", float, 60.0, "send bucket size"),
+    ("rate_frames", "CHAT_RATE_FRAMES", float, 60.0, "frames per second per user"),
+    ("rate_frames_burst", "CHAT_RATE_FRAMES_BURST", float, 200.0, "frame bucket size"),
+    ("rate_typing", "CHAT_RATE_TYPING", float, 2.0, "typing events per second per user"),
+    ("rate_typing_burst", "CHAT_RATE_TYPING_BURST", float, 10.0, "typing bucket size"),
+    ("rate_strikes", "CHAT_RATE_STRIKES", int, 20, "rate-limited frames in a row before the socket is closed (1008)"),
+    ("typing_timeout", "CHAT_TYPING_TIMEOUT", float, 5.0, "seconds after the last typing:start before the server sends typing:stop"),
+    ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
+    ("sync_limit", "CHAT_SYNC_LIMIT", int, 500, "most messages per conversation in one sync reply"),
+    ("demo", "CHAT_DEMO", _bool, False, "seed a demo school and enable the demo sign-in routes (loopback only)"),
+    ("log_level", "CHAT_LOG_LEVEL", str, "info", "logging level"),
+]
+
+
+@dataclasses.dataclass
+class Settings:
+    """All tunables; build with :func:`load` (env + CLI) or directly in tests."""
+
+    host: str = "127.0.0.1"
+    port: int = 8888
+    data_dir: str = "./data"
+    mongodb_uri: str = ""
+    db_name: str = "chat"
+    db_workers: int = 8
+    db_timeout_ms: int = 2000
+    jwt_secret: str = ""
+    jwt_public_key_file: str = ""
+    jwt_private_key_file: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_leeway: int = 30
+    max_body_bytes: int = 65536
+    max_title: int = 200
+    max_participants: int = 500
+    max_text: int = 4000
+    max_attachments: int = 10
+    max_reaction_emojis: int = 20
+    ws_ping_interval: float = 25.0
+    ws_ping_timeout: float = 60.0
+    ws_max_message_size: int = 262144
+    ws_max_frame_bytes: int = 65536
+    ws_max_pending_bytes: int = 4194304
+    allowed_origins: List[str] = dataclasses.field(default_factory=list)
+    rate_messages: float = 20.0
+    rate_messages_burst: float = 60.0
+    rate_frames: float = 60.0
+    rate_frames_burst: float = 200.0
+    rate_typing: float = 2.0
+    rate_typing_burst: float = 10.0
+    rate_strikes: int = 20
+    typing_timeout: float = 5.0
+    typing_debounce: float = 2.0
+    sync_limit: int = 500
+    demo: bool = False
+    log_level: str = "info"
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Optional[List[str]] = None) -> None:
+    """Add ``--flag`` options for the named settings (all when ``names`` is None)."""
+    for name, env, conv, default, help_text in OPTIONS:
+        if names is not None and name not in names:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if conv is _bool:
+            parser.add_argument(flag, dest=name, action="store_const", const=True, default=None,
+                                help=f"{help_text} (env {env})")
+        else:
+            parser.add_argument(flag, dest=name, type=conv, default=None,
+                                help=f"{help_text} (env {env}, default {default!r})")
+
+
+def load(args: Optional[argparse.Namespace] = None, environ: Optional[Mapping[str, str]] = None) -> Settings:
+    """Settings from defaults, overridden by env vars, overridden by parsed CLI flags."""
+    env = os.environ if environ is None else environ
+    values: Dict[str, Any] = {}
+    for name, env_name, conv, _default, _help in OPTIONS:
+        if env.get(env_name, "") != "":
+            values[name] = conv(env[env_name])
+        flag_value = getattr(args, name, None) if args is not None else None
+        if flag_value is not None:
+            values[name] = flag_value
+    return Settings(**values)

@@ -1,0 +1,504 @@
+"""MongoDB access. The only module that imports pymongo/bson.
+
+Every pymongo call runs in a bounded ThreadPoolExecutor, entered at one seam
+(:meth:`Store._io`), so the IOLoop never blocks on storage. Documents leave this module
+as plain dicts whose ``_id`` is rendered as the string ``id``.
+
+The queries keep to a subset that behaves identically on nx-27017 and real MongoDB
+(see README "Storage rules"): ObjectId only as ``_id``, references as strings, integer
+epoch-millisecond times, no booleans written by update, no subdocuments pushed into
+arrays, single-field indexes for hot queries, and ``{"$in": [None]}`` instead of
+``None`` equality (nx-27017's ``count_documents`` matches nothing on the latter).
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import re
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+
+import pymongo
+import pymongo.errors
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument, UpdateMany, UpdateOne
+
+from chat.errors import Duplicate, Unavailable
+
+log = logging.getLogger("chat.store")
+
+T = TypeVar("T")
+
+#: matches a field that is null or missing (works in find and count on both backends)
+UNSET: Dict[str, Any] = {"$in": [None]}
+
+
+def oid(value: Any) -> Optional[ObjectId]:
+    """An ObjectId from a 24-hex string, or None for anything else."""
+    if isinstance(value, str) and len(value) == 24:
+        try:
+            return ObjectId(value)
+        except (InvalidId, TypeError):
+            return None
+    return None
+
+
+def new_id() -> str:
+    """A fresh ObjectId hex string (ids are generated before insert)."""
+    return str(ObjectId())
+
+
+def seq_key(conversation_id: str, seq: int) -> str:
+    """Sortable single-field key for (conversation, seq): the planner ignores compound indexes."""
+    return "%s:%012d" % (conversation_id, seq)
+
+
+def _out(doc: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if doc is None:
+        return None
+    if "_id" in doc:
+        doc["id"] = str(doc.pop("_id"))
+    return doc
+
+
+def _outs(docs: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [_out(d) for d in docs]  # type: ignore[misc]
+
+
+def ping_uri(uri: str, timeout_ms: int = 500) -> bool:
+    """True when a MongoDB at ``uri`` answers ``ping`` (blocking; for start-up checks)."""
+    client: pymongo.MongoClient = pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, directConnection=True)
+    try:
+        client.admin.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+class Store:
+    """Async facade over the collections: users, classes, conversations, memberships,
+    messages, edits, reactions."""
+
+    def __init__(self, uri: str, db_name: str, workers: int = 8, timeout_ms: int = 2000) -> None:
+        self.uri = uri
+        self.db_name = db_name
+        self._client: pymongo.MongoClient = pymongo.MongoClient(
+            uri,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=max(timeout_ms * 5, 10000),
+            maxPoolSize=max(workers, 1) + 2,
+            retryWrites=False,
+        )
+        self._db = self._client[db_name]
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        self.users = self._db["users"]
+        self.classes = self._db["classes"]
+        self.conversations = self._db["conversations"]
+        self.memberships = self._db["memberships"]
+        self.messages = self._db["messages"]
+        self.edits = self._db["edits"]
+        self.reactions = self._db["reactions"]
+
+    # ------------------------------------------------------------------ the seam
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking pymongo work in the executor; storage failures become ``Unavailable``."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except pymongo.errors.DuplicateKeyError as exc:
+            raise Duplicate() from exc
+        except pymongo.errors.PyMongoError as exc:
+            log.warning("storage error: %s: %s", exc.__class__.__name__, exc)
+            raise Unavailable() from exc
+
+    def close(self) -> None:
+        """Stop the executor and close the client."""
+        self._executor.shutdown(wait=True)
+        self._client.close()
+
+    async def ping(self) -> bool:
+        """True when storage answers."""
+        try:
+            await self._io(self._client.admin.command, "ping")
+            return True
+        except Unavailable:
+            return False
+
+    async def ensure_indexes(self) -> None:
+        """Create every index; idempotent (safe at each start-up)."""
+        def work() -> None:
+            self.users.create_index("school")
+            self.classes.create_index("school")
+            self.classes.create_index("teacherIds")
+            self.classes.create_index("studentIds")
+            self.conversations.create_index("key", unique=True)
+            self.conversations.create_index("memberIds")
+            self.conversations.create_index("classId")
+            self.memberships.create_index("userId")
+            self.memberships.create_index("conversationId")
+            self.messages.create_index([("senderId", 1), ("clientMsgId", 1)], unique=True)
+            self.messages.create_index("seqKey", unique=True)
+            self.messages.create_index("conversationId")
+            self.messages.create_index("updatedAt")
+            self.edits.create_index("messageId")
+            self.reactions.create_index([("messageId", 1), ("userId", 1), ("emoji", 1)], unique=True)
+            self.reactions.create_index("messageId")
+        await self._io(work)
+
+    # ------------------------------------------------------------------ users and classes
+    async def upsert_user(self, user_id: str, name: str, role: str, school: str, now: int) -> None:
+        """Insert or refresh a directory user (from token claims or a roster)."""
+        fields: Dict[str, Any] = {"role": role, "school": school, "updatedAt": now}
+        if name:
+            fields["name"] = name
+        await self._io(lambda: self.users.update_one(
+            {"_id": user_id}, {"$set": fields, "$setOnInsert": {"createdAt": now}}, upsert=True))
+
+    async def upsert_users(self, users: Sequence[Dict[str, Any]], now: int) -> int:
+        """Bulk roster upsert; returns how many were new."""
+        if not users:
+            return 0
+        ops = [UpdateOne({"_id": u["id"]},
+                         {"$set": {"name": u["name"], "role": u["role"], "school": u["school"], "updatedAt": now},
+                          "$setOnInsert": {"createdAt": now}}, upsert=True) for u in users]
+        result = await self._io(lambda: self.users.bulk_write(ops, ordered=False))
+        return result.upserted_count
+
+    async def get_user(self, user_id: str) -> Optional[Dict[str, Any]]:
+        return _out(await self._io(self.users.find_one, {"_id": user_id}))
+
+    async def get_users(self, user_ids: Iterable[str]) -> Dict[str, Dict[str, Any]]:
+        """Users by id (missing ids are absent from the result)."""
+        ids = list(set(user_ids))
+        if not ids:
+            return {}
+        docs = await self._io(lambda: list(self.users.find({"_id": {"$in": ids}})))
+        return {d["id"]: d for d in _outs(docs)}
+
+    async def find_users(self, school: str, q: str = "", role: str = "", limit: int = 50) -> List[Dict[str, Any]]:
+        """Same-school users, optionally by role and case-insensitive name/id substring."""
+        query: Dict[str, Any] = {"school": school}
+        if role:
+            query["role"] = role
+        if q:
+            pattern = {"$regex": re.escape(q), "$options": "i"}
+            query["$or"] = [{"name": pattern}, {"_id": pattern}]
+        docs = await self._io(lambda: list(self.users.find(query).sort("name", 1).limit(limit)))
+        return _outs(docs)
+
+    async def set_last_seen(self, user_id: str, when: int) -> None:
+        await self._io(lambda: self.users.update_one({"_id": user_id}, {"$max": {"lastSeenAt": when}}))
+
+    async def upsert_classes(self, classes: Sequence[Dict[str, Any]], now: int) -> int:
+        """Bulk roster upsert of classes; returns how many were new."""
+        if not classes:
+            return 0
+        ops = [UpdateOne({"_id": c["id"]},
+                         {"$set": {"school": c["school"], "name": c["name"], "teacherIds": list(c["teacherIds"]),
+                                   "studentIds": list(c["studentIds"]), "updatedAt": now},
+                          "$setOnInsert": {"createdAt": now}}, upsert=True) for c in classes]
+        result = await self._io(lambda: self.classes.bulk_write(ops, ordered=False))
+        return result.upserted_count
+
+    async def get_class(self, class_id: str) -> Optional[Dict[str, Any]]:
+        return _out(await self._io(self.classes.find_one, {"_id": class_id}))
+
+    async def classes_of_user(self, user_id: str) -> List[Dict[str, Any]]:
+        """Classes the user teaches or is enrolled in (each doc carries both id lists)."""
+        docs = await self._io(lambda: list(self.classes.find({"$or": [{"teacherIds": user_id},
+                                                                       {"studentIds": user_id}]})))
+        return _outs(docs)
+
+    async def classes_of_school(self, school: str) -> List[Dict[str, Any]]:
+        return _outs(await self._io(lambda: list(self.classes.find({"school": school}).sort("name", 1))))
+
+    # ------------------------------------------------------------------ conversations
+    async def insert_conversation(self, doc: Dict[str, Any]) -> Tuple[Dict[str, Any], bool]:
+        """Insert; on a duplicate ``key`` return the existing one. Returns (doc, created)."""
+        body = dict(doc)
+        body["_id"] = ObjectId(body.pop("id"))
+
+        def work() -> Tuple[Dict[str, Any], bool]:
+            try:
+                self.conversations.insert_one(body)
+                return _out(body), True  # type: ignore[return-value]
+            except pymongo.errors.DuplicateKeyError:
+                return _out(self.conversations.find_one({"key": doc["key"]})), False  # type: ignore[return-value]
+        return await self._io(work)
+
+    async def get_conversation(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        key = oid(conversation_id)
+        if key is None:
+            return None
+        return _out(await self._io(self.conversations.find_one, {"_id": key}))
+
+    async def get_conversations(self, conversation_ids: Iterable[str]) -> List[Dict[str, Any]]:
+        keys = [k for k in (oid(c) for c in set(conversation_ids)) if k is not None]
+        if not keys:
+            return []
+        return _outs(await self._io(lambda: list(self.conversations.find({"_id": {"$in": keys}}))))
+
+    async def conversations_of_user(self, user_id: str) -> List[Dict[str, Any]]:
+        return _outs(await self._io(lambda: list(self.conversations.find({"memberIds": user_id}))))
+
+    async def conversations_of_class(self, class_id: str) -> List[Dict[str, Any]]:
+        return _outs(await self._io(lambda: list(self.conversations.find({"classId": class_id}))))
+
+    async def set_conversation_fields(self, conversation_id: str, fields: Dict[str, Any]) -> None:
+        await self._io(lambda: self.conversations.update_one({"_id": ObjectId(conversation_id)}, {"$set": fields}))
+
+    async def add_members(self, conversation_id: str, members: Sequence[Tuple[str, str]], now: int) -> List[str]:
+        """Add (userId, role) pairs; returns the user ids that were not members before."""
+        def work() -> List[str]:
+            ids = [m[0] for m in members]
+            existing = {d["userId"] for d in self.memberships.find(
+                {"_id": {"$in": [self._mid(conversation_id, u) for u in ids]}}, {"userId": 1})}
+            fresh = [(u, r) for u, r in members if u not in existing]
+            if fresh:
+                self.memberships.bulk_write([UpdateOne(
+                    {"_id": self._mid(conversation_id, u)},
+                    {"$setOnInsert": {"conversationId": conversation_id, "userId": u, "role": r, "joinedAt": now,
+                                      "lastReadSeq": 0, "lastReadAt": None, "lastDeliveredSeq": 0,
+                                      "lastDeliveredAt": None, "unread": 0, "mutedUntil": None,
+                                      "pinnedAt": None, "archivedAt": None}}, upsert=True) for u, r in fresh],
+                    ordered=False)
+                for u, _r in fresh:
+                    self.conversations.update_one({"_id": ObjectId(conversation_id)}, {"$addToSet": {"memberIds": u}})
+            return [u for u, _r in fresh]
+        return await self._io(work)
+
+    async def remove_member(self, conversation_id: str, user_id: str) -> bool:
+        """Remove a member; False when it was not one."""
+        def work() -> bool:
+            gone = self.memberships.delete_one({"_id": self._mid(conversation_id, user_id)}).deleted_count
+            self.conversations.update_one({"_id": ObjectId(conversation_id)}, {"$pull": {"memberIds": user_id}})
+            return bool(gone)
+        return await self._io(work)
+
+    # ------------------------------------------------------------------ memberships
+    @staticmethod
+    def _mid(conversation_id: str, user_id: str) -> str:
+        return conversation_id + ":" + user_id
+
+    async def get_membership(self, conversation_id: str, user_id: str) -> Optional[Dict[str, Any]]:
+        return _out(await self._io(self.memberships.find_one, {"_id": self._mid(conversation_id, user_id)}))
+
+    async def memberships_of_user(self, user_id: str) -> List[Dict[str, Any]]:
+        return _outs(await self._io(lambda: list(self.memberships.find({"userId": user_id}))))
+
+    async def memberships_of(self, conversation_ids: Iterable[str]) -> List[Dict[str, Any]]:
+        ids = list(set(conversation_ids))
+        if not ids:
+            return []
+        return _outs(await self._io(lambda: list(self.memberships.find({"conversationId": {"$in": ids}}))))
+
+    async def set_membership_fields(self, conversation_id: str, user_id: str, fields: Dict[str, Any]) -> None:
+        await self._io(lambda: self.memberships.update_one({"_id": self._mid(conversation_id, user_id)},
+                                                           {"$set": fields}))
+
+    async def advance_marker(self, conversation_id: str, user_id: str, kind: str, seq: int,
+                             now: int) -> Optional[Dict[str, Any]]:
+        """Move ``lastReadSeq``/``lastDeliveredSeq`` forward only (``$max``) and stamp its time when it
+        moved; for ``read`` also recount ``unread`` exactly. Returns the membership after."""
+        field = "lastReadSeq" if kind == "read" else "lastDeliveredSeq"
+        at_field = "lastReadAt" if kind == "read" else "lastDeliveredAt"
+        mid = self._mid(conversation_id, user_id)
+
+        def work() -> Optional[Dict[str, Any]]:
+            moved = self.memberships.update_one({"_id": mid, field: {"$lt": seq}},
+                                                {"$set": {field: seq, at_field: now}}).modified_count
+            if kind == "read":
+                if moved:
+                    # reading implies delivery: the delivered marker never trails the read one
+                    self.memberships.update_one({"_id": mid, "lastDeliveredSeq": {"$lt": seq}},
+                                                {"$set": {"lastDeliveredSeq": seq, "lastDeliveredAt": now}})
+                doc = self.memberships.find_one({"_id": mid})
+                if doc is None:
+                    return None
+                unread = self._count_unread(conversation_id, user_id, doc["lastReadSeq"])
+                if unread != doc.get("unread"):
+                    self.memberships.update_one({"_id": mid}, {"$set": {"unread": unread}})
+                    doc["unread"] = unread
+                return _out(doc)
+            return _out(self.memberships.find_one({"_id": mid}))
+        return await self._io(work)
+
+    def _count_unread(self, conversation_id: str, user_id: str, after_seq: int) -> int:
+        return self.messages.count_documents({
+            "conversationId": conversation_id, "seq": {"$gt": after_seq}, "senderId": {"$ne": user_id},
+            "deletedAt": UNSET, "type": {"$ne": "system"}})
+
+    async def recount_unread(self, conversation_id: str, user_id: str) -> Optional[Dict[str, Any]]:
+        """Recompute one member's unread counter from the messages."""
+        def work() -> Optional[Dict[str, Any]]:
+            mid = self._mid(conversation_id, user_id)
+            doc = self.memberships.find_one({"_id": mid})
+            if doc is None:
+                return None
+            doc["unread"] = self._count_unread(conversation_id, user_id, doc["lastReadSeq"])
+            self.memberships.update_one({"_id": mid}, {"$set": {"unread": doc["unread"]}})
+            return _out(doc)
+        return await self._io(work)
+
+    # ------------------------------------------------------------------ messages
+    async def find_by_client_id(self, sender_id: str, client_msg_id: str) -> Optional[Dict[str, Any]]:
+        return _out(await self._io(self.messages.find_one, {"senderId": sender_id, "clientMsgId": client_msg_id}))
+
+    async def store_message(self, doc: Dict[str, Any], last_message: Dict[str, Any],
+                            activity_at: int) -> Dict[str, Any]:
+        """Assign the next ``seq`` atomically (``find_one_and_update`` ``$inc``), setting the
+        conversation's ``lastMessage`` in the same update, then insert the message.
+
+        Raises :class:`Duplicate` when (senderId, clientMsgId) exists already.
+        """
+        conversation_key = ObjectId(doc["conversationId"])
+
+        def work() -> Dict[str, Any]:
+            conv = self.conversations.find_one_and_update(
+                {"_id": conversation_key},
+                {"$inc": {"lastSeq": 1}, "$set": {"lastActivityAt": activity_at, "lastMessage": last_message}},
+                projection={"lastSeq": 1}, return_document=ReturnDocument.AFTER)
+            seq = conv["lastSeq"]
+            body = dict(doc)
+            body["_id"] = ObjectId(body.pop("id"))
+            body["seq"] = seq
+            body["seqKey"] = seq_key(doc["conversationId"], seq)
+            self.messages.insert_one(body)
+            return _out(body)  # type: ignore[return-value]
+        return await self._io(work)
+
+    async def bump_unread(self, conversation_id: str, sender_id: str) -> None:
+        """+1 unread for every member but the sender."""
+        await self._io(lambda: self.memberships.update_many(
+            {"conversationId": conversation_id, "userId": {"$ne": sender_id}}, {"$inc": {"unread": 1}}))
+
+    async def get_message(self, message_id: str) -> Optional[Dict[str, Any]]:
+        key = oid(message_id)
+        if key is None:
+            return None
+        return _out(await self._io(self.messages.find_one, {"_id": key}))
+
+    async def history(self, conversation_id: str, before: Optional[int], after: Optional[int],
+                      limit: int) -> List[Dict[str, Any]]:
+        """Up to ``limit`` messages by seq: the newest before ``before``, or the oldest after
+        ``after``; ascending. Uses the single-field ``seqKey`` index (no conversation scan)."""
+        def work() -> List[Dict[str, Any]]:
+            if after is not None:
+                upper = before if before is not None else 10 ** 12 - 1
+                query = {"seqKey": {"$gt": seq_key(conversation_id, after), "$lt": seq_key(conversation_id, upper)}}
+                return list(self.messages.find(query).sort("seqKey", 1).limit(limit))
+            upper = before if before is not None else 10 ** 12 - 1
+            query = {"seqKey": {"$gt": seq_key(conversation_id, 0), "$lt": seq_key(conversation_id, upper)}}
+            docs = list(self.messages.find(query).sort("seqKey", -1).limit(limit))
+            docs.reverse()
+            return docs
+        return _outs(await self._io(work))
+
+    async def changed_since(self, conversation_ids: Sequence[str], since: int, limit: int) -> List[Dict[str, Any]]:
+        """Messages of these conversations edited, deleted or reacted to after ``since``."""
+        ids = list(conversation_ids)
+        if not ids:
+            return []
+        return _outs(await self._io(lambda: list(self.messages.find(
+            {"updatedAt": {"$gt": since}, "conversationId": {"$in": ids}}).sort("updatedAt", 1).limit(limit))))
+
+    async def edit_message(self, message_id: str, sender_id: str, text: str, now: int) -> Optional[Dict[str, Any]]:
+        """Replace the text of a live message of this sender, keeping the old text in ``edits``.
+        Returns the message after, or None when no such live message."""
+        key = ObjectId(message_id)
+
+        def work() -> Optional[Dict[str, Any]]:
+            before = self.messages.find_one_and_update(
+                {"_id": key, "senderId": sender_id, "deletedAt": UNSET},
+                {"$set": {"text": text, "editedAt": now, "updatedAt": now}},
+                return_document=ReturnDocument.BEFORE)
+            if before is None:
+                return None
+            self.edits.insert_one({"messageId": message_id, "conversationId": before["conversationId"],
+                                   "text": before.get("text"), "editorId": sender_id, "editedAt": now})
+            before["text"], before["editedAt"], before["updatedAt"] = text, now, now
+            return _out(before)
+        return await self._io(work)
+
+    async def delete_message(self, message_id: str, actor_id: str, now: int) -> Optional[Dict[str, Any]]:
+        """Soft delete (sets ``deletedAt``/``deletedBy``; text stays for audit) and decrement the
+        unread counters of members who had not read it. None when already deleted."""
+        key = ObjectId(message_id)
+
+        def work() -> Optional[Dict[str, Any]]:
+            doc = self.messages.find_one_and_update(
+                {"_id": key, "deletedAt": UNSET},
+                {"$set": {"deletedAt": now, "deletedBy": actor_id, "updatedAt": now}},
+                return_document=ReturnDocument.AFTER)
+            if doc is None:
+                return None
+            if doc.get("type") != "system":
+                self.memberships.update_many(
+                    {"conversationId": doc["conversationId"], "userId": {"$ne": doc["senderId"]},
+                     "lastReadSeq": {"$lt": doc["seq"]}, "unread": {"$gt": 0}},
+                    {"$inc": {"unread": -1}})
+            self.conversations.update_one(
+                {"_id": ObjectId(doc["conversationId"]), "lastSeq": doc["seq"]},
+                {"$set": {"lastMessage.preview": None, "lastMessage.deleted": 1}})
+            return _out(doc)
+        return await self._io(work)
+
+    async def search(self, conversation_ids: Sequence[str], q: str, limit: int) -> List[Dict[str, Any]]:
+        """Case-insensitive literal substring search, newest first, deleted excluded."""
+        ids = list(conversation_ids)
+        if not ids:
+            return []
+        query = {"conversationId": {"$in": ids}, "text": {"$regex": re.escape(q), "$options": "i"},
+                 "deletedAt": UNSET}
+        return _outs(await self._io(lambda: list(self.messages.find(query).sort("createdAt", -1).limit(limit))))
+
+    async def touch_message(self, message_id: str, now: int) -> None:
+        await self._io(lambda: self.messages.update_one({"_id": ObjectId(message_id)}, {"$set": {"updatedAt": now}}))
+
+    # ------------------------------------------------------------------ reactions
+    async def add_reaction(self, message_id: str, conversation_id: str, user_id: str, emoji: str,
+                           now: int, max_emojis: int) -> str:
+        """Add one; returns ``added``, ``exists`` or ``too_many`` (distinct emoji cap)."""
+        def work() -> str:
+            if self.reactions.find_one({"messageId": message_id, "userId": user_id, "emoji": emoji}):
+                return "exists"
+            emojis = set(self.reactions.distinct("emoji", {"messageId": message_id}))
+            if emoji not in emojis and len(emojis) >= max_emojis:
+                return "too_many"
+            try:
+                self.reactions.insert_one({"messageId": message_id, "conversationId": conversation_id,
+                                           "userId": user_id, "emoji": emoji, "createdAt": now})
+            except pymongo.errors.DuplicateKeyError:
+                return "exists"
+            self.messages.update_one({"_id": ObjectId(message_id)}, {"$set": {"updatedAt": now}})
+            return "added"
+        return await self._io(work)
+
+    async def remove_reaction(self, message_id: str, user_id: str, emoji: str, now: int) -> bool:
+        def work() -> bool:
+            gone = self.reactions.delete_one({"messageId": message_id, "userId": user_id, "emoji": emoji})
+            if gone.deleted_count:
+                self.messages.update_one({"_id": ObjectId(message_id)}, {"$set": {"updatedAt": now}})
+            return bool(gone.deleted_count)
+        return await self._io(work)
+
+    async def reactions_of(self, message_ids: Iterable[str]) -> Dict[str, Dict[str, List[str]]]:
+        """``{messageId: {emoji: [userId, ...]}}`` in insertion order."""
+        ids = list(set(message_ids))
+        if not ids:
+            return {}
+        docs = await self._io(lambda: list(self.reactions.find({"messageId": {"$in": ids}}).sort("createdAt", 1)))
+        out: Dict[str, Dict[str, List[str]]] = {}
+        for d in docs:
+            out.setdefault(d["messageId"], {}).setdefault(d["emoji"], []).append(d["userId"])
+        return out
+
+    # ------------------------------------------------------------------ maintenance
+    async def drop_database(self) -> None:
+        """Drop the whole database (tests only)."""
+        await self._io(self._client.drop_database, self.db_name)

@@ -1,0 +1,183 @@
+"""REST handlers (PROTOCOL §7). Each method: parse, authorize, one service call, render."""
+from __future__ import annotations
+
+import time
+
+from chat import validation as v
+from chat.errors import BadRequest
+from handlers.base import ApiHandler, dumps
+
+
+class HealthHandler(ApiHandler):
+    """``GET /api/health``: no auth; 200 when storage answers, 503 when it does not."""
+
+    async def get(self) -> None:
+        rt = self.runtime
+        up = await rt.store.ping()
+        data = {
+            "status": "ok" if up else "degraded",
+            "storage": rt.storage_label,
+            "storageUp": up,
+            "uptimeSeconds": round(time.time() - rt.started_at, 1),
+            "connections": rt.manager.stats()["connections"],
+            "usersOnline": rt.manager.stats()["users"],
+        }
+        if rt.embedded is not None:
+            data["embeddedRestarts"] = rt.embedded.restarts
+        self.set_status(200 if up else 503)
+        self.finish(dumps({"data": data}))
+
+
+class MeHandler(ApiHandler):
+    """``GET /api/me``: who the token speaks for."""
+
+    async def get(self) -> None:
+        ident = await self.identity()
+        self.send(ident.public())
+
+
+class UsersHandler(ApiHandler):
+    """``GET /api/users?q=&role=&limit=``: same-school directory search."""
+
+    async def get(self) -> None:
+        ident = await self.identity()
+        role = self.arg("role") or ""
+        if role and role not in ("student", "teacher", "admin"):
+            raise BadRequest("role must be student, teacher or admin")
+        limit = v.query_int(self.arg("limit"), "limit", 50, 1, 200)
+        users = await self.runtime.service.list_users(ident, (self.arg("q") or "").strip()[:100], role, limit)
+        self.send_list(users, False, None)
+
+
+class ConversationsHandler(ApiHandler):
+    """``GET``/``POST /api/conversations``."""
+
+    async def get(self) -> None:
+        ident = await self.identity()
+        kind = self.arg("type") or None
+        if kind is not None and kind not in v.CONVERSATION_TYPES:
+            raise BadRequest("type must be one of %s" % ", ".join(v.CONVERSATION_TYPES))
+        archived = v.query_bool(self.arg("archived"), "archived")
+        limit = v.query_int(self.arg("limit"), "limit", 50, 1, 100)
+        offset = v.query_int(self.arg("offset"), "offset", 0, 0, 10 ** 6)
+        q = (self.arg("q") or "").strip()[:200] or None
+        items, has_more = await self.runtime.service.list_conversations(ident, kind, archived, q, limit, offset)
+        self.send_list(items, has_more, (offset or 0) + len(items) if has_more else None)
+
+    async def post(self) -> None:
+        ident = await self.identity()
+        req = v.parse_new_conversation(self.body(), self.runtime.settings)
+        view, created = await self.runtime.service.create_conversation(ident, req)
+        self.send(view, 201 if created else 200)
+
+
+class ConversationHandler(ApiHandler):
+    """``GET``/``PATCH /api/conversations/{id}``."""
+
+    async def get(self, conversation_id: str) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.get_conversation(ident, conversation_id))
+
+    async def patch(self, conversation_id: str) -> None:
+        ident = await self.identity()
+        patch = v.parse_conversation_patch(self.body(), self.runtime.settings)
+        self.send(await self.runtime.service.update_conversation(ident, conversation_id, patch))
+
+
+class ParticipantsHandler(ApiHandler):
+    """``POST /api/conversations/{id}/participants`` ``{userIds}``."""
+
+    async def post(self, conversation_id: str) -> None:
+        ident = await self.identity()
+        user_ids = v.id_list(v.obj(self.body()), "userIds", self.runtime.settings.max_participants)
+        self.send(await self.runtime.service.add_participants(ident, conversation_id, user_ids))
+
+
+class ParticipantHandler(ApiHandler):
+    """``DELETE /api/conversations/{id}/participants/{userId}``."""
+
+    async def delete(self, conversation_id: str, user_id: str) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.remove_participant(ident, conversation_id, user_id))
+
+
+class MessagesHandler(ApiHandler):
+    """``GET`` history / ``POST`` send: ``/api/conversations/{id}/messages``."""
+
+    async def get(self, conversation_id: str) -> None:
+        ident = await self.identity()
+        before = v.query_int(self.arg("before"), "before", None, 0, 2 ** 53)
+        after = v.query_int(self.arg("after"), "after", None, 0, 2 ** 53)
+        limit = v.query_int(self.arg("limit"), "limit", 50, 1, 100)
+        page, has_more, cursor = await self.runtime.service.history(ident, conversation_id, before, after, limit)
+        self.send_list(page, has_more, cursor)
+
+    async def post(self, conversation_id: str) -> None:
+        ident = await self.identity()
+        req = v.parse_new_message(self.body(), self.runtime.settings)
+        message, created = await self.runtime.service.send_message(ident, conversation_id, req)
+        self.send(message, 201 if created else 200)
+
+
+class MarkerHandler(ApiHandler):
+    """``POST /api/conversations/{id}/read`` and ``/delivered`` ``{seq}``."""
+
+    def initialize(self, runtime, kind: str) -> None:  # type: ignore[override]
+        super().initialize(runtime)
+        self.kind = kind
+
+    async def post(self, conversation_id: str) -> None:
+        ident = await self.identity()
+        seq = v.parse_seq(self.body())
+        self.send(await self.runtime.service.mark(ident, conversation_id, seq, self.kind))
+
+
+class MessageHandler(ApiHandler):
+    """``PATCH`` edit / ``DELETE`` soft delete: ``/api/messages/{id}``."""
+
+    async def patch(self, message_id: str) -> None:
+        ident = await self.identity()
+        text = v.parse_edit(self.body(), self.runtime.settings)
+        self.send(await self.runtime.service.edit_message(ident, message_id, text))
+
+    async def delete(self, message_id: str) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.delete_message(ident, message_id))
+
+
+class ReactionHandler(ApiHandler):
+    """``PUT``/``DELETE /api/messages/{id}/reactions/{emoji}``."""
+
+    async def put(self, message_id: str, emoji: str) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.react(ident, message_id, emoji, True))
+
+    async def delete(self, message_id: str, emoji: str) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.react(ident, message_id, emoji, False))
+
+
+class ReceiptsHandler(ApiHandler):
+    """``GET /api/messages/{id}/receipts``."""
+
+    async def get(self, message_id: str) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.receipts(ident, message_id))
+
+
+class SearchHandler(ApiHandler):
+    """``GET /api/search?q=&conversationId=&limit=``."""
+
+    async def get(self) -> None:
+        ident = await self.identity()
+        limit = v.query_int(self.arg("limit"), "limit", 20, 1, 100)
+        results = await self.runtime.service.search(ident, self.arg("q") or "", self.arg("conversationId"), limit)
+        self.send_list(results, False, None)
+
+
+class UnreadHandler(ApiHandler):
+    """``GET /api/unread``."""
+
+    async def get(self) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.unread(ident))

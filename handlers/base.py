@@ -1,0 +1,113 @@
+"""Shared REST plumbing: JSON in/out, bearer auth, and the one mapping of errors to HTTP."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+import tornado.web
+import ujson
+
+from chat.auth import Identity
+from chat.errors import BadRequest, ChatError, Internal, TooLarge, STATUS
+from chat.runtime import Runtime
+
+log = logging.getLogger("chat.http")
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "bad_request",
+               409: "conflict", 413: "too_large", 429: "rate_limited", 503: "unavailable"}
+
+
+def dumps(value: Any) -> str:
+    return ujson.dumps(value, ensure_ascii=False, escape_forward_slashes=False)
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    """Base of every REST handler."""
+
+    runtime: Runtime
+
+    def initialize(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def prepare(self) -> None:
+        length = self.request.headers.get("Content-Length")
+        limit = self.runtime.settings.max_body_bytes
+        if (length and length.isdigit() and int(length) > limit) or len(self.request.body or b"") > limit:
+            raise TooLarge("request body over %d bytes" % limit)
+
+    # ------------------------------------------------------------------ input
+    async def identity(self) -> Identity:
+        """The verified caller (401 otherwise), with the directory refreshed from its claims."""
+        header = self.request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else None
+        ident = self.runtime.verifier.verify(token)
+        return await self.runtime.service.touch_identity(ident)
+
+    def body(self) -> Any:
+        """The decoded JSON body (400 when it is not JSON)."""
+        raw = self.request.body or b""
+        if not raw.strip():
+            return {}
+        try:
+            return ujson.loads(raw)
+        except (ValueError, TypeError):
+            raise BadRequest("body is not valid JSON")
+
+    def arg(self, name: str) -> Optional[str]:
+        return self.get_query_argument(name, None)
+
+    # ------------------------------------------------------------------ output
+    def send(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(dumps({"data": data}))
+
+    def send_list(self, items: List[Any], has_more: bool, next_cursor: Any) -> None:
+        self.finish(dumps({"data": items, "hasMore": has_more, "next": next_cursor}))
+
+    # ------------------------------------------------------------------ errors (the one mapping)
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = error_from(kwargs.get("exc_info"), status_code)
+        self.set_status(error.status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        if error.code == "unauthorized":
+            self.set_header("WWW-Authenticate", 'Bearer realm="chat"')
+        self.finish(dumps({"error": error.to_dict()}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ChatError):
+            log.debug("%s %s -> %s: %s", self.request.method, self.request.path, value.code, value.message)
+        elif isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+            log.debug("%s %s -> %s", self.request.method, self.request.path, value.status_code)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+def error_from(exc_info: Any, status_code: int) -> ChatError:
+    """Any exception (or bare status) as a client-safe :class:`ChatError`."""
+    exc = exc_info[1] if exc_info else None
+    if isinstance(exc, ChatError):
+        return exc
+    if isinstance(exc, tornado.web.HTTPError):
+        status_code = exc.status_code
+    code = _HTTP_CODES.get(status_code)
+    if code is None:
+        return Internal()
+    error = ChatError(_DEFAULT_MESSAGES.get(status_code, code.replace("_", " ")))
+    error.code = code
+    return error
+
+
+_DEFAULT_MESSAGES: Dict[int, str] = {404: "no such route", 405: "method not allowed"}
+assert set(_HTTP_CODES.values()) <= set(STATUS)
+
+
+class NotFoundHandler(ApiHandler):
+    """Unknown routes: a JSON 404 like every other error."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404)

@@ -1,0 +1,50 @@
+"""The Tornado application: routes and their dependencies."""
+from __future__ import annotations
+
+import os
+from typing import Any, List
+
+import tornado.web
+
+from chat.runtime import Runtime
+from handlers import api
+from handlers.base import NotFoundHandler
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
+
+ID = r"([^/]+)"
+
+
+def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
+    """Build the application for a runtime (the only place routes are listed)."""
+    deps = {"runtime": runtime}
+    routes: List[Any] = [
+        (r"/api/health", api.HealthHandler, deps),
+        (r"/api/me", api.MeHandler, deps),
+        (r"/api/users", api.UsersHandler, deps),
+        (r"/api/conversations", api.ConversationsHandler, deps),
+        (r"/api/conversations/%s" % ID, api.ConversationHandler, deps),
+        (r"/api/conversations/%s/participants" % ID, api.ParticipantsHandler, deps),
+        (r"/api/conversations/%s/participants/%s" % (ID, ID), api.ParticipantHandler, deps),
+        (r"/api/conversations/%s/messages" % ID, api.MessagesHandler, deps),
+        (r"/api/conversations/%s/read" % ID, api.MarkerHandler, {"runtime": runtime, "kind": "read"}),
+        (r"/api/conversations/%s/delivered" % ID, api.MarkerHandler, {"runtime": runtime, "kind": "delivered"}),
+        (r"/api/messages/%s" % ID, api.MessageHandler, deps),
+        (r"/api/messages/%s/reactions/%s" % (ID, ID), api.ReactionHandler, deps),
+        (r"/api/messages/%s/receipts" % ID, api.ReceiptsHandler, deps),
+        (r"/api/search", api.SearchHandler, deps),
+        (r"/api/unread", api.UnreadHandler, deps),
+        (r"/api/.*", NotFoundHandler, deps),
+        (r"/()", tornado.web.StaticFileHandler, {"path": STATIC_DIR, "default_filename": "index.html"}),
+        (r"/(.+)", tornado.web.StaticFileHandler, {"path": STATIC_DIR}),
+    ]
+    return tornado.web.Application(
+        routes,
+        default_handler_class=NotFoundHandler,
+        default_handler_args=deps,
+        compress_response=False,
+        websocket_ping_interval=runtime.settings.ws_ping_interval or None,
+        websocket_ping_timeout=runtime.settings.ws_ping_timeout or None,
+        websocket_max_message_size=runtime.settings.ws_max_message_size,
+        **extra,
+    )

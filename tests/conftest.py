@@ -1,0 +1,161 @@
+"""Shared fixtures: one real nx-27017 for the session (or ``--mongodb-uri``/``TEST_MONGODB_URI``
+for an external MongoDB), a fresh database per test, and the app on an ephemeral port."""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import tornado.httpclient
+import ujson
+
+from chat.auth import mint_token
+from chat.embedded import EmbeddedMongo
+from chat.roster import import_roster
+from chat.runtime import Runtime, build_runtime
+from chat.settings import Settings
+from handlers.routes import make_app
+
+SECRET = "test-secret-of-sufficient-length-for-hs256"
+
+# The standard school used across tests: s1 with an admin, two teachers, three students in
+# two classes; s2 is another school whose users must never be reachable from s1.
+USERS = [
+    {"id": "a1", "name": "Ada Admin", "role": "admin", "school": "s1"},
+    {"id": "t1", "name": "Tom Teacher", "role": "teacher", "school": "s1"},
+    {"id": "t2", "name": "Tina Teacher", "role": "teacher", "school": "s1"},
+    {"id": "st1", "name": "Sam Student", "role": "student", "school": "s1"},
+    {"id": "st2", "name": "Sue Student", "role": "student", "school": "s1"},
+    {"id": "st3", "name": "Stan Student", "role": "student", "school": "s1"},
+    {"id": "x1", "name": "Xena Teacher", "role": "teacher", "school": "s2"},
+    {"id": "x2", "name": "Xavi Student", "role": "student", "school": "s2"},
+]
+CLASSES = [
+    {"id": "c1", "school": "s1", "name": "Maths 7A", "teacherIds": ["t1"], "studentIds": ["st1", "st2"]},
+    {"id": "c2", "school": "s1", "name": "Art 7B", "teacherIds": ["t2"], "studentIds": ["st3"]},
+    {"id": "cx", "school": "s2", "name": "Other school", "teacherIds": ["x1"], "studentIds": ["x2"]},
+]
+BY_ID = {u["id"]: u for u in USERS}
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--mongodb-uri", default=os.environ.get("TEST_MONGODB_URI", ""),
+                     help="run against this MongoDB instead of a private nx-27017")
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(request: Any) -> Iterator[str]:
+    external = request.config.getoption("--mongodb-uri")
+    if external:
+        yield external
+        return
+    with tempfile.TemporaryDirectory(prefix="chat-test-db-") as tmp:
+        mongo = EmbeddedMongo(tmp, mode="dir", write_state=False)
+        mongo.start()
+        try:
+            yield mongo.uri
+        finally:
+            mongo.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> Settings:
+    return Settings(data_dir=str(tmp_path), db_name="t_" + uuid.uuid4().hex[:12], jwt_secret=SECRET,
+                    ws_ping_interval=0, db_workers=4)
+
+
+@pytest.fixture
+def runtime(io_loop: Any, settings: Settings, mongo_uri: str) -> Iterator[Runtime]:
+    rt = build_runtime(settings, mongo_uri)
+    io_loop.run_sync(rt.store.ensure_indexes)
+    yield rt
+    try:
+        io_loop.run_sync(rt.store.drop_database, timeout=10)
+    finally:
+        rt.store.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Any:
+    return make_app(runtime)
+
+
+@pytest.fixture
+def school(io_loop: Any, runtime: Runtime) -> None:
+    """Load the standard roster."""
+    io_loop.run_sync(lambda: import_roster(runtime.store, USERS, CLASSES))
+
+
+def token(user_id: str, settings: Optional[Settings] = None, ttl: int = 3600, **overrides: Any) -> str:
+    """A valid token for a roster user (or any id with explicit role/school)."""
+    base = dict(BY_ID.get(user_id, {"role": "student", "school": "s1", "name": user_id}))
+    base.update(overrides)
+    return mint_token(settings or Settings(jwt_secret=SECRET), user_id, base["role"], base["school"],
+                      base.get("name", ""), ttl)
+
+
+class Api:
+    """A tiny JSON client for the REST API of the server under test."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url
+        self.client = tornado.httpclient.AsyncHTTPClient()
+
+    async def call(self, method: str, path: str, user: Optional[str] = None, body: Any = None,
+                   raw: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None
+                   ) -> Tuple[int, Dict[str, Any]]:
+        hdrs = dict(headers or {})
+        if user is not None:
+            hdrs["Authorization"] = "Bearer " + (user if "." in user else token(user))
+        payload = raw if raw is not None else (ujson.dumps(body) if body is not None else None)
+        if payload is None and method in ("POST", "PUT", "PATCH"):
+            payload = b""
+        resp = await self.client.fetch(self.base + path, method=method, headers=hdrs, body=payload,
+                                       raise_error=False, allow_nonstandard_methods=True, request_timeout=60)
+        text = resp.body.decode("utf-8") if resp.body else ""
+        try:
+            data = ujson.loads(text) if text else {}
+        except ValueError:
+            data = {"raw": text}
+        return resp.code, data
+
+    async def get(self, path: str, user: Optional[str] = None, **kw: Any) -> Tuple[int, Dict[str, Any]]:
+        return await self.call("GET", path, user, **kw)
+
+    async def post(self, path: str, user: Optional[str] = None, body: Any = None, **kw: Any
+                   ) -> Tuple[int, Dict[str, Any]]:
+        return await self.call("POST", path, user, body, **kw)
+
+    async def patch(self, path: str, user: Optional[str] = None, body: Any = None, **kw: Any
+                    ) -> Tuple[int, Dict[str, Any]]:
+        return await self.call("PATCH", path, user, body, **kw)
+
+    async def put(self, path: str, user: Optional[str] = None, body: Any = None, **kw: Any
+                  ) -> Tuple[int, Dict[str, Any]]:
+        return await self.call("PUT", path, user, body, **kw)
+
+    async def delete(self, path: str, user: Optional[str] = None, **kw: Any) -> Tuple[int, Dict[str, Any]]:
+        return await self.call("DELETE", path, user, **kw)
+
+    # conveniences
+    async def conversation(self, user: str, kind: str, participants: List[str] = (), **fields: Any
+                           ) -> Dict[str, Any]:
+        body = {"type": kind, "participantIds": list(participants)}
+        body.update(fields)
+        status, data = await self.post("/api/conversations", user, body)
+        assert status in (200, 201), (status, data)
+        return data["data"]
+
+    async def send(self, user: str, conversation_id: str, text: str, **fields: Any) -> Dict[str, Any]:
+        body = {"text": text}
+        body.update(fields)
+        status, data = await self.post("/api/conversations/%s/messages" % conversation_id, user, body)
+        assert status in (200, 201), (status, data)
+        return data["data"]
+
+
+@pytest.fixture
+def api(http_server: Any, base_url: str) -> Api:
+    return Api(base_url)
