@@ -299,22 +299,24 @@ class ChatService:
             lock = self._send_locks[conversation_id] = asyncio.Lock()
         return lock
 
-    async def _store_and_publish(self, conv: Dict[str, Any], doc: Dict[str, Any]) -> Dict[str, Any]:
-        """Persist, then broadcast, in seq order: a per-conversation lock spans the seq
-        assignment, the insert and the push, so pushes leave in exactly seq order."""
+    async def _store_and_publish(self, conv: Dict[str, Any], doc: Dict[str, Any], check_duplicate: bool
+                                 ) -> Tuple[Dict[str, Any], bool]:
+        """Persist, then broadcast, in seq order: a per-conversation lock spans the duplicate
+        check, the seq assignment, the insert and the push, so pushes leave in exactly seq
+        order and a retry racing its original finds it. Returns (stored doc, created)."""
         cid = conv["id"]
         summary = {"id": doc["id"], "senderId": doc["senderId"], "senderName": doc["senderName"],
                    "preview": render.preview(doc), "type": doc["type"], "createdAt": doc["createdAt"]}
         lock = self._lock(cid)
         try:
             async with lock:
-                stored = await self.store.store_message(doc, summary, doc["createdAt"])
-                view = render.message(stored)
-                self.publish("message:new", view, conv["memberIds"])
+                stored, created = await self.store.store_message(doc, summary, doc["createdAt"], check_duplicate)
+                if created:
+                    self.publish("message:new", render.message(stored), conv["memberIds"])
         finally:
             if not lock.locked() and self._send_locks.get(cid) is lock:
                 del self._send_locks[cid]
-        return view
+        return stored, created
 
     async def _system(self, ident: Identity, conv: Dict[str, Any], action: str, text: str,
                       user_ids: List[str]) -> Dict[str, Any]:
@@ -323,7 +325,8 @@ class ChatService:
                "type": "system", "text": text, "attachments": [], "replyTo": None, "clientMsgId": new_id(),
                "createdAt": now_ms(), "editedAt": None, "deletedAt": None, "meta": {"action": action,
                                                                                    "userIds": user_ids}}
-        return await self._store_and_publish(conv, doc)
+        stored, _created = await self._store_and_publish(conv, doc, check_duplicate=False)
+        return render.message(stored)
 
     async def send_message(self, ident: Identity, conversation_id: str, req: NewMessage
                            ) -> Tuple[Dict[str, Any], bool]:
@@ -332,10 +335,6 @@ class ChatService:
         conv, membership = await self._conversation_for(ident, conversation_id)
         if conv["type"] == "announcement" and membership.get("role") not in MANAGERS:
             raise Forbidden("announcements are read-only for members")
-        if req.client_msg_id:
-            existing = await self.store.find_by_client_id(ident.user_id, req.client_msg_id)
-            if existing is not None:
-                return await self._existing(existing, conversation_id), False
         if req.reply_to:
             target = await self.store.get_message(req.reply_to)
             if target is None or target["conversationId"] != conversation_id:
@@ -345,15 +344,17 @@ class ChatService:
                "replyTo": req.reply_to, "clientMsgId": req.client_msg_id or new_id(), "createdAt": now_ms(),
                "editedAt": None, "deletedAt": None}
         try:
-            view = await self._store_and_publish(conv, doc)
+            stored, created = await self._store_and_publish(conv, doc, check_duplicate=bool(req.client_msg_id))
         except Duplicate:
-            # the same clientMsgId raced in twice: the first one won, answer with it
-            existing = await self.store.find_by_client_id(ident.user_id, doc["clientMsgId"])
-            if existing is None:
+            # the same clientMsgId raced in through another conversation's lock: the first won
+            stored = await self.store.find_by_client_id(ident.user_id, doc["clientMsgId"])
+            if stored is None:
                 raise
-            return await self._existing(existing, conversation_id), False
+            created = False
+        if not created:
+            return await self._existing(stored, conversation_id), False
         await self.store.bump_unread(conversation_id, ident.user_id)
-        return view, True
+        return render.message(stored), True
 
     async def _existing(self, doc: Dict[str, Any], conversation_id: str) -> Dict[str, Any]:
         if doc["conversationId"] != conversation_id:

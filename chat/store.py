@@ -7,8 +7,8 @@ as plain dicts whose ``_id`` is rendered as the string ``id``.
 The queries keep to a subset that behaves identically on nx-27017 and real MongoDB
 (see README "Storage rules"): ObjectId only as ``_id``, references as strings, integer
 epoch-millisecond times, no booleans written by update, no subdocuments pushed into
-arrays, single-field indexes for hot queries, and ``{"$in": [None]}`` instead of
-``None`` equality (nx-27017's ``count_documents`` matches nothing on the latter).
+arrays, single-field indexes for hot queries, ``{"$in": [None]}`` instead of ``None`` equality (nx-27017's ``count_documents`` matches
+nothing on the latter) and ``{"$in": [v]}`` for array membership (see :func:`has`).
 """
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ T = TypeVar("T")
 
 #: matches a field that is null or missing (works in find and count on both backends)
 UNSET: Dict[str, Any] = {"$in": [None]}
+
+
+def has(value: Any) -> Dict[str, Any]:
+    """Array-membership filter. nx-27017 matches nothing for plain equality on an *indexed*
+    array field; ``$in`` with one value means the same on both backends."""
+    return {"$in": [value]}
 
 
 def oid(value: Any) -> Optional[ObjectId]:
@@ -210,8 +216,8 @@ class Store:
 
     async def classes_of_user(self, user_id: str) -> List[Dict[str, Any]]:
         """Classes the user teaches or is enrolled in (each doc carries both id lists)."""
-        docs = await self._io(lambda: list(self.classes.find({"$or": [{"teacherIds": user_id},
-                                                                       {"studentIds": user_id}]})))
+        docs = await self._io(lambda: list(self.classes.find({"$or": [{"teacherIds": has(user_id)},
+                                                                       {"studentIds": has(user_id)}]})))
         return _outs(docs)
 
     async def classes_of_school(self, school: str) -> List[Dict[str, Any]]:
@@ -244,7 +250,7 @@ class Store:
         return _outs(await self._io(lambda: list(self.conversations.find({"_id": {"$in": keys}}))))
 
     async def conversations_of_user(self, user_id: str) -> List[Dict[str, Any]]:
-        return _outs(await self._io(lambda: list(self.conversations.find({"memberIds": user_id}))))
+        return _outs(await self._io(lambda: list(self.conversations.find({"memberIds": has(user_id)}))))
 
     async def conversations_of_class(self, class_id: str) -> List[Dict[str, Any]]:
         return _outs(await self._io(lambda: list(self.conversations.find({"classId": class_id}))))
@@ -349,16 +355,22 @@ class Store:
     async def find_by_client_id(self, sender_id: str, client_msg_id: str) -> Optional[Dict[str, Any]]:
         return _out(await self._io(self.messages.find_one, {"senderId": sender_id, "clientMsgId": client_msg_id}))
 
-    async def store_message(self, doc: Dict[str, Any], last_message: Dict[str, Any],
-                            activity_at: int) -> Dict[str, Any]:
-        """Assign the next ``seq`` atomically (``find_one_and_update`` ``$inc``), setting the
-        conversation's ``lastMessage`` in the same update, then insert the message.
+    async def store_message(self, doc: Dict[str, Any], last_message: Dict[str, Any], activity_at: int,
+                            check_duplicate: bool = True) -> Tuple[Dict[str, Any], bool]:
+        """Store a message: unless (senderId, clientMsgId) exists already, assign the next
+        ``seq`` atomically (``find_one_and_update`` ``$inc``, setting the conversation's
+        ``lastMessage`` in the same update) and insert. Returns (message, created).
 
-        Raises :class:`Duplicate` when (senderId, clientMsgId) exists already.
+        The duplicate check runs before the increment, so a retry never burns a seq; the unique
+        index still backs it (a racing duplicate raises :class:`Duplicate`).
         """
         conversation_key = ObjectId(doc["conversationId"])
 
-        def work() -> Dict[str, Any]:
+        def work() -> Tuple[Dict[str, Any], bool]:
+            if check_duplicate:
+                existing = self.messages.find_one({"senderId": doc["senderId"], "clientMsgId": doc["clientMsgId"]})
+                if existing is not None:
+                    return _out(existing), False  # type: ignore[return-value]
             conv = self.conversations.find_one_and_update(
                 {"_id": conversation_key},
                 {"$inc": {"lastSeq": 1}, "$set": {"lastActivityAt": activity_at, "lastMessage": last_message}},
@@ -369,7 +381,7 @@ class Store:
             body["seq"] = seq
             body["seqKey"] = seq_key(doc["conversationId"], seq)
             self.messages.insert_one(body)
-            return _out(body)  # type: ignore[return-value]
+            return _out(body), True  # type: ignore[return-value]
         return await self._io(work)
 
     async def bump_unread(self, conversation_id: str, sender_id: str) -> None:

@@ -1,0 +1,217 @@
+"""The server as a process: start-up, the embedded database child's life, signals, CLI commands."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Dict, Optional, Tuple
+
+import pytest
+
+from chat.embedded import free_port, pid_alive
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def http(method: str, url: str, tok: Optional[str] = None, body: Any = None) -> Tuple[int, Dict[str, Any]]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if tok:
+        req.add_header("Authorization", "Bearer " + tok)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+class ServerProc:
+    def __init__(self, data_dir: str, *extra: str, env: Optional[Dict[str, str]] = None) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.url = "http://127.0.0.1:%d" % self.port
+        full_env = dict(os.environ, PYTHONUNBUFFERED="1")
+        full_env.pop("MONGODB_URI", None)
+        full_env.update(env or {})
+        self.log_path = os.path.join(data_dir, "server.out")
+        os.makedirs(data_dir, exist_ok=True)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "server.py", "--port", str(self.port), "--data-dir", data_dir,
+                                      *extra], cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited: %s" % self.output())
+            try:
+                status, _ = http("GET", self.url + "/api/health")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("server not ready: %s" % self.output())
+
+    def output(self) -> str:
+        with open(self.log_path, "r", encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+    def state(self) -> Dict[str, Any]:
+        with open(os.path.join(self.data_dir, "mongo.json"), encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ)
+        env.pop("MONGODB_URI", None)
+        return subprocess.run([sys.executable, "server.py", *args, "--data-dir", self.data_dir], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log.close()
+
+
+def wait_gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def server(tmp_path):
+    proc = ServerProc(str(tmp_path / "data"))
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
+        try:
+            child = proc.state()["pid"]
+            if pid_alive(child):
+                os.kill(child, signal.SIGKILL)
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def test_start_logs_url_and_storage_then_sigterm_stops_everything(server):
+    out = server.output()
+    assert "serving %s/" % server.url in out and "storage: embedded nx-27017" in out
+    state = server.state()
+    child = state["pid"]
+    assert state["serverPid"] == server.proc.pid and pid_alive(child)
+    assert os.path.exists(os.path.join(server.data_dir, "chat.db"))
+    assert os.path.exists(os.path.join(server.data_dir, "nx-27017.pid"))
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
+    assert wait_gone(child), "the embedded database outlived the server"
+    assert not os.path.exists(os.path.join(server.data_dir, "mongo.json"))
+
+
+def test_sigkill_of_the_server_takes_the_child_along(server):
+    child = server.state()["pid"]
+    server.proc.kill()
+    server.proc.wait(10)
+    assert wait_gone(child), "orphaned nx-27017 after SIGKILL"
+
+
+def test_jwt_secret_file_is_private_and_token_command_is_accepted(server):
+    path = os.path.join(server.data_dir, "jwt-secret")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    result = server.cli("token", "--user", "u1", "--role", "teacher", "--school", "s1", "--name", "Alice", "--ttl", "60")
+    assert result.returncode == 0, result.stderr
+    status, data = http("GET", server.url + "/api/me", result.stdout.strip())
+    assert status == 200 and data["data"] == {"id": "u1", "name": "Alice", "role": "teacher", "school": "s1"}
+    bad = server.cli("token", "--user", "u1", "--role", "janitor", "--school", "s1")
+    assert bad.returncode != 0
+
+
+def test_import_roster_into_the_running_server(server, tmp_path):
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps({
+        "users": [{"id": "t1", "name": "Tom", "role": "teacher", "school": "s1"},
+                  {"id": "st1", "name": "Sam", "role": "student", "school": "s1"}],
+        "classes": [{"id": "c1", "school": "s1", "name": "Maths", "teacherIds": ["t1"], "studentIds": ["st1"]}]}))
+    children_before = server.state()["pid"]
+    result = server.cli("import-roster", str(roster))
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 users (2 new), 1 classes (1 new)" in result.stdout
+    again = server.cli("import-roster", str(roster))
+    assert "imported 2 users (0 new), 1 classes (0 new)" in again.stdout
+    assert server.state()["pid"] == children_before  # it used the running database, started none
+    tok = server.cli("token", "--user", "t1", "--role", "teacher", "--school", "s1").stdout.strip()
+    status, data = http("POST", server.url + "/api/conversations", tok, {"type": "class", "classId": "c1"})
+    assert status == 201, data
+    assert {p["name"] for p in data["data"]["participants"]} == {"Tom", "Sam"}
+    csv_file = tmp_path / "users.csv"
+    csv_file.write_text("id,name,role,school\nst2,Sue,student,s1\n")
+    assert "imported 1 users (1 new)" in server.cli("import-roster", str(csv_file)).stdout
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"users": [{"id": "x", "role": "pirate", "school": "s1", "name": "X"}]}')
+    result = server.cli("import-roster", str(broken))
+    assert result.returncode == 2 and "role" in result.stderr
+
+
+def test_a_dead_database_child_gives_503_then_is_restarted(server):
+    tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
+    assert http("GET", server.url + "/api/conversations", tok)[0] == 200
+    child = server.state()["pid"]
+    os.kill(child, signal.SIGKILL)
+    assert wait_gone(child)
+    status, data = http("GET", server.url + "/api/health")
+    if status == 503:  # the restart can win the race; when it does not, the answer is a clean 503
+        assert data["data"]["storageUp"] is False
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        status, data = http("GET", server.url + "/api/conversations", tok)
+        if status == 200:
+            break
+        assert status == 503 and data["error"]["code"] == "unavailable"
+        time.sleep(0.2)
+    assert status == 200
+    assert server.state()["pid"] != child
+    assert "restarting" in server.output()
+    assert http("GET", server.url + "/api/health")[1]["data"]["embeddedRestarts"] >= 1
+
+
+def test_external_mongodb_starts_nothing(tmp_path, mongo_uri):
+    proc = ServerProc(str(tmp_path / "ext"), env={"MONGODB_URI": mongo_uri, "CHAT_DB_NAME": "ext_test"})
+    try:
+        proc.wait_ready()
+        assert not os.path.exists(os.path.join(proc.data_dir, "mongo.json"))
+        assert not os.path.exists(os.path.join(proc.data_dir, "chat.db"))
+        assert "storage: mongodb" in proc.output()
+        proc.proc.send_signal(signal.SIGINT)
+        assert proc.proc.wait(15) == 0
+    finally:
+        proc.stop()
+
+
+def test_unreachable_mongodb_is_a_clear_error(tmp_path):
+    dead = "mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300" % free_port()
+    proc = ServerProc(str(tmp_path / "dead"), "--db-timeout-ms", "300", env={"MONGODB_URI": dead})
+    try:
+        assert proc.proc.wait(30) == 3
+        assert "does not answer" in proc.output()
+    finally:
+        proc.stop()
+
+
+def test_a_second_server_on_the_same_data_dir_refuses(server):
+    other = ServerProc(server.data_dir)
+    try:
+        assert other.proc.wait(30) == 3
+        assert "another server" in other.output()
+    finally:
+        other.stop()
+    assert http("GET", server.url + "/api/health")[0] == 200

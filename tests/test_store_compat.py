@@ -1,0 +1,277 @@
+"""Every storage operation the project uses, checked for exact results against the backend
+under test (nx-27017 by default, or ``--mongodb-uri``), so drift in the backend is caught.
+
+Some tests pin the backend quirks the store works around (see README "Storage rules").
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chat.errors import Duplicate
+from chat.store import UNSET, Store, has, new_id, oid, seq_key
+
+
+@pytest.fixture
+def store(runtime) -> Store:
+    return runtime.store
+
+
+def run(io_loop, coro_fn):
+    return io_loop.run_sync(coro_fn, timeout=30)
+
+
+def test_oid_and_seq_key_are_pure():
+    assert oid("0" * 24) is not None and oid("zz" * 12) is None and oid(5) is None and oid("abc") is None
+    assert seq_key("c", 5) < seq_key("c", 40) < seq_key("c", 1000)
+
+
+def test_users_upsert_find_and_last_seen(io_loop, store):
+    async def work():
+        await store.upsert_user("u1", "Alice", "student", "s1", 1000)
+        await store.upsert_user("u1", "", "teacher", "s1", 2000)  # no name: keeps the old one
+        user = await store.get_user("u1")
+        assert user == {"id": "u1", "name": "Alice", "role": "teacher", "school": "s1", "updatedAt": 2000,
+                        "createdAt": 1000}
+        new = await store.upsert_users([{"id": "u2", "name": "Bob", "role": "student", "school": "s1"},
+                                        {"id": "u1", "name": "Alice A", "role": "teacher", "school": "s1"}], 3000)
+        assert new == 1
+        assert (await store.get_user("u1"))["name"] == "Alice A"
+        assert set(await store.get_users(["u1", "u2", "nope"])) == {"u1", "u2"}
+        assert [u["id"] for u in await store.find_users("s1", "ALI")] == ["u1"]
+        assert [u["id"] for u in await store.find_users("s1", "", "student")] == ["u2"]
+        assert [u["id"] for u in await store.find_users("s1", ".*")] == []  # escaped, literal
+        assert await store.find_users("s2") == []
+        await store.set_last_seen("u1", 5000)
+        await store.set_last_seen("u1", 4000)  # $max: never backwards
+        assert (await store.get_user("u1"))["lastSeenAt"] == 5000
+    run(io_loop, work)
+
+
+def test_classes_by_member_array(io_loop, store):
+    async def work():
+        n = await store.upsert_classes([
+            {"id": "c1", "school": "s1", "name": "A", "teacherIds": ["t1"], "studentIds": ["s1", "s2"]},
+            {"id": "c2", "school": "s1", "name": "B", "teacherIds": ["t1", "t2"], "studentIds": ["s3"]}], 1)
+        assert n == 2
+        assert sorted(c["id"] for c in await store.classes_of_user("t1")) == ["c1", "c2"]
+        assert [c["id"] for c in await store.classes_of_user("s2")] == ["c1"]
+        assert await store.classes_of_user("zz") == []
+        assert (await store.get_class("c2"))["teacherIds"] == ["t1", "t2"]
+        assert await store.upsert_classes([{"id": "c1", "school": "s1", "name": "A2", "teacherIds": [],
+                                            "studentIds": ["s1"]}], 2) == 0
+        assert await store.classes_of_user("s2") == []
+        assert [c["name"] for c in await store.classes_of_school("s1")] == ["A2", "B"]
+    run(io_loop, work)
+
+
+def _conv(cid, key, **extra):
+    doc = {"id": cid, "key": key, "type": "group", "title": "T", "classId": None, "school": "s1",
+           "createdBy": "u1", "createdAt": 1, "lastSeq": 0, "lastActivityAt": 1, "lastMessage": None,
+           "memberIds": []}
+    doc.update(extra)
+    return doc
+
+
+def test_conversation_unique_key_members_and_memberships(io_loop, store):
+    async def work():
+        cid = new_id()
+        conv, created = await store.insert_conversation(_conv(cid, "direct:s1:a:b"))
+        assert created and conv["id"] == cid
+        again, created = await store.insert_conversation(_conv(new_id(), "direct:s1:a:b"))
+        assert not created and again["id"] == cid
+        assert await store.add_members(cid, [("a", "owner"), ("b", "member")], 10) == ["a", "b"]
+        assert await store.add_members(cid, [("b", "member"), ("c", "member")], 11) == ["c"]
+        conv = await store.get_conversation(cid)
+        assert sorted(conv["memberIds"]) == ["a", "b", "c"]
+        assert [c["id"] for c in await store.conversations_of_user("c")] == [cid]
+        m = await store.get_membership(cid, "a")
+        assert m["role"] == "owner" and m["unread"] == 0 and m["lastReadSeq"] == 0 and m["pinnedAt"] is None
+        assert sorted(x["userId"] for x in await store.memberships_of([cid])) == ["a", "b", "c"]
+        assert [x["conversationId"] for x in await store.memberships_of_user("b")] == [cid]
+        await store.set_membership_fields(cid, "a", {"pinnedAt": 99, "mutedUntil": None})
+        m = await store.get_membership(cid, "a")
+        assert m["pinnedAt"] == 99 and m["mutedUntil"] is None
+        assert await store.remove_member(cid, "c") is True
+        assert await store.remove_member(cid, "c") is False
+        assert sorted((await store.get_conversation(cid))["memberIds"]) == ["a", "b"]
+        await store.set_conversation_fields(cid, {"title": "New"})
+        assert (await store.get_conversation(cid))["title"] == "New"
+        assert await store.get_conversation("nope") is None
+        assert [c["id"] for c in await store.get_conversations([cid, "bad", "0" * 24])] == [cid]
+    run(io_loop, work)
+
+
+def _msg(cid, sender, client_id, text="hi", **extra):
+    doc = {"id": new_id(), "conversationId": cid, "senderId": sender, "senderName": sender, "type": "text",
+           "text": text, "attachments": [], "replyTo": None, "clientMsgId": client_id, "createdAt": 100,
+           "editedAt": None, "deletedAt": None}
+    doc.update(extra)
+    return doc
+
+
+async def _fill(store, n, **extra):
+    cid = new_id()
+    await store.insert_conversation(_conv(cid, "conv:" + cid))
+    await store.add_members(cid, [("a", "owner"), ("b", "member"), ("c", "member")], 1)
+    stored = []
+    for i in range(1, n + 1):
+        summary = {"id": "x%d" % i, "senderId": "a" if i % 2 else "b", "preview": "m%d" % i}
+        msg, created = await store.store_message(
+            _msg(cid, summary["senderId"], "%s-k%d" % (cid, i), "Msg %d (.*)" % i, attachments=[{"name": "f", "size": i}],
+                 createdAt=100 + i, **extra), summary, 100 + i)
+        assert created
+        stored.append(msg)
+    return cid, stored
+
+
+def test_seq_assignment_and_idempotent_store(io_loop, store):
+    async def work():
+        cid, stored = await _fill(store, 7)
+        assert [m["seq"] for m in stored] == list(range(1, 8))
+        conv = await store.get_conversation(cid)
+        assert conv["lastSeq"] == 7 and conv["lastActivityAt"] == 107
+        assert conv["lastMessage"] == {"id": "x7", "senderId": "a", "preview": "m7"}
+        again, created = await store.store_message(_msg(cid, "a", cid + "-k3"), {"id": "y"}, 1)
+        assert not created and again["seq"] == 3 and again["text"] == "Msg 3 (.*)"
+        assert (await store.get_conversation(cid))["lastSeq"] == 7  # a retry burns no seq
+        with pytest.raises(Duplicate):  # the unique index backs it when the check is skipped
+            await store.store_message(_msg(cid, "a", cid + "-k3"), {"id": "y"}, 1, check_duplicate=False)
+        assert (await store.find_by_client_id("a", cid + "-k3"))["seq"] == 3
+        assert await store.find_by_client_id("b", cid + "-k3") is None
+        got = await store.get_message(stored[0]["id"])
+        assert got["attachments"] == [{"name": "f", "size": 1}] and got["text"] == "Msg 1 (.*)"
+        assert await store.get_message("nope") is None and await store.get_message("0" * 24) is None
+    run(io_loop, work)
+
+
+def test_concurrent_seq_is_contiguous(io_loop, store):
+    async def work():
+        cid = new_id()
+        await store.insert_conversation(_conv(cid, "conv:" + cid))
+        results = await asyncio.gather(*[store.store_message(_msg(cid, "u%d" % (i % 3), "c%d" % i), {"id": "x"}, 1)
+                                         for i in range(40)])
+        assert sorted(m["seq"] for m, _ in results) == list(range(1, 41))
+    run(io_loop, work)
+
+
+def test_history_pages_by_seq(io_loop, store):
+    async def work():
+        cid, _ = await _fill(store, 12)
+        other, _ = await _fill(store, 3)  # another conversation must never leak in
+        seqs = lambda docs: [m["seq"] for m in docs]  # noqa: E731
+        assert seqs(await store.history(cid, None, None, 5)) == [8, 9, 10, 11, 12]
+        assert seqs(await store.history(cid, 8, None, 5)) == [3, 4, 5, 6, 7]
+        assert seqs(await store.history(cid, 3, None, 5)) == [1, 2]
+        assert seqs(await store.history(cid, None, 0, 4)) == [1, 2, 3, 4]
+        assert seqs(await store.history(cid, None, 10, 5)) == [11, 12]
+        assert seqs(await store.history(cid, 6, 2, 10)) == [3, 4, 5]
+        assert seqs(await store.history(cid, None, 12, 5)) == []
+        assert all(m["conversationId"] == cid for m in await store.history(cid, None, 0, 100))
+        assert seqs(await store.history(other, None, None, 10)) == [1, 2, 3]
+    run(io_loop, work)
+
+
+def test_edit_delete_and_changed_since(io_loop, store):
+    async def work():
+        cid, stored = await _fill(store, 4)
+        first = stored[0]  # from "a"
+        assert await store.edit_message(first["id"], "b", "nope", 500) is None  # not the sender
+        edited = await store.edit_message(first["id"], "a", "fixed", 500)
+        assert edited["text"] == "fixed" and edited["editedAt"] == 500 and edited["seq"] == 1
+        audit = await store._io(lambda: list(store.edits.find({"messageId": first["id"]}, {"_id": 0})))
+        assert audit == [{"messageId": first["id"], "conversationId": cid, "text": "Msg 1 (.*)", "editorId": "a",
+                          "editedAt": 500}]
+        # unread: b and c have read nothing; messages 1,3 are from a, 2,4 from b
+        await store.bump_unread(cid, "a")
+        m = await store.advance_marker(cid, "c", "read", 0, 1)
+        assert m["unread"] == 4
+        deleted = await store.delete_message(stored[2]["id"], "a", 600)
+        assert deleted["deletedAt"] == 600 and deleted["deletedBy"] == "a" and deleted["text"] == "Msg 3 (.*)"
+        assert await store.delete_message(stored[2]["id"], "a", 700) is None  # already deleted
+        assert (await store.get_membership(cid, "c"))["unread"] == 3  # decremented for those who had not read it
+        assert await store.edit_message(stored[2]["id"], "a", "again", 800) is None  # deleted: no edit
+        changed = await store.changed_since([cid], 400, 100)
+        assert [(m["seq"], m["updatedAt"]) for m in changed] == [(1, 500), (3, 600)]
+        assert await store.changed_since([cid], 600, 100) == []
+        assert await store.changed_since([], 0, 100) == []
+        # deleting the newest message blanks the conversation preview
+        await store.delete_message(stored[3]["id"], "b", 900)
+        conv = await store.get_conversation(cid)
+        assert conv["lastMessage"]["preview"] is None and conv["lastMessage"]["deleted"] == 1
+    run(io_loop, work)
+
+
+def test_markers_move_forward_only_and_unread_is_exact(io_loop, store):
+    async def work():
+        cid, stored = await _fill(store, 6)  # a sent 1,3,5; b sent 2,4,6
+        m = await store.advance_marker(cid, "c", "read", 4, 1000)
+        assert (m["lastReadSeq"], m["lastReadAt"], m["lastDeliveredSeq"], m["unread"]) == (4, 1000, 4, 2)
+        m = await store.advance_marker(cid, "c", "read", 2, 2000)  # never backwards
+        assert (m["lastReadSeq"], m["lastReadAt"], m["unread"]) == (4, 1000, 2)
+        m = await store.advance_marker(cid, "a", "read", 0, 1)
+        assert m["unread"] == 3  # only others' messages count
+        m = await store.advance_marker(cid, "b", "delivered", 5, 3000)
+        assert (m["lastDeliveredSeq"], m["lastDeliveredAt"], m["lastReadSeq"]) == (5, 3000, 0)
+        m = await store.advance_marker(cid, "b", "delivered", 3, 4000)
+        assert (m["lastDeliveredSeq"], m["lastDeliveredAt"]) == (5, 3000)
+        system = _msg(cid, "b", "sys1", "b added c", type="system")
+        await store.store_message(system, {"id": "s"}, 1)
+        assert (await store.recount_unread(cid, "c"))["unread"] == 2  # system messages do not count
+        assert await store.advance_marker(cid, "zz", "read", 1, 1) is None
+    run(io_loop, work)
+
+
+def test_search_is_literal_case_insensitive_and_scoped(io_loop, store):
+    async def work():
+        cid, stored = await _fill(store, 3)
+        other, _ = await _fill(store, 2)
+        hits = await store.search([cid], "msg 2", 10)
+        assert [m["seq"] for m in hits] == [2]
+        hits = await store.search([cid], "(.*)", 10)  # regex characters match literally
+        assert [m["seq"] for m in hits] == [3, 2, 1]  # newest first
+        assert await store.search([cid], "m.g", 10) == []
+        assert len(await store.search([cid, other], "MSG", 10)) == 5
+        await store.delete_message(stored[1]["id"], "a", 5)
+        assert [m["seq"] for m in await store.search([cid], "msg", 10)] == [3, 1]
+        assert await store.search([], "msg", 10) == []
+    run(io_loop, work)
+
+
+def test_reactions_unique_cap_and_grouping(io_loop, store):
+    async def work():
+        cid, stored = await _fill(store, 1)
+        mid = stored[0]["id"]
+        assert await store.add_reaction(mid, cid, "a", "\U0001F44D", 10, 2) == "added"
+        assert await store.add_reaction(mid, cid, "a", "\U0001F44D", 11, 2) == "exists"
+        assert await store.add_reaction(mid, cid, "b", "\U0001F44D", 12, 2) == "added"
+        assert await store.add_reaction(mid, cid, "a", "\u2764\ufe0f", 13, 2) == "added"
+        assert await store.add_reaction(mid, cid, "a", "\U0001F600", 14, 2) == "too_many"
+        assert await store.reactions_of([mid]) == {mid: {"\U0001F44D": ["a", "b"], "\u2764\ufe0f": ["a"]}}
+        assert (await store.get_message(mid))["updatedAt"] == 13
+        assert await store.remove_reaction(mid, "a", "\U0001F44D", 20) is True
+        assert await store.remove_reaction(mid, "a", "\U0001F44D", 21) is False
+        assert await store.reactions_of([mid]) == {mid: {"\U0001F44D": ["b"], "\u2764\ufe0f": ["a"]}}
+        assert await store.reactions_of([]) == {}
+    run(io_loop, work)
+
+
+def test_backend_quirks_the_store_relies_on(io_loop, store):
+    """Pin the workarounds: ``{"$in": [None]}`` counts null/missing fields on both backends."""
+    async def work():
+        await store._io(lambda: store.edits.insert_many([{"k": 1, "d": None}, {"k": 2}, {"k": 3, "d": 5}]))
+        count = await store._io(lambda: store.edits.count_documents({"d": UNSET}))
+        found = await store._io(lambda: sorted(x["k"] for x in store.edits.find({"d": UNSET})))
+        assert count == 2 and found == [1, 2]
+        # the store never writes booleans or datetimes by update; ints round-trip exactly
+        await store._io(lambda: store.edits.update_one({"k": 3}, {"$set": {"t": 1700000000123}, "$inc": {"n": 2}}))
+        doc = await store._io(lambda: store.edits.find_one({"k": 3}, {"_id": 0}))
+        assert doc == {"k": 3, "d": 5, "t": 1700000000123, "n": 2}
+        # membership in an indexed array field: the store always asks with $in
+        found = await store._io(lambda: [c["_id"] for c in store.classes.find({"teacherIds": has("t9")})])
+        assert found == []
+        await store.upsert_classes([{"id": "q1", "school": "s", "name": "n", "teacherIds": ["t9"], "studentIds": []}], 1)
+        found = await store._io(lambda: [c["_id"] for c in store.classes.find({"teacherIds": has("t9")})])
+        assert found == ["q1"]
+    run(io_loop, work)
