@@ -225,6 +225,8 @@ def valid_emoji(value: Any) -> str:
     if graphemes(value) != 1:
         raise BadRequest("emoji must be a single grapheme")
     base = value[0]
+    if 0x1F1E6 <= ord(base) <= 0x1F1FF and not (len(value) == 2 and 0x1F1E6 <= ord(value[1]) <= 0x1F1FF):
+        raise BadRequest("a flag is a pair of regional indicators")
     category = unicodedata.category(base)
     if not (category == "So" or category == "Sk" or 0x1F000 <= ord(base) <= 0x1FAFF or
             0x2190 <= ord(base) <= 0x2BFF or base in "#*0123456789" and "\u20e3" in value):
