@@ -155,8 +155,6 @@ class ConnectionManager:
             conns = self.by_user.get(uid)
             if conns:
                 targets.extend(conns)
-        if event == "conversation:created" and data.get("type") in ("direct", "group"):
-            self.link(p["userId"] for p in data.get("participants", ()))
         if not targets:
             return 0
         frame = ujson.dumps({"event": event, "data": data}, ensure_ascii=False, escape_forward_slashes=False)

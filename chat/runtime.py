@@ -12,6 +12,7 @@ from typing import Optional
 from chat.auth import TokenVerifier
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
+from chat.realtime import Realtime
 from chat.service import ChatService
 from chat.settings import Settings
 from chat.store import Store
@@ -24,6 +25,7 @@ class Runtime:
     verifier: TokenVerifier
     service: ChatService
     manager: ConnectionManager
+    realtime: Realtime
     storage_label: str
     embedded: Optional[EmbeddedMongo] = None
     started_at: float = dataclasses.field(default_factory=time.time)
@@ -31,13 +33,15 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None) -> Runtime:
-    """Wire the components together (the manager's send function is set by the socket tier)."""
+    """Wire the components together (the transport is installed by the socket tier)."""
     store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms)
     manager = ConnectionManager()
-    service = ChatService(settings, store, publish=manager.publish, online=manager.is_online)
+    service = ChatService(settings, store, online=manager.is_online)
+    verifier = TokenVerifier(settings)
+    realtime = Realtime(settings, service, manager, verifier)  # installs itself as the service's publisher
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
-    return Runtime(settings=settings, store=store, verifier=TokenVerifier(settings), service=service,
-                   manager=manager, storage_label=label, embedded=embedded)
+    return Runtime(settings=settings, store=store, verifier=verifier, service=service, manager=manager,
+                   realtime=realtime, storage_label=label, embedded=embedded)
 
 
 def _redact(uri: str) -> str:

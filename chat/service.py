@@ -41,7 +41,7 @@ class ChatService:
         self.online: Callable[[str], bool] = online or (lambda _user_id: False)
         self._seen: Dict[str, Tuple[str, str, str]] = {}
         self._names: Dict[str, str] = {}
-        self._send_locks: Dict[str, asyncio.Lock] = {}
+        self._send_locks: Dict[str, List[Any]] = {}  # conversation id -> [lock, holders + waiters]
 
     # ------------------------------------------------------------------ identities
     async def touch_identity(self, ident: Identity) -> Identity:
@@ -89,6 +89,11 @@ class ChatService:
         if membership is None:
             raise Forbidden("not a participant of this conversation")
         return conv, membership
+
+    async def member_ids(self, ident: Identity, conversation_id: str) -> List[str]:
+        """The participants of a conversation the caller is in (403/404 otherwise)."""
+        conv, _membership = await self._conversation_for(ident, conversation_id)
+        return list(conv["memberIds"])
 
     async def _message_for(self, ident: Identity, message_id: str
                            ) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
@@ -293,12 +298,6 @@ class ChatService:
         return {"total": total, "conversations": rows}
 
     # ------------------------------------------------------------------ messages
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._send_locks.get(conversation_id)
-        if lock is None:
-            lock = self._send_locks[conversation_id] = asyncio.Lock()
-        return lock
-
     async def _store_and_publish(self, conv: Dict[str, Any], doc: Dict[str, Any], check_duplicate: bool
                                  ) -> Tuple[Dict[str, Any], bool]:
         """Persist, then broadcast, in seq order: a per-conversation lock spans the duplicate
@@ -307,14 +306,20 @@ class ChatService:
         cid = conv["id"]
         summary = {"id": doc["id"], "senderId": doc["senderId"], "senderName": doc["senderName"],
                    "preview": render.preview(doc), "type": doc["type"], "createdAt": doc["createdAt"]}
-        lock = self._lock(cid)
+        entry = self._send_locks.get(cid)
+        if entry is None:
+            entry = self._send_locks[cid] = [asyncio.Lock(), 0]
+        # counted, not lock.locked(): right after a release the lock reads unlocked while a
+        # woken waiter has yet to take it, and dropping it then would let a second lock in
+        entry[1] += 1
         try:
-            async with lock:
+            async with entry[0]:
                 stored, created = await self.store.store_message(doc, summary, doc["createdAt"], check_duplicate)
                 if created:
                     self.publish("message:new", render.message(stored), conv["memberIds"])
         finally:
-            if not lock.locked() and self._send_locks.get(cid) is lock:
+            entry[1] -= 1
+            if entry[1] == 0:
                 del self._send_locks[cid]
         return stored, created
 

@@ -181,3 +181,15 @@ class UnreadHandler(ApiHandler):
     async def get(self) -> None:
         ident = await self.identity()
         self.send(await self.runtime.service.unread(ident))
+
+
+class PresenceHandler(ApiHandler):
+    """``GET /api/presence?classId=&role=``: online users the caller may see."""
+
+    async def get(self) -> None:
+        ident = await self.identity()
+        role = self.arg("role") or None
+        if role is not None and role not in ("student", "teacher", "admin"):
+            raise BadRequest("role must be student, teacher or admin")
+        users = await self.runtime.realtime.presence_list(ident, self.arg("classId") or None, role)
+        self.send_list(users, False, None)

@@ -21,7 +21,36 @@ def dumps(value: Any) -> str:
     return ujson.dumps(value, ensure_ascii=False, escape_forward_slashes=False)
 
 
-class ApiHandler(tornado.web.RequestHandler):
+class JsonErrors:
+    """The one mapping of exceptions to HTTP error responses, for REST handlers and for the
+    WebSocket handler before its upgrade."""
+
+    request: Any
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = error_from(kwargs.get("exc_info"), status_code)
+        self.set_status(error.status)  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json; charset=utf-8")  # type: ignore[attr-defined]
+        if error.code == "unauthorized":
+            self.set_header("WWW-Authenticate", 'Bearer realm="chat"')  # type: ignore[attr-defined]
+        self.finish(dumps({"error": error.to_dict()}))  # type: ignore[attr-defined]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ChatError):
+            log.debug("%s %s -> %s: %s", self.request.method, self.request.path, value.code, value.message)
+        elif isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+            log.debug("%s %s -> %s", self.request.method, self.request.path, value.status_code)
+        else:
+            super().log_exception(typ, value, tb)  # type: ignore[misc]
+
+
+def bearer(request: Any) -> Optional[str]:
+    """The token of an ``Authorization: Bearer`` header, if any."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else None
+
+
+class ApiHandler(JsonErrors, tornado.web.RequestHandler):
     """Base of every REST handler."""
 
     runtime: Runtime
@@ -43,9 +72,7 @@ class ApiHandler(tornado.web.RequestHandler):
     # ------------------------------------------------------------------ input
     async def identity(self) -> Identity:
         """The verified caller (401 otherwise), with the directory refreshed from its claims."""
-        header = self.request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else None
-        ident = self.runtime.verifier.verify(token)
+        ident = self.runtime.verifier.verify(bearer(self.request))
         return await self.runtime.service.touch_identity(ident)
 
     def body(self) -> Any:
@@ -68,23 +95,6 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def send_list(self, items: List[Any], has_more: bool, next_cursor: Any) -> None:
         self.finish(dumps({"data": items, "hasMore": has_more, "next": next_cursor}))
-
-    # ------------------------------------------------------------------ errors (the one mapping)
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = error_from(kwargs.get("exc_info"), status_code)
-        self.set_status(error.status)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        if error.code == "unauthorized":
-            self.set_header("WWW-Authenticate", 'Bearer realm="chat"')
-        self.finish(dumps({"error": error.to_dict()}))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, ChatError):
-            log.debug("%s %s -> %s: %s", self.request.method, self.request.path, value.code, value.message)
-        elif isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
-            log.debug("%s %s -> %s", self.request.method, self.request.path, value.status_code)
-        else:
-            super().log_exception(typ, value, tb)
 
 
 def error_from(exc_info: Any, status_code: int) -> ChatError:

@@ -9,6 +9,7 @@ import tornado.web
 from chat.runtime import Runtime
 from handlers import api
 from handlers.base import NotFoundHandler
+from handlers.ws import ChatSocket, SocketHub
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 
@@ -18,6 +19,7 @@ ID = r"([^/]+)"
 def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
     """Build the application for a runtime (the only place routes are listed)."""
     deps = {"runtime": runtime}
+    hub = SocketHub(runtime)
     routes: List[Any] = [
         (r"/api/health", api.HealthHandler, deps),
         (r"/api/me", api.MeHandler, deps),
@@ -34,6 +36,8 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/messages/%s/receipts" % ID, api.ReceiptsHandler, deps),
         (r"/api/search", api.SearchHandler, deps),
         (r"/api/unread", api.UnreadHandler, deps),
+        (r"/api/presence", api.PresenceHandler, deps),
+        (r"/ws", ChatSocket, {"runtime": runtime, "hub": hub}),
         (r"/api/.*", NotFoundHandler, deps),
         (r"/()", tornado.web.StaticFileHandler, {"path": STATIC_DIR, "default_filename": "index.html"}),
         (r"/(.+)", tornado.web.StaticFileHandler, {"path": STATIC_DIR}),
@@ -43,6 +47,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         default_handler_class=NotFoundHandler,
         default_handler_args=deps,
         compress_response=False,
+        hub=hub,
         websocket_ping_interval=runtime.settings.ws_ping_interval or None,
         websocket_ping_timeout=runtime.settings.ws_ping_timeout or None,
         websocket_max_message_size=runtime.settings.ws_max_message_size,

@@ -2,6 +2,7 @@
 for an external MongoDB), a fresh database per test, and the app on an ephemeral port."""
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
@@ -9,6 +10,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import tornado.httpclient
+import tornado.websocket
 import ujson
 
 from chat.auth import mint_token
@@ -61,9 +63,12 @@ def mongo_uri(request: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Any) -> Settings:
-    return Settings(data_dir=str(tmp_path), db_name="t_" + uuid.uuid4().hex[:12], jwt_secret=SECRET,
+def settings(request: Any, tmp_path: Any) -> Settings:
+    """Test settings; ``@pytest.mark.settings(name=value, ...)`` overrides fields."""
+    base = Settings(data_dir=str(tmp_path), db_name="t_" + uuid.uuid4().hex[:12], jwt_secret=SECRET,
                     ws_ping_interval=0, db_workers=4)
+    marker = request.node.get_closest_marker("settings")
+    return base.replace(**marker.kwargs) if marker else base
 
 
 @pytest.fixture
@@ -159,3 +164,114 @@ class Api:
 @pytest.fixture
 def api(http_server: Any, base_url: str) -> Api:
     return Api(base_url)
+
+
+class Ws:
+    """A real WebSocket client (Tornado's) that records every frame it receives."""
+
+    def __init__(self, conn: Any, user: str) -> None:
+        self.conn = conn
+        self.user = user
+        self.frames: List[Dict[str, Any]] = []
+        self.taken: set = set()
+        self.closed = asyncio.Event()
+        self._arrived = asyncio.Event()
+        self._refs = 0
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def connect(cls, base_url: str, user: str, tok: Optional[str] = None, ready: bool = True,
+                      **kw: Any) -> "Ws":
+        url = base_url.replace("http://", "ws://") + "/ws?token=" + (tok or token(user))
+        conn = await tornado.websocket.websocket_connect(url, **kw)
+        ws = cls(conn, user)
+        if ready:
+            first = await ws.expect("session:ready")
+            assert ws.frames.index(first) == 0, "session:ready must be the first frame"
+        return ws
+
+    async def _read(self) -> None:
+        while True:
+            msg = await self.conn.read_message()
+            if msg is None:
+                self.closed.set()
+                self._arrived.set()
+                return
+            self.frames.append(ujson.loads(msg))
+            self._arrived.set()
+
+    @property
+    def close_code(self) -> Optional[int]:
+        return self.conn.close_code
+
+    def send(self, event: str, data: Any = None, ref: Optional[str] = None, raw: Optional[str] = None) -> None:
+        if raw is None:
+            frame: Dict[str, Any] = {"event": event, "data": data if data is not None else {}}
+            if ref is not None:
+                frame["ref"] = ref
+            raw = ujson.dumps(frame)
+        self.conn.write_message(raw)
+
+    async def request(self, event: str, data: Any = None, timeout: float = 10) -> Dict[str, Any]:
+        """Send with a fresh ref and return the reply frame."""
+        self._refs += 1
+        ref = "r%d" % self._refs
+        self.send(event, data, ref)
+        return await self.expect("reply", lambda f: f.get("ref") == ref, timeout)
+
+    async def ok(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+        reply = await self.request(event, data, timeout)
+        assert reply["ok"] is True, reply
+        return reply["data"]
+
+    def _find(self, event: str, pred: Any) -> Optional[Dict[str, Any]]:
+        for i, frame in enumerate(self.frames):
+            if i not in self.taken and frame.get("event") == event and (pred is None or pred(frame)):
+                self.taken.add(i)
+                return frame
+        return None
+
+    async def expect(self, event: str, pred: Any = None, timeout: float = 10) -> Dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = self._find(event, pred)
+            if found is not None:
+                return found
+            left = deadline - loop.time()
+            if left <= 0 or self.closed.is_set():
+                raise AssertionError("%s: no %s frame; got %s" % (self.user, event, self.frames[-8:]))
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def nothing(self, event: str, pred: Any = None, within: float = 0.3) -> None:
+        await asyncio.sleep(within)
+        found = self._find(event, pred)
+        assert found is None, "%s: unexpected %s" % (self.user, found)
+
+    def of(self, event: str) -> List[Dict[str, Any]]:
+        return [f for f in self.frames if f.get("event") == event]
+
+    async def close(self) -> None:
+        self.conn.close()
+        try:
+            await asyncio.wait_for(self.closed.wait(), 5)
+        except asyncio.TimeoutError:
+            pass
+
+
+@pytest.fixture
+def ws(http_server: Any, base_url: str) -> Any:
+    """``await ws("st1")`` opens a socket as that user; all are closed after the test."""
+    opened: List[Ws] = []
+
+    async def connect(user: str, **kw: Any) -> Ws:
+        client = await Ws.connect(base_url, user, **kw)
+        opened.append(client)
+        return client
+    yield connect
+    for client in opened:
+        client.conn.close()

@@ -215,3 +215,29 @@ def test_a_second_server_on_the_same_data_dir_refuses(server):
     finally:
         other.stop()
     assert http("GET", server.url + "/api/health")[0] == 200
+
+
+def test_sigterm_closes_sockets_with_1001_and_exits_0(server):
+    import asyncio
+
+    import tornado.websocket
+
+    tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
+    child = server.state()["pid"]
+
+    async def scenario():
+        url = server.url.replace("http://", "ws://") + "/ws?token=" + tok
+        conns = [await tornado.websocket.websocket_connect(url) for _ in range(3)]
+        for conn in conns:
+            assert json.loads(await conn.read_message())["event"] == "session:ready"
+        conns[0].write_message(json.dumps({"event": "ping", "ref": "last"}))
+        assert json.loads(await conns[0].read_message())["event"] == "pong"
+        server.proc.send_signal(signal.SIGTERM)
+        for conn in conns:
+            while await asyncio.wait_for(conn.read_message(), 10) is not None:
+                pass
+        return [c.close_code for c in conns]
+    assert asyncio.run(scenario()) == [1001, 1001, 1001]
+    assert server.proc.wait(15) == 0
+    assert wait_gone(child)
+    assert "shutting down" in server.output()

@@ -1,0 +1,132 @@
+"""The WebSocket endpoint ``/ws`` and the transport that connects it to :class:`Realtime`.
+
+The handler only moves frames: authentication happens before the upgrade (401, no socket),
+each text frame goes to ``Realtime.handle`` and pushes come back through :class:`SocketHub`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any, Dict, Optional
+from urllib.parse import urlparse
+
+import tornado.web
+import tornado.websocket
+
+from chat.auth import Identity
+from chat.errors import ChatError, Unavailable
+from chat.runtime import Runtime
+from handlers.base import JsonErrors, bearer
+
+log = logging.getLogger("chat.ws")
+
+CLOSE_SLOW_CONSUMER = 1008
+
+
+class SocketHub:
+    """The :class:`chat.realtime.Transport`: connection id -> live handler."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.handlers: Dict[str, "ChatSocket"] = {}
+        self.inflight = 0
+        runtime.realtime.set_transport(self)
+
+    def send(self, conn_id: str, frame: str) -> None:
+        handler = self.handlers.get(conn_id)
+        if handler is not None:
+            handler.push(frame)
+
+    def close(self, conn_id: str, code: int, reason: str) -> None:
+        handler = self.handlers.get(conn_id)
+        if handler is not None:
+            handler.close(code, reason)
+
+    async def shutdown(self, timeout: float) -> None:
+        """Close every socket with 1001 and let in-flight frames finish (bounded by ``timeout``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.inflight and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        self.runtime.realtime.close_all()
+        while self.handlers and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
+
+class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
+    """One client socket. Per-connection state is the socket's own: its id, identity and
+    unsent-bytes counter; everything else lives in :class:`Realtime`."""
+
+    def initialize(self, runtime: Runtime, hub: SocketHub) -> None:
+        self.runtime = runtime
+        self.hub = hub
+        self.conn_id = uuid.uuid4().hex
+        self.ident: Optional[Identity] = None
+        self.pending = 0
+        self.gone = False
+
+    async def prepare(self) -> None:
+        # before the upgrade: a refused token is a plain HTTP 401 and no socket is opened
+        if self.runtime.draining:
+            raise Unavailable("the server is shutting down")
+        token = self.get_query_argument("token", None) or bearer(self.request)
+        self.ident = self.runtime.verifier.verify(token)
+
+    def check_origin(self, origin: str) -> bool:
+        allowed = self.runtime.settings.allowed_origins
+        if "*" in allowed or origin in allowed:
+            return True
+        return urlparse(origin).netloc.lower() == self.request.host.lower()
+
+    def get_compression_options(self) -> Optional[Dict[str, Any]]:
+        return None  # no permessage-deflate: it costs CPU per frame per receiver
+
+    async def open(self, *args: Any) -> None:
+        self.set_nodelay(True)
+        self.hub.handlers[self.conn_id] = self
+        assert self.ident is not None
+        try:
+            await self.runtime.realtime.open(self.conn_id, self.ident)
+        except ChatError as exc:
+            log.warning("could not open a session: %s", exc.message)
+            self.close(1011, exc.code)
+            return
+        if self.gone:  # the client left while the session was being set up
+            await self.runtime.realtime.close(self.conn_id)
+
+    async def on_message(self, message: Any) -> None:
+        # awaited by Tornado before the next frame: frames of one socket are handled in order
+        self.hub.inflight += 1
+        try:
+            await self.runtime.realtime.handle(self.conn_id, message)
+        finally:
+            self.hub.inflight -= 1
+
+    def on_close(self) -> None:
+        self.gone = True
+        self.hub.handlers.pop(self.conn_id, None)
+        asyncio.ensure_future(self.runtime.realtime.close(self.conn_id))
+
+    def push(self, frame: str) -> None:
+        """Write one frame unless the client has stopped reading: then close it instead of
+        buffering without bound."""
+        if self.gone:
+            return
+        if self.pending > self.runtime.settings.ws_max_pending_bytes:
+            log.info("closing slow consumer %s (%d bytes unsent)", self.conn_id, self.pending)
+            self.gone = True
+            self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+            return
+        try:
+            future = self.write_message(frame)
+        except tornado.websocket.WebSocketClosedError:
+            return
+        size = len(frame)
+        self.pending += size
+        future.add_done_callback(lambda f, n=size: self._written(f, n))
+
+    def _written(self, future: Any, size: int) -> None:
+        self.pending -= size
+        if not future.cancelled():
+            future.exception()  # retrieve it: a socket closing under a write is not an error

@@ -1,0 +1,173 @@
+"""The wire protocol: unit tests of the parser, and a hypothesis fuzz test that throws generated
+frames at a live connection (every frame with a ref gets exactly one reply, nothing is stored,
+and the connection keeps working)."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from typing import Any, Dict, List
+
+import pytest
+import tornado.httpserver
+import tornado.websocket
+import ujson
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from chat import protocol as p
+from chat.embedded import free_port
+from chat.errors import BadRequest, TooLarge
+from chat.roster import import_roster
+from chat.runtime import build_runtime
+from chat.settings import Settings
+from handlers.routes import make_app
+from tests.conftest import CLASSES, SECRET, USERS, token
+
+
+def test_parse_valid_frames():
+    s = Settings()
+    f = p.parse_frame('{"event":"message:send","data":{"conversationId":"c","text":" hi "},"ref":"r1"}', s)
+    assert f.event == "message:send" and f.ref == "r1"
+    assert f.args["conversation_id"] == "c" and f.args["message"].text == "hi"
+    assert p.parse_frame('{"event":"ping"}', s).args == {} and p.parse_frame('{"event":"ping"}', s).ref is None
+    f = p.parse_frame(ujson.dumps({"event": "sync", "data": {"conversations": {"a": 3}, "changedSince":
+                                                            "2026-01-01T00:00:00.000Z"}}), s)
+    assert f.args == {"seen": {"a": 3}, "changed_since": 1767225600000, "limit": 100}
+    f = p.parse_frame('{"event":"message:react","data":{"messageId":"m","emoji":"\\ud83d\\udc4d"}}', s)
+    assert f.args["on"] is True
+    assert set(p.CLIENT_EVENTS) == {"message:send", "message:edit", "message:delete", "message:delivered",
+                                    "message:read", "message:react", "typing:start", "typing:stop", "sync",
+                                    "presence:list", "auth:refresh", "ping"}
+
+
+@pytest.mark.parametrize("raw,code,ref", [
+    ("nope", "bad_request", None),
+    ("[]", "bad_request", None),
+    ('{"event": "x", "ref": "a"}', "bad_request", "a"),
+    ('{"event": "ping", "ref": ""}', "bad_request", None),
+    ('{"event": "ping", "ref": 5}', "bad_request", None),
+    ('{"event": "ping", "ref": "' + "r" * 65 + '"}', "bad_request", None),
+    ('{"ref": "b"}', "bad_request", "b"),
+    ('{"event": "message:read", "data": {"conversationId": "c", "seq": 1.5}, "ref": "c"}', "bad_request", "c"),
+    ('{"event": "message:read", "data": "x", "ref": "d"}', "bad_request", "d"),
+    ('{"event": "presence:list", "data": {"role": "king"}, "ref": "e"}', "bad_request", "e"),
+    ('{"event": "sync", "data": {"conversations": [1]}, "ref": "f"}', "bad_request", "f"),
+    ('{"event": "sync", "data": {"limit": 100000}, "ref": "g"}', "bad_request", "g"),
+])
+def test_parse_rejects(raw, code, ref):
+    with pytest.raises(p.FrameError) as info:
+        p.parse_frame(raw, Settings())
+    assert info.value.error.code == code and info.value.ref == ref
+
+
+def test_too_large_keeps_the_ref_and_error_frames():
+    s = Settings(ws_max_frame_bytes=50)
+    with pytest.raises(p.FrameError) as info:
+        p.parse_frame(ujson.dumps({"event": "ping", "ref": "big", "data": {"pad": "x" * 100}}), s)
+    assert isinstance(info.value.error, TooLarge) and info.value.ref == "big"
+    assert ujson.loads(p.error_frame(BadRequest("no"), "r")) == {
+        "event": "reply", "ref": "r", "ok": False, "error": {"code": "bad_request", "message": "no"}}
+    assert ujson.loads(p.error_frame(BadRequest("no"), None)) == {
+        "event": "error", "error": {"code": "bad_request", "message": "no"}}
+    assert ujson.loads(p.reply("r", {"a": 1})) == {"event": "reply", "ref": "r", "ok": True, "data": {"a": 1}}
+
+
+# ---------------------------------------------------------------------- live fuzzing
+@pytest.fixture(scope="module")
+def live(mongo_uri, tmp_path_factory):
+    """A real server in a background thread (hypothesis drives sync tests)."""
+    settings = Settings(data_dir=str(tmp_path_factory.mktemp("fuzz")), db_name="fz_" + uuid.uuid4().hex[:10],
+                        jwt_secret=SECRET, ws_ping_interval=0, rate_frames=10000, rate_frames_burst=10000,
+                        rate_messages=10000, rate_messages_burst=10000, ws_max_frame_bytes=4096,
+                        ws_max_message_size=1 << 20)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    state: Dict[str, Any] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def start() -> None:
+            rt = build_runtime(settings, mongo_uri)
+            await rt.store.ensure_indexes()
+            await import_roster(rt.store, USERS, CLASSES)
+            ident = rt.verifier.verify(token("st1"))
+            from chat.validation import NewConversation
+            conv, _ = await rt.service.create_conversation(ident, NewConversation("group", ["st2"], "Fuzz", None))
+            server = tornado.httpserver.HTTPServer(make_app(rt))
+            port = free_port()
+            server.listen(port, "127.0.0.1")
+            state.update(rt=rt, server=server, url="ws://127.0.0.1:%d/ws" % port, conv=conv["id"])
+            ready.set()
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    yield state, loop
+
+    async def stop() -> None:
+        state["server"].stop()
+        await state["rt"].store.drop_database()
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    state["rt"].store.close()
+
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(allow_nan=False),
+                      st.text(max_size=30))
+json_value = st.recursive(json_leaf, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
+    st.text(max_size=10), kids, max_size=4), max_leaves=12)
+field_names = st.sampled_from(["conversationId", "messageId", "text", "seq", "emoji", "on", "type", "attachments",
+                               "clientMsgId", "replyTo", "conversations", "changedSince", "limit", "classId",
+                               "role", "token"])
+events = st.one_of(st.sampled_from(sorted(p.CLIENT_EVENTS)), st.text(max_size=20), st.integers(), st.none())
+structured = st.fixed_dictionaries(
+    {"event": events},
+    optional={"data": st.one_of(st.dictionaries(field_names, json_value, max_size=6), json_value),
+              "ref": st.one_of(st.just("REF"), st.integers(), st.text(max_size=70), st.none()),
+              "junk": json_value})
+frames = st.one_of(
+    structured.map(ujson.dumps),
+    json_value.map(ujson.dumps),
+    st.text(max_size=200),
+    st.builds(lambda n: ujson.dumps({"event": "message:send", "ref": "REF", "data": {"text": "x" * n}}),
+              st.integers(4000, 9000)),
+)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(batch=st.lists(frames, min_size=1, max_size=15))
+def test_fuzzed_frames_get_one_reply_each_and_change_nothing(live, batch):
+    state, loop = live
+
+    async def scenario() -> None:
+        conn = await tornado.websocket.websocket_connect(state["url"] + "?token=" + token("st1"))
+        got: List[Dict[str, Any]] = [ujson.loads(await conn.read_message())]
+        expected_refs = []
+        for i, raw in enumerate(batch):
+            ref = "f%d" % i
+            raw = raw.replace('"REF"', '"%s"' % ref)
+            try:
+                decoded = ujson.loads(raw)
+            except ValueError:
+                decoded = None
+            sent_ref = decoded.get("ref") if isinstance(decoded, dict) else None
+            if isinstance(sent_ref, str) and 1 <= len(sent_ref) <= p.MAX_REF:
+                expected_refs.append(sent_ref)
+            await conn.write_message(raw)
+        await conn.write_message(ujson.dumps({"event": "ping", "ref": "final-\u2713"}))
+        while True:
+            msg = await asyncio.wait_for(conn.read_message(), 20)
+            assert msg is not None, "the connection was closed: %s" % got[-3:]
+            got.append(ujson.loads(msg))
+            if got[-1].get("event") == "reply" and got[-1].get("ref") == "final-\u2713":
+                break
+        replies = [g["ref"] for g in got if g.get("event") == "reply"]
+        assert sorted(replies) == sorted(expected_refs + ["final-\u2713"])  # exactly one each
+        conn.close()
+        stored = await state["rt"].store.history(state["conv"], None, None, 10)
+        assert stored == [] or all(m["type"] == "system" for m in stored)
+    asyncio.run_coroutine_threadsafe(scenario(), loop).result(60)

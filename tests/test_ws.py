@@ -1,0 +1,366 @@
+"""End-to-end WebSocket tests: real sockets on an ephemeral port, real nx-27017."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import jwt
+import pytest
+import tornado.httpclient
+import tornado.websocket
+import ujson
+
+from tests.conftest import SECRET, Ws, token
+
+pytestmark = pytest.mark.usefixtures("school")
+
+
+async def refused(base_url, path, **kw):
+    url = base_url.replace("http://", "ws://") + path
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await tornado.websocket.websocket_connect(url, **kw)
+    return info.value.code
+
+
+@pytest.mark.gen_test
+async def test_handshake_auth_before_upgrade(base_url, http_server, runtime):
+    assert await refused(base_url, "/ws") == 401
+    assert await refused(base_url, "/ws?token=garbage") == 401
+    assert await refused(base_url, "/ws?token=" + token("st1", ttl=-100)) == 401
+    janitor = jwt.encode({"sub": "st1", "role": "janitor", "school": "s1", "exp": time.time() + 60}, SECRET, "HS256")
+    assert await refused(base_url, "/ws?token=" + janitor) == 401
+    assert runtime.manager.stats() == {"connections": 0, "users": 0}
+    req = tornado.httpclient.HTTPRequest(base_url.replace("http://", "ws://") + "/ws",
+                                         headers={"Authorization": "Bearer " + token("st1")})
+    conn = await tornado.websocket.websocket_connect(req)
+    ready = ujson.loads(await conn.read_message())
+    assert ready["event"] == "session:ready"
+    assert ready["data"]["user"] == {"id": "st1", "name": "Sam Student", "role": "student", "school": "s1"}
+    assert ready["data"]["sessionId"] and ready["data"]["serverTime"].endswith("Z")
+    assert "heartbeatSeconds" in ready["data"]
+    conn.close()
+
+
+@pytest.mark.gen_test
+async def test_origin_is_checked(base_url, http_server):
+    url = base_url.replace("http://", "ws://") + "/ws?token=" + token("st1")
+    req = tornado.httpclient.HTTPRequest(url, headers={"Origin": "http://evil.example"})
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await tornado.websocket.websocket_connect(req)
+    assert info.value.code == 403
+    host = base_url.split("://", 1)[1]
+    conn = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(url, headers={
+        "Origin": "http://" + host}))
+    assert ujson.loads(await conn.read_message())["event"] == "session:ready"
+    conn.close()
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(allowed_origins=["https://lms.example"])
+async def test_configured_origin_is_allowed(base_url, http_server):
+    url = base_url.replace("http://", "ws://") + "/ws?token=" + token("st1")
+    conn = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(url, headers={
+        "Origin": "https://lms.example"}))
+    assert ujson.loads(await conn.read_message())["event"] == "session:ready"
+    conn.close()
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(ws_max_frame_bytes=2000, ws_max_message_size=8000)
+async def test_bad_frames_get_errors_and_the_socket_stays_open(ws, runtime):
+    c = await ws("st1")
+    c.send("", raw="{not json")
+    err = await c.expect("error")
+    assert err["error"]["code"] == "bad_request"
+    c.send("", raw="[1, 2]")
+    assert (await c.expect("error"))["error"]["code"] == "bad_request"
+    cases = [
+        ({"event": "nope", "ref": "a"}, "bad_request"),
+        ({"event": 5, "ref": "b"}, "bad_request"),
+        ({"event": "message:send", "data": [], "ref": "c"}, "bad_request"),
+        ({"event": "message:send", "data": {"conversationId": 5, "text": "x"}, "ref": "d"}, "bad_request"),
+        ({"event": "message:send", "data": {"conversationId": "0" * 24, "text": "x"}, "ref": "e"}, "not_found"),
+        ({"event": "message:read", "data": {"conversationId": "x", "seq": "1"}, "ref": "f"}, "bad_request"),
+        ({"event": "message:react", "data": {"messageId": "x", "emoji": "abc"}, "ref": "g"}, "bad_request"),
+        ({"event": "sync", "data": {"conversations": {"x": -1}}, "ref": "h"}, "bad_request"),
+        ({"event": "sync", "data": {"changedSince": "yesterday"}, "ref": "i"}, "bad_request"),
+        ({"event": "typing:start", "data": {"conversationId": "0" * 24}, "ref": "j"}, "not_found"),
+        ({"event": "message:send", "data": {"conversationId": "x", "text": "y" * 2500}, "ref": "k"}, "too_large"),
+    ]
+    for frame, code in cases:
+        c.send("", raw=ujson.dumps(frame))
+        reply = await c.expect("reply", lambda f, r=frame["ref"]: f["ref"] == r)
+        assert reply["ok"] is False and reply["error"]["code"] == code, frame
+    c.send("", raw=ujson.dumps({"event": "ping", "ref": 7}))  # a ref of the wrong type: no reply, an error
+    assert (await c.expect("error"))["error"]["code"] == "bad_request"
+    c.conn.write_message(b"\x00\x01", binary=True)
+    assert (await c.expect("error"))["error"]["code"] == "bad_request"
+    assert (await c.ok("ping"))["serverTime"]  # still open
+    await c.expect("pong")
+    assert len(c.of("reply")) == len(cases) + 1
+    c.send("", raw="x" * 9000)  # over the hard limit: closed
+    await asyncio.wait_for(c.closed.wait(), 5)
+    assert c.close_code == 1009
+
+
+@pytest.mark.gen_test
+async def test_send_reaches_every_device_of_every_participant(ws, api):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    phone, web = await ws("st1"), await ws("st1")
+    other = await ws("st2")
+    outsider = await ws("st3")
+    msg = await phone.ok("message:send", {"conversationId": conv["id"], "text": "hello", "clientMsgId": "p1"})
+    assert msg["seq"] == 1 and msg["text"] == "hello" and msg["clientMsgId"] == "p1"
+    for client in (phone, web, other):
+        pushed = await client.expect("message:new")
+        assert pushed["data"] == msg
+    await outsider.nothing("message:new")
+    # a send over REST is pushed the same way
+    rest = await api.send("st2", conv["id"], "from curl")
+    for client in (phone, web, other):
+        assert (await client.expect("message:new", lambda f: f["data"]["seq"] == 2))["data"] == rest
+    # idempotent retry over the socket: same message, no second push
+    again = await web.ok("message:send", {"conversationId": conv["id"], "text": "hello", "clientMsgId": "p1"})
+    assert again == msg
+    await other.nothing("message:new", lambda f: f["data"]["seq"] == 3)
+    reply = await outsider.request("message:send", {"conversationId": conv["id"], "text": "x"})
+    assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
+
+
+@pytest.mark.gen_test
+async def test_edit_delete_react_markers_and_unread_over_sockets(ws, api):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    a, b1, b2 = await ws("st1"), await ws("st2"), await ws("st2")
+    m1 = await a.ok("message:send", {"conversationId": conv["id"], "text": "one"})
+    m2 = await a.ok("message:send", {"conversationId": conv["id"], "text": "two"})
+    edited = await a.ok("message:edit", {"messageId": m1["id"], "text": "ONE"})
+    assert edited["text"] == "ONE" and edited["editedAt"]
+    for c in (a, b1, b2):
+        assert (await c.expect("message:updated"))["data"]["text"] == "ONE"
+    reactions = await b1.ok("message:react", {"messageId": m1["id"], "emoji": "\U0001F44D", "on": True})
+    assert reactions == {"\U0001F44D": ["st2"]}
+    upd = await a.expect("message:updated", lambda f: f["data"]["reactions"])
+    assert upd["data"]["reactions"] == {"\U0001F44D": ["st2"]}
+    # delivered -> message:status to the participants; read on one device clears the badge on the other
+    assert await b1.ok("message:delivered", {"conversationId": conv["id"], "seq": 2}) == {}
+    status = await a.expect("message:status", lambda f: f["data"]["status"] == "delivered")
+    assert status["data"]["userId"] == "st2" and status["data"]["seq"] == 2 and status["data"]["at"]
+    read = await b1.ok("message:read", {"conversationId": conv["id"], "seq": 1})
+    assert read["unread"] == 1 and read["conversationId"] == conv["id"]
+    for c in (b1, b2):
+        upd = await c.expect("unread:update")
+        assert upd["data"] == {"conversationId": conv["id"], "unread": 1, "lastReadSeq": 1}
+    await a.expect("message:status", lambda f: f["data"]["status"] == "read")
+    await a.nothing("unread:update")
+    deleted = await a.ok("message:delete", {"messageId": m2["id"]})
+    assert deleted == {"messageId": m2["id"], "conversationId": conv["id"]}
+    for c in (a, b1, b2):
+        d = await c.expect("message:deleted")
+        assert d["data"] == {"messageId": m2["id"], "conversationId": conv["id"], "seq": 2}
+    upd = await b2.expect("unread:update", lambda f: f["data"]["unread"] == 0)
+    assert upd["data"]["lastReadSeq"] == 1
+    reply = await b1.request("message:edit", {"messageId": m1["id"], "text": "mine now"})
+    assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
+
+
+@pytest.mark.gen_test(timeout=120)
+@pytest.mark.settings(rate_messages=1000, rate_messages_burst=1000, rate_frames_burst=1000)
+async def test_ordering_under_concurrent_senders(ws, api):
+    senders = ["st1", "st2", "st3", "t1"]
+    conv = await api.conversation("t1", "group", ["st1", "st2", "st3", "t2", "a1"], title="Flood")
+    receivers = [await ws("t2"), await ws("a1"), await ws("st1")]
+    sockets = [await ws(u) for u in senders]
+    for s in sockets:  # every sender pipelines 100 sends at once
+        for i in range(100):
+            s.send("message:send", {"conversationId": conv["id"], "text": "%s %d" % (s.user, i)}, "s%d" % i)
+    for s in sockets:
+        await s.expect("reply", lambda f: f["ref"] == "s99", timeout=60)
+        assert all(f["ok"] for f in s.of("reply"))
+    for r in receivers:
+        deadline = time.time() + 30
+        while len(r.of("message:new")) < 400 and time.time() < deadline:
+            await asyncio.sleep(0.05)
+        seqs = [f["data"]["seq"] for f in r.of("message:new")]
+        assert seqs == list(range(1, 401)), r.user
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(typing_timeout=0.6, typing_debounce=0.4)
+async def test_typing_indicator_lifecycle(ws, api):
+    conv = await api.conversation("st1", "group", ["st2", "st3"], title="G")
+    typist, other_device = await ws("st1"), await ws("st1")
+    b, c = await ws("st2"), await ws("st3")
+    assert await typist.ok("typing:start", {"conversationId": conv["id"]}) == {}
+    start = await b.expect("typing:start")
+    assert start["data"] == {"conversationId": conv["id"], "userId": "st1", "name": "Sam Student"}
+    await c.expect("typing:start")
+    await typist.ok("typing:start", {"conversationId": conv["id"]})  # within the debounce: not re-sent
+    await b.nothing("typing:start", within=0.1)
+    stop = await b.expect("typing:stop", timeout=3)  # the server's own timeout
+    assert stop["data"]["userId"] == "st1"
+    assert not other_device.of("typing:start") and not typist.of("typing:start")
+    await asyncio.sleep(0.45)
+    await typist.ok("typing:start", {"conversationId": conv["id"]})
+    await b.expect("typing:start")
+    await typist.ok("message:send", {"conversationId": conv["id"], "text": "done typing"})
+    await b.expect("typing:stop")  # sending stops it
+    await typist.ok("typing:start", {"conversationId": conv["id"]})
+    await b.expect("typing:start")
+    await typist.ok("typing:stop", {"conversationId": conv["id"]})
+    await b.expect("typing:stop")
+    await asyncio.sleep(0.45)
+    await typist.ok("typing:start", {"conversationId": conv["id"]})
+    await b.expect("typing:start")
+    await typist.close()
+    await b.nothing("typing:stop", within=0.1)  # another connection is still open
+    await other_device.close()
+    await b.expect("typing:stop", timeout=0.5)  # the last connection closed: stopped at once
+    reply = await c.request("typing:start", {"conversationId": "0" * 24})
+    assert reply["error"]["code"] == "not_found"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_presence_visibility_matrix(ws, api, runtime):
+    # who sees st1 (student of c1 with st2, taught by t1)?
+    expected = {"st2": True, "t1": True, "a1": True, "t2": False, "st3": False, "x1": False, "x2": False}
+    watchers = {u: await ws(u) for u in expected}
+    phone = await ws("st1")
+    for user, sees in expected.items():
+        if sees:
+            online = await watchers[user].expect("user:online", lambda f: f["data"]["userId"] == "st1")
+            assert online["data"] == {"userId": "st1", "name": "Sam Student", "role": "student"}
+        else:
+            await watchers[user].nothing("user:online", lambda f: f["data"]["userId"] == "st1", within=0.05)
+    for user, sees in expected.items():
+        listed = {u["userId"] for u in await watchers[user].ok("presence:list")}
+        assert ("st1" in listed) == sees, user
+        status, data = await api.get("/api/presence", user)
+        assert ("st1" in {u["userId"] for u in data["data"]}) == sees, user
+    seen_by_st1 = {u["userId"] for u in await phone.ok("presence:list")}
+    assert seen_by_st1 == {"st2", "t1", "a1"}
+    assert {u["userId"] for u in await watchers["t1"].ok("presence:list")} == {"st1", "st2", "t2", "a1"}
+    assert {u["userId"] for u in await watchers["t2"].ok("presence:list")} == {"t1", "st3", "a1"}
+    assert {u["userId"] for u in await watchers["a1"].ok("presence:list")} == {"st1", "st2", "st3", "t1", "t2"}
+    assert {u["userId"] for u in await watchers["x1"].ok("presence:list")} == {"x2"}
+    assert [u["userId"] for u in await watchers["t1"].ok("presence:list", {"role": "student"})] == ["st1", "st2"]
+    assert {u["userId"] for u in await watchers["a1"].ok("presence:list", {"classId": "c2"})} == {"t2", "st3"}
+    _, data = await api.get("/api/presence?classId=c1&role=teacher", "a1")
+    assert [u["userId"] for u in data["data"]] == ["t1"]
+    # a shared group conversation makes otherwise unrelated users see each other
+    await api.conversation("st3", "group", ["st1"], title="Club")
+    await watchers["st3"].nothing("user:online", within=0.05)
+    assert "st1" in {u["userId"] for u in await watchers["st3"].ok("presence:list")}
+    # phone + web never flap
+    web = await ws("st1")
+    await watchers["st2"].nothing("user:online", lambda f: f["data"]["userId"] == "st1" and
+                                  len(watchers["st2"].of("user:online")) > 1, within=0.1)
+    assert len([f for f in watchers["st2"].of("user:online") if f["data"]["userId"] == "st1"]) == 1
+    await phone.close()
+    await watchers["st2"].nothing("user:offline", within=0.2)
+    await web.close()
+    off = await watchers["st2"].expect("user:offline", lambda f: f["data"]["userId"] == "st1")
+    assert off["data"]["lastSeen"].endswith("Z") and off["data"]["role"] == "student"
+    off3 = await watchers["st3"].expect("user:offline", lambda f: f["data"]["userId"] == "st1")
+    assert off3["data"]["userId"] == "st1"  # st3 learned of st1 through the shared conversation
+    await watchers["t2"].nothing("user:offline", lambda f: f["data"]["userId"] == "st1", within=0.05)
+    await watchers["x1"].nothing("user:offline", within=0.05)
+    user = await runtime.store.get_user("st1")
+    assert user["lastSeenAt"] > 0
+    assert "st1" not in runtime.manager.by_user and "st1" not in runtime.manager.by_class.get("c1", set())
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_lossless_resync_after_reconnect(ws, api, base_url):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    other = await api.conversation("st1", "direct", ["st3"])
+    reader = await ws("st2")
+    first = await api.send("st1", conv["id"], "before")
+    await reader.expect("message:new")
+    mark = time.time()
+    await reader.close()
+    await asyncio.sleep(0.01)
+    sent = [await api.send("st1", conv["id"], "missed %d" % i) for i in range(50)]
+    await api.send("st1", other["id"], "not yours")
+    for m in (sent[3], sent[10]):
+        await api.patch("/api/messages/" + m["id"], "st1", {"text": m["text"] + " (edited)"})
+    reader = await ws("st2")
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(mark)) + ".000Z"
+    result = await reader.ok("sync", {"conversations": {conv["id"]: first["seq"], other["id"]: 0},
+                                      "changedSince": since, "limit": 100})
+    assert [m["seq"] for m in result["messages"]] == list(range(2, 52))
+    assert [m["id"] for m in result["messages"]] == [m["id"] for m in sent]
+    assert {m["id"] for m in result["changed"]} == {sent[3]["id"], sent[10]["id"]}
+    assert all(m["text"].endswith("(edited)") for m in result["changed"])
+    assert result["hasMore"] == {conv["id"]: False, other["id"]: False}  # other: not a participant, nothing
+    capped = await reader.ok("sync", {"conversations": {conv["id"]: 1}, "limit": 20})
+    assert [m["seq"] for m in capped["messages"]] == list(range(2, 22)) and capped["hasMore"][conv["id"]] is True
+    assert capped["changed"] == []
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(jwt_leeway=0)
+async def test_token_expiry_and_refresh(ws, base_url, http_server):
+    short = await Ws.connect(base_url, "st1", tok=token("st1", ttl=1))
+    await asyncio.wait_for(short.closed.wait(), 5)
+    assert short.of("auth:expired") and short.close_code == 4001
+    kept = await Ws.connect(base_url, "st2", tok=token("st2", ttl=1))
+    bad = await kept.request("auth:refresh", {"token": token("st1", ttl=600)})
+    assert bad["ok"] is False and bad["error"]["code"] == "forbidden"
+    bad = await kept.request("auth:refresh", {"token": "garbage"})
+    assert bad["error"]["code"] == "unauthorized"
+    fresh = await kept.ok("auth:refresh", {"token": token("st2", ttl=600)})
+    assert fresh["exp"].endswith("Z")
+    await asyncio.sleep(1.6)
+    assert not kept.closed.is_set() and not kept.of("auth:expired")
+    assert (await kept.ok("ping"))["serverTime"]
+    kept.conn.close()
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(rate_messages=1, rate_messages_burst=3, rate_strikes=5)
+async def test_rate_limits_then_close(ws, api):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    c = await ws("st1")
+    replies = [await c.request("message:send", {"conversationId": conv["id"], "text": "m%d" % i}) for i in range(5)]
+    assert [r["ok"] for r in replies] == [True, True, True, False, False]
+    assert replies[3]["error"]["code"] == "rate_limited"
+    for i in range(10):
+        c.send("message:send", {"conversationId": conv["id"], "text": "spam"}, "x%d" % i)
+    await asyncio.wait_for(c.closed.wait(), 5)
+    assert c.close_code == 1008
+    _, hist = await api.get("/api/conversations/%s/messages" % conv["id"], "st2")
+    assert len(hist["data"]) == 3
+
+
+@pytest.mark.gen_test(timeout=60)
+@pytest.mark.settings(ws_max_pending_bytes=262144, max_text=60000, ws_max_frame_bytes=70000,
+                      rate_messages=1000, rate_messages_burst=1000, rate_frames_burst=1000)
+async def test_slow_consumer_is_closed(ws, api, base_url, runtime):
+    import socket
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    host, port = base_url.split("://")[1].split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                  % (token("st2"), host, port)).encode())
+    # it never reads again
+    deadline = time.time() + 5
+    while "st2" not in runtime.manager.by_user and time.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert "st2" in runtime.manager.by_user
+    sender = await ws("st1")
+    big = "x" * 59000
+    for i in range(400):  # up to 24 MB for a client that reads nothing
+        sender.send("message:send", {"conversationId": conv["id"], "text": big}, "b%d" % i)
+        if "st2" not in runtime.manager.by_user:
+            break
+        await asyncio.sleep(0.01)
+    assert runtime.manager.stats()["connections"] <= 2
+    deadline = time.time() + 15
+    while "st2" in runtime.manager.by_user and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert "st2" not in runtime.manager.by_user, "the slow consumer was not closed"
+    assert (await sender.ok("ping"))["serverTime"]  # everyone else is fine
+    sock.close()
