@@ -488,11 +488,13 @@ class ChatService:
         if len(q) > 200:
             raise BadRequest("q must be at most 200 characters")
         if conversation_id:
-            await self._conversation_for(ident, conversation_id)
-            ids = [conversation_id]
+            conv, _membership = await self._conversation_for(ident, conversation_id)
+            convs = [conv]
         else:
             ids = [m["conversationId"] for m in await self.store.memberships_of_user(ident.user_id)]
-        return await self._render_many(await self.store.search(ids, q, limit))
+            convs = await self.store.get_conversations(ids)
+        scope = [(c["id"], c.get("lastSeq", 0)) for c in convs if c.get("lastSeq", 0) > 0]
+        return await self._render_many(await self.store.search(scope, q, limit, self.settings.search_chunk))
 
     async def sync(self, ident: Identity, seen: Dict[str, int], changed_since: Optional[int], limit: int
                    ) -> Dict[str, Any]:

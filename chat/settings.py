@@ -56,6 +56,7 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("typing_timeout", "CHAT_TYPING_TIMEOUT", float, 5.0, "seconds after the last typing:start before the server sends typing:stop"),
     ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
     ("sync_limit", "CHAT_SYNC_LIMIT", int, 500, "most messages per conversation in one sync reply"),
+    ("search_chunk", "CHAT_SEARCH_CHUNK", int, 5000, "messages one search query scans (newest first, chunk by chunk)"),
     ("demo", "CHAT_DEMO", _bool, False, "seed a demo school and enable the demo sign-in routes (loopback only)"),
     ("log_level", "CHAT_LOG_LEVEL", str, "info", "logging level"),
 ]
@@ -100,6 +101,7 @@ class Settings:
     typing_timeout: float = 5.0
     typing_debounce: float = 2.0
     sync_limit: int = 500
+    search_chunk: int = 5000
     demo: bool = False
     log_level: str = "info"
 

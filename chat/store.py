@@ -60,11 +60,18 @@ def seq_key(conversation_id: str, seq: int) -> str:
     return "%s:%012d" % (conversation_id, seq)
 
 
+def search_text(text: Optional[str]) -> str:
+    """The stored search form of a text: lowercased, so search needs no case-insensitive
+    regex (nx-27017 evaluates those outside SQL, ~100x slower)."""
+    return (text or "").lower()
+
+
 def _out(doc: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     if doc is None:
         return None
     if "_id" in doc:
         doc["id"] = str(doc.pop("_id"))
+    doc.pop("textLower", None)
     return doc
 
 
@@ -380,8 +387,34 @@ class Store:
             body["_id"] = ObjectId(body.pop("id"))
             body["seq"] = seq
             body["seqKey"] = seq_key(doc["conversationId"], seq)
+            body["textLower"] = search_text(doc.get("text"))
             self.messages.insert_one(body)
             return _out(body), True  # type: ignore[return-value]
+        return await self._io(work)
+
+    async def import_messages(self, conversation_id: str, docs: Sequence[Dict[str, Any]]) -> int:
+        """Append many messages at once (history import, benchmarks): reserve a contiguous seq
+        block with one ``$inc`` and insert them in order. Returns the first seq used."""
+        if not docs:
+            return 0
+        key = ObjectId(conversation_id)
+
+        def work() -> int:
+            conv = self.conversations.find_one_and_update(
+                {"_id": key}, {"$inc": {"lastSeq": len(docs)}}, projection={"lastSeq": 1},
+                return_document=ReturnDocument.AFTER)
+            first = conv["lastSeq"] - len(docs) + 1
+            bodies = []
+            for offset, doc in enumerate(docs):
+                body = dict(doc)
+                body["_id"] = ObjectId(body.pop("id"))
+                body["conversationId"] = conversation_id
+                body["seq"] = first + offset
+                body["seqKey"] = seq_key(conversation_id, first + offset)
+                body["textLower"] = search_text(doc.get("text"))
+                bodies.append(body)
+            self.messages.insert_many(bodies, ordered=True)
+            return first
         return await self._io(work)
 
     async def bump_unread(self, conversation_id: str, sender_id: str) -> None:
@@ -427,7 +460,7 @@ class Store:
         def work() -> Optional[Dict[str, Any]]:
             before = self.messages.find_one_and_update(
                 {"_id": key, "senderId": sender_id, "deletedAt": UNSET},
-                {"$set": {"text": text, "editedAt": now, "updatedAt": now}},
+                {"$set": {"text": text, "textLower": search_text(text), "editedAt": now, "updatedAt": now}},
                 return_document=ReturnDocument.BEFORE)
             if before is None:
                 return None
@@ -460,14 +493,31 @@ class Store:
             return _out(doc)
         return await self._io(work)
 
-    async def search(self, conversation_ids: Sequence[str], q: str, limit: int) -> List[Dict[str, Any]]:
-        """Case-insensitive literal substring search, newest first, deleted excluded."""
-        ids = list(conversation_ids)
-        if not ids:
-            return []
-        query = {"conversationId": {"$in": ids}, "text": {"$regex": re.escape(q), "$options": "i"},
-                 "deletedAt": UNSET}
-        return _outs(await self._io(lambda: list(self.messages.find(query).sort("createdAt", -1).limit(limit))))
+    async def search(self, conversations: Sequence[Tuple[str, int]], q: str, limit: int, chunk: int
+                     ) -> List[Dict[str, Any]]:
+        """Case-insensitive literal substring search in (conversationId, lastSeq) pairs, newest
+        first, deleted messages excluded.
+
+        Each conversation is scanned newest-first in ``chunk``-sized seq ranges on the
+        ``seqKey`` index, one short query each: a search never holds the database for long (one
+        lock serializes every nx-27017 client) and stops as soon as ``limit`` hits are found.
+        """
+        pattern = {"$regex": re.escape(search_text(q))}
+        found: List[Dict[str, Any]] = []
+        for conversation_id, last_seq in conversations:
+            hits: List[Dict[str, Any]] = []
+            upper = last_seq + 1
+            while upper > 1 and len(hits) < limit:
+                lower = max(0, upper - chunk - 1)
+                query = {"seqKey": {"$gt": seq_key(conversation_id, lower), "$lt": seq_key(conversation_id, upper)},
+                         "textLower": pattern, "deletedAt": UNSET}
+                want = limit - len(hits)
+                hits.extend(await self._io(lambda q=query, n=want: list(
+                    self.messages.find(q).sort("seqKey", -1).limit(n))))
+                upper = lower + 1
+            found.extend(hits)
+        found.sort(key=lambda d: (d["createdAt"], d["seq"]), reverse=True)
+        return _outs(found[:limit])
 
     async def touch_message(self, message_id: str, now: int) -> None:
         await self._io(lambda: self.messages.update_one({"_id": ObjectId(message_id)}, {"$set": {"updatedAt": now}}))

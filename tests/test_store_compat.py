@@ -156,6 +156,17 @@ def test_concurrent_seq_is_contiguous(io_loop, store):
     run(io_loop, work)
 
 
+def test_import_messages_reserves_a_contiguous_block(io_loop, store):
+    async def work():
+        cid, _ = await _fill(store, 2)
+        docs = [_msg(cid, "a", "imp-%d" % i, "old %d" % i) for i in range(5)]
+        assert await store.import_messages(cid, docs) == 3
+        assert (await store.get_conversation(cid))["lastSeq"] == 7
+        assert [m["text"] for m in await store.history(cid, None, 2, 10)] == ["old %d" % i for i in range(5)]
+        assert await store.import_messages(cid, []) == 0
+    run(io_loop, work)
+
+
 def test_history_pages_by_seq(io_loop, store):
     async def work():
         cid, _ = await _fill(store, 12)
@@ -225,17 +236,24 @@ def test_markers_move_forward_only_and_unread_is_exact(io_loop, store):
 
 def test_search_is_literal_case_insensitive_and_scoped(io_loop, store):
     async def work():
-        cid, stored = await _fill(store, 3)
+        cid, stored = await _fill(store, 7)
         other, _ = await _fill(store, 2)
-        hits = await store.search([cid], "msg 2", 10)
-        assert [m["seq"] for m in hits] == [2]
-        hits = await store.search([cid], "(.*)", 10)  # regex characters match literally
-        assert [m["seq"] for m in hits] == [3, 2, 1]  # newest first
-        assert await store.search([cid], "m.g", 10) == []
-        assert len(await store.search([cid, other], "MSG", 10)) == 5
+        scope = [(cid, 7)]
+        hits = await store.search(scope, "msg 2", 10, 5000)
+        assert [m["seq"] for m in hits] == [2] and "textLower" not in hits[0]
+        hits = await store.search(scope, "(.*)", 10, 5000)  # regex characters match literally
+        assert [m["seq"] for m in hits] == [7, 6, 5, 4, 3, 2, 1]  # newest first
+        assert [m["seq"] for m in await store.search(scope, "(.*)", 10, 2)] == [7, 6, 5, 4, 3, 2, 1]  # chunked
+        assert [m["seq"] for m in await store.search(scope, "MSG", 3, 2)] == [7, 6, 5]  # stops at the limit
+        assert await store.search(scope, "m.g", 10, 5000) == []
+        both = await store.search([(cid, 7), (other, 2)], "MSG", 20, 3)
+        assert len(both) == 9 and [m["createdAt"] for m in both] == sorted((m["createdAt"] for m in both),
+                                                                          reverse=True)
         await store.delete_message(stored[1]["id"], "a", 5)
-        assert [m["seq"] for m in await store.search([cid], "msg", 10)] == [3, 1]
-        assert await store.search([], "msg", 10) == []
+        assert [m["seq"] for m in await store.search(scope, "msg", 10, 5000)] == [7, 6, 5, 4, 3, 1]
+        await store.edit_message(stored[0]["id"], "a", "Now ABOUT Cats", 6)
+        assert [m["seq"] for m in await store.search(scope, "about cats", 10, 5000)] == [1]
+        assert await store.search([], "msg", 10, 5000) == []
     run(io_loop, work)
 
 
