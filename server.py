@@ -50,7 +50,7 @@ async def _run(runtime: Runtime) -> int:
         return EXIT_STORAGE
     if settings.demo:
         from chat.demo import seed_demo
-        await seed_demo(runtime.store)
+        await seed_demo(runtime.service)
     app = make_app(runtime)
     server = tornado.httpserver.HTTPServer(app, max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
                                            xheaders=False)

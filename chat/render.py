@@ -60,7 +60,8 @@ def conversation(conv: Dict[str, Any], membership: Optional[Dict[str, Any]],
     participants = []
     for m in sorted(members, key=lambda m: (m.get("joinedAt", 0), m["userId"])):
         entry = {"userId": m["userId"], "name": display_name(m["userId"], users), "role": m.get("role", "member"),
-                 "userRole": (users.get(m["userId"]) or {}).get("role")}
+                 "userRole": (users.get(m["userId"]) or {}).get("role"),
+                 "lastReadSeq": m.get("lastReadSeq", 0), "lastDeliveredSeq": m.get("lastDeliveredSeq", 0)}
         if online is not None:
             entry["online"] = online(m["userId"])
         participants.append(entry)

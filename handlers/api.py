@@ -1,10 +1,13 @@
 """REST handlers (PROTOCOL §7). Each method: parse, authorize, one service call, render."""
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from chat import validation as v
-from chat.errors import BadRequest
+from chat.auth import mint_token
+from chat.demo import demo_users
+from chat.errors import BadRequest, NotFound
 from handlers.base import ApiHandler, dumps
 
 
@@ -193,3 +196,32 @@ class PresenceHandler(ApiHandler):
             raise BadRequest("role must be student, teacher or admin")
         users = await self.runtime.realtime.presence_list(ident, self.arg("classId") or None, role)
         self.send_list(users, False, None)
+
+
+class DemoHandler(ApiHandler):
+    """``GET /api/demo/users`` and ``POST /api/demo/token {userId}``: demo mode only, and only
+    for loopback clients (anyone else gets 404, as if the routes did not exist)."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        try:
+            loopback = ipaddress.ip_address(self.request.remote_ip or "").is_loopback
+        except ValueError:
+            loopback = False
+        if not (self.runtime.settings.demo and loopback):
+            raise NotFound("no such route")
+
+    async def get(self, what: str) -> None:
+        if what != "users":
+            raise NotFound("no such route")
+        self.send_list(demo_users(), False, None)
+
+    async def post(self, what: str) -> None:
+        if what != "token":
+            raise NotFound("no such route")
+        user_id = v.string(v.obj(self.body()), "userId")
+        user = next((u for u in demo_users() if u["id"] == user_id), None)
+        if user is None:
+            raise BadRequest("not a demo user")
+        token = mint_token(self.runtime.settings, user["id"], user["role"], user["school"], user["name"], 12 * 3600)
+        self.send({"token": token, "user": user})

@@ -37,6 +37,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/search", api.SearchHandler, deps),
         (r"/api/unread", api.UnreadHandler, deps),
         (r"/api/presence", api.PresenceHandler, deps),
+        (r"/api/demo/(users|token)", api.DemoHandler, deps),
         (r"/ws", ChatSocket, {"runtime": runtime, "hub": hub}),
         (r"/api/.*", NotFoundHandler, deps),
         (r"/()", tornado.web.StaticFileHandler, {"path": STATIC_DIR, "default_filename": "index.html"}),

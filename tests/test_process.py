@@ -31,8 +31,9 @@ def http(method: str, url: str, tok: Optional[str] = None, body: Any = None) -> 
 
 
 class ServerProc:
-    def __init__(self, data_dir: str, *extra: str, env: Optional[Dict[str, str]] = None) -> None:
-        self.port = free_port()
+    def __init__(self, data_dir: str, *extra: str, env: Optional[Dict[str, str]] = None,
+                 port: Optional[int] = None) -> None:
+        self.port = port or free_port()
         self.data_dir = data_dir
         self.url = "http://127.0.0.1:%d" % self.port
         full_env = dict(os.environ, PYTHONUNBUFFERED="1")

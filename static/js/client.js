@@ -1,0 +1,110 @@
+// The WebSocket protocol client: one socket, replies matched by ref, pushes re-emitted as
+// events, automatic reconnect with exponential backoff and jitter.
+const BASE_DELAY = 500;
+const MAX_DELAY = 30000;
+
+export class ChatClient extends EventTarget {
+  constructor(token) {
+    super();
+    this.token = token;
+    this.ws = null;
+    this.pending = new Map();   // ref -> {resolve, reject, timer}
+    this.nextRef = 1;
+    this.attempt = 0;
+    this.state = "connecting";
+    this.stopped = false;
+    this.everReady = false;
+    this.reconnectTimer = null;
+  }
+
+  emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
+
+  setState(state, extra) {
+    this.state = state;
+    this.emit("state", Object.assign({ state }, extra || {}));
+  }
+
+  connect() {
+    if (this.stopped) return;
+    clearTimeout(this.reconnectTimer);
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws?token=${encodeURIComponent(this.token)}`);
+    this.ws = ws;
+    this.setState("connecting");
+    ws.onmessage = (ev) => this.onFrame(ev.data);
+    ws.onclose = (ev) => this.onClose(ws, ev);
+  }
+
+  onFrame(raw) {
+    let frame;
+    try { frame = JSON.parse(raw); } catch (_) { return; }
+    if (frame.event === "reply") {
+      const waiter = this.pending.get(frame.ref);
+      if (!waiter) return;
+      this.pending.delete(frame.ref);
+      clearTimeout(waiter.timer);
+      if (frame.ok) waiter.resolve(frame.data);
+      else waiter.reject(Object.assign(new Error(frame.error.message), { code: frame.error.code }));
+      return;
+    }
+    if (frame.event === "session:ready") {
+      const reconnected = this.everReady;
+      this.everReady = true;
+      this.attempt = 0;
+      this.setState("online");
+      this.emit("ready", Object.assign({ reconnected }, frame.data));
+      return;
+    }
+    this.emit(frame.event, frame.data);
+  }
+
+  onClose(ws, ev) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    for (const [ref, waiter] of this.pending) {
+      clearTimeout(waiter.timer);
+      waiter.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
+      this.pending.delete(ref);
+    }
+    if (this.stopped) return;
+    if (ev.code === 4001 || (!this.everReady && ev.code === 1006 && this.attempt > 3)) {
+      // expired token, or a token the server keeps refusing: back to sign-in
+      this.setState("expired");
+      this.emit("expired", {});
+      return;
+    }
+    this.attempt += 1;
+    const ceiling = Math.min(MAX_DELAY, BASE_DELAY * 2 ** (this.attempt - 1));
+    const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);  // "equal jitter"
+    this.setState("offline", { retryIn: delay });
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  // Send an event and resolve with the reply's data (rejects on an error reply or a drop).
+  request(event, data, timeoutMs = 15000) {
+    return new Promise((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        reject(Object.assign(new Error("not connected"), { code: "disconnected" }));
+        return;
+      }
+      const ref = `c${this.nextRef++}`;
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject(Object.assign(new Error("timed out"), { code: "timeout" }));
+      }, timeoutMs);
+      this.pending.set(ref, { resolve, reject, timer });
+      this.ws.send(JSON.stringify({ event, data: data || {}, ref }));
+    });
+  }
+
+  // Fire and forget (typing, delivery receipts).
+  notify(event, data) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ event, data: data || {} }));
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    if (this.ws) this.ws.close(1000, "bye");
+  }
+}

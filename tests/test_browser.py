@@ -1,0 +1,263 @@
+"""The web client in a real headless chromium (Debian's), driven by Playwright, against the
+real server started the way the README says (``python server.py --demo``)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.test_process import ROOT, ServerProc, http
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+SCREENSHOT = os.path.join(ROOT, "docs", "screenshot.png")
+
+
+class DemoServer:
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
+        self.proc = ServerProc(data_dir, "--demo")
+        self.proc.wait_ready()
+        self.url = self.proc.url
+
+    def restart(self) -> None:
+        """Stop (every socket is dropped with 1001) and start again on the same port and data."""
+        port = self.proc.port
+        self.proc.proc.terminate()
+        assert self.proc.proc.wait(15) == 0
+        self.proc.stop()
+        self.proc = ServerProc(self.data_dir, "--demo", port=port)
+
+    def token(self, user: str) -> str:
+        return http("POST", self.url + "/api/demo/token", None, {"userId": user})[1]["data"]["token"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    server = DemoServer(str(tmp_path_factory.mktemp("demo") / "data"))
+    yield server
+    server.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which("chromium"):
+        pytest.fail("Debian's chromium is required (.ci/run installs it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_as(browser, demo, user: str, width: int = 1100, height: int = 680, gate=None) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    if gate is not None:
+        # the socket goes through Playwright: while the gate is shut, reconnects are refused
+        def route(ws) -> None:
+            if gate["open"]:
+                ws.connect_to_server()
+            else:
+                ws.close(code=4000, reason="held back by the test")
+        page.route_web_socket("**/ws**", route)
+    page.errors = []
+    page.dialogs = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(demo.url + "/")
+    page.click("button[data-user=%s]" % user)
+    expect(page.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=10000)
+    return page
+
+
+def new_group(demo, owner: str, members, title: str) -> str:
+    status, data = http("POST", demo.url + "/api/conversations", demo.token(owner),
+                        {"type": "group", "participantIds": list(members), "title": title})
+    assert status == 201, data
+    return data["data"]["id"]
+
+
+def conv_item(page: Page, title: str):
+    return page.locator("[data-testid=conv-item]", has_text=title)
+
+
+def direct_item(page: Page, name: str):
+    return page.locator("[data-testid=conv-item][data-type=direct]", has_text=name)
+
+
+def messages(page: Page):
+    return page.locator("[data-testid=message-text]")
+
+
+def test_two_users_chat_typing_unread_ticks_and_xss(browser, demo):
+    title = "Study group " + uuid.uuid4().hex[:6]
+    alice = open_as(browser, demo, "s-alice")
+    bob = open_as(browser, demo, "s-bob")
+    new_group(demo, "s-alice", ["s-bob", "s-carol"], title)
+    alice.reload()
+    bob.reload()
+    conv_item(alice, title).click()
+    alice.get_by_test_id("composer").fill("Hi Bob, shall we revise chapter 3 together?")
+    alice.keyboard.press("Enter")
+    # Bob has not opened it: the badge rises, then clears when he opens it
+    expect(conv_item(bob, title).get_by_test_id("badge")).to_have_text("1")
+    conv_item(bob, title).click()
+    expect(messages(bob).last).to_have_text("Hi Bob, shall we revise chapter 3 together?")
+    expect(conv_item(bob, title).get_by_test_id("badge")).to_have_count(0)
+    # Alice's message shows as read once Bob has it open (Carol never opened it: delivered at most)
+    # typing indicator appears for Alice and goes away when Bob sends
+    bob.get_by_test_id("composer").fill("Sure")
+    expect(alice.get_by_test_id("typing")).to_have_text("Bob Chen is typing\u2026")
+    bob.get_by_test_id("composer").fill("Sure! After lunch \U0001F44D")
+    bob.keyboard.press("Enter")
+    expect(messages(alice).last).to_have_text("Sure! After lunch \U0001F44D")
+    expect(alice.get_by_test_id("typing")).to_have_text("")
+    expect(alice.locator("[data-testid=message][data-seq] [data-testid=ticks]").first).to_have_attribute(
+        "data-status", "sent")  # Carol has not received it yet
+    # an HTML payload is shown as text and never runs
+    payload = "<img src=x onerror=alert(1)>"
+    alice.get_by_test_id("composer").fill(payload)
+    alice.keyboard.press("Enter")
+    expect(messages(bob).last).to_have_text(payload)
+    assert bob.locator("[data-testid=messages] img").count() == 0
+    assert alice.locator("[data-testid=messages] img").count() == 0
+    bob.wait_for_timeout(300)
+    assert bob.dialogs == [] and alice.dialogs == []
+    # a direct conversation: ticks go sent -> read when the other side opens it
+    pair = direct_item(alice, "Bob Chen")
+    pair.click()
+    alice.get_by_test_id("composer").fill("Also: bring the calculator")
+    alice.keyboard.press("Enter")
+    mine = alice.locator("[data-testid=message]", has_text="bring the calculator").get_by_test_id("ticks")
+    expect(mine).to_have_attribute("data-status", "delivered")
+    direct_item(bob, "Alice Martin").click()
+    expect(mine).to_have_attribute("data-status", "read")
+    expect(direct_item(alice, "Bob Chen").get_by_test_id("presence-dot")).to_have_attribute("data-online", "1")
+    # a conversation in progress, for the README
+    conv_item(alice, title).click()
+    alice.wait_for_timeout(300)
+    os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
+    alice.screenshot(path=SCREENSHOT)
+    assert alice.errors == [] and bob.errors == []
+    alice.context.close()
+    bob.context.close()
+
+
+def test_edit_delete_and_reactions_update_the_other_window(browser, demo):
+    title = "Edits " + uuid.uuid4().hex[:6]
+    new_group(demo, "s-dan", ["s-eve"], title)
+    dan = open_as(browser, demo, "s-dan")
+    eve = open_as(browser, demo, "s-eve")
+    conv_item(dan, title).click()
+    conv_item(eve, title).click()
+    for text in ("teh volcano", "to be deleted"):
+        dan.get_by_test_id("composer").fill(text)
+        dan.keyboard.press("Enter")
+        expect(messages(eve).last).to_have_text(text)
+    first = dan.locator("[data-testid=message]", has_text="teh volcano")
+    first.hover()
+    first.get_by_test_id("edit").click()
+    dan.get_by_test_id("edit-box").fill("the volcano")
+    dan.get_by_test_id("edit-box").press("Enter")
+    expect(eve.locator("[data-testid=message]").filter(has_text="the volcano")).to_have_count(1)
+    expect(eve.locator("[data-testid=message]", has_text="the volcano")).to_contain_text("edited")
+    second = dan.locator("[data-testid=message]", has_text="to be deleted")
+    second.hover()
+    second.get_by_test_id("delete").click()
+    second.get_by_test_id("delete").click()
+    expect(eve.locator("[data-testid=message].deleted [data-testid=message-text]")).to_have_text(
+        "This message was deleted")
+    expect(eve.get_by_text("to be deleted")).to_have_count(0)
+    target = eve.locator("[data-testid=message]", has_text="the volcano")
+    target.hover()
+    target.get_by_test_id("react").first.click()
+    expect(dan.locator("[data-testid=message]", has_text="the volcano").get_by_test_id("reaction")).to_have_text(
+        "\U0001F44D 1")
+    assert dan.errors == [] and eve.errors == []
+    dan.context.close()
+    eve.context.close()
+
+
+def test_after_the_server_drops_the_socket_nothing_is_missed_or_doubled(browser, demo):
+    title = "Reconnect " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-carol", ["s-alice"], title)
+    gate = {"open": True}
+    carol = open_as(browser, demo, "s-carol", gate=gate)
+    conv_item(carol, title).click()
+    carol.get_by_test_id("composer").fill("before the drop")
+    carol.keyboard.press("Enter")
+    expect(messages(carol).last).to_have_text("before the drop")
+    gate["open"] = False  # hold Carol's reconnects back while the others talk
+    demo.restart()  # the server drops every socket (1001)
+    expect(carol.get_by_test_id("conn-state")).to_have_attribute("data-state", "offline", timeout=10000)
+    demo.proc.wait_ready()
+    alice_token = demo.token("s-alice")
+    for i in range(3):
+        status, _ = http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, alice_token,
+                         {"text": "missed %d" % i})
+        assert status == 201
+    # Carol writes while offline: shown at once as pending, sent after reconnect, exactly once
+    carol.get_by_test_id("composer").fill("written offline")
+    carol.keyboard.press("Enter")
+    expect(carol.locator("[data-testid=message][data-pending='1']")).to_have_count(1)
+    gate["open"] = True
+    expect(carol.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=40000)
+    expect(carol.locator("[data-testid=message][data-pending='1']")).to_have_count(0, timeout=10000)
+    texts = [t for t in messages(carol).all_inner_texts() if not t.startswith("Carol")]
+    assert texts == ["before the drop", "missed 0", "missed 1", "missed 2", "written offline"]
+    _, history = http("GET", demo.url + "/api/conversations/%s/messages" % conv_id, alice_token)
+    assert [m["text"] for m in history["data"]] == texts
+    assert carol.errors == []
+    carol.context.close()
+
+
+def test_small_screen_and_conversation_search(browser, demo):
+    phone = open_as(browser, demo, "s-alice", width=375, height=720)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    expect(phone.get_by_test_id("conv-list")).to_be_visible()
+    phone.get_by_test_id("type-filter").select_option("class")
+    expect(phone.locator("[data-testid=conv-item]")).to_have_count(1)
+    expect(phone.locator("[data-testid=conv-item]").first).to_contain_text("Maths 7A")
+    phone.get_by_test_id("type-filter").select_option("")
+    phone.get_by_test_id("conv-search").fill("homework")
+    expect(phone.get_by_test_id("search-results")).to_contain_text("exercises 4 to 9")
+    phone.get_by_test_id("conv-search").fill("")
+    conv_item(phone, "Maths 7A").click()
+    expect(phone.get_by_test_id("chat")).to_be_visible()
+    expect(phone.get_by_test_id("conv-list")).to_be_hidden()
+    expect(phone.get_by_test_id("composer")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    phone.click("#back")
+    expect(phone.get_by_test_id("conv-list")).to_be_visible()
+    phone.context.close()
+
+
+def test_starting_a_direct_conversation_from_the_picker(browser, demo):
+    finn = open_as(browser, demo, "s-finn")
+    finn.get_by_test_id("new-conv").click()
+    finn.get_by_test_id("user-search").fill("Frida")
+    finn.locator("[data-testid=user-results] li", has_text="Frida Kahlo").click()
+    finn.click("#new-create")
+    expect(finn.get_by_test_id("chat-title")).to_have_text("Frida Kahlo")
+    finn.get_by_test_id("composer").fill("Hello Ms Kahlo")
+    finn.keyboard.press("Enter")
+    frida = open_as(browser, demo, "t-kahlo")
+    expect(direct_item(frida, "Finn Larsen").get_by_test_id("badge")).to_have_text("1")
+    finn.context.close()
+    frida.context.close()
+
+
+def test_demo_routes_only_in_demo_mode(tmp_path):
+    plain = ServerProc(str(tmp_path / "plain"))
+    try:
+        plain.wait_ready()
+        assert http("GET", plain.url + "/api/demo/users")[0] == 404
+        assert http("POST", plain.url + "/api/demo/token", None, {"userId": "s-alice"})[0] == 404
+    finally:
+        plain.stop()
