@@ -74,6 +74,10 @@ async def _run(runtime: Runtime) -> int:
     if hub is not None:
         await hub.shutdown(timeout=5.0)
     await asyncio.wait_for(server.close_all_connections(), timeout=5.0)
+    try:
+        await runtime.service.close()  # queued sends finish, conversation state is written
+    except Exception:
+        log.exception("could not write the conversation state at shutdown")
     if supervisor is not None:
         supervisor.stop()
     return 0

@@ -45,7 +45,7 @@ async def fill(rt, conv_id: str, upto: int, have: int) -> int:
             docs.append({"id": new_id(), "senderId": sender, "senderName": sender, "type": "text", "text": text,
                          "attachments": [], "replyTo": None, "clientMsgId": "fill-%d" % i,
                          "createdAt": now_ms(), "editedAt": None, "deletedAt": None})
-        await rt.store.import_messages(conv_id, docs)
+        await rt.service.import_messages(conv_id, docs)
         have += n
     return have
 

@@ -2,18 +2,30 @@
 
 Handlers (REST and WebSocket) parse input with :mod:`chat.validation`, call one method
 here and render what it returns. The service never touches sockets: whatever must reach
-other users goes through the injected ``publish(event, data, user_ids)`` callable, which
-the connection manager provides (a no-op without one).
+other users goes through the injected ``publish(event, data, user_ids)`` callable.
+
+Hot path. One process owns a database (the deployment model: one process per school
+server), so the service keeps the state of active conversations in memory
+(:class:`ConvState`: members and roles, ``lastSeq``, ``lastMessage``) and writes messages
+through one group-commit writer: every send queued while a batch is being written goes into
+the next batch, which costs one duplicate check and one ``insert_many`` whatever its size.
+Seqs are assigned by the writer in queue order and the batch is broadcast after it is
+stored, in seq order. ``lastSeq``/``lastMessage`` are written behind (``$max``, at most
+``conversation_flush`` seconds later and at shutdown) and recovered from the newest stored
+message when a conversation is loaded, so an unclean stop loses nothing. Unread counters
+are not touched per message: each membership counts what arrived since it last looked
+(``unreadSeq``), when its owner looks.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from chat import render
 from chat.auth import Identity
-from chat.errors import BadRequest, Conflict, Duplicate, Forbidden, NotFound
+from chat.errors import BadRequest, ChatError, Conflict, Forbidden, NotFound, Unavailable
 from chat.settings import Settings
 from chat.store import Store, new_id
 from chat.timeutil import iso, now_ms
@@ -24,10 +36,47 @@ log = logging.getLogger("chat.service")
 Publish = Callable[[str, Dict[str, Any], Iterable[str]], None]
 MANAGERS = ("owner", "admin")
 MUTE_FOREVER = 2 ** 62
+MAX_BATCH = 1000
+MAX_CACHED = 20000
 
 
 def _no_publish(event: str, data: Dict[str, Any], user_ids: Iterable[str]) -> None:
     return None
+
+
+@dataclasses.dataclass
+class ConvState:
+    """An active conversation as the writer knows it (authoritative for lastSeq/lastMessage)."""
+
+    doc: Dict[str, Any]
+    roles: Dict[str, str]
+    last_seq: int
+    last_message: Optional[Dict[str, Any]]
+    last_activity: int
+    dirty: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.doc["id"]
+
+    @property
+    def member_ids(self) -> List[str]:
+        return list(self.roles)
+
+    def as_doc(self) -> Dict[str, Any]:
+        """The conversation document with the live fields."""
+        doc = dict(self.doc)
+        doc.update(lastSeq=self.last_seq, lastMessage=self.last_message, lastActivityAt=self.last_activity,
+                   memberIds=self.member_ids)
+        return doc
+
+
+@dataclasses.dataclass
+class _Send:
+    state: ConvState
+    doc: Dict[str, Any]
+    check_duplicate: bool
+    future: "asyncio.Future[Tuple[Dict[str, Any], bool]]"
 
 
 class ChatService:
@@ -41,7 +90,12 @@ class ChatService:
         self.online: Callable[[str], bool] = online or (lambda _user_id: False)
         self._seen: Dict[str, Tuple[str, str, str]] = {}
         self._names: Dict[str, str] = {}
-        self._send_locks: Dict[str, List[Any]] = {}  # conversation id -> [lock, holders + waiters]
+        self._states: Dict[str, ConvState] = {}
+        self._loading: Dict[str, "asyncio.Future[ConvState]"] = {}
+        self._queue: List[_Send] = []
+        self._writer: Optional["asyncio.Task[None]"] = None
+        self._flush_timer: Optional[asyncio.TimerHandle] = None
+        self._flushing: Optional["asyncio.Task[None]"] = None
 
     # ------------------------------------------------------------------ identities
     async def touch_identity(self, ident: Identity) -> Identity:
@@ -76,51 +130,113 @@ class ChatService:
                 raise BadRequest("unknown user %s" % uid)
         return users
 
-    # ------------------------------------------------------------------ access
-    async def _conversation_for(self, ident: Identity, conversation_id: str
-                                ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-        """The conversation and the caller's membership; 404 unknown, 403 not a participant."""
-        conv = await self.store.get_conversation(conversation_id)
-        if conv is None:
-            raise NotFound("no such conversation")
-        if conv.get("school") != ident.school or ident.user_id not in conv.get("memberIds", ()):
+    # ------------------------------------------------------------------ conversation state
+    async def _state(self, conversation_id: str) -> ConvState:
+        """The cached state of a conversation, loaded once (404 for unknown ids)."""
+        state = self._states.get(conversation_id)
+        if state is not None:
+            return state
+        pending = self._loading.get(conversation_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: "asyncio.Future[ConvState]" = asyncio.get_running_loop().create_future()
+        self._loading[conversation_id] = future
+        try:
+            doc = await self.store.get_conversation(conversation_id)
+            if doc is None:
+                raise NotFound("no such conversation")
+            members = await self.store.memberships_of([conversation_id])
+            newest = await self.store.newest_message(conversation_id)
+            last_seq, last_message, activity = doc.get("lastSeq", 0), doc.get("lastMessage"), doc.get("lastActivityAt", 0)
+            if newest is not None and newest["seq"] > last_seq:  # written behind and not flushed: recover
+                last_seq, last_message, activity = newest["seq"], self._summary(newest), newest["createdAt"]
+            state = ConvState(doc, {m["userId"]: m.get("role", "member") for m in sorted(
+                members, key=lambda m: (m.get("joinedAt", 0), m["userId"]))}, last_seq, last_message, activity)
+            if len(self._states) >= MAX_CACHED:
+                self._evict()
+            self._states[conversation_id] = state
+            future.set_result(state)
+            return state
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters get it through shield
+            raise
+        finally:
+            del self._loading[conversation_id]
+
+    def _evict(self) -> None:
+        for cid in [cid for cid, st in self._states.items() if not st.dirty][:MAX_CACHED // 10]:
+            del self._states[cid]
+
+    def forget(self, conversation_id: str) -> None:
+        """Drop a cached state (after writes made outside the service, e.g. a history import)."""
+        state = self._states.pop(conversation_id, None)
+        if state is not None and state.dirty:
+            self._states[conversation_id] = state  # unflushed: keep it, it is authoritative
+
+    @staticmethod
+    def _summary(doc: Dict[str, Any]) -> Dict[str, Any]:
+        return {"id": doc["id"], "senderId": doc["senderId"], "senderName": doc.get("senderName"),
+                "preview": render.preview(doc), "type": doc.get("type", "text"), "createdAt": doc["createdAt"]}
+
+    async def _participant(self, ident: Identity, conversation_id: str) -> ConvState:
+        """The conversation if the caller takes part in it; 404 unknown, 403 otherwise."""
+        state = await self._state(conversation_id)
+        if state.doc.get("school") != ident.school or ident.user_id not in state.roles:
             raise Forbidden("not a participant of this conversation")
+        return state
+
+    async def _conversation_for(self, ident: Identity, conversation_id: str
+                                ) -> Tuple[ConvState, Dict[str, Any]]:
+        """The conversation and the caller's stored membership (markers, flags)."""
+        state = await self._participant(ident, conversation_id)
         membership = await self.store.get_membership(conversation_id, ident.user_id)
         if membership is None:
             raise Forbidden("not a participant of this conversation")
-        return conv, membership
+        return state, membership
 
     async def member_ids(self, ident: Identity, conversation_id: str) -> List[str]:
         """The participants of a conversation the caller is in (403/404 otherwise)."""
-        conv, _membership = await self._conversation_for(ident, conversation_id)
-        return list(conv["memberIds"])
+        return (await self._participant(ident, conversation_id)).member_ids
 
-    async def _message_for(self, ident: Identity, message_id: str
-                           ) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
+    async def _message_for(self, ident: Identity, message_id: str) -> Tuple[Dict[str, Any], ConvState]:
         msg = await self.store.get_message(message_id)
         if msg is None:
             raise NotFound("no such message")
-        conv, membership = await self._conversation_for(ident, msg["conversationId"])
-        return msg, conv, membership
+        return msg, await self._participant(ident, msg["conversationId"])
 
-    async def _view(self, ident: Identity, conv: Dict[str, Any], membership: Optional[Dict[str, Any]] = None
-                    ) -> Dict[str, Any]:
-        members = await self.store.memberships_of([conv["id"]])
+    async def _docs_with_live_state(self, conversation_ids: Iterable[str]) -> List[Dict[str, Any]]:
+        """Conversation documents, with the live fields of cached ones."""
+        ids = list(conversation_ids)
+        cached = [self._states[c].as_doc() for c in ids if c in self._states]
+        missing = [c for c in ids if c not in self._states]
+        return cached + await self.store.get_conversations(missing)
+
+    async def _fresh_unread(self, memberships: Sequence[Dict[str, Any]], last_seqs: Dict[str, int]) -> None:
+        """Catch up the unread counters that are behind their conversation (in place)."""
+        stale = [(m, last_seqs[m["conversationId"]]) for m in memberships
+                 if last_seqs.get(m["conversationId"], 0) > m.get("unreadSeq", m.get("lastReadSeq", 0))]
+        if stale:
+            await self.store.catch_up_unread(stale)
+
+    async def _view(self, ident: Identity, state: ConvState) -> Dict[str, Any]:
+        members = await self.store.memberships_of([state.id])
+        await self._fresh_unread(members, {state.id: state.last_seq})
         users = await self.store.get_users(m["userId"] for m in members)
-        if membership is None:
-            membership = next((m for m in members if m["userId"] == ident.user_id), None)
-        return render.conversation(conv, membership, members, users, self.online)
+        membership = next((m for m in members if m["userId"] == ident.user_id), None)
+        return render.conversation(state.as_doc(), membership, members, users, self.online)
 
-    async def _publish_conversation(self, event: str, conv: Dict[str, Any], user_ids: Iterable[str]) -> None:
+    async def _publish_conversation(self, event: str, state: ConvState, user_ids: Iterable[str]) -> None:
         """Push a conversation to each receiver as that receiver sees it."""
         targets = set(user_ids)
         if not targets:
             return
-        members = await self.store.memberships_of([conv["id"]])
+        members = await self.store.memberships_of([state.id])
         users = await self.store.get_users(m["userId"] for m in members)
         by_user = {m["userId"]: m for m in members}
+        doc = state.as_doc()
         for uid in targets:
-            self.publish(event, render.conversation(conv, by_user.get(uid), members, users), [uid])
+            self.publish(event, render.conversation(doc, by_user.get(uid), members, users), [uid])
 
     # ------------------------------------------------------------------ conversations
     async def create_conversation(self, ident: Identity, req: NewConversation) -> Tuple[Dict[str, Any], bool]:
@@ -165,10 +281,13 @@ class ChatService:
         conv, created = await self.store.insert_conversation(doc)
         if created:
             await self.store.add_members(conv["id"], members, now)
-            conv["memberIds"] = [m[0] for m in members]
-            await self._publish_conversation("conversation:created", conv,
+        state = await self._state(conv["id"])
+        if created:
+            await self._publish_conversation("conversation:created", state,
                                              [m[0] for m in members if m[0] != ident.user_id])
-        return await self._view(ident, conv), created
+        elif ident.user_id not in state.roles:
+            raise Forbidden("not a participant of this conversation")
+        return await self._view(ident, state), created
 
     async def list_conversations(self, ident: Identity, type_: Optional[str], archived: Optional[bool],
                                  q: Optional[str], limit: int, offset: int
@@ -176,7 +295,7 @@ class ChatService:
         """The caller's conversations: pinned first, then newest activity."""
         memberships = {m["conversationId"]: m for m in await self.store.memberships_of_user(ident.user_id)}
         want_archived = bool(archived)
-        convs = [c for c in await self.store.get_conversations(memberships)
+        convs = [c for c in await self._docs_with_live_state(memberships)
                  if (type_ is None or c["type"] == type_)
                  and (memberships[c["id"]].get("archivedAt") is not None) == want_archived]
         members: List[Dict[str, Any]] = []
@@ -196,36 +315,38 @@ class ChatService:
             return (-(pinned or 0), -(c.get("lastActivityAt") or 0))
         convs.sort(key=order)
         page = convs[offset:offset + limit]
+        await self._fresh_unread([memberships[c["id"]] for c in page], {c["id"]: c.get("lastSeq", 0) for c in page})
         if not q:
             members = await self.store.memberships_of(c["id"] for c in page)
             users = await self.store.get_users(m["userId"] for m in members)
         by_conv: Dict[str, List[Dict[str, Any]]] = {}
         for m in members:
+            if m["userId"] == ident.user_id:
+                m = memberships[m["conversationId"]]  # the caught-up one
             by_conv.setdefault(m["conversationId"], []).append(m)
         views = [render.conversation(c, memberships[c["id"]], by_conv.get(c["id"], []), users, self.online)
                  for c in page]
         return views, len(convs) > offset + limit
 
     async def get_conversation(self, ident: Identity, conversation_id: str) -> Dict[str, Any]:
-        conv, membership = await self._conversation_for(ident, conversation_id)
-        return await self._view(ident, conv, membership)
+        return await self._view(ident, await self._participant(ident, conversation_id))
 
     async def update_conversation(self, ident: Identity, conversation_id: str, patch: ConversationPatch
                                   ) -> Dict[str, Any]:
         """Title (owner/admin, not direct) and the caller's own muted/pinned/archived."""
-        conv, membership = await self._conversation_for(ident, conversation_id)
+        state, membership = await self._conversation_for(ident, conversation_id)
         now = now_ms()
-        if patch.title is not None and patch.title != conv.get("title"):
-            if conv["type"] == "direct":
+        if patch.title is not None and patch.title != state.doc.get("title"):
+            if state.doc["type"] == "direct":
                 raise BadRequest("a direct conversation has no title")
             if membership.get("role") not in MANAGERS:
                 raise Forbidden("only the owner or an admin may rename")
             await self.store.set_conversation_fields(conversation_id, {"title": patch.title})
-            conv["title"] = patch.title
-            await self._system(ident, conv, "renamed", "%s renamed the conversation to \u201c%s\u201d"
+            state.doc["title"] = patch.title
+            await self._system(ident, state, "renamed", "%s renamed the conversation to \u201c%s\u201d"
                                % (ident.name, patch.title), [])
-            await self._publish_conversation("conversation:updated", conv,
-                                             [u for u in conv["memberIds"] if u != ident.user_id])
+            await self._publish_conversation("conversation:updated", state,
+                                             [u for u in state.roles if u != ident.user_id])
         mine: Dict[str, Any] = {}
         for flag, field, value in (("muted", "mutedUntil", MUTE_FOREVER), ("pinned", "pinnedAt", now),
                                    ("archived", "archivedAt", now)):
@@ -234,43 +355,43 @@ class ChatService:
                 mine[field] = value if wanted else None
         if mine:
             await self.store.set_membership_fields(conversation_id, ident.user_id, mine)
-            membership.update(mine)
-        view = await self._view(ident, conv, membership)
+        view = await self._view(ident, state)
         if mine:
             self.publish("conversation:updated", view, [ident.user_id])  # the caller's other devices
         return view
 
     async def add_participants(self, ident: Identity, conversation_id: str, user_ids: List[str]) -> Dict[str, Any]:
-        conv, membership = await self._conversation_for(ident, conversation_id)
-        if conv["type"] == "direct":
+        state, membership = await self._conversation_for(ident, conversation_id)
+        if state.doc["type"] == "direct":
             raise BadRequest("a direct conversation takes no participant changes")
         if membership.get("role") not in MANAGERS:
             raise Forbidden("only the owner or an admin may add participants")
         if not user_ids:
             raise BadRequest("userIds must not be empty")
         users = await self._same_school_users(ident, user_ids)
-        if len(set(conv["memberIds"]) | set(user_ids)) > self.settings.max_participants:
+        if len(set(state.roles) | set(user_ids)) > self.settings.max_participants:
             raise BadRequest("at most %d participants" % self.settings.max_participants)
-        added = await self.store.add_members(conversation_id, [(u, "member") for u in user_ids], now_ms())
+        added = await self.store.add_members(conversation_id, [(u, "member") for u in user_ids], now_ms(),
+                                             read_upto=state.last_seq)
         if added:
-            before = list(conv["memberIds"])
-            conv["memberIds"] = before + added
+            before = list(state.roles)
+            for uid in added:
+                state.roles[uid] = "member"
             names = ", ".join(render.display_name(u, users) for u in added)
-            await self._system(ident, conv, "added", "%s added %s" % (ident.name, names), added)
-            await self._publish_conversation("conversation:created", conv, added)
-            await self._publish_conversation("conversation:updated", conv,
-                                             [u for u in before if u != ident.user_id])
-        return await self._view(ident, conv, membership)
+            await self._system(ident, state, "added", "%s added %s" % (ident.name, names), added)
+            await self._publish_conversation("conversation:created", state, added)
+            await self._publish_conversation("conversation:updated", state, [u for u in before if u != ident.user_id])
+        return await self._view(ident, state)
 
     async def remove_participant(self, ident: Identity, conversation_id: str, user_id: str) -> Dict[str, Any]:
         """Owner/admin removes anyone; a member removes only itself (leaves)."""
-        conv, membership = await self._conversation_for(ident, conversation_id)
-        if conv["type"] == "direct":
+        state, membership = await self._conversation_for(ident, conversation_id)
+        if state.doc["type"] == "direct":
             raise BadRequest("a direct conversation takes no participant changes")
         leaving = user_id == ident.user_id
         if not leaving and membership.get("role") not in MANAGERS:
             raise Forbidden("only the owner or an admin may remove others")
-        if user_id not in conv["memberIds"]:
+        if user_id not in state.roles:
             raise NotFound("not a participant")
         users = await self.store.get_users([user_id])
         if leaving:
@@ -278,18 +399,21 @@ class ChatService:
         else:
             text = "%s removed %s" % (ident.name, render.display_name(user_id, users))
         # the system message is written while the leaver is still a member, so it reaches them too
-        await self._system(ident, conv, "left" if leaving else "removed", text, [user_id])
+        await self._system(ident, state, "left" if leaving else "removed", text, [user_id])
         await self.store.remove_member(conversation_id, user_id)
-        conv["memberIds"] = [u for u in conv["memberIds"] if u != user_id]
+        state.roles.pop(user_id, None)
         self.publish("conversation:removed", {"conversationId": conversation_id}, [user_id])
-        await self._publish_conversation("conversation:updated", conv, conv["memberIds"])
+        await self._publish_conversation("conversation:updated", state, state.member_ids)
         return {"conversationId": conversation_id, "userId": user_id}
 
     async def unread(self, ident: Identity) -> Dict[str, Any]:
         """Unread per conversation and the total (muted and archived ones left out of the total)."""
+        memberships = await self.store.memberships_of_user(ident.user_id)
+        docs = await self._docs_with_live_state(m["conversationId"] for m in memberships)
+        await self._fresh_unread(memberships, {d["id"]: d.get("lastSeq", 0) for d in docs})
         rows = []
         total = 0
-        for m in await self.store.memberships_of_user(ident.user_id):
+        for m in memberships:
             rows.append({"conversationId": m["conversationId"], "unread": m.get("unread", 0),
                          "lastReadSeq": m.get("lastReadSeq", 0), "muted": m.get("mutedUntil") is not None})
             if m.get("mutedUntil") is None and m.get("archivedAt") is None:
@@ -297,48 +421,135 @@ class ChatService:
         rows.sort(key=lambda r: r["conversationId"])
         return {"total": total, "conversations": rows}
 
-    # ------------------------------------------------------------------ messages
-    async def _store_and_publish(self, conv: Dict[str, Any], doc: Dict[str, Any], check_duplicate: bool
-                                 ) -> Tuple[Dict[str, Any], bool]:
-        """Persist, then broadcast, in seq order: a per-conversation lock spans the duplicate
-        check, the seq assignment, the insert and the push, so pushes leave in exactly seq
-        order and a retry racing its original finds it. Returns (stored doc, created)."""
-        cid = conv["id"]
-        summary = {"id": doc["id"], "senderId": doc["senderId"], "senderName": doc["senderName"],
-                   "preview": render.preview(doc), "type": doc["type"], "createdAt": doc["createdAt"]}
-        entry = self._send_locks.get(cid)
-        if entry is None:
-            entry = self._send_locks[cid] = [asyncio.Lock(), 0]
-        # counted, not lock.locked(): right after a release the lock reads unlocked while a
-        # woken waiter has yet to take it, and dropping it then would let a second lock in
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                stored, created = await self.store.store_message(doc, summary, doc["createdAt"], check_duplicate)
-                if created:
-                    self.publish("message:new", render.message(stored), conv["memberIds"])
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._send_locks[cid]
-        return stored, created
+    # ------------------------------------------------------------------ the send pipeline
+    async def _submit(self, state: ConvState, doc: Dict[str, Any], check_duplicate: bool
+                      ) -> Tuple[Dict[str, Any], bool]:
+        """Queue a message for the writer; resolves with (stored doc, created) once it is
+        durably stored (and broadcast), or raises."""
+        future: "asyncio.Future[Tuple[Dict[str, Any], bool]]" = asyncio.get_running_loop().create_future()
+        self._queue.append(_Send(state, doc, check_duplicate, future))
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write_loop())
+        return await future
 
-    async def _system(self, ident: Identity, conv: Dict[str, Any], action: str, text: str,
+    async def _write_loop(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:  # never leave a sender waiting
+                    log.exception("writing a batch of %d messages failed", len(batch))
+                    error = exc if isinstance(exc, ChatError) else Unavailable()
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_exception(error)
+        finally:
+            self._writer = None
+
+    async def _write_batch(self, batch: List[_Send]) -> None:
+        """One batch: duplicate check, seq assignment in queue order, one insert, then the
+        broadcast in seq order and the answers."""
+        keys = [(b.doc["senderId"], b.doc["clientMsgId"]) for b in batch if b.check_duplicate]
+        existing = await self.store.find_by_client_ids(keys) if keys else {}
+        fresh: List[_Send] = []
+        first_of: Dict[Tuple[str, str], _Send] = {}
+        for item in batch:
+            key = (item.doc["senderId"], item.doc["clientMsgId"])
+            if key in existing:
+                item.future.set_result((existing[key], False))
+            elif key in first_of:  # the same retry twice in one batch: answered with the first
+                continue
+            else:
+                first_of[key] = item
+                fresh.append(item)
+        if not fresh:
+            return
+        before = {id(item.state): (item.state.last_seq, item.state.last_message, item.state.last_activity)
+                  for item in fresh}
+        for item in fresh:
+            state = item.state
+            state.last_seq += 1
+            item.doc["seq"] = state.last_seq
+            state.last_message = self._summary(item.doc)
+            state.last_activity = max(state.last_activity, item.doc["createdAt"])
+        try:
+            await self.store.insert_messages([item.doc for item in fresh])
+        except Exception:
+            # nothing was acknowledged: put the counters back (a partial insert is found again
+            # through the newest-message recovery when the conversation reloads)
+            for item in fresh:
+                state = item.state
+                state.last_seq, state.last_message, state.last_activity = before[id(state)]
+                self._states.pop(state.id, None)
+            raise
+        for item in fresh:
+            item.state.dirty = True
+            self.publish("message:new", render.message(item.doc), item.state.member_ids)
+            item.future.set_result((item.doc, True))
+        for item in batch:
+            if not item.future.done():  # a duplicate of one stored in this batch: a retry's answer
+                item.future.set_result((first_of[(item.doc["senderId"], item.doc["clientMsgId"])].doc, False))
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is None and self._flushing is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                self.settings.conversation_flush, lambda: setattr(self, "_flushing", asyncio.ensure_future(
+                    self._flush_soon())))
+
+    async def _flush_soon(self) -> None:
+        self._flush_timer = None
+        try:
+            await self.flush()
+        except ChatError:
+            log.warning("could not write conversation state; will retry")
+        finally:
+            self._flushing = None
+            if any(st.dirty for st in self._states.values()):
+                self._schedule_flush()
+
+    async def flush(self) -> None:
+        """Write the live ``lastSeq``/``lastMessage``/``lastActivityAt`` of changed conversations."""
+        dirty = [st for st in self._states.values() if st.dirty]
+        if not dirty:
+            return
+        for st in dirty:
+            st.dirty = False
+        try:
+            await self.store.flush_conversations([(st.id, st.last_seq, st.last_message, st.last_activity)
+                                                  for st in dirty])
+        except ChatError:
+            for st in dirty:
+                st.dirty = True
+            raise
+
+    async def close(self) -> None:
+        """Finish queued sends and write the conversation state (at shutdown)."""
+        while self._writer is not None:
+            await asyncio.sleep(0.01)
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        await self.flush()
+
+    # ------------------------------------------------------------------ messages
+    async def _system(self, ident: Identity, state: ConvState, action: str, text: str,
                       user_ids: List[str]) -> Dict[str, Any]:
         """A server-written ``system`` message (not counted as unread)."""
-        doc = {"id": new_id(), "conversationId": conv["id"], "senderId": ident.user_id, "senderName": ident.name,
+        doc = {"id": new_id(), "conversationId": state.id, "senderId": ident.user_id, "senderName": ident.name,
                "type": "system", "text": text, "attachments": [], "replyTo": None, "clientMsgId": new_id(),
-               "createdAt": now_ms(), "editedAt": None, "deletedAt": None, "meta": {"action": action,
-                                                                                   "userIds": user_ids}}
-        stored, _created = await self._store_and_publish(conv, doc, check_duplicate=False)
+               "createdAt": now_ms(), "editedAt": None, "deletedAt": None,
+               "meta": {"action": action, "userIds": user_ids}}
+        stored, _created = await self._submit(state, doc, check_duplicate=False)
         return render.message(stored)
 
     async def send_message(self, ident: Identity, conversation_id: str, req: NewMessage
                            ) -> Tuple[Dict[str, Any], bool]:
         """Store and broadcast a message. Returns (message, created); a retry with a known
         clientMsgId returns the stored message with created=False and changes nothing."""
-        conv, membership = await self._conversation_for(ident, conversation_id)
-        if conv["type"] == "announcement" and membership.get("role") not in MANAGERS:
+        state = await self._participant(ident, conversation_id)
+        if state.doc["type"] == "announcement" and state.roles.get(ident.user_id) not in MANAGERS:
             raise Forbidden("announcements are read-only for members")
         if req.reply_to:
             target = await self.store.get_message(req.reply_to)
@@ -348,24 +559,13 @@ class ChatService:
                "senderName": ident.name, "type": req.type, "text": req.text, "attachments": req.attachments,
                "replyTo": req.reply_to, "clientMsgId": req.client_msg_id or new_id(), "createdAt": now_ms(),
                "editedAt": None, "deletedAt": None}
-        try:
-            stored, created = await self._store_and_publish(conv, doc, check_duplicate=bool(req.client_msg_id))
-        except Duplicate:
-            # the same clientMsgId raced in through another conversation's lock: the first won
-            stored = await self.store.find_by_client_id(ident.user_id, doc["clientMsgId"])
-            if stored is None:
-                raise
-            created = False
+        stored, created = await self._submit(state, doc, check_duplicate=bool(req.client_msg_id))
         if not created:
-            return await self._existing(stored, conversation_id), False
-        await self.store.bump_unread(conversation_id, ident.user_id)
+            if stored["conversationId"] != conversation_id:
+                raise Conflict("clientMsgId was already used in another conversation")
+            reactions = await self.store.reactions_of([stored["id"]])
+            return render.message(stored, reactions.get(stored["id"])), False
         return render.message(stored), True
-
-    async def _existing(self, doc: Dict[str, Any], conversation_id: str) -> Dict[str, Any]:
-        if doc["conversationId"] != conversation_id:
-            raise Conflict("clientMsgId was already used in another conversation")
-        reactions = await self.store.reactions_of([doc["id"]])
-        return render.message(doc, reactions.get(doc["id"]))
 
     async def _render_many(self, docs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         reactions = await self.store.reactions_of(d["id"] for d in docs if d.get("deletedAt") is None)
@@ -376,7 +576,7 @@ class ChatService:
         """A page by seq, ascending. Without ``after``: the newest before ``before`` and
         ``next`` is the ``before`` of the older page. With ``after``: the oldest after it and
         ``next`` is the ``after`` of the newer page."""
-        await self._conversation_for(ident, conversation_id)
+        await self._participant(ident, conversation_id)
         docs = await self.store.history(conversation_id, before, after, limit + 1)
         has_more = len(docs) > limit
         if has_more:
@@ -387,8 +587,15 @@ class ChatService:
             cursor = page[-1]["seq"] if after is not None else page[0]["seq"]
         return page, has_more, cursor
 
+    async def import_messages(self, conversation_id: str, docs: Sequence[Dict[str, Any]]) -> int:
+        """Append stored history (imports, benchmarks) past the live seq; returns the first seq."""
+        await self.close()  # the writer is idle and lastSeq is on disk before the import reserves seqs
+        first = await self.store.import_messages(conversation_id, docs)
+        self.forget(conversation_id)
+        return first
+
     async def edit_message(self, ident: Identity, message_id: str, text: str) -> Dict[str, Any]:
-        msg, conv, _membership = await self._message_for(ident, message_id)
+        msg, state = await self._message_for(ident, message_id)
         if msg["senderId"] != ident.user_id or msg.get("type") == "system":
             raise Forbidden("only the sender may edit a message")
         if msg.get("deletedAt") is not None:
@@ -396,40 +603,50 @@ class ChatService:
         updated = await self.store.edit_message(message_id, ident.user_id, text, now_ms())
         if updated is None:
             raise Conflict("the message was deleted")
+        if state.last_message and state.last_message.get("id") == message_id:
+            state.last_message = self._summary(updated)
+            state.dirty = True
+            self._schedule_flush()
         view = (await self._render_many([updated]))[0]
-        self.publish("message:updated", view, conv["memberIds"])
+        self.publish("message:updated", view, state.member_ids)
         return view
 
     async def delete_message(self, ident: Identity, message_id: str) -> Dict[str, Any]:
         """Soft delete by the sender, a conversation owner/admin, or for class and
         announcement conversations a teacher/admin of the school."""
-        msg, conv, membership = await self._message_for(ident, message_id)
-        allowed = (msg["senderId"] == ident.user_id or membership.get("role") in MANAGERS
-                   or (conv["type"] in ("class", "announcement") and ident.role in ("teacher", "admin")))
+        msg, state = await self._message_for(ident, message_id)
+        allowed = (msg["senderId"] == ident.user_id or state.roles.get(ident.user_id) in MANAGERS
+                   or (state.doc["type"] in ("class", "announcement") and ident.role in ("teacher", "admin")))
         if not allowed:
             raise Forbidden("you may not delete this message")
-        result = {"messageId": message_id, "conversationId": conv["id"], "seq": msg["seq"]}
+        result = {"messageId": message_id, "conversationId": state.id, "seq": msg["seq"]}
         if msg.get("deletedAt") is not None:
             return result  # deleting twice is idempotent
         if await self.store.delete_message(message_id, ident.user_id, now_ms()) is None:
             return result
-        self.publish("message:deleted", result, conv["memberIds"])
+        if state.last_message and state.last_message.get("id") == message_id:
+            state.last_message = dict(state.last_message, preview=None, deleted=1)
+            state.dirty = True
+            self._schedule_flush()
+        self.publish("message:deleted", result, state.member_ids)
         if msg.get("type") != "system":
-            for m in await self.store.memberships_of([conv["id"]]):
+            members = await self.store.memberships_of([state.id])
+            for m in members:
                 if m["userId"] != msg["senderId"] and m.get("lastReadSeq", 0) < msg["seq"]:
-                    self.publish("unread:update", {"conversationId": conv["id"], "unread": m.get("unread", 0),
+                    await self._fresh_unread([m], {state.id: state.last_seq})
+                    self.publish("unread:update", {"conversationId": state.id, "unread": m.get("unread", 0),
                                                    "lastReadSeq": m.get("lastReadSeq", 0)}, [m["userId"]])
         return result
 
     async def react(self, ident: Identity, message_id: str, emoji: str, on: bool) -> Dict[str, List[str]]:
         """Add or remove the caller's reaction; returns the message's reactions."""
         emoji = valid_emoji(emoji)
-        msg, conv, _membership = await self._message_for(ident, message_id)
+        msg, state = await self._message_for(ident, message_id)
         if msg.get("deletedAt") is not None:
             raise Conflict("the message was deleted")
         now = now_ms()
         if on:
-            outcome = await self.store.add_reaction(message_id, conv["id"], ident.user_id, emoji, now,
+            outcome = await self.store.add_reaction(message_id, state.id, ident.user_id, emoji, now,
                                                     self.settings.max_reaction_emojis)
             if outcome == "too_many":
                 raise BadRequest("at most %d different reactions per message" % self.settings.max_reaction_emojis)
@@ -439,14 +656,14 @@ class ChatService:
         reactions = (await self.store.reactions_of([message_id])).get(message_id, {})
         if changed:
             msg["updatedAt"] = now
-            self.publish("message:updated", render.message(msg, reactions), conv["memberIds"])
+            self.publish("message:updated", render.message(msg, reactions), state.member_ids)
         return reactions
 
     async def mark(self, ident: Identity, conversation_id: str, seq: int, kind: str) -> Dict[str, Any]:
         """Move the caller's read or delivered marker forward (never back, never past lastSeq)."""
-        conv, before = await self._conversation_for(ident, conversation_id)
-        seq = min(seq, conv.get("lastSeq", 0))
-        after = await self.store.advance_marker(conversation_id, ident.user_id, kind, seq, now_ms())
+        state, before = await self._conversation_for(ident, conversation_id)
+        seq = min(seq, state.last_seq)
+        after = await self.store.advance_marker(conversation_id, ident.user_id, kind, seq, state.last_seq, now_ms())
         if after is None:
             raise Forbidden("not a participant of this conversation")
         field = "lastReadSeq" if kind == "read" else "lastDeliveredSeq"
@@ -455,7 +672,7 @@ class ChatService:
             at = after.get("lastReadAt" if kind == "read" else "lastDeliveredAt")
             self.publish("message:status", {"conversationId": conversation_id, "seq": after[field],
                                             "userId": ident.user_id, "status": kind, "at": iso(at)},
-                         conv["memberIds"])
+                         state.member_ids)
         result = {"conversationId": conversation_id, "unread": after.get("unread", 0),
                   "lastReadSeq": after.get("lastReadSeq", 0), "lastDeliveredSeq": after.get("lastDeliveredSeq", 0)}
         if kind == "read" and (moved or after.get("unread") != before.get("unread")):
@@ -465,8 +682,8 @@ class ChatService:
 
     async def receipts(self, ident: Identity, message_id: str) -> Dict[str, Any]:
         """Per other participant: delivered/read with the time its marker last moved."""
-        msg, conv, _membership = await self._message_for(ident, message_id)
-        members = await self.store.memberships_of([conv["id"]])
+        msg, state = await self._message_for(ident, message_id)
+        members = await self.store.memberships_of([state.id])
         users = await self.store.get_users(m["userId"] for m in members)
         rows = []
         for m in sorted(members, key=lambda m: m["userId"]):
@@ -478,7 +695,7 @@ class ChatService:
                          "status": "read" if read else "delivered" if delivered else "sent",
                          "delivered": delivered, "deliveredAt": iso(m.get("lastDeliveredAt")) if delivered else None,
                          "read": read, "readAt": iso(m.get("lastReadAt")) if read else None})
-        return {"messageId": message_id, "conversationId": conv["id"], "seq": msg["seq"], "receipts": rows}
+        return {"messageId": message_id, "conversationId": state.id, "seq": msg["seq"], "receipts": rows}
 
     async def search(self, ident: Identity, q: str, conversation_id: Optional[str], limit: int
                      ) -> List[Dict[str, Any]]:
@@ -488,11 +705,10 @@ class ChatService:
         if len(q) > 200:
             raise BadRequest("q must be at most 200 characters")
         if conversation_id:
-            conv, _membership = await self._conversation_for(ident, conversation_id)
-            convs = [conv]
+            convs = [(await self._participant(ident, conversation_id)).as_doc()]
         else:
             ids = [m["conversationId"] for m in await self.store.memberships_of_user(ident.user_id)]
-            convs = await self.store.get_conversations(ids)
+            convs = await self._docs_with_live_state(ids)
         scope = [(c["id"], c.get("lastSeq", 0)) for c in convs if c.get("lastSeq", 0) > 0]
         return await self._render_many(await self.store.search(scope, q, limit, self.settings.search_chunk))
 

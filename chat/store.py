@@ -125,6 +125,12 @@ class Store:
             return await loop.run_in_executor(self._executor, fn, *args)
         except pymongo.errors.DuplicateKeyError as exc:
             raise Duplicate() from exc
+        except pymongo.errors.BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if errors and all(e.get("code") == 11000 for e in errors):
+                raise Duplicate() from exc
+            log.warning("storage error: %s", exc)
+            raise Unavailable() from exc
         except pymongo.errors.PyMongoError as exc:
             log.warning("storage error: %s: %s", exc.__class__.__name__, exc)
             raise Unavailable() from exc
@@ -155,6 +161,7 @@ class Store:
             self.memberships.create_index("userId")
             self.memberships.create_index("conversationId")
             self.messages.create_index([("senderId", 1), ("clientMsgId", 1)], unique=True)
+            self.messages.create_index("clientMsgId")  # the planner ignores the compound one
             self.messages.create_index("seqKey", unique=True)
             self.messages.create_index("conversationId")
             self.messages.create_index("updatedAt")
@@ -265,8 +272,10 @@ class Store:
     async def set_conversation_fields(self, conversation_id: str, fields: Dict[str, Any]) -> None:
         await self._io(lambda: self.conversations.update_one({"_id": ObjectId(conversation_id)}, {"$set": fields}))
 
-    async def add_members(self, conversation_id: str, members: Sequence[Tuple[str, str]], now: int) -> List[str]:
-        """Add (userId, role) pairs; returns the user ids that were not members before."""
+    async def add_members(self, conversation_id: str, members: Sequence[Tuple[str, str]], now: int,
+                          read_upto: int = 0) -> List[str]:
+        """Add (userId, role) pairs; returns the user ids that were not members before. New
+        members start with everything up to ``read_upto`` read."""
         def work() -> List[str]:
             ids = [m[0] for m in members]
             existing = {d["userId"] for d in self.memberships.find(
@@ -276,9 +285,10 @@ class Store:
                 self.memberships.bulk_write([UpdateOne(
                     {"_id": self._mid(conversation_id, u)},
                     {"$setOnInsert": {"conversationId": conversation_id, "userId": u, "role": r, "joinedAt": now,
-                                      "lastReadSeq": 0, "lastReadAt": None, "lastDeliveredSeq": 0,
-                                      "lastDeliveredAt": None, "unread": 0, "mutedUntil": None,
-                                      "pinnedAt": None, "archivedAt": None}}, upsert=True) for u, r in fresh],
+                                      "lastReadSeq": read_upto, "lastReadAt": None, "lastDeliveredSeq": read_upto,
+                                      "lastDeliveredAt": None, "unread": 0, "unreadSeq": read_upto,
+                                      "mutedUntil": None, "pinnedAt": None, "archivedAt": None}}, upsert=True)
+                    for u, r in fresh],
                     ordered=False)
                 for u, _r in fresh:
                     self.conversations.update_one({"_id": ObjectId(conversation_id)}, {"$addToSet": {"memberIds": u}})
@@ -314,10 +324,11 @@ class Store:
         await self._io(lambda: self.memberships.update_one({"_id": self._mid(conversation_id, user_id)},
                                                            {"$set": fields}))
 
-    async def advance_marker(self, conversation_id: str, user_id: str, kind: str, seq: int,
+    async def advance_marker(self, conversation_id: str, user_id: str, kind: str, seq: int, last_seq: int,
                              now: int) -> Optional[Dict[str, Any]]:
-        """Move ``lastReadSeq``/``lastDeliveredSeq`` forward only (``$max``) and stamp its time when it
-        moved; for ``read`` also recount ``unread`` exactly. Returns the membership after."""
+        """Move ``lastReadSeq``/``lastDeliveredSeq`` forward only and stamp its time when it
+        moved; for ``read`` also recount ``unread`` exactly up to ``last_seq``. Returns the
+        membership after."""
         field = "lastReadSeq" if kind == "read" else "lastDeliveredSeq"
         at_field = "lastReadAt" if kind == "read" else "lastDeliveredAt"
         mid = self._mid(conversation_id, user_id)
@@ -325,72 +336,87 @@ class Store:
         def work() -> Optional[Dict[str, Any]]:
             moved = self.memberships.update_one({"_id": mid, field: {"$lt": seq}},
                                                 {"$set": {field: seq, at_field: now}}).modified_count
-            if kind == "read":
-                if moved:
-                    # reading implies delivery: the delivered marker never trails the read one
-                    self.memberships.update_one({"_id": mid, "lastDeliveredSeq": {"$lt": seq}},
-                                                {"$set": {"lastDeliveredSeq": seq, "lastDeliveredAt": now}})
-                doc = self.memberships.find_one({"_id": mid})
-                if doc is None:
-                    return None
-                unread = self._count_unread(conversation_id, user_id, doc["lastReadSeq"])
-                if unread != doc.get("unread"):
-                    self.memberships.update_one({"_id": mid}, {"$set": {"unread": unread}})
-                    doc["unread"] = unread
-                return _out(doc)
-            return _out(self.memberships.find_one({"_id": mid}))
-        return await self._io(work)
-
-    def _count_unread(self, conversation_id: str, user_id: str, after_seq: int) -> int:
-        return self.messages.count_documents({
-            "conversationId": conversation_id, "seq": {"$gt": after_seq}, "senderId": {"$ne": user_id},
-            "deletedAt": UNSET, "type": {"$ne": "system"}})
-
-    async def recount_unread(self, conversation_id: str, user_id: str) -> Optional[Dict[str, Any]]:
-        """Recompute one member's unread counter from the messages."""
-        def work() -> Optional[Dict[str, Any]]:
-            mid = self._mid(conversation_id, user_id)
+            if kind == "read" and moved:
+                # reading implies delivery: the delivered marker never trails the read one
+                self.memberships.update_one({"_id": mid, "lastDeliveredSeq": {"$lt": seq}},
+                                            {"$set": {"lastDeliveredSeq": seq, "lastDeliveredAt": now}})
             doc = self.memberships.find_one({"_id": mid})
-            if doc is None:
-                return None
-            doc["unread"] = self._count_unread(conversation_id, user_id, doc["lastReadSeq"])
-            self.memberships.update_one({"_id": mid}, {"$set": {"unread": doc["unread"]}})
+            if doc is None or kind != "read":
+                return _out(doc)
+            upto = max(last_seq, doc["lastReadSeq"])
+            unread = self._count_unread(conversation_id, user_id, doc["lastReadSeq"], upto)
+            if unread != doc.get("unread") or doc.get("unreadSeq") != upto:
+                self.memberships.update_one({"_id": mid}, {"$set": {"unread": unread, "unreadSeq": upto}})
+                doc["unread"], doc["unreadSeq"] = unread, upto
             return _out(doc)
         return await self._io(work)
 
+    def _count_unread(self, conversation_id: str, user_id: str, after_seq: int, upto_seq: int) -> int:
+        if upto_seq <= after_seq:
+            return 0
+        return self.messages.count_documents({
+            "seqKey": {"$gt": seq_key(conversation_id, after_seq), "$lte": seq_key(conversation_id, upto_seq)},
+            "senderId": {"$ne": user_id}, "deletedAt": UNSET, "type": {"$ne": "system"}})
+
+    async def catch_up_unread(self, stale: Sequence[Tuple[Dict[str, Any], int]]) -> None:
+        """Bring ``unread`` of memberships up to their conversation's ``lastSeq`` by counting
+        only the messages after ``unreadSeq`` (each message is counted once per member, when
+        that member looks). Updates the given membership dicts in place."""
+        def work() -> None:
+            for m, last_seq in stale:
+                counted = m.get("unreadSeq", m.get("lastReadSeq", 0))
+                extra = self._count_unread(m["conversationId"], m["userId"], counted, last_seq)
+                mid = self._mid(m["conversationId"], m["userId"])
+                done = self.memberships.update_one({"_id": mid, "unreadSeq": counted} if "unreadSeq" in m else
+                                                   {"_id": mid}, {"$inc": {"unread": extra},
+                                                                  "$set": {"unreadSeq": last_seq}}).modified_count
+                if done:
+                    m["unread"] = m.get("unread", 0) + extra
+                    m["unreadSeq"] = last_seq
+                else:  # another request caught it up first: take its result
+                    fresh = self.memberships.find_one({"_id": mid})
+                    if fresh is not None:
+                        m["unread"], m["unreadSeq"] = fresh.get("unread", 0), fresh.get("unreadSeq", last_seq)
+        await self._io(work)
+
     # ------------------------------------------------------------------ messages
-    async def find_by_client_id(self, sender_id: str, client_msg_id: str) -> Optional[Dict[str, Any]]:
-        return _out(await self._io(self.messages.find_one, {"senderId": sender_id, "clientMsgId": client_msg_id}))
+    async def find_by_client_ids(self, keys: Sequence[Tuple[str, str]]) -> Dict[Tuple[str, str], Dict[str, Any]]:
+        """Stored messages for (senderId, clientMsgId) pairs, in one query."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        ids = list({k[1] for k in keys})
+        docs = await self._io(lambda: list(self.messages.find({"clientMsgId": {"$in": ids}})))
+        return {(d["senderId"], d["clientMsgId"]): d for d in _outs(docs) if (d["senderId"], d["clientMsgId"]) in wanted}
 
-    async def store_message(self, doc: Dict[str, Any], last_message: Dict[str, Any], activity_at: int,
-                            check_duplicate: bool = True) -> Tuple[Dict[str, Any], bool]:
-        """Store a message: unless (senderId, clientMsgId) exists already, assign the next
-        ``seq`` atomically (``find_one_and_update`` ``$inc``, setting the conversation's
-        ``lastMessage`` in the same update) and insert. Returns (message, created).
-
-        The duplicate check runs before the increment, so a retry never burns a seq; the unique
-        index still backs it (a racing duplicate raises :class:`Duplicate`).
-        """
-        conversation_key = ObjectId(doc["conversationId"])
-
-        def work() -> Tuple[Dict[str, Any], bool]:
-            if check_duplicate:
-                existing = self.messages.find_one({"senderId": doc["senderId"], "clientMsgId": doc["clientMsgId"]})
-                if existing is not None:
-                    return _out(existing), False  # type: ignore[return-value]
-            conv = self.conversations.find_one_and_update(
-                {"_id": conversation_key},
-                {"$inc": {"lastSeq": 1}, "$set": {"lastActivityAt": activity_at, "lastMessage": last_message}},
-                projection={"lastSeq": 1}, return_document=ReturnDocument.AFTER)
-            seq = conv["lastSeq"]
+    async def insert_messages(self, docs: Sequence[Dict[str, Any]]) -> None:
+        """Insert messages whose ``seq`` is already assigned, in one round trip, in order."""
+        bodies = []
+        for doc in docs:
             body = dict(doc)
             body["_id"] = ObjectId(body.pop("id"))
-            body["seq"] = seq
-            body["seqKey"] = seq_key(doc["conversationId"], seq)
+            body["seqKey"] = seq_key(doc["conversationId"], doc["seq"])
             body["textLower"] = search_text(doc.get("text"))
-            self.messages.insert_one(body)
-            return _out(body), True  # type: ignore[return-value]
-        return await self._io(work)
+            bodies.append(body)
+        await self._io(lambda: self.messages.insert_many(bodies, ordered=True))
+
+    async def newest_message(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The message with the highest seq (recovers ``lastSeq`` after an unclean stop)."""
+        docs = await self.history(conversation_id, None, None, 1)
+        return docs[0] if docs else None
+
+    async def flush_conversations(self, states: Sequence[Tuple[str, int, Optional[Dict[str, Any]], int]]) -> None:
+        """Persist (conversationId, lastSeq, lastMessage, lastActivityAt) in one round trip;
+        ``$max`` keeps a stale flush from moving anything backwards."""
+        if not states:
+            return
+        ops = [UpdateOne({"_id": ObjectId(cid), "lastSeq": {"$lte": last_seq}},
+                         {"$max": {"lastSeq": last_seq, "lastActivityAt": activity},
+                          "$set": {"lastMessage": summary}}) for cid, last_seq, summary, activity in states]
+        await self._io(lambda: self.conversations.bulk_write(ops, ordered=False))
+
+    async def find_by_client_id(self, sender_id: str, client_msg_id: str) -> Optional[Dict[str, Any]]:
+        return _out(await self._io(self.messages.find_one, {"senderId": sender_id, "clientMsgId": client_msg_id}))
 
     async def import_messages(self, conversation_id: str, docs: Sequence[Dict[str, Any]]) -> int:
         """Append many messages at once (history import, benchmarks): reserve a contiguous seq
@@ -416,11 +442,6 @@ class Store:
             self.messages.insert_many(bodies, ordered=True)
             return first
         return await self._io(work)
-
-    async def bump_unread(self, conversation_id: str, sender_id: str) -> None:
-        """+1 unread for every member but the sender."""
-        await self._io(lambda: self.memberships.update_many(
-            {"conversationId": conversation_id, "userId": {"$ne": sender_id}}, {"$inc": {"unread": 1}}))
 
     async def get_message(self, message_id: str) -> Optional[Dict[str, Any]]:
         key = oid(message_id)
@@ -483,13 +504,11 @@ class Store:
             if doc is None:
                 return None
             if doc.get("type") != "system":
+                # members who had it counted and not read: one fewer (the others never count it)
                 self.memberships.update_many(
                     {"conversationId": doc["conversationId"], "userId": {"$ne": doc["senderId"]},
-                     "lastReadSeq": {"$lt": doc["seq"]}, "unread": {"$gt": 0}},
+                     "lastReadSeq": {"$lt": doc["seq"]}, "unreadSeq": {"$gte": doc["seq"]}, "unread": {"$gt": 0}},
                     {"$inc": {"unread": -1}})
-            self.conversations.update_one(
-                {"_id": ObjectId(doc["conversationId"]), "lastSeq": doc["seq"]},
-                {"$set": {"lastMessage.preview": None, "lastMessage.deleted": 1}})
             return _out(doc)
         return await self._io(work)
 
@@ -519,10 +538,6 @@ class Store:
         found.sort(key=lambda d: (d["createdAt"], d["seq"]), reverse=True)
         return _outs(found[:limit])
 
-    async def touch_message(self, message_id: str, now: int) -> None:
-        await self._io(lambda: self.messages.update_one({"_id": ObjectId(message_id)}, {"$set": {"updatedAt": now}}))
-
-    # ------------------------------------------------------------------ reactions
     async def add_reaction(self, message_id: str, conversation_id: str, user_id: str, emoji: str,
                            now: int, max_emojis: int) -> str:
         """Add one; returns ``added``, ``exists`` or ``too_many`` (distinct emoji cap)."""

@@ -112,47 +112,43 @@ def _msg(cid, sender, client_id, text="hi", **extra):
 
 
 async def _fill(store, n, **extra):
+    """A conversation with members a, b, c and n messages (odd seqs from a, even from b)."""
     cid = new_id()
     await store.insert_conversation(_conv(cid, "conv:" + cid))
     await store.add_members(cid, [("a", "owner"), ("b", "member"), ("c", "member")], 1)
-    stored = []
-    for i in range(1, n + 1):
-        summary = {"id": "x%d" % i, "senderId": "a" if i % 2 else "b", "preview": "m%d" % i}
-        msg, created = await store.store_message(
-            _msg(cid, summary["senderId"], "%s-k%d" % (cid, i), "Msg %d (.*)" % i, attachments=[{"name": "f", "size": i}],
-                 createdAt=100 + i, **extra), summary, 100 + i)
-        assert created
-        stored.append(msg)
-    return cid, stored
+    docs = [_msg(cid, "a" if i % 2 else "b", "%s-k%d" % (cid, i), "Msg %d (.*)" % i,
+                 attachments=[{"name": "f", "size": i}], createdAt=100 + i, seq=i, **extra) for i in range(1, n + 1)]
+    await store.insert_messages(docs)
+    if n:
+        await store.flush_conversations([(cid, n, {"id": docs[-1]["id"], "preview": "m%d" % n}, 100 + n)])
+    return cid, [dict(d) for d in docs]
 
 
-def test_seq_assignment_and_idempotent_store(io_loop, store):
+def test_batch_insert_duplicates_and_conversation_flush(io_loop, store):
     async def work():
         cid, stored = await _fill(store, 7)
-        assert [m["seq"] for m in stored] == list(range(1, 8))
         conv = await store.get_conversation(cid)
         assert conv["lastSeq"] == 7 and conv["lastActivityAt"] == 107
-        assert conv["lastMessage"] == {"id": "x7", "senderId": "a", "preview": "m7"}
-        again, created = await store.store_message(_msg(cid, "a", cid + "-k3"), {"id": "y"}, 1)
-        assert not created and again["seq"] == 3 and again["text"] == "Msg 3 (.*)"
-        assert (await store.get_conversation(cid))["lastSeq"] == 7  # a retry burns no seq
-        with pytest.raises(Duplicate):  # the unique index backs it when the check is skipped
-            await store.store_message(_msg(cid, "a", cid + "-k3"), {"id": "y"}, 1, check_duplicate=False)
-        assert (await store.find_by_client_id("a", cid + "-k3"))["seq"] == 3
-        assert await store.find_by_client_id("b", cid + "-k3") is None
+        assert conv["lastMessage"] == {"id": stored[-1]["id"], "preview": "m7"}
+        # $max: a stale flush never moves lastSeq or the activity time backwards
+        await store.flush_conversations([(cid, 5, {"id": "old"}, 50)])
+        conv = await store.get_conversation(cid)
+        assert (conv["lastSeq"], conv["lastActivityAt"], conv["lastMessage"]["preview"]) == (7, 107, "m7")
+        assert (await store.newest_message(cid))["seq"] == 7
+        found = await store.find_by_client_ids([("a", cid + "-k3"), ("b", cid + "-k3"), ("b", cid + "-k4"),
+                                                ("a", "nope")])
+        assert set(found) == {("a", cid + "-k3"), ("b", cid + "-k4")}
+        assert found[("a", cid + "-k3")]["seq"] == 3 and "textLower" not in found[("a", cid + "-k3")]
+        assert await store.find_by_client_ids([]) == {}
+        with pytest.raises(Duplicate):  # the unique indexes back the writer's checks
+            await store.insert_messages([_msg(cid, "a", cid + "-k3", seq=8)])
+        with pytest.raises(Duplicate):
+            await store.insert_messages([_msg(cid, "a", "fresh", seq=7)])
         got = await store.get_message(stored[0]["id"])
         assert got["attachments"] == [{"name": "f", "size": 1}] and got["text"] == "Msg 1 (.*)"
+        assert got["seq"] == 1 and "seqKey" in got
         assert await store.get_message("nope") is None and await store.get_message("0" * 24) is None
-    run(io_loop, work)
-
-
-def test_concurrent_seq_is_contiguous(io_loop, store):
-    async def work():
-        cid = new_id()
-        await store.insert_conversation(_conv(cid, "conv:" + cid))
-        results = await asyncio.gather(*[store.store_message(_msg(cid, "u%d" % (i % 3), "c%d" % i), {"id": "x"}, 1)
-                                         for i in range(40)])
-        assert sorted(m["seq"] for m, _ in results) == list(range(1, 41))
+        assert await store.newest_message(new_id()) is None
     run(io_loop, work)
 
 
@@ -194,43 +190,61 @@ def test_edit_delete_and_changed_since(io_loop, store):
         audit = await store._io(lambda: list(store.edits.find({"messageId": first["id"]}, {"_id": 0})))
         assert audit == [{"messageId": first["id"], "conversationId": cid, "text": "Msg 1 (.*)", "editorId": "a",
                           "editedAt": 500}]
-        # unread: b and c have read nothing; messages 1,3 are from a, 2,4 from b
-        await store.bump_unread(cid, "a")
-        m = await store.advance_marker(cid, "c", "read", 0, 1)
-        assert m["unread"] == 4
+        # unread: c has read nothing and counted everything (messages 1,3 from a, 2,4 from b)
+        m = await store.advance_marker(cid, "c", "read", 0, 4, 1)
+        assert m["unread"] == 4 and m["unreadSeq"] == 4
         deleted = await store.delete_message(stored[2]["id"], "a", 600)
         assert deleted["deletedAt"] == 600 and deleted["deletedBy"] == "a" and deleted["text"] == "Msg 3 (.*)"
         assert await store.delete_message(stored[2]["id"], "a", 700) is None  # already deleted
-        assert (await store.get_membership(cid, "c"))["unread"] == 3  # decremented for those who had not read it
+        assert (await store.get_membership(cid, "c"))["unread"] == 3  # decremented for those who had counted it
+        assert (await store.get_membership(cid, "b"))["unread"] == 0  # b never counted it: nothing to undo
         assert await store.edit_message(stored[2]["id"], "a", "again", 800) is None  # deleted: no edit
         changed = await store.changed_since([cid], 400, 100)
         assert [(m["seq"], m["updatedAt"]) for m in changed] == [(1, 500), (3, 600)]
         assert await store.changed_since([cid], 600, 100) == []
         assert await store.changed_since([], 0, 100) == []
-        # deleting the newest message blanks the conversation preview
-        await store.delete_message(stored[3]["id"], "b", 900)
-        conv = await store.get_conversation(cid)
-        assert conv["lastMessage"]["preview"] is None and conv["lastMessage"]["deleted"] == 1
     run(io_loop, work)
 
 
 def test_markers_move_forward_only_and_unread_is_exact(io_loop, store):
     async def work():
         cid, stored = await _fill(store, 6)  # a sent 1,3,5; b sent 2,4,6
-        m = await store.advance_marker(cid, "c", "read", 4, 1000)
-        assert (m["lastReadSeq"], m["lastReadAt"], m["lastDeliveredSeq"], m["unread"]) == (4, 1000, 4, 2)
-        m = await store.advance_marker(cid, "c", "read", 2, 2000)  # never backwards
+        m = await store.advance_marker(cid, "c", "read", 4, 6, 1000)
+        assert (m["lastReadSeq"], m["lastReadAt"], m["lastDeliveredSeq"], m["unread"], m["unreadSeq"]) == (
+            4, 1000, 4, 2, 6)
+        m = await store.advance_marker(cid, "c", "read", 2, 6, 2000)  # never backwards
         assert (m["lastReadSeq"], m["lastReadAt"], m["unread"]) == (4, 1000, 2)
-        m = await store.advance_marker(cid, "a", "read", 0, 1)
+        m = await store.advance_marker(cid, "a", "read", 0, 6, 1)
         assert m["unread"] == 3  # only others' messages count
-        m = await store.advance_marker(cid, "b", "delivered", 5, 3000)
+        m = await store.advance_marker(cid, "b", "delivered", 5, 6, 3000)
         assert (m["lastDeliveredSeq"], m["lastDeliveredAt"], m["lastReadSeq"]) == (5, 3000, 0)
-        m = await store.advance_marker(cid, "b", "delivered", 3, 4000)
+        m = await store.advance_marker(cid, "b", "delivered", 3, 6, 4000)
         assert (m["lastDeliveredSeq"], m["lastDeliveredAt"]) == (5, 3000)
-        system = _msg(cid, "b", "sys1", "b added c", type="system")
-        await store.store_message(system, {"id": "s"}, 1)
-        assert (await store.recount_unread(cid, "c"))["unread"] == 2  # system messages do not count
-        assert await store.advance_marker(cid, "zz", "read", 1, 1) is None
+        assert await store.advance_marker(cid, "zz", "read", 1, 6, 1) is None
+    run(io_loop, work)
+
+
+def test_unread_catches_up_incrementally(io_loop, store):
+    async def work():
+        cid, stored = await _fill(store, 4)  # a: 1,3  b: 2,4
+        b = await store.get_membership(cid, "b")
+        assert (b["unread"], b["unreadSeq"]) == (0, 0)
+        await store.catch_up_unread([(b, 4)])
+        assert (b["unread"], b["unreadSeq"]) == (2, 4)
+        more = [_msg(cid, "a", "x5", seq=5), _msg(cid, "a", "x6", type="system", seq=6),
+                _msg(cid, "b", "x7", seq=7), _msg(cid, "a", "x8", seq=8, deletedAt=9)]
+        await store.insert_messages(more)
+        await store.catch_up_unread([(b, 8)])  # counts 5..8 only: +1 (system, own and deleted do not count)
+        assert (b["unread"], b["unreadSeq"]) == (3, 8)
+        stored_b = await store.get_membership(cid, "b")
+        assert (stored_b["unread"], stored_b["unreadSeq"]) == (3, 8)
+        stale = dict(stored_b, unreadSeq=4, unread=2)  # a second request that read it earlier
+        await store.catch_up_unread([(stale, 8)])
+        assert (stale["unread"], stale["unreadSeq"]) == (3, 8)  # not counted twice
+        assert (await store.get_membership(cid, "b"))["unread"] == 3
+        late = await store.add_members(cid, [("d", "member")], 5, read_upto=8)
+        d = await store.get_membership(cid, "d")
+        assert late == ["d"] and (d["lastReadSeq"], d["unreadSeq"], d["unread"]) == (8, 8, 0)
     run(io_loop, work)
 
 

@@ -1,0 +1,160 @@
+// Load generator for bench/realtime.py. Reads a JSON config, opens one WebSocket per member,
+// runs the steps (fan-out) or opens sockets in batches (idle), and prints one JSON line per
+// result on stdout ("step-start"/"step-end" lines let the orchestrator sample the server's CPU).
+"use strict";
+const fs = require("fs");
+const { performance } = require("perf_hooks");
+const WebSocket = require("ws");
+
+const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function pct(sorted, p) {
+  if (!sorted.length) return 0;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+function open(url, onFrame) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30000 });
+    let ready = false;
+    ws.on("message", (raw) => {
+      if (!ready) {
+        ready = true;
+        resolve({ ws, handshakeMs: performance.now() - t0 });
+        if (!cfg.waitReady) onFrame(raw);
+        return;
+      }
+      onFrame(raw);
+    });
+    ws.on("open", () => {
+      if (!cfg.waitReady) { ready = true; resolve({ ws, handshakeMs: performance.now() - t0 }); }
+    });
+    ws.on("error", (err) => { if (!ready) reject(err); });
+    ws.on("close", () => { if (!ready) reject(new Error("closed before ready")); });
+  });
+}
+
+async function openAll(specs, concurrency, onFrameFor) {
+  const result = new Array(specs.length);
+  let next = 0;
+  const handshakes = [];
+  async function worker() {
+    while (next < specs.length) {
+      const i = next++;
+      const { ws, handshakeMs } = await open(specs[i].url, onFrameFor(i));
+      handshakes.push(handshakeMs);
+      result[i] = ws;
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, specs.length) }, worker));
+  return { sockets: result, handshakes };
+}
+
+async function fanout() {
+  // members[i] = {url, room, sender index or -1}
+  const members = [];
+  cfg.rooms.forEach((room, r) => room.urls.forEach((url, m) => members.push({ url, room: r, member: m })));
+  const steps = cfg.rates.map((rate) => ({ rate, sent: 0, acked: 0, failed: 0, received: 0, lat: [] }));
+  let current = -1;
+  const onFrameFor = (i) => (raw) => {
+    const s = raw.toString();
+    if (s.startsWith('{"event":"reply"')) {  // replies carry the stored message: match them first
+      const frame = JSON.parse(s);
+      const step = steps[+frame.ref.split("-")[0]];
+      if (frame.ok) step.acked += 1; else { step.failed += 1; step.lastError = frame.error; }
+      return;
+    }
+    // a push's payload text is "P<step>|S<sender member>|T<ms>|…": read it without a full parse
+    const at = s.indexOf('"text":"P');
+    if (at < 0) return;
+    const text = s.slice(at + 8, s.indexOf('"', at + 8));
+    const [p, sm, t] = text.split("|");
+    if (+sm.slice(1) === members[i].member) return;  // our own echo
+    const step = steps[+p.slice(1)];
+    step.received += 1;
+    step.lat.push(performance.now() - +t.slice(1));
+  };
+  const t0 = performance.now();
+  const { sockets } = await openAll(members, 200, onFrameFor);
+  out({ type: "connected", sockets: sockets.length, seconds: (performance.now() - t0) / 1000 });
+  const senders = [];
+  members.forEach((m, i) => { if (m.member < cfg.senders) senders.push(i); });
+  const pad = "x".repeat(64);
+  let seq = 0;
+  for (let k = 0; k < steps.length; k++) {
+    const step = steps[k];
+    current = k;
+    out({ type: "step-start", step: k, rate: step.rate });
+    const start = performance.now();
+    const cpu0 = cpuMs();
+    let rr = 0;
+    while (true) {
+      const elapsed = performance.now() - start;
+      if (elapsed >= cfg.duration * 1000) break;
+      const due = Math.floor((elapsed / 1000) * step.rate);
+      while (step.sent < due) {
+        const i = senders[rr++ % senders.length];
+        const m = members[i];
+        let text = `P${k}|S${m.member}|T${performance.now().toFixed(3)}|`;
+        text += pad.slice(0, 64 - text.length);
+        const frame = cfg.mode === "ceiling"
+          ? { event: "message:send", data: { conversationId: cfg.rooms[m.room].id, text } }
+          : { event: "message:send", ref: `${k}-${seq}`, data: { conversationId: cfg.rooms[m.room].id, text, clientMsgId: `b${k}-${seq}` } };
+        seq += 1;
+        sockets[i].send(JSON.stringify(frame));
+        step.sent += 1;
+      }
+      await sleep(2);
+    }
+    const wall = (performance.now() - start) / 1000;
+    const genCpu = (cpuMs() - cpu0) / 1000 / wall;
+    out({ type: "step-end", step: k, rate: step.rate });
+    await sleep(cfg.drain * 1000);
+    const perMessage = cfg.rooms[0].urls.length - 1;
+    const delivered = cfg.mode === "ceiling" ? step.sent : step.acked;
+    const expected = delivered * perMessage;
+    const lat = step.lat.sort((a, b) => a - b);
+    out({ type: "result", step: k, rate: step.rate, sent: step.sent, acked: step.acked, failed: step.failed,
+      lastError: step.lastError || null, expected, received: step.received, loss: Math.max(0, expected - step.received),
+      deliveriesPerSec: step.received / wall, wall,
+      p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99), max: lat.length ? lat[lat.length - 1] : 0,
+      loadgenCpu: genCpu, loadgenSaturated: genCpu > 0.9 });
+  }
+  current = -1;
+  for (const ws of sockets) ws.terminate();
+}
+
+async function idle() {
+  let sockets = [];
+  for (const target of cfg.targets) {
+    const want = target - sockets.length;
+    const specs = cfg.urls.slice(sockets.length, target).map((url) => ({ url }));
+    out({ type: "step-start", target });
+    const t0 = performance.now();
+    const cpu0 = cpuMs();
+    const { sockets: opened, handshakes } = await openAll(specs, cfg.concurrency, () => () => {});
+    const seconds = (performance.now() - t0) / 1000;
+    sockets = sockets.concat(opened);
+    handshakes.sort((a, b) => a - b);
+    await sleep(cfg.settle * 1000);
+    out({ type: "result", target, opened: want, open: sockets.length, seconds, perSecond: want / seconds,
+      handshakeP50: pct(handshakes, 50), handshakeP99: pct(handshakes, 99),
+      loadgenCpu: (cpuMs() - cpu0) / 1000 / seconds });
+    out({ type: "step-end", target });
+  }
+  for (const ws of sockets) ws.terminate();
+}
+
+(cfg.scenario === "idle" ? idle() : fanout()).then(() => process.exit(0), (err) => {
+  out({ type: "error", message: String(err && err.stack || err) });
+  process.exit(1);
+});

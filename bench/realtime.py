@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Real-time benchmarks (not tests). Each prints a table and a JSON line.
+
+    python bench/realtime.py fanout [--rooms 50 --members 20 --senders 5 --rates 250,500,1000,2000 --duration 20]
+    python bench/realtime.py idle [--targets 1000,5000,10000]
+
+fanout: R group conversations x M members, one WebSocket per member, the first S members of each
+sending at a fixed total rate; every message must reach the other M-1 members. Payload 64 bytes.
+The server (and its embedded database child, which inherits the pin) runs on CPU 0, the Node load
+generator (bench/loadgen.js, `ws` package) on CPU 1. The same workload then runs against the bare
+Tornado relay in bench/ceiling.py, and the ratios us/ceiling are printed.
+
+idle: opens 1k, 5k, 10k authenticated sockets: RSS per connection, setup rate, handshake p99.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from typing import Any, Dict, List, Optional, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import ROOT, proc_cpu_seconds, proc_rss_bytes  # noqa: E402
+from chat.auth import mint_token  # noqa: E402
+from chat.embedded import free_port  # noqa: E402
+from chat.settings import Settings  # noqa: E402
+
+SECRET = "bench-secret-bench-secret-bench-secret-bench"
+BENCH = os.path.dirname(os.path.abspath(__file__))
+FD_LIMIT = 65536
+
+
+def ensure_loadgen() -> None:
+    if not os.path.isdir(os.path.join(BENCH, "node_modules", "ws")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=BENCH, check=True)
+
+
+def pinned(cpu: int, argv: List[str]) -> List[str]:
+    """Run pinned to one CPU with the open-files limit raised as far as the machine allows
+    (the script raises it, not the user)."""
+    quoted = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
+    return ["bash", "-c", "ulimit -n %d 2>/dev/null || ulimit -n $(ulimit -Hn); exec taskset -c %d %s"
+            % (FD_LIMIT, cpu, quoted)]
+
+
+def http(method: str, url: str, token: Optional[str] = None, body: Any = None) -> Dict[str, Any]:
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+def wait_health(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited with %s" % proc.returncode)
+        try:
+            http("GET", url + "/api/health")
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not come up")
+
+
+class ChatServer:
+    """python server.py on the embedded default, pinned to CPU 0."""
+
+    def __init__(self, extra_env: Optional[Dict[str, str]] = None) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="chat-bench-")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        env = dict(os.environ, CHAT_JWT_SECRET=SECRET, CHAT_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+        env.pop("MONGODB_URI", None)
+        env.update(extra_env or {})
+        self.log = open(os.path.join(self.tmp, "server.log"), "wb")
+        self.proc = subprocess.Popen(pinned(0, [sys.executable, os.path.join(ROOT, "server.py"), "--port",
+                                                str(self.port), "--data-dir", os.path.join(self.tmp, "data")]),
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_health(self.url, self.proc)
+        with open(os.path.join(self.tmp, "data", "mongo.json"), encoding="utf-8") as fh:
+            self.db_pid = json.load(fh)["pid"]
+        self.settings = Settings(jwt_secret=SECRET)
+
+    def pids(self) -> List[int]:
+        return [self.proc.pid, self.db_pid]
+
+    def token(self, user: str) -> str:
+        return mint_token(self.settings, user, "student", "bench", "User " + user, ttl=6 * 3600)
+
+    def roster(self, users: List[str]) -> None:
+        path = os.path.join(self.tmp, "roster.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"users": [{"id": u, "name": "User " + u, "role": "student", "school": "bench"}
+                                 for u in users], "classes": []}, fh)
+        subprocess.run([sys.executable, os.path.join(ROOT, "server.py"), "import-roster", path, "--data-dir",
+                        os.path.join(self.tmp, "data")], check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class CeilingServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(pinned(0, [sys.executable, os.path.join(BENCH, "ceiling.py"), "--port",
+                                                str(self.port)]))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/ws", timeout=1)
+            except urllib.error.HTTPError:
+                return  # 400 for a non-upgrade GET: it is listening
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("the ceiling relay did not come up")
+
+    def pids(self) -> List[int]:
+        return [self.proc.pid]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def cpu_of(pids: List[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += proc_cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
+
+
+def rss_of(pids: List[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += proc_rss_bytes(pid)
+        except OSError:
+            pass
+    return total
+
+
+def run_loadgen(config: Dict[str, Any], pids: List[int]) -> List[Dict[str, Any]]:
+    """Run the Node generator on CPU 1; sample the server's CPU between step-start and step-end."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(config, fh)
+        path = fh.name
+    proc = subprocess.Popen(pinned(1, ["node", os.path.join(BENCH, "loadgen.js"), path]), stdout=subprocess.PIPE,
+                            text=True)
+    results: List[Dict[str, Any]] = []
+    marks: Dict[Any, Tuple[float, float, int]] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        key = event.get("step", event.get("target"))
+        if event["type"] == "step-start":
+            marks[key] = (time.time(), cpu_of(pids), rss_of(pids))
+            marks[("split", key)] = [cpu_of([p]) for p in pids]
+        elif event["type"] == "step-end":
+            t0, c0, _r0 = marks[key]
+            wall = time.time() - t0
+            marks[key] = (wall, cpu_of(pids) - c0, rss_of(pids))
+            marks[("split", key)] = [round((cpu_of([p]) - c) / wall, 3) for p, c in zip(pids, marks[("split", key)])]
+        elif event["type"] == "result":
+            wall, cpu, rss = marks[key]
+            event.update(serverCpu=cpu / wall if wall else 0, serverCpuSeconds=cpu, serverRss=rss,
+                         perProcessCpu=marks.get(("split", key)))
+            results.append(event)
+            print("  " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in event.items()}),
+                  file=sys.stderr)
+        elif event["type"] == "error":
+            raise SystemExit("load generator failed: " + event["message"])
+        else:
+            print("  " + line.strip(), file=sys.stderr)
+    proc.wait()
+    os.unlink(path)
+    return results
+
+
+def saturation(rows: List[Dict[str, Any]]) -> int:
+    ok = [r["rate"] for r in rows if r["p99"] <= 100 and r["loss"] == 0 and r["failed"] == 0]
+    return max(ok) if ok else 0
+
+
+def fanout(args: argparse.Namespace) -> None:
+    ensure_loadgen()
+    rates = [int(r) for r in args.rates.split(",")]
+    users = ["u%04d" % i for i in range(args.rooms * args.members)]
+    rows: Dict[str, List[Dict[str, Any]]] = {}
+
+    server = ChatServer({"CHAT_RATE_MESSAGES": "1000", "CHAT_RATE_MESSAGES_BURST": "1000",
+                         "CHAT_RATE_FRAMES": "2000", "CHAT_RATE_FRAMES_BURST": "2000"})
+    try:
+        server.roster(users)
+        base = server.url.replace("http://", "ws://") + "/ws?token="
+        rooms = []
+        for r in range(args.rooms):
+            members = users[r * args.members:(r + 1) * args.members]
+            conv = http("POST", server.url + "/api/conversations", server.token(members[0]),
+                        {"type": "group", "title": "Room %d" % r, "participantIds": members[1:]})["data"]
+            rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
+        print("chat server: %d conversations x %d members" % (args.rooms, args.members), file=sys.stderr)
+        rows["server"] = run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
+                                      "senders": args.senders, "rates": rates, "duration": args.duration,
+                                      "drain": args.drain}, server.pids())
+    finally:
+        server.stop()
+
+    ceiling = CeilingServer()
+    try:
+        base = ceiling.url.replace("http://", "ws://") + "/ws?room="
+        rooms = [{"id": "room%d" % r, "urls": [base + "room%d" % r] * args.members} for r in range(args.rooms)]
+        print("ceiling relay: same workload", file=sys.stderr)
+        rows["ceiling"] = run_loadgen({"scenario": "fanout", "mode": "ceiling", "waitReady": False, "rooms": rooms,
+                                       "senders": args.senders, "rates": rates, "duration": args.duration,
+                                       "drain": args.drain}, ceiling.pids())
+    finally:
+        ceiling.stop()
+
+    print("%-8s %6s %7s %9s %7s %8s %8s %8s %8s %7s %8s %9s %6s" % (
+        "target", "rate", "sent", "deliv/s", "loss", "p50 ms", "p95 ms", "p99 ms", "max ms", "cpu %",
+        "rss MB", "cpu us/d", "gen %"))
+    for name, table in rows.items():
+        for r in table:
+            per_delivery = r["serverCpuSeconds"] / r["received"] * 1e6 if r["received"] else 0
+            r["cpuMicrosPerDelivery"] = per_delivery
+            print("%-8s %6d %7d %9.0f %7d %8.1f %8.1f %8.1f %8.1f %7.0f %8.1f %9.1f %5.0f%s" % (
+                name, r["rate"], r["sent"], r["deliveriesPerSec"], r["loss"], r["p50"], r["p95"], r["p99"], r["max"],
+                r["serverCpu"] * 100, r["serverRss"] / 2 ** 20, per_delivery, r["loadgenCpu"] * 100,
+                " FLAGGED: load generator over 90%" if r["loadgenSaturated"] else ""))
+    ours, ceil = saturation(rows["server"]), saturation(rows["ceiling"])
+
+    def cpu_per_delivery(table: List[Dict[str, Any]], rate: int) -> float:
+        row = next((r for r in table if r["rate"] == rate), None)
+        return row["cpuMicrosPerDelivery"] if row else 0.0
+    common = max([r for r in rates if r <= min(ours, ceil)] or [rates[0]])
+    ratio_cpu = (cpu_per_delivery(rows["server"], common) / cpu_per_delivery(rows["ceiling"], common)
+                 if cpu_per_delivery(rows["ceiling"], common) else 0)
+    print("saturation (p99 <= 100 ms, no loss): server %d msg/s, ceiling %d msg/s, ratio %.2f" % (
+        ours, ceil, ours / ceil if ceil else 0))
+    print("CPU per delivery at %d msg/s: server/ceiling = %.2f" % (common, ratio_cpu))
+    print(json.dumps({"bench": "fanout", "rooms": args.rooms, "members": args.members, "senders": args.senders,
+                      "duration": args.duration, "server": rows["server"], "ceiling": rows["ceiling"],
+                      "saturation": {"server": ours, "ceiling": ceil, "ratio": ours / ceil if ceil else 0},
+                      "cpuPerDeliveryRatio": {"rate": common, "ratio": ratio_cpu}}))
+
+
+def idle(args: argparse.Namespace) -> None:
+    ensure_loadgen()
+    targets = [int(t) for t in args.targets.split(",")]
+    users = ["i%05d" % i for i in range(max(targets))]
+    server = ChatServer()
+    try:
+        server.roster(users)
+        base = server.url.replace("http://", "ws://") + "/ws?token="
+        time.sleep(1)
+        rss0 = proc_rss_bytes(server.proc.pid)
+        print("server RSS before: %.1f MB" % (rss0 / 2 ** 20), file=sys.stderr)
+        results = run_loadgen({"scenario": "idle", "waitReady": True, "targets": targets, "concurrency": args.concurrency,
+                               "settle": 2, "urls": [base + server.token(u) for u in users]}, [server.proc.pid])
+    finally:
+        server.stop()
+    print("%8s %10s %12s %14s %14s %14s" % ("sockets", "RSS MB", "KB/socket", "setup conn/s", "handshake p50",
+                                             "handshake p99"))
+    for r in results:
+        r["rssPerSocketKB"] = (r["serverRss"] - rss0) / r["open"] / 1024
+        print("%8d %10.1f %12.1f %14.0f %12.1f ms %12.1f ms" % (r["open"], r["serverRss"] / 2 ** 20,
+                                                               r["rssPerSocketKB"], r["perSecond"],
+                                                               r["handshakeP50"], r["handshakeP99"]))
+    print(json.dumps({"bench": "idle", "rssBefore": rss0, "results": results}))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="scenario", required=True)
+    f = sub.add_parser("fanout")
+    f.add_argument("--rooms", type=int, default=50)
+    f.add_argument("--members", type=int, default=20)
+    f.add_argument("--senders", type=int, default=5)
+    f.add_argument("--rates", default="250,500,1000,2000")
+    f.add_argument("--duration", type=float, default=20)
+    f.add_argument("--drain", type=float, default=3)
+    i = sub.add_parser("idle")
+    i.add_argument("--targets", default="1000,5000,10000")
+    i.add_argument("--concurrency", type=int, default=100)
+    a = parser.parse_args()
+    (fanout if a.scenario == "fanout" else idle)(a)
