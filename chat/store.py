@@ -103,9 +103,10 @@ class Store:
             uri,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=max(timeout_ms * 5, 10000),
+            socketTimeoutMS=max(timeout_ms * 2, 1000),  # a frozen database answers unavailable, not a hang
             maxPoolSize=max(workers, 1) + 2,
             retryWrites=False,
+            retryReads=False,  # an outage answers within ~2 timeouts; clients retry (idempotently)
         )
         self._db = self._client[db_name]
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")

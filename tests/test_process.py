@@ -242,3 +242,88 @@ def test_sigterm_closes_sockets_with_1001_and_exits_0(server):
     assert server.proc.wait(15) == 0
     assert wait_gone(child)
     assert "shutting down" in server.output()
+
+
+def test_unflushed_conversation_state_is_recovered_after_sigkill(server, tmp_path):
+    tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
+    http("GET", server.url + "/api/me", server.cli("token", "--user", "u2", "--role", "student", "--school",
+                                                    "s1").stdout.strip())
+    status, conv = http("POST", server.url + "/api/conversations", tok, {"type": "direct", "participantIds": ["u2"]})
+    assert status == 201
+    path = "/api/conversations/%s/messages" % conv["data"]["id"]
+    for i in range(5):
+        assert http("POST", server.url + path, tok, {"text": "m%d" % i})[0] == 201
+    server.proc.kill()  # before the write-behind of lastSeq/lastMessage
+    server.proc.wait(10)
+    assert wait_gone(server.state()["pid"])
+    again = ServerProc(server.data_dir)
+    try:
+        again.wait_ready()
+        status, data = http("POST", again.url + path, tok, {"text": "after the crash"})
+        assert status == 201 and data["data"]["seq"] == 6
+        _, listed = http("GET", again.url + "/api/conversations", tok)
+        assert listed["data"][0]["lastSeq"] == 6 and listed["data"][0]["lastMessage"]["preview"] == "after the crash"
+        _, hist = http("GET", again.url + path + "?limit=100", tok)
+        assert [m["seq"] for m in hist["data"]] == [1, 2, 3, 4, 5, 6]
+    finally:
+        again.stop()
+
+
+def test_storage_outage_during_sends_is_unavailable_and_broadcasts_nothing(server):
+    import asyncio
+
+    import tornado.websocket
+
+    tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
+    tok2 = server.cli("token", "--user", "u2", "--role", "student", "--school", "s1").stdout.strip()
+    http("GET", server.url + "/api/me", tok2)
+    _, conv = http("POST", server.url + "/api/conversations", tok, {"type": "direct", "participantIds": ["u2"]})
+    cid = conv["data"]["id"]
+
+    async def scenario():
+        base = server.url.replace("http://", "ws://") + "/ws?token="
+        sender = await tornado.websocket.websocket_connect(base + tok)
+        reader = await tornado.websocket.websocket_connect(base + tok2)
+        for conn in (sender, reader):
+            assert json.loads(await conn.read_message())["event"] == "session:ready"
+
+        async def send(text, ref):
+            sender.write_message(json.dumps({"event": "message:send", "ref": ref, "data": {
+                "conversationId": cid, "text": text, "clientMsgId": ref}}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(sender.read_message(), 15))
+                if frame["event"] == "reply" and frame["ref"] == ref:
+                    return frame
+
+        assert (await send("before", "c1"))["ok"]
+        assert json.loads(await reader.read_message())["data"]["seq"] == 1
+        db = server.state()["pid"]
+        os.kill(db, signal.SIGSTOP)  # the database hangs (a dead one is restarted too fast to notice)
+        try:
+            started = time.time()
+            failed = await send("during", "c2")
+            assert failed["ok"] is False and failed["error"]["code"] == "unavailable"
+            assert time.time() - started < 10  # an answer, not a hang
+            with pytest.raises(asyncio.TimeoutError):  # nothing was broadcast for it
+                await asyncio.wait_for(reader.read_message(), 0.5)
+        finally:
+            os.kill(db, signal.SIGCONT)
+        deadline = time.time() + 20
+        while True:  # the client retries with the same clientMsgId
+            reply = await send("during", "c2")
+            if reply["ok"]:
+                break
+            assert time.time() < deadline
+            await asyncio.sleep(0.3)
+        assert reply["data"]["seq"] == 2
+        after = await send("after", "c3")
+        assert after["ok"] and after["data"]["seq"] == 3
+        seen = []
+        while not seen or seen[-1] != 3:
+            seen.append(json.loads(await asyncio.wait_for(reader.read_message(), 5))["data"]["seq"])
+        assert seen[-1] == 3 and len(seen) == len(set(seen))  # the later send is pushed live, nothing twice
+        _, hist = http("GET", server.url + "/api/conversations/%s/messages" % cid, tok)
+        assert [(m["seq"], m["text"]) for m in hist["data"]] == [(1, "before"), (2, "during"), (3, "after")]
+        sender.close()
+        reader.close()
+    asyncio.run(scenario())
