@@ -118,12 +118,21 @@ async function fanout() {
     const wall = (performance.now() - start) / 1000;
     const genCpu = (cpuMs() - cpu0) / 1000 / wall;
     out({ type: "step-end", step: k, rate: step.rate });
-    await sleep(cfg.drain * 1000);
+    // drain: every send answered (server) and no delivery still arriving, or the drain limit
+    const drainStart = performance.now();
+    let lastReceived = -1;
+    while (performance.now() - drainStart < cfg.drainLimit * 1000) {
+      await sleep(cfg.drain * 1000);
+      const answered = cfg.mode === "ceiling" || step.acked + step.failed >= step.sent;
+      if (answered && step.received === lastReceived) break;
+      lastReceived = step.received;
+    }
     const perMessage = cfg.rooms[0].urls.length - 1;
     const delivered = cfg.mode === "ceiling" ? step.sent : step.acked;
     const expected = delivered * perMessage;
     const lat = step.lat.sort((a, b) => a - b);
     out({ type: "result", step: k, rate: step.rate, sent: step.sent, acked: step.acked, failed: step.failed,
+      unanswered: cfg.mode === "ceiling" ? 0 : step.sent - step.acked - step.failed,
       lastError: step.lastError || null, expected, received: step.received, loss: Math.max(0, expected - step.received),
       deliveriesPerSec: step.received / wall, wall,
       p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99), max: lat.length ? lat[lat.length - 1] : 0,

@@ -196,7 +196,8 @@ def run_loadgen(config: Dict[str, Any], pids: List[int]) -> List[Dict[str, Any]]
 
 
 def saturation(rows: List[Dict[str, Any]]) -> int:
-    ok = [r["rate"] for r in rows if r["p99"] <= 100 and r["loss"] == 0 and r["failed"] == 0]
+    ok = [r["rate"] for r in rows if r["p99"] <= 100 and r["loss"] == 0 and r["failed"] == 0
+          and r.get("unanswered", 0) == 0]
     return max(ok) if ok else 0
 
 
@@ -220,7 +221,7 @@ def fanout(args: argparse.Namespace) -> None:
         print("chat server: %d conversations x %d members" % (args.rooms, args.members), file=sys.stderr)
         rows["server"] = run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
                                       "senders": args.senders, "rates": rates, "duration": args.duration,
-                                      "drain": args.drain}, server.pids())
+                                      "drain": args.drain, "drainLimit": args.drain_limit}, server.pids())
     finally:
         server.stop()
 
@@ -231,7 +232,7 @@ def fanout(args: argparse.Namespace) -> None:
         print("ceiling relay: same workload", file=sys.stderr)
         rows["ceiling"] = run_loadgen({"scenario": "fanout", "mode": "ceiling", "waitReady": False, "rooms": rooms,
                                        "senders": args.senders, "rates": rates, "duration": args.duration,
-                                       "drain": args.drain}, ceiling.pids())
+                                       "drain": args.drain, "drainLimit": args.drain_limit}, ceiling.pids())
     finally:
         ceiling.stop()
 
@@ -297,7 +298,8 @@ if __name__ == "__main__":
     f.add_argument("--senders", type=int, default=5)
     f.add_argument("--rates", default="250,500,1000,2000")
     f.add_argument("--duration", type=float, default=20)
-    f.add_argument("--drain", type=float, default=3)
+    f.add_argument("--drain", type=float, default=1, help="seconds between drain checks")
+    f.add_argument("--drain-limit", type=float, default=60, help="most seconds to wait for a step to drain")
     i = sub.add_parser("idle")
     i.add_argument("--targets", default="1000,5000,10000")
     i.add_argument("--concurrency", type=int, default=100)

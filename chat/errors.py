@@ -64,9 +64,16 @@ class Conflict(ChatError):
 
 
 class Duplicate(Conflict):
-    """A unique index refused a write (the store raises it; callers decide what it means)."""
+    """A unique index refused a write (the store raises it; callers decide what it means).
+    For a batch insert, ``index`` is the refused document's position and ``field`` names the
+    unique key that refused it (``clientMsgId`` or ``seqKey``)."""
 
     default_message = "already exists"
+
+    def __init__(self, message: str = "", index: "int | None" = None, field: "str | None" = None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
 
 
 class TooLarge(ChatError):

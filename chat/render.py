@@ -13,7 +13,16 @@ def display_name(user_id: str, users: Dict[str, Dict[str, Any]]) -> str:
     return (user or {}).get("name") or user_id
 
 
-def message(doc: Dict[str, Any], reactions: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+def reactions(doc: Dict[str, Any]) -> Dict[str, List[str]]:
+    """``{emoji: [userId, ...]}`` from a message's ``reactionKeys`` (``emoji|userId``), in order."""
+    out: Dict[str, List[str]] = {}
+    for key in doc.get("reactionKeys") or ():
+        emoji, _, user_id = key.partition("|")
+        out.setdefault(emoji, []).append(user_id)
+    return out
+
+
+def message(doc: Dict[str, Any]) -> Dict[str, Any]:
     """A message as clients see it; a deleted one keeps its seq but shows no content."""
     deleted = doc.get("deletedAt") is not None
     out = {
@@ -26,7 +35,7 @@ def message(doc: Dict[str, Any], reactions: Optional[Dict[str, List[str]]] = Non
         "text": None if deleted else doc.get("text"),
         "attachments": [] if deleted else list(doc.get("attachments") or []),
         "replyTo": doc.get("replyTo"),
-        "reactions": {} if deleted else dict(reactions or {}),
+        "reactions": {} if deleted else reactions(doc),
         "createdAt": iso(doc["createdAt"]),
         "editedAt": iso(doc.get("editedAt")),
         "deleted": deleted,

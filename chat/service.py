@@ -19,13 +19,14 @@ are not touched per message: each membership counts what arrived since it last l
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from chat import render
 from chat.auth import Identity
-from chat.errors import BadRequest, ChatError, Conflict, Forbidden, NotFound, Unavailable
+from chat.errors import BadRequest, ChatError, Conflict, Duplicate, Forbidden, NotFound, Unavailable
 from chat.settings import Settings
 from chat.store import Store, new_id
 from chat.timeutil import iso, now_ms
@@ -38,6 +39,7 @@ MANAGERS = ("owner", "admin")
 MUTE_FOREVER = 2 ** 62
 MAX_BATCH = 1000
 MAX_CACHED = 20000
+RECENT_IDS = 50000  # (sender, clientMsgId) of recent stores: most retries are answered from memory
 
 
 def _no_publish(event: str, data: Dict[str, Any], user_ids: Iterable[str]) -> None:
@@ -93,6 +95,7 @@ class ChatService:
         self._states: Dict[str, ConvState] = {}
         self._loading: Dict[str, "asyncio.Future[ConvState]"] = {}
         self._queue: List[_Send] = []
+        self._recent: "collections.OrderedDict[Tuple[str, str], Dict[str, Any]]" = collections.OrderedDict()
         self._writer: Optional["asyncio.Task[None]"] = None
         self._flush_timer: Optional[asyncio.TimerHandle] = None
         self._flushing: Optional["asyncio.Task[None]"] = None
@@ -448,49 +451,77 @@ class ChatService:
             self._writer = None
 
     async def _write_batch(self, batch: List[_Send]) -> None:
-        """One batch: duplicate check, seq assignment in queue order, one insert, then the
-        broadcast in seq order and the answers."""
-        keys = [(b.doc["senderId"], b.doc["clientMsgId"]) for b in batch if b.check_duplicate]
-        existing = await self.store.find_by_client_ids(keys) if keys else {}
+        """One batch: seqs assigned in queue order, one ``insert_many``, then the broadcast in
+        seq order and the answers.
+
+        Retries are found in memory when recent; otherwise the unique (senderId, clientMsgId)
+        index refuses them at the insert, which reports where: the refused message is answered
+        with the stored one and the rest of its conversation is renumbered, so no seq is ever
+        skipped. No query runs before the insert.
+        """
         fresh: List[_Send] = []
         first_of: Dict[Tuple[str, str], _Send] = {}
         for item in batch:
             key = (item.doc["senderId"], item.doc["clientMsgId"])
-            if key in existing:
-                item.future.set_result((existing[key], False))
-            elif key in first_of:  # the same retry twice in one batch: answered with the first
-                continue
-            else:
+            known = self._recent.get(key) if item.check_duplicate else None
+            if known is not None:
+                item.future.set_result((known, False))
+            elif key not in first_of:
                 first_of[key] = item
                 fresh.append(item)
         if not fresh:
             return
-        before = {id(item.state): (item.state.last_seq, item.state.last_message, item.state.last_activity)
-                  for item in fresh}
+        states = {item.state.id: item.state for item in fresh}
+        before = {cid: (st.last_seq, st.last_message, st.last_activity) for cid, st in states.items()}
         for item in fresh:
+            item.state.last_seq += 1
+            item.doc["seq"] = item.state.last_seq
+        stored: List[_Send] = []
+        pending = fresh
+        try:
+            while pending:
+                try:
+                    await self.store.insert_messages([item.doc for item in pending])
+                    stored.extend(pending)
+                    break
+                except Duplicate as dup:
+                    if dup.field != "clientMsgId" or dup.index is None:
+                        raise Unavailable("the conversation changed underneath; retry") from dup
+                    stored.extend(pending[:dup.index])
+                    refused = pending[dup.index]
+                    original = await self.store.find_by_client_id(refused.doc["senderId"], refused.doc["clientMsgId"])
+                    if original is None:
+                        raise Unavailable("retry") from dup
+                    refused.future.set_result((original, False))
+                    pending = pending[dup.index + 1:]
+                    for item in pending:  # close the gap the refused one would leave
+                        if item.state is refused.state:
+                            item.doc["seq"] -= 1
+                    refused.state.last_seq -= 1
+        except Exception:
+            # unacknowledged: put the counters back and reload these conversations from storage
+            # (whatever a failed insert did store is found again as the newest message)
+            for cid, st in states.items():
+                st.last_seq, st.last_message, st.last_activity = before[cid]
+                self._states.pop(cid, None)
+            raise
+        for item in stored:
             state = item.state
-            state.last_seq += 1
-            item.doc["seq"] = state.last_seq
             state.last_message = self._summary(item.doc)
             state.last_activity = max(state.last_activity, item.doc["createdAt"])
-        try:
-            await self.store.insert_messages([item.doc for item in fresh])
-        except Exception:
-            # nothing was acknowledged: put the counters back (a partial insert is found again
-            # through the newest-message recovery when the conversation reloads)
-            for item in fresh:
-                state = item.state
-                state.last_seq, state.last_message, state.last_activity = before[id(state)]
-                self._states.pop(state.id, None)
-            raise
-        for item in fresh:
-            item.state.dirty = True
-            self.publish("message:new", render.message(item.doc), item.state.member_ids)
+            state.dirty = True
+            self._remember(item.doc)
+            self.publish("message:new", render.message(item.doc), state.member_ids)
             item.future.set_result((item.doc, True))
         for item in batch:
             if not item.future.done():  # a duplicate of one stored in this batch: a retry's answer
                 item.future.set_result((first_of[(item.doc["senderId"], item.doc["clientMsgId"])].doc, False))
         self._schedule_flush()
+
+    def _remember(self, doc: Dict[str, Any]) -> None:
+        self._recent[(doc["senderId"], doc["clientMsgId"])] = doc
+        if len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
 
     def _schedule_flush(self) -> None:
         if self._flush_timer is None and self._flushing is None:
@@ -563,13 +594,13 @@ class ChatService:
         if not created:
             if stored["conversationId"] != conversation_id:
                 raise Conflict("clientMsgId was already used in another conversation")
-            reactions = await self.store.reactions_of([stored["id"]])
-            return render.message(stored, reactions.get(stored["id"])), False
-        return render.message(stored), True
+            if stored is not doc and stored.get("seq") is not None and stored["seq"] > 0:
+                latest = await self.store.get_message(stored["id"])  # edits and reactions since
+                stored = latest or stored
+        return render.message(stored), created
 
     async def _render_many(self, docs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        reactions = await self.store.reactions_of(d["id"] for d in docs if d.get("deletedAt") is None)
-        return [render.message(d, reactions.get(d["id"])) for d in docs]
+        return [render.message(d) for d in docs]
 
     async def history(self, ident: Identity, conversation_id: str, before: Optional[int], after: Optional[int],
                       limit: int) -> Tuple[List[Dict[str, Any]], bool, Optional[int]]:
@@ -646,18 +677,17 @@ class ChatService:
             raise Conflict("the message was deleted")
         now = now_ms()
         if on:
-            outcome = await self.store.add_reaction(message_id, state.id, ident.user_id, emoji, now,
-                                                    self.settings.max_reaction_emojis)
+            outcome, after = await self.store.add_reaction(message_id, state.id, ident.user_id, emoji, now,
+                                                           self.settings.max_reaction_emojis)
             if outcome == "too_many":
                 raise BadRequest("at most %d different reactions per message" % self.settings.max_reaction_emojis)
             changed = outcome == "added"
         else:
-            changed = await self.store.remove_reaction(message_id, ident.user_id, emoji, now)
-        reactions = (await self.store.reactions_of([message_id])).get(message_id, {})
+            changed, after = await self.store.remove_reaction(message_id, ident.user_id, emoji, now)
+        view = render.message(after or msg)
         if changed:
-            msg["updatedAt"] = now
-            self.publish("message:updated", render.message(msg, reactions), state.member_ids)
-        return reactions
+            self.publish("message:updated", view, state.member_ids)
+        return view["reactions"]
 
     async def mark(self, ident: Identity, conversation_id: str, seq: int, kind: str) -> Dict[str, Any]:
         """Move the caller's read or delivered marker forward (never back, never past lastSeq)."""

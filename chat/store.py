@@ -9,6 +9,10 @@ The queries keep to a subset that behaves identically on nx-27017 and real Mongo
 epoch-millisecond times, no booleans written by update, no subdocuments pushed into
 arrays, single-field indexes for hot queries, ``{"$in": [None]}`` instead of ``None`` equality (nx-27017's ``count_documents`` matches
 nothing on the latter) and ``{"$in": [v]}`` for array membership (see :func:`has`).
+
+Measured on nx-27017 and so avoided on hot paths: ``$in`` over an indexed field other than
+``_id`` scans the collection, ``$or`` is slower still, and ``count_documents`` with a range
+scans too; equality, ``_id`` ``$in`` and single-field ranges use their index.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import pymongo
 import pymongo.errors
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ReturnDocument, UpdateMany, UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 
 from chat.errors import Duplicate, Unavailable
 
@@ -58,6 +62,11 @@ def new_id() -> str:
 def seq_key(conversation_id: str, seq: int) -> str:
     """Sortable single-field key for (conversation, seq): the planner ignores compound indexes."""
     return "%s:%012d" % (conversation_id, seq)
+
+
+def reaction_key(emoji: str, user_id: str) -> str:
+    """How a reaction is kept in a message's ``reactionKeys`` (emojis never contain ``|``)."""
+    return emoji + "|" + user_id
 
 
 def search_text(text: Optional[str]) -> str:
@@ -206,11 +215,17 @@ class Store:
         query: Dict[str, Any] = {"school": school}
         if role:
             query["role"] = role
-        if q:
-            pattern = {"$regex": re.escape(q), "$options": "i"}
-            query["$or"] = [{"name": pattern}, {"_id": pattern}]
-        docs = await self._io(lambda: list(self.users.find(query).sort("name", 1).limit(limit)))
-        return _outs(docs)
+        needle = q.lower()
+
+        def work() -> List[Dict[str, Any]]:
+            if not q:
+                return list(self.users.find(query).sort("name", 1).limit(limit))
+            # filtered here: $or and case-insensitive $regex take nx-27017's slow path
+            found = [u for u in self.users.find(query, {"name": 1, "role": 1, "school": 1})
+                     if needle in str(u["_id"]).lower() or needle in (u.get("name") or "").lower()]
+            found.sort(key=lambda u: (u.get("name") or "", u["_id"]))
+            return found[:limit]
+        return _outs(await self._io(work))
 
     async def set_last_seen(self, user_id: str, when: int) -> None:
         await self._io(lambda: self.users.update_one({"_id": user_id}, {"$max": {"lastSeenAt": when}}))
@@ -231,9 +246,11 @@ class Store:
 
     async def classes_of_user(self, user_id: str) -> List[Dict[str, Any]]:
         """Classes the user teaches or is enrolled in (each doc carries both id lists)."""
-        docs = await self._io(lambda: list(self.classes.find({"$or": [{"teacherIds": has(user_id)},
-                                                                       {"studentIds": has(user_id)}]})))
-        return _outs(docs)
+        def work() -> List[Dict[str, Any]]:
+            taught = list(self.classes.find({"teacherIds": has(user_id)}))
+            seen = {c["_id"] for c in taught}
+            return taught + [c for c in self.classes.find({"studentIds": has(user_id)}) if c["_id"] not in seen]
+        return _outs(await self._io(work))
 
     async def classes_of_school(self, school: str) -> List[Dict[str, Any]]:
         return _outs(await self._io(lambda: list(self.classes.find({"school": school}).sort("name", 1))))
@@ -265,7 +282,11 @@ class Store:
         return _outs(await self._io(lambda: list(self.conversations.find({"_id": {"$in": keys}}))))
 
     async def conversations_of_user(self, user_id: str) -> List[Dict[str, Any]]:
-        return _outs(await self._io(lambda: list(self.conversations.find({"memberIds": has(user_id)}))))
+        """Through ``memberships.userId`` (an equality on an index) and ``_id`` ``$in``."""
+        def work() -> List[Dict[str, Any]]:
+            ids = [ObjectId(m["conversationId"]) for m in self.memberships.find({"userId": user_id}, {"conversationId": 1})]
+            return list(self.conversations.find({"_id": {"$in": ids}})) if ids else []
+        return _outs(await self._io(work))
 
     async def conversations_of_class(self, class_id: str) -> List[Dict[str, Any]]:
         return _outs(await self._io(lambda: list(self.conversations.find({"classId": class_id}))))
@@ -319,7 +340,8 @@ class Store:
         ids = list(set(conversation_ids))
         if not ids:
             return []
-        return _outs(await self._io(lambda: list(self.memberships.find({"conversationId": {"$in": ids}}))))
+        # one equality query per conversation: nx-27017 answers $in on this index with a scan
+        return _outs(await self._io(lambda: [m for cid in ids for m in self.memberships.find({"conversationId": cid})]))
 
     async def set_membership_fields(self, conversation_id: str, user_id: str, fields: Dict[str, Any]) -> None:
         await self._io(lambda: self.memberships.update_one({"_id": self._mid(conversation_id, user_id)},
@@ -355,9 +377,10 @@ class Store:
     def _count_unread(self, conversation_id: str, user_id: str, after_seq: int, upto_seq: int) -> int:
         if upto_seq <= after_seq:
             return 0
-        return self.messages.count_documents({
+        # find + len, not count_documents: nx-27017 counts a range by scanning the collection
+        return len(list(self.messages.find({
             "seqKey": {"$gt": seq_key(conversation_id, after_seq), "$lte": seq_key(conversation_id, upto_seq)},
-            "senderId": {"$ne": user_id}, "deletedAt": UNSET, "type": {"$ne": "system"}})
+            "senderId": {"$ne": user_id}, "deletedAt": UNSET, "type": {"$ne": "system"}}, {"_id": 1})))
 
     async def catch_up_unread(self, stale: Sequence[Tuple[Dict[str, Any], int]]) -> None:
         """Bring ``unread`` of memberships up to their conversation's ``lastSeq`` by counting
@@ -381,25 +404,32 @@ class Store:
         await self._io(work)
 
     # ------------------------------------------------------------------ messages
-    async def find_by_client_ids(self, keys: Sequence[Tuple[str, str]]) -> Dict[Tuple[str, str], Dict[str, Any]]:
-        """Stored messages for (senderId, clientMsgId) pairs, in one query."""
-        if not keys:
-            return {}
-        wanted = set(keys)
-        ids = list({k[1] for k in keys})
-        docs = await self._io(lambda: list(self.messages.find({"clientMsgId": {"$in": ids}})))
-        return {(d["senderId"], d["clientMsgId"]): d for d in _outs(docs) if (d["senderId"], d["clientMsgId"]) in wanted}
-
     async def insert_messages(self, docs: Sequence[Dict[str, Any]]) -> None:
-        """Insert messages whose ``seq`` is already assigned, in one round trip, in order."""
+        """Insert messages whose ``seq`` is already assigned, in one round trip, in order.
+
+        Raises :class:`Duplicate` with the position of the first refused document (those before
+        it are stored, those after it are not) and the unique key that refused it.
+        """
         bodies = []
         for doc in docs:
             body = dict(doc)
             body["_id"] = ObjectId(body.pop("id"))
             body["seqKey"] = seq_key(doc["conversationId"], doc["seq"])
             body["textLower"] = search_text(doc.get("text"))
+            body.setdefault("reactionKeys", [])  # nx-27017: $addToSet on a missing field does nothing
             bodies.append(body)
-        await self._io(lambda: self.messages.insert_many(bodies, ordered=True))
+
+        def work() -> None:
+            try:
+                self.messages.insert_many(bodies, ordered=True)
+            except pymongo.errors.BulkWriteError as exc:
+                first = (exc.details.get("writeErrors") or [{}])[0]
+                if first.get("code") != 11000:
+                    raise
+                described = "%s %s" % (first.get("errmsg", ""), first.get("keyPattern", ""))
+                raise Duplicate("duplicate message", index=first.get("index"),
+                                field="clientMsgId" if "clientMsgId" in described else "seqKey") from exc
+        await self._io(work)
 
     async def newest_message(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The message with the highest seq (recovers ``lastSeq`` after an unclean stop)."""
@@ -439,6 +469,7 @@ class Store:
                 body["seq"] = first + offset
                 body["seqKey"] = seq_key(conversation_id, first + offset)
                 body["textLower"] = search_text(doc.get("text"))
+                body.setdefault("reactionKeys", [])
                 bodies.append(body)
             self.messages.insert_many(bodies, ordered=True)
             return first
@@ -540,41 +571,49 @@ class Store:
         return _outs(found[:limit])
 
     async def add_reaction(self, message_id: str, conversation_id: str, user_id: str, emoji: str,
-                           now: int, max_emojis: int) -> str:
-        """Add one; returns ``added``, ``exists`` or ``too_many`` (distinct emoji cap)."""
-        def work() -> str:
-            if self.reactions.find_one({"messageId": message_id, "userId": user_id, "emoji": emoji}):
-                return "exists"
-            emojis = set(self.reactions.distinct("emoji", {"messageId": message_id}))
+                           now: int, max_emojis: int) -> Tuple[str, Optional[Dict[str, Any]]]:
+        """Add one: a document in ``reactions`` (unique per message, user and emoji) and the key
+        ``emoji|userId`` in the message's ``reactionKeys`` (so pages need no second query).
+        Returns (``added``/``exists``/``too_many``, the message after)."""
+        key = ObjectId(message_id)
+
+        def work() -> Tuple[str, Optional[Dict[str, Any]]]:
+            msg = self.messages.find_one({"_id": key})
+            keys = (msg or {}).get("reactionKeys") or []
+            if reaction_key(emoji, user_id) in keys:
+                return "exists", _out(msg)
+            emojis = {k.split("|", 1)[0] for k in keys}
             if emoji not in emojis and len(emojis) >= max_emojis:
-                return "too_many"
+                return "too_many", _out(msg)
             try:
                 self.reactions.insert_one({"messageId": message_id, "conversationId": conversation_id,
                                            "userId": user_id, "emoji": emoji, "createdAt": now})
             except pymongo.errors.DuplicateKeyError:
-                return "exists"
-            self.messages.update_one({"_id": ObjectId(message_id)}, {"$set": {"updatedAt": now}})
-            return "added"
+                return "exists", _out(msg)
+            after = self.messages.find_one_and_update(
+                {"_id": key}, {"$addToSet": {"reactionKeys": reaction_key(emoji, user_id)}, "$set": {"updatedAt": now}},
+                return_document=ReturnDocument.AFTER)
+            return "added", _out(after)
         return await self._io(work)
 
-    async def remove_reaction(self, message_id: str, user_id: str, emoji: str, now: int) -> bool:
-        def work() -> bool:
+    async def remove_reaction(self, message_id: str, user_id: str, emoji: str, now: int
+                              ) -> Tuple[bool, Optional[Dict[str, Any]]]:
+        """Remove one; returns (whether it existed, the message after)."""
+        key = ObjectId(message_id)
+
+        def work() -> Tuple[bool, Optional[Dict[str, Any]]]:
             gone = self.reactions.delete_one({"messageId": message_id, "userId": user_id, "emoji": emoji})
-            if gone.deleted_count:
-                self.messages.update_one({"_id": ObjectId(message_id)}, {"$set": {"updatedAt": now}})
-            return bool(gone.deleted_count)
+            if not gone.deleted_count:
+                return False, _out(self.messages.find_one({"_id": key}))
+            after = self.messages.find_one_and_update(
+                {"_id": key}, {"$pull": {"reactionKeys": reaction_key(emoji, user_id)}, "$set": {"updatedAt": now}},
+                return_document=ReturnDocument.AFTER)
+            return True, _out(after)
         return await self._io(work)
 
-    async def reactions_of(self, message_ids: Iterable[str]) -> Dict[str, Dict[str, List[str]]]:
-        """``{messageId: {emoji: [userId, ...]}}`` in insertion order."""
-        ids = list(set(message_ids))
-        if not ids:
-            return {}
-        docs = await self._io(lambda: list(self.reactions.find({"messageId": {"$in": ids}}).sort("createdAt", 1)))
-        out: Dict[str, Dict[str, List[str]]] = {}
-        for d in docs:
-            out.setdefault(d["messageId"], {}).setdefault(d["emoji"], []).append(d["userId"])
-        return out
+    async def reactions_of(self, message_id: str) -> List[Dict[str, Any]]:
+        """The reaction documents of one message (the audit view; rendering uses reactionKeys)."""
+        return _outs(await self._io(lambda: list(self.reactions.find({"messageId": message_id}).sort("createdAt", 1))))
 
     # ------------------------------------------------------------------ maintenance
     async def drop_database(self) -> None:

@@ -2,7 +2,6 @@
 real server started the way the README says (``python server.py --demo``)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid

@@ -6,7 +6,7 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import SECRET, token
+from tests.conftest import SECRET
 
 pytestmark = pytest.mark.usefixtures("school")
 

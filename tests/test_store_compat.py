@@ -5,7 +5,6 @@ Some tests pin the backend quirks the store works around (see README "Storage ru
 """
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -135,15 +134,18 @@ def test_batch_insert_duplicates_and_conversation_flush(io_loop, store):
         conv = await store.get_conversation(cid)
         assert (conv["lastSeq"], conv["lastActivityAt"], conv["lastMessage"]["preview"]) == (7, 107, "m7")
         assert (await store.newest_message(cid))["seq"] == 7
-        found = await store.find_by_client_ids([("a", cid + "-k3"), ("b", cid + "-k3"), ("b", cid + "-k4"),
-                                                ("a", "nope")])
-        assert set(found) == {("a", cid + "-k3"), ("b", cid + "-k4")}
-        assert found[("a", cid + "-k3")]["seq"] == 3 and "textLower" not in found[("a", cid + "-k3")]
-        assert await store.find_by_client_ids([]) == {}
-        with pytest.raises(Duplicate):  # the unique indexes back the writer's checks
-            await store.insert_messages([_msg(cid, "a", cid + "-k3", seq=8)])
-        with pytest.raises(Duplicate):
+        found = await store.find_by_client_id("a", cid + "-k3")
+        assert found["seq"] == 3 and "textLower" not in found and found["reactionKeys"] == []
+        assert await store.find_by_client_id("b", cid + "-k3") is None
+        # the unique indexes refuse a retry or a taken seq, and say where and which
+        batch = [_msg(cid, "c", "new-8", seq=8), _msg(cid, "a", cid + "-k3", seq=9), _msg(cid, "c", "new-10", seq=10)]
+        with pytest.raises(Duplicate) as info:
+            await store.insert_messages(batch)
+        assert (info.value.index, info.value.field) == (1, "clientMsgId")
+        assert (await store.newest_message(cid))["seq"] == 8  # ordered: before it stored, after it not
+        with pytest.raises(Duplicate) as info:
             await store.insert_messages([_msg(cid, "a", "fresh", seq=7)])
+        assert (info.value.index, info.value.field) == (0, "seqKey")
         got = await store.get_message(stored[0]["id"])
         assert got["attachments"] == [{"name": "f", "size": 1}] and got["text"] == "Msg 1 (.*)"
         assert got["seq"] == 1 and "seqKey" in got
@@ -272,20 +274,27 @@ def test_search_is_literal_case_insensitive_and_scoped(io_loop, store):
 
 
 def test_reactions_unique_cap_and_grouping(io_loop, store):
+    from chat.render import reactions
+
     async def work():
         cid, stored = await _fill(store, 1)
         mid = stored[0]["id"]
-        assert await store.add_reaction(mid, cid, "a", "\U0001F44D", 10, 2) == "added"
-        assert await store.add_reaction(mid, cid, "a", "\U0001F44D", 11, 2) == "exists"
-        assert await store.add_reaction(mid, cid, "b", "\U0001F44D", 12, 2) == "added"
-        assert await store.add_reaction(mid, cid, "a", "\u2764\ufe0f", 13, 2) == "added"
-        assert await store.add_reaction(mid, cid, "a", "\U0001F600", 14, 2) == "too_many"
-        assert await store.reactions_of([mid]) == {mid: {"\U0001F44D": ["a", "b"], "\u2764\ufe0f": ["a"]}}
-        assert (await store.get_message(mid))["updatedAt"] == 13
-        assert await store.remove_reaction(mid, "a", "\U0001F44D", 20) is True
-        assert await store.remove_reaction(mid, "a", "\U0001F44D", 21) is False
-        assert await store.reactions_of([mid]) == {mid: {"\U0001F44D": ["b"], "\u2764\ufe0f": ["a"]}}
-        assert await store.reactions_of([]) == {}
+        thumbs, heart, grin = "\U0001F44D", "\u2764\ufe0f", "\U0001F600"
+        outcome, after = await store.add_reaction(mid, cid, "a", thumbs, 10, 2)
+        assert outcome == "added" and reactions(after) == {thumbs: ["a"]} and after["updatedAt"] == 10
+        assert (await store.add_reaction(mid, cid, "a", thumbs, 11, 2))[0] == "exists"
+        assert (await store.add_reaction(mid, cid, "b", thumbs, 12, 2))[0] == "added"
+        assert (await store.add_reaction(mid, cid, "a", heart, 13, 2))[0] == "added"
+        assert (await store.add_reaction(mid, cid, "a", grin, 14, 2))[0] == "too_many"
+        msg = await store.get_message(mid)
+        assert reactions(msg) == {thumbs: ["a", "b"], heart: ["a"]} and msg["updatedAt"] == 13
+        assert [(r["userId"], r["emoji"]) for r in await store.reactions_of(mid)] == [
+            ("a", thumbs), ("b", thumbs), ("a", heart)]
+        removed, after = await store.remove_reaction(mid, "a", thumbs, 20)
+        assert removed and reactions(after) == {thumbs: ["b"], heart: ["a"]}
+        assert (await store.remove_reaction(mid, "a", thumbs, 21))[0] is False
+        with pytest.raises(Duplicate):  # the collection's unique index backs the check
+            await store._io(lambda: store.reactions.insert_one({"messageId": mid, "userId": "b", "emoji": thumbs}))
     run(io_loop, work)
 
 
@@ -300,6 +309,11 @@ def test_backend_quirks_the_store_relies_on(io_loop, store):
         await store._io(lambda: store.edits.update_one({"k": 3}, {"$set": {"t": 1700000000123}, "$inc": {"n": 2}}))
         doc = await store._io(lambda: store.edits.find_one({"k": 3}, {"_id": 0}))
         assert doc == {"k": 3, "d": 5, "t": 1700000000123, "n": 2}
+        # $addToSet creates no missing array on nx-27017: the store creates arrays at insert
+        await store._io(lambda: store.edits.update_one({"k": 3}, {"$addToSet": {"arr": "a"}}))
+        await store._io(lambda: store.edits.update_one({"k": 2}, {"$set": {"arr": []}}))
+        await store._io(lambda: store.edits.update_one({"k": 2}, {"$addToSet": {"arr": "a"}}))
+        assert (await store._io(lambda: store.edits.find_one({"k": 2})))["arr"] == ["a"]
         # membership in an indexed array field: the store always asks with $in
         found = await store._io(lambda: [c["_id"] for c in store.classes.find({"teacherIds": has("t9")})])
         assert found == []
