@@ -22,7 +22,8 @@ import ujson
 
 log = logging.getLogger("chat.connections")
 
-Send = Callable[[str, str], None]
+#: writes one serialized frame to every listed connection
+SendMany = Callable[[List[str], str], None]
 
 
 def _put(index: Dict[Hashable, Set[str]], key: Hashable, member: str) -> None:
@@ -60,8 +61,8 @@ class Presence:
 class ConnectionManager:
     """Connections, online users and their indexes; pushes serialized frames through ``send``."""
 
-    def __init__(self, send: Optional[Send] = None) -> None:
-        self._send: Send = send or (lambda conn_id, frame: None)
+    def __init__(self, send_many: Optional[SendMany] = None) -> None:
+        self._send_many: SendMany = send_many or (lambda conn_ids, frame: None)
         self.connections: Dict[str, str] = {}                  # connection id -> user id
         self.by_user: Dict[Hashable, Set[str]] = {}            # user id -> connection ids
         self.users: Dict[str, Presence] = {}                   # online user id -> presence
@@ -69,9 +70,9 @@ class ConnectionManager:
         self.by_school_role: Dict[Hashable, Set[str]] = {}     # (school, role) -> user ids
         self.by_class: Dict[Hashable, Set[str]] = {}           # class id -> user ids
 
-    def set_sender(self, send: Send) -> None:
-        """Install the function that writes one frame to one connection."""
-        self._send = send
+    def set_sender(self, send_many: SendMany) -> None:
+        """Install the function that writes one frame to many connections."""
+        self._send_many = send_many
 
     # ------------------------------------------------------------------ add / remove
     def add(self, conn_id: str, presence: Presence) -> bool:
@@ -157,15 +158,9 @@ class ConnectionManager:
                 targets.extend(conns)
         if not targets:
             return 0
-        frame = ujson.dumps({"event": event, "data": data}, ensure_ascii=False, escape_forward_slashes=False)
-        send = self._send
-        for conn_id in targets:
-            send(conn_id, frame)
+        self._send_many(targets, ujson.dumps({"event": event, "data": data}, ensure_ascii=False,
+                                             escape_forward_slashes=False))
         return len(targets)
-
-    def send_to_connection(self, conn_id: str, event: str, data: Dict[str, Any]) -> None:
-        self._send(conn_id, ujson.dumps({"event": event, "data": data}, ensure_ascii=False,
-                                        escape_forward_slashes=False))
 
     def stats(self) -> Dict[str, int]:
         return {"connections": len(self.connections), "users": len(self.users)}

@@ -31,6 +31,8 @@ CLOSE_TOKEN_EXPIRED = 4001
 class Transport(Protocol):
     def send(self, conn_id: str, frame: str) -> None: ...
 
+    def send_many(self, conn_ids: List[str], frame: str) -> None: ...
+
     def close(self, conn_id: str, code: int, reason: str) -> None: ...
 
 
@@ -125,6 +127,9 @@ class _NullTransport:
     def send(self, conn_id: str, frame: str) -> None:
         return None
 
+    def send_many(self, conn_ids: List[str], frame: str) -> None:
+        return None
+
     def close(self, conn_id: str, code: int, reason: str) -> None:
         return None
 
@@ -162,7 +167,7 @@ class Realtime:
 
     def set_transport(self, transport: Transport) -> None:
         self.transport = transport
-        self.manager.set_sender(transport.send)
+        self.manager.set_sender(transport.send_many)
 
     # ------------------------------------------------------------------ the publish seam
     def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str]) -> None:

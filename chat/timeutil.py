@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import time
 from typing import Optional
 
@@ -15,8 +16,13 @@ def iso(ms: Optional[int]) -> Optional[str]:
     """Epoch ms to ``2026-01-02T03:04:05.678Z`` (None stays None)."""
     if ms is None:
         return None
-    dt = datetime.datetime.fromtimestamp(ms // 1000, tz=datetime.timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+    return _second(ms // 1000) + ".%03dZ" % (ms % 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    # every message of the same second shares this prefix: computed once (it was a hot spot)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def parse_iso(value: str) -> int:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
+import tornado.iostream
 import tornado.web
 import tornado.websocket
 
@@ -24,6 +26,17 @@ log = logging.getLogger("chat.ws")
 CLOSE_SLOW_CONSUMER = 1008
 
 
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, uncompressed, final WebSocket text frame (RFC 6455 §5.2), as a server
+    sends it: built once per push and written as is to every receiver."""
+    size = len(payload)
+    if size < 126:
+        return struct.pack("!BB", 0x81, size) + payload
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
+
+
 class SocketHub:
     """The :class:`chat.realtime.Transport`: connection id -> live handler."""
 
@@ -34,9 +47,16 @@ class SocketHub:
         runtime.realtime.set_transport(self)
 
     def send(self, conn_id: str, frame: str) -> None:
-        handler = self.handlers.get(conn_id)
-        if handler is not None:
-            handler.push(frame)
+        self.send_many([conn_id], frame)
+
+    def send_many(self, conn_ids: List[str], frame: str) -> None:
+        """Encode and frame once, then write the same bytes to each receiver's stream."""
+        data = text_frame(frame.encode("utf-8"))
+        handlers = self.handlers
+        for conn_id in conn_ids:
+            handler = handlers.get(conn_id)
+            if handler is not None:
+                handler.push(data)
 
     def close(self, conn_id: str, code: int, reason: str) -> None:
         handler = self.handlers.get(conn_id)
@@ -63,7 +83,7 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         self.hub = hub
         self.conn_id = uuid.uuid4().hex
         self.ident: Optional[Identity] = None
-        self.pending = 0
+        self.stream: Optional[tornado.iostream.IOStream] = None
         self.gone = False
 
     async def prepare(self) -> None:
@@ -84,6 +104,11 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
 
     async def open(self, *args: Any) -> None:
         self.set_nodelay(True)
+        connection = self.ws_connection
+        self.stream = getattr(connection, "stream", None)
+        if self.stream is not None:
+            # past this much unsent data a write raises: the consumer is too slow (public API)
+            self.stream.max_write_buffer_size = self.runtime.settings.ws_max_pending_bytes
         self.hub.handlers[self.conn_id] = self
         assert self.ident is not None
         try:
@@ -108,25 +133,21 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         self.hub.handlers.pop(self.conn_id, None)
         asyncio.ensure_future(self.runtime.realtime.close(self.conn_id))
 
-    def push(self, frame: str) -> None:
-        """Write one frame unless the client has stopped reading: then close it instead of
-        buffering without bound."""
-        if self.gone:
+    def push(self, data: bytes) -> None:
+        """Write one framed message, unless the client has stopped reading: then close it
+        instead of buffering without bound."""
+        stream = self.stream
+        if self.gone or stream is None:
             return
-        if self.pending > self.runtime.settings.ws_max_pending_bytes:
-            log.info("closing slow consumer %s (%d bytes unsent)", self.conn_id, self.pending)
-            self.gone = True
-            self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
             return
         try:
-            future = self.write_message(frame)
-        except tornado.websocket.WebSocketClosedError:
-            return
-        size = len(frame)
-        self.pending += size
-        future.add_done_callback(lambda f, n=size: self._written(f, n))
-
-    def _written(self, future: Any, size: int) -> None:
-        self.pending -= size
-        if not future.cancelled():
-            future.exception()  # retrieve it: a socket closing under a write is not an error
+            stream.write(data)
+        except tornado.iostream.StreamBufferFullError:
+            log.info("closing slow consumer %s (over %d bytes unsent)", self.conn_id,
+                     self.runtime.settings.ws_max_pending_bytes)
+            self.gone = True
+            stream.close()  # its buffer is full: a close frame would never get through
+        except tornado.iostream.StreamClosedError:
+            self.gone = True

@@ -16,7 +16,7 @@ def presence(uid: str, role: str = "student", school: str = "s1", classes=(), co
 
 def recorder() -> Tuple[ConnectionManager, List[Tuple[str, str]]]:
     sent: List[Tuple[str, str]] = []
-    return ConnectionManager(lambda conn, frame: sent.append((conn, frame))), sent
+    return ConnectionManager(lambda conns, frame: sent.extend((conn, frame) for conn in conns)), sent
 
 
 def test_first_and_last_connection_and_empty_buckets():
