@@ -84,6 +84,7 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         self.conn_id = uuid.uuid4().hex
         self.ident: Optional[Identity] = None
         self.stream: Optional[tornado.iostream.IOStream] = None
+        self.direct = False
         self.gone = False
 
     async def prepare(self) -> None:
@@ -109,6 +110,8 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         if self.stream is not None:
             # past this much unsent data a write raises: the consumer is too slow (public API)
             self.stream.max_write_buffer_size = self.runtime.settings.ws_max_pending_bytes
+        # the direct send() fast path is for plain sockets (TLS ends in front of this server)
+        self.direct = type(self.stream) is tornado.iostream.IOStream
         self.hub.handlers[self.conn_id] = self
         assert self.ident is not None
         try:
@@ -143,6 +146,16 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         if connection is None or connection.is_closing():
             return
         try:
+            if self.direct and not stream.writing():
+                # nothing queued before it: one send() on the non-blocking socket; only what the
+                # kernel does not take goes through the stream's buffer (order is kept)
+                try:
+                    sent = stream.socket.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    return
+                data = memoryview(data)[sent:]
             stream.write(data)
         except tornado.iostream.StreamBufferFullError:
             log.info("closing slow consumer %s (over %d bytes unsent)", self.conn_id,
@@ -151,3 +164,6 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
             stream.close()  # its buffer is full: a close frame would never get through
         except tornado.iostream.StreamClosedError:
             self.gone = True
+        except OSError:  # the peer reset the connection under a direct send
+            self.gone = True
+            stream.close()
