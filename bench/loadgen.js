@@ -154,11 +154,11 @@ async function idle() {
     const seconds = (performance.now() - t0) / 1000;
     sockets = sockets.concat(opened);
     handshakes.sort((a, b) => a - b);
+    const genCpu = (cpuMs() - cpu0) / 1000 / seconds;
     await sleep(cfg.settle * 1000);
+    out({ type: "step-end", target });  // the orchestrator reads the server's RSS here
     out({ type: "result", target, opened: want, open: sockets.length, seconds, perSecond: want / seconds,
-      handshakeP50: pct(handshakes, 50), handshakeP99: pct(handshakes, 99),
-      loadgenCpu: (cpuMs() - cpu0) / 1000 / seconds });
-    out({ type: "step-end", target });
+      handshakeP50: pct(handshakes, 50), handshakeP99: pct(handshakes, 99), loadgenCpu: genCpu });
   }
   for (const ws of sockets) ws.terminate();
 }

@@ -330,13 +330,27 @@ function onNew(m) {
   conv.lastMessage = { id: m.id, seq: m.seq, senderId: m.senderId, senderName: m.senderName,
     preview: (m.text || "").slice(0, 120), createdAt: m.createdAt, deleted: false };
   if (m.senderId !== S.me.id && !known) {
-    S.client.notify("message:delivered", { conversationId: m.conversationId, seq: m.seq });
+    deliveredUpTo(m.conversationId, m.seq);
     clearTyping(m.conversationId, m.senderId);
     if (m.conversationId === S.active && document.visibilityState !== "hidden") markRead(m.conversationId);
     else if (m.type !== "system") conv.unread = (conv.unread || 0) + 1;
   }
   renderList();
   if (m.conversationId === S.active) renderMessages(true);
+}
+
+// Delivery receipts are coalesced: at most one per conversation every 500 ms, carrying the
+// highest seq (a burst of messages costs the server one marker write, not one per message).
+const deliveredPending = new Map();
+let deliveredTimer = null;
+function deliveredUpTo(conversationId, seq) {
+  deliveredPending.set(conversationId, Math.max(seq, deliveredPending.get(conversationId) || 0));
+  if (deliveredTimer) return;
+  deliveredTimer = setTimeout(() => {
+    deliveredTimer = null;
+    for (const [id, top] of deliveredPending) S.client.notify("message:delivered", { conversationId: id, seq: top });
+    deliveredPending.clear();
+  }, 500);
 }
 
 function onUpdated(m) {
