@@ -18,7 +18,7 @@ log = logging.getLogger("chat.auth")
 ROLES = ("student", "teacher", "admin")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Identity:
     """Who a verified token speaks for."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Dict, FrozenSet, Hashable, Iterable, List, Optional, Set, Tuple
+from typing import AbstractSet, Any, Callable, Dict, FrozenSet, Hashable, Iterable, List, Optional, Set, Tuple
 
 import ujson
 
@@ -42,7 +42,7 @@ def _drop(index: Dict[Hashable, Set[str]], key: Hashable, member: str) -> None:
         del index[key]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Presence:
     """An online user as presence rules see it."""
 
@@ -51,7 +51,7 @@ class Presence:
     role: str
     school: str
     class_ids: FrozenSet[str]
-    contacts: Set[str]
+    contacts: AbstractSet[str]  # a shared empty frozenset until there is one (most users have none)
     since: int = 0
 
     def public(self) -> Dict[str, Any]:
@@ -145,7 +145,7 @@ class ConnectionManager:
         for uid in ids:
             presence = self.users.get(uid)
             if presence is not None:
-                presence.contacts.update(u for u in ids if u != uid)
+                presence.contacts = set(presence.contacts) | {u for u in ids if u != uid}
 
     # ------------------------------------------------------------------ pushes
     def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str]) -> int:

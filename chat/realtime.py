@@ -54,7 +54,7 @@ class TokenBucket:
         return False
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Typist:
     name: str
     others: List[str]
@@ -112,7 +112,7 @@ class TypingTracker:
         return (conversation_id, user_id) in self._typing
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Session:
     """One open socket."""
 
@@ -146,7 +146,7 @@ class Realtime:
         self.verifier = verifier
         self.transport: Transport = _NullTransport()
         self.sessions: Dict[str, Session] = {}
-        self._buckets: Dict[str, Dict[str, TokenBucket]] = {}
+        self._buckets: Dict[str, Tuple[TokenBucket, TokenBucket, TokenBucket]] = {}  # frames, sends, typing
         self.typing = TypingTracker(self.publish, settings.typing_timeout, settings.typing_debounce)
         service.publish = self.publish
         self.dispatch: Dict[str, Callable[..., Awaitable[Any]]] = {
@@ -187,7 +187,8 @@ class Realtime:
             if conv.get("type") in ("direct", "group") and conv.get("school") == ident.school:
                 contacts.update(conv.get("memberIds", ()))
         contacts.discard(ident.user_id)
-        return Presence(ident.user_id, ident.name, ident.role, ident.school, class_ids, contacts, now_ms())
+        return Presence(ident.user_id, ident.name, ident.role, ident.school, class_ids,
+                        contacts or frozenset(), now_ms())
 
     async def open(self, conn_id: str, ident: Identity) -> Session:
         """Register a new socket: ``session:ready`` first, then ``user:online`` to the peers
@@ -199,11 +200,11 @@ class Realtime:
         self.sessions[conn_id] = session
         first = self.manager.add(conn_id, presence)
         if first:
-            self._buckets[ident.user_id] = {
-                "frames": TokenBucket(self.settings.rate_frames, self.settings.rate_frames_burst),
-                "sends": TokenBucket(self.settings.rate_messages, self.settings.rate_messages_burst),
-                "typing": TokenBucket(self.settings.rate_typing, self.settings.rate_typing_burst),
-            }
+            self._buckets[ident.user_id] = (
+                TokenBucket(self.settings.rate_frames, self.settings.rate_frames_burst),
+                TokenBucket(self.settings.rate_messages, self.settings.rate_messages_burst),
+                TokenBucket(self.settings.rate_typing, self.settings.rate_typing_burst),
+            )
         self.transport.send(conn_id, p.push(p.Session.READY, {
             "user": ident.public(), "sessionId": conn_id, "serverTime": iso(now_ms()),
             "heartbeatSeconds": self.settings.ws_ping_interval}))
@@ -273,11 +274,12 @@ class Realtime:
         buckets = self._buckets.get(session.ident.user_id)
         if buckets is None:
             return
-        ok = buckets["frames"].take()
+        frames, sends, typing = buckets
+        ok = frames.take()
         if ok and event == p.Message.SEND:
-            ok = buckets["sends"].take()
+            ok = sends.take()
         elif ok and event == p.Typing.START:
-            ok = buckets["typing"].take()
+            ok = typing.take()
         if ok:
             session.strikes = 0
             return

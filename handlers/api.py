@@ -198,17 +198,23 @@ class PresenceHandler(ApiHandler):
         self.send_list(users, False, None)
 
 
+def is_loopback(remote_ip: str) -> bool:
+    """True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback); anything unparsable is not."""
+    try:
+        address = ipaddress.ip_address((remote_ip or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
 class DemoHandler(ApiHandler):
     """``GET /api/demo/users`` and ``POST /api/demo/token {userId}``: demo mode only, and only
     for loopback clients (anyone else gets 404, as if the routes did not exist)."""
 
     def prepare(self) -> None:
         super().prepare()
-        try:
-            loopback = ipaddress.ip_address(self.request.remote_ip or "").is_loopback
-        except ValueError:
-            loopback = False
-        if not (self.runtime.settings.demo and loopback):
+        if not (self.runtime.settings.demo and is_loopback(self.request.remote_ip)):
             raise NotFound("no such route")
 
     async def get(self, what: str) -> None:

@@ -75,6 +75,17 @@ def open_as(browser, demo, user: str, width: int = 1100, height: int = 680, gate
     return page
 
 
+def test_demo_mode_serves_loopback_clients(demo):
+    status, users = http("GET", demo.url + "/api/demo/users")
+    assert status == 200 and len(users["data"]) == 9
+    assert {u["role"] for u in users["data"]} == {"admin", "teacher", "student"}
+    status, data = http("POST", demo.url + "/api/demo/token", None, {"userId": "nobody"})
+    assert status == 400
+    tok = demo.token("t-turing")
+    _, listed = http("GET", demo.url + "/api/conversations?type=class", tok)
+    assert [c["title"] for c in listed["data"]] == ["Maths 7A"] and listed["data"][0]["lastSeq"] >= 4
+
+
 def new_group(demo, owner: str, members, title: str) -> str:
     status, data = http("POST", demo.url + "/api/conversations", demo.token(owner),
                         {"type": "group", "participantIds": list(members), "title": title})
@@ -252,11 +263,36 @@ def test_starting_a_direct_conversation_from_the_picker(browser, demo):
     frida.context.close()
 
 
+def test_older_pages_load_on_scroll_and_shift_enter_adds_a_line(browser, demo):
+    title = "Long history " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-eve", ["s-finn"], title)
+    tok = demo.token("s-finn")
+    for i in range(80):
+        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, tok, {"text": "old %d" % i})[0] == 201
+    eve = open_as(browser, demo, "s-eve")
+    conv_item(eve, title).click()
+    expect(messages(eve).last).to_have_text("old 79")
+    expect(eve.locator("[data-testid=message][data-seq]")).to_have_count(50)  # one page
+    eve.locator("#messages").evaluate("box => { box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }")
+    expect(eve.locator("[data-testid=message][data-seq]")).to_have_count(80)  # the older page came in
+    expect(messages(eve).first).to_have_text("old 0")
+    composer = eve.get_by_test_id("composer")
+    composer.type("line one")
+    composer.press("Shift+Enter")
+    composer.type("line two")
+    composer.press("Enter")
+    expect(messages(eve).last).to_have_text("line one\nline two")
+    _, hist = http("GET", demo.url + "/api/conversations/%s/messages?limit=1" % conv_id, tok)
+    assert hist["data"][0]["text"] == "line one\nline two"
+    eve.context.close()
+
+
 def test_demo_routes_only_in_demo_mode(tmp_path):
     plain = ServerProc(str(tmp_path / "plain"))
     try:
         plain.wait_ready()
         assert http("GET", plain.url + "/api/demo/users")[0] == 404
         assert http("POST", plain.url + "/api/demo/token", None, {"userId": "s-alice"})[0] == 404
+        assert http("GET", plain.url + "/api/conversations")[0] == 401  # the API itself is there
     finally:
         plain.stop()

@@ -159,3 +159,11 @@ def test_roster_parsing():
                 '{"classes": [{"id": "c", "school": "s", "name": "n", "teacherIds": 5}]}'):
         with pytest.raises(RosterError):
             parse_roster(bad)
+
+
+def test_demo_routes_accept_only_loopback_addresses():
+    from handlers.api import is_loopback
+    for ip in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"):
+        assert is_loopback(ip), ip
+    for ip in ("10.0.0.5", "192.168.1.20", "8.8.8.8", "::ffff:10.0.0.1", "fe80::1", "", "localhost", "garbage"):
+        assert not is_loopback(ip), ip

@@ -42,6 +42,19 @@ async def test_handshake_auth_before_upgrade(base_url, http_server, runtime):
 
 
 @pytest.mark.gen_test
+async def test_the_token_never_reaches_the_access_log(base_url, http_server, caplog):
+    tok = token("st1")
+    with caplog.at_level("INFO", logger="tornado.access"):
+        c = await Ws.connect(base_url, "st1", tok=tok)
+        assert (await c.ok("ping"))["serverTime"]
+        await c.close()
+        await refused(base_url, "/ws?token=" + tok[:-3] + "abc")
+    lines = [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
+    assert any("/ws" in line for line in lines)
+    assert not any(tok[:40] in line or "token=" in line for line in lines), lines
+
+
+@pytest.mark.gen_test
 async def test_origin_is_checked(base_url, http_server):
     url = base_url.replace("http://", "ws://") + "/ws?token=" + token("st1")
     req = tornado.httpclient.HTTPRequest(url, headers={"Origin": "http://evil.example"})
