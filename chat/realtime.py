@@ -199,12 +199,6 @@ class Realtime:
         session = Session(conn_id, ident, presence)
         self.sessions[conn_id] = session
         first = self.manager.add(conn_id, presence)
-        if first:
-            self._buckets[ident.user_id] = (
-                TokenBucket(self.settings.rate_frames, self.settings.rate_frames_burst),
-                TokenBucket(self.settings.rate_messages, self.settings.rate_messages_burst),
-                TokenBucket(self.settings.rate_typing, self.settings.rate_typing_burst),
-            )
         self.transport.send(conn_id, p.push(p.Session.READY, {
             "user": ident.public(), "sessionId": conn_id, "serverTime": iso(now_ms()),
             "heartbeatSeconds": self.settings.ws_ping_interval}))
@@ -272,8 +266,12 @@ class Realtime:
 
     def _check_rate(self, session: Session, event: str) -> None:
         buckets = self._buckets.get(session.ident.user_id)
-        if buckets is None:
-            return
+        if buckets is None:  # made on the user's first frame: idle sockets cost nothing here
+            buckets = self._buckets[session.ident.user_id] = (
+                TokenBucket(self.settings.rate_frames, self.settings.rate_frames_burst),
+                TokenBucket(self.settings.rate_messages, self.settings.rate_messages_burst),
+                TokenBucket(self.settings.rate_typing, self.settings.rate_typing_burst),
+            )
         frames, sends, typing = buckets
         ok = frames.take()
         if ok and event == p.Message.SEND:
