@@ -97,6 +97,7 @@ class ChatService:
         self._queue: List[_Send] = []
         self._recent: "collections.OrderedDict[Tuple[str, str], Dict[str, Any]]" = collections.OrderedDict()
         self._writer: Optional["asyncio.Task[None]"] = None
+        self._last_write = 0.0
         self._flush_timer: Optional[asyncio.TimerHandle] = None
         self._flushing: Optional["asyncio.Task[None]"] = None
 
@@ -436,8 +437,14 @@ class ChatService:
         return await future
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        linger = self.settings.write_linger
         try:
             while self._queue:
+                if linger and len(self._queue) < MAX_BATCH and loop.time() - self._last_write < 0.05:
+                    # busy: let the batch fill a little, a batch costs the database about as much as
+                    # two messages, so small batches would spend most of it on overhead
+                    await asyncio.sleep(linger)
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 try:
                     await self._write_batch(batch)
@@ -447,6 +454,7 @@ class ChatService:
                     for item in batch:
                         if not item.future.done():
                             item.future.set_exception(error)
+                self._last_write = loop.time()
         finally:
             self._writer = None
 

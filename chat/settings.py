@@ -57,6 +57,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
     ("sync_limit", "CHAT_SYNC_LIMIT", int, 500, "most messages per conversation in one sync reply"),
     ("search_chunk", "CHAT_SEARCH_CHUNK", int, 5000, "messages one search query scans (newest first, chunk by chunk)"),
+    ("write_linger", "CHAT_WRITE_LINGER", float, 0.004,
+     "under load, seconds the message writer waits for a batch to fill (0 disables; idle senders never wait)"),
     ("conversation_flush", "CHAT_CONVERSATION_FLUSH", float, 1.0,
      "seconds before a conversation's lastSeq/lastMessage are written behind"),
     ("demo", "CHAT_DEMO", _bool, False, "seed a demo school and enable the demo sign-in routes (loopback only)"),
@@ -104,6 +106,7 @@ class Settings:
     typing_debounce: float = 2.0
     sync_limit: int = 500
     search_chunk: int = 5000
+    write_linger: float = 0.004
     conversation_flush: float = 1.0
     demo: bool = False
     log_level: str = "info"
