@@ -108,8 +108,7 @@ def identity_from_claims(claims: Dict[str, Any]) -> Identity:
         raise Unauthorized("token has an unknown role")
     if name is not None and (not isinstance(name, str) or len(name) > 200):
         raise Unauthorized("token has an invalid name")
-    exp = claims.get("exp")
-    return Identity(user_id=user_id, role=role, school=school, name=(name or "").strip(), exp=int(exp))
+    return Identity(user_id=user_id, role=role, school=school, name=(name or "").strip(), exp=int(claims["exp"]))
 
 
 def mint_token(settings: Settings, user: str, role: str, school: str, name: str = "", ttl: int = 3600,

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 from typing import AbstractSet, Any, Callable, Dict, FrozenSet, Hashable, Iterable, List, Optional, Set, Tuple
 
-import ujson
+from chat.protocol import push
 
 log = logging.getLogger("chat.connections")
 
@@ -109,9 +109,6 @@ class ConnectionManager:
     def is_online(self, user_id: str) -> bool:
         return user_id in self.by_user
 
-    def connections_of(self, user_id: str) -> Set[str]:
-        return self.by_user.get(user_id, set())
-
     def peers(self, school: str, role: str, class_ids: Iterable[str], contacts: Iterable[str],
               user_id: str) -> Set[str]:
         """Online users that share presence with this user (PROTOCOL §6), never across schools.
@@ -158,8 +155,7 @@ class ConnectionManager:
                 targets.extend(conns)
         if not targets:
             return 0
-        self._send_many(targets, ujson.dumps({"event": event, "data": data}, ensure_ascii=False,
-                                             escape_forward_slashes=False))
+        self._send_many(targets, push(event, data))
         return len(targets)
 
     def stats(self) -> Dict[str, int]:

@@ -146,9 +146,6 @@ class EmbeddedMongo:
             json.dump({"uri": self.uri, "pid": self.proc.pid, "serverPid": os.getpid(), "port": self.port}, fh)
         os.replace(tmp, path)
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def check(self) -> None:
         """Supervise: call periodically; restarts a dead child with exponential backoff."""
         if self.proc is None:

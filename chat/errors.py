@@ -95,10 +95,3 @@ class Internal(ChatError):
     code = "internal"
     default_message = "internal error"
 
-
-def error_for_code(code: str, message: str = "") -> ChatError:
-    """The error class for a wire code (used by the WebSocket tier for synthetic errors)."""
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, RateLimited, Unavailable):
-        if cls.code == code:
-            return cls(message)
-    return Internal(message)

@@ -279,7 +279,7 @@ class ChatService:
             if len(members) > self.settings.max_participants:
                 raise BadRequest("the class has more than %d members" % self.settings.max_participants)
             title, class_id = req.title or klass.get("name") or class_id, klass["id"]
-        doc = {"id": conv_id, "key": key, "type": req.type, "title": title, "classId": class_id,
+        doc: Dict[str, Any] = {"id": conv_id, "key": key, "type": req.type, "title": title, "classId": class_id,
                "school": ident.school, "createdBy": ident.user_id, "createdAt": now, "lastSeq": 0,
                "lastActivityAt": now, "lastMessage": None, "memberIds": []}
         conv, created = await self.store.insert_conversation(doc)
@@ -576,7 +576,8 @@ class ChatService:
     async def _system(self, ident: Identity, state: ConvState, action: str, text: str,
                       user_ids: List[str]) -> Dict[str, Any]:
         """A server-written ``system`` message (not counted as unread)."""
-        doc = {"id": new_id(), "conversationId": state.id, "senderId": ident.user_id, "senderName": ident.name,
+        doc: Dict[str, Any] = {
+               "id": new_id(), "conversationId": state.id, "senderId": ident.user_id, "senderName": ident.name,
                "type": "system", "text": text, "attachments": [], "replyTo": None, "clientMsgId": new_id(),
                "createdAt": now_ms(), "editedAt": None, "deletedAt": None,
                "meta": {"action": action, "userIds": user_ids}}
@@ -594,7 +595,7 @@ class ChatService:
             target = await self.store.get_message(req.reply_to)
             if target is None or target["conversationId"] != conversation_id:
                 raise BadRequest("replyTo must be a message of this conversation")
-        doc = {"id": new_id(), "conversationId": conversation_id, "senderId": ident.user_id,
+        doc: Dict[str, Any] = {"id": new_id(), "conversationId": conversation_id, "senderId": ident.user_id,
                "senderName": ident.name, "type": req.type, "text": req.text, "attachments": req.attachments,
                "replyTo": req.reply_to, "clientMsgId": req.client_msg_id or new_id(), "createdAt": now_ms(),
                "editedAt": None, "deletedAt": None}

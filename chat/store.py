@@ -28,7 +28,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument, UpdateOne
 
-from chat.errors import Duplicate, Unavailable
+from chat.errors import Duplicate, NotFound, Unavailable
 
 log = logging.getLogger("chat.store")
 
@@ -252,9 +252,6 @@ class Store:
             return taught + [c for c in self.classes.find({"studentIds": has(user_id)}) if c["_id"] not in seen]
         return _outs(await self._io(work))
 
-    async def classes_of_school(self, school: str) -> List[Dict[str, Any]]:
-        return _outs(await self._io(lambda: list(self.classes.find({"school": school}).sort("name", 1))))
-
     # ------------------------------------------------------------------ conversations
     async def insert_conversation(self, doc: Dict[str, Any]) -> Tuple[Dict[str, Any], bool]:
         """Insert; on a duplicate ``key`` return the existing one. Returns (doc, created)."""
@@ -287,9 +284,6 @@ class Store:
             ids = [ObjectId(m["conversationId"]) for m in self.memberships.find({"userId": user_id}, {"conversationId": 1})]
             return list(self.conversations.find({"_id": {"$in": ids}})) if ids else []
         return _outs(await self._io(work))
-
-    async def conversations_of_class(self, class_id: str) -> List[Dict[str, Any]]:
-        return _outs(await self._io(lambda: list(self.conversations.find({"classId": class_id}))))
 
     async def set_conversation_fields(self, conversation_id: str, fields: Dict[str, Any]) -> None:
         await self._io(lambda: self.conversations.update_one({"_id": ObjectId(conversation_id)}, {"$set": fields}))
@@ -460,6 +454,8 @@ class Store:
             conv = self.conversations.find_one_and_update(
                 {"_id": key}, {"$inc": {"lastSeq": len(docs)}}, projection={"lastSeq": 1},
                 return_document=ReturnDocument.AFTER)
+            if conv is None:
+                raise NotFound("no such conversation")
             first = conv["lastSeq"] - len(docs) + 1
             bodies = []
             for offset, doc in enumerate(docs):
@@ -610,10 +606,6 @@ class Store:
                 return_document=ReturnDocument.AFTER)
             return True, _out(after)
         return await self._io(work)
-
-    async def reactions_of(self, message_id: str) -> List[Dict[str, Any]]:
-        """The reaction documents of one message (the audit view; rendering uses reactionKeys)."""
-        return _outs(await self._io(lambda: list(self.reactions.find({"messageId": message_id}).sort("createdAt", 1))))
 
     # ------------------------------------------------------------------ maintenance
     async def drop_database(self) -> None:

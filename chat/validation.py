@@ -91,10 +91,16 @@ def id_list(body: Mapping[str, Any], key: str, max_items: int, *, required: bool
     return out
 
 
-def query_int(raw: Optional[str], key: str, default: Optional[int], minimum: int, maximum: int) -> Optional[int]:
-    """An integer query parameter (strings from the URL)."""
+def query_int(raw: Optional[str], key: str, default: int, minimum: int, maximum: int) -> int:
+    """An integer query parameter (strings from the URL) with a default."""
+    value = query_int_opt(raw, key, minimum, maximum)
+    return default if value is None else value
+
+
+def query_int_opt(raw: Optional[str], key: str, minimum: int, maximum: int) -> Optional[int]:
+    """An optional integer query parameter."""
     if raw is None or raw == "":
-        return default
+        return None
     try:
         value = int(raw)
     except ValueError:

@@ -109,8 +109,8 @@ class MessagesHandler(ApiHandler):
 
     async def get(self, conversation_id: str) -> None:
         ident = await self.identity()
-        before = v.query_int(self.arg("before"), "before", None, 0, 2 ** 53)
-        after = v.query_int(self.arg("after"), "after", None, 0, 2 ** 53)
+        before = v.query_int_opt(self.arg("before"), "before", 0, 2 ** 53)
+        after = v.query_int_opt(self.arg("after"), "after", 0, 2 ** 53)
         limit = v.query_int(self.arg("limit"), "limit", 50, 1, 100)
         page, has_more, cursor = await self.runtime.service.history(ident, conversation_id, before, after, limit)
         self.send_list(page, has_more, cursor)

@@ -9,16 +9,13 @@ import ujson
 
 from chat.auth import Identity
 from chat.errors import BadRequest, ChatError, Internal, TooLarge, STATUS
+from chat.protocol import dumps
 from chat.runtime import Runtime
 
 log = logging.getLogger("chat.http")
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "bad_request",
                409: "conflict", 413: "too_large", 429: "rate_limited", 503: "unavailable"}
-
-
-def dumps(value: Any) -> str:
-    return ujson.dumps(value, ensure_ascii=False, escape_forward_slashes=False)
 
 
 class JsonErrors:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import struct
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 from urllib.parse import urlparse
 
 import tornado.iostream
@@ -144,12 +144,13 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         self.hub.handlers.pop(self.conn_id, None)
         asyncio.ensure_future(self.runtime.realtime.close(self.conn_id))
 
-    def push(self, data: bytes) -> None:
+    def push(self, frame: bytes) -> None:
         """Write one framed message, unless the client has stopped reading: then close it
         instead of buffering without bound."""
         stream = self.stream
         if self.gone or stream is None:
             return
+        data: Union[bytes, memoryview] = frame
         connection = self.ws_connection
         if connection is None or connection.is_closing():
             return
