@@ -259,8 +259,25 @@ def test_starting_a_direct_conversation_from_the_picker(browser, demo):
     finn.keyboard.press("Enter")
     frida = open_as(browser, demo, "t-kahlo")
     expect(direct_item(frida, "Finn Larsen").get_by_test_id("badge")).to_have_text("1")
-    finn.context.close()
-    frida.context.close()
+    # a group: a title and two people picked
+    title = "Poster team " + uuid.uuid4().hex[:4]
+    finn.get_by_test_id("new-conv").click()
+    finn.check("input[name=kind][value=group]")
+    finn.fill("#new-title", title)
+    for name in ("Dan Okafor", "Eve Novak"):
+        finn.get_by_test_id("user-search").fill(name.split()[0])
+        finn.locator("[data-testid=user-results] li", has_text=name).click()
+    expect(finn.locator("#picked")).to_have_text("Dan Okafor, Eve Novak")
+    finn.click("#new-create")
+    expect(finn.get_by_test_id("chat-title")).to_have_text(title)
+    expect(finn.locator("#chat-sub")).to_contain_text("group \u00b7 3 people")
+    finn.get_by_test_id("composer").fill("Who brings the glue?")
+    finn.keyboard.press("Enter")
+    dan = open_as(browser, demo, "s-dan")
+    expect(conv_item(dan, title).get_by_test_id("badge")).to_have_text("1")
+    assert finn.errors == [] and frida.errors == [] and dan.errors == []
+    for page in (finn, frida, dan):
+        page.context.close()
 
 
 def test_older_pages_load_on_scroll_and_shift_enter_adds_a_line(browser, demo):
