@@ -566,7 +566,7 @@ class ChatService:
     async def close(self) -> None:
         """Finish queued sends and write the conversation state (at shutdown)."""
         while self._writer is not None:
-            await asyncio.sleep(0.01)
+            await asyncio.shield(self._writer)
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
@@ -603,9 +603,8 @@ class ChatService:
         if not created:
             if stored["conversationId"] != conversation_id:
                 raise Conflict("clientMsgId was already used in another conversation")
-            if stored is not doc and stored.get("seq") is not None and stored["seq"] > 0:
-                latest = await self.store.get_message(stored["id"])  # edits and reactions since
-                stored = latest or stored
+            # a retry's answer is the stored message as it is now (edits and reactions since)
+            stored = await self.store.get_message(stored["id"]) or stored
         return render.message(stored), created
 
     async def _render_many(self, docs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
