@@ -22,7 +22,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from chat import render
 from chat.auth import Identity
@@ -95,6 +95,7 @@ class ChatService:
         self._states: Dict[str, ConvState] = {}
         self._loading: Dict[str, "asyncio.Future[ConvState]"] = {}
         self._queue: List[_Send] = []
+        self._writing: Set[str] = set()  # conversations of the batch being written
         self._recent: "collections.OrderedDict[Tuple[str, str], Dict[str, Any]]" = collections.OrderedDict()
         self._writer: Optional["asyncio.Task[None]"] = None
         self._last_write = 0.0
@@ -169,7 +170,11 @@ class ChatService:
             del self._loading[conversation_id]
 
     def _evict(self) -> None:
-        for cid in [cid for cid, st in self._states.items() if not st.dirty][:MAX_CACHED // 10]:
+        # never a conversation with unflushed state or messages queued or being written: a reload
+        # would not see them yet and would hand out their seqs again
+        busy = {item.state.id for item in self._queue} | self._writing
+        idle = [cid for cid, st in self._states.items() if not st.dirty and cid not in busy]
+        for cid in idle[:max(1, MAX_CACHED // 10)]:
             del self._states[cid]
 
     def forget(self, conversation_id: str) -> None:
@@ -446,6 +451,7 @@ class ChatService:
                     # two messages, so small batches would spend most of it on overhead
                     await asyncio.sleep(linger)
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                self._writing = {item.state.id for item in batch}
                 try:
                     await self._write_batch(batch)
                 except Exception as exc:  # never leave a sender waiting
@@ -454,8 +460,10 @@ class ChatService:
                     for item in batch:
                         if not item.future.done():
                             item.future.set_exception(error)
+                self._writing = set()
                 self._last_write = loop.time()
         finally:
+            self._writing = set()
             self._writer = None
 
     async def _write_batch(self, batch: List[_Send]) -> None:
