@@ -578,6 +578,8 @@ class ChatService:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
         await self.flush()
 
     # ------------------------------------------------------------------ messages
