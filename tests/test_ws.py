@@ -221,15 +221,23 @@ async def test_typing_indicator_lifecycle(ws, api):
     await b.expect("typing:start")
     await typist.ok("typing:stop", {"conversationId": conv["id"]})
     await b.expect("typing:stop")
-    await asyncio.sleep(0.45)
+    reply = await c.request("typing:start", {"conversationId": "0" * 24})
+    assert reply["error"]["code"] == "not_found"
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(typing_timeout=30)  # no server timeout in this test: only the close can stop it
+async def test_typing_stops_when_the_typists_last_connection_closes(ws, api):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    typist, other_device = await ws("st1"), await ws("st1")
+    b = await ws("st2")
     await typist.ok("typing:start", {"conversationId": conv["id"]})
     await b.expect("typing:start")
     await typist.close()
-    await b.nothing("typing:stop", within=0.1)  # another connection is still open
+    await b.nothing("typing:stop", within=0.3)  # another connection of the typist is still open
     await other_device.close()
-    await b.expect("typing:stop", timeout=0.5)  # the last connection closed: stopped at once
-    reply = await c.request("typing:start", {"conversationId": "0" * 24})
-    assert reply["error"]["code"] == "not_found"
+    stop = await b.expect("typing:stop")
+    assert stop["data"] == {"conversationId": conv["id"], "userId": "st1", "name": "Sam Student"}
 
 
 @pytest.mark.gen_test(timeout=60)
