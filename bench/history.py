@@ -100,7 +100,7 @@ async def main(args: argparse.Namespace) -> None:
             have = await fill(rt, conv["id"], size, have)
             print("filled to %d messages in %.1fs" % (have, time.perf_counter() - t0), file=sys.stderr)
             results[size] = await measure(client, base, tok, conv["id"], have, args.samples)
-            have = (await rt.store.get_conversation(conv["id"]))["lastSeq"]
+            have = (await rt.store.conversations.get(conv["id"]))["lastSeq"]
         print("%-12s %10s %9s %9s %9s %9s" % ("operation", "messages", "p50 ms", "p95 ms", "p99 ms", "max ms"))
         for size, rows in results.items():
             for label, row in rows.items():

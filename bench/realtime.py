@@ -178,7 +178,7 @@ def run_loadgen(config: Dict[str, Any], pids: List[int]) -> List[Dict[str, Any]]
             t0, c0, _r0 = marks[key]
             wall = time.time() - t0
             marks[key] = (wall, cpu_of(pids) - c0, rss_of(pids))
-            marks[("split", key)] = [round((cpu_of([p]) - c) / wall, 3) for p, c in zip(pids, marks[("split", key)])]
+            marks[("split", key)] = [round((cpu_of([p]) - c) / wall, 3) for p, c in zip(pids, marks[("split", key)], strict=True)]
         elif event["type"] == "result":
             wall, cpu, rss = marks[key]
             event.update(serverCpu=cpu / wall if wall else 0, serverCpuSeconds=cpu, serverRss=rss,

@@ -88,10 +88,31 @@ class TokenVerifier:
                 options={"require": ["exp"], "verify_aud": self._audience is not None},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("token expired")
+            raise Unauthorized("token expired") from None
         except jwt.InvalidTokenError as exc:
-            raise Unauthorized("invalid token: %s" % exc.__class__.__name__)
+            raise Unauthorized("invalid token: %s" % _why(exc)) from None
         return identity_from_claims(claims)
+
+
+_WHY = (
+    (jwt.InvalidSignatureError, "the signature does not match the server's key"),
+    (jwt.ImmatureSignatureError, "not valid yet (nbf/iat in the future)"),
+    (jwt.InvalidAudienceError, "wrong audience (aud)"),
+    (jwt.InvalidIssuerError, "wrong issuer (iss)"),
+    (jwt.MissingRequiredClaimError, "a required claim is missing"),
+    (jwt.InvalidAlgorithmError, "the signing algorithm is not accepted"),
+    (jwt.DecodeError, "not a well-formed JWT"),
+)
+
+
+def _why(exc: Exception) -> str:
+    """A plain-language reason (never a library class name)."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return "the claim %r is missing" % exc.claim
+    for kind, reason in _WHY:
+        if isinstance(exc, kind):
+            return reason
+    return "it could not be verified"
 
 
 def identity_from_claims(claims: Dict[str, Any]) -> Identity:

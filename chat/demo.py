@@ -44,7 +44,7 @@ async def seed_demo(service: ChatService) -> bool:
     """Load the demo school; conversations and history only the first time. True when seeded."""
     store = service.store
     await import_roster(store, demo_users(), [dict(c, school=SCHOOL) for c in CLASSES])
-    if await store.conversations_of_user("t-turing"):
+    if await store.conversations.of_user("t-turing"):
         return False
 
     async def say(user: str, conv: Dict[str, Any], text: str) -> None:

@@ -143,7 +143,7 @@ def _sync(data: Dict[str, Any], s: Settings) -> Dict[str, Any]:
         try:
             since = parse_iso(data["changedSince"])
         except ValueError:
-            raise BadRequest("changedSince must be an ISO time")
+            raise BadRequest("changedSince must be an ISO time") from None
     limit = v.integer(data, "limit", required=False, minimum=1, maximum=s.sync_limit) or min(100, s.sync_limit)
     return {"seen": seen, "changed_since": since, "limit": limit}
 
@@ -189,8 +189,8 @@ def parse_frame(raw: Any, settings: Settings) -> Frame:
         decoded = ujson.loads(raw)
     except (ValueError, TypeError, OverflowError):
         if too_large:
-            raise FrameError(TooLarge("frame over %d bytes" % settings.ws_max_frame_bytes))
-        raise FrameError(BadRequest("frame is not valid JSON"))
+            raise FrameError(TooLarge("frame over %d bytes" % settings.ws_max_frame_bytes)) from None
+        raise FrameError(BadRequest("frame is not valid JSON")) from None
     if not isinstance(decoded, dict):
         raise FrameError(BadRequest("a frame must be a JSON object"))
     ref = decoded.get("ref")
@@ -212,7 +212,7 @@ def parse_frame(raw: Any, settings: Settings) -> Frame:
     try:
         args = validator(data, settings)
     except ChatError as exc:
-        raise FrameError(exc, ref)
+        raise FrameError(exc, ref) from None
     return Frame(event, args, ref)
 
 

@@ -1,31 +1,36 @@
-"""The socket-facing core: sessions, event dispatch, typing, presence, rate limits, token life.
+"""The socket-facing core: sessions, event dispatch and token life.
 
 No sockets here: frames leave through an injected :class:`Transport` (``send``/``close`` by
 connection id), which the Tornado WebSocket tier implements. Every event goes through the
 explicit table :attr:`Realtime.dispatch`; unknown events never reach it (the parser rejects
-them).
+them). Presence, typing and rate limits are their own modules, shared with REST.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Protocol, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol
 
 from chat import protocol as p
 from chat.auth import Identity, TokenVerifier
+from chat.clock import Clock, Timer
 from chat.connections import ConnectionManager, Presence
 from chat.errors import ChatError, Forbidden, Internal, RateLimited, Unavailable
+from chat.presence import PresenceService
+from chat.ratelimit import Limit, RateLimiter
 from chat.service import ChatService
 from chat.settings import Settings
 from chat.timeutil import iso, now_ms
+from chat.typing_state import TypingTracker
 
 log = logging.getLogger("chat.realtime")
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOKEN_EXPIRED = 4001
+CLOSE_TOO_MANY_SOCKETS = 4029
+
+_LIMIT_OF = {p.Message.SEND: Limit.SEND, p.Typing.START: Limit.TYPING}
 
 
 class Transport(Protocol):
@@ -36,82 +41,6 @@ class Transport(Protocol):
     def close(self, conn_id: str, code: int, reason: str) -> None: ...
 
 
-class TokenBucket:
-    """A classic token bucket: ``rate`` tokens per second up to ``burst``."""
-
-    __slots__ = ("rate", "burst", "tokens", "stamp")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, time.monotonic()
-
-    def take(self, now: Optional[float] = None) -> bool:
-        now = time.monotonic() if now is None else now
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-@dataclasses.dataclass(slots=True)
-class _Typist:
-    name: str
-    others: List[str]
-    last_sent: float
-    timer: Optional[asyncio.TimerHandle] = None
-
-
-class TypingTracker:
-    """Who is typing where. Broadcasts ``typing:start`` at most once per ``debounce`` seconds
-    per (conversation, user), and ``typing:stop`` itself after ``timeout`` seconds without a
-    new start, when the typist sends a message, or when its last connection closes."""
-
-    def __init__(self, publish: Callable[[str, Dict[str, Any], Iterable[str]], Any], timeout: float,
-                 debounce: float) -> None:
-        self._publish = publish
-        self.timeout = timeout
-        self.debounce = debounce
-        self._typing: Dict[Tuple[str, str], _Typist] = {}
-        self._by_user: Dict[str, Set[str]] = {}
-
-    def start(self, conversation_id: str, user_id: str, name: str, members: Iterable[str]) -> None:
-        key = (conversation_id, user_id)
-        now = time.monotonic()
-        state = self._typing.get(key)
-        if state is None:
-            state = self._typing[key] = _Typist(name, [m for m in members if m != user_id], 0.0)
-            self._by_user.setdefault(user_id, set()).add(conversation_id)
-        if state.timer is not None:
-            state.timer.cancel()
-        state.timer = asyncio.get_running_loop().call_later(self.timeout, self.stop, conversation_id, user_id)
-        if now - state.last_sent >= self.debounce:
-            state.last_sent = now
-            self._publish(p.Typing.START, {"conversationId": conversation_id, "userId": user_id, "name": name},
-                          state.others)
-
-    def stop(self, conversation_id: str, user_id: str) -> None:
-        state = self._typing.pop((conversation_id, user_id), None)
-        if state is None:
-            return
-        if state.timer is not None:
-            state.timer.cancel()
-        convs = self._by_user.get(user_id)
-        if convs is not None:
-            convs.discard(conversation_id)
-            if not convs:
-                del self._by_user[user_id]
-        self._publish(p.Typing.STOP, {"conversationId": conversation_id, "userId": user_id, "name": state.name},
-                      state.others)
-
-    def stop_user(self, user_id: str) -> None:
-        for conversation_id in list(self._by_user.get(user_id, ())):
-            self.stop(conversation_id, user_id)
-
-    def is_typing(self, conversation_id: str, user_id: str) -> bool:
-        return (conversation_id, user_id) in self._typing
-
-
 @dataclasses.dataclass(slots=True)
 class Session:
     """One open socket."""
@@ -120,7 +49,7 @@ class Session:
     ident: Identity
     presence: Presence
     strikes: int = 0
-    expiry: Optional[asyncio.TimerHandle] = None
+    expiry: Optional[Timer] = None
 
 
 class _NullTransport:
@@ -138,17 +67,18 @@ class Realtime:
     """Sessions and their events, on top of the service and the connection manager."""
 
     def __init__(self, settings: Settings, service: ChatService, manager: ConnectionManager,
-                 verifier: TokenVerifier) -> None:
+                 verifier: TokenVerifier, presence: PresenceService, typing: TypingTracker,
+                 limiter: RateLimiter, clock: Clock) -> None:
         self.settings = settings
         self.service = service
-        self.store = service.store
         self.manager = manager
         self.verifier = verifier
+        self.presence = presence
+        self.typing = typing
+        self.limiter = limiter
+        self.clock = clock
         self.transport: Transport = _NullTransport()
         self.sessions: Dict[str, Session] = {}
-        self._buckets: Dict[str, Tuple[TokenBucket, TokenBucket, TokenBucket]] = {}  # frames, sends, typing
-        self.typing = TypingTracker(self.publish, settings.typing_timeout, settings.typing_debounce)
-        service.publish = self.publish
         self.dispatch: Dict[str, Callable[..., Awaitable[Any]]] = {
             p.Message.SEND: self._send,
             p.Message.EDIT: self._edit,
@@ -169,33 +99,18 @@ class Realtime:
         self.transport = transport
         self.manager.set_sender(transport.send_many)
 
-    # ------------------------------------------------------------------ the publish seam
-    def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str]) -> None:
-        """What the service pushes: to the manager, plus the side effects pushes imply."""
-        self.manager.publish(event, data, user_ids)
-        if event == p.Message.NEW and self.typing.is_typing(data["conversationId"], data["senderId"]):
-            self.typing.stop(data["conversationId"], data["senderId"])
-        elif event == p.Conversation.CREATED and data.get("type") in ("direct", "group"):
-            self.manager.link(x["userId"] for x in data.get("participants", ()))
-
     # ------------------------------------------------------------------ open / close
-    async def _presence_of(self, ident: Identity) -> Presence:
-        classes = await self.store.classes_of_user(ident.user_id)
-        class_ids = frozenset(c["id"] for c in classes if c.get("school") == ident.school)
-        contacts: Set[str] = set()
-        for conv in await self.store.conversations_of_user(ident.user_id):
-            if conv.get("type") in ("direct", "group") and conv.get("school") == ident.school:
-                contacts.update(conv.get("memberIds", ()))
-        contacts.discard(ident.user_id)
-        return Presence(ident.user_id, ident.name, ident.role, ident.school, class_ids,
-                        contacts or frozenset(), now_ms())
-
-    async def open(self, conn_id: str, ident: Identity) -> Session:
+    async def open(self, conn_id: str, ident: Identity) -> Optional[Session]:
         """Register a new socket: ``session:ready`` first, then ``user:online`` to the peers
-        when it is the user's first connection."""
+        when it is the user's first connection. A user past ``max_sockets_per_user`` gets an
+        error frame and the close code 4029 on the new socket (None is returned)."""
         ident = await self.service.touch_identity(ident)
-        online = self.manager.users.get(ident.user_id)
-        presence = online if online is not None else await self._presence_of(ident)
+        if len(self.manager.by_user.get(ident.user_id, ())) >= self.settings.max_sockets_per_user:
+            self.transport.send(conn_id, p.error_frame(RateLimited(
+                "at most %d open sockets per user" % self.settings.max_sockets_per_user), None))
+            self.transport.close(conn_id, CLOSE_TOO_MANY_SOCKETS, "too many sockets")
+            return None
+        presence = await self.presence.presence_of(ident)
         session = Session(conn_id, ident, presence)
         self.sessions[conn_id] = session
         first = self.manager.add(conn_id, presence)
@@ -218,21 +133,20 @@ class Realtime:
         presence, last = self.manager.remove(conn_id)
         if not last or presence is None:
             return
-        self._buckets.pop(presence.user_id, None)
         self.typing.stop_user(presence.user_id)
         seen = now_ms()
         data = dict(presence.public(), lastSeen=iso(seen))
         self.manager.publish(p.User.OFFLINE, data, self.manager.audience(presence))
         try:
-            await self.store.set_last_seen(presence.user_id, seen)
+            await self.service.store.directory.set_last_seen(presence.user_id, seen)
         except Unavailable:
             log.warning("could not persist lastSeen of %s", presence.user_id)
 
     def _schedule_expiry(self, session: Session) -> None:
         if session.expiry is not None:
             session.expiry.cancel()
-        delay = max(0.0, session.ident.exp + self.settings.jwt_leeway - time.time())
-        session.expiry = asyncio.get_running_loop().call_later(delay, self._expire, session.conn_id)
+        delay = max(0.0, session.ident.exp + self.settings.jwt_leeway - self.clock.time())
+        session.expiry = self.clock.call_later(delay, self._expire, session.conn_id)
 
     def _expire(self, conn_id: str) -> None:
         if conn_id not in self.sessions:
@@ -265,19 +179,11 @@ class Realtime:
             self.transport.send(conn_id, p.reply(frame.ref, result))
 
     def _check_rate(self, session: Session, event: str) -> None:
-        buckets = self._buckets.get(session.ident.user_id)
-        if buckets is None:  # made on the user's first frame: idle sockets cost nothing here
-            buckets = self._buckets[session.ident.user_id] = (
-                TokenBucket(self.settings.rate_frames, self.settings.rate_frames_burst),
-                TokenBucket(self.settings.rate_messages, self.settings.rate_messages_burst),
-                TokenBucket(self.settings.rate_typing, self.settings.rate_typing_burst),
-            )
-        frames, sends, typing = buckets
-        ok = frames.take()
-        if ok and event == p.Message.SEND:
-            ok = sends.take()
-        elif ok and event == p.Typing.START:
-            ok = typing.take()
+        user = session.ident.user_id
+        ok = self.limiter.take(user, Limit.FRAME)
+        kind = _LIMIT_OF.get(event)
+        if ok and kind is not None:
+            ok = self.limiter.take(user, kind)
         if ok:
             session.strikes = 0
             return
@@ -323,7 +229,7 @@ class Realtime:
         return await self.service.sync(s.ident, seen, changed_since, limit)
 
     async def _presence_list(self, s: Session, class_id: Optional[str], role: Optional[str]) -> List[Dict[str, Any]]:
-        return await self.presence_list(s.ident, class_id, role, s.presence)
+        return await self.presence.presence_list(s.ident, class_id, role, s.presence)
 
     async def _refresh(self, s: Session, token: str) -> Dict[str, Any]:
         fresh = self.verifier.verify(token)
@@ -339,23 +245,6 @@ class Realtime:
         data = {"serverTime": iso(now_ms())}
         self.transport.send(s.conn_id, p.push(p.Session.PONG, data))
         return data
-
-    # ------------------------------------------------------------------ presence (REST shares it)
-    async def presence_list(self, ident: Identity, class_id: Optional[str], role: Optional[str],
-                            presence: Optional[Presence] = None) -> List[Dict[str, Any]]:
-        """Online users this user may see (PROTOCOL §6), optionally of one class or role."""
-        if presence is None:
-            presence = self.manager.users.get(ident.user_id) or await self._presence_of(ident)
-        peers = self.manager.audience(presence)
-        if class_id is not None:
-            peers &= self.manager.by_class.get(class_id, set())
-        out = []
-        for uid in peers:
-            peer = self.manager.users[uid]
-            if role is None or peer.role == role:
-                out.append(dict(peer.public(), since=iso(peer.since)))
-        out.sort(key=lambda x: (x["name"].lower(), x["userId"]))
-        return out
 
     # ------------------------------------------------------------------ shutdown
     def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:

@@ -83,6 +83,6 @@ def parse_roster(content: str, filename: str = "") -> Tuple[List[Dict[str, Any]]
 async def import_roster(store: Store, users: List[Dict[str, Any]], classes: List[Dict[str, Any]]) -> Dict[str, int]:
     """Upsert users and classes; re-importing updates and never duplicates."""
     now = now_ms()
-    new_users = await store.upsert_users(users, now)
-    new_classes = await store.upsert_classes(classes, now)
+    new_users = await store.directory.upsert_users(users, now)
+    new_classes = await store.directory.upsert_classes(classes, now)
     return {"users": len(users), "newUsers": new_users, "classes": len(classes), "newClasses": new_classes}

@@ -1,7 +1,10 @@
-"""The object graph of one server: settings, store, verifier, service, connection manager.
+"""The object graph of one server: settings, clock, store, verifier, service, sockets.
 
 Built once (by ``server.py`` or a test fixture) and handed to the Tornado application,
-whose handlers receive it through ``initialize()``; nothing lives in module globals.
+whose handlers receive it through ``initialize()``; nothing lives in module globals. The
+wiring reads top to bottom: the connection manager and typing tracker exist first, the
+socket event sink is built on them, the service is built with that sink, and the real-time
+tier on the service.
 """
 from __future__ import annotations
 
@@ -10,21 +13,31 @@ import time
 from typing import Optional
 
 from chat.auth import TokenVerifier
+from chat.clock import Clock, SystemClock
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
+from chat.events import Fanout
+from chat.presence import PresenceService
+from chat.push import SocketEvents, typing_announcer
+from chat.ratelimit import RateLimiter
 from chat.realtime import Realtime
 from chat.service import ChatService
 from chat.settings import Settings
 from chat.store import Store
+from chat.typing_state import TypingTracker
 
 
 @dataclasses.dataclass
 class Runtime:
     settings: Settings
+    clock: Clock
     store: Store
     verifier: TokenVerifier
     service: ChatService
     manager: ConnectionManager
+    presence: PresenceService
+    limiter: RateLimiter
+    events: Fanout
     realtime: Realtime
     storage_label: str
     embedded: Optional[EmbeddedMongo] = None
@@ -32,16 +45,23 @@ class Runtime:
     draining: bool = False
 
 
-def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None) -> Runtime:
+def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None,
+                  clock: Optional[Clock] = None) -> Runtime:
     """Wire the components together (the transport is installed by the socket tier)."""
+    clock = clock or SystemClock()
     store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms)
     manager = ConnectionManager()
-    service = ChatService(settings, store, online=manager.is_online)
+    typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
+    events = Fanout([SocketEvents(manager, typing)])
+    service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
     verifier = TokenVerifier(settings)
-    realtime = Realtime(settings, service, manager, verifier)  # installs itself as the service's publisher
+    presence = PresenceService(store, manager, clock)
+    limiter = RateLimiter(settings, clock)
+    realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
-    return Runtime(settings=settings, store=store, verifier=verifier, service=service, manager=manager,
-                   realtime=realtime, storage_label=label, embedded=embedded)
+    return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
+                   manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,
+                   storage_label=label, embedded=embedded)
 
 
 def _redact(uri: str) -> str:

@@ -52,10 +52,19 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("rate_frames_burst", "CHAT_RATE_FRAMES_BURST", float, 200.0, "frame bucket size"),
     ("rate_typing", "CHAT_RATE_TYPING", float, 2.0, "typing events per second per user"),
     ("rate_typing_burst", "CHAT_RATE_TYPING_BURST", float, 10.0, "typing bucket size"),
+    ("max_sockets_per_user", "CHAT_MAX_SOCKETS_PER_USER", int, 10,
+     "open WebSockets one user may hold; a further one is closed with 4029"),
     ("rate_strikes", "CHAT_RATE_STRIKES", int, 20, "rate-limited frames in a row before the socket is closed (1008)"),
     ("typing_timeout", "CHAT_TYPING_TIMEOUT", float, 5.0, "seconds after the last typing:start before the server sends typing:stop"),
     ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
     ("sync_limit", "CHAT_SYNC_LIMIT", int, 500, "most messages per conversation in one sync reply"),
+    ("sync_max_messages", "CHAT_SYNC_MAX_MESSAGES", int, 2000, "most messages (new and changed) in one sync reply"),
+    ("sync_max_bytes", "CHAT_SYNC_MAX_BYTES", int, 1048576,
+     "about the most bytes of messages in one sync reply (keep well under ws_max_pending_bytes)"),
+    ("sync_changed_limit", "CHAT_SYNC_CHANGED_LIMIT", int, 1000, "most changed messages in one sync reply"),
+    ("unread_chunk", "CHAT_UNREAD_CHUNK", int, 1000, "seqs one unread-counting query covers"),
+    ("search_per_user", "CHAT_SEARCH_PER_USER", int, 2, "searches one user may run at once (429 past it)"),
+    ("search_concurrency", "CHAT_SEARCH_CONCURRENCY", int, 8, "searches the server runs at once (429 past it)"),
     ("search_chunk", "CHAT_SEARCH_CHUNK", int, 5000, "messages one search query scans (newest first, chunk by chunk)"),
     ("write_linger", "CHAT_WRITE_LINGER", float, 0.004,
      "under load, seconds the message writer waits for a batch to fill (0 disables; idle senders never wait)"),
@@ -101,10 +110,17 @@ class Settings:
     rate_frames_burst: float = 200.0
     rate_typing: float = 2.0
     rate_typing_burst: float = 10.0
+    max_sockets_per_user: int = 10
     rate_strikes: int = 20
     typing_timeout: float = 5.0
     typing_debounce: float = 2.0
     sync_limit: int = 500
+    sync_max_messages: int = 2000
+    sync_max_bytes: int = 1048576
+    sync_changed_limit: int = 1000
+    unread_chunk: int = 1000
+    search_per_user: int = 2
+    search_concurrency: int = 8
     search_chunk: int = 5000
     write_linger: float = 0.004
     conversation_flush: float = 1.0

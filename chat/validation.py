@@ -104,7 +104,7 @@ def query_int_opt(raw: Optional[str], key: str, minimum: int, maximum: int) -> O
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest("%s must be an integer" % key)
+        raise BadRequest("%s must be an integer" % key) from None
     if value < minimum or value > maximum:
         raise BadRequest("%s must be between %d and %d" % (key, minimum, maximum))
     return value

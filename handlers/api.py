@@ -194,7 +194,7 @@ class PresenceHandler(ApiHandler):
         role = self.arg("role") or None
         if role is not None and role not in ("student", "teacher", "admin"):
             raise BadRequest("role must be student, teacher or admin")
-        users = await self.runtime.realtime.presence_list(ident, self.arg("classId") or None, role)
+        users = await self.runtime.presence.presence_list(ident, self.arg("classId") or None, role)
         self.send_list(users, False, None)
 
 

@@ -1,13 +1,15 @@
 """Unit tests of the connection manager and the pure realtime pieces, without sockets."""
 from __future__ import annotations
 
-import asyncio
 from typing import Dict, List, Tuple
 
 from hypothesis import given, settings as hsettings, strategies as st
 
+from chat.clock import ManualClock
 from chat.connections import ConnectionManager, Presence
-from chat.realtime import TokenBucket, TypingTracker
+from chat.ratelimit import Limit, RateLimiter, TokenBucket
+from chat.settings import Settings
+from chat.typing_state import TypingTracker
 
 
 def presence(uid: str, role: str = "student", school: str = "s1", classes=(), contacts=()) -> Presence:
@@ -102,26 +104,45 @@ def test_random_open_close_keeps_indexes_consistent(ops):
 
 
 def test_token_bucket():
-    b = TokenBucket(rate=2, burst=3)
-    t0 = b.stamp
-    assert [b.take(t0) for _ in range(4)] == [True, True, True, False]
-    assert b.take(t0 + 0.5) is True and b.take(t0 + 0.5) is False
-    assert b.take(t0 + 100) is True and b.tokens == 2  # never more than the burst
+    b = TokenBucket(rate=2, burst=3, now=10.0)
+    assert [b.take(10.0) for _ in range(4)] == [True, True, True, False]
+    assert b.wait(10.0) == 0.5
+    assert b.take(10.5) is True and b.take(10.5) is False
+    assert b.take(110.0) is True and b.tokens == 2  # never more than the burst
+    assert b.full(111.0) and not b.full(110.0)
+
+
+def test_rate_limiter_is_per_user_survives_reconnects_and_prunes_full_buckets():
+    clock = ManualClock()
+    limiter = RateLimiter(Settings(rate_messages=1, rate_messages_burst=2), clock)
+    assert [limiter.take("u", Limit.SEND) for _ in range(3)] == [True, True, False]
+    assert limiter.take("v", Limit.SEND) is True  # another user has its own bucket
+    assert limiter.retry_after("u", Limit.SEND) == 1.0
+    limiter.prune()  # nothing is full yet: a reconnect refills nothing
+    assert limiter.take("u", Limit.SEND) is False
+    clock.advance(1.0)
+    assert limiter.take("u", Limit.SEND) is True and limiter.take("u", Limit.SEND) is False
+    clock.advance(60)
+    limiter.prune()
+    assert len(limiter) == 0
 
 
 def test_typing_tracker_debounce_and_timeout():
-    out: List[Tuple[str, Dict, List[str]]] = []
-
-    async def scenario():
-        t = TypingTracker(lambda e, d, u: out.append((e, d, list(u))), timeout=0.05, debounce=10)
-        t.start("c", "u1", "U1", ["u1", "u2"])
-        t.start("c", "u1", "U1", ["u1", "u2"])  # debounced
-        assert [e for e, _, _ in out] == ["typing:start"] and out[0][2] == ["u2"]
-        await asyncio.sleep(0.1)
-        assert [e for e, _, _ in out] == ["typing:start", "typing:stop"]
-        assert not t.is_typing("c", "u1") and t._by_user == {}
-        t.start("c", "u1", "U1", ["u1", "u2"])
-        t.start("d", "u1", "U1", ["u1", "u3"])
-        t.stop_user("u1")
-        assert [e for e, _, _ in out][-2:] == ["typing:stop", "typing:stop"] and t._typing == {}
-    asyncio.run(scenario())
+    out: List[Tuple[bool, Dict, List[str]]] = []
+    clock = ManualClock()
+    t = TypingTracker(lambda started, d, u: out.append((started, d, list(u))), clock, timeout=5, debounce=2)
+    t.start("c", "u1", "U1", ["u1", "u2"])
+    clock.advance(1)
+    t.start("c", "u1", "U1", ["u1", "u2"])  # within the debounce: not re-sent, but the timeout restarts
+    assert [e for e, _, _ in out] == [True] and out[0][2] == ["u2"]
+    clock.advance(4.5)  # 5.5 s after the first start, 4.5 after the second: still typing
+    assert t.is_typing("c", "u1") and len(out) == 1
+    t.start("c", "u1", "U1", ["u1", "u2"])  # past the debounce: re-sent
+    assert [e for e, _, _ in out] == [True, True]
+    clock.advance(5)
+    assert [e for e, _, _ in out] == [True, True, False]
+    assert not t.is_typing("c", "u1") and t._by_user == {} and clock.pending() == 0
+    t.start("c", "u1", "U1", ["u1", "u2"])
+    t.start("d", "u1", "U1", ["u1", "u3"])
+    t.stop_user("u1")
+    assert [e for e, _, _ in out][-2:] == [False, False] and t._typing == {} and clock.pending() == 0

@@ -127,7 +127,7 @@ async def test_edit_rules_and_audit(api, runtime):
     assert data["data"]["seq"] == msg["seq"]
     _, hist = await api.get(MSGS % conv["id"], "st2")
     assert hist["data"][0]["text"] == "fixed"
-    audit = await runtime.store._io(lambda: list(runtime.store.edits.find({"messageId": msg["id"]})))
+    audit = await runtime.store.db.io(lambda: list(runtime.store.messages.edits.find({"messageId": msg["id"]})))
     assert [a["text"] for a in audit] == ["typo"]
     await api.delete(path, "st1")
     status, data = await api.patch(path, "st1", {"text": "after delete"})
@@ -158,7 +158,7 @@ async def test_delete_permission_matrix_and_placeholders(api, runtime):
     placeholder = hist["data"][0]
     assert placeholder["deleted"] is True and placeholder["text"] is None and placeholder["attachments"] == []
     assert placeholder["seq"] == 1
-    stored = await runtime.store.get_message(by_st2["id"])
+    stored = await runtime.store.messages.get(by_st2["id"])
     assert stored["text"] == "secret" and stored["deletedBy"] == "st1"  # kept for audit
     status, found = await api.get("/api/search?q=secret", "st1")
     assert found["data"] == []
@@ -281,31 +281,3 @@ async def test_seq_is_contiguous_under_concurrent_sends(api):
             break
         after = page["next"]
     assert pages == list(range(1, 201))
-
-
-@pytest.mark.gen_test
-async def test_cache_eviction_spares_conversations_the_writer_holds(api, runtime, monkeypatch):
-    """A conversation with a message queued or being written stays cached: reloading it then
-    would hand out the in-flight message's seq again."""
-    import chat.service
-    from chat.validation import NewMessage
-    from tests.conftest import token
-
-    conv = await group(api)
-    svc = runtime.service
-    svc._states.clear()
-    monkeypatch.setattr(chat.service, "MAX_CACHED", 10)  # an eviction removes one idle conversation
-    ident = await svc.touch_identity(runtime.verifier.verify(token("st1")))
-    await svc._state(conv["id"])
-    send = asyncio.ensure_future(svc.send_message(ident, conv["id"], NewMessage("x", "text", [], None, None)))
-    await asyncio.sleep(0)  # queued, then being written
-    while not send.done():
-        svc._evict()
-        assert conv["id"] in svc._states
-        await asyncio.sleep(0.0002)
-    assert (await send)[0]["seq"] == 1
-    svc._evict()
-    assert conv["id"] in svc._states  # stored but not yet flushed: still the only copy of lastSeq
-    await svc.flush()
-    svc._evict()  # idle and flushed: now it may go
-    assert conv["id"] not in svc._states

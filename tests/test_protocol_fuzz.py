@@ -168,6 +168,6 @@ def test_fuzzed_frames_get_one_reply_each_and_change_nothing(live, batch):
         replies = [g["ref"] for g in got if g.get("event") == "reply"]
         assert sorted(replies) == sorted(expected_refs + ["final-\u2713"])  # exactly one each
         conn.close()
-        stored = await state["rt"].store.history(state["conv"], None, None, 10)
+        stored = await state["rt"].store.messages.history(state["conv"], None, None, 10)
         assert stored == [] or all(m["type"] == "system" for m in stored)
     asyncio.run_coroutine_threadsafe(scenario(), loop).result(60)

@@ -10,8 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from chat import settings as settings_mod
-from chat import validation as v
+from chat import settings as settings_mod, validation as v
 from chat.auth import TokenVerifier, mint_token, resolve_secret
 from chat.errors import BadRequest, Unauthorized
 from chat.roster import RosterError, parse_roster

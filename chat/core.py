@@ -1,0 +1,69 @@
+"""What every domain module shares: the dependencies and the access checks.
+
+Built once per process by :class:`chat.service.ChatService`; the action modules
+(conversations, messages, reactions, markers, search, sync, directory) receive it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Dict, Iterable, List, Tuple
+
+from chat.auth import Identity
+from chat.clock import Clock
+from chat.convcache import ConversationCache, ConvState
+from chat.errors import Forbidden, NotFound
+from chat.events import EventSink
+from chat.flusher import Flusher
+from chat.settings import Settings
+from chat.store import Store
+from chat.writer import MessageWriter
+
+
+@dataclasses.dataclass
+class Core:
+    settings: Settings
+    store: Store
+    events: EventSink
+    clock: Clock
+    cache: ConversationCache
+    writer: MessageWriter
+    flusher: Flusher
+    online: Callable[[str], bool]
+
+    async def participant(self, ident: Identity, conversation_id: str) -> ConvState:
+        """The conversation if the caller takes part in it, in the caller's token school
+        (a membership in another school's conversation is invisible); 404 unknown, 403
+        otherwise."""
+        state = await self.cache.get(conversation_id)
+        if state.school != ident.school or ident.user_id not in state.roles:
+            raise Forbidden("not a participant of this conversation")
+        return state
+
+    async def membership(self, ident: Identity, conversation_id: str) -> Tuple[ConvState, Dict[str, Any]]:
+        """The conversation and the caller's stored membership (markers, flags)."""
+        state = await self.participant(ident, conversation_id)
+        membership = await self.store.conversations.membership(conversation_id, ident.user_id)
+        if membership is None:
+            raise Forbidden("not a participant of this conversation")
+        return state, membership
+
+    async def message(self, ident: Identity, message_id: str) -> Tuple[Dict[str, Any], ConvState]:
+        """A message of a conversation the caller takes part in."""
+        msg = await self.store.messages.get(message_id)
+        if msg is None:
+            raise NotFound("no such message")
+        return msg, await self.participant(ident, msg["conversationId"])
+
+    async def live_docs(self, conversation_ids: Iterable[str]) -> List[Dict[str, Any]]:
+        """Conversation documents, with the live fields of cached ones."""
+        ids = list(conversation_ids)
+        cached = self.cache.cached(ids)
+        docs = [st.as_doc() for st in cached.values()]
+        return docs + await self.store.conversations.get_many([c for c in ids if c not in cached])
+
+    async def my_memberships(self, ident: Identity) -> Tuple[Dict[str, Dict[str, Any]], List[Dict[str, Any]]]:
+        """The caller's memberships and conversation documents, of its token school only."""
+        memberships = {m["conversationId"]: m
+                       for m in await self.store.conversations.memberships_of_user(ident.user_id)}
+        docs = [d for d in await self.live_docs(memberships) if d.get("school") == ident.school]
+        return {d["id"]: memberships[d["id"]] for d in docs}, docs

@@ -1,0 +1,91 @@
+"""Per-user rate limits, shared by REST and WebSocket.
+
+Each user has token buckets (frames, sends, typing, uploads) that live independently of
+their sockets: closing and reopening a socket refills nothing. A bucket that would be full
+by now carries no information, so such buckets are pruned as the table grows instead of
+being kept per user forever.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Dict, Tuple
+
+from chat.clock import Clock
+from chat.settings import Settings
+
+
+class Limit(enum.Enum):
+    FRAME = "frame"
+    SEND = "send"
+    TYPING = "typing"
+
+
+class TokenBucket:
+    """A classic token bucket: ``rate`` tokens per second up to ``burst``."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        self._refill(now)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is there."""
+        self._refill(now)
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate if self.rate > 0 else 3600.0
+
+    def full(self, now: float) -> bool:
+        return self.tokens + (now - self.stamp) * self.rate >= self.burst
+
+
+class RateLimiter:
+    """Buckets per (user, limit) (see the module doc)."""
+
+    PRUNE_EVERY = 4096
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.clock = clock
+        self._rates: Dict[Limit, Tuple[float, float]] = {
+            Limit.FRAME: (settings.rate_frames, settings.rate_frames_burst),
+            Limit.SEND: (settings.rate_messages, settings.rate_messages_burst),
+            Limit.TYPING: (settings.rate_typing, settings.rate_typing_burst),
+        }
+        self._buckets: Dict[Tuple[str, Limit], TokenBucket] = {}
+        self._made = 0
+
+    def take(self, user_id: str, limit: Limit) -> bool:
+        """Take one token of this kind for this user; False when the user is over the limit."""
+        now = self.clock.monotonic()
+        key = (user_id, limit)
+        bucket = self._buckets.get(key)
+        if bucket is None:  # made on first use: idle sockets cost nothing here
+            rate, burst = self._rates[limit]
+            bucket = self._buckets[key] = TokenBucket(rate, burst, now)
+            self._made += 1
+            if self._made % self.PRUNE_EVERY == 0:
+                self.prune()
+        return bucket.take(now)
+
+    def retry_after(self, user_id: str, limit: Limit) -> float:
+        """Seconds until the next token of this kind (0 when one is there)."""
+        bucket = self._buckets.get((user_id, limit))
+        return 0.0 if bucket is None else bucket.wait(self.clock.monotonic())
+
+    def prune(self) -> None:
+        """Drop buckets that are full by now (equivalent to a fresh one)."""
+        now = self.clock.monotonic()
+        for key in [k for k, b in self._buckets.items() if b.full(now)]:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)

@@ -1,0 +1,59 @@
+"""Storage: one seam (:mod:`chat.store.db`, the only pymongo importer) and a repository per
+collection group.
+
+The queries keep to a subset that behaves identically on nx-27017 and real MongoDB (README
+"Storage rules"): ObjectId only as ``_id``, references as strings, integer epoch-millisecond
+times, no booleans written by update, no subdocuments pushed into arrays, single-field
+indexes for hot queries, ``{"$in": [None]}`` instead of ``None`` equality and ``{"$in": [v]}``
+for array membership. Measured on nx-27017 and so avoided on hot paths: ``$in`` over an
+indexed field other than ``_id`` scans the collection, ``$or`` is slower still, and
+``count_documents`` with a range scans too; equality, ``_id`` ``$in`` and single-field
+ranges use their index.
+
+Domain rules (what counts as unread, how many reactions a message takes) live in the
+domain modules, not here.
+"""
+from __future__ import annotations
+
+from chat.store.conversations import Conversations
+from chat.store.db import Database, new_id, ping_uri
+from chat.store.docs import reaction_key, search_text, seq_key
+from chat.store.messages import InsertOutcome, Messages
+from chat.store.users import Directory
+
+__all__ = ["Store", "Directory", "Conversations", "Messages", "InsertOutcome", "new_id", "ping_uri",
+           "seq_key", "reaction_key", "search_text"]
+
+
+class Store:
+    """The repositories over one database: ``directory`` (users, classes),
+    ``conversations`` (conversations, memberships), ``messages`` (messages, edits,
+    reactions)."""
+
+    def __init__(self, uri: str, db_name: str, workers: int = 8, timeout_ms: int = 2000) -> None:
+        self.db = Database(uri, db_name, workers, timeout_ms)
+        self.uri = uri
+        self.db_name = db_name
+        self.directory = Directory(self.db)
+        self.conversations = Conversations(self.db)
+        self.messages = Messages(self.db)
+
+    async def ensure_indexes(self) -> None:
+        """Create every index; idempotent (safe at each start-up)."""
+        def work() -> None:
+            self.directory.create_indexes()
+            self.conversations.create_indexes()
+            self.messages.create_indexes()
+        await self.db.io(work)
+
+    async def ping(self) -> bool:
+        """True when storage answers."""
+        return await self.db.ping()
+
+    def close(self) -> None:
+        """Stop the executor and close the client."""
+        self.db.close()
+
+    async def drop_database(self) -> None:
+        """Drop the whole database (tests only)."""
+        await self.db.drop()

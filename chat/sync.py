@@ -1,0 +1,80 @@
+"""Resync after a reconnect: what a client missed, bounded so that a reply always fits.
+
+A reply carries at most ``sync_max_messages`` messages and about ``sync_max_bytes`` of them
+(well under the socket's pending-bytes limit, past which the server would drop the slow
+consumer), ``hasMore`` per conversation and ``changedHasMore``/``changedNext`` for edits,
+deletes and reactions; a client that repeats ``sync`` with what it got until nothing is left
+always recovers everything.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from chat import render
+from chat.auth import Identity
+from chat.core import Core
+from chat.protocol import dumps
+from chat.timeutil import iso
+
+
+class SyncActions:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def sync(self, ident: Identity, seen: Dict[str, int], changed_since: Optional[int], limit: int
+                   ) -> Dict[str, Any]:
+        """Messages after the last seq seen per conversation (ascending, at most ``limit``
+        each), and those changed since ``changed_since``, within the reply bounds."""
+        settings = self.core.settings
+        memberships, docs = await self.core.my_memberships(ident)
+        last_seqs = {d["id"]: d.get("lastSeq", 0) for d in docs}
+        budget_messages = settings.sync_max_messages
+        budget_bytes = settings.sync_max_bytes
+        messages: List[Dict[str, Any]] = []
+        has_more: Dict[str, bool] = {}
+        for cid, last in seen.items():
+            if cid not in memberships:
+                has_more[cid] = False
+                continue
+            want = min(limit, budget_messages)
+            if want <= 0 or budget_bytes <= 0:
+                has_more[cid] = last_seqs.get(cid, 0) > last
+                continue
+            found = await self.core.store.messages.history(cid, None, last, want + 1)
+            taken = 0
+            for doc in found[:want]:
+                view = render.message(doc)
+                size = len(dumps(view))
+                if taken and size > budget_bytes:
+                    break
+                messages.append(view)
+                budget_bytes -= size
+                taken += 1
+            budget_messages -= taken
+            has_more[cid] = len(found) > taken
+        changed: List[Dict[str, Any]] = []
+        reply: Dict[str, Any] = {"messages": messages, "changed": changed, "hasMore": has_more,
+                                 "changedHasMore": False, "changedNext": None}
+        if changed_since is not None:
+            want = max(1, min(settings.sync_changed_limit, budget_messages))
+            found = await self.core.store.messages.changed_since(list(memberships), changed_since, want + 1)
+            more = len(found) > want
+            kept = found[:want]
+            if more:
+                # never split one millisecond across two replies: the next one asks for later times
+                cut = found[want].get("updatedAt")
+                trimmed = [d for d in kept if d.get("updatedAt") != cut]
+                kept = trimmed or kept
+            for doc in kept:
+                view = render.message(doc)
+                size = len(dumps(view))
+                if changed and size > budget_bytes:
+                    more = True
+                    break
+                changed.append(view)
+                budget_bytes -= size
+            if changed and more:
+                last_time = kept[len(changed) - 1].get("updatedAt")
+                reply["changedNext"] = iso(last_time)
+            reply["changedHasMore"] = more
+        return reply
