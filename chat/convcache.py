@@ -145,9 +145,10 @@ class ConversationCache:
         self._states.pop(conversation_id, None)
 
     def forget(self, conversation_id: str) -> None:
-        """Drop a clean state (after writes made outside the writer, e.g. a history import)."""
+        """Drop a clean, unpinned state (after writes made outside the writer, e.g. a history
+        import)."""
         state = self._states.get(conversation_id)
-        if state is not None and not state.dirty:
+        if state is not None and not state.dirty and conversation_id not in self._pins:
             del self._states[conversation_id]
 
     def dirty(self) -> List[ConvState]:

@@ -56,4 +56,5 @@ class ReactionActions:
         view = render.message(after or msg)
         if changed:
             self.core.events.message_updated(view, state.member_ids)
-        return view["reactions"]
+        reactions: Dict[str, List[str]] = view["reactions"]
+        return reactions

@@ -246,6 +246,9 @@ class MessageWriter:
         """Stored: update the state, broadcast in seq order, answer."""
         for item in items:
             state = states[item.conversation_id]
+            if self.cache.peek(item.conversation_id) is not state:
+                # reloaded while this batch was written: that copy may not count these seqs yet
+                self.cache.invalidate(item.conversation_id)
             state.stored(item.doc)
             self._remember(item.doc)
             self.events.message_stored(render.message(item.doc), state.member_ids)
