@@ -12,6 +12,7 @@ import jwt
 
 from chat.errors import Unauthorized
 from chat.settings import Settings
+from chat.validation import storable
 
 log = logging.getLogger("chat.auth")
 
@@ -116,20 +117,33 @@ def _why(exc: Exception) -> str:
 
 
 def identity_from_claims(claims: Dict[str, Any]) -> Identity:
-    """Validate the claims of PROTOCOL §1 (``sub``/``userId``, ``role``, ``school``/``schoolId``)."""
-    user_id = claims.get("sub", claims.get("userId"))
-    school = claims.get("school", claims.get("schoolId"))
+    """Validate the claims of PROTOCOL §1 (``sub``/``userId``, ``role``, ``school``/``schoolId``):
+    every one a string (the server stores them), roles lowercase."""
+    user_key = "sub" if "sub" in claims else "userId"
+    school_key = "school" if "school" in claims else "schoolId"
+    user_id = claims.get(user_key)
+    school = claims.get(school_key)
     role = claims.get("role")
     name = claims.get("name")
-    if not isinstance(user_id, str) or not user_id or len(user_id) > 128:
-        raise Unauthorized("token has no valid sub")
-    if not isinstance(school, str) or not school or len(school) > 128:
-        raise Unauthorized("token has no valid school")
+    if not _claim_ok(user_id, 128):
+        raise Unauthorized("token claim %s (or sub/userId) must be a non-empty string of at most 128 characters"
+                           % user_key)
+    if not _claim_ok(school, 128):
+        raise Unauthorized("token claim %s (or school/schoolId) must be a non-empty string of at most 128 characters"
+                           % school_key)
     if role not in ROLES:
-        raise Unauthorized("token has an unknown role")
-    if name is not None and (not isinstance(name, str) or len(name) > 200):
-        raise Unauthorized("token has an invalid name")
-    return Identity(user_id=user_id, role=role, school=school, name=(name or "").strip(), exp=int(claims["exp"]))
+        raise Unauthorized("token claim role must be one of %s (lowercase)" % ", ".join(ROLES))
+    if name is not None and (not isinstance(name, str) or len(name) > 200 or not storable(name)):
+        raise Unauthorized("token claim name must be a string of at most 200 characters")
+    try:
+        exp = int(claims["exp"])
+    except (TypeError, ValueError, OverflowError):
+        raise Unauthorized("token claim exp must be a number") from None
+    return Identity(user_id=str(user_id), role=role, school=str(school), name=(name or "").strip(), exp=exp)
+
+
+def _claim_ok(value: Any, max_len: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= max_len and storable(value)
 
 
 def mint_token(settings: Settings, user: str, role: str, school: str, name: str = "", ttl: int = 3600,

@@ -64,6 +64,7 @@ class ConnectionManager:
     def __init__(self, send_many: Optional[SendMany] = None) -> None:
         self._send_many: SendMany = send_many or (lambda conn_ids, frame: None)
         self.connections: Dict[str, str] = {}                  # connection id -> user id
+        self.schools: Dict[str, str] = {}                      # connection id -> its token's school
         self.by_user: Dict[Hashable, Set[str]] = {}            # user id -> connection ids
         self.users: Dict[str, Presence] = {}                   # online user id -> presence
         self.by_school: Dict[Hashable, Set[str]] = {}          # school -> user ids
@@ -75,10 +76,12 @@ class ConnectionManager:
         self._send_many = send_many
 
     # ------------------------------------------------------------------ add / remove
-    def add(self, conn_id: str, presence: Presence) -> bool:
-        """Register a connection; True when it is the user's first (the user came online)."""
+    def add(self, conn_id: str, presence: Presence, school: Optional[str] = None) -> bool:
+        """Register a connection (``school``: its token's, by default the presence's); True
+        when it is the user's first (the user came online)."""
         user_id = presence.user_id
         self.connections[conn_id] = user_id
+        self.schools[conn_id] = school or presence.school
         first = user_id not in self.by_user
         _put(self.by_user, user_id, conn_id)
         if first:
@@ -94,6 +97,7 @@ class ConnectionManager:
         user_id = self.connections.pop(conn_id, None)
         if user_id is None:
             return None, False
+        self.schools.pop(conn_id, None)
         _drop(self.by_user, user_id, conn_id)
         presence = self.users[user_id]
         if user_id in self.by_user:
@@ -145,14 +149,19 @@ class ConnectionManager:
                 presence.contacts = set(presence.contacts) | {u for u in ids if u != uid}
 
     # ------------------------------------------------------------------ pushes
-    def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str]) -> int:
-        """Serialize once, write the same frame to every connection of every user; returns the
-        number of frames written."""
+    def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str] = None) -> int:
+        """Serialize once, write the same frame to every connection of every user (with
+        ``school``: only users online with a token of that school); returns the number of
+        frames written."""
         targets: List[str] = []
         for uid in user_ids:
             conns = self.by_user.get(uid)
-            if conns:
+            if not conns:
+                continue
+            if school is None:
                 targets.extend(conns)
+            else:
+                targets.extend(c for c in conns if self.schools.get(c) == school)
         if not targets:
             return 0
         self._send_many(targets, push(event, data))

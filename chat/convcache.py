@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from chat import render
 from chat.errors import NotFound
+from chat.events import Audience
 from chat.store import Store
 
 DEFAULT_CAPACITY = 20000
@@ -52,6 +53,10 @@ class ConvState:
     @property
     def member_ids(self) -> List[str]:
         return list(self.roles)
+
+    def audience(self) -> Audience:
+        """Every participant, as members of this conversation's school."""
+        return Audience(self.school, self.member_ids)
 
     def as_doc(self) -> Dict[str, Any]:
         """The conversation document with the live fields."""

@@ -9,6 +9,7 @@ from chat.convcache import ConvState
 from chat.core import Core
 from chat.directory import DirectoryActions
 from chat.errors import BadRequest, Forbidden, NotFound
+from chat.events import Audience
 from chat.markers import MarkerActions
 from chat.messages import MessageActions
 from chat.store import new_id
@@ -47,9 +48,9 @@ class ConversationActions:
         for uid in targets:
             view = render.conversation(doc, by_user.get(uid), members, users)
             if joined:
-                self.core.events.conversation_joined(view, uid)
+                self.core.events.conversation_joined(view, Audience.one(state.school, uid))
             else:
-                self.core.events.conversation_changed(view, uid)
+                self.core.events.conversation_changed(view, Audience.one(state.school, uid))
 
     # ------------------------------------------------------------------ create
     async def create(self, ident: Identity, req: NewConversation) -> Tuple[Dict[str, Any], bool]:
@@ -172,7 +173,7 @@ class ConversationActions:
             await store.set_membership_fields(conversation_id, ident.user_id, mine)
         view = await self.view(ident, state)
         if mine:
-            self.core.events.conversation_changed(view, ident.user_id)  # the caller's other devices
+            self.core.events.conversation_changed(view, Audience.one(state.school, ident.user_id))  # other devices
         return view
 
     async def add_participants(self, ident: Identity, conversation_id: str, user_ids: List[str]) -> Dict[str, Any]:
@@ -211,6 +212,6 @@ class ConversationActions:
         await self.messages.post_system(ident, state, "left" if leaving else "removed", text, [user_id])
         await self.core.store.conversations.remove_member(conversation_id, user_id)
         state.roles.pop(user_id, None)
-        self.core.events.conversation_left(conversation_id, user_id)
+        self.core.events.conversation_left(conversation_id, Audience.one(state.school, user_id))
         await self._tell(state, state.member_ids, joined=False)
         return {"conversationId": conversation_id, "userId": user_id}

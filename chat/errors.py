@@ -85,6 +85,10 @@ class RateLimited(ChatError):
     code = "rate_limited"
     default_message = "slow down"
 
+    def __init__(self, message: str = "", retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class Unavailable(ChatError):
     code = "unavailable"

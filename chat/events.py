@@ -7,60 +7,75 @@ behind :class:`Fanout`. Nothing matches event names as strings.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, List, Protocol, Sequence
 
 
+@dataclasses.dataclass(frozen=True)
+class Audience:
+    """Who an event is for: users, as participants of a conversation of ``school``. A user
+    whose token names another school does not get it (memberships in another school's
+    conversations are invisible until the token says that school again)."""
+
+    school: str
+    user_ids: Sequence[str]
+
+    @classmethod
+    def one(cls, school: str, user_id: str) -> "Audience":
+        return cls(school, (user_id,))
+
+
 class EventSink(Protocol):
-    def message_stored(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
         """A new message is durably stored; ``message`` is its client view."""
 
-    def message_updated(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_updated(self, message: Dict[str, Any], audience: Audience) -> None:
         """A message was edited or its reactions changed."""
 
-    def message_deleted(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_deleted(self, data: Dict[str, Any], audience: Audience) -> None:
         """A message was soft-deleted (``messageId``, ``conversationId``, ``seq``)."""
 
-    def marker_moved(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def marker_moved(self, data: Dict[str, Any], audience: Audience) -> None:
         """A participant's read or delivered marker moved forward."""
 
-    def unread_changed(self, data: Dict[str, Any], user_id: str) -> None:
-        """A user's unread count of one conversation changed other than by a new message."""
+    def unread_changed(self, data: Dict[str, Any], audience: Audience) -> None:
+        """One user's unread count of a conversation changed other than by a new message."""
 
-    def conversation_joined(self, view: Dict[str, Any], user_id: str) -> None:
-        """``user_id`` is now a participant (created or added); ``view`` is as they see it."""
+    def conversation_joined(self, view: Dict[str, Any], audience: Audience) -> None:
+        """The audience (one user) is now a participant; ``view`` is as they see it."""
 
-    def conversation_changed(self, view: Dict[str, Any], user_id: str) -> None:
+    def conversation_changed(self, view: Dict[str, Any], audience: Audience) -> None:
         """The conversation changed (title, participants, the user's own flags)."""
 
-    def conversation_left(self, conversation_id: str, user_id: str) -> None:
-        """``user_id`` is no longer a participant."""
+    def conversation_left(self, conversation_id: str, audience: Audience) -> None:
+        """The audience (one user) is no longer a participant."""
 
 
 class NullEvents:
     """A sink that drops everything (tools and tests that need no pushes)."""
 
-    def message_stored(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
         return None
 
-    def message_updated(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_updated(self, message: Dict[str, Any], audience: Audience) -> None:
         return None
 
-    def message_deleted(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_deleted(self, data: Dict[str, Any], audience: Audience) -> None:
         return None
 
-    def marker_moved(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def marker_moved(self, data: Dict[str, Any], audience: Audience) -> None:
         return None
 
-    def unread_changed(self, data: Dict[str, Any], user_id: str) -> None:
+    def unread_changed(self, data: Dict[str, Any], audience: Audience) -> None:
         return None
 
-    def conversation_joined(self, view: Dict[str, Any], user_id: str) -> None:
+    def conversation_joined(self, view: Dict[str, Any], audience: Audience) -> None:
         return None
 
-    def conversation_changed(self, view: Dict[str, Any], user_id: str) -> None:
+    def conversation_changed(self, view: Dict[str, Any], audience: Audience) -> None:
         return None
 
-    def conversation_left(self, conversation_id: str, user_id: str) -> None:
+    def conversation_left(self, conversation_id: str, audience: Audience) -> None:
         return None
 
 
@@ -73,34 +88,34 @@ class Fanout(NullEvents):
     def add(self, sink: EventSink) -> None:
         self.sinks.append(sink)
 
-    def message_stored(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
-            sink.message_stored(message, member_ids)
+            sink.message_stored(message, audience)
 
-    def message_updated(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_updated(self, message: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
-            sink.message_updated(message, member_ids)
+            sink.message_updated(message, audience)
 
-    def message_deleted(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def message_deleted(self, data: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
-            sink.message_deleted(data, member_ids)
+            sink.message_deleted(data, audience)
 
-    def marker_moved(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
+    def marker_moved(self, data: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
-            sink.marker_moved(data, member_ids)
+            sink.marker_moved(data, audience)
 
-    def unread_changed(self, data: Dict[str, Any], user_id: str) -> None:
+    def unread_changed(self, data: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
-            sink.unread_changed(data, user_id)
+            sink.unread_changed(data, audience)
 
-    def conversation_joined(self, view: Dict[str, Any], user_id: str) -> None:
+    def conversation_joined(self, view: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
-            sink.conversation_joined(view, user_id)
+            sink.conversation_joined(view, audience)
 
-    def conversation_changed(self, view: Dict[str, Any], user_id: str) -> None:
+    def conversation_changed(self, view: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
-            sink.conversation_changed(view, user_id)
+            sink.conversation_changed(view, audience)
 
-    def conversation_left(self, conversation_id: str, user_id: str) -> None:
+    def conversation_left(self, conversation_id: str, audience: Audience) -> None:
         for sink in self.sinks:
-            sink.conversation_left(conversation_id, user_id)
+            sink.conversation_left(conversation_id, audience)

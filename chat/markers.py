@@ -7,6 +7,7 @@ from chat import render
 from chat.auth import Identity
 from chat.core import Core
 from chat.errors import Forbidden
+from chat.events import Audience
 from chat.timeutil import iso, now_ms
 from chat.unread import UnreadCounter
 
@@ -30,14 +31,15 @@ class MarkerActions:
             at = after.get("lastReadAt" if kind == "read" else "lastDeliveredAt")
             self.core.events.marker_moved({"conversationId": conversation_id, "seq": after[field],
                                            "userId": ident.user_id, "status": kind, "at": iso(at)},
-                                          state.member_ids)
+                                          state.audience())
         if kind == "read":
             after = await self.counter.settle(after, state.last_seq)
         result = {"conversationId": conversation_id, "unread": after.get("unread", 0),
                   "lastReadSeq": after.get("lastReadSeq", 0), "lastDeliveredSeq": after.get("lastDeliveredSeq", 0)}
         if kind == "read" and (moved or after.get("unread") != before.get("unread")):
             self.core.events.unread_changed({"conversationId": conversation_id, "unread": result["unread"],
-                                             "lastReadSeq": result["lastReadSeq"]}, ident.user_id)
+                                             "lastReadSeq": result["lastReadSeq"]},
+                                            Audience.one(state.school, ident.user_id))
         return result
 
     async def receipts(self, ident: Identity, message_id: str) -> Dict[str, Any]:

@@ -14,6 +14,7 @@ from chat.auth import Identity
 from chat.convcache import ConvState, summary
 from chat.core import Core
 from chat.errors import BadRequest, Conflict, Forbidden, NotFound
+from chat.events import Audience
 from chat.store import new_id
 from chat.timeutil import now_ms
 from chat.unread import UnreadCounter
@@ -85,7 +86,7 @@ class MessageActions:
             state.dirty = True
             self.core.flusher.schedule()
         view = render.message(updated)
-        self.core.events.message_updated(view, state.member_ids)
+        self.core.events.message_updated(view, state.audience())
         return view
 
     async def delete(self, ident: Identity, message_id: str) -> Dict[str, Any]:
@@ -112,14 +113,15 @@ class MessageActions:
             state.last_message = dict(state.last_message, preview=None, deleted=1)
             state.dirty = True
             self.core.flusher.schedule()
-        self.core.events.message_deleted(result, state.member_ids)
+        self.core.events.message_deleted(result, state.audience())
         if policy.counts_as_unread(msg, ""):
             await self.core.store.conversations.uncount_deleted(state.id, msg["senderId"], msg["seq"])
             for m in await self.core.store.conversations.memberships_of([state.id]):
                 if m["userId"] != msg["senderId"] and m.get("lastReadSeq", 0) < msg["seq"]:
                     await self.counter.settle(m, state.last_seq)
                     self.core.events.unread_changed({"conversationId": state.id, "unread": m.get("unread", 0),
-                                                     "lastReadSeq": m.get("lastReadSeq", 0)}, m["userId"])
+                                                     "lastReadSeq": m.get("lastReadSeq", 0)},
+                                                    Audience.one(state.school, m["userId"]))
         return result
 
     async def import_history(self, conversation_id: str, docs: Sequence[Dict[str, Any]]) -> int:

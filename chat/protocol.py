@@ -194,8 +194,12 @@ def parse_frame(raw: Any, settings: Settings) -> Frame:
     if not isinstance(decoded, dict):
         raise FrameError(BadRequest("a frame must be a JSON object"))
     ref = decoded.get("ref")
-    if ref is not None and (not isinstance(ref, str) or not ref or len(ref) > MAX_REF):
+    if ref is not None and (not isinstance(ref, str) or not ref or len(ref) > MAX_REF or not v.storable(ref)):
         raise FrameError(BadRequest("ref must be a string of 1 to %d characters" % MAX_REF))
+    try:
+        v.check_storable(decoded, "the frame")
+    except BadRequest as exc:
+        raise FrameError(exc, ref) from None
     if too_large:
         raise FrameError(TooLarge("frame over %d bytes" % settings.ws_max_frame_bytes), ref)
     event = decoded.get("event")

@@ -1,9 +1,10 @@
 """The event sink of the real-time tier: domain events become socket pushes.
 
 Each event is serialized once and written to every connection of every receiver by the
-connection manager; events that imply more do it here, explicitly: a stored message ends its
-sender's typing, and a new direct or group conversation makes its participants contacts for
-presence.
+connection manager, which leaves out receivers whose token names another school than the
+event's conversation. Events that imply more do it here, explicitly: a stored message ends
+its sender's typing, and a new direct or group conversation makes its participants contacts
+for presence.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Callable, Dict, Sequence
 
 from chat import protocol as p
 from chat.connections import ConnectionManager
+from chat.events import Audience
 from chat.typing_state import TypingTracker
 
 
@@ -21,34 +23,36 @@ class SocketEvents:
         self.manager = manager
         self.typing = typing
 
-    def message_stored(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
-        self.manager.publish(p.Message.NEW, message, member_ids)
+    def _push(self, event: str, data: Dict[str, Any], audience: Audience) -> None:
+        self.manager.publish(event, data, audience.user_ids, audience.school)
+
+    def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Message.NEW, message, audience)
         if self.typing.is_typing(message["conversationId"], message["senderId"]):
             self.typing.stop(message["conversationId"], message["senderId"])
 
-    def message_updated(self, message: Dict[str, Any], member_ids: Sequence[str]) -> None:
-        self.manager.publish(p.Message.UPDATED, message, member_ids)
+    def message_updated(self, message: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Message.UPDATED, message, audience)
 
-    def message_deleted(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
-        self.manager.publish(p.Message.DELETED, data, member_ids)
+    def message_deleted(self, data: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Message.DELETED, data, audience)
 
-    def marker_moved(self, data: Dict[str, Any], member_ids: Sequence[str]) -> None:
-        self.manager.publish(p.Message.STATUS, data, member_ids)
+    def marker_moved(self, data: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Message.STATUS, data, audience)
 
-    def unread_changed(self, data: Dict[str, Any], user_id: str) -> None:
-        self.manager.publish(p.Message.UNREAD, data, [user_id])
+    def unread_changed(self, data: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Message.UNREAD, data, audience)
 
-    def conversation_joined(self, view: Dict[str, Any], user_id: str) -> None:
-        self.manager.publish(p.Conversation.CREATED, view, [user_id])
+    def conversation_joined(self, view: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Conversation.CREATED, view, audience)
         if view.get("type") in ("direct", "group"):
             self.manager.link(x["userId"] for x in view.get("participants", ()))
 
-    def conversation_changed(self, view: Dict[str, Any], user_id: str) -> None:
-        self.manager.publish(p.Conversation.UPDATED, view, [user_id])
+    def conversation_changed(self, view: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Conversation.UPDATED, view, audience)
 
-    def conversation_left(self, conversation_id: str, user_id: str) -> None:
-        self.manager.publish(p.Conversation.REMOVED, {"conversationId": conversation_id}, [user_id])
-
+    def conversation_left(self, conversation_id: str, audience: Audience) -> None:
+        self._push(p.Conversation.REMOVED, {"conversationId": conversation_id}, audience)
 
 
 def typing_announcer(manager: ConnectionManager) -> Callable[[bool, Dict[str, Any], Sequence[str]], None]:

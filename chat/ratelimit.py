@@ -11,6 +11,7 @@ import enum
 from typing import Dict, Tuple
 
 from chat.clock import Clock
+from chat.errors import RateLimited
 from chat.settings import Settings
 
 
@@ -75,6 +76,12 @@ class RateLimiter:
             if self._made % self.PRUNE_EVERY == 0:
                 self.prune()
         return bucket.take(now)
+
+    def check(self, user_id: str, limit: Limit) -> None:
+        """:meth:`take`, raising ``rate_limited`` (with the seconds to wait) when over."""
+        if not self.take(user_id, limit):
+            raise RateLimited("rate limit exceeded for %s" % limit.value,
+                              retry_after=self.retry_after(user_id, limit))
 
     def retry_after(self, user_id: str, limit: Limit) -> float:
         """Seconds until the next token of this kind (0 when one is there)."""

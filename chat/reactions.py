@@ -55,6 +55,6 @@ class ReactionActions:
             changed, after = await messages.remove_reaction(message_id, ident.user_id, emoji, now_ms())
         view = render.message(after or msg)
         if changed:
-            self.core.events.message_updated(view, state.member_ids)
+            self.core.events.message_updated(view, state.audience())
         reactions: Dict[str, List[str]] = view["reactions"]
         return reactions

@@ -113,7 +113,7 @@ class Realtime:
         presence = await self.presence.presence_of(ident)
         session = Session(conn_id, ident, presence)
         self.sessions[conn_id] = session
-        first = self.manager.add(conn_id, presence)
+        first = self.manager.add(conn_id, presence, ident.school)
         self.transport.send(conn_id, p.push(p.Session.READY, {
             "user": ident.public(), "sessionId": conn_id, "serverTime": iso(now_ms()),
             "heartbeatSeconds": self.settings.ws_ping_interval}))

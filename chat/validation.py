@@ -20,6 +20,34 @@ MAX_CLIENT_MSG_ID = 64
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
+def storable(text: str) -> bool:
+    """True when the string can be stored and sent as UTF-8: no lone surrogates (valid JSON
+    escapes like ``"\\ud800"`` decode to them)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def check_storable(value: Any, where: str = "body") -> Any:
+    """Reject any string (object keys included) the database cannot store, anywhere in a
+    decoded JSON value; returns the value. One bad string fails the request that carries it,
+    never a batch of other people's messages."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not storable(item):
+                raise BadRequest("%s contains a character that cannot be stored (a lone UTF-16 surrogate)" % where)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
 def obj(value: Any, what: str = "body") -> Dict[str, Any]:
     """The value as a JSON object, or 400."""
     if not isinstance(value, dict):

@@ -215,7 +215,7 @@ class MessageWriter:
             # stored by a write whose sender was told "unavailable": never broadcast until now
             state = self.cache.peek(original["conversationId"])
             if state is not None:
-                self.events.message_stored(render.message(original), state.member_ids)
+                self.events.message_stored(render.message(original), state.audience())
         self._remember(original)
         _ok(item, original, False)
 
@@ -251,7 +251,7 @@ class MessageWriter:
                 self.cache.invalidate(item.conversation_id)
             state.stored(item.doc)
             self._remember(item.doc)
-            self.events.message_stored(render.message(item.doc), state.member_ids)
+            self.events.message_stored(render.message(item.doc), state.audience())
             _ok(item, item.doc, True)
 
     def _requeue(self, items: List[_Send]) -> None:

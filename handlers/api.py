@@ -8,6 +8,7 @@ from chat import validation as v
 from chat.auth import mint_token
 from chat.demo import demo_users
 from chat.errors import BadRequest, NotFound
+from chat.ratelimit import Limit
 from handlers.base import ApiHandler, dumps
 
 
@@ -117,6 +118,7 @@ class MessagesHandler(ApiHandler):
 
     async def post(self, conversation_id: str) -> None:
         ident = await self.identity()
+        self.runtime.limiter.check(ident.user_id, Limit.SEND)  # the same buckets as the socket's sends
         req = v.parse_new_message(self.body(), self.runtime.settings)
         message, created = await self.runtime.service.send_message(ident, conversation_id, req)
         self.send(message, 201 if created else 200)

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Dict, List, Optional
 
 import tornado.web
 import ujson
 
 from chat.auth import Identity
-from chat.errors import BadRequest, ChatError, Internal, TooLarge, STATUS
+from chat.errors import BadRequest, ChatError, Internal, RateLimited, TooLarge, STATUS
 from chat.protocol import dumps
 from chat.runtime import Runtime
+from chat.validation import check_storable
 
 log = logging.getLogger("chat.http")
 
@@ -30,6 +32,8 @@ class JsonErrors:
         self.set_header("Content-Type", "application/json; charset=utf-8")  # type: ignore[attr-defined]
         if error.code == "unauthorized":
             self.set_header("WWW-Authenticate", 'Bearer realm="chat"')  # type: ignore[attr-defined]
+        if isinstance(error, RateLimited):
+            self.set_header("Retry-After", str(max(1, math.ceil(error.retry_after))))  # type: ignore[attr-defined]
         self.finish(dumps({"error": error.to_dict()}))  # type: ignore[attr-defined]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
@@ -78,9 +82,10 @@ class ApiHandler(JsonErrors, tornado.web.RequestHandler):
         if not raw.strip():
             return {}
         try:
-            return ujson.loads(raw)
-        except (ValueError, TypeError):
-            raise BadRequest("body is not valid JSON")
+            decoded = ujson.loads(raw)
+        except (ValueError, TypeError, OverflowError):
+            raise BadRequest("body is not valid JSON") from None
+        return check_storable(decoded)
 
     def arg(self, name: str) -> Optional[str]:
         return self.get_query_argument(name, None)

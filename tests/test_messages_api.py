@@ -245,6 +245,7 @@ async def test_search_scoped_escaped_newest_first(api):
     assert data["data"] == []
 
 
+@pytest.mark.settings(rate_messages_burst=1000)  # a burst on purpose: past the default send bucket
 @pytest.mark.gen_test(timeout=120)
 async def test_unread_exact_under_concurrent_senders(api):
     conv = await api.conversation("t1", "group", ["st1", "st2", "st3"], title="Busy")
