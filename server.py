@@ -81,7 +81,7 @@ async def _run(runtime: Runtime) -> int:
         await hub.shutdown(timeout=5.0)
     await asyncio.wait_for(server.close_all_connections(), timeout=5.0)
     try:
-        await runtime.service.close()  # queued sends finish, conversation state is written
+        await runtime.close()  # queued sends finish, state written behind is written
     except Exception:
         log.exception("could not write the conversation state at shutdown")
     if supervisor is not None:

@@ -15,7 +15,7 @@ from chat import protocol as p
 from chat.auth import Identity, TokenVerifier
 from chat.clock import Clock, Timer
 from chat.connections import ConnectionManager, Presence
-from chat.errors import ChatError, Forbidden, Internal, RateLimited, Unavailable
+from chat.errors import ChatError, Forbidden, Internal, RateLimited
 from chat.presence import PresenceService
 from chat.ratelimit import Limit, RateLimiter
 from chat.service import ChatService
@@ -137,10 +137,7 @@ class Realtime:
         seen = now_ms()
         data = dict(presence.public(), lastSeen=iso(seen))
         self.manager.publish(p.User.OFFLINE, data, self.manager.audience(presence))
-        try:
-            await self.service.store.directory.set_last_seen(presence.user_id, seen)
-        except Unavailable:
-            log.warning("could not persist lastSeen of %s", presence.user_id)
+        self.presence.seen(presence.user_id, seen)
 
     def _schedule_expiry(self, session: Session) -> None:
         if session.expiry is not None:

@@ -85,4 +85,5 @@ async def import_roster(store: Store, users: List[Dict[str, Any]], classes: List
     now = now_ms()
     new_users = await store.directory.upsert_users(users, now)
     new_classes = await store.directory.upsert_classes(classes, now)
+    await store.directory.bump_roster_version()  # running servers reload their class index
     return {"users": len(users), "newUsers": new_users, "classes": len(classes), "newClasses": new_classes}

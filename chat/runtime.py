@@ -17,6 +17,7 @@ from chat.clock import Clock, SystemClock
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
 from chat.events import Fanout
+from chat.people import PeopleIndex
 from chat.presence import PresenceService
 from chat.push import SocketEvents, typing_announcer
 from chat.ratelimit import RateLimiter
@@ -44,6 +45,13 @@ class Runtime:
     started_at: float = dataclasses.field(default_factory=time.time)
     draining: bool = False
 
+    async def close(self) -> None:
+        """Finish queued sends and write everything written behind (at shutdown)."""
+        try:
+            await self.service.close()
+        finally:
+            await self.presence.close()
+
 
 def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None,
                   clock: Optional[Clock] = None) -> Runtime:
@@ -52,10 +60,11 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms)
     manager = ConnectionManager()
     typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
-    events = Fanout([SocketEvents(manager, typing)])
+    people = PeopleIndex(store, clock, settings.roster_refresh)
+    events = Fanout([SocketEvents(manager, typing), people])
     service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
     verifier = TokenVerifier(settings)
-    presence = PresenceService(store, manager, clock)
+    presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
     limiter = RateLimiter(settings, clock)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)

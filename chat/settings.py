@@ -70,6 +70,9 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "under load, seconds the message writer waits for a batch to fill (0 disables; idle senders never wait)"),
     ("conversation_flush", "CHAT_CONVERSATION_FLUSH", float, 1.0,
      "seconds before a conversation's lastSeq/lastMessage are written behind"),
+    ("roster_refresh", "CHAT_ROSTER_REFRESH", float, 10.0,
+     "seconds between checks whether a roster import changed the classes (kept in memory)"),
+    ("last_seen_flush", "CHAT_LAST_SEEN_FLUSH", float, 2.0, "seconds within which lastSeenAt is written, many users at once"),
     ("demo", "CHAT_DEMO", _bool, False, "seed a demo school and enable the demo sign-in routes (loopback only)"),
     ("log_level", "CHAT_LOG_LEVEL", str, "info", "logging level"),
 ]
@@ -124,6 +127,8 @@ class Settings:
     search_chunk: int = 5000
     write_linger: float = 0.004
     conversation_flush: float = 1.0
+    roster_refresh: float = 10.0
+    last_seen_flush: float = 2.0
     demo: bool = False
     log_level: str = "info"
 

@@ -77,7 +77,7 @@ def runtime(io_loop: Any, settings: Settings, mongo_uri: str) -> Iterator[Runtim
     io_loop.run_sync(rt.store.ensure_indexes)
     yield rt
     try:
-        io_loop.run_sync(rt.service.close, timeout=10)  # as the server does at shutdown
+        io_loop.run_sync(rt.close, timeout=10)  # as the server does at shutdown
         io_loop.run_sync(rt.store.drop_database, timeout=10)
     finally:
         rt.store.close()

@@ -285,6 +285,7 @@ async def test_presence_visibility_matrix(ws, api, runtime):
     assert off3["data"]["userId"] == "st1"  # st3 learned of st1 through the shared conversation
     await watchers["t2"].nothing("user:offline", lambda f: f["data"]["userId"] == "st1", within=0.05)
     await watchers["x1"].nothing("user:offline", within=0.05)
+    await runtime.presence.flush()  # written behind, many users at once
     user = await runtime.store.directory.get_user("st1")
     assert user["lastSeenAt"] > 0
     assert "st1" not in runtime.manager.by_user and "st1" not in runtime.manager.by_class.get("c1", set())

@@ -65,6 +65,14 @@ class Conversations:
             return list(self.conversations.find({"_id": {"$in": ids}})) if ids else []
         return outs(await self._db.io(work))
 
+    async def contact_groups(self) -> List[Dict[str, Any]]:
+        """Every direct and group conversation's school and members (presence contacts);
+        read once at start-up, then kept current from events."""
+        def work() -> List[Dict[str, Any]]:
+            fields = {"school": 1, "memberIds": 1}
+            return [d for kind in ("direct", "group") for d in self.conversations.find({"type": kind}, fields)]
+        return outs(await self._db.io(work))
+
     async def set_fields(self, conversation_id: str, fields: Dict[str, Any]) -> None:
         await self._db.io(lambda: self.conversations.update_one({"_id": ObjectId(conversation_id)},
                                                                 {"$set": fields}))

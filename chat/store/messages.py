@@ -9,6 +9,7 @@ from chat.store.db import UNSET, BulkWriteError, Database, DuplicateKeyError, Ob
 from chat.store.docs import out, outs, reaction_key, search_text, seq_key
 
 MAX_SEQ_KEY = 10 ** 12 - 1
+IMPORT_SLICE = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +98,10 @@ class Messages:
     async def insert_imported(self, conversation_id: str, first_seq: int, docs: Sequence[Dict[str, Any]]) -> None:
         """Insert imported history at consecutive seqs from ``first_seq`` (already reserved)."""
         bodies = [_body(dict(d, conversationId=conversation_id, seq=first_seq + i)) for i, d in enumerate(docs)]
-        await self._db.io(lambda: self.messages.insert_many(bodies, ordered=True))
+        # in slices: one long insert would hold nx-27017's single lock for everyone
+        for start in range(0, len(bodies), IMPORT_SLICE):
+            part = bodies[start:start + IMPORT_SLICE]
+            await self._db.io(lambda part=part: self.messages.insert_many(part, ordered=True))
 
     # ------------------------------------------------------------------ reading
     async def find_by_client_id(self, sender_id: str, client_msg_id: str) -> Optional[Dict[str, Any]]:

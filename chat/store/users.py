@@ -14,6 +14,7 @@ class Directory:
         self._db = db
         self.users = db.collection("users")
         self.classes = db.collection("classes")
+        self.meta = db.collection("meta")
 
     def create_indexes(self) -> None:
         """Blocking; run through the seam by :meth:`chat.store.Store.ensure_indexes`."""
@@ -70,6 +71,26 @@ class Directory:
 
     async def set_last_seen(self, user_id: str, when: int) -> None:
         await self._db.io(lambda: self.users.update_one({"_id": user_id}, {"$max": {"lastSeenAt": when}}))
+
+    async def set_last_seen_many(self, seen: Dict[str, int]) -> None:
+        """``lastSeenAt`` of many users in one round trip (``$max``: never backwards)."""
+        if not seen:
+            return
+        ops = [UpdateOne({"_id": uid}, {"$max": {"lastSeenAt": when}}) for uid, when in seen.items()]
+        await self._db.io(lambda: self.users.bulk_write(ops, ordered=False))
+
+    async def all_classes(self) -> List[Dict[str, Any]]:
+        """Every class with its member lists (the in-memory index of :mod:`chat.people`)."""
+        return outs(await self._db.io(lambda: list(self.classes.find({}, {"school": 1, "teacherIds": 1,
+                                                                         "studentIds": 1}))))
+
+    async def roster_version(self) -> int:
+        """A counter every roster import moves (so running servers reload their class index)."""
+        doc = await self._db.io(self.meta.find_one, {"_id": "roster"})
+        return int((doc or {}).get("version", 0))
+
+    async def bump_roster_version(self) -> None:
+        await self._db.io(lambda: self.meta.update_one({"_id": "roster"}, {"$inc": {"version": 1}}, upsert=True))
 
     async def upsert_classes(self, classes: Sequence[Dict[str, Any]], now: int) -> int:
         """Bulk roster upsert of classes; returns how many were new."""
