@@ -18,9 +18,9 @@ from chat.connections import ConnectionManager, Presence
 from chat.errors import ChatError
 from chat.people import PeopleIndex
 from chat.store import Store
+from chat.timeutil import iso
 
 log = logging.getLogger("chat.presence")
-from chat.timeutil import iso
 
 
 class PresenceService:
