@@ -41,6 +41,7 @@ async def _run(runtime: Runtime) -> int:
     import tornado.httpserver
     import tornado.ioloop
 
+    from handlers.lifecycle import graceful_shutdown
     from handlers.routes import make_app
 
     settings = runtime.settings
@@ -74,16 +75,7 @@ async def _run(runtime: Runtime) -> int:
              ", demo mode" if settings.demo else "")
     await stop.wait()
     log.info("shutting down: closing sockets, finishing in-flight work")
-    runtime.draining = True
-    server.stop()
-    hub = app.settings.get("hub")
-    if hub is not None:
-        await hub.shutdown(timeout=5.0)
-    await asyncio.wait_for(server.close_all_connections(), timeout=5.0)
-    try:
-        await runtime.close()  # queued sends finish, state written behind is written
-    except Exception:
-        log.exception("could not write the conversation state at shutdown")
+    await graceful_shutdown(server, app.settings.get("hub"), runtime)
     if supervisor is not None:
         supervisor.stop()
     return 0

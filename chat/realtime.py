@@ -15,7 +15,7 @@ from chat import protocol as p
 from chat.auth import Identity, TokenVerifier
 from chat.clock import Clock, Timer
 from chat.connections import ConnectionManager, Presence
-from chat.errors import ChatError, Forbidden, Internal, RateLimited
+from chat.errors import ChatError, Forbidden, Internal, RateLimited, Unavailable
 from chat.presence import PresenceService
 from chat.ratelimit import Limit, RateLimiter
 from chat.service import ChatService
@@ -79,6 +79,7 @@ class Realtime:
         self.clock = clock
         self.transport: Transport = _NullTransport()
         self.sessions: Dict[str, Session] = {}
+        self.draining = False
         self.dispatch: Dict[str, Callable[..., Awaitable[Any]]] = {
             p.Message.SEND: self._send,
             p.Message.EDIT: self._edit,
@@ -162,6 +163,9 @@ class Realtime:
         except p.FrameError as exc:
             self.transport.send(conn_id, p.error_frame(exc.error, exc.ref))
             return
+        if self.draining:  # shutting down: frames already taken finish, later ones are refused
+            self.transport.send(conn_id, p.error_frame(Unavailable("the server is shutting down"), frame.ref))
+            return
         try:
             self._check_rate(session, frame.event)
             result = await self.dispatch[frame.event](session, **frame.args)
@@ -244,6 +248,10 @@ class Realtime:
         return data
 
     # ------------------------------------------------------------------ shutdown
+    def drain(self) -> None:
+        """Refuse new frames (``unavailable``); frames already being handled finish."""
+        self.draining = True
+
     def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:
         for conn_id in list(self.sessions):
             self.transport.close(conn_id, code, reason)
