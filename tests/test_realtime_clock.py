@@ -1,0 +1,131 @@
+"""Everything the server does on its own after a while (typing timeouts, debounce, token
+buckets, token expiry), driven by an injected clock: no test here waits for wall time."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from chat.clock import ManualClock
+from chat.runtime import Runtime, build_runtime
+from chat.settings import Settings
+from tests.conftest import Ws, token
+
+pytestmark = pytest.mark.usefixtures("school")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def runtime(io_loop: Any, settings: Settings, mongo_uri: str, clock: ManualClock) -> Iterator[Runtime]:
+    """The test server, built with the manual clock."""
+    rt = build_runtime(settings, mongo_uri, clock=clock)
+    io_loop.run_sync(rt.store.ensure_indexes)
+    yield rt
+    try:
+        io_loop.run_sync(rt.close, timeout=10)
+        io_loop.run_sync(rt.store.drop_database, timeout=10)
+    finally:
+        rt.store.close()
+
+
+async def barrier(*clients: Ws) -> None:
+    """Pushes decided before now have reached these sockets (a ping round trip each)."""
+    for c in clients:
+        await c.ok("ping")
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(typing_timeout=5, typing_debounce=2)
+async def test_typing_indicator_lifecycle(ws, api, clock):
+    conv = await api.conversation("st1", "group", ["st2", "st3"], title="G")
+    typist, other_device = await ws("st1"), await ws("st1")
+    b, c = await ws("st2"), await ws("st3")
+    assert await typist.ok("typing:start", {"conversationId": conv["id"]}) == {}
+    start = await b.expect("typing:start")
+    assert start["data"] == {"conversationId": conv["id"], "userId": "st1", "name": "Sam Student"}
+    await c.expect("typing:start")
+    clock.advance(1)
+    await typist.ok("typing:start", {"conversationId": conv["id"]})  # within the debounce: not re-sent
+    clock.advance(4.5)  # 5.5 s after the first start, 4.5 after the second: the timeout restarted
+    await barrier(b)
+    assert len(b.of("typing:start")) == 1 and not b.of("typing:stop")
+    clock.advance(0.5)  # 5 s after the last start: the server's own timeout
+    stop = await b.expect("typing:stop")
+    assert stop["data"]["userId"] == "st1"
+    assert not other_device.of("typing:start") and not typist.of("typing:start")
+    await typist.ok("typing:start", {"conversationId": conv["id"]})  # past the debounce: sent again
+    await b.expect("typing:start")
+    await typist.ok("message:send", {"conversationId": conv["id"], "text": "done typing"})
+    await b.expect("typing:stop")  # sending stops it
+    clock.advance(2)
+    await typist.ok("typing:start", {"conversationId": conv["id"]})
+    await b.expect("typing:start")
+    await typist.ok("typing:stop", {"conversationId": conv["id"]})
+    await b.expect("typing:stop")
+    reply = await c.request("typing:start", {"conversationId": "0" * 24})
+    assert reply["error"]["code"] == "not_found"
+
+
+@pytest.mark.gen_test
+async def test_typing_stops_when_the_typists_last_connection_closes(ws, api, runtime):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    typist, other_device = await ws("st1"), await ws("st1")
+    b = await ws("st2")
+    await typist.ok("typing:start", {"conversationId": conv["id"]})
+    await b.expect("typing:start")
+    await typist.close()
+    while len(runtime.manager.by_user.get("st1", ())) > 1:  # until the server has handled that close
+        await other_device.ok("ping")
+    await barrier(b)
+    assert not b.of("typing:stop")  # another connection of the typist is still open
+    await other_device.close()
+    stop = await b.expect("typing:stop")
+    assert stop["data"] == {"conversationId": conv["id"], "userId": "st1", "name": "Sam Student"}
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(jwt_leeway=30)
+async def test_token_expiry_and_refresh(base_url, http_server, clock):
+    short = await Ws.connect(base_url, "st1", tok=token("st1", ttl=600))
+    kept = await Ws.connect(base_url, "st2", tok=token("st2", ttl=600))
+    clock.advance(600 + 29)
+    await barrier(short, kept)
+    assert not short.of("auth:expired")  # within the leeway
+    bad = await kept.request("auth:refresh", {"token": token("st1", ttl=6000)})
+    assert bad["ok"] is False and bad["error"]["code"] == "forbidden"
+    bad = await kept.request("auth:refresh", {"token": "garbage"})
+    assert bad["error"]["code"] == "unauthorized"
+    fresh = await kept.ok("auth:refresh", {"token": token("st2", ttl=6000)})
+    assert fresh["exp"].endswith("Z")
+    clock.advance(1)
+    await short.expect("auth:expired")
+    await short.closed.wait()
+    assert short.close_code == 4001
+    await barrier(kept)
+    assert not kept.closed.is_set() and not kept.of("auth:expired")  # refreshed: expires later
+    clock.advance(6000)
+    await kept.expect("auth:expired")
+    await kept.closed.wait()
+    assert kept.close_code == 4001
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(rate_messages=1, rate_messages_burst=3, rate_strikes=5)
+async def test_rate_limits_refill_with_time_then_close(ws, api, clock):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    c = await ws("st1")
+    replies = [await c.request("message:send", {"conversationId": conv["id"], "text": "m%d" % i}) for i in range(5)]
+    assert [r["ok"] for r in replies] == [True, True, True, False, False]
+    assert replies[3]["error"]["code"] == "rate_limited"
+    clock.advance(1)  # one token back
+    assert (await c.request("message:send", {"conversationId": conv["id"], "text": "m5"}))["ok"] is True
+    for i in range(10):
+        c.send("message:send", {"conversationId": conv["id"], "text": "spam"}, "x%d" % i)
+    await c.closed.wait()
+    assert c.close_code == 1008
+    _, hist = await api.get("/api/conversations/%s/messages" % conv["id"], "st2")
+    assert [m["text"] for m in hist["data"]] == ["m0", "m1", "m2", "m5"]
