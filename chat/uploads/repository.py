@@ -1,0 +1,107 @@
+"""The ``uploads`` collection: one document per upload, through the store's executor seam.
+
+Fields: ``_id`` (ObjectId), ``school, ownerId, name, size, mimeType, sha256, width, height,
+thumbSha256, thumbMime, thumbSize, createdAt`` and, once a send claims it, ``attachedAt,
+conversationId, clientMsgId``; ``deletedAt`` when its message was deleted. Times are epoch ms;
+unset fields are stored as null (matched with ``{"$in": [None]}``, see the storage rules).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from chat.store import UNSET, new_id, oid
+
+
+def _out(doc: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if doc is not None:
+        doc["id"] = str(doc.pop("_id"))
+    return doc
+
+
+class UploadsRepository:
+    """Metadata of uploads. Every call crosses ``store._io``."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._col = store.collection("uploads")
+
+    async def ensure_indexes(self) -> None:
+        """Single-field indexes (the planner ignores compound ones)."""
+        def work() -> None:
+            self._col.create_index("ownerId")
+            self._col.create_index("sha256")
+            self._col.create_index("thumbSha256")
+            self._col.create_index("createdAt")
+            self._col.create_index("deletedAt")
+        await self._store._io(work)
+
+    async def insert(self, fields: Dict[str, Any]) -> Dict[str, Any]:
+        """Store a new upload; returns it with its ``id``."""
+        doc = dict(fields, _id=oid(new_id()), attachedAt=None, conversationId=None, clientMsgId=None,
+                   deletedAt=None)
+        await self._store._io(self._col.insert_one, doc)
+        return _out(dict(doc))  # type: ignore[return-value]
+
+    async def get(self, upload_id: str) -> Optional[Dict[str, Any]]:
+        """One upload, or None (also for ids that are not ObjectIds)."""
+        key = oid(upload_id)
+        if key is None:
+            return None
+        return _out(await self._store._io(self._col.find_one, {"_id": key}))
+
+    async def bytes_since(self, owner_id: str, since: int) -> int:
+        """What a user uploaded from ``since`` on (for the daily quota)."""
+        def work() -> int:
+            docs = self._col.find({"ownerId": owner_id, "createdAt": {"$gte": since}}, {"size": 1})
+            return sum(int(d.get("size") or 0) for d in docs)
+        return await self._store._io(work)
+
+    async def claim(self, upload_id: str, conversation_id: str, client_msg_id: str, now: int) -> Optional[Dict[str, Any]]:
+        """Mark an upload as carried by the message ``(conversation_id, client_msg_id)`` of its
+        owner. A second claim by the same message (a retried send) succeeds again; returns the
+        upload after, or None when another message has it."""
+        key = oid(upload_id)
+
+        def work() -> Optional[Dict[str, Any]]:
+            if self._col.update_one({"_id": key, "clientMsgId": UNSET},
+                                    {"$set": {"attachedAt": now, "conversationId": conversation_id,
+                                              "clientMsgId": client_msg_id}}).modified_count:
+                return self._col.find_one({"_id": key})
+            doc = self._col.find_one({"_id": key})
+            if doc is not None and doc.get("clientMsgId") == client_msg_id \
+                    and doc.get("conversationId") == conversation_id:
+                return doc
+            return None
+        return _out(await self._store._io(work))
+
+    async def mark_deleted(self, upload_ids: List[str], now: int) -> None:
+        """The message carrying these was deleted: start their retention clock."""
+        keys = [k for k in (oid(u) for u in upload_ids) if k is not None]
+        if keys:
+            await self._store._io(lambda: self._col.update_many(
+                {"_id": {"$in": keys}, "deletedAt": UNSET}, {"$set": {"deletedAt": now}}))
+
+    async def orphans(self, created_before: int, limit: int = 500) -> List[Dict[str, Any]]:
+        """Uploads no send claimed, created before the cut-off."""
+        def work() -> List[Dict[str, Any]]:
+            docs = self._col.find({"createdAt": {"$lt": created_before}, "attachedAt": UNSET}).limit(limit)
+            return [_out(d) for d in docs]  # type: ignore[misc]
+        return await self._store._io(work)
+
+    async def expired(self, deleted_before: int, limit: int = 500) -> List[Dict[str, Any]]:
+        """Uploads whose message was deleted before the cut-off."""
+        def work() -> List[Dict[str, Any]]:
+            docs = self._col.find({"deletedAt": {"$gte": 0, "$lt": deleted_before}}).limit(limit)
+            return [_out(d) for d in docs]  # type: ignore[misc]
+        return await self._store._io(work)
+
+    async def remove(self, upload_id: str) -> None:
+        """Delete one upload's document."""
+        await self._store._io(self._col.delete_one, {"_id": oid(upload_id)})
+
+    async def blob_in_use(self, sha256: str) -> bool:
+        """Whether any upload still points at these bytes (as file or thumbnail)."""
+        def work() -> bool:
+            return (self._col.find_one({"sha256": sha256}, {"_id": 1}) is not None
+                    or self._col.find_one({"thumbSha256": sha256}, {"_id": 1}) is not None)
+        return await self._store._io(work)
