@@ -40,7 +40,11 @@ class UploadHandler(ApiHandler):
         length = self.request.headers.get("Content-Length")
         declared = int(length) if length and length.isdigit() else None
         self.request.connection.set_max_body_size(self.uploads.settings.max_upload_bytes + _SLACK)
-        self.sink = await self.uploads.begin(ident, self.get_query_argument("name", None), declared)
+        # the raw argument: Tornado's accessors turn control characters into spaces, and the
+        # name policy removes them instead
+        raw_name = self.request.query_arguments.get("name", [None])[-1]
+        name = raw_name.decode("utf-8", "replace") if raw_name is not None else None
+        self.sink = await self.uploads.begin(ident, name, declared)
 
     def data_received(self, chunk: bytes) -> None:
         if self.sink is None or self._finished:
