@@ -6,10 +6,16 @@ a path). The metadata lives in the ``uploads`` collection (see ``repository.py``
 """
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import tempfile
 from typing import Any, Optional, Protocol
+
+from chat.store import new_id, oid
+
+#: GridFS chunk size (the driver's default, 255 KiB)
+GRIDFS_CHUNK = 255 * 1024
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -90,6 +96,8 @@ class GridFSStorage:
         self._store = store
         self._bucket = store.gridfs_bucket(bucket)
         self._files = store.collection(bucket + ".files")
+        self._chunks = store.collection(bucket + ".chunks")
+        self._indexed = False
         self.cache_dir = os.path.abspath(cache_dir)
         self.serve_root = self.cache_dir
         self.label = "gridfs (%s.files)" % bucket
@@ -97,13 +105,28 @@ class GridFSStorage:
 
     async def put(self, sha256: str, src_path: str) -> None:
         _check(sha256)
+        await self._store._io(self._put, sha256, src_path)
 
-        def work() -> None:
-            if self._files.find_one({"filename": sha256}, {"_id": 1}) is None:
-                with open(src_path, "rb") as fh:
-                    self._bucket.upload_from_stream(sha256, fh, chunk_size_bytes=255 * 1024)
-            os.unlink(src_path)
-        await self._store._io(work)
+    def _put(self, sha256: str, src_path: str) -> None:
+        # The chunks are written one by one, then the files document: GridFSBucket's own
+        # writer buffers up to 48 MB of chunks before inserting them (the whole file, for most
+        # uploads), and a reader must never find a files document whose chunks are missing.
+        if not self._indexed:
+            self._chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
+            self._chunks.create_index("files_id")  # nx-27017's planner ignores the compound one
+            self._files.create_index("filename")
+            self._indexed = True
+        if self._files.find_one({"filename": sha256}, {"_id": 1}) is None:
+            file_id = oid(new_id())
+            length = 0
+            with open(src_path, "rb") as fh:
+                for n, block in enumerate(iter(lambda: fh.read(GRIDFS_CHUNK), b"")):
+                    self._chunks.insert_one({"files_id": file_id, "n": n, "data": block})
+                    length += len(block)
+            self._files.insert_one({"_id": file_id, "length": length, "chunkSize": GRIDFS_CHUNK,
+                                    "uploadDate": datetime.datetime.now(datetime.timezone.utc),
+                                    "filename": sha256, "metadata": {}})
+        os.unlink(src_path)
 
     async def local_path(self, sha256: str) -> Optional[str]:
         path = fan_out(self.cache_dir, _check(sha256))
