@@ -26,6 +26,7 @@ from chat.roster import RosterError, import_roster, parse_roster
 from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings
 from chat.store import Store
+from chat.uploads.lifecycle import Sweeper
 
 log = logging.getLogger("chat.server")
 
@@ -53,6 +54,8 @@ async def _run(runtime: Runtime) -> int:
         from chat.demo import seed_demo
         await seed_demo(runtime.service)
     app = make_app(runtime)
+    sweeper = Sweeper(app.settings["uploads"])  # removes orphaned and expired uploads
+    sweeper.start()
     server = tornado.httpserver.HTTPServer(app, max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
                                            xheaders=False)
     server.listen(settings.port, settings.host)
@@ -84,6 +87,7 @@ async def _run(runtime: Runtime) -> int:
         await runtime.service.close()  # queued sends finish, conversation state is written
     except Exception:
         log.exception("could not write the conversation state at shutdown")
+    await sweeper.stop()
     if supervisor is not None:
         supervisor.stop()
     return 0

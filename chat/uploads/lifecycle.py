@@ -2,6 +2,7 @@
 messages after ``upload_retention_days`` (kept meanwhile for the school's audit)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, List, Optional
 
@@ -45,3 +46,34 @@ async def message_deleted(uploads: UploadsService, message: Dict[str, Any], now:
     (the message is no longer live) and their retention clock starts."""
     ids = [a["id"] for a in message.get("attachments") or [] if isinstance(a, dict) and isinstance(a.get("id"), str)]
     await uploads.repo.mark_deleted(ids, now_ms() if now is None else now)
+
+
+class Sweeper:
+    """Runs :func:`sweep` every ``upload_sweep_interval`` seconds until stopped."""
+
+    def __init__(self, uploads: UploadsService) -> None:
+        self._uploads = uploads
+        self._task: Optional["asyncio.Task[None]"] = None
+
+    def start(self) -> None:
+        """Begin sweeping (the first pass one interval from now)."""
+        if self._task is None and self._uploads.settings.upload_sweep_interval > 0:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._uploads.settings.upload_sweep_interval)
+            try:
+                await sweep(self._uploads)
+            except Exception:  # storage down: the next pass tries again
+                log.exception("upload sweep failed")
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait for it."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
