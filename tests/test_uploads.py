@@ -146,7 +146,8 @@ async def raw_request(base_url: str, head: str, chunks: Any = ()) -> Tuple[int, 
     await writer.drain()
     header = await reader.readuntil(b"\r\n\r\n")
     status = int(header.split(b" ", 2)[1])
-    length = int([line.split(b":")[1] for line in header.split(b"\r\n") if line.lower().startswith(b"content-length")][0])
+    length = int([line.split(b":")[1] for line in header.split(b"\r\n")
+                  if line.lower().startswith(b"content-length")][0])
     body = await reader.readexactly(length)
     closed = await reader.read(1) == b""
     writer.close()

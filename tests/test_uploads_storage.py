@@ -121,7 +121,8 @@ async def test_files_of_deleted_messages_are_closed_to_participants_kept_for_aud
     meta = await uploads.repo.get(up["data"]["id"])
     assert meta["deletedAt"] is not None
     assert not await may_download(meta, member, yes)  # participants: gone with the message
-    assert await may_download(meta, admin, yes) and await may_download(meta, Identity("st1", "student", "s1", "", 0), yes)
+    owner = Identity("st1", "student", "s1", "", 0)
+    assert await may_download(meta, admin, yes) and await may_download(meta, owner, yes)
     assert not await may_download(meta, Identity("x1", "admin", "s2", "", 0), yes)
     assert await lifecycle.sweep(uploads, now_ms() + 29 * DAY) == {"orphans": 0, "expired": 0}
     assert await lifecycle.sweep(uploads, now_ms() + 31 * DAY) == {"orphans": 0, "expired": 1}

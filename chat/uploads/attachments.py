@@ -66,6 +66,7 @@ class MessageCarried:
         message = await self._store.find_by_client_id(meta["ownerId"], meta["clientMsgId"])
         if (message is None or message.get("deletedAt") is not None
                 or message.get("conversationId") != meta["conversationId"]
-                or not any(isinstance(a, dict) and a.get("id") == meta["id"] for a in message.get("attachments") or [])):
+                or not any(isinstance(a, dict) and a.get("id") == meta["id"]
+                           for a in message.get("attachments") or [])):
             return False
         return await self._store.get_membership(meta["conversationId"], ident.user_id) is not None

@@ -51,7 +51,7 @@ def process_image(path: str, mime: str, work_dir: str, thumb_px: int, max_pixels
     except BadRequest:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        raise BadRequest("the image could not be read (%s)" % exc.__class__.__name__)
+        raise BadRequest("the image could not be read (%s)" % exc.__class__.__name__) from exc
     return ProcessedImage(out_path, width, height, thumb_path, thumb_mime)
 
 
@@ -84,9 +84,10 @@ def _reencode(im: Image.Image, fmt: str, frames: int, work_dir: str) -> str:
         params.update(quality=90)
     # A fresh image carries no info dict, so no EXIF, XMP, text chunks or comments are written.
     fresh = Image.new(upright.mode, upright.size)
-    fresh.putdata(upright.getdata()) if upright.mode == "P" else fresh.paste(upright)
-    if upright.mode == "P" and upright.getpalette():
-        fresh.putpalette(upright.getpalette())
+    fresh.paste(upright)
+    palette = upright.getpalette() if upright.mode == "P" else None
+    if palette:
+        fresh.putpalette(palette)
         if "transparency" in upright.info:
             params["transparency"] = upright.info["transparency"]
     fresh.save(out, fmt, **params)

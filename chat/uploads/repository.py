@@ -56,7 +56,8 @@ class UploadsRepository:
             return sum(int(d.get("size") or 0) for d in docs)
         return await self._store._io(work)
 
-    async def claim(self, upload_id: str, conversation_id: str, client_msg_id: str, now: int) -> Optional[Dict[str, Any]]:
+    async def claim(self, upload_id: str, conversation_id: str, client_msg_id: str, now: int
+                    ) -> Optional[Dict[str, Any]]:
         """Mark an upload as carried by the message ``(conversation_id, client_msg_id)`` of its
         owner. A second claim by the same message (a retried send) succeeds again; returns the
         upload after, or None when another message has it."""

@@ -240,7 +240,7 @@ class UploadsService:
         path = await self.storage.local_path(sha)
         if path is None:
             raise NotFound("the file is no longer stored")
-        return Download(meta, path, self.storage.serve_root, mime, '"%s"' % sha,
+        return Download(meta, path, self.storage.serve_root, str(mime), '"%s"' % sha,
                         policy.content_disposition(name, inline))
 
     async def links(self, ident: Identity, upload_ids: List[str]) -> Dict[str, Any]:
