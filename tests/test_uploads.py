@@ -14,6 +14,7 @@ import tornado.httpclient
 from PIL import Image, PngImagePlugin
 
 from chat.auth import Identity
+from chat.settings import Settings
 from chat.uploads import policy
 from tests.conftest import token
 from tests.uploads_helpers import PDF, docx, jpeg_with_gps, png, upload
@@ -373,3 +374,72 @@ async def test_the_same_bytes_are_stored_once(api, tmp_path):
     _, second = await upload(api, "st2", PDF, "b.pdf")
     assert first["data"]["id"] != second["data"]["id"] and first["data"]["sha256"] == second["data"]["sha256"]
     assert blobs(tmp_path) == [first["data"]["sha256"]]
+
+
+# ---------------------------------------------------------------------- sniffing and images, unit
+def _zip(members: Dict[str, str], mimetype: Optional[str] = None) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        if mimetype:
+            zf.writestr("mimetype", mimetype)
+        for name, text in members.items():
+            zf.writestr(name, text)
+    return out.getvalue()
+
+
+def _image(fmt: str, **params: Any) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (12, 10), "white").save(out, fmt, **params)
+    return out.getvalue()
+
+
+SNIFFED = [
+    (_image("JPEG"), "", "image/jpeg"), (_image("GIF"), "", "image/gif"), (_image("WEBP"), "", "image/webp"),
+    (_image("BMP"), "", "image/bmp"), (PDF, "", "application/pdf"),
+    (_zip({"[Content_Types].xml": "<T/>", "xl/workbook.xml": "<w/>"}), "",
+     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    (_zip({"[Content_Types].xml": "<T/>", "ppt/presentation.xml": "<p/>"}), "",
+     "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+    (_zip({"content.xml": "<c/>"}, "application/vnd.oasis.opendocument.spreadsheet"), "",
+     "application/vnd.oasis.opendocument.spreadsheet"),
+    (bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 504, "marks.xls", "application/vnd.ms-excel"),
+    (bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 504, "letter.doc", "application/msword"),
+    (b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\0" * 100, "", "audio/mpeg"),
+    (b"RIFF\x64\x00\x00\x00WAVEfmt " + b"\0" * 100, "", "audio/wav"),
+    (b"OggS\x00\x02" + b"\0" * 100, "", "audio/ogg"),
+    (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\0" * 100, "", "video/mp4"),
+    (bytes.fromhex("1A45DFA3") + b"\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm" + b"\0" * 50, "",
+     "video/webm"),
+    ("Grüße, Klasse 7!\n".encode("utf-8"), "", "text/plain"),
+    (b"\xef\xbb\xbf  <html>", "", "text/html"),
+]
+
+
+def test_sniffing_from_the_bytes(tmp_path):
+    for i, (data, name, expected) in enumerate(SNIFFED):
+        path = tmp_path / ("sample%d" % i)  # no extension: the name must not decide
+        path.write_bytes(data)
+        assert policy.sniff(str(path), name) == expected, (i, expected)
+    for mime in {m for _d, _n, m in SNIFFED} - {"text/html"}:
+        policy.check_type(mime, Settings().upload_types)  # every one of them is allowed by default
+
+
+@pytest.mark.gen_test
+async def test_animated_gifs_keep_their_frames_and_webp_loses_its_exif(api, base_url):
+    frames = [Image.new("RGB", (20, 20), c) for c in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0, comment=b"school trip")
+    assert Image.open(io.BytesIO(out.getvalue())).n_frames == 3 and b"school trip" in out.getvalue()
+    status, data = await upload(api, "st1", out.getvalue(), "a.gif", "image/gif")
+    assert status == 201, data
+    resp = await fetch(base_url, data["data"]["url"], "st1")
+    with Image.open(io.BytesIO(resp.body)) as im:
+        assert im.n_frames == 3 and b"school trip" not in resp.body
+    exif = Image.Exif()
+    exif[0x0110] = "KidCam 3000"
+    status, data = await upload(api, "st1", _image("WEBP", exif=exif), "w.webp", "image/webp")
+    assert status == 201
+    resp = await fetch(base_url, data["data"]["url"], "st1")
+    assert b"KidCam" not in resp.body and (data["data"]["width"], data["data"]["height"]) == (12, 10)

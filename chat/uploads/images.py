@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chat.errors import BadRequest
 
+_ANIMATION_KEYS = ("duration", "loop", "transparency", "background", "disposal", "icc_profile", "version")
 _FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP", "image/bmp": "BMP"}
 
 
@@ -65,15 +66,19 @@ def _reencode(im: Image.Image, fmt: str, frames: int, work_dir: str) -> str:
     """Write the pixels again with no metadata but the colour profile."""
     out = _temp(work_dir, "." + fmt.lower())
     icc = im.info.get("icc_profile")
+    params: Dict[str, Any] = {}
     if frames > 1:
-        # Animations: every frame is kept, with its timing; metadata blocks are not written.
-        params = {"save_all": True, "duration": im.info.get("duration"), "loop": im.info.get("loop", 0)}
+        # Animations: every frame is kept, with its timing. Writers fall back to the source's
+        # info dict for comments, EXIF and XMP, so it keeps only what animation needs.
+        for key in list(im.info):
+            if key not in _ANIMATION_KEYS:
+                del im.info[key]
+        params.update(save_all=True, duration=im.info.get("duration"), loop=im.info.get("loop", 0))
         if fmt == "WEBP":
-            params["lossless"] = True
+            params.update(lossless=True, exif=b"", xmp=b"")
         im.save(out, fmt, **{k: v for k, v in params.items() if v is not None})
         return out
     upright = ImageOps.exif_transpose(im)  # orientation lives in EXIF, which is about to go
-    params = {}
     if icc:
         params["icc_profile"] = icc
     if fmt == "JPEG":
