@@ -117,9 +117,12 @@ class UploadsService:
     """Receives, stores, finds and authorizes uploads."""
 
     def __init__(self, settings: Settings, repo: UploadsRepository, storage: BlobStorage, signer: UrlSigner,
-                 work_dir: str, run: Callable[..., Awaitable[Any]], carried: Optional[Carried] = None) -> None:
+                 work_dir: str, run: Callable[..., Awaitable[Any]], carried: Optional[Carried] = None,
+                 take_send_token: Optional[Callable[[str], bool]] = None) -> None:
         """``run(fn, *args)`` awaits blocking work (sniffing, Pillow, hashing) off the loop;
-        ``carried`` is the message side of the download rule (see :func:`may_download`)."""
+        ``carried`` is the message side of the download rule (see :func:`may_download`);
+        ``take_send_token(user_id)`` takes from the user's send bucket (default: a bucket of
+        the same settings kept here)."""
         self.settings = settings
         self.repo = repo
         self.storage = storage
@@ -129,6 +132,7 @@ class UploadsService:
         self._run = run
         self._allowed = policy.allowed_types(settings.upload_types)
         self._buckets: Dict[str, _Bucket] = {}
+        self._take_send_token = take_send_token or self._own_bucket
         self._inflight: Dict[str, int] = {}
         self._indexed = False
         # put+insert and check+delete of a blob must not interleave (same bytes, two uploads)
@@ -145,11 +149,7 @@ class UploadsService:
         limit = self.settings.max_upload_bytes
         if declared is not None and declared > limit:
             raise TooLarge("uploads are limited to %d bytes" % limit)
-        bucket = self._buckets.get(ident.user_id)
-        if bucket is None:
-            bucket = self._buckets[ident.user_id] = _Bucket(self.settings.rate_messages,
-                                                             self.settings.rate_messages_burst)
-        if not bucket.take():
+        if not self._take_send_token(ident.user_id):
             raise RateLimited("rate limit exceeded for uploads")
         quota_left = None
         if self.settings.upload_quota_bytes > 0:
@@ -162,6 +162,12 @@ class UploadsService:
                           quota_left, os.fdopen(fd, "wb"), reserved=declared or 0)
         self._inflight[ident.user_id] = self._inflight.get(ident.user_id, 0) + sink.reserved
         return sink
+
+    def _own_bucket(self, user_id: str) -> bool:
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            bucket = self._buckets[user_id] = _Bucket(self.settings.rate_messages, self.settings.rate_messages_burst)
+        return bucket.take()
 
     def _release(self, sink: UploadSink) -> None:
         if sink.closed:
