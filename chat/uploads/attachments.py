@@ -1,5 +1,16 @@
 """Uploads in messages: ``attachments: [{uploadId}]`` of a send resolved into stored metadata,
-and the message side of the download rule."""
+and the message side of the download rule.
+
+How the message service uses this (``tests/test_uploads_attach.py`` checks it end to end):
+
+- validation keeps ``[{"uploadId": id}, ...]`` items as they are (they have no url);
+- a send decides its ``clientMsgId`` first (the client's, or a new id), then replaces those
+  items with ``await resolve_attachments(uploads, ident, items, conversation_id, client_msg_id)``
+  before storing; a retry of a known clientMsgId resolves to the same claims;
+- a delete calls ``await chat.uploads.lifecycle.message_deleted(uploads, message_doc)``;
+- the ``UploadsService`` is ``app.settings["uploads"]`` (built in ``handlers/routes.py``); its
+  ``carried`` check defaults to :class:`MessageCarried` over the store.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List
