@@ -22,7 +22,9 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
     """Build the application for a runtime (the only place routes are listed)."""
     deps = {"runtime": runtime}
     hub = SocketHub(runtime)
-    uploads = extra.pop("uploads", None) or build_uploads(runtime.settings, runtime.store)
+    # the runtime's, once it builds one (the message service needs the same instance)
+    uploads = extra.pop("uploads", None) or getattr(runtime, "uploads", None) or build_uploads(
+        runtime.settings, runtime.store)
     files = {"runtime": runtime, "uploads": uploads}
     routes: List[Any] = [
         (r"/api/health", api.HealthHandler, deps),

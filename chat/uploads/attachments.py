@@ -8,8 +8,9 @@ How the message service uses this (``tests/test_uploads_attach.py`` checks it en
   items with ``await resolve_attachments(uploads, ident, items, conversation_id, client_msg_id)``
   before storing; a retry of a known clientMsgId resolves to the same claims;
 - a delete calls ``await chat.uploads.lifecycle.message_deleted(uploads, message_doc)``;
-- the ``UploadsService`` is ``app.settings["uploads"]`` (built in ``handlers/routes.py``); its
-  ``carried`` check defaults to :class:`MessageCarried` over the store.
+- one ``UploadsService`` (``chat.uploads.build_uploads(settings, store)``) serves both: give the
+  Runtime an ``uploads`` field and ``handlers/routes.py`` uses it (else it builds its own, which
+  is ``app.settings["uploads"]``); its ``carried`` check defaults to :class:`MessageCarried`.
 """
 from __future__ import annotations
 
