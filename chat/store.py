@@ -611,14 +611,3 @@ class Store:
     async def drop_database(self) -> None:
         """Drop the whole database (tests only)."""
         await self._io(self._client.drop_database, self.db_name)
-
-    # ------------------------------------------------------------------ handles for feature repositories
-    def collection(self, name: str) -> Any:
-        """A collection of this database, for a feature's repository; touch it only inside :meth:`_io`."""
-        return self._db[name]
-
-    def gridfs_bucket(self, name: str) -> Any:
-        """A GridFS bucket on this database (``<name>.files``/``<name>.chunks``); only inside :meth:`_io`."""
-        import gridfs
-
-        return gridfs.GridFSBucket(self._db, bucket_name=name)

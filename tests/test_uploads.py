@@ -37,7 +37,7 @@ async def fetch(base_url: str, path: str, user: Optional[str] = None, method: st
 
 async def count(app: Any) -> int:
     repo = service(app).repo
-    return await repo._store._io(lambda: repo._col.count_documents({}))
+    return await repo.seam.io(lambda: repo._col.count_documents({}))
 
 
 def blobs(tmp_path: Any) -> list:

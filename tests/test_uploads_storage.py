@@ -8,6 +8,8 @@ import os
 import tracemalloc
 from typing import Any
 
+import gridfs
+import pymongo
 import pytest
 import tornado.httpclient
 import ujson
@@ -26,14 +28,15 @@ DAY = 24 * HOUR
 
 
 async def gridfs_files(app: Any) -> list:
-    store = service(app).repo._store
-    files = store.collection("uploads.files")
-    return await store._io(lambda: sorted(d["filename"] for d in files.find({}, {"filename": 1})))
+    seam = service(app).repo.seam
+    files = seam.collection("uploads.files")
+    return await seam.io(lambda: sorted(d["filename"] for d in files.find({}, {"filename": 1})))
 
 
 @pytest.mark.settings(upload_backend="gridfs")
 @pytest.mark.gen_test
-async def test_gridfs_backend_stores_once_serves_ranges_and_removes(api, app, base_url, tmp_path):
+async def test_gridfs_backend_stores_once_serves_ranges_and_removes(api, app, base_url, tmp_path, mongo_uri,
+                                                                    settings):
     assert service(app).storage.label.startswith("gridfs")
     body = b"%PDF-1.4\n" + os.urandom(700_000)  # several GridFS chunks
     status, first = await upload(api, "t1", body, "big.pdf", "application/pdf")
@@ -47,6 +50,13 @@ async def test_gridfs_backend_stores_once_serves_ranges_and_removes(api, app, ba
     assert blobs(tmp_path) == []
     resp = await fetch(base_url, first["data"]["url"], "t1")
     assert resp.code == 200 and resp.body == body
+    # laid out as the GridFS spec says: the driver's own reader reads it
+    client = pymongo.MongoClient(mongo_uri, directConnection=True)
+    try:
+        bucket = gridfs.GridFSBucket(client[settings.db_name], bucket_name="uploads")
+        assert bucket.open_download_stream_by_name(sha).read() == body
+    finally:
+        client.close()
     part = await fetch(base_url, first["data"]["url"], "t1", headers={"Range": "bytes=600000-600099"})
     assert part.code == 206 and part.body == body[600000:600100]
     # the local cache is only a cache

@@ -19,6 +19,7 @@ from typing import Any, Dict, List
 from chat.auth import Identity
 from chat.errors import BadRequest, Conflict
 from chat.timeutil import now_ms
+from chat.uploads.seam import StoreSeam
 from chat.uploads.service import UploadsService, render
 
 
@@ -69,16 +70,16 @@ class MessageCarried:
     upload (found by its sender and clientMsgId) is live, is in the conversation it was claimed
     for, still lists the upload, and the caller is a participant of that conversation."""
 
-    def __init__(self, store: Any) -> None:
-        self._store = store
+    def __init__(self, seam: StoreSeam) -> None:
+        self._seam = seam
 
     async def __call__(self, meta: Dict[str, Any], ident: Identity) -> bool:
         if not meta.get("clientMsgId") or not meta.get("conversationId"):
             return False
-        message = await self._store.find_by_client_id(meta["ownerId"], meta["clientMsgId"])
+        message = await self._seam.find_message(meta["ownerId"], meta["clientMsgId"])
         if (message is None or message.get("deletedAt") is not None
                 or message.get("conversationId") != meta["conversationId"]
                 or not any(isinstance(a, dict) and a.get("id") == meta["id"]
                            for a in message.get("attachments") or [])):
             return False
-        return await self._store.get_membership(meta["conversationId"], ident.user_id) is not None
+        return await self._seam.is_member(meta["conversationId"], ident.user_id)

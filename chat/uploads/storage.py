@@ -12,7 +12,8 @@ import re
 import tempfile
 from typing import Any, Optional, Protocol
 
-from chat.store import new_id, oid
+from chat.store import new_id
+from chat.uploads.seam import StoreSeam
 
 #: GridFS chunk size (the driver's default, 255 KiB)
 GRIDFS_CHUNK = 255 * 1024
@@ -88,36 +89,41 @@ class FilesystemStorage:
 
 
 class GridFSStorage:
-    """GridFS on the configured MongoDB (bucket ``uploads``: ``uploads.files``/``uploads.chunks``),
-    for deployments of several processes sharing one database. A file's GridFS name is its
-    SHA-256. Served from a local cache under the data dir, filled on first download."""
+    """GridFS on the configured MongoDB (bucket ``uploads``: ``uploads.files``/``uploads.chunks``,
+    laid out as the GridFS spec says, so standard tools read it), for deployments of several
+    processes sharing one database. A file's GridFS name is its SHA-256. Served from a local
+    cache under the data dir, filled on first download.
 
-    def __init__(self, store: Any, cache_dir: str, bucket: str = "uploads") -> None:
-        self._store = store
-        self._bucket = store.gridfs_bucket(bucket)
-        self._files = store.collection(bucket + ".files")
-        self._chunks = store.collection(bucket + ".chunks")
+    Written and read chunk by chunk here rather than with pymongo's GridFS classes: its writer
+    buffers up to 48 MB of chunks before inserting them (the whole file, for most uploads), and
+    only the store's seam may import pymongo."""
+
+    def __init__(self, seam: StoreSeam, cache_dir: str, bucket: str = "uploads") -> None:
+        self._io = seam.io
+        self._files = seam.collection(bucket + ".files")
+        self._chunks = seam.collection(bucket + ".chunks")
         self._indexed = False
         self.cache_dir = os.path.abspath(cache_dir)
         self.serve_root = self.cache_dir
         self.label = "gridfs (%s.files)" % bucket
         os.makedirs(self.cache_dir, exist_ok=True)
 
-    async def put(self, sha256: str, src_path: str) -> None:
-        _check(sha256)
-        await self._store._io(self._put, sha256, src_path)
-
-    def _put(self, sha256: str, src_path: str) -> None:
-        # The chunks are written one by one, then the files document: GridFSBucket's own
-        # writer buffers up to 48 MB of chunks before inserting them (the whole file, for most
-        # uploads), and a reader must never find a files document whose chunks are missing.
+    def _ensure_indexes(self) -> None:
         if not self._indexed:
             self._chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
             self._chunks.create_index("files_id")  # nx-27017's planner ignores the compound one
             self._files.create_index("filename")
             self._indexed = True
+
+    async def put(self, sha256: str, src_path: str) -> None:
+        await self._io(self._put, _check(sha256), src_path)
+
+    def _put(self, sha256: str, src_path: str) -> None:
+        # the chunks first, the files document last: a reader never finds a file whose chunks
+        # are missing (a crash leaves only unreferenced chunks)
+        self._ensure_indexes()
         if self._files.find_one({"filename": sha256}, {"_id": 1}) is None:
-            file_id = oid(new_id())
+            file_id = new_id()
             length = 0
             with open(src_path, "rb") as fh:
                 for n, block in enumerate(iter(lambda: fh.read(GRIDFS_CHUNK), b"")):
@@ -132,31 +138,40 @@ class GridFSStorage:
         path = fan_out(self.cache_dir, _check(sha256))
         if os.path.isfile(path):
             return path
+        return await self._io(self._fetch, sha256, path)
 
-        def work() -> Optional[str]:
-            doc = self._files.find_one({"filename": sha256}, {"_id": 1})
-            if doc is None:
-                return None
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".dl-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    self._bucket.download_to_stream(doc["_id"], out)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-            return path
-        return await self._store._io(work)
+    def _fetch(self, sha256: str, path: str) -> Optional[str]:
+        doc = self._files.find_one({"filename": sha256})
+        if doc is None:
+            return None
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".dl-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                expected = 0
+                # a few chunks per batch: the default batch would hold ~16 MB of them
+                for chunk in self._chunks.find({"files_id": doc["_id"]}).sort("n", 1).batch_size(4):
+                    if chunk["n"] != expected:
+                        raise OSError("GridFS file %s is missing chunk %d" % (sha256, expected))
+                    out.write(chunk["data"])
+                    expected += 1
+                if out.tell() != doc["length"]:
+                    raise OSError("GridFS file %s is truncated" % sha256)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return path
 
     async def delete(self, sha256: str) -> None:
         _check(sha256)
 
         def work() -> None:
             for doc in list(self._files.find({"filename": sha256}, {"_id": 1})):
-                self._bucket.delete(doc["_id"])
+                self._files.delete_one({"_id": doc["_id"]})  # the file first: no reader sees a half
+                self._chunks.delete_many({"files_id": doc["_id"]})
             try:
                 os.unlink(fan_out(self.cache_dir, sha256))
             except FileNotFoundError:
                 pass
-        await self._store._io(work)
+        await self._io(work)
