@@ -3,14 +3,14 @@ and the message side of the download rule.
 
 How the message service uses this (``tests/test_uploads_attach.py`` checks it end to end):
 
-- validation keeps ``[{"uploadId": id}, ...]`` items as they are (they have no url);
-- a send decides its ``clientMsgId`` first (the client's, or a new id), then replaces those
-  items with ``await resolve_attachments(uploads, ident, items, conversation_id, client_msg_id)``
-  before storing; a retry of a known clientMsgId resolves to the same claims;
-- a delete calls ``await chat.uploads.lifecycle.message_deleted(uploads, message_doc)``;
-- one ``UploadsService`` (``chat.uploads.build_uploads(settings, store)``) serves both: give the
-  Runtime an ``uploads`` field and ``handlers/routes.py`` uses it (else it builds its own, which
-  is ``app.settings["uploads"]``); its ``carried`` check defaults to :class:`MessageCarried`.
+- ``validation.parse_attachments`` keeps an item with ``uploadId`` as ``{"uploadId": str}``;
+- the send decides its ``clientMsgId`` first (the client's or a new id) and, when an item has
+  ``uploadId``, stores ``await resolve_attachments(uploads, ident, items, conversation_id,
+  client_msg_id)`` instead of the items (a retry with the same clientMsgId claims again);
+- the delete calls ``await chat.uploads.lifecycle.message_deleted(uploads, message_doc)``;
+- one ``UploadsService`` serves both: ``build_runtime`` builds it with
+  ``build_uploads(settings, store, take_send_token=lambda u: limiter.take(u, Limit.SEND))``,
+  hands it to the service and keeps it as ``Runtime.uploads`` (``handlers/routes.py`` uses it).
 """
 from __future__ import annotations
 
@@ -25,36 +25,44 @@ from chat.uploads.service import UploadsService, render
 
 async def resolve_attachments(uploads: UploadsService, ident: Identity, items: Any, conversation_id: str,
                               client_msg_id: str) -> List[Dict[str, Any]]:
-    """The attachment dicts to store for a send of ``ident`` whose ``attachments`` are
-    ``[{"uploadId": id}, ...]``: each must be the sender's own upload of the same school, not
-    yet carried by another message. Claims each for the message ``(conversation_id,
+    """The attachment dicts to store for a send of ``ident``: each ``{"uploadId": id}`` item
+    becomes the stored metadata of that upload, which must be the sender's own, of the same
+    school, and not carried by another message; other items (already validated external
+    attachments) are kept as they are. Claims each upload for the message ``(conversation_id,
     client_msg_id)`` (a retried send with the same clientMsgId claims them again). Unknown,
-    foreign and other users' uploads are one ``bad_request`` (nothing about them is revealed)."""
+    foreign and other users' uploads are one ``bad_request`` (nothing about them is revealed);
+    an upload another message has is ``conflict``."""
     if not isinstance(items, list):
         raise BadRequest("attachments must be a list")
     if len(items) > uploads.settings.max_attachments:
         raise BadRequest("at most %d attachments" % uploads.settings.max_attachments)
-    ids: List[str] = []
-    for item in items:
-        upload_id = item.get("uploadId") if isinstance(item, dict) else None
+    metas: Dict[str, Dict[str, Any]] = {}
+    for item in items:  # check them all before claiming any
+        if not isinstance(item, dict):
+            raise BadRequest("each attachment must be an object")
+        if "uploadId" not in item:
+            continue
+        upload_id = item["uploadId"]
         if not isinstance(upload_id, str) or not upload_id:
-            raise BadRequest("each attachment must be {\"uploadId\": id}")
-        if upload_id not in ids:
-            ids.append(upload_id)
-    metas = []
-    for upload_id in ids:  # check them all before claiming any
-        meta = await uploads.repo.get(upload_id)
+            raise BadRequest("uploadId must be an upload's id")
+        meta = metas.get(upload_id) or await uploads.repo.get(upload_id)
         if (meta is None or meta["school"] != ident.school or meta["ownerId"] != ident.user_id
                 or meta.get("deletedAt") is not None):
             raise BadRequest("unknown upload %s" % upload_id[:64])
-        metas.append(meta)
-    out = []
+        metas[upload_id] = meta
     now = now_ms()
-    for meta in metas:
-        claimed = await uploads.repo.claim(meta["id"], conversation_id, client_msg_id, now)
+    resolved: Dict[str, Dict[str, Any]] = {}
+    for upload_id in metas:
+        claimed = await uploads.repo.claim(upload_id, conversation_id, client_msg_id, now)
         if claimed is None:
-            raise Conflict("upload %s is already attached to another message" % meta["id"])
-        out.append(attachment_of(claimed))
+            raise Conflict("upload %s is already attached to another message" % upload_id)
+        resolved[upload_id] = attachment_of(claimed)
+    out: List[Dict[str, Any]] = []
+    for item in items:
+        if "uploadId" not in item:
+            out.append(item)
+        elif all(a.get("id") != item["uploadId"] for a in out):  # the same upload twice: once
+            out.append(resolved[item["uploadId"]])
     return out
 
 
