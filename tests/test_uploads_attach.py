@@ -102,3 +102,14 @@ async def test_deleting_the_message_closes_its_file_to_participants(api, base_ur
     assert (await fetch(base_url, url, "st1")).code == 200 and (await fetch(base_url, url, "a1")).code == 200
     meta = await service(app).repo.get(up["data"]["id"])
     assert meta["deletedAt"] is not None  # the retention clock runs
+
+
+@pytest.mark.gen_test
+async def test_uploads_and_links_mix_and_a_repeated_upload_is_stored_once(api):
+    conv = await api.conversation("st1", "direct", ["st2"])
+    _, up = await upload(api, "st1", PDF, "a.pdf")
+    link = {"name": "site", "size": 1, "mimeType": "text/html", "url": "https://example.org/"}
+    msg = await api.send("st1", conv["id"], "two", attachments=[{"uploadId": up["data"]["id"]}, link,
+                                                                {"uploadId": up["data"]["id"]}])
+    assert [a.get("id") for a in msg["attachments"]] == [up["data"]["id"], None]
+    assert msg["attachments"][1] == link
