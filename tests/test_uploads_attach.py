@@ -1,8 +1,9 @@
 """Uploads attached to messages, end to end: ``attachments: [{"uploadId"}]`` in a REST and a
 socket send, the other participants opening the file (and no one else), deletion closing it.
 
-These need the send path to call ``chat.uploads.resolve_attachments`` (and the delete path
-``chat.uploads.lifecycle.message_deleted``): until that wiring is merged they fail, by design.
+These need the wiring described in ``chat/uploads/attachments.py`` (the send path calls
+``resolve_attachments``, the delete path ``lifecycle.message_deleted``, uploads take tokens
+from the shared send bucket): until it is merged they fail, by design.
 """
 from __future__ import annotations
 
@@ -113,3 +114,14 @@ async def test_uploads_and_links_mix_and_a_repeated_upload_is_stored_once(api):
                                                                 {"uploadId": up["data"]["id"]}])
     assert [a.get("id") for a in msg["attachments"]] == [up["data"]["id"], None]
     assert msg["attachments"][1] == link
+
+
+@pytest.mark.settings(rate_messages=0.0001, rate_messages_burst=2)
+@pytest.mark.gen_test
+async def test_uploads_and_sends_share_the_per_user_send_bucket(api):
+    conv = await api.conversation("st1", "direct", ["st2"])
+    assert (await api.post(MSGS % conv["id"], "st1", {"text": "one"}))[0] == 201
+    assert (await upload(api, "st1", PDF, "a.pdf"))[0] == 201
+    status, body = await upload(api, "st1", PDF, "b.pdf")
+    assert status == 429 and body["error"]["code"] == "rate_limited"
+    assert (await api.post(MSGS % conv["id"], "st1", {"text": "two"}))[0] == 429
