@@ -86,7 +86,7 @@ def sniff(path: str, name: str = "") -> str:
         matches = []
     for match in matches:
         if match.mime_type:
-            return _ALIASES.get(match.mime_type, match.mime_type)
+            return str(_ALIASES.get(match.mime_type, match.mime_type))
     if _looks_like_text(head):
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if stripped.startswith(b"<"):

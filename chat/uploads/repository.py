@@ -76,11 +76,11 @@ class UploadsRepository:
         def work() -> Optional[Dict[str, Any]]:
             if key is None:
                 return None
-            if self._col.update_one({"_id": key, "clientMsgId": UNSET},
-                                    {"$set": {"attachedAt": now, "conversationId": conversation_id,
-                                              "clientMsgId": client_msg_id}}).modified_count:
-                return self._col.find_one({"_id": key})
-            doc = self._col.find_one({"_id": key})
+            self._col.update_one({"_id": key, "clientMsgId": UNSET},
+                                 {"$set": {"attachedAt": now, "conversationId": conversation_id,
+                                           "clientMsgId": client_msg_id}})
+            # claimed now or before: either way it is ours only if it names this message
+            doc: Optional[Dict[str, Any]] = self._col.find_one({"_id": key})
             if doc is not None and doc.get("clientMsgId") == client_msg_id \
                     and doc.get("conversationId") == conversation_id:
                 return doc
