@@ -78,6 +78,7 @@ async def _run(runtime: Runtime) -> int:
     await stop.wait()
     log.info("shutting down: closing sockets, finishing in-flight work")
     runtime.draining = True
+    await sweeper.stop()  # no upload sweep may run into a closing store
     server.stop()
     hub = app.settings.get("hub")
     if hub is not None:
@@ -87,7 +88,6 @@ async def _run(runtime: Runtime) -> int:
         await runtime.service.close()  # queued sends finish, conversation state is written
     except Exception:
         log.exception("could not write the conversation state at shutdown")
-    await sweeper.stop()
     if supervisor is not None:
         supervisor.stop()
     return 0
