@@ -76,9 +76,9 @@ async def _run(runtime: Runtime) -> int:
     log.info("serving http://%s:%d/ (storage: %s%s)", host, settings.port, runtime.storage_label,
              ", demo mode" if settings.demo else "")
     await stop.wait()
+    await sweeper.stop()  # first: no upload sweep may run into a closing store
     log.info("shutting down: closing sockets, finishing in-flight work")
     runtime.draining = True
-    await sweeper.stop()  # no upload sweep may run into a closing store
     server.stop()
     hub = app.settings.get("hub")
     if hub is not None:
