@@ -116,6 +116,9 @@ class UploadFileHandler(JsonErrors, tornado.web.StaticFileHandler):
         self.default_filename = None
         self.download: Optional[Download] = None
 
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")  # error answers too
+
     async def _caller(self, upload_id: str) -> Identity:
         if self.get_query_argument("sig", None) is not None:
             args = {k: self.get_query_argument(k, "") or "" for k in ("u", "r", "s", "e", "sig")}
