@@ -26,6 +26,7 @@ from chat.roster import RosterError, import_roster, parse_roster
 from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings
 from chat.store import Store
+from chat.uploads.lifecycle import Sweeper
 
 log = logging.getLogger("chat.server")
 
@@ -54,6 +55,8 @@ async def _run(runtime: Runtime) -> int:
         from chat.demo import seed_demo
         await seed_demo(runtime.service)
     app = make_app(runtime)
+    sweeper = Sweeper(app.settings["uploads"])  # removes orphaned and expired uploads
+    sweeper.start()
     server = tornado.httpserver.HTTPServer(app, max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
                                            xheaders=False)
     server.listen(settings.port, settings.host)
@@ -74,6 +77,7 @@ async def _run(runtime: Runtime) -> int:
     log.info("serving http://%s:%d/ (storage: %s%s)", host, settings.port, runtime.storage_label,
              ", demo mode" if settings.demo else "")
     await stop.wait()
+    await sweeper.stop()  # first: no upload sweep may run into a closing store
     log.info("shutting down: closing sockets, finishing in-flight work")
     await graceful_shutdown(server, app.settings.get("hub"), runtime)
     if supervisor is not None:

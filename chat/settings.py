@@ -19,6 +19,22 @@ def _list(value: str) -> List[str]:
     return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
+#: what uploads may be by default (sniffed from the bytes): common images, PDF, office documents,
+#: plain text, audio and video
+DEFAULT_UPLOAD_TYPES: Tuple[str, ...] = (
+    "image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp",
+    "application/pdf", "text/plain",
+    "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "audio/mpeg", "audio/wav", "audio/ogg", "audio/mp4", "audio/flac", "audio/webm",
+    "video/mp4", "video/webm", "video/ogg", "video/quicktime",
+)
+
+
 # name, env var, parser, default, help
 OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("host", "CHAT_HOST", str, "127.0.0.1", "address to listen on"),
@@ -40,6 +56,28 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("max_text", "CHAT_MAX_TEXT", int, 4000, "longest message text after trimming"),
     ("max_attachments", "CHAT_MAX_ATTACHMENTS", int, 10, "most attachments per message"),
     ("max_reaction_emojis", "CHAT_MAX_REACTION_EMOJIS", int, 20, "most distinct emojis per message"),
+    ("max_upload_bytes", "CHAT_MAX_UPLOAD_BYTES", int, 52428800,
+     "largest upload (413 as soon as the body passes it)"),
+    ("upload_types", "CHAT_UPLOAD_TYPES", _list, list(DEFAULT_UPLOAD_TYPES),
+     "sniffed MIME types an upload may have (HTML, SVG, XML and executables are refused regardless)"),
+    ("upload_quota_bytes", "CHAT_UPLOAD_QUOTA_BYTES", int, 524288000,
+     "bytes one user may upload per UTC day (0: no quota)"),
+    ("upload_backend", "CHAT_UPLOAD_BACKEND", str, "fs",
+     "where uploads are stored: fs (<data-dir>/uploads) or gridfs (the MongoDB)"),
+    ("upload_orphan_hours", "CHAT_UPLOAD_ORPHAN_HOURS", float, 24.0,
+     "uploads never attached to a message are removed after this many hours"),
+    ("upload_retention_days", "CHAT_UPLOAD_RETENTION_DAYS", float, 365.0,
+     "files of deleted messages are kept this long for the school's audit, then removed"),
+    ("upload_url_ttl", "CHAT_UPLOAD_URL_TTL", int, 600, "seconds a signed download URL stays valid"),
+    ("upload_url_secret", "CHAT_UPLOAD_URL_SECRET", str, "",
+     "HMAC key for signed download URLs; empty: derived from the JWT secret"),
+    ("upload_thumbnail_px", "CHAT_UPLOAD_THUMBNAIL_PX", int, 320, "longest side of image thumbnails"),
+    ("upload_max_pixels", "CHAT_UPLOAD_MAX_PIXELS", int, 50000000,
+     "largest image (width x height) accepted; it is decoded to strip metadata and make a thumbnail"),
+    ("upload_max_name", "CHAT_UPLOAD_MAX_NAME", int, 200,
+     "longest upload file name (longer names are shortened, keeping the extension)"),
+    ("upload_sweep_interval", "CHAT_UPLOAD_SWEEP_INTERVAL", float, 600.0,
+     "seconds between sweeps of orphaned and expired uploads (0 disables)"),
     ("ws_ping_interval", "CHAT_WS_PING_INTERVAL", float, 25.0, "seconds between WebSocket ping frames (0 disables)"),
     ("ws_ping_timeout", "CHAT_WS_PING_TIMEOUT", float, 60.0, "close a socket whose pong is this late"),
     ("ws_max_message_size", "CHAT_WS_MAX_MESSAGE_SIZE", int, 262144, "hard frame limit: larger frames close the socket (1009)"),
@@ -101,6 +139,18 @@ class Settings:
     max_text: int = 4000
     max_attachments: int = 10
     max_reaction_emojis: int = 20
+    max_upload_bytes: int = 52428800
+    upload_types: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_UPLOAD_TYPES))
+    upload_quota_bytes: int = 524288000
+    upload_backend: str = "fs"
+    upload_orphan_hours: float = 24.0
+    upload_retention_days: float = 365.0
+    upload_url_ttl: int = 600
+    upload_url_secret: str = ""
+    upload_thumbnail_px: int = 320
+    upload_max_pixels: int = 50000000
+    upload_max_name: int = 200
+    upload_sweep_interval: float = 600.0
     ws_ping_interval: float = 25.0
     ws_ping_timeout: float = 60.0
     ws_max_message_size: int = 262144

@@ -7,7 +7,9 @@ from typing import Any, List
 import tornado.web
 
 from chat.runtime import Runtime
+from chat.uploads import build_uploads
 from handlers import api
+from handlers import uploads as up
 from handlers.base import NotFoundHandler
 from handlers.ws import ChatSocket, SocketHub
 
@@ -20,6 +22,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
     """Build the application for a runtime (the only place routes are listed)."""
     deps = {"runtime": runtime}
     hub = SocketHub(runtime)
+    # the runtime's, once it builds one (the message service needs the same instance)
+    uploads = extra.pop("uploads", None) or getattr(runtime, "uploads", None) or build_uploads(
+        runtime.settings, runtime.store)
+    files = {"runtime": runtime, "uploads": uploads}
     routes: List[Any] = [
         (r"/api/health", api.HealthHandler, deps),
         (r"/api/me", api.MeHandler, deps),
@@ -38,6 +44,11 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/unread", api.UnreadHandler, deps),
         (r"/api/presence", api.PresenceHandler, deps),
         (r"/api/demo/(users|token)", api.DemoHandler, deps),
+        # uploads (README "Uploads")
+        (r"/api/uploads", up.UploadHandler, files),
+        (r"/api/uploads/links", up.UploadLinksHandler, files),
+        (r"/api/uploads/%s" % ID, up.UploadFileHandler, dict(files, variant="file")),
+        (r"/api/uploads/%s/thumbnail" % ID, up.UploadFileHandler, dict(files, variant="thumbnail")),
         (r"/ws", ChatSocket, {"runtime": runtime, "hub": hub}),
         (r"/api/.*", NotFoundHandler, deps),
         (r"/()", tornado.web.StaticFileHandler, {"path": STATIC_DIR, "default_filename": "index.html"}),
@@ -49,6 +60,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         default_handler_args=deps,
         compress_response=False,
         hub=hub,
+        uploads=uploads,
         websocket_ping_interval=runtime.settings.ws_ping_interval or None,
         websocket_ping_timeout=runtime.settings.ws_ping_timeout or None,
         websocket_max_message_size=runtime.settings.ws_max_message_size,

@@ -1,0 +1,42 @@
+"""What the upload package needs from the store, in one place: the executor seam (blocking
+pymongo work runs only through it), collection handles, and two reads of the message side.
+
+The store is a package (``store.db`` is the :class:`Database` seam with ``io`` and
+``collection``; repositories ``store.messages`` and ``store.conversations``); the older
+single-module store (``store._io``) is accepted too while branches converge.
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, cast
+
+T = TypeVar("T")
+
+
+class StoreSeam:
+    """``io(fn, *args)``, ``collection(name)``, ``find_message(sender_id, client_msg_id)`` and
+    ``is_member(conversation_id, user_id)`` over whichever store shape is given."""
+
+    def __init__(self, store: Any) -> None:
+        db = getattr(store, "db", None)
+        if db is not None and hasattr(db, "io"):
+            self._io: Callable[..., Awaitable[Any]] = db.io
+            self.collection: Callable[[str], Any] = db.collection
+            self._find = store.messages.find_by_client_id
+            self._membership = store.conversations.membership
+        else:
+            self._io = store._io
+            self.collection = lambda name: store._db[name]
+            self._find = store.find_by_client_id
+            self._membership = store.get_membership
+
+    async def io(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking storage work in the store's executor (failures become ``Unavailable``)."""
+        return cast(T, await self._io(fn, *args))
+
+    async def find_message(self, sender_id: str, client_msg_id: str) -> Optional[Dict[str, Any]]:
+        """The message a sender stored under a clientMsgId, or None."""
+        return cast(Optional[Dict[str, Any]], await self._find(sender_id, client_msg_id))
+
+    async def is_member(self, conversation_id: str, user_id: str) -> bool:
+        """Whether the user takes part in the conversation."""
+        return await self._membership(conversation_id, user_id) is not None
