@@ -18,13 +18,16 @@ from chat.events import Audience
 from chat.store import new_id
 from chat.timeutil import now_ms
 from chat.unread import UnreadCounter
+from chat.uploads import UploadsService, resolve_attachments
+from chat.uploads.lifecycle import message_deleted
 from chat.validation import NewMessage
 
 
 class MessageActions:
-    def __init__(self, core: Core, counter: UnreadCounter) -> None:
+    def __init__(self, core: Core, counter: UnreadCounter, uploads: Optional[UploadsService] = None) -> None:
         self.core = core
         self.counter = counter
+        self.uploads = uploads
 
     async def send(self, ident: Identity, conversation_id: str, req: NewMessage) -> Tuple[Dict[str, Any], bool]:
         """Store and broadcast a message. Returns (message, created); a retry with a known
@@ -35,10 +38,16 @@ class MessageActions:
             target = await self.core.store.messages.get(req.reply_to)
             if target is None or target["conversationId"] != conversation_id:
                 raise BadRequest("replyTo must be a message of this conversation")
+        client_msg_id = req.client_msg_id or new_id()
+        attachments = req.attachments
+        if any("uploadId" in a for a in attachments):
+            if self.uploads is None:
+                raise BadRequest("uploads are not enabled")
+            attachments = await resolve_attachments(self.uploads, ident, attachments, conversation_id, client_msg_id)
         doc: Dict[str, Any] = {
             "id": new_id(), "conversationId": conversation_id, "senderId": ident.user_id,
-            "senderName": ident.name, "type": req.type, "text": req.text, "attachments": req.attachments,
-            "replyTo": req.reply_to, "clientMsgId": req.client_msg_id or new_id(), "createdAt": now_ms(),
+            "senderName": ident.name, "type": req.type, "text": req.text, "attachments": attachments,
+            "replyTo": req.reply_to, "clientMsgId": client_msg_id, "createdAt": now_ms(),
             "editedAt": None, "deletedAt": None}
         stored, created = await self.core.writer.submit(conversation_id, doc, bool(req.client_msg_id))
         if not created:
@@ -114,6 +123,8 @@ class MessageActions:
             state.dirty = True
             self.core.flusher.schedule()
         self.core.events.message_deleted(result, state.audience())
+        if self.uploads is not None:
+            await message_deleted(self.uploads, msg)
         if policy.counts_as_unread(msg, ""):
             await self.core.store.conversations.uncount_deleted(state.id, msg["senderId"], msg["seq"])
             for m in await self.core.store.conversations.memberships_of([state.id]):

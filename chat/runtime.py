@@ -20,12 +20,13 @@ from chat.events import Fanout
 from chat.people import PeopleIndex
 from chat.presence import PresenceService
 from chat.push import SocketEvents, typing_announcer
-from chat.ratelimit import RateLimiter
+from chat.ratelimit import Limit, RateLimiter
 from chat.realtime import Realtime
 from chat.service import ChatService
 from chat.settings import Settings
 from chat.store import Store
 from chat.typing_state import TypingTracker
+from chat.uploads import UploadsService, build_uploads
 
 
 @dataclasses.dataclass
@@ -41,6 +42,7 @@ class Runtime:
     events: Fanout
     realtime: Realtime
     storage_label: str
+    uploads: UploadsService
     embedded: Optional[EmbeddedMongo] = None
     started_at: float = dataclasses.field(default_factory=time.time)
     draining: bool = False
@@ -62,15 +64,16 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
     people = PeopleIndex(store, clock, settings.roster_refresh)
     events = Fanout([SocketEvents(manager, typing), people])
-    service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
+    limiter = RateLimiter(settings, clock)
+    uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND))
+    service = ChatService(settings, store, events, online=manager.is_online, clock=clock, uploads=uploads)
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
-    limiter = RateLimiter(settings, clock)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
                    manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,
-                   storage_label=label, embedded=embedded)
+                   storage_label=label, uploads=uploads, embedded=embedded)
 
 
 def _redact(uri: str) -> str:

@@ -34,6 +34,7 @@ from chat.settings import Settings
 from chat.store import Store
 from chat.sync import SyncActions
 from chat.unread import UnreadCounter
+from chat.uploads import UploadsService
 from chat.validation import ConversationPatch, NewConversation, NewMessage
 from chat.writer import MessageWriter
 
@@ -42,7 +43,8 @@ class ChatService:
     """The chat domain on top of :class:`Store` (see the module doc)."""
 
     def __init__(self, settings: Settings, store: Store, events: Optional[EventSink] = None,
-                 online: Optional[Callable[[str], bool]] = None, clock: Optional[Clock] = None) -> None:
+                 online: Optional[Callable[[str], bool]] = None, clock: Optional[Clock] = None,
+                 uploads: Optional[UploadsService] = None) -> None:
         self.settings = settings
         self.store = store
         self.events: EventSink = events or NullEvents()
@@ -55,7 +57,7 @@ class ChatService:
         counter = UnreadCounter(store, settings.unread_chunk)
         self.directory = DirectoryActions(self.core)
         self.markers = MarkerActions(self.core, counter)
-        self.messages = MessageActions(self.core, counter)
+        self.messages = MessageActions(self.core, counter, uploads)
         self.conversations = ConversationActions(self.core, self.directory, self.messages, self.markers)
         self.reactions = ReactionActions(self.core)
         self.searcher = SearchActions(self.core)

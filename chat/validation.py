@@ -223,9 +223,12 @@ def parse_attachments(body: Mapping[str, Any], settings: Settings) -> List[Dict[
         raise BadRequest("attachments must be a list")
     if len(value) > settings.max_attachments:
         raise BadRequest("at most %d attachments" % settings.max_attachments)
-    out = []
+    out: List[Dict[str, Any]] = []
     for item in value:
         item = obj(item, "an attachment")
+        if "uploadId" in item:  # one of the sender's uploads: chat.uploads resolves it at send time
+            out.append({"uploadId": string(item, "uploadId", max_len=64)})
+            continue
         name = string(item, "name", max_len=255)
         size = integer(item, "size", minimum=0, maximum=2 ** 40)
         mime = string(item, "mimeType", max_len=255)

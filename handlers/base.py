@@ -9,7 +9,7 @@ import tornado.web
 import ujson
 
 from chat.auth import Identity
-from chat.errors import BadRequest, ChatError, Internal, RateLimited, TooLarge, STATUS
+from chat.errors import STATUS, BadRequest, ChatError, Internal, RateLimited, TooLarge
 from chat.protocol import dumps
 from chat.runtime import Runtime
 from chat.validation import check_storable

@@ -8,8 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.uploads import build_uploads
-from handlers import api
-from handlers import uploads as up
+from handlers import api, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.ws import ChatSocket, SocketHub
 

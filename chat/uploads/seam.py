@@ -1,9 +1,8 @@
 """What the upload package needs from the store, in one place: the executor seam (blocking
 pymongo work runs only through it), collection handles, and two reads of the message side.
 
-The store is a package (``store.db`` is the :class:`Database` seam with ``io`` and
-``collection``; repositories ``store.messages`` and ``store.conversations``); the older
-single-module store (``store._io``) is accepted too while branches converge.
+``store.db`` is the :class:`chat.store.db.Database` seam (``io``, ``collection``); the
+repositories ``store.messages`` and ``store.conversations`` answer the two reads.
 """
 from __future__ import annotations
 
@@ -14,20 +13,13 @@ T = TypeVar("T")
 
 class StoreSeam:
     """``io(fn, *args)``, ``collection(name)``, ``find_message(sender_id, client_msg_id)`` and
-    ``is_member(conversation_id, user_id)`` over whichever store shape is given."""
+    ``is_member(conversation_id, user_id)`` over the store."""
 
     def __init__(self, store: Any) -> None:
-        db = getattr(store, "db", None)
-        if db is not None and hasattr(db, "io"):
-            self._io: Callable[..., Awaitable[Any]] = db.io
-            self.collection: Callable[[str], Any] = db.collection
-            self._find = store.messages.find_by_client_id
-            self._membership = store.conversations.membership
-        else:
-            self._io = store._io
-            self.collection = lambda name: store._db[name]
-            self._find = store.find_by_client_id
-            self._membership = store.get_membership
+        self._io: Callable[..., Awaitable[Any]] = store.db.io
+        self.collection: Callable[[str], Any] = store.db.collection
+        self._find = store.messages.find_by_client_id
+        self._membership = store.conversations.membership
 
     async def io(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking storage work in the store's executor (failures become ``Unavailable``)."""
