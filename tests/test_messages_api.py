@@ -297,12 +297,25 @@ async def test_cache_eviction_spares_conversations_the_writer_holds(api, runtime
     monkeypatch.setattr(chat.service, "MAX_CACHED", 10)  # an eviction removes one idle conversation
     ident = await svc.touch_identity(runtime.verifier.verify(token("st1")))
     await svc._state(conv["id"])
+    # the insert is held open until the test has looked: no sampling of a race
+    writing, release = asyncio.Event(), asyncio.Event()
+    insert = svc.store.insert_messages
+
+    async def held_insert(docs):
+        writing.set()
+        await release.wait()
+        return await insert(docs)
+    monkeypatch.setattr(svc.store, "insert_messages", held_insert)
     send = asyncio.ensure_future(svc.send_message(ident, conv["id"], NewMessage("x", "text", [], None, None)))
-    await asyncio.sleep(0)  # queued, then being written
-    while not send.done():
-        svc._evict()
-        assert conv["id"] in svc._states
-        await asyncio.sleep(0.0002)
+    while not svc._queue:  # one loop turn at a time: the writer task starts a turn after the queueing
+        assert not writing.is_set()
+        await asyncio.sleep(0)
+    svc._evict()
+    assert conv["id"] in svc._states  # queued
+    await writing.wait()
+    svc._evict()
+    assert conv["id"] in svc._states  # being written
+    release.set()
     assert (await send)[0]["seq"] == 1
     svc._evict()
     assert conv["id"] in svc._states  # stored but not yet flushed: still the only copy of lastSeq
