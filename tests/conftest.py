@@ -18,6 +18,7 @@ from chat.embedded import EmbeddedMongo
 from chat.roster import import_roster
 from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings
+from handlers.http_server import build_http_server
 from handlers.routes import make_app
 
 SECRET = "test-secret-of-sufficient-length-for-hs256"
@@ -86,6 +87,16 @@ def runtime(io_loop: Any, settings: Settings, mongo_uri: str) -> Iterator[Runtim
 @pytest.fixture
 def app(runtime: Runtime) -> Any:
     return make_app(runtime)
+
+
+@pytest.fixture
+def http_server(request: Any, io_loop: Any, _unused_port: Any, app: Any, settings: Settings) -> Iterator[Any]:
+    """The app behind the same HTTP server the real process uses (limits, read timeouts)."""
+    server = build_http_server(app, settings)
+    server.add_socket(_unused_port[0])
+    yield server
+    server.stop()
+    io_loop.run_sync(server.close_all_connections, timeout=30)
 
 
 @pytest.fixture
