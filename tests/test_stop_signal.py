@@ -97,6 +97,8 @@ async def _open(port: int, tok: str) -> asyncio.StreamWriter:
 
 
 def test_one_sigterm_stops_the_server_while_thousands_of_sockets_close(secret_server):
+    """End to end with the real process. Whether the wakeup pipe actually fills here depends on
+    the machine; the two tests above reproduce the lost signal deterministically."""
     settings = Settings(jwt_secret=SECRET)
     # distinct users: every last close of a user is a storage write (lastSeen) whose completion
     # wakes the loop, so closing them together floods its wakeup pipe
