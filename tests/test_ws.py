@@ -383,7 +383,7 @@ async def test_slow_consumer_is_closed(ws, api, base_url, runtime):
 
     def st2_left(f):
         return f["data"]["userId"] == "st2"
-    for i in range(400):  # up to 24 MB for a client that reads nothing
+    for _ in range(400):  # up to 24 MB for a client that reads nothing
         if any(st2_left(f) for f in sender.of("user:offline")):
             break
         await sender.ok("message:send", {"conversationId": conv["id"], "text": big})
