@@ -56,7 +56,8 @@ class _Limits(tornado.httputil.HTTPServerConnectionDelegate):
 
     def start_request(self, server_conn: object, request_conn: tornado.httputil.HTTPConnection
                       ) -> tornado.httputil.HTTPMessageDelegate:
-        return _LimitedRequest(self.app.start_request(server_conn, request_conn), request_conn, self.settings)
+        return _LimitedRequest(self.app.start_request(server_conn, request_conn), request_conn, self.settings,
+                               lambda start_line, headers: _streams_body(self.app, request_conn, start_line, headers))
 
     def on_close(self, server_conn: object) -> None:
         self.app.on_close(server_conn)
@@ -70,15 +71,28 @@ def head_size(start_line: tornado.httputil.RequestStartLine, headers: tornado.ht
     return size
 
 
+def _streams_body(app: Any, conn: tornado.httputil.HTTPConnection, start_line: tornado.httputil.RequestStartLine,
+                  headers: tornado.httputil.HTTPHeaders) -> bool:
+    """Whether the route of this request streams its body (``tornado.web.stream_request_body``,
+    e.g. uploads): such a handler sets its own body limit, so the transport leaves it alone."""
+    find = getattr(app, "find_handler", None)
+    if find is None:
+        return False
+    handler = find(tornado.httputil.HTTPServerRequest(connection=conn, start_line=start_line, headers=headers))
+    return bool(getattr(getattr(handler, "handler_class", None), "_stream_request_body", False))
+
+
 class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
     """One request: refused with a JSON error when its head or body is over the limit,
     otherwise handed to the application's delegate unchanged."""
 
     def __init__(self, inner: tornado.httputil.HTTPMessageDelegate, conn: tornado.httputil.HTTPConnection,
-                 settings: Settings) -> None:
+                 settings: Settings, streams: Callable[[Any, Any], bool]) -> None:
         self.inner = inner
         self.conn = conn
         self.settings = settings
+        self.streams = streams
+        self.unlimited = False  # a streaming route: its handler limits the body
         self.refused: Optional[tuple] = None  # (status, message) once refused
         self.answered = False
         self.received = 0
@@ -89,8 +103,11 @@ class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
         assert isinstance(start_line, tornado.httputil.RequestStartLine)
         limits = self.settings
         length = _content_length(headers)
+        big = (length if length is not None else 0) > limits.max_body_bytes or "Transfer-Encoding" in headers
         if head_size(start_line, headers) > limits.http_max_header_bytes:
             self._refuse(431, "request headers over %d bytes" % limits.http_max_header_bytes)
+        elif big and self.streams(start_line, headers):  # routed only for the few large bodies
+            self.unlimited = True
         elif length is not None and length > limits.max_body_bytes:
             self._refuse(413, "request body over %d bytes" % limits.max_body_bytes)
         if self.refused is None:
@@ -107,6 +124,8 @@ class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
     def data_received(self, chunk: bytes) -> Optional[Awaitable[None]]:
         if self.refused is not None:
             return None  # dropped
+        if self.unlimited:
+            return self.inner.data_received(chunk)
         self.received += len(chunk)
         if self.received > self.settings.max_body_bytes:  # a chunked body grew past the limit
             self._refuse(413, "request body over %d bytes" % self.settings.max_body_bytes)

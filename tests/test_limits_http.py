@@ -9,6 +9,8 @@ from typing import Tuple
 
 import pytest
 import tornado.httpclient
+import tornado.testing
+import tornado.web
 import tornado.websocket
 import ujson
 
@@ -144,3 +146,46 @@ async def test_a_text_frame_that_is_not_utf8_closes_the_socket_with_1007(ws, run
     other = await ws("st1")  # the server is fine
     assert (await other.ok("ping"))["serverTime"]
     assert isinstance(other, Ws)
+
+
+@tornado.web.stream_request_body
+class _Streaming(tornado.web.RequestHandler):
+    """Like an upload route: it raises its own body limit and counts what arrives."""
+
+    def prepare(self):
+        self.request.connection.set_max_body_size(1 << 20)
+        self.size = 0
+
+    def data_received(self, chunk):
+        self.size += len(chunk)
+
+    def post(self):
+        self.write({"size": self.size})
+
+
+class _Buffered(tornado.web.RequestHandler):
+    def post(self):
+        self.write({"size": len(self.request.body)})
+
+
+@pytest.mark.gen_test
+async def test_routes_that_stream_their_body_set_their_own_limit(io_loop):
+    from chat.settings import Settings
+    from handlers.http_server import build_http_server
+
+    sock, port = tornado.testing.bind_unused_port()
+    server = build_http_server(tornado.web.Application([("/stream", _Streaming), ("/buffer", _Buffered)]),
+                               Settings(max_body_bytes=1000))
+    server.add_socket(sock)
+    client = tornado.httpclient.AsyncHTTPClient()
+    try:
+        body = b"z" * 5000
+        resp = await client.fetch("http://127.0.0.1:%d/stream" % port, method="POST", body=body)
+        assert ujson.loads(resp.body) == {"size": 5000}
+        resp = await client.fetch("http://127.0.0.1:%d/buffer" % port, method="POST", body=body, raise_error=False)
+        assert_too_large(resp.code, ujson.loads(resp.body), 413)
+        resp = await client.fetch("http://127.0.0.1:%d/buffer" % port, method="POST", body=b"z" * 900)
+        assert ujson.loads(resp.body) == {"size": 900}
+    finally:
+        server.stop()
+        await server.close_all_connections()
