@@ -185,6 +185,10 @@ def install_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[],
     os.set_blocking(write_fd, False)
 
     def on_signal(signum: int, frame: Any) -> None:
+        if loop.is_closed():  # left installed past the loop's life: behave as before
+            signal.signal(signum, previous.get(signum) or signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
         # appending to the loop's queue cannot be lost; the self-pipe byte written with it may
         # be, but then the pipe is full of other bytes and wakes the loop anyway
         loop.call_soon_threadsafe(callback)

@@ -28,6 +28,7 @@ def _run_until_stopped(arrange) -> bool:
     the loop, it runs first."""
     loop = asyncio.new_event_loop()
     order = []
+    before = signal.getsignal(signal.SIGTERM)
 
     def end(what):
         order.append(what)
@@ -46,6 +47,7 @@ def _run_until_stopped(arrange) -> bool:
         finished.set()
         uninstall()
         loop.close()
+    assert signal.getsignal(signal.SIGTERM) is before  # put back
     return order[0] == "signal"
 
 
