@@ -14,7 +14,6 @@ import asyncio
 import atexit
 import gc
 import logging
-import signal
 import sys
 from typing import List, Optional
 
@@ -39,9 +38,9 @@ def _logging(level: str) -> None:
 
 
 async def _run(runtime: Runtime) -> int:
-    import tornado.httpserver
     import tornado.ioloop
 
+    from handlers.http_server import build_http_server, install_stop_signals
     from handlers.lifecycle import graceful_shutdown
     from handlers.routes import make_app
 
@@ -57,8 +56,7 @@ async def _run(runtime: Runtime) -> int:
     app = make_app(runtime)
     sweeper = Sweeper(app.settings["uploads"])  # removes orphaned and expired uploads
     sweeper.start()
-    server = tornado.httpserver.HTTPServer(app, max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
-                                           xheaders=False)
+    server = build_http_server(app, settings)
     server.listen(settings.port, settings.host)
     supervisor = None
     if runtime.embedded is not None:
@@ -66,8 +64,7 @@ async def _run(runtime: Runtime) -> int:
         supervisor.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    uninstall_signals = install_stop_signals(loop, stop.set)
     # Latency: full garbage collections scan every live object (thousands per socket set) and
     # stall the loop for tens of ms. Start-up objects are frozen out of them, and collections
     # run less often; the code creates few reference cycles, so memory stays flat (measured).
@@ -82,6 +79,7 @@ async def _run(runtime: Runtime) -> int:
     await graceful_shutdown(server, app.settings.get("hub"), runtime)
     if supervisor is not None:
         supervisor.stop()
+    uninstall_signals()
     return 0
 
 

@@ -51,6 +51,13 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("jwt_audience", "CHAT_JWT_AUDIENCE", str, "", "required `aud` when set"),
     ("jwt_leeway", "CHAT_JWT_LEEWAY", int, 30, "clock leeway in seconds"),
     ("max_body_bytes", "CHAT_MAX_BODY_BYTES", int, 65536, "largest REST body (413 above)"),
+    ("http_max_header_bytes", "CHAT_HTTP_MAX_HEADER_BYTES", int, 32768,
+     "largest request head (request line + headers): 431 `too_large` above; past 8x the connection is just closed"),
+    ("http_discard_bytes", "CHAT_HTTP_DISCARD_BYTES", int, 8388608,
+     "body bytes of a refused (413/431) request read and dropped so the client gets the answer, not a reset"),
+    ("http_header_timeout", "CHAT_HTTP_HEADER_TIMEOUT", float, 30.0,
+     "seconds a client has to send a request's headers (and an idle keep-alive connection stays open)"),
+    ("http_body_timeout", "CHAT_HTTP_BODY_TIMEOUT", float, 60.0, "seconds a client has to send a request body"),
     ("max_title", "CHAT_MAX_TITLE", int, 200, "longest conversation title"),
     ("max_participants", "CHAT_MAX_PARTICIPANTS", int, 500, "most participants in a conversation"),
     ("max_text", "CHAT_MAX_TEXT", int, 4000, "longest message text after trimming"),
@@ -134,6 +141,10 @@ class Settings:
     jwt_audience: str = ""
     jwt_leeway: int = 30
     max_body_bytes: int = 65536
+    http_max_header_bytes: int = 32768
+    http_discard_bytes: int = 8388608
+    http_header_timeout: float = 30.0
+    http_body_timeout: float = 60.0
     max_title: int = 200
     max_participants: int = 500
     max_text: int = 4000

@@ -24,6 +24,7 @@ from handlers.base import JsonErrors, bearer
 log = logging.getLogger("chat.ws")
 
 CLOSE_SLOW_CONSUMER = 1008
+CLOSE_INVALID_PAYLOAD = 1007
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -35,6 +36,24 @@ def text_frame(payload: bytes) -> bytes:
     if size < 65536:
         return struct.pack("!BBH", 0x81, 126, size) + payload
     return struct.pack("!BBQ", 0x81, 127, size) + payload
+
+
+class StrictTextProtocol(tornado.websocket.WebSocketProtocol13):
+    """RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with close code 1007
+    (Tornado drops the TCP connection without a close frame), and nothing the client sends
+    after the server's close frame is handled."""
+
+    def _handle_message(self, opcode: int, data: bytes) -> Optional["asyncio.Future[None]"]:
+        if opcode in (0x1, 0x2) and self.server_terminated:
+            return None  # closing: the rest of the client's frames change nothing
+        if opcode == 0x1 and not self._frame_compressed and not self.client_terminated:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self.close(CLOSE_INVALID_PAYLOAD, "text frame is not valid UTF-8")
+                return None
+            return self._run_callback(self.handler.on_message, text)
+        return super()._handle_message(opcode, data)
 
 
 class SocketHub:
@@ -62,16 +81,6 @@ class SocketHub:
         handler = self.handlers.get(conn_id)
         if handler is not None:
             handler.close(code, reason)
-
-    async def shutdown(self, timeout: float) -> None:
-        """Close every socket with 1001 and let in-flight frames finish (bounded by ``timeout``)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.inflight and loop.time() < deadline:
-            await asyncio.sleep(0.02)
-        self.runtime.realtime.close_all()
-        while self.handlers and loop.time() < deadline:
-            await asyncio.sleep(0.02)
 
 
 class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
@@ -107,6 +116,12 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         if "*" in allowed or origin in allowed:
             return True
         return urlparse(origin).netloc.lower() == self.request.host.lower()
+
+    def get_websocket_protocol(self) -> Optional[tornado.websocket.WebSocketProtocol]:
+        protocol = super().get_websocket_protocol()
+        if isinstance(protocol, tornado.websocket.WebSocketProtocol13):
+            return StrictTextProtocol(self, False, protocol.params)
+        return protocol
 
     def get_compression_options(self) -> Optional[Dict[str, Any]]:
         return None  # no permessage-deflate: it costs CPU per frame per receiver

@@ -18,6 +18,7 @@ from chat.embedded import EmbeddedMongo
 from chat.roster import import_roster
 from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings
+from handlers.http_server import build_http_server
 from handlers.routes import make_app
 
 SECRET = "test-secret-of-sufficient-length-for-hs256"
@@ -86,6 +87,16 @@ def runtime(io_loop: Any, settings: Settings, mongo_uri: str) -> Iterator[Runtim
 @pytest.fixture
 def app(runtime: Runtime) -> Any:
     return make_app(runtime)
+
+
+@pytest.fixture
+def http_server(request: Any, io_loop: Any, _unused_port: Any, app: Any, settings: Settings) -> Iterator[Any]:
+    """The app behind the same HTTP server the real process uses (limits, read timeouts)."""
+    server = build_http_server(app, settings)
+    server.add_socket(_unused_port[0])
+    yield server
+    server.stop()
+    io_loop.run_sync(server.close_all_connections, timeout=30)
 
 
 @pytest.fixture
@@ -213,14 +224,14 @@ class Ws:
             raw = ujson.dumps(frame)
         self.conn.write_message(raw)
 
-    async def request(self, event: str, data: Any = None, timeout: float = 10) -> Dict[str, Any]:
+    async def request(self, event: str, data: Any = None, timeout: float = 30) -> Dict[str, Any]:
         """Send with a fresh ref and return the reply frame."""
         self._refs += 1
         ref = "r%d" % self._refs
         self.send(event, data, ref)
         return await self.expect("reply", lambda f: f.get("ref") == ref, timeout)
 
-    async def ok(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+    async def ok(self, event: str, data: Any = None, timeout: float = 30) -> Any:
         reply = await self.request(event, data, timeout)
         assert reply["ok"] is True, reply
         return reply["data"]
@@ -232,7 +243,9 @@ class Ws:
                 return frame
         return None
 
-    async def expect(self, event: str, pred: Any = None, timeout: float = 10) -> Dict[str, Any]:
+    async def expect(self, event: str, pred: Any = None, timeout: float = 30) -> Dict[str, Any]:
+        """The first not yet expected ``event`` frame matching ``pred``, waiting for it
+        (``timeout`` only bounds a hang: a shared CI machine may be slow)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -248,20 +261,28 @@ class Ws:
             except asyncio.TimeoutError:
                 pass
 
-    async def nothing(self, event: str, pred: Any = None, within: float = 0.3) -> None:
-        await asyncio.sleep(within)
-        found = self._find(event, pred)
-        assert found is None, "%s: unexpected %s" % (self.user, found)
+    async def barrier(self) -> None:
+        """A ``ping`` round trip on this socket. The server handles a socket's frames in order
+        and writes every push to the socket's stream as it publishes it, so once the reply is
+        here, every frame the server wrote to this socket before handling the ping is here too."""
+        await self.ok("ping")
+
+    async def none(self, event: str, pred: Any = None) -> None:
+        """Assert that no (not yet expected) ``event`` frame matching ``pred`` has arrived, after a
+        :meth:`barrier`. When the frame would come from another connection's action, await that
+        action's reply (the server publishes before it replies) before calling this."""
+        await self.barrier()
+        found = [f for i, f in enumerate(self.frames)
+                 if i not in self.taken and f.get("event") == event and (pred is None or pred(f))]
+        assert not found, "%s: unexpected %s" % (self.user, found)
 
     def of(self, event: str) -> List[Dict[str, Any]]:
         return [f for f in self.frames if f.get("event") == event]
 
     async def close(self) -> None:
+        """Close and wait for the server's closing handshake."""
         self.conn.close()
-        try:
-            await asyncio.wait_for(self.closed.wait(), 5)
-        except asyncio.TimeoutError:
-            pass
+        await asyncio.wait_for(self.closed.wait(), 30)
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ import uuid
 from typing import Any, Dict, List
 
 import pytest
-import tornado.httpserver
 import tornado.websocket
 import ujson
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from chat import protocol as p
 from chat.embedded import free_port
@@ -20,6 +21,7 @@ from chat.errors import BadRequest, TooLarge
 from chat.roster import import_roster
 from chat.runtime import build_runtime
 from chat.settings import Settings
+from handlers.http_server import build_http_server
 from handlers.routes import make_app
 from tests.conftest import CLASSES, SECRET, USERS, token
 
@@ -94,7 +96,7 @@ def live(mongo_uri, tmp_path_factory):
             ident = rt.verifier.verify(token("st1"))
             from chat.validation import NewConversation
             conv, _ = await rt.service.create_conversation(ident, NewConversation("group", ["st2"], "Fuzz", None))
-            server = tornado.httpserver.HTTPServer(make_app(rt))
+            server = build_http_server(make_app(rt), settings)
             port = free_port()
             server.listen(port, "127.0.0.1")
             state.update(rt=rt, server=server, url="ws://127.0.0.1:%d/ws" % port, conv=conv["id"])
@@ -160,7 +162,7 @@ def test_fuzzed_frames_get_one_reply_each_and_change_nothing(live, batch):
             await conn.write_message(raw)
         await conn.write_message(ujson.dumps({"event": "ping", "ref": "final-\u2713"}))
         while True:
-            msg = await asyncio.wait_for(conn.read_message(), 20)
+            msg = await asyncio.wait_for(conn.read_message(), 60)  # only stops a hang
             assert msg is not None, "the connection was closed: %s" % got[-3:]
             got.append(ujson.loads(msg))
             if got[-1].get("event") == "reply" and got[-1].get("ref") == "final-\u2713":

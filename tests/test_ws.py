@@ -112,7 +112,7 @@ async def test_bad_frames_get_errors_and_the_socket_stays_open(ws, runtime):
     await c.expect("pong")
     assert len(c.of("reply")) == len(cases) + 1
     c.send("", raw="x" * 9000)  # over the hard limit: closed
-    await asyncio.wait_for(c.closed.wait(), 5)
+    await asyncio.wait_for(c.closed.wait(), 30)
     assert c.close_code == 1009
 
 
@@ -127,7 +127,7 @@ async def test_send_reaches_every_device_of_every_participant(ws, api):
     for client in (phone, web, other):
         pushed = await client.expect("message:new")
         assert pushed["data"] == msg
-    await outsider.nothing("message:new")
+    await outsider.none("message:new")  # the push was written before the sender's reply
     # a send over REST is pushed the same way
     rest = await api.send("st2", conv["id"], "from curl")
     for client in (phone, web, other):
@@ -135,7 +135,7 @@ async def test_send_reaches_every_device_of_every_participant(ws, api):
     # idempotent retry over the socket: same message, no second push
     again = await web.ok("message:send", {"conversationId": conv["id"], "text": "hello", "clientMsgId": "p1"})
     assert again == msg
-    await other.nothing("message:new", lambda f: f["data"]["seq"] == 3)
+    await other.none("message:new", lambda f: f["data"]["seq"] == 3)
     reply = await outsider.request("message:send", {"conversationId": conv["id"], "text": "x"})
     assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
 
@@ -164,7 +164,7 @@ async def test_edit_delete_react_markers_and_unread_over_sockets(ws, api):
         upd = await c.expect("unread:update")
         assert upd["data"] == {"conversationId": conv["id"], "unread": 1, "lastReadSeq": 1}
     await a.expect("message:status", lambda f: f["data"]["status"] == "read")
-    await a.nothing("unread:update")
+    await a.none("unread:update")
     deleted = await a.ok("message:delete", {"messageId": m2["id"]})
     assert deleted == {"messageId": m2["id"], "conversationId": conv["id"]}
     for c in (a, b1, b2):
@@ -190,54 +190,9 @@ async def test_ordering_under_concurrent_senders(ws, api):
         await s.expect("reply", lambda f: f["ref"] == "s99", timeout=60)
         assert all(f["ok"] for f in s.of("reply"))
     for r in receivers:
-        deadline = time.time() + 30
-        while len(r.of("message:new")) < 400 and time.time() < deadline:
-            await asyncio.sleep(0.05)
+        await r.expect("message:new", lambda f: f["data"]["seq"] == 400, timeout=60)
         seqs = [f["data"]["seq"] for f in r.of("message:new")]
         assert seqs == list(range(1, 401)), r.user
-
-
-@pytest.mark.gen_test
-@pytest.mark.settings(typing_timeout=0.6, typing_debounce=0.4)
-async def test_typing_indicator_lifecycle(ws, api):
-    conv = await api.conversation("st1", "group", ["st2", "st3"], title="G")
-    typist, other_device = await ws("st1"), await ws("st1")
-    b, c = await ws("st2"), await ws("st3")
-    assert await typist.ok("typing:start", {"conversationId": conv["id"]}) == {}
-    start = await b.expect("typing:start")
-    assert start["data"] == {"conversationId": conv["id"], "userId": "st1", "name": "Sam Student"}
-    await c.expect("typing:start")
-    await typist.ok("typing:start", {"conversationId": conv["id"]})  # within the debounce: not re-sent
-    await b.nothing("typing:start", within=0.1)
-    stop = await b.expect("typing:stop", timeout=3)  # the server's own timeout
-    assert stop["data"]["userId"] == "st1"
-    assert not other_device.of("typing:start") and not typist.of("typing:start")
-    await asyncio.sleep(0.45)
-    await typist.ok("typing:start", {"conversationId": conv["id"]})
-    await b.expect("typing:start")
-    await typist.ok("message:send", {"conversationId": conv["id"], "text": "done typing"})
-    await b.expect("typing:stop")  # sending stops it
-    await typist.ok("typing:start", {"conversationId": conv["id"]})
-    await b.expect("typing:start")
-    await typist.ok("typing:stop", {"conversationId": conv["id"]})
-    await b.expect("typing:stop")
-    reply = await c.request("typing:start", {"conversationId": "0" * 24})
-    assert reply["error"]["code"] == "not_found"
-
-
-@pytest.mark.gen_test
-@pytest.mark.settings(typing_timeout=30)  # no server timeout in this test: only the close can stop it
-async def test_typing_stops_when_the_typists_last_connection_closes(ws, api):
-    conv = await api.conversation("st1", "group", ["st2"], title="G")
-    typist, other_device = await ws("st1"), await ws("st1")
-    b = await ws("st2")
-    await typist.ok("typing:start", {"conversationId": conv["id"]})
-    await b.expect("typing:start")
-    await typist.close()
-    await b.nothing("typing:stop", within=0.3)  # another connection of the typist is still open
-    await other_device.close()
-    stop = await b.expect("typing:stop")
-    assert stop["data"] == {"conversationId": conv["id"], "userId": "st1", "name": "Sam Student"}
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -246,12 +201,13 @@ async def test_presence_visibility_matrix(ws, api, runtime):
     expected = {"st2": True, "t1": True, "a1": True, "t2": False, "st3": False, "x1": False, "x2": False}
     watchers = {u: await ws(u) for u in expected}
     phone = await ws("st1")
+    # user:online is published as session:ready is written, so it is out by now
     for user, sees in expected.items():
         if sees:
             online = await watchers[user].expect("user:online", lambda f: f["data"]["userId"] == "st1")
             assert online["data"] == {"userId": "st1", "name": "Sam Student", "role": "student"}
         else:
-            await watchers[user].nothing("user:online", lambda f: f["data"]["userId"] == "st1", within=0.05)
+            await watchers[user].none("user:online", lambda f: f["data"]["userId"] == "st1")
     for user, sees in expected.items():
         listed = {u["userId"] for u in await watchers[user].ok("presence:list")}
         assert ("st1" in listed) == sees, user
@@ -269,22 +225,21 @@ async def test_presence_visibility_matrix(ws, api, runtime):
     assert [u["userId"] for u in data["data"]] == ["t1"]
     # a shared group conversation makes otherwise unrelated users see each other
     await api.conversation("st3", "group", ["st1"], title="Club")
-    await watchers["st3"].nothing("user:online", within=0.05)
+    await watchers["st3"].none("user:online")
     assert "st1" in {u["userId"] for u in await watchers["st3"].ok("presence:list")}
     # phone + web never flap
     web = await ws("st1")
-    await watchers["st2"].nothing("user:online", lambda f: f["data"]["userId"] == "st1" and
-                                  len(watchers["st2"].of("user:online")) > 1, within=0.1)
+    await watchers["st2"].none("user:online", lambda f: f["data"]["userId"] == "st1")
     assert len([f for f in watchers["st2"].of("user:online") if f["data"]["userId"] == "st1"]) == 1
     await phone.close()
-    await watchers["st2"].nothing("user:offline", within=0.2)
+    await watchers["st2"].none("user:offline")
     await web.close()
     off = await watchers["st2"].expect("user:offline", lambda f: f["data"]["userId"] == "st1")
     assert off["data"]["lastSeen"].endswith("Z") and off["data"]["role"] == "student"
     off3 = await watchers["st3"].expect("user:offline", lambda f: f["data"]["userId"] == "st1")
     assert off3["data"]["userId"] == "st1"  # st3 learned of st1 through the shared conversation
-    await watchers["t2"].nothing("user:offline", lambda f: f["data"]["userId"] == "st1", within=0.05)
-    await watchers["x1"].nothing("user:offline", within=0.05)
+    await watchers["t2"].none("user:offline", lambda f: f["data"]["userId"] == "st1")
+    await watchers["x1"].none("user:offline")
     await runtime.presence.flush()  # written behind, many users at once
     user = await runtime.store.directory.get_user("st1")
     assert user["lastSeenAt"] > 0
@@ -300,7 +255,6 @@ async def test_lossless_resync_after_reconnect(ws, api, base_url):
     await reader.expect("message:new")
     mark = time.time()
     await reader.close()
-    await asyncio.sleep(0.01)
     sent = [await api.send("st1", conv["id"], "missed %d" % i) for i in range(50)]
     await api.send("st1", other["id"], "not yours")
     for m in (sent[3], sent[10]):
@@ -319,41 +273,6 @@ async def test_lossless_resync_after_reconnect(ws, api, base_url):
     assert capped["changed"] == []
 
 
-@pytest.mark.gen_test
-@pytest.mark.settings(jwt_leeway=0)
-async def test_token_expiry_and_refresh(ws, base_url, http_server):
-    short = await Ws.connect(base_url, "st1", tok=token("st1", ttl=1))
-    await asyncio.wait_for(short.closed.wait(), 5)
-    assert short.of("auth:expired") and short.close_code == 4001
-    kept = await Ws.connect(base_url, "st2", tok=token("st2", ttl=1))
-    bad = await kept.request("auth:refresh", {"token": token("st1", ttl=600)})
-    assert bad["ok"] is False and bad["error"]["code"] == "forbidden"
-    bad = await kept.request("auth:refresh", {"token": "garbage"})
-    assert bad["error"]["code"] == "unauthorized"
-    fresh = await kept.ok("auth:refresh", {"token": token("st2", ttl=600)})
-    assert fresh["exp"].endswith("Z")
-    await asyncio.sleep(1.6)
-    assert not kept.closed.is_set() and not kept.of("auth:expired")
-    assert (await kept.ok("ping"))["serverTime"]
-    kept.conn.close()
-
-
-@pytest.mark.gen_test
-@pytest.mark.settings(rate_messages=1, rate_messages_burst=3, rate_strikes=5)
-async def test_rate_limits_then_close(ws, api):
-    conv = await api.conversation("st1", "group", ["st2"], title="G")
-    c = await ws("st1")
-    replies = [await c.request("message:send", {"conversationId": conv["id"], "text": "m%d" % i}) for i in range(5)]
-    assert [r["ok"] for r in replies] == [True, True, True, False, False]
-    assert replies[3]["error"]["code"] == "rate_limited"
-    for i in range(10):
-        c.send("message:send", {"conversationId": conv["id"], "text": "spam"}, "x%d" % i)
-    await asyncio.wait_for(c.closed.wait(), 5)
-    assert c.close_code == 1008
-    _, hist = await api.get("/api/conversations/%s/messages" % conv["id"], "st2")
-    assert len(hist["data"]) == 3
-
-
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.settings(ws_max_pending_bytes=262144, max_text=60000, ws_max_frame_bytes=70000,
                       rate_messages=1000, rate_messages_burst=1000, rate_frames_burst=1000)
@@ -367,22 +286,31 @@ async def test_slow_consumer_is_closed(ws, api, base_url, runtime):
     sock.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
                   % (token("st2"), host, port)).encode())
-    # it never reads again
-    deadline = time.time() + 5
-    while "st2" not in runtime.manager.by_user and time.time() < deadline:
-        await asyncio.sleep(0.02)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    got = b""
+    while b"session:ready" not in got:  # the session is registered before session:ready is written
+        chunk = await asyncio.wait_for(loop.sock_recv(sock, 4096), 30)
+        assert chunk, got
+        got += chunk
     assert "st2" in runtime.manager.by_user
+    # from here on it never reads
     sender = await ws("st1")
     big = "x" * 59000
-    for i in range(400):  # up to 24 MB for a client that reads nothing
-        sender.send("message:send", {"conversationId": conv["id"], "text": big}, "b%d" % i)
-        if "st2" not in runtime.manager.by_user:
+
+    def st2_left(f):
+        return f["data"]["userId"] == "st2"
+    for _ in range(400):  # up to 24 MB for a client that reads nothing
+        if any(st2_left(f) for f in sender.of("user:offline")):
             break
-        await asyncio.sleep(0.01)
-    assert runtime.manager.stats()["connections"] <= 2
-    deadline = time.time() + 15
-    while "st2" in runtime.manager.by_user and time.time() < deadline:
-        await asyncio.sleep(0.05)
+        await sender.ok("message:send", {"conversationId": conv["id"], "text": big})
+    await sender.expect("user:offline", st2_left)  # st1 shares a class with st2
     assert "st2" not in runtime.manager.by_user, "the slow consumer was not closed"
+    assert runtime.manager.stats()["connections"] == 1
     assert (await sender.ok("ping"))["serverTime"]  # everyone else is fine
+    try:  # what the kernel had taken is delivered, then the server's end is closed
+        while await asyncio.wait_for(loop.sock_recv(sock, 65536), 30):
+            pass
+    except ConnectionResetError:
+        pass
     sock.close()
