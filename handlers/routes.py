@@ -7,7 +7,7 @@ from typing import Any, List
 import tornado.web
 
 from chat.runtime import Runtime
-from handlers import api
+from handlers import api, openapi
 from handlers.base import NotFoundHandler
 from handlers.ws import ChatSocket, SocketHub
 
@@ -20,6 +20,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
     """Build the application for a runtime (the only place routes are listed)."""
     deps = {"runtime": runtime}
     hub = SocketHub(runtime)
+    document = openapi.build_document(runtime.settings, openapi.project_version())
     routes: List[Any] = [
         (r"/api/health", api.HealthHandler, deps),
         (r"/api/me", api.MeHandler, deps),
@@ -37,7 +38,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/search", api.SearchHandler, deps),
         (r"/api/unread", api.UnreadHandler, deps),
         (r"/api/presence", api.PresenceHandler, deps),
-        (r"/api/demo/(users|token)", api.DemoHandler, deps),
+        (r"/api/demo/users", api.DemoUsersHandler, deps),
+        (r"/api/demo/token", api.DemoTokenHandler, deps),
+        (r"/api/openapi.json", openapi.OpenApiHandler, {"runtime": runtime, "document": document}),
+        (r"/api/docs", openapi.DocsHandler, {"runtime": runtime, "page": openapi.docs_page(STATIC_DIR)}),
         (r"/ws", ChatSocket, {"runtime": runtime, "hub": hub}),
         (r"/api/.*", NotFoundHandler, deps),
         (r"/()", tornado.web.StaticFileHandler, {"path": STATIC_DIR, "default_filename": "index.html"}),
