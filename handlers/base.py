@@ -104,9 +104,10 @@ class ApiHandler(JsonErrors, tornado.web.RequestHandler):
         if not raw.strip():
             return {}
         try:
-            return ujson.loads(raw)
+            value = ujson.loads(raw)
         except (ValueError, TypeError):
             raise BadRequest("body is not valid JSON")
+        return utf8_safe(value)
 
     def arg(self, name: str) -> Optional[str]:
         return self.get_query_argument(name, None)
@@ -118,6 +119,16 @@ class ApiHandler(JsonErrors, tornado.web.RequestHandler):
 
     def send_list(self, items: List[Any], has_more: bool, next_cursor: Any) -> None:
         self.finish(dumps({"data": items, "hasMore": has_more, "next": next_cursor}))
+
+
+def utf8_safe(value: Any) -> Any:
+    """The decoded JSON value, or 400 when a string in it holds a lone surrogate: ``"\\ud800"``
+    decodes, but can be neither stored (BSON is UTF-8) nor sent to anyone."""
+    try:
+        ujson.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("strings must be valid Unicode text (a lone surrogate escape is not)")
+    return value
 
 
 def error_from(exc_info: Any, status_code: int) -> ChatError:

@@ -26,7 +26,7 @@ _ERROR_TEXT = {
     401: "Missing, malformed, expired or wrongly signed bearer token.",
     403: "The caller may not do this (not a participant, not the owner, read-only announcement...).",
     404: "No such conversation, message, user or route (ids that are not ObjectIds are 404 too).",
-    409: "Conflicts with the current state (e.g. the message was deleted).",
+    409: "Conflicts with the current state (the message was deleted; a clientMsgId reused elsewhere).",
     413: "Request body over the configured limit.",
     503: "Storage is not answering; retry later.",
 }
@@ -188,7 +188,11 @@ def _path(name: str, description: str) -> Schema:
 
 
 def _query(name: str, schema: Schema, description: str) -> Schema:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    """An optional query parameter; an empty value means the same as leaving it out."""
+    if schema.get("type") != "string":
+        schema = {"anyOf": [schema, {"const": ""}]}
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description + " (empty: as if absent)"}
 
 
 def _limit(default: int, maximum: int) -> Schema:
@@ -252,7 +256,7 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
                     _query("after", seq_int, "oldest messages after this seq"), _limit(50, 100)]),
             "post": _op("Send a message", {
                 200: _json(_data(_ref("Message")), "a retry of a known clientMsgId: the stored message"),
-                201: _json(_data(_ref("Message")), "stored")}, [403, 404], params=[CONV],
+                201: _json(_data(_ref("Message")), "stored")}, [403, 404, 409], params=[CONV],
                 body="NewMessage")},
         "/api/conversations/{conversationId}/read": {
             "post": _op("Move the caller's read marker forward", {

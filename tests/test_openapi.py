@@ -234,3 +234,20 @@ async def test_docs_page_renders_every_route_in_chromium(api: Api, base_url: str
     assert errors == [] and outside == []
     shown = {p.replace("\u200b", "").strip() for p in paths}
     assert shown == set(document["paths"]), set(document["paths"]) ^ shown
+
+
+# ---------------------------------------------------------------------- found by fuzzing
+@pytest.mark.gen_test
+async def test_lone_surrogates_in_bodies_are_bad_input_and_store_nothing(api: Api) -> None:
+    conv = await api.conversation("st1", "group", ["st2"], title="t")
+    probes = [("POST", "/api/conversations/%s/messages" % conv["id"], b'{"text": "a\\ud800b"}'),
+              ("POST", "/api/conversations/%s/messages" % conv["id"], b'{"text": "ok", "clientMsgId": "\\udfff"}'),
+              ("PATCH", "/api/conversations/%s" % conv["id"], b'{"title": "\\ud83d"}'),
+              ("POST", "/api/conversations", b'{"type": "group", "title": "\\udc00", "participantIds": ["st2"]}')]
+    for method, path, raw in probes:
+        status, data = await api.call(method, path, "st1", raw=raw)
+        assert status == 400 and data["error"]["code"] == "bad_request", (path, raw, status, data)
+    status, data = await api.get("/api/conversations/%s/messages" % conv["id"], "st1")
+    assert status == 200 and [m for m in data["data"] if m["type"] != "system"] == []
+    status, data = await api.get("/api/conversations", "st1")
+    assert [c["title"] for c in data["data"]] == ["t"]
