@@ -251,3 +251,71 @@ async def test_lone_surrogates_in_bodies_are_bad_input_and_store_nothing(api: Ap
     assert status == 200 and [m for m in data["data"] if m["type"] != "system"] == []
     status, data = await api.get("/api/conversations", "st1")
     assert [c["title"] for c in data["data"]] == ["t"]
+
+
+def check_documented(document: Any, template: str, method: str, status: int, body: Any) -> None:
+    """The document lists ``status`` for the operation and ``body`` matches its schema."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    responses = document["paths"][template][method.lower()]["responses"]
+    assert str(status) in responses, (method, template, status, sorted(responses))
+    pointer = "/paths/%s/%s/responses/%d" % (template.replace("~", "~0").replace("/", "~1"), method.lower(), status)
+    response = responses[str(status)]
+    if "$ref" in response:
+        pointer = response["$ref"][1:]
+    registry = Registry().with_resource("urn:doc", Resource.from_contents(document, default_specification=DRAFT202012))
+    schema = {"$ref": "urn:doc#%s/content/application~1json/schema" % pointer}
+    errors = list(Draft202012Validator(schema, registry=registry).iter_errors(body))
+    assert errors == [], [e.message for e in errors]
+
+
+@pytest.mark.gen_test
+async def test_client_msg_id_reused_in_another_conversation_is_a_documented_409(api: Api) -> None:
+    document = await fetch_document(api)
+    first = await api.conversation("st1", "group", ["st2"], title="one")
+    second = await api.conversation("st1", "group", ["st2"], title="two")
+    await api.send("st1", first["id"], "hi", clientMsgId="same-id")
+    status, data = await api.post("/api/conversations/%s/messages" % second["id"], "st1",
+                                  {"text": "hi", "clientMsgId": "same-id"})
+    assert status == 409 and data["error"]["code"] == "conflict", data
+    check_documented(document, "/api/conversations/{conversationId}/messages", "POST", status, data)
+    status, data = await api.get("/api/conversations/%s/messages" % second["id"], "st1")
+    assert [m for m in data["data"] if m["type"] != "system"] == []
+
+
+@pytest.mark.gen_test
+async def test_empty_optional_query_values_mean_absent_as_documented(api: Api) -> None:
+    from jsonschema import Draft202012Validator
+
+    document = await fetch_document(api)
+    conv = await api.conversation("st1", "direct", ["st2"])
+    await api.send("st1", conv["id"], "hello")
+    cases = [("/api/users", "?q=&role=&limit="), ("/api/conversations", "?type=&archived=&q=&limit=&offset="),
+             ("/api/conversations/{conversationId}/messages", "?before=&after=&limit="),
+             ("/api/presence", "?classId=&role=")]
+    for template, query in cases:
+        path = template.replace("{conversationId}", conv["id"])
+        plain_status, plain = await api.get(path, "st1")
+        status, data = await api.get(path + query, "st1")
+        assert status == plain_status == 200 and data == plain, (path, query, data)
+        check_documented(document, template, "GET", status, data)
+        for param in document["paths"][template]["get"]["parameters"]:
+            if param["in"] == "query":
+                assert Draft202012Validator(param["schema"]).is_valid(""), (template, param["name"])
+    status, data = await api.get("/api/users?limit=x", "st1")
+    assert status == 400 and data["error"]["code"] == "bad_request"
+
+
+@pytest.mark.gen_test
+async def test_every_body_limit_refusal_is_a_documented_413(api: Api, settings: Any) -> None:
+    document = await fetch_document(api)
+    conv = await api.conversation("st1", "direct", ["st2"])
+    big = ('{"text": "%s"}' % ("x" * (settings.max_body_bytes + 1))).encode()
+    status, data = await api.post("/api/conversations/%s/messages" % conv["id"], "st1", raw=big)
+    assert status == 413 and data["error"]["code"] == "too_large"
+    check_documented(document, "/api/conversations/{conversationId}/messages", "POST", status, data)
+    for item in document["paths"].values():
+        for method, op in item.items():
+            assert ("requestBody" in op) == ("413" in op["responses"]), method
