@@ -127,7 +127,7 @@ def utf8_safe(value: Any) -> Any:
     try:
         ujson.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise BadRequest("strings must be valid Unicode text (a lone surrogate escape is not)")
+        raise BadRequest("strings must be valid Unicode text (a lone surrogate escape is not)") from None
     return value
 
 

@@ -298,8 +298,47 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
     }
 
 
+def operation_id(method: str, path: str) -> str:
+    """``get /api/conversations/{conversationId}/messages`` -> ``getConversationsByConversationIdMessages``."""
+    words = []
+    for part in path.split("/")[2:]:
+        if part.startswith("{"):
+            part = "by_" + part.strip("{}")
+        words += [w[:1].upper() + w[1:] for w in part.replace(".", "_").split("_")]
+    return method + "".join(words)
+
+
+# What a created object's id leads to, so a stateful client (and a fuzzer) can follow it.
+_LINKS = {
+    ("/api/conversations", "post"): ("conversationId", [
+        ("/api/conversations/{conversationId}", "get"), ("/api/conversations/{conversationId}", "patch"),
+        ("/api/conversations/{conversationId}/messages", "get"),
+        ("/api/conversations/{conversationId}/messages", "post"),
+        ("/api/conversations/{conversationId}/read", "post"),
+        ("/api/conversations/{conversationId}/participants", "post")]),
+    ("/api/conversations/{conversationId}/messages", "post"): ("messageId", [
+        ("/api/messages/{messageId}", "patch"), ("/api/messages/{messageId}", "delete"),
+        ("/api/messages/{messageId}/reactions/{emoji}", "put"),
+        ("/api/messages/{messageId}/receipts", "get")]),
+}
+
+
+def _add_links(paths: Dict[str, Dict[str, Schema]]) -> None:
+    for (path, method), (param, targets) in _LINKS.items():
+        links = {operation_id(m, p): {"operationId": operation_id(m, p),
+                                      "parameters": {param: "$response.body#/data/id"}} for p, m in targets}
+        for status, response in paths[path][method]["responses"].items():
+            if status.startswith("2"):
+                response["links"] = links
+
+
 def build_document(settings: Settings, version: str = "") -> Dict[str, Any]:
     """The OpenAPI 3.1 document of the REST API under these settings."""
+    paths = _paths()
+    for path, item in paths.items():
+        for method, op in item.items():
+            op["operationId"] = operation_id(method, path)
+    _add_links(paths)
     responses = {}
     for status, text in _ERROR_TEXT.items():
         codes = sorted(code for code, s in STATUS.items() if s == status)
@@ -319,7 +358,7 @@ def build_document(settings: Settings, version: str = "") -> Dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [{"name": "chat"}, {"name": "meta"}, {"name": "demo"}],
-        "paths": _paths(),
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                            "description": "a JWT signed by the LMS (PROTOCOL section 1)"}},
