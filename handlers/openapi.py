@@ -52,6 +52,12 @@ _TIME = {"type": "string", "format": "date-time"}
 _NTIME = {"type": ["string", "null"], "format": "date-time"}
 
 
+def _when_type(types: List[str], required: List[str], props: Schema) -> Schema:
+    """What a new conversation of these types needs besides its type."""
+    return {"if": {"required": ["type"], "properties": {"type": {"enum": types}}},
+            "then": {"required": required, "properties": props}}
+
+
 def _schemas(settings: Settings) -> Dict[str, Schema]:
     attachment = _obj(["name", "size", "mimeType", "url"], {
         "name": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -128,7 +134,10 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
             "title": {"type": ["string", "null"], "maxLength": settings.max_title,
                       "description": "required for group"},
             "classId": {"type": ["string", "null"], "maxLength": MAX_ID,
-                        "description": "required for class and announcement"}}),
+                        "description": "required for class and announcement"}},
+            allOf=[_when_type(["direct"], ["participantIds"], {"participantIds": {"minItems": 1, "maxItems": 2}}),
+                   _when_type(["group"], ["participantIds", "title"], {"title": {"type": "string", "minLength": 1}}),
+                   _when_type(["class", "announcement"], ["classId"], {"classId": {"type": "string", "minLength": 1}})]),
         "ConversationPatch": _obj([], {
             "title": {"type": ["string", "null"], "maxLength": settings.max_title},
             "muted": {"type": ["boolean", "null"]}, "pinned": {"type": ["boolean", "null"]},

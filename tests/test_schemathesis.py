@@ -30,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("school")
 
 USER = "t1"
 SEED = 20261121
-MAX_EXAMPLES = 120
+MAX_EXAMPLES = 80
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
           "missing_required_header", "unsupported_method", "allow_header_conformance", "ignored_auth"]
