@@ -139,10 +139,14 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
                    _when_type(["group"], ["participantIds", "title"], {"title": {"type": "string", "minLength": 1}}),
                    _when_type(["class", "announcement"], ["classId"], {"classId": {"type": "string", "minLength": 1}})]),
         "ConversationPatch": _obj([], {
-            "title": {"type": ["string", "null"], "maxLength": settings.max_title},
+            "title": {"type": ["string", "null"], "minLength": 1, "maxLength": settings.max_title,
+                      "description": "owner/admin only, not for direct conversations"},
             "muted": {"type": ["boolean", "null"]}, "pinned": {"type": ["boolean", "null"]},
             "archived": {"type": ["boolean", "null"]}},
-            additionalProperties=False, minProperties=1),
+            additionalProperties=False, description="at least one field that is not null",
+            anyOf=[{"required": [key], "properties": {key: {"type": kind}}}
+                   for key, kind in (("title", "string"), ("muted", "boolean"), ("pinned", "boolean"),
+                                     ("archived", "boolean"))]),
         "UserIds": _obj(["userIds"], {"userIds": {
             "type": "array", "maxItems": settings.max_participants,
             "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID}}}),

@@ -63,7 +63,8 @@ def config(ids: Dict[str, List[str]]) -> str:
         return "[%s]" % ", ".join('"%s"' % item for item in items)
     bindings = {"path.conversationId": "conversations", "query.conversationId": "conversations",
                 "path.messageId": "messages", "path.userId": "users", "path.emoji": "emoji",
-                "query.classId": "classes"}
+                "query.classId": "classes", "body.userIds[*]": "users", "body.participantIds[*]": "users",
+                "body.classId": "classes", "body.replyTo": "messages"}
     lines = []
     for name, items in ids.items():
         lines += ["[dictionaries.%s]" % name, "values = %s" % values(items), ""]
