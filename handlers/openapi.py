@@ -32,6 +32,11 @@ _ERROR_TEXT = {
 }
 
 
+_EXAMPLES = {400: "limit must be an integer", 401: "token expired", 403: "not a participant",
+             404: "not found", 409: "the message was deleted", 413: "request body over %d bytes",
+             503: "storage unavailable, try again"}
+
+
 def _ref(name: str) -> Schema:
     return {"$ref": "#/components/schemas/%s" % name}
 
@@ -64,7 +69,8 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
         "size": {"type": "integer", "minimum": 0, "maximum": 2 ** 40},
         "mimeType": {"type": "string", "minLength": 1, "maxLength": 255},
         "url": {"type": "string", "maxLength": 2048, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/$.?#][^\\s]*$"},
-    })
+    }, example={"name": "worksheet.pdf", "size": 48213, "mimeType": "application/pdf",
+                "url": "https://files.example.org/worksheet.pdf"})
     return {
         "Error": _obj(["error"], {"error": _obj(["code", "message"], {
             "code": {"type": "string", "enum": sorted(STATUS) + ["method_not_allowed"]},
@@ -92,7 +98,8 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
                 "role": {"type": ["string", "null"], "description": "the caller's role in it"}}),
         "Attachment": attachment,
         "Reactions": {"type": "object", "additionalProperties": {"type": "array", "items": _STR},
-                      "description": "emoji -> ids of the users who reacted with it"},
+                      "description": "emoji -> ids of the users who reacted with it",
+                      "example": {"\U0001F44D": ["st1", "t1"]}},
         "Message": _obj(
             ["id", "conversationId", "seq", "senderId", "senderName", "type", "text", "attachments",
              "replyTo", "reactions", "createdAt", "editedAt", "deleted", "clientMsgId"], {
@@ -135,9 +142,11 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
                       "description": "required for group"},
             "classId": {"type": ["string", "null"], "maxLength": MAX_ID,
                         "description": "required for class and announcement"}},
-            allOf=[_when_type(["direct"], ["participantIds"], {"participantIds": {"minItems": 1, "maxItems": 2}}),
+            allOf=[_when_type(["direct"], ["participantIds"],
+                              {"participantIds": {"minItems": 1, "maxItems": 2}}),
                    _when_type(["group"], ["participantIds", "title"], {"title": {"type": "string", "minLength": 1}}),
-                   _when_type(["class", "announcement"], ["classId"], {"classId": {"type": "string", "minLength": 1}})]),
+                   _when_type(["class", "announcement"], ["classId"],
+                              {"classId": {"type": "string", "minLength": 1}})]),
         "ConversationPatch": _obj([], {
             "title": {"type": ["string", "null"], "minLength": 1, "maxLength": settings.max_title,
                       "description": "owner/admin only, not for direct conversations"},
@@ -354,9 +363,14 @@ def build_document(settings: Settings, version: str = "") -> Dict[str, Any]:
     _add_links(paths)
     responses = {}
     for status, text in _ERROR_TEXT.items():
+        # each status pins its code, so a client (and the fuzz test) can rely on the pairing
         codes = sorted(code for code, s in STATUS.items() if s == status)
-        schema = {"allOf": [_ref("Error"), {"properties": {"error": {"properties": {"code": {"enum": codes}}}}}]}
-        responses["E%d" % status] = _json(schema, text)
+        schema = _obj(["error"], {"error": _obj(["code", "message"], {
+            "code": {"type": "string", "enum": codes}, "message": {"type": "string"}})})
+        response = _json(schema, text)
+        message = _EXAMPLES[status].replace("%d", str(settings.max_body_bytes))
+        response["content"]["application/json"]["example"] = {"error": {"code": codes[0], "message": message}}
+        responses["E%d" % status] = response
     return {
         "openapi": "3.1.0",
         "info": {
