@@ -40,7 +40,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/presence", api.PresenceHandler, deps),
         (r"/api/demo/users", api.DemoUsersHandler, deps),
         (r"/api/demo/token", api.DemoTokenHandler, deps),
-        (r"/api/openapi.json", openapi.OpenApiHandler, {"runtime": runtime, "document": document}),
+        (r"/api/openapi\.json", openapi.OpenApiHandler, {"runtime": runtime, "document": document}),
         (r"/api/docs", openapi.DocsHandler, {"runtime": runtime, "page": openapi.docs_page(STATIC_DIR)}),
         (r"/ws", ChatSocket, {"runtime": runtime, "hub": hub}),
         (r"/api/.*", NotFoundHandler, deps),
