@@ -92,12 +92,19 @@ async def test_schemathesis_finds_nothing(api: Api, base_url: str, settings: Any
             "--request-timeout", "60", "--phases", "examples,coverage,fuzzing,stateful",
             "--suppress-health-check", "all", "--report", "junit", "--report-junit-path", str(report),
             "--output-truncate", "false"]
-    env = dict(os.environ, SCHEMATHESIS_HOOKS="", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    # loopback only: no proxy from the environment may stand between the fuzzer and the server
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(SCHEMATHESIS_HOOKS="", NO_COLOR="1", PYTHONIOENCODING="utf-8", NO_PROXY="*")
     proc = tornado.process.Subprocess(args, stdout=tornado.process.Subprocess.STREAM,
                                       stderr=tornado.process.Subprocess.STREAM, env=env, cwd=str(tmp_path))
-    # read both pipes while the child runs (the server it tests runs on this same loop)
-    out, err = await asyncio.gather(proc.stdout.read_until_close(), proc.stderr.read_until_close())
-    code = await proc.wait_for_exit(raise_error=False)
+    try:
+        # read both pipes while the child runs (the server it tests runs on this same loop)
+        out, err = await asyncio.gather(proc.stdout.read_until_close(), proc.stderr.read_until_close())
+        code = await proc.wait_for_exit(raise_error=False)
+    finally:
+        if proc.proc.poll() is None:  # the test was cancelled: leave no fuzzer behind
+            proc.proc.kill()
+            proc.proc.wait()
     text = out.decode("utf-8", "replace") + err.decode("utf-8", "replace")
     print(text)  # the run's report, for ``pytest -s``
     assert code == 0, text
