@@ -162,11 +162,10 @@ class NotFoundHandler(ApiHandler):
         raise tornado.web.HTTPError(404)
 
     def _routed(self, path: str) -> bool:
-        """Whether a handler other than this one and the static files serves ``path``."""
+        """Whether an ``/api`` route other than this catch-all serves ``path``."""
         for rule in self.application.wildcard_router.rules:
             regex = getattr(rule.matcher, "regex", None)
-            target = rule.target
-            if (regex is not None and regex.match(path) and isinstance(target, type)
-                    and issubclass(target, ApiHandler) and not issubclass(target, NotFoundHandler)):
+            if (regex is not None and regex.pattern.startswith("/api/") and regex.match(path)
+                    and rule.target is not type(self)):
                 return True
         return False

@@ -16,7 +16,7 @@ import tornado.httpclient
 import tornado.web
 from openapi_spec_validator import validate
 
-from handlers.base import ApiHandler, NotFoundHandler, allowed_methods
+from handlers.base import NotFoundHandler, allowed_methods
 from handlers.routes import STATIC_DIR
 from tests.conftest import Api
 
@@ -26,13 +26,14 @@ DOCS_DIR = os.path.join(STATIC_DIR, "api-docs")
 
 
 def app_operations(app: tornado.web.Application) -> Set[Tuple[str, str]]:
-    """(path with ``{}`` for each parameter, METHOD) for every REST route of the application."""
+    """(path with ``{}`` for each parameter, METHOD) for every ``/api`` route of the application,
+    whatever its handler's base class (file downloads are not ApiHandlers)."""
     ops = set()
     for rule in app.wildcard_router.rules:
-        target = rule.target
-        if not (isinstance(target, type) and issubclass(target, ApiHandler)) or issubclass(target, NotFoundHandler):
-            continue
         pattern = rule.matcher.regex.pattern.rstrip("$")
+        if not pattern.startswith("/api/") or rule.target is NotFoundHandler:
+            continue
+        target = rule.target
         assert "(" not in pattern.replace("([^/]+)", ""), "route %s: parameters must be ([^/]+)" % pattern
         path = pattern.replace("([^/]+)", "{}").replace("\\.", ".")
         for method in allowed_methods(target):
