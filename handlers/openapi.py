@@ -28,12 +28,14 @@ _ERROR_TEXT = {
     404: "No such conversation, message, user or route (ids that are not ObjectIds are 404 too).",
     409: "Conflicts with the current state (the message was deleted; a clientMsgId reused elsewhere).",
     413: "Request body over the configured limit.",
+    429: "Too many sends: the caller's send bucket (shared with the socket) is empty; retry after "
+         "the Retry-After header's seconds.",
     503: "Storage is not answering; retry later.",
 }
 
 
 _EXAMPLES = {400: "limit must be an integer", 401: "token expired", 403: "not a participant",
-             404: "not found", 409: "the message was deleted", 413: "request body over %d bytes",
+             404: "not found", 409: "the message was deleted", 413: "request body over %d bytes", 429: "slow down",
              503: "storage unavailable, try again"}
 
 
@@ -278,7 +280,7 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
                     _query("after", seq_int, "oldest messages after this seq"), _limit(50, 100)]),
             "post": _op("Send a message", {
                 200: _json(_data(_ref("Message")), "a retry of a known clientMsgId: the stored message"),
-                201: _json(_data(_ref("Message")), "stored")}, [403, 404, 409], params=[CONV],
+                201: _json(_data(_ref("Message")), "stored")}, [403, 404, 409, 429], params=[CONV],
                 body="NewMessage")},
         "/api/conversations/{conversationId}/read": {
             "post": _op("Move the caller's read marker forward", {
@@ -370,6 +372,9 @@ def build_document(settings: Settings, version: str = "") -> Dict[str, Any]:
         response = _json(schema, text)
         message = _EXAMPLES[status].replace("%d", str(settings.max_body_bytes))
         response["content"]["application/json"]["example"] = {"error": {"code": codes[0], "message": message}}
+        if status == 429:
+            response["headers"] = {"Retry-After": {"description": "seconds to wait", "required": True,
+                                                   "schema": {"type": "integer", "minimum": 1}}}
         responses["E%d" % status] = response
     return {
         "openapi": "3.1.0",
