@@ -322,6 +322,43 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
     }
 
 
+def _upload_paths() -> Dict[str, Dict[str, Schema]]:
+    """The upload routes (README "Uploads")."""
+    upload = _obj(["id", "name", "size", "mimeType", "sha256", "url", "createdAt"], {
+        "id": _STR, "name": _STR, "size": _INT, "mimeType": _STR, "sha256": _STR,
+        "width": {"type": ["integer", "null"]}, "height": {"type": ["integer", "null"]},
+        "url": _STR, "thumbnail": _NSTR, "createdAt": _NTIME})
+    link = _obj(["url", "thumbnailUrl", "expiresAt"], {"url": _STR, "thumbnailUrl": _NSTR, "expiresAt": _NTIME})
+    signed = [_query(name, {"type": "string"}, "signed link: %s" % what) for name, what in (
+        ("u", "user"), ("r", "role"), ("s", "school"), ("e", "expiry"), ("sig", "signature"))]
+    file_ok = {200: {"description": "the file (Range, ETag and conditional requests supported)",
+                     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+               206: {"description": "the requested range",
+                     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+               304: {"description": "not modified"}}
+    upload_id = _path("uploadId", "an upload id")
+
+    def download(summary: str, method: str) -> Schema:
+        op = _op(summary, file_ok, [400, 403, 404], params=[upload_id] + signed, tag="uploads")
+        op["security"] = [{"bearer": []}, {}]  # a signed link needs no header
+        if method == "head":
+            op["responses"]["200"] = {"description": "the file's headers"}
+        return op
+    return {
+        "/api/uploads": {"post": dict(_op("Upload a file: the raw body is the file", {
+            201: _json(_data(upload), "stored")}, [400, 403, 413, 429], tag="uploads", params=[
+                {"name": "name", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "the file's name"}]),
+            requestBody={"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}})},
+        "/api/uploads/links": {"post": _op("Short-lived signed URLs of uploads the caller may open", {
+            200: _json(_data({"type": "object", "additionalProperties": link}), "upload id -> links")},
+            [400], body="UploadIds", tag="uploads")},
+        "/api/uploads/{uploadId}": {m: download("Download an upload", m) for m in ("get", "head")},
+        "/api/uploads/{uploadId}/thumbnail": {m: download("An image upload's thumbnail", m) for m in ("get", "head")},
+    }
+
+
 def operation_id(method: str, path: str) -> str:
     """``get /api/conversations/{conversationId}/messages`` -> ``getConversationsByConversationIdMessages``."""
     words = []
@@ -356,9 +393,16 @@ def _add_links(paths: Dict[str, Dict[str, Schema]]) -> None:
                 response["links"] = links
 
 
-def build_document(settings: Settings, version: str = "") -> Dict[str, Any]:
-    """The OpenAPI 3.1 document of the REST API under these settings."""
+def build_document(settings: Settings, version: str = "", uploads: bool = False) -> Dict[str, Any]:
+    """The OpenAPI 3.1 document of the REST API under these settings; ``uploads``: whether the
+    application routes the upload endpoints."""
     paths = _paths()
+    schemas = _schemas(settings)
+    if uploads:
+        paths.update(_upload_paths())
+        schemas["UploadIds"] = _obj(["ids"], {"ids": {"type": "array", "maxItems": 100, "items": _STR}})
+        attachment = schemas["NewMessage"]["properties"]["attachments"]
+        attachment["items"] = {"oneOf": [attachment["items"], _obj(["uploadId"], {"uploadId": _STR})]}
     for path, item in paths.items():
         for method, op in item.items():
             op["operationId"] = operation_id(method, path)
@@ -389,12 +433,12 @@ def build_document(settings: Settings, version: str = "") -> Dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": "chat"}, {"name": "meta"}, {"name": "demo"}],
+        "tags": [{"name": "chat"}, {"name": "meta"}, {"name": "demo"}] + ([{"name": "uploads"}] if uploads else []),
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                            "description": "a JWT signed by the LMS (PROTOCOL section 1)"}},
-            "schemas": _schemas(settings),
+            "schemas": schemas,
             "responses": responses,
         },
     }

@@ -67,6 +67,16 @@ async def test_document_is_valid_openapi_31(api: Api) -> None:
             "internal", "method_not_allowed"} <= set(error["properties"]["code"]["enum"])
 
 
+def test_document_with_the_upload_routes_is_valid_openapi_31(settings: Any) -> None:
+    from handlers.openapi import build_document
+
+    document = build_document(settings, "1", uploads=True)
+    validate(document)
+    assert {"/api/uploads", "/api/uploads/links", "/api/uploads/{uploadId}",
+            "/api/uploads/{uploadId}/thumbnail"} <= set(document["paths"])
+    assert set(document["paths"]["/api/uploads/{uploadId}"]) == {"get", "head"}
+
+
 @pytest.mark.gen_test
 async def test_document_and_route_table_list_the_same_operations(api: Api, app: Any) -> None:
     documented = document_operations(await fetch_document(api))
