@@ -402,7 +402,7 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
         paths.update(_upload_paths())
         schemas["UploadIds"] = _obj(["ids"], {"ids": {"type": "array", "maxItems": 100, "items": _STR}})
         attachment = schemas["NewMessage"]["properties"]["attachments"]
-        attachment["items"] = {"oneOf": [attachment["items"], _obj(["uploadId"], {"uploadId": _STR})]}
+        attachment["items"] = {"anyOf": [attachment["items"], _obj(["uploadId"], {"uploadId": _STR})]}
     for path, item in paths.items():
         for method, op in item.items():
             op["operationId"] = operation_id(method, path)
