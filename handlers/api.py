@@ -219,14 +219,18 @@ class DemoHandler(ApiHandler):
         if not (self.runtime.settings.demo and is_loopback(self.request.remote_ip)):
             raise NotFound("no such route")
 
-    async def get(self, what: str) -> None:
-        if what != "users":
-            raise NotFound("no such route")
+
+class DemoUsersHandler(DemoHandler):
+    """``GET /api/demo/users``."""
+
+    async def get(self) -> None:
         self.send_list(demo_users(), False, None)
 
-    async def post(self, what: str) -> None:
-        if what != "token":
-            raise NotFound("no such route")
+
+class DemoTokenHandler(DemoHandler):
+    """``POST /api/demo/token {userId}``."""
+
+    async def post(self) -> None:
         user_id = v.string(v.obj(self.body()), "userId")
         user = next((u for u in demo_users() if u["id"] == user_id), None)
         if user is None:

@@ -9,15 +9,33 @@ import tornado.web
 import ujson
 
 from chat.auth import Identity
-from chat.errors import STATUS, BadRequest, ChatError, Internal, RateLimited, TooLarge
+from chat.errors import STATUS, BadRequest, ChatError, Internal, NotFound, RateLimited, TooLarge
 from chat.protocol import dumps
 from chat.runtime import Runtime
 from chat.validation import check_storable
 
 log = logging.getLogger("chat.http")
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "bad_request",
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                409: "conflict", 413: "too_large", 429: "rate_limited", 503: "unavailable"}
+
+
+class MethodNotAllowed(ChatError):
+    """A method the route does not have. HTTP-only (a socket event has no method), so it is
+    not one of the protocol's shared codes and carries its status itself."""
+
+    code = "method_not_allowed"
+    default_message = "method not allowed"
+
+    @property
+    def status(self) -> int:
+        return 405
+
+
+def allowed_methods(handler_class: Any) -> List[str]:
+    """The HTTP methods a handler class implements (Tornado's defaults answer 405)."""
+    return [m for m in handler_class.SUPPORTED_METHODS
+            if getattr(handler_class, m.lower(), None) is not getattr(tornado.web.RequestHandler, m.lower())]
 
 
 class JsonErrors:
@@ -28,6 +46,14 @@ class JsonErrors:
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = error_from(kwargs.get("exc_info"), status_code)
+        if isinstance(error, MethodNotAllowed):
+            allowed = allowed_methods(type(self))
+            if not allowed:  # an unknown route with an exotic method is still an unknown route
+                error = error_from(None, 404)
+            else:
+                self.set_header("Allow", ", ".join(allowed))  # type: ignore[attr-defined]
+                error = MethodNotAllowed("%s is not allowed here; allowed: %s" % (
+                    self.request.method, ", ".join(allowed)))
         self.set_status(error.status)  # type: ignore[attr-defined]
         self.set_header("Content-Type", "application/json; charset=utf-8")  # type: ignore[attr-defined]
         if error.code == "unauthorized":
@@ -106,6 +132,8 @@ def error_from(exc_info: Any, status_code: int) -> ChatError:
         return exc
     if isinstance(exc, tornado.web.HTTPError):
         status_code = exc.status_code
+    if status_code == 405:
+        return MethodNotAllowed()
     code = _HTTP_CODES.get(status_code)
     if code is None:
         return Internal()
@@ -114,7 +142,7 @@ def error_from(exc_info: Any, status_code: int) -> ChatError:
     return error
 
 
-_DEFAULT_MESSAGES: Dict[int, str] = {404: "no such route", 405: "method not allowed"}
+_DEFAULT_MESSAGES: Dict[int, str] = {404: "no such route"}
 assert set(_HTTP_CODES.values()) <= set(STATUS)
 
 
@@ -122,4 +150,16 @@ class NotFoundHandler(ApiHandler):
     """Unknown routes: a JSON 404 like every other error."""
 
     def prepare(self) -> None:
+        path = self.request.path
+        if path.endswith("/") and path.strip("/") and self._routed(path.rstrip("/")):
+            raise NotFound("no such route: %s takes no trailing slash" % path.rstrip("/"))
         raise tornado.web.HTTPError(404)
+
+    def _routed(self, path: str) -> bool:
+        """Whether an ``/api`` route other than this catch-all serves ``path``."""
+        for rule in self.application.wildcard_router.rules:
+            regex = getattr(rule.matcher, "regex", None)
+            if (regex is not None and regex.pattern.startswith("/api/") and regex.match(path)
+                    and rule.target is not type(self)):
+                return True
+        return False

@@ -7,8 +7,7 @@ from typing import Any, List
 import tornado.web
 
 from chat.runtime import Runtime
-from chat.uploads import build_uploads
-from handlers import api, uploads as up
+from handlers import api, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.ws import ChatSocket, SocketHub
 
@@ -21,10 +20,8 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
     """Build the application for a runtime (the only place routes are listed)."""
     deps = {"runtime": runtime}
     hub = SocketHub(runtime)
-    # the runtime's, once it builds one (the message service needs the same instance)
-    uploads = extra.pop("uploads", None) or getattr(runtime, "uploads", None) or build_uploads(
-        runtime.settings, runtime.store)
-    files = {"runtime": runtime, "uploads": uploads}
+    files = {"runtime": runtime, "uploads": runtime.uploads}  # the message service uses the same instance
+    document = openapi.build_document(runtime.settings, openapi.project_version(), uploads=True)
     routes: List[Any] = [
         (r"/api/health", api.HealthHandler, deps),
         (r"/api/me", api.MeHandler, deps),
@@ -42,7 +39,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/search", api.SearchHandler, deps),
         (r"/api/unread", api.UnreadHandler, deps),
         (r"/api/presence", api.PresenceHandler, deps),
-        (r"/api/demo/(users|token)", api.DemoHandler, deps),
+        (r"/api/demo/users", api.DemoUsersHandler, deps),
+        (r"/api/demo/token", api.DemoTokenHandler, deps),
+        (r"/api/openapi\.json", openapi.OpenApiHandler, {"runtime": runtime, "document": document}),
+        (r"/api/docs", openapi.DocsHandler, {"runtime": runtime, "page": openapi.docs_page(STATIC_DIR)}),
         # uploads (README "Uploads")
         (r"/api/uploads", up.UploadHandler, files),
         (r"/api/uploads/links", up.UploadLinksHandler, files),
@@ -59,7 +59,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         default_handler_args=deps,
         compress_response=False,
         hub=hub,
-        uploads=uploads,
+        uploads=runtime.uploads,
         websocket_ping_interval=runtime.settings.ws_ping_interval or None,
         websocket_ping_timeout=runtime.settings.ws_ping_timeout or None,
         websocket_max_message_size=runtime.settings.ws_max_message_size,
