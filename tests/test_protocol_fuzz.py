@@ -21,6 +21,7 @@ from chat.errors import BadRequest, TooLarge
 from chat.roster import import_roster
 from chat.runtime import build_runtime
 from chat.settings import Settings
+from chat.validation import storable
 from handlers.http_server import build_http_server
 from handlers.routes import make_app
 from tests.conftest import CLASSES, SECRET, USERS, token
@@ -118,10 +119,12 @@ def live(mongo_uri, tmp_path_factory):
     state["rt"].store.close()
 
 
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(allow_nan=False),
-                      st.text(max_size=30))
+# text includes lone surrogates (valid JSON escapes, not storable): they must be refused, alone
+texts = st.one_of(st.text(max_size=30),
+                  st.text(alphabet=st.characters(codec=None, categories=["Cs", "Ll", "So"]), max_size=8))
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(allow_nan=False), texts)
 json_value = st.recursive(json_leaf, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
-    st.text(max_size=10), kids, max_size=4), max_leaves=12)
+    texts, kids, max_size=4), max_leaves=12)
 field_names = st.sampled_from(["conversationId", "messageId", "text", "seq", "emoji", "on", "type", "attachments",
                                "clientMsgId", "replyTo", "conversations", "changedSince", "limit", "classId",
                                "role", "token"])
@@ -129,11 +132,15 @@ events = st.one_of(st.sampled_from(sorted(p.CLIENT_EVENTS)), st.text(max_size=20
 structured = st.fixed_dictionaries(
     {"event": events},
     optional={"data": st.one_of(st.dictionaries(field_names, json_value, max_size=6), json_value),
-              "ref": st.one_of(st.just("REF"), st.integers(), st.text(max_size=70), st.none()),
+              "ref": st.one_of(st.just("REF"), st.integers(), texts, st.text(max_size=70), st.none()),
               "junk": json_value})
+def dumps(value: Any) -> str:
+    return ujson.dumps(value, ensure_ascii=True)  # lone surrogates as escapes, as a client sends them
+
+
 frames = st.one_of(
-    structured.map(ujson.dumps),
-    json_value.map(ujson.dumps),
+    structured.map(dumps),
+    json_value.map(dumps),
     st.text(max_size=200),
     st.builds(lambda n: ujson.dumps({"event": "message:send", "ref": "REF", "data": {"text": "x" * n}}),
               st.integers(4000, 9000)),
@@ -157,7 +164,7 @@ def test_fuzzed_frames_get_one_reply_each_and_change_nothing(live, batch):
             except ValueError:
                 decoded = None
             sent_ref = decoded.get("ref") if isinstance(decoded, dict) else None
-            if isinstance(sent_ref, str) and 1 <= len(sent_ref) <= p.MAX_REF:
+            if isinstance(sent_ref, str) and 1 <= len(sent_ref) <= p.MAX_REF and storable(sent_ref):
                 expected_refs.append(sent_ref)
             await conn.write_message(raw)
         await conn.write_message(ujson.dumps({"event": "ping", "ref": "final-\u2713"}))
@@ -170,6 +177,26 @@ def test_fuzzed_frames_get_one_reply_each_and_change_nothing(live, batch):
         replies = [g["ref"] for g in got if g.get("event") == "reply"]
         assert sorted(replies) == sorted(expected_refs + ["final-\u2713"])  # exactly one each
         conn.close()
+        stored = await state["rt"].store.messages.history(state["conv"], None, None, 10)
+        assert stored == [] or all(m["type"] == "system" for m in stored)
+    asyncio.run_coroutine_threadsafe(scenario(), loop).result(60)
+
+
+@hsettings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(before=st.lists(structured.map(dumps), max_size=4), bad=st.binary(min_size=1, max_size=40))
+def test_invalid_utf8_closes_with_1007_and_changes_nothing(live, before, bad):
+    state, loop = live
+    payload = b'{"event": "message:send", "ref": "x", "data": {"text": "' + b"\xff" + bad + b'"}}'
+
+    async def scenario() -> None:
+        conn = await tornado.websocket.websocket_connect(state["url"] + "?token=" + token("st1"))
+        await conn.read_message()  # session:ready
+        for raw in before:
+            await conn.write_message(raw.replace('"REF"', '"b"'))
+        conn.protocol._write_frame(True, 0x1, payload)  # a text frame that is not UTF-8
+        while await asyncio.wait_for(conn.read_message(), 60) is not None:  # only stops a hang
+            pass
+        assert conn.close_code == 1007
         stored = await state["rt"].store.messages.history(state["conv"], None, None, 10)
         assert stored == [] or all(m["type"] == "system" for m in stored)
     asyncio.run_coroutine_threadsafe(scenario(), loop).result(60)
