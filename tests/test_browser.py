@@ -327,3 +327,48 @@ def test_demo_routes_only_in_demo_mode(tmp_path):
         assert http("GET", plain.url + "/api/conversations")[0] == 401  # the API itself is there
     finally:
         plain.stop()
+
+
+def test_an_open_edit_box_and_a_composer_draft_survive_incoming_messages(browser, demo):
+    title = "Drafts " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-dan", ["s-eve"], title)
+    aside = "Aside " + uuid.uuid4().hex[:6]
+    other_id = new_group(demo, "s-dan", ["s-eve"], aside)
+    eve_token = demo.token("s-eve")
+    dan = open_as(browser, demo, "s-dan")
+    conv_item(dan, title).click()
+    send(dan, "the frist draft")
+    mine = stored(dan, "the frist draft")
+    mine.hover()
+    mine.get_by_test_id("edit").click()
+    box = dan.get_by_test_id("edit-box")
+    expect(box).to_be_focused()
+    box.fill("the first dr")
+    # Eve posts twice and reads Dan's message: new messages, receipts and unread pushes re-render
+    for text in ("incoming one", "incoming two"):
+        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, eve_token, {"text": text})[0] == 201
+    http("POST", demo.url + "/api/conversations/%s/read" % conv_id, eve_token, {"seq": 10})
+    expect(messages(dan).last).to_have_text("incoming two")
+    expect(box).to_have_value("the first dr")
+    expect(box).to_be_focused()
+    dan.keyboard.type("aft")  # the caret stayed at the end
+    expect(box).to_have_value("the first draft")
+    dan.keyboard.press("Enter")
+    expect(stored(dan, "the first draft")).to_contain_text("edited")
+    expect(dan.get_by_test_id("edit-box")).to_have_count(0)
+    # a half-written message stays in the composer while others post, and per conversation
+    composer = dan.get_by_test_id("composer")
+    composer.fill("half a thought")
+    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, eve_token, {"text": "incoming three"})[0] == 201
+    expect(messages(dan).last).to_have_text("incoming three")
+    expect(composer).to_have_value("half a thought")
+    conv_item(dan, aside).click()
+    expect(dan.get_by_test_id("chat-title")).to_have_text(aside)
+    expect(composer).to_have_value("")
+    assert http("POST", demo.url + "/api/conversations/%s/messages" % other_id, eve_token, {"text": "elsewhere"})[0] == 201
+    expect(messages(dan).last).to_have_text("elsewhere")
+    conv_item(dan, title).click()
+    expect(dan.get_by_test_id("chat-title")).to_have_text(title)
+    expect(composer).to_have_value("half a thought")
+    assert dan.errors == []
+    dan.context.close()
