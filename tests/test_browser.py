@@ -372,3 +372,42 @@ def test_an_open_edit_box_and_a_composer_draft_survive_incoming_messages(browser
     expect(composer).to_have_value("half a thought")
     assert dan.errors == []
     dan.context.close()
+
+
+COUNTED_DOWN = """() => {
+  // true once the retry countdown shows a number one below the previous one (a tick, not a re-arm)
+  const node = document.querySelector("[data-testid=conn-state]");
+  const n = node.dataset.state === "offline" && node.dataset.retryIn ? Number(node.dataset.retryIn) : null;
+  const seen = window.__countdown || (window.__countdown = { prev: null });
+  const ticked = n !== null && seen.prev !== null && seen.prev >= 2 && n === seen.prev - 1
+    && node.textContent === `Offline, retrying in ${n}s`;
+  seen.prev = n;
+  return ticked;
+}"""
+
+
+def test_offline_status_counts_down_and_an_unsent_message_offers_retry(browser, demo):
+    title = "Offline " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-bob", ["s-carol"], title)
+    bob = open_as(browser, demo, "s-bob")
+    conv_item(bob, title).click()
+    send(bob, "while online")
+    bob.context.set_offline(True)
+    expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "offline")
+    bob.wait_for_function(COUNTED_DOWN, polling="raf", timeout=120000)
+    # written while offline: not "Sending…" forever, but "Not sent" with a Retry
+    bob.get_by_test_id("composer").fill("written offline")
+    bob.get_by_test_id("composer").press("Enter")
+    pending = bob.locator("[data-testid=message][data-pending='1']", has_text="written offline")
+    expect(pending.get_by_test_id("send-state")).to_contain_text("Not sent")
+    pending.get_by_test_id("retry").click()  # still offline: tried, and back to "Not sent"
+    expect(pending.get_by_test_id("send-state")).to_contain_text("Not sent")
+    expect(pending).to_have_count(1)
+    bob.context.set_offline(False)  # back online: reconnects at once and sends it, once
+    expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=60000)
+    expect(stored(bob, "written offline")).to_have_count(1, timeout=30000)
+    expect(pending).to_have_count(0)
+    _, history = http("GET", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("s-carol"))
+    assert [m["text"] for m in history["data"] if m.get("type") != "system"] == ["while online", "written offline"]
+    assert bob.errors == []
+    bob.context.close()
