@@ -411,3 +411,36 @@ def test_offline_status_counts_down_and_an_unsent_message_offers_retry(browser, 
     assert [m["text"] for m in history["data"] if m.get("type") != "system"] == ["while online", "written offline"]
     assert bob.errors == []
     bob.context.close()
+
+
+def test_new_dialog_starts_blank_and_refuses_a_group_with_nobody(browser, demo):
+    finn = open_as(browser, demo, "s-finn")
+    title = "Nobody here " + uuid.uuid4().hex[:4]
+    dialog = finn.get_by_test_id("new-dialog")
+    finn.get_by_test_id("new-conv").click()
+    expect(finn.get_by_test_id("user-search")).to_be_focused()
+    finn.check("input[name=kind][value=group]")
+    finn.get_by_test_id("new-title").fill(title)
+    finn.click("#new-create")
+    expect(finn.locator("#new-error")).to_have_text("Pick at least one person for the group.")
+    expect(dialog).to_be_visible()
+    _, listed = http("GET", demo.url + "/api/conversations?limit=100", demo.token("s-finn"))
+    assert title not in [c.get("title") for c in listed["data"]]
+    finn.get_by_test_id("user-search").fill("Dan")
+    finn.locator("[data-testid=user-results] li", has_text="Dan Okafor").click()
+    expect(finn.locator("#picked")).to_have_text("Dan Okafor")
+    finn.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(finn.get_by_test_id("new-conv")).to_be_focused()  # focus goes back where it came from
+    # opened again: nothing of the last attempt is left
+    finn.get_by_test_id("new-conv").click()
+    expect(finn.get_by_test_id("user-search")).to_have_value("")
+    expect(finn.locator("input[name=kind][value=direct]")).to_be_checked()
+    expect(finn.get_by_test_id("new-title")).to_be_hidden()
+    expect(finn.get_by_test_id("new-title")).to_have_value("")
+    expect(finn.locator("#picked")).to_have_text("")
+    expect(finn.locator("#new-error")).to_have_text("")
+    finn.click("#new-create")
+    expect(finn.locator("#new-error")).to_have_text("Pick a person to message.")
+    assert finn.errors == []
+    finn.context.close()
