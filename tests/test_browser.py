@@ -444,3 +444,77 @@ def test_new_dialog_starts_blank_and_refuses_a_group_with_nobody(browser, demo):
     expect(finn.locator("#new-error")).to_have_text("Pick a person to message.")
     assert finn.errors == []
     finn.context.close()
+
+
+PLACEHOLDER_FITS = """(input) => {
+  // the placeholder's rendered width against the room the field gives it
+  const style = getComputedStyle(input);
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = style.font;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return { text: input.placeholder, width: ctx.measureText(input.placeholder).width, room };
+}"""
+
+
+def assert_placeholder_fits(locator) -> None:
+    got = locator.evaluate(PLACEHOLDER_FITS)
+    assert got["text"] and got["width"] <= got["room"], got
+
+
+def test_layout_placeholders_fit_and_one_person_is_singular(browser, demo):
+    title = "Solo " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-eve", ["s-dan"], title)
+    status, _ = http("DELETE", demo.url + "/api/conversations/%s/participants/s-dan" % conv_id, demo.token("s-eve"))
+    assert status in (200, 204), status
+    wide = open_as(browser, demo, "s-eve", width=1280, height=800)
+    assert_placeholder_fits(wide.get_by_test_id("conv-search"))
+    conv_item(wide, title).click()
+    expect(wide.locator("#chat-sub")).to_have_text("group \u00b7 1 person")
+    assert_placeholder_fits(wide.get_by_test_id("composer"))
+    phone = open_as(browser, demo, "s-eve", width=375, height=720)
+    assert_placeholder_fits(phone.get_by_test_id("conv-search"))
+    conv_item(phone, title).click()
+    expect(phone.get_by_test_id("composer")).to_be_visible()
+    assert_placeholder_fits(phone.get_by_test_id("composer"))
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    for page in (wide, phone):
+        page.context.close()
+
+
+def test_links_are_clickable_for_http_only_and_text_stays_text(browser, demo):
+    title = "Links " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-dan", ["s-eve"], title)
+    text = "notes: https://example.org/a?b=1&c=2 (not javascript:alert(1)) <b>bold</b> http://school.test/x."
+    eve = open_as(browser, demo, "s-eve")
+    conv_item(eve, title).click()
+    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("s-dan"), {"text": text})[0] == 201
+    body = eve.locator("[data-testid=message][data-seq]", has_text="notes:").get_by_test_id("message-text")
+    expect(body).to_have_text(text)
+    links = body.locator("a")
+    expect(links).to_have_count(2)
+    assert [links.nth(i).get_attribute("href") for i in range(2)] == ["https://example.org/a?b=1&c=2", "http://school.test/x"]
+    for i in range(2):
+        assert links.nth(i).get_attribute("rel") == "noopener noreferrer"
+        assert links.nth(i).get_attribute("target") == "_blank"
+    assert body.locator("b").count() == 0
+    assert eve.errors == [] and eve.dialogs == []
+    eve.context.close()
+
+
+def test_the_tab_title_counts_unread_messages(browser, demo):
+    title = "Title count " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-carol", ["s-bob"], title)
+    bob = open_as(browser, demo, "s-bob")
+    expect(conv_item(bob, title)).to_have_count(1)
+    badges = bob.get_by_test_id("badge").all_inner_texts()
+    before = sum(int(b) for b in badges)
+    expect(bob).to_have_title("(%d) School chat" % before if before else "School chat")
+    carol_token = demo.token("s-carol")
+    for text in ("one", "two"):
+        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, carol_token, {"text": text})[0] == 201
+    expect(conv_item(bob, title).get_by_test_id("badge")).to_have_text("2")
+    expect(bob).to_have_title("(%d) School chat" % (before + 2))
+    conv_item(bob, title).click()
+    expect(conv_item(bob, title).get_by_test_id("badge")).to_have_count(0)
+    expect(bob).to_have_title("(%d) School chat" % before if before else "School chat")
+    bob.context.close()

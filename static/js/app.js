@@ -56,7 +56,7 @@ function render(prev) {
   }
   if (changed("session")) renderConn(state, now);
   if (changed("session") || changed("conversations")) renderTyping(state, notice);
-  if (changed("unread")) renderTitle(state);
+  if (changed("unread") || changed("conversations")) renderTitle(state);
   if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui")) {
     messagesView.render(state, stickNext);
     stickNext = false;

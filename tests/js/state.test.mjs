@@ -120,6 +120,8 @@ test("unread: counts others' new messages not being read, once each; the server'
     { type: "message/new", message: msg(3, { type: "system" }), me: "u1" },         // system
     { type: "message/new", message: msg(4), me: "u1", reading: true });             // on screen
   assert.equal(unreadOf(s.unread, "c1"), 3);
+  const muted = { ...s.conversations.byId, c2: { ...s.conversations.byId.c2, muted: true } };
+  assert.equal(unreadTotal(s.unread, muted), 3);  // as the server's total: muted ones left out
   s = reduce(s, { type: "unread/set", conversationId: "c1", unread: 0, lastReadSeq: 4 });
   assert.equal(unreadTotal(s.unread), 1);
   s = reduce(s, { type: "conversation/removed", conversationId: "c2" });

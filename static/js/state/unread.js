@@ -41,7 +41,14 @@ export function unreadOf(slice, conversationId) {
   return (slice[conversationId] || { unread: 0 }).unread;
 }
 
-/** The unread count over every conversation (for the tab title). */
-export function unreadTotal(slice) {
-  return Object.values(slice).reduce((sum, u) => sum + (u.unread || 0), 0);
+/** The unread count over every conversation (for the tab title); with `byId`, muted and
+ * archived conversations are left out, as the server's own total does. */
+export function unreadTotal(slice, byId) {
+  let sum = 0;
+  for (const [id, u] of Object.entries(slice)) {
+    const conv = byId && byId[id];
+    if (conv && (conv.muted || conv.archived)) continue;
+    sum += u.unread || 0;
+  }
+  return sum;
 }

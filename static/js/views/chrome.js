@@ -56,7 +56,7 @@ export function renderTyping(state, notice) {
 
 /** "(3) School chat" while anything is unread. */
 export function renderTitle(state) {
-  const total = unreadTotal(state.unread);
+  const total = unreadTotal(state.unread, state.conversations.byId);
   const title = total ? `(${total}) ${APP_TITLE}` : APP_TITLE;
   if (document.title !== title) document.title = title;
 }
