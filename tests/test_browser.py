@@ -62,8 +62,8 @@ def online(page: Page) -> None:
     expect(page.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=60000)
 
 
-def open_as(browser, demo, user: str, width: int = 1100, height: int = 680, gate=None) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": height})
+def open_as(browser, demo, user: str, width: int = 1100, height: int = 680, gate=None, touch: bool = False) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
     page = context.new_page()
     if gate is not None:
         # the socket goes through Playwright: while the gate is shut, reconnects are refused
@@ -518,3 +518,50 @@ def test_the_tab_title_counts_unread_messages(browser, demo):
     expect(conv_item(bob, title).get_by_test_id("badge")).to_have_count(0)
     expect(bob).to_have_title("(%d) School chat" % before if before else "School chat")
     bob.context.close()
+
+
+def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, demo):
+    title = "Keys " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-carol", ["s-alice"], title)
+    carol_token = demo.token("s-carol")
+    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, carol_token, {"text": "react to me"})[0] == 201
+    alice = open_as(browser, demo, "s-alice")
+    expect(conv_item(alice, title)).to_have_count(1)
+    rows = alice.get_by_test_id("conv-item")
+    rows.first.focus()
+    alice.keyboard.press("ArrowDown")
+    expect(rows.nth(1)).to_be_focused()
+    alice.keyboard.press("Home")
+    expect(rows.first).to_be_focused()
+    # walk down to the new group by keyboard and open it with Enter
+    for _ in range(rows.count()):
+        if "Keys " in (alice.evaluate("document.activeElement.textContent") or ""):
+            break
+        alice.keyboard.press("ArrowDown")
+    expect(conv_item(alice, title)).to_be_focused()
+    alice.keyboard.press("Enter")
+    expect(alice.get_by_test_id("chat-title")).to_have_text(title)
+    expect(alice.get_by_test_id("composer")).to_be_focused()
+    # a message's actions appear when it has focus; the first reaction is one Tab further
+    message = stored(alice, "react to me")
+    message.focus()
+    expect(message.locator(".actions")).to_be_visible()
+    alice.keyboard.press("Tab")
+    expect(message.get_by_test_id("react").first).to_be_focused()
+    alice.keyboard.press("Enter")
+    expect(message.get_by_test_id("reaction")).to_have_text("\U0001F44D 1")
+    expect(message.get_by_test_id("react").first).to_be_focused()  # still there after the re-render
+    # a new message from someone else is announced to screen readers
+    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, carol_token, {"text": "hear me"})[0] == 201
+    expect(alice.get_by_test_id("announcer")).to_have_text("Carol Singh: hear me")
+    # on a touch screen a tap on a message shows its actions
+    phone = open_as(browser, demo, "s-alice", width=375, height=720, touch=True)
+    conv_item(phone, title).tap()
+    tapped = stored(phone, "hear me")
+    tapped.get_by_test_id("message-text").tap()
+    expect(tapped.locator(".actions")).to_be_visible()
+    tapped.get_by_test_id("react").nth(1).tap()
+    expect(tapped.get_by_test_id("reaction")).to_have_text("\u2764\uFE0F 1")
+    assert alice.errors == [] and phone.errors == []
+    for page in (alice, phone):
+        page.context.close()

@@ -56,6 +56,7 @@ export class MessagesView {
       let entry = this.nodes.get(w.key);
       if (!entry || !sameSig(entry.sig, w.sig)) {
         const node = w.build();
+        node.dataset.key = w.key;
         if (entry) {
           if (entry.node === cursor) cursor = node;
           entry.node.replaceWith(node);
@@ -85,16 +86,31 @@ export class MessagesView {
     }
   }
 
+  // Focus is remembered as (message key, which control in it) so that a keyboard user whose
+  // message was rebuilt (a reaction came in) stays on the same control of the new copy.
   rememberFocus() {
     const active = document.activeElement;
     if (!active || !this.list.contains(active)) return null;
-    return { node: active, start: active.selectionStart, end: active.selectionEnd };
+    const li = active.closest("li[data-key]");
+    const testid = active.dataset.testid || null;
+    const same = li && testid ? [...li.querySelectorAll(`[data-testid="${testid}"]`)] : [];
+    return { node: active, key: li ? li.dataset.key : null, testid, index: same.indexOf(active),
+      start: active.selectionStart, end: active.selectionEnd };
   }
 
   restoreFocus(focus) {
-    if (!focus || document.activeElement === focus.node || !this.list.contains(focus.node)) return;
-    focus.node.focus();
-    if (focus.start !== undefined && focus.start !== null) focus.node.setSelectionRange(focus.start, focus.end);
+    if (!focus || document.activeElement === focus.node) return;
+    let target = this.list.contains(focus.node) ? focus.node : null;
+    const entry = !target && focus.key ? this.nodes.get(focus.key) : null;
+    if (entry) {
+      const same = focus.testid ? entry.node.querySelectorAll(`[data-testid="${focus.testid}"]`) : [];
+      target = same[focus.index] || entry.node;
+      // the action bar shows only while its message has focus: focus the message first
+      if (target !== entry.node) entry.node.focus({ preventScroll: true });
+    }
+    if (!target) return;
+    target.focus();
+    if (target === focus.node && typeof focus.start === "number") target.setSelectionRange(focus.start, focus.end);
   }
 
   storedItem(state, conv, m) {
