@@ -6,6 +6,7 @@ polls it), and a message counts as sent once its stored copy (with a ``data-seq`
 optimistic one, not when the optimistic one shows. Timeouts are ceilings for slow machines."""
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+AXE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node_modules", "axe-core", "axe.min.js")
 STARTUP_CEILING = 120  # seconds: a generous bound for a server start on a busy machine
 
 
@@ -527,7 +529,7 @@ def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, dem
     assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, carol_token, {"text": "react to me"})[0] == 201
     alice = open_as(browser, demo, "s-alice")
     expect(conv_item(alice, title)).to_have_count(1)
-    rows = alice.get_by_test_id("conv-item")
+    rows = alice.locator("[data-testid=conv-item] button")
     rows.first.focus()
     alice.keyboard.press("ArrowDown")
     expect(rows.nth(1)).to_be_focused()
@@ -538,7 +540,7 @@ def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, dem
         if "Keys " in (alice.evaluate("document.activeElement.textContent") or ""):
             break
         alice.keyboard.press("ArrowDown")
-    expect(conv_item(alice, title)).to_be_focused()
+    expect(conv_item(alice, title).locator("button")).to_be_focused()
     alice.keyboard.press("Enter")
     expect(alice.get_by_test_id("chat-title")).to_have_text(title)
     expect(alice.get_by_test_id("composer")).to_be_focused()
@@ -565,3 +567,47 @@ def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, dem
     assert alice.errors == [] and phone.errors == []
     for page in (alice, phone):
         page.context.close()
+
+
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }));
+}"""
+
+
+def serious_violations(page: Page, where: str):
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not os.path.exists(AXE):
+        pytest.fail("axe-core is missing: run `npm ci` at the repository root")
+    if page.evaluate("typeof window.axe") == "undefined":
+        page.add_script_tag(path=AXE)
+    return [dict(v, where=where) for v in page.evaluate(AXE_RUN) if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (375, 720)])
+def test_no_serious_accessibility_violations(browser, demo, width, height):
+    title = "Axe " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-bob", ["s-alice", "s-carol"], title)
+    for text in ("hello https://example.org", "a reply"):
+        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("s-alice"), {"text": text})[0] == 201
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(demo.url + "/")
+    expect(page.locator("button[data-user=s-bob]")).to_be_visible()
+    found = serious_violations(page, "sign-in")
+    page.click("button[data-user=s-bob]")
+    online(page)
+    expect(conv_item(page, title)).to_have_count(1)
+    found += serious_violations(page, "list")
+    conv_item(page, title).click()
+    expect(stored(page, "a reply")).to_have_count(1)
+    found += serious_violations(page, "conversation")
+    if width < 720:
+        page.click("#back")
+        expect(page.get_by_test_id("conv-list")).to_be_visible()
+    page.get_by_test_id("new-conv").click()
+    expect(page.get_by_test_id("user-results").locator("li").first).to_be_visible()
+    found += serious_violations(page, "new dialog")
+    assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
+    context.close()

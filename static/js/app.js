@@ -196,7 +196,7 @@ function closeChat() {
   const id = state.conversations.active;
   if (id) dispatch({ type: "draft/set", conversationId: id, text: $("composer-input").value });
   dispatch({ type: "conversation/close" });
-  const row = document.querySelector(`[data-testid=conv-item][data-id="${CSS.escape(id || "")}"]`);
+  const row = document.querySelector(`[data-testid=conv-item][data-id="${CSS.escape(id || "")}"] button`);
   if (row) row.focus();
 }
 

@@ -1,5 +1,5 @@
-// The conversation list, rendered from state. Rows are focusable: Enter or Space opens one,
-// ArrowUp/ArrowDown/Home/End move between them.
+// The conversation list, rendered from state. Each row is a button: Enter or Space opens it,
+// ArrowUp/ArrowDown/Home/End move between rows.
 import { el, initials, relTime } from "../dom.js";
 import { convTitle, others, visibleConvs } from "../state/conversations.js";
 import { unreadOf } from "../state/unread.js";
@@ -7,13 +7,14 @@ import { unreadOf } from "../state/unread.js";
 /** Render the list into `root` (a <ul>); `onOpen(id)` opens a conversation. */
 export function renderList(root, state, onOpen, now) {
   const meId = state.me.id;
-  const focusedId = root.contains(document.activeElement) ? document.activeElement.dataset.id : null;
+  const focused = root.contains(document.activeElement) ? document.activeElement.closest("li") : null;
+  const focusedId = focused ? focused.dataset.id : null;
   const rows = visibleConvs(state.conversations, meId).map((c) => row(c, state, meId, onOpen, now));
   root.replaceChildren(...rows);
   // the row keeps its focus across a re-render (a new message re-sorts the list)
   if (focusedId) {
     const again = rows.find((r) => r.dataset.id === focusedId);
-    if (again) again.focus();
+    if (again) again.querySelector("button").focus();
   }
 }
 
@@ -31,30 +32,30 @@ function row(c, state, meId, onOpen, now) {
   if (last) preview = last.deleted ? "Message deleted" : `${last.senderId === meId ? "You" : last.senderName}: ${last.preview || ""}`;
   const unread = unreadOf(state.unread, c.id);
   const active = c.id === state.conversations.active;
-  const label = `${title}${direct ? (online[direct.userId] ? ", online" : ", offline") : ""}`
-    + `${unread ? `, ${unread} unread` : ""}. ${preview}`;
-  return el("li", {
-    class: "conv" + (active ? " active" : ""), "data-testid": "conv-item", tabindex: "0", role: "link",
-    "aria-current": active ? "true" : null, "aria-label": label, dataset: { id: c.id, type: c.type },
-    onclick: () => onOpen(c.id),
-    onkeydown: (ev) => onRowKey(ev, c.id, onOpen),
-  },
+  // a list item holding one button: the button's text is its accessible name, hidden words
+  // say what the dot and the badge show
+  const open = el("button", { type: "button", class: "conv-open", "aria-current": active ? "true" : null,
+    onclick: () => onOpen(c.id), onkeydown: onRowKey },
   avatar,
   el("span", { class: "title", text: (c.pinned ? "\u{1F4CC} " : "") + title }),
+  direct ? el("span", { class: "sr-only", text: online[direct.userId] ? " online," : " offline," }) : null,
   el("span", { class: "time", text: relTime(last ? last.createdAt : c.lastActivityAt, now) }),
   el("span", { class: "preview", text: preview }),
-  unread > 0 ? el("span", { class: "badge", "data-testid": "badge", text: String(unread) }) : el("span"));
+  unread > 0 ? el("span", { class: "badge", "data-testid": "badge", text: String(unread) }) : el("span"),
+  unread > 0 ? el("span", { class: "sr-only", text: " unread" }) : null);
+  return el("li", { class: "conv" + (active ? " active" : ""), "data-testid": "conv-item", dataset: { id: c.id, type: c.type } },
+    open);
 }
 
-function onRowKey(ev, id, onOpen) {
-  const rowEl = ev.currentTarget;
+// Arrow keys, Home and End move between the rows' buttons (Enter and Space open, as for any button).
+function onRowKey(ev) {
+  const item = ev.currentTarget.parentElement;
   let target = null;
-  if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); onOpen(id); return; }
-  if (ev.key === "ArrowDown") target = rowEl.nextElementSibling;
-  else if (ev.key === "ArrowUp") target = rowEl.previousElementSibling;
-  else if (ev.key === "Home") target = rowEl.parentElement.firstElementChild;
-  else if (ev.key === "End") target = rowEl.parentElement.lastElementChild;
+  if (ev.key === "ArrowDown") target = item.nextElementSibling;
+  else if (ev.key === "ArrowUp") target = item.previousElementSibling;
+  else if (ev.key === "Home") target = item.parentElement.firstElementChild;
+  else if (ev.key === "End") target = item.parentElement.lastElementChild;
   else return;
   ev.preventDefault();
-  if (target) target.focus();
+  if (target) target.querySelector("button").focus();
 }
