@@ -611,3 +611,17 @@ def test_no_serious_accessibility_violations(browser, demo, width, height):
     found += serious_violations(page, "new dialog")
     assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
     context.close()
+
+
+def test_signing_in_with_a_pasted_token(browser, demo):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(demo.url + "/")
+    page.fill("#token-input", "not-a-token")
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#signin-error")).to_contain_text("That token was refused")
+    page.fill("#token-input", demo.token("s-carol"))
+    page.click("#token-form button[type=submit]")
+    online(page)
+    expect(page.get_by_test_id("me-name")).to_contain_text("Carol")
+    context.close()

@@ -1,10 +1,8 @@
 // The web client's controller: sign-in, the socket, and the effects (REST and socket calls) that
 // feed actions into the pure reducers of state/; the views in views/ render from the state.
 // Plain ES modules, no build step. Every piece of user text reaches the page through textContent.
-import { Api, demoToken, demoUsers } from "./api.js";
+import { Api } from "./api.js";
 import { ChatClient } from "./client.js";
-import { el } from "./dom.js";
-import { convTitle } from "./state/conversations.js";
 import { initialState, reduce } from "./state/index.js";
 import { convMessages, hasMessage, maxSeq, minSeq } from "./state/messages.js";
 import { queuedInOrder } from "./state/outbox.js";
@@ -12,12 +10,15 @@ import { renderConn, renderHeader, renderTitle, renderTyping } from "./views/chr
 import { renderList } from "./views/list.js";
 import { MessagesView } from "./views/messages.js";
 import { NewConversationDialog } from "./views/newdialog.js";
+import { searchMessages } from "./views/search.js";
+import { showSignIn } from "./views/signin.js";
 
 const $ = (id) => document.getElementById(id);
 const TYPING_EVERY_MS = 2000;
 const TYPING_FORGET_MS = 8000;
 const DELIVERED_EVERY_MS = 500;
 const PAGE = 50;
+const SEARCH_DEBOUNCE_MS = 250;
 
 let api = null;
 let client = null;
@@ -73,18 +74,6 @@ function request(event, data) {
 }
 
 // ------------------------------------------------------------------ sign in
-async function showSignIn(message) {
-  $("app").hidden = true;
-  $("signin").hidden = false;
-  $("signin-error").textContent = message || "";
-  const users = await demoUsers().catch(() => null);
-  if (!users) return;
-  $("demo-picker").hidden = false;
-  $("demo-users").replaceChildren(...users.map((u) => el("li", {}, el("button", {
-    type: "button", dataset: { user: u.id }, onclick: async () => start(await demoToken(u.id)),
-  }, el("span", { text: u.name }), el("span", { class: "role", text: u.role })))));
-}
-
 async function start(token) {
   api = new Api(token);
   let me;
@@ -92,7 +81,7 @@ async function start(token) {
     me = (await api.get("/api/me")).data;
   } catch (err) {
     sessionStorage.removeItem("chat.token");
-    return showSignIn(err.status === 401 ? "That token was refused: " + err.message : err.message);
+    return showSignIn(err.status === 401 ? "That token was refused: " + err.message : err.message, start);
   }
   sessionStorage.setItem("chat.token", token);
   state = initialState(me);
@@ -115,7 +104,7 @@ function connect(token) {
     dispatch({ type: "conn/state", state: conn, retryAt });
   });
   on("ready", onReady);
-  on("expired", () => { sessionStorage.removeItem("chat.token"); showSignIn("Your session expired."); });
+  on("expired", () => { sessionStorage.removeItem("chat.token"); showSignIn("Your session expired.", start); });
   on("message:new", onNew);
   on("message:updated", (m) => dispatch({ type: "message/updated", message: m }));
   on("message:deleted", onDeleted);
@@ -346,7 +335,6 @@ function clearTypingTimer(conversationId, userId) {
 
 // ------------------------------------------------------------------ page wiring
 function wire() {
-  $("token-form").addEventListener("submit", (ev) => { ev.preventDefault(); start($("token-input").value.trim()); });
   $("signout").addEventListener("click", () => {
     sessionStorage.removeItem("chat.token");
     if (client) client.stop();
@@ -376,7 +364,7 @@ function wire() {
   $("conv-search").addEventListener("input", () => {
     dispatch({ type: "filter/set", filter: { q: $("conv-search").value.trim() } });
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(searchMessages, 250);
+    searchTimer = setTimeout(() => searchMessages(api, () => state, openConversation), SEARCH_DEBOUNCE_MS);
   });
   $("type-filter").addEventListener("change", () => dispatch({ type: "filter/set", filter: { type: $("type-filter").value } }));
   const dialog = new NewConversationDialog({
@@ -386,21 +374,6 @@ function wire() {
   $("new-conv").addEventListener("click", () => dialog.open());
 }
 
-async function searchMessages() {
-  const q = state.conversations.filter.q;
-  const box = $("search-results");
-  if (q.length < 2) { box.hidden = true; return; }
-  const page = await api.get(`/api/search?q=${encodeURIComponent(q)}&limit=20`).catch(() => ({ data: [] }));
-  if (q !== state.conversations.filter.q) return;
-  $("search-list").replaceChildren(...page.data.map((m) => {
-    const conv = state.conversations.byId[m.conversationId];
-    const title = conv ? convTitle(conv, state.me.id) : "Conversation";
-    return el("li", {}, el("button", { type: "button", class: "search-hit", onclick: () => openConversation(m.conversationId) },
-      el("strong", { text: `${title} · ${m.senderName}: ` }), el("span", { text: m.text || "" })));
-  }));
-  box.hidden = page.data.length === 0;
-}
-
 wire();
 const saved = sessionStorage.getItem("chat.token");
-if (saved) start(saved); else showSignIn();
+if (saved) start(saved); else showSignIn("", start);
