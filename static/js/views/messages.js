@@ -68,6 +68,7 @@ export class MessagesView {
       else this.list.insertBefore(entry.node, cursor);
     }
     this.syncArmed(state.ui.armedDelete);
+    this.syncTicks(wanted);
     this.restoreFocus(focus);
     this.older.hidden = !convMessages(state.messages, id).hasOlder;
     if (stick || atBottom) this.box.scrollTop = this.box.scrollHeight;
@@ -83,6 +84,20 @@ export class MessagesView {
       btn.textContent = armed ? "Delete?" : "\u{1F5D1}";
       btn.setAttribute("aria-label", armed ? "Confirm delete" : "Delete message");
       btn.closest("li").classList.toggle("armed", armed);
+    }
+  }
+
+  // Ticks change with every receipt; patched in place for the same reason as the armed state.
+  syncTicks(wanted) {
+    for (const w of wanted) {
+      if (!w.ticks) continue;
+      const span = this.nodes.get(w.key).node.querySelector("[data-testid=ticks]");
+      if (!span || span.dataset.status === w.ticks) continue;
+      span.dataset.status = w.ticks;
+      span.className = "ticks " + w.ticks;
+      span.title = w.ticks;
+      span.setAttribute("aria-label", w.ticks);
+      span.textContent = w.ticks === "sent" ? "\u2713" : "\u2713\u2713";
     }
   }
 
@@ -118,9 +133,10 @@ export class MessagesView {
     const mine = m.senderId === meId;
     const editing = state.ui.editing && state.ui.editing.messageId === m.id && !m.deleted;
     const sig = { m, mine, type: conv.type, editing: Boolean(editing),
-      ticks: mine && !m.deleted ? tickStatus(conv, m, meId) : null };
+      showsTicks: mine && !m.deleted };
+    const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
     const build = () => (m.type === "system" ? systemEl(m) : this.messageEl(m, sig, editing && state.ui.editing.draft));
-    return { key: `s${m.seq}`, sig, build };
+    return { key: `s${m.seq}`, sig, build, ticks };
   }
 
   pendingItem(clientMsgId, p) {
@@ -165,9 +181,8 @@ export class MessagesView {
       li.append(bar);
     }
     const meta = el("div", { class: "meta" }, el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
-    if (sig.ticks) {
-      meta.append(el("span", { class: "ticks " + sig.ticks, "data-testid": "ticks", "data-status": sig.ticks,
-        title: sig.ticks, "aria-label": sig.ticks, text: sig.ticks === "sent" ? "\u2713" : "\u2713\u2713" }));
+    if (sig.showsTicks) {
+      meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
     }
     li.append(meta);
     if (!m.deleted && !sig.editing) li.append(this.actionsEl(m, sig));
