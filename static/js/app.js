@@ -51,12 +51,14 @@ function dispatch(action) {
 function render(prev) {
   const now = Date.now();
   const changed = (key) => !prev || prev[key] !== state[key];
-  if (changed("conversations") || changed("unread") || changed("session")) {
+  const sessionChanged = (key) => !prev || prev.session[key] !== state.session[key];
+  // typing comes every couple of seconds: it must not rebuild the list under the pointer
+  if (changed("conversations") || changed("unread") || sessionChanged("online")) {
     renderList($("conv-list"), state, openConversation, now);
     renderHeader(state);
   }
-  if (changed("session")) renderConn(state, now);
-  if (changed("session") || changed("conversations")) renderTyping(state, notice);
+  if (sessionChanged("conn")) renderConn(state, now);
+  if (sessionChanged("typing") || changed("conversations")) renderTyping(state, notice);
   if (changed("unread") || changed("conversations")) renderTitle(state);
   if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui")) {
     messagesView.render(state, stickNext);
