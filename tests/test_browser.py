@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-AXE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node_modules", "axe-core", "axe.min.js")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
 STARTUP_CEILING = 120  # seconds: a generous bound for a server start on a busy machine
 
 
@@ -101,6 +102,12 @@ def new_group(demo, owner: str, members, title: str) -> str:
                         {"type": "group", "participantIds": list(members), "title": title})
     assert status == 201, data
     return data["data"]["id"]
+
+
+def post_message(demo, conv_id: str, tok: str, text: str) -> None:
+    """Someone posts over REST (201 once stored)."""
+    status, data = http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, tok, {"text": text})
+    assert status == 201, data
 
 
 def conv_item(page: Page, title: str):
@@ -300,7 +307,7 @@ def test_older_pages_load_on_scroll_and_shift_enter_adds_a_line(browser, demo):
     conv_id = new_group(demo, "s-eve", ["s-finn"], title)
     tok = demo.token("s-finn")
     for i in range(80):
-        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, tok, {"text": "old %d" % i})[0] == 201
+        post_message(demo, conv_id, tok, "old %d" % i)
     eve = open_as(browser, demo, "s-eve")
     conv_item(eve, title).click()
     expect(messages(eve).last).to_have_text("old 79")
@@ -348,7 +355,7 @@ def test_an_open_edit_box_and_a_composer_draft_survive_incoming_messages(browser
     box.fill("the first dr")
     # Eve posts twice and reads Dan's message: new messages, receipts and unread pushes re-render
     for text in ("incoming one", "incoming two"):
-        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, eve_token, {"text": text})[0] == 201
+        post_message(demo, conv_id, eve_token, text)
     http("POST", demo.url + "/api/conversations/%s/read" % conv_id, eve_token, {"seq": 10})
     expect(messages(dan).last).to_have_text("incoming two")
     expect(box).to_have_value("the first dr")
@@ -361,13 +368,13 @@ def test_an_open_edit_box_and_a_composer_draft_survive_incoming_messages(browser
     # a half-written message stays in the composer while others post, and per conversation
     composer = dan.get_by_test_id("composer")
     composer.fill("half a thought")
-    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, eve_token, {"text": "incoming three"})[0] == 201
+    post_message(demo, conv_id, eve_token, "incoming three")
     expect(messages(dan).last).to_have_text("incoming three")
     expect(composer).to_have_value("half a thought")
     conv_item(dan, aside).click()
     expect(dan.get_by_test_id("chat-title")).to_have_text(aside)
     expect(composer).to_have_value("")
-    assert http("POST", demo.url + "/api/conversations/%s/messages" % other_id, eve_token, {"text": "elsewhere"})[0] == 201
+    post_message(demo, other_id, eve_token, "elsewhere")
     expect(messages(dan).last).to_have_text("elsewhere")
     conv_item(dan, title).click()
     expect(dan.get_by_test_id("chat-title")).to_have_text(title)
@@ -489,7 +496,7 @@ def test_links_are_clickable_for_http_only_and_text_stays_text(browser, demo):
     text = "notes: https://example.org/a?b=1&c=2 (not javascript:alert(1)) <b>bold</b> http://school.test/x."
     eve = open_as(browser, demo, "s-eve")
     conv_item(eve, title).click()
-    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("s-dan"), {"text": text})[0] == 201
+    post_message(demo, conv_id, demo.token("s-dan"), text)
     body = eve.locator("[data-testid=message][data-seq]", has_text="notes:").get_by_test_id("message-text")
     expect(body).to_have_text(text)
     links = body.locator("a")
@@ -513,7 +520,7 @@ def test_the_tab_title_counts_unread_messages(browser, demo):
     expect(bob).to_have_title("(%d) School chat" % before if before else "School chat")
     carol_token = demo.token("s-carol")
     for text in ("one", "two"):
-        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, carol_token, {"text": text})[0] == 201
+        post_message(demo, conv_id, carol_token, text)
     expect(conv_item(bob, title).get_by_test_id("badge")).to_have_text("2")
     expect(bob).to_have_title("(%d) School chat" % (before + 2))
     conv_item(bob, title).click()
@@ -526,7 +533,7 @@ def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, dem
     title = "Keys " + uuid.uuid4().hex[:6]
     conv_id = new_group(demo, "s-carol", ["s-alice"], title)
     carol_token = demo.token("s-carol")
-    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, carol_token, {"text": "react to me"})[0] == 201
+    post_message(demo, conv_id, carol_token, "react to me")
     alice = open_as(browser, demo, "s-alice")
     expect(conv_item(alice, title)).to_have_count(1)
     rows = alice.locator("[data-testid=conv-item] button")
@@ -554,7 +561,7 @@ def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, dem
     expect(message.get_by_test_id("reaction")).to_have_text("\U0001F44D 1")
     expect(message.get_by_test_id("react").first).to_be_focused()  # still there after the re-render
     # a new message from someone else is announced to screen readers
-    assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, carol_token, {"text": "hear me"})[0] == 201
+    post_message(demo, conv_id, carol_token, "hear me")
     expect(alice.get_by_test_id("announcer")).to_have_text("Carol Singh: hear me")
     # on a touch screen a tap on a message shows its actions
     phone = open_as(browser, demo, "s-alice", width=375, height=720, touch=True)
@@ -590,7 +597,7 @@ def test_no_serious_accessibility_violations(browser, demo, width, height):
     title = "Axe " + uuid.uuid4().hex[:6]
     conv_id = new_group(demo, "s-bob", ["s-alice", "s-carol"], title)
     for text in ("hello https://example.org", "a reply"):
-        assert http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("s-alice"), {"text": text})[0] == 201
+        post_message(demo, conv_id, demo.token("s-alice"), text)
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.goto(demo.url + "/")
