@@ -13,7 +13,7 @@ import tempfile
 import time
 import urllib.request
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -21,6 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def free_port() -> int:
+    """A port nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -42,7 +43,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, ceiling: float = 120) -> None
     raise SystemExit("the server did not become healthy")
 
 
-def sign_in(browser, url: str, user: str) -> Page:
+def sign_in(browser: Browser, url: str, user: str) -> Page:
+    """A new window signed in as a demo user, its socket up."""
     page = browser.new_context(viewport={"width": 1100, "height": 680}).new_page()
     page.goto(url + "/")
     page.click("button[data-user=%s]" % user)
@@ -51,12 +53,14 @@ def sign_in(browser, url: str, user: str) -> Page:
 
 
 def say(page: Page, text: str) -> None:
+    """Send a message and wait until the server has stored it."""
     page.get_by_test_id("composer").fill(text)
     page.get_by_test_id("composer").press("Enter")
     expect(page.locator("[data-testid=message][data-seq]", has_text=text)).to_have_count(1)
 
 
 def main(out: str) -> None:
+    """Start a demo server, stage a short chat, save Alice's window to ``out``."""
     port = free_port()
     url = "http://127.0.0.1:%d" % port
     with tempfile.TemporaryDirectory(prefix="chat-screenshot-") as data:
