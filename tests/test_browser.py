@@ -304,10 +304,12 @@ def test_starting_a_direct_conversation_from_the_picker(browser, demo):
 
 def test_older_pages_load_on_scroll_and_shift_enter_adds_a_line(browser, demo):
     title = "Long history " + uuid.uuid4().hex[:6]
-    conv_id = new_group(demo, "s-eve", ["s-finn"], title)
+    conv_id = new_group(demo, "s-eve", ["s-finn", "s-dan"], title)
     tok = demo.token("s-finn")
+    # two senders, 40 each: far below the per-user send burst (60), however fast the posts go
+    senders = [tok, demo.token("s-dan")]
     for i in range(80):
-        post_message(demo, conv_id, tok, "old %d" % i)
+        post_message(demo, conv_id, senders[i % 2], "old %d" % i)
     eve = open_as(browser, demo, "s-eve")
     conv_item(eve, title).click()
     expect(messages(eve).last).to_have_text("old 79")

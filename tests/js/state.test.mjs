@@ -128,6 +128,21 @@ test("unread: counts others' new messages not being read, once each; the server'
   assert.equal(unreadTotal(s.unread), 0);
 });
 
+test("a conversation list answered after a newer push does not take the count back", () => {
+  let s = loaded(conv("c1", { lastSeq: 3, unread: 0 }), conv("c2", { lastSeq: 1, unread: 0 }));
+  s = reduce(s, { type: "message/new", message: msg(4), me: "u1", reading: false });
+  // the list was read before message 4 was stored, and answered after its push
+  s = reduce(s, { type: "conversations/loaded", conversations: [conv("c1", { lastSeq: 3, unread: 0 }),
+    conv("c2", { lastSeq: 2, unread: 1, title: "Renamed" })] });
+  assert.equal(unreadOf(s.unread, "c1"), 1);
+  assert.equal(s.conversations.byId.c1.lastSeq, 4);
+  assert.equal(unreadOf(s.unread, "c2"), 1);                 // not behind: the server's numbers
+  assert.equal(s.conversations.byId.c2.title, "Renamed");
+  s = reduce(s, { type: "conversations/loaded", conversations: [conv("c1", { lastSeq: 4, unread: 0 })] });
+  assert.equal(unreadOf(s.unread, "c1"), 0);                 // caught up: the server wins again
+  assert.deepEqual(Object.keys(s.conversations.byId), ["c1"]);
+});
+
 test("outbox: queued, sending, back to queued on a drop, removed when the stored copy arrives", () => {
   let s = apply(loaded(),
     { type: "outbox/queued", clientMsgId: "w2", conversationId: "c1", text: "second", createdAt: 2 },

@@ -5,8 +5,10 @@
 export function conversationsReducer(slice = { byId: {}, active: null, filter: { type: "", q: "" } }, action) {
   switch (action.type) {
     case "conversations/loaded": {
+      // a list read before a push arrived can be answered after it: an entry that is behind
+      // what this tab already holds (a lower lastSeq) keeps the newer one
       const byId = {};
-      for (const c of action.conversations) byId[c.id] = c;
+      for (const c of action.conversations) byId[c.id] = isBehind(c, slice.byId[c.id]) ? slice.byId[c.id] : c;
       const active = slice.active && byId[slice.active] ? slice.active : null;
       return { ...slice, byId, active };
     }
@@ -51,6 +53,11 @@ export function conversationsReducer(slice = { byId: {}, active: null, filter: {
     default:
       return slice;
   }
+}
+
+/** Whether a listed conversation is older news than the one held (fewer messages seen). */
+export function isBehind(listed, held) {
+  return Boolean(held) && (listed.lastSeq || 0) < (held.lastSeq || 0);
 }
 
 function patchConv(slice, conv, patch) {

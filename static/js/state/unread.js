@@ -1,6 +1,7 @@
 // Unread counts per conversation: {[conversationId]: {unread, lastReadSeq}}. The server's numbers
 // (conversation lists, unread:update pushes, read replies) win; between them a message from
 // someone else that this tab is not showing counts one up.
+import { isBehind } from "./conversations.js";
 import { hasMessage } from "./messages.js";
 
 /** Reducer for the unread slice; `root` is the whole state before the action. */
@@ -8,7 +9,10 @@ export function unreadReducer(slice = {}, action, root) {
   switch (action.type) {
     case "conversations/loaded": {
       const next = {};
-      for (const c of action.conversations) next[c.id] = { unread: c.unread || 0, lastReadSeq: c.lastReadSeq || 0 };
+      for (const c of action.conversations) {
+        const stale = root && isBehind(c, root.conversations.byId[c.id]) && slice[c.id];
+        next[c.id] = stale ? slice[c.id] : { unread: c.unread || 0, lastReadSeq: c.lastReadSeq || 0 };
+      }
       return next;
     }
     case "conversation/upsert": {
