@@ -1,5 +1,6 @@
 // The WebSocket protocol client: one socket, replies matched by ref, pushes re-emitted as
-// events, automatic reconnect with exponential backoff and jitter.
+// events, automatic reconnect with exponential backoff and jitter. While the browser says it is
+// offline no socket is tried (each retry just re-arms), and coming back online retries at once.
 const BASE_DELAY = 500;
 const MAX_DELAY = 30000;
 
@@ -15,6 +16,14 @@ export class ChatClient extends EventTarget {
     this.stopped = false;
     this.everReady = false;
     this.reconnectTimer = null;
+    this.onOffline = () => { if (this.ws) this.ws.close(); };
+    this.onOnline = () => {
+      if (this.stopped || this.ws) return;
+      this.attempt = 0;
+      this.connect();
+    };
+    window.addEventListener("offline", this.onOffline);
+    window.addEventListener("online", this.onOnline);
   }
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
@@ -27,6 +36,7 @@ export class ChatClient extends EventTarget {
   connect() {
     if (this.stopped) return;
     clearTimeout(this.reconnectTimer);
+    if (navigator.onLine === false) { this.scheduleRetry(); return; }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws?token=${encodeURIComponent(this.token)}`);
     this.ws = ws;
@@ -73,10 +83,14 @@ export class ChatClient extends EventTarget {
       this.emit("expired", {});
       return;
     }
+    this.scheduleRetry();
+  }
+
+  scheduleRetry() {
     this.attempt += 1;
     const ceiling = Math.min(MAX_DELAY, BASE_DELAY * 2 ** (this.attempt - 1));
     const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);  // "equal jitter"
-    this.setState("offline", { retryIn: delay });
+    this.setState("offline", { retryIn: delay, retryAt: Date.now() + delay });
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
@@ -105,6 +119,8 @@ export class ChatClient extends EventTarget {
   stop() {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    window.removeEventListener("offline", this.onOffline);
+    window.removeEventListener("online", this.onOnline);
     if (this.ws) this.ws.close(1000, "bye");
   }
 }

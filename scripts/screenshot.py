@@ -1,0 +1,101 @@
+"""Regenerate docs/screenshot.png (the README's picture): start ``python server.py --demo`` on a
+free port with a throwaway data directory, sign in two demo users in headless chromium, have them
+chat, and photograph Alice's window. Run from anywhere: ``python scripts/screenshot.py [OUT]``."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, ceiling: float = 120) -> None:
+    """Poll /api/health until it answers 200 (or the server exits)."""
+    deadline = time.monotonic() + ceiling
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited with %s" % proc.returncode)
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not become healthy")
+
+
+def sign_in(browser: Browser, url: str, user: str) -> Page:
+    """A new window signed in as a demo user, its socket up."""
+    page = browser.new_context(viewport={"width": 1100, "height": 680}).new_page()
+    page.goto(url + "/")
+    page.click("button[data-user=%s]" % user)
+    expect(page.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=60000)
+    return page
+
+
+def say(page: Page, text: str) -> None:
+    """Send a message and wait until the server has stored it."""
+    page.get_by_test_id("composer").fill(text)
+    page.get_by_test_id("composer").press("Enter")
+    expect(page.locator("[data-testid=message][data-seq]", has_text=text)).to_have_count(1)
+
+
+def main(out: str) -> None:
+    """Start a demo server, stage a short chat, save Alice's window to ``out``."""
+    port = free_port()
+    url = "http://127.0.0.1:%d" % port
+    with tempfile.TemporaryDirectory(prefix="chat-screenshot-") as data:
+        env = dict(os.environ)
+        env.pop("MONGODB_URI", None)
+        proc = subprocess.Popen([sys.executable, "server.py", "--demo", "--port", str(port), "--data-dir", data],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_healthy(url, proc)
+            req = urllib.request.Request(url + "/api/demo/token", data=json.dumps({"userId": "s-alice"}).encode(),
+                                         method="POST", headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                token = json.loads(resp.read())["data"]["token"]
+            req = urllib.request.Request(url + "/api/conversations", method="POST", data=json.dumps(
+                {"type": "group", "participantIds": ["s-bob", "s-carol"], "title": "Study group"}).encode(),
+                headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+            urllib.request.urlopen(req, timeout=10).close()
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+                alice, bob = sign_in(browser, url, "s-alice"), sign_in(browser, url, "s-bob")
+                for page in (alice, bob):
+                    page.locator("[data-testid=conv-item]", has_text="Study group").click()
+                say(alice, "Hi Bob, shall we revise chapter 3 together?")
+                say(bob, "Sure! After lunch \U0001F44D")
+                expect(alice.locator("[data-testid=message-text]").last).to_have_text("Sure! After lunch \U0001F44D")
+                alice.get_by_test_id("composer").fill("Great, see you in the library")
+                expect(bob.get_by_test_id("typing")).to_have_text("Alice Martin is typing\u2026")
+                os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+                alice.screenshot(path=out)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "docs", "screenshot.png"))

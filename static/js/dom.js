@@ -1,0 +1,39 @@
+// DOM helpers shared by the views. User text only ever reaches the page through textContent
+// (or text nodes); links are built as elements, never from HTML.
+
+/** document.createElement with props ("class", "text", "dataset", on* listeners, attributes) and children. */
+export function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
+  return node;
+}
+
+/** "now", "5m", "3h", "yesterday" or a date, relative to `now` (ms). */
+export function relTime(iso, now) {
+  if (!iso) return "";
+  const t = new Date(iso), diff = (now - t) / 1000;
+  if (diff < 60) return "now";
+  if (diff < 3600) return `${Math.floor(diff / 60)}m`;
+  if (diff < 86400) return `${Math.floor(diff / 3600)}h`;
+  if (diff < 172800) return "yesterday";
+  return t.toLocaleDateString();
+}
+
+/** hh:mm in the reader's locale. */
+export function clock(iso) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+}
+
+/** Up to two initials of a name. */
+export function initials(name) {
+  return (name || "?").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+}
+

@@ -1,0 +1,62 @@
+// The small views around the list and the messages: the chat header, the connection status,
+// the typing line and the tab title. Each renders from state alone.
+import { convTitle, others, peopleCount } from "../state/conversations.js";
+import { typingText } from "../state/session.js";
+import { unreadTotal } from "../state/unread.js";
+
+const $ = (id) => document.getElementById(id);
+const APP_TITLE = "School chat";
+
+/** The open conversation's title, its people line, and whether I may post in it. */
+export function renderHeader(state) {
+  const conv = state.conversations.byId[state.conversations.active];
+  $("app").classList.toggle("in-chat", Boolean(conv));
+  if (!conv) {
+    $("chat-title").textContent = "Pick a conversation";
+    $("chat-sub").textContent = "";
+    $("composer").hidden = true;
+    $("readonly-note").hidden = true;
+    return;
+  }
+  const meId = state.me.id;
+  const online = state.session.online;
+  $("chat-title").textContent = convTitle(conv, meId);
+  const rest = others(conv, meId);
+  let sub = `${conv.type} · ${peopleCount((conv.participants || []).length)}`;
+  const here = rest.filter((p) => online[p.userId]).length;
+  if (conv.type === "direct" && rest[0]) sub = online[rest[0].userId] ? "online" : "offline";
+  else if (here) sub += ` · ${here} online`;
+  $("chat-sub").textContent = sub;
+  const readOnly = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
+  $("composer").hidden = readOnly;
+  $("readonly-note").hidden = !readOnly;
+}
+
+/** "Online", "Connecting…", or "Offline, retrying in Ns" counted down from the retry time. */
+export function renderConn(state, now) {
+  const node = $("conn-state");
+  const { state: conn, retryAt } = state.session.conn;
+  node.dataset.state = conn;
+  let text = "Signed out";
+  if (conn === "online") text = "Online";
+  else if (conn === "connecting") text = "Connecting…";
+  else if (conn === "offline") {
+    const secs = retryAt === null ? null : Math.max(0, Math.ceil((retryAt - now) / 1000));
+    text = secs === null ? "Offline" : `Offline, retrying in ${secs}s`;
+    node.dataset.retryIn = secs === null ? "" : String(secs);
+  }
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** Who is typing in the open conversation (an error notice wins until the next change). */
+export function renderTyping(state, notice) {
+  const text = notice || typingText(state.session, state.conversations.active);
+  if ($("typing").textContent !== text) $("typing").textContent = text;
+}
+
+/** "(3) School chat" while anything is unread. */
+export function renderTitle(state) {
+  const total = unreadTotal(state.unread, state.conversations.byId);
+  const title = total ? `(${total}) ${APP_TITLE}` : APP_TITLE;
+  if (document.title !== title) document.title = title;
+}

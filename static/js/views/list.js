@@ -1,0 +1,61 @@
+// The conversation list, rendered from state. Each row is a button: Enter or Space opens it,
+// ArrowUp/ArrowDown/Home/End move between rows.
+import { el, initials, relTime } from "../dom.js";
+import { convTitle, others, visibleConvs } from "../state/conversations.js";
+import { unreadOf } from "../state/unread.js";
+
+/** Render the list into `root` (a <ul>); `onOpen(id)` opens a conversation. */
+export function renderList(root, state, onOpen, now) {
+  const meId = state.me.id;
+  const focused = root.contains(document.activeElement) ? document.activeElement.closest("li") : null;
+  const focusedId = focused ? focused.dataset.id : null;
+  const rows = visibleConvs(state.conversations, meId).map((c) => row(c, state, meId, onOpen, now));
+  root.replaceChildren(...rows);
+  // the row keeps its focus across a re-render (a new message re-sorts the list)
+  if (focusedId) {
+    const again = rows.find((r) => r.dataset.id === focusedId);
+    if (again) again.querySelector("button").focus();
+  }
+}
+
+function row(c, state, meId, onOpen, now) {
+  const online = state.session.online;
+  const direct = c.type === "direct" ? others(c, meId)[0] : null;
+  const title = convTitle(c, meId);
+  const avatar = el("span", { class: "avatar", "aria-hidden": "true", text: initials(title) });
+  if (direct) {
+    avatar.append(el("span", { class: "dot" + (online[direct.userId] ? " online" : ""),
+      "data-testid": "presence-dot", "data-online": online[direct.userId] ? "1" : "0" }));
+  }
+  const last = c.lastMessage;
+  let preview = "No messages yet";
+  if (last) preview = last.deleted ? "Message deleted" : `${last.senderId === meId ? "You" : last.senderName}: ${last.preview || ""}`;
+  const unread = unreadOf(state.unread, c.id);
+  const active = c.id === state.conversations.active;
+  // a list item holding one button: the button's text is its accessible name, hidden words
+  // say what the dot and the badge show
+  const open = el("button", { type: "button", class: "conv-open", "aria-current": active ? "true" : null,
+    onclick: () => onOpen(c.id), onkeydown: onRowKey },
+  avatar,
+  el("span", { class: "title", text: (c.pinned ? "\u{1F4CC} " : "") + title }),
+  direct ? el("span", { class: "sr-only", text: online[direct.userId] ? " online," : " offline," }) : null,
+  el("span", { class: "time", text: relTime(last ? last.createdAt : c.lastActivityAt, now) }),
+  el("span", { class: "preview", text: preview }),
+  unread > 0 ? el("span", { class: "badge", "data-testid": "badge", text: String(unread) }) : el("span"),
+  unread > 0 ? el("span", { class: "sr-only", text: " unread" }) : null);
+  return el("li", { class: "conv" + (active ? " active" : ""), "data-testid": "conv-item", dataset: { id: c.id, type: c.type } },
+    open);
+}
+
+// Arrow keys, Home and End move between the rows' buttons (Enter and Space open, as for any button).
+function onRowKey(ev) {
+  const item = ev.currentTarget.parentElement;
+  let target = null;
+  if (ev.key === "ArrowDown") target = item.nextElementSibling;
+  else if (ev.key === "ArrowUp") target = item.previousElementSibling;
+  else if (ev.key === "Home") target = item.parentElement.firstElementChild;
+  else if (ev.key === "End") target = item.parentElement.lastElementChild;
+  else return;
+  ev.preventDefault();
+  if (target) target.querySelector("button").focus();
+}

@@ -1,0 +1,243 @@
+// The open conversation's messages, rendered from state with keyed reconciliation: a message's
+// <li> is rebuilt only when what it shows changed, and nodes already in order are never moved.
+// So an open edit box (its text, caret and focus) and the reader's scroll position survive
+// whatever arrives meanwhile.
+import { clock, el } from "../dom.js";
+import { splitLinks } from "../links.js";
+import { tickStatus } from "../state/conversations.js";
+import { convMessages, sortedMessages } from "../state/messages.js";
+import { pendingFor } from "../state/outbox.js";
+
+const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
+const NEAR_BOTTOM_PX = 60;
+
+export class MessagesView {
+  /**
+   * @param {HTMLElement} box the scrolling container
+   * @param {HTMLElement} list the <ol> of messages
+   * @param {HTMLElement} older the "loading older" note
+   * @param {object} handlers {react(m, emoji), startEdit(m), editChange(text), saveEdit(m), cancelEdit(),
+   *   armDelete(m), remove(m), retry(clientMsgId)}
+   */
+  constructor(box, list, older, handlers) {
+    this.box = box;
+    this.list = list;
+    this.older = older;
+    this.on = handlers;
+    this.nodes = new Map();   // key -> {node, sig}
+    this.conversationId = null;
+    this.editBox = null;      // the one edit <textarea>, reused across rebuilds of its message
+  }
+
+  /** Bring the list in line with `state`; `stick` scrolls to the newest message. */
+  render(state, stick) {
+    const id = state.conversations.active;
+    const conv = id && state.conversations.byId[id];
+    if (id !== this.conversationId) {
+      this.nodes.clear();
+      this.list.replaceChildren();
+      this.conversationId = id;
+      this.editBox = null;
+    }
+    if (!conv) return;
+    this.me = state.me.id;
+    if (!state.ui.editing) this.editBox = null;
+    const atBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < NEAR_BOTTOM_PX;
+    const focus = this.rememberFocus();
+    const wanted = [];
+    for (const m of sortedMessages(state.messages, id)) wanted.push(this.storedItem(state, conv, m));
+    for (const [cid, p] of pendingFor(state.outbox, id)) wanted.push(this.pendingItem(cid, p));
+    const keep = new Set(wanted.map((w) => w.key));
+    for (const [key, entry] of this.nodes) {
+      if (!keep.has(key)) { entry.node.remove(); this.nodes.delete(key); }
+    }
+    let cursor = this.list.firstChild;
+    for (const w of wanted) {
+      let entry = this.nodes.get(w.key);
+      if (!entry || !sameSig(entry.sig, w.sig)) {
+        const node = w.build();
+        node.dataset.key = w.key;
+        if (entry) {
+          if (entry.node === cursor) cursor = node;
+          entry.node.replaceWith(node);
+        }
+        entry = { node, sig: w.sig };
+        this.nodes.set(w.key, entry);
+      }
+      if (entry.node === cursor) cursor = cursor.nextSibling;
+      else this.list.insertBefore(entry.node, cursor);
+    }
+    this.syncArmed(state.ui.armedDelete);
+    this.syncTicks(wanted);
+    this.restoreFocus(focus);
+    this.older.hidden = !convMessages(state.messages, id).hasOlder;
+    if (stick || atBottom) this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  // The armed (confirm) state of delete buttons is patched in place: rebuilding the message would
+  // drop its hover and focus, and with them the action bar the next click goes to.
+  syncArmed(armedId) {
+    for (const btn of this.list.querySelectorAll("button[data-testid=delete]")) {
+      const armed = btn.dataset.messageId === armedId;
+      if ((btn.dataset.armed === "1") === armed) continue;
+      btn.dataset.armed = armed ? "1" : "0";
+      btn.textContent = armed ? "Delete?" : "\u{1F5D1}";
+      btn.setAttribute("aria-label", armed ? "Confirm delete" : "Delete message");
+      btn.closest("li").classList.toggle("armed", armed);
+    }
+  }
+
+  // Ticks change with every receipt; patched in place for the same reason as the armed state.
+  syncTicks(wanted) {
+    for (const w of wanted) {
+      if (!w.ticks) continue;
+      const span = this.nodes.get(w.key).node.querySelector("[data-testid=ticks]");
+      if (!span || span.dataset.status === w.ticks) continue;
+      span.dataset.status = w.ticks;
+      span.className = "ticks " + w.ticks;
+      span.title = w.ticks;
+      span.setAttribute("aria-label", w.ticks);
+      span.textContent = w.ticks === "sent" ? "\u2713" : "\u2713\u2713";
+    }
+  }
+
+  // Focus is remembered as (message key, which control in it) so that a keyboard user whose
+  // message was rebuilt (a reaction came in) stays on the same control of the new copy.
+  rememberFocus() {
+    const active = document.activeElement;
+    if (!active || !this.list.contains(active)) return null;
+    const li = active.closest("li[data-key]");
+    const testid = active.dataset.testid || null;
+    const same = li && testid ? [...li.querySelectorAll(`[data-testid="${testid}"]`)] : [];
+    return { node: active, key: li ? li.dataset.key : null, testid, index: same.indexOf(active),
+      start: active.selectionStart, end: active.selectionEnd };
+  }
+
+  restoreFocus(focus) {
+    if (!focus || document.activeElement === focus.node) return;
+    let target = this.list.contains(focus.node) ? focus.node : null;
+    const entry = !target && focus.key ? this.nodes.get(focus.key) : null;
+    if (entry) {
+      const same = focus.testid ? entry.node.querySelectorAll(`[data-testid="${focus.testid}"]`) : [];
+      target = same[focus.index] || entry.node;
+      // the action bar shows only while its message has focus: focus the message first
+      if (target !== entry.node) entry.node.focus({ preventScroll: true });
+    }
+    if (!target) return;
+    target.focus();
+    if (target === focus.node && typeof focus.start === "number") target.setSelectionRange(focus.start, focus.end);
+  }
+
+  storedItem(state, conv, m) {
+    const meId = state.me.id;
+    const mine = m.senderId === meId;
+    const editing = state.ui.editing && state.ui.editing.messageId === m.id && !m.deleted;
+    const sig = { m, mine, type: conv.type, editing: Boolean(editing),
+      showsTicks: mine && !m.deleted };
+    const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
+    const build = () => (m.type === "system" ? systemEl(m) : this.messageEl(m, sig, editing && state.ui.editing.draft));
+    return { key: `s${m.seq}`, sig, build, ticks };
+  }
+
+  pendingItem(clientMsgId, p) {
+    const sig = { p };
+    return { key: `p${clientMsgId}`, sig, build: () => this.pendingEl(clientMsgId, p) };
+  }
+
+  pendingEl(clientMsgId, p) {
+    const waiting = p.status !== "sending";
+    const li = el("li", { class: "msg mine pending" + (waiting ? " failed" : ""), "data-testid": "message",
+      dataset: { clientId: clientMsgId, pending: "1", status: p.status } },
+    textEl(p.text));
+    const meta = el("div", { class: "meta", "data-testid": "send-state" });
+    if (waiting) {
+      meta.append(el("span", { text: p.error ? `Not sent: ${p.error}` : "Not sent" }), " \u2013 ",
+        el("button", { type: "button", class: "link", "data-testid": "retry", text: "Retry",
+          onclick: () => this.on.retry(clientMsgId) }));
+    } else meta.append(el("span", { text: "Sending\u2026" }));
+    li.append(meta);
+    return li;
+  }
+
+  messageEl(m, sig, draft) {
+    const li = el("li", { class: "msg" + (sig.mine ? " mine" : "") + (m.deleted ? " deleted" : ""),
+      "data-testid": "message", tabindex: "0", dataset: { seq: String(m.seq), id: m.id, clientId: m.clientMsgId || "" } });
+    if (!sig.mine && sig.type !== "direct") li.append(el("div", { class: "who", text: m.senderName }));
+    if (sig.editing) li.append(this.editBoxFor(m, draft));
+    else li.append(m.deleted ? el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" })
+      : textEl(m.text || ""));
+    for (const a of (m.deleted ? [] : m.attachments || [])) {
+      li.append(el("div", {}, el("a", { href: /^https?:\/\//i.test(a.url) ? a.url : "#", target: "_blank",
+        rel: "noopener noreferrer", text: `\u{1F4CE} ${a.name}` })));
+    }
+    const reactions = Object.entries(m.reactions || {});
+    if (reactions.length) {
+      const bar = el("div", { class: "reactions", "data-testid": "reactions" });
+      for (const [emoji, users] of reactions) {
+        const on = users.includes(this.me);
+        bar.append(el("button", { type: "button", class: on ? "mine" : "", "data-testid": "reaction", "aria-pressed": String(on),
+          "aria-label": `${emoji} ${users.length}, react`, text: `${emoji} ${users.length}`, onclick: () => this.on.react(m, emoji) }));
+      }
+      li.append(bar);
+    }
+    const meta = el("div", { class: "meta" }, el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
+    if (sig.showsTicks) {
+      meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
+    }
+    li.append(meta);
+    if (!m.deleted && !sig.editing) li.append(this.actionsEl(m, sig));
+    return li;
+  }
+
+  actionsEl(m, sig) {
+    const bar = el("div", { class: "actions" });
+    for (const emoji of QUICK_REACTIONS) {
+      bar.append(el("button", { type: "button", title: `React ${emoji}`, "aria-label": `React ${emoji}`,
+        "data-testid": "react", text: emoji, onclick: () => this.on.react(m, emoji) }));
+    }
+    if (sig.mine) {
+      bar.append(el("button", { type: "button", title: "Edit", "aria-label": "Edit message", "data-testid": "edit",
+        text: "\u270E", onclick: () => this.on.startEdit(m) }));
+      const del = el("button", { type: "button", title: "Delete", "aria-label": "Delete message", "data-testid": "delete",
+        dataset: { armed: "0", messageId: m.id }, text: "\u{1F5D1}",
+        onclick: () => (del.dataset.armed === "1" ? this.on.remove(m) : this.on.armDelete(m)) });
+      bar.append(del);
+    }
+    return bar;
+  }
+
+  editBoxFor(m, draft) {
+    if (this.editBox && this.editBox.dataset.messageId === m.id) return this.editBox;
+    const box = el("textarea", { class: "edit-box", "data-testid": "edit-box", "aria-label": "Edit message",
+      dataset: { messageId: m.id } });
+    box.value = draft;
+    box.addEventListener("input", () => this.on.editChange(box.value));
+    box.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); this.on.saveEdit(m, box.value); }
+      if (ev.key === "Escape") { ev.preventDefault(); this.on.cancelEdit(); }
+    });
+    this.editBox = box;
+    queueMicrotask(() => { if (box.isConnected) { box.focus(); box.setSelectionRange(box.value.length, box.value.length); } });
+    return box;
+  }
+}
+
+function systemEl(m) {
+  return el("li", { class: "msg system", "data-testid": "message", dataset: { seq: String(m.seq) } },
+    el("span", { "data-testid": "message-text", text: m.text || "" }));
+}
+
+// Message text with its http(s) links as real links (target=_blank, no opener, no referrer).
+function textEl(text) {
+  const node = el("div", { class: "text", "data-testid": "message-text" });
+  for (const part of splitLinks(text)) {
+    node.append(part.href ? el("a", { href: part.href, target: "_blank", rel: "noopener noreferrer", text: part.text })
+      : document.createTextNode(part.text));
+  }
+  return node;
+}
+
+function sameSig(a, b) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}

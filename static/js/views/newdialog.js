@@ -1,0 +1,115 @@
+// The "New conversation" dialog: pick people (one for a direct message, one or more plus a
+// title for a group). It starts blank every time it opens, and refuses a group nobody is in.
+import { el } from "../dom.js";
+
+const $ = (id) => document.getElementById(id);
+const SEARCH_DEBOUNCE_MS = 200;
+
+export class NewConversationDialog {
+  /**
+   * @param {object} deps {api(): Api, me(): user, created(conversation): Promise}
+   */
+  constructor(deps) {
+    this.deps = deps;
+    this.picked = new Map();  // userId -> name
+    this.timer = null;
+    this.asked = 0;           // answers to older searches are dropped
+    this.dialog = $("new-dialog");
+    for (const radio of document.querySelectorAll("input[name=kind]")) radio.addEventListener("change", () => this.onKind());
+    $("user-search").addEventListener("input", () => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.findUsers(), SEARCH_DEBOUNCE_MS);
+    });
+    $("new-create").addEventListener("click", (ev) => { ev.preventDefault(); this.create(); });
+  }
+
+  kind() {
+    return document.querySelector("input[name=kind]:checked").value;
+  }
+
+  /** Open blank: direct message, no title, nobody picked, the people search focused. */
+  open() {
+    this.picked.clear();
+    document.querySelector("input[name=kind][value=direct]").checked = true;
+    $("new-title").value = "";
+    $("new-title").hidden = true;
+    $("new-error").textContent = "";
+    $("user-search").value = "";
+    $("user-results").replaceChildren();
+    this.showPicked();
+    this.dialog.showModal();
+    $("user-search").focus();
+    this.findUsers();
+  }
+
+  onKind() {
+    const group = this.kind() === "group";
+    $("new-title").hidden = !group;
+    if (!group && this.picked.size > 1) {
+      // a direct message has one other person: keep the first picked
+      const [first] = this.picked;
+      this.picked = new Map([first]);
+      this.showPicked();
+    }
+    $("new-error").textContent = "";
+    this.findUsers();
+  }
+
+  showPicked() {
+    $("picked").textContent = [...this.picked.values()].join(", ");
+  }
+
+  async findUsers() {
+    const q = $("user-search").value.trim();
+    const ticket = ++this.asked;
+    let page;
+    try {
+      page = await this.deps.api().get(`/api/users?q=${encodeURIComponent(q)}&limit=30`);
+    } catch (err) {
+      $("new-error").textContent = err.message;
+      return;
+    }
+    if (ticket !== this.asked) return;
+    const me = this.deps.me();
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.user : null;
+    const items = page.data.filter((u) => u.id !== me.id).map((u) => el("li", {},
+      el("button", { type: "button", class: "user" + (this.picked.has(u.id) ? " picked" : ""), dataset: { user: u.id },
+        "aria-pressed": String(this.picked.has(u.id)), onclick: () => this.toggle(u) },
+      el("span", { text: u.name }), el("span", { class: "role", text: u.role }))));
+    $("user-results").replaceChildren(...items);
+    if (focused) {
+      const again = $("user-results").querySelector(`button[data-user="${CSS.escape(focused)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  toggle(u) {
+    if (this.kind() === "direct" && !this.picked.has(u.id)) this.picked.clear();
+    if (this.picked.has(u.id)) this.picked.delete(u.id); else this.picked.set(u.id, u.name);
+    $("new-error").textContent = "";
+    this.showPicked();
+    for (const b of $("user-results").querySelectorAll("button[data-user]")) {
+      const on = this.picked.has(b.dataset.user);
+      b.classList.toggle("picked", on);
+      b.setAttribute("aria-pressed", String(on));
+    }
+  }
+
+  async create() {
+    const type = this.kind();
+    if (this.picked.size === 0) {
+      $("new-error").textContent = type === "group" ? "Pick at least one person for the group." : "Pick a person to message.";
+      $("user-search").focus();
+      return;
+    }
+    const body = { type, participantIds: [...this.picked.keys()] };
+    if (type === "group") body.title = $("new-title").value.trim();
+    try {
+      const conv = (await this.deps.api().post("/api/conversations", body)).data;
+      this.dialog.close();
+      await this.deps.created(conv);
+    } catch (err) {
+      $("new-error").textContent = err.message;
+    }
+  }
+}
