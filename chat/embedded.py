@@ -67,7 +67,7 @@ def read_state(data_dir: str) -> Optional[Dict[str, Any]]:
     path = os.path.join(data_dir, STATE_FILE)
     try:
         with open(path, "r", encoding="utf-8") as fh:
-            state = json.load(fh)
+            state: Dict[str, Any] = json.load(fh)
     except (OSError, ValueError):
         return None
     if not pid_alive(int(state.get("serverPid", 0))) or not pid_alive(int(state.get("pid", 0))):

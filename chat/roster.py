@@ -44,7 +44,7 @@ def parse_roster(content: str, filename: str = "") -> Tuple[List[Dict[str, Any]]
         try:
             data = json.loads(content)
         except ValueError as exc:
-            raise RosterError("not valid JSON: %s" % exc)
+            raise RosterError("not valid JSON: %s" % exc) from None
         if not isinstance(data, dict):
             raise RosterError("the roster must be a JSON object with users and classes")
         raw_users, raw_classes = data.get("users", []), data.get("classes", [])

@@ -11,9 +11,7 @@ from typing import Any, Dict, List
 import pytest
 import tornado.websocket
 import ujson
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from chat import protocol as p
 from chat.embedded import free_port
