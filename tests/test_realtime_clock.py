@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import jwt
 import pytest
 
 from chat.clock import ManualClock
@@ -87,27 +88,33 @@ async def test_typing_stops_when_the_typists_last_connection_closes(ws, api, run
     assert stop["data"] == {"conversationId": conv["id"], "userId": "st1", "name": "Sam Student"}
 
 
+def expires(tok: str) -> int:
+    return int(jwt.decode(tok, options={"verify_signature": False})["exp"])
+
+
 @pytest.mark.gen_test
 @pytest.mark.settings(jwt_leeway=30)
 async def test_token_expiry_and_refresh(base_url, http_server, clock):
-    short = await Ws.connect(base_url, "st1", tok=token("st1", ttl=600))
-    kept = await Ws.connect(base_url, "st2", tok=token("st2", ttl=600))
-    clock.advance(600 + 29)
+    first, second = token("st1", ttl=600), token("st2", ttl=600)
+    short = await Ws.connect(base_url, "st1", tok=first)
+    kept = await Ws.connect(base_url, "st2", tok=second)
+    clock.advance(expires(first) + 30 - clock.time() - 1)  # one second before exp + leeway
     await barrier(short, kept)
     assert not short.of("auth:expired")  # within the leeway
     bad = await kept.request("auth:refresh", {"token": token("st1", ttl=6000)})
     assert bad["ok"] is False and bad["error"]["code"] == "forbidden"
     bad = await kept.request("auth:refresh", {"token": "garbage"})
     assert bad["error"]["code"] == "unauthorized"
-    fresh = await kept.ok("auth:refresh", {"token": token("st2", ttl=6000)})
+    longer = token("st2", ttl=6000)
+    fresh = await kept.ok("auth:refresh", {"token": longer})
     assert fresh["exp"].endswith("Z")
-    clock.advance(1)
+    clock.advance(2)
     await short.expect("auth:expired")
     await short.closed.wait()
     assert short.close_code == 4001
     await barrier(kept)
     assert not kept.closed.is_set() and not kept.of("auth:expired")  # refreshed: expires later
-    clock.advance(6000)
+    clock.advance(expires(longer) + 30 - clock.time() + 1)
     await kept.expect("auth:expired")
     await kept.closed.wait()
     assert kept.close_code == 4001
