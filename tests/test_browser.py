@@ -634,3 +634,41 @@ def test_signing_in_with_a_pasted_token(browser, demo):
     online(page)
     expect(page.get_by_test_id("me-name")).to_contain_text("Carol")
     context.close()
+
+
+HIDE = """(hidden) => {
+  // the page believes it is in a background tab (or shown again): visibilityState as the browser reports it
+  window.__hidden = hidden;
+  if (!window.__visibilityPatched) {
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (window.__hidden ? "hidden" : "visible") });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => Boolean(window.__hidden) });
+    window.__visibilityPatched = true;
+  }
+}"""
+
+
+def set_hidden(page: Page, hidden: bool) -> None:
+    """Make the page report itself hidden (a background tab) or visible, without an event."""
+    page.evaluate(HIDE, hidden)
+
+
+def test_sending_clears_ones_own_unread_count(browser, demo):
+    title = "Own unread " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-carol", ["s-bob"], title)
+    bob = open_as(browser, demo, "s-bob")
+    conv_item(bob, title).click()
+    expect(bob.get_by_test_id("chat-title")).to_have_text(title)
+    # a message arrives while the tab is in the background: it counts as unread
+    set_hidden(bob, True)
+    post_message(demo, conv_id, demo.token("s-carol"), "are you there?")
+    expect(conv_item(bob, title).get_by_test_id("badge")).to_have_text("1")
+    # answering it means it was read: the count goes, here and on the server
+    send(bob, "yes, here")
+    expect(conv_item(bob, title).get_by_test_id("badge")).to_have_count(0)
+    _, unread = http("GET", demo.url + "/api/unread", demo.token("s-bob"))
+    row = next(r for r in unread["data"]["conversations"] if r["conversationId"] == conv_id)
+    assert row["unread"] == 0
+    _, history = http("GET", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("s-bob"))
+    assert row["lastReadSeq"] == history["data"][-1]["seq"]
+    assert bob.errors == []
+    bob.context.close()

@@ -191,10 +191,12 @@ function closeChat() {
   if (row) row.focus();
 }
 
-async function markRead(id) {
+// `sent`: one's own send was just acknowledged, so what is shown has been seen whatever the page's
+// visibility says, and only up to the newest seq shown (not messages still on their way).
+async function markRead(id, sent = false) {
   const conv = state.conversations.byId[id];
-  if (!conv || document.visibilityState === "hidden" || !client || client.state !== "online") return;
-  const top = Math.max(maxSeq(state.messages, id), conv.lastSeq || 0);
+  if (!conv || (!sent && document.visibilityState === "hidden") || !client || client.state !== "online") return;
+  const top = sent ? maxSeq(state.messages, id) : Math.max(maxSeq(state.messages, id), conv.lastSeq || 0);
   const mine = state.unread[id] || { unread: 0, lastReadSeq: 0 };
   if (top <= mine.lastReadSeq && !mine.unread) return;
   try {
@@ -299,6 +301,8 @@ async function trySend(clientMsgId) {
   try {
     const stored = await request("message:send", { conversationId: p.conversationId, text: p.text, clientMsgId });
     dispatch({ type: "message/stored", message: stored });
+    // writing in a conversation means reading it: one's own count clears
+    if (state.conversations.active === p.conversationId) markRead(p.conversationId, true);
   } catch (err) {
     // a drop or a lost reply keeps it queued: resent with the same clientMsgId (the server
     // stores it once) after the reconnect, or at once by Retry
