@@ -7,6 +7,7 @@ optimistic one, not when the optimistic one shows. Timeouts are ceilings for slo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 
@@ -672,3 +673,114 @@ def test_sending_clears_ones_own_unread_count(browser, demo):
     assert row["lastReadSeq"] == history["data"][-1]["seq"]
     assert bob.errors == []
     bob.context.close()
+
+
+PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+       b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+PASTE_PHOTO = """async ([width, height]) => {
+  // a photo on the clipboard, pasted into the composer
+  const canvas = document.createElement("canvas");
+  canvas.width = width; canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#3a7"; ctx.fillRect(0, 0, width, height);
+  ctx.fillStyle = "#fd3"; ctx.beginPath(); ctx.arc(width / 2, height / 2, height / 3, 0, 7); ctx.fill();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  const data = new DataTransfer();
+  data.items.add(new File([blob], "photo.png", { type: "image/png" }));
+  const input = document.querySelector("[data-testid=composer]");
+  input.focus();
+  input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+}"""
+
+DROP_FILE = """(name) => {
+  const data = new DataTransfer();
+  data.items.add(new File(["dropped\\n"], name, { type: "text/plain" }));
+  const target = document.querySelector("[data-testid=messages]");
+  for (const type of ["dragenter", "dragover", "drop"]) {
+    target.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }
+}"""
+
+IMAGE_LOADED = "(img) => img.complete && img.naturalWidth > 0 ? [img.naturalWidth, img.naturalHeight] : null"
+
+
+def image_size(locator):
+    """The natural size of a loaded <img> (waits until it has loaded)."""
+    locator.page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=locator.element_handle())
+    return locator.evaluate(IMAGE_LOADED)
+
+
+def test_attachments_a_pdf_and_a_pasted_photo_each_seen_and_opened_by_the_other(browser, demo, tmp_path):
+    title = "Files " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "t-turing", ["s-alice"], title)
+    teacher = open_as(browser, demo, "t-turing")
+    alice = open_as(browser, demo, "s-alice")
+    conv_item(teacher, title).click()
+    conv_item(alice, title).click()
+    # the teacher attaches a PDF (and a text file she then removes before sending)
+    teacher.get_by_test_id("attach-input").set_input_files([
+        {"name": "worksheet.pdf", "mimeType": "application/pdf", "buffer": PDF},
+        {"name": "draft notes.txt", "mimeType": "text/plain", "buffer": b"not this one\n"}])
+    tray = teacher.get_by_test_id("upload-item")
+    expect(tray).to_have_count(2)
+    expect(tray.nth(0)).to_have_attribute("data-status", "done")
+    expect(tray.nth(1)).to_have_attribute("data-status", "done")
+    tray.nth(1).get_by_test_id("upload-remove").click()
+    expect(tray).to_have_count(1)
+    expect(tray.first).to_contain_text("worksheet.pdf")
+    send(teacher, "Homework sheet")
+    expect(teacher.get_by_test_id("upload-item")).to_have_count(0)
+    card = stored(alice, "Homework sheet").get_by_test_id("attachment-file")
+    expect(card).to_have_count(1)
+    expect(card.get_by_test_id("file-name")).to_have_text("worksheet.pdf")
+    expect(card.get_by_test_id("file-meta")).to_have_text("%d B \u00b7 PDF" % len(PDF))
+    expect(card).to_have_attribute("href", re.compile(r"^/api/uploads/[0-9a-f]{24}\?"))
+    with alice.expect_download() as got:
+        card.click()
+    assert got.value.suggested_filename == "worksheet.pdf"
+    assert open(got.value.path(), "rb").read() == PDF
+    # Alice pastes a photo; the first upload breaks mid-way (shown with its progress bar, then
+    # failed), the retry goes through
+    held = []
+
+    def uploads(route) -> None:
+        if not held:
+            held.append(route)  # answered below, once the progress bar was seen
+        else:
+            route.continue_()
+    alice.route("**/api/uploads?name=*", uploads)
+    alice.evaluate(PASTE_PHOTO, [640, 480])
+    item = alice.get_by_test_id("upload-item")
+    expect(item).to_have_attribute("data-status", "uploading")
+    expect(item.get_by_test_id("upload-progress")).to_be_visible()
+    assert image_size(item.locator("img")) == [640, 480]  # the preview, from the pasted file
+    held[0].abort()
+    expect(item).to_have_attribute("data-status", "failed")
+    alice.get_by_test_id("composer").press("Enter")  # not sent while a file failed
+    expect(alice.get_by_test_id("typing")).to_contain_text("Wait until the files are uploaded")
+    item.get_by_test_id("upload-retry").click()
+    expect(item).to_have_attribute("data-status", "done")
+    alice.get_by_test_id("composer").press("Enter")  # a photo alone, no text
+    expect(alice.get_by_test_id("upload-item")).to_have_count(0)
+    photo = teacher.locator("[data-testid=message][data-seq]").last.get_by_test_id("attachment-image")
+    expect(photo).to_have_count(1)
+    assert max(image_size(photo.locator("img"))) <= 640  # the thumbnail
+    photo.click()
+    viewer = teacher.get_by_test_id("viewer")
+    expect(viewer).to_be_visible()
+    assert image_size(viewer.get_by_test_id("viewer-image")) == [640, 480]  # full size
+    teacher.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    # a file dragged onto the conversation is attached too
+    teacher.evaluate(DROP_FILE, "diagram.txt")
+    expect(teacher.get_by_test_id("upload-item")).to_contain_text("diagram.txt")
+    teacher.get_by_test_id("upload-remove").click()
+    expect(teacher.get_by_test_id("upload-item")).to_have_count(0)
+    _, history = http("GET", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("t-turing"))
+    sent = [m for m in history["data"] if m["attachments"]]
+    assert [(m["type"], [a["name"] for a in m["attachments"]]) for m in sent] == [
+        ("file", ["worksheet.pdf"]), ("image", ["photo.png"])]
+    assert teacher.errors == [] and alice.errors == []
+    teacher.context.close()
+    alice.context.close()

@@ -11,6 +11,10 @@ import { renderList } from "./views/list.js";
 import { MessagesView } from "./views/messages.js";
 import { NewConversationDialog } from "./views/newdialog.js";
 import { searchMessages } from "./views/search.js";
+import { openViewer, renderTray } from "./views/attachments.js";
+import { messageType } from "./files.js";
+import { uploadFile } from "./uploader.js";
+import { linksToFetch, uploadsFor, uploadsReady } from "./state/uploads.js";
 import { showSignIn } from "./views/signin.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,6 +23,7 @@ const TYPING_FORGET_MS = 8000;
 const DELIVERED_EVERY_MS = 500;
 const PAGE = 50;
 const SEARCH_DEBOUNCE_MS = 250;
+const LINK_MARGIN_MS = 60000;  // a signed link this close to its expiry is asked for again
 
 let api = null;
 let client = null;
@@ -31,6 +36,8 @@ let offlineSince = null;    // when the socket dropped (sync asks for what chang
 const typingTimers = new Map();  // "conversationId/userId" -> timer forgetting a silent typist
 const deliveredPending = new Map();
 let deliveredTimer = null;
+const uploadJobs = new Map();     // localId -> {file, abort}: the File is kept for a retry
+const linksAsked = new Set();     // upload ids whose links are being fetched
 
 const messagesView = new MessagesView($("messages"), $("message-list"), $("load-older"), {
   react, retry: (cid) => trySend(cid),
@@ -39,6 +46,7 @@ const messagesView = new MessagesView($("messages"), $("message-list"), $("load-
   saveEdit, cancelEdit: () => dispatch({ type: "edit/stop" }),
   armDelete: (m) => dispatch({ type: "delete/arm", messageId: m.id }),
   remove: (m) => request("message:delete", { messageId: m.id }).catch(showError),
+  view: viewAttachment,
 });
 
 // ------------------------------------------------------------------ state and rendering
@@ -60,9 +68,13 @@ function render(prev) {
   if (sessionChanged("conn")) renderConn(state, now);
   if (sessionChanged("typing") || changed("conversations")) renderTyping(state, notice);
   if (changed("unread") || changed("conversations")) renderTitle(state);
-  if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui")) {
+  if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui") || changed("links")) {
     messagesView.render(state, stickNext);
     stickNext = false;
+    fetchLinks();
+  }
+  if (changed("uploads") || changed("conversations")) {
+    renderTray($("attach-tray"), state, { remove: removeUpload, retry: retryUpload });
   }
 }
 
@@ -282,7 +294,12 @@ function sendCurrent() {
   const input = $("composer-input");
   const text = input.value.trim();
   const id = state.conversations.active;
-  if (!text || !id) return;
+  const files = id ? uploadsFor(state.uploads, id) : [];
+  if ((!text && !files.length) || !id) return;
+  if (!uploadsReady(state.uploads, id)) {
+    showError(new Error("Wait until the files are uploaded (or remove the ones that failed)"));
+    return;
+  }
   input.value = "";
   input.style.height = "auto";
   lastTypingSent = 0;
@@ -290,7 +307,9 @@ function sendCurrent() {
   const clientMsgId = newClientId();
   // optimistic: shown at once, reconciled with the stored message by clientMsgId
   stickNext = true;
-  dispatch({ type: "outbox/queued", clientMsgId, conversationId: id, text, createdAt: Date.now() });
+  dispatch({ type: "outbox/queued", clientMsgId, conversationId: id, text, createdAt: Date.now(),
+    attachments: files.map(([, u]) => u.upload), localIds: files.map(([localId]) => localId) });
+  for (const [localId, u] of files) forgetUpload(localId, u);
   trySend(clientMsgId);
 }
 
@@ -299,7 +318,12 @@ async function trySend(clientMsgId) {
   if (!p || p.status === "sending") return;
   dispatch({ type: "outbox/sending", clientMsgId });
   try {
-    const stored = await request("message:send", { conversationId: p.conversationId, text: p.text, clientMsgId });
+    const data = { conversationId: p.conversationId, text: p.text, clientMsgId };
+    if (p.attachments.length) {
+      data.attachments = p.attachments.map((a) => ({ uploadId: a.id }));
+      data.type = messageType(p.attachments);
+    }
+    const stored = await request("message:send", data);
     dispatch({ type: "message/stored", message: stored });
     // writing in a conversation means reading it: one's own count clears
     if (state.conversations.active === p.conversationId) markRead(p.conversationId, true);
@@ -318,6 +342,89 @@ async function flushOutbox() {
 function newClientId() {
   const rnd = crypto.getRandomValues(new Uint32Array(3));
   return `w-${Date.now().toString(36)}-${Array.from(rnd, (n) => n.toString(36)).join("")}`;
+}
+
+// ------------------------------------------------------------------ attachments
+function addFiles(fileList) {
+  const id = state.conversations.active;
+  if (!id) return;
+  for (const file of fileList) {
+    const localId = newClientId();
+    const previewUrl = /^image\//.test(file.type) ? URL.createObjectURL(file) : null;
+    uploadJobs.set(localId, { file, abort: null });
+    dispatch({ type: "upload/added", localId, conversationId: id, name: file.name || "file", size: file.size,
+      mimeType: file.type, previewUrl, addedAt: Date.now() });
+    startUpload(localId);
+  }
+}
+
+function startUpload(localId) {
+  const job = uploadJobs.get(localId);
+  if (!job) return;
+  const running = uploadFile(api.token, job.file,
+    (loaded, total) => dispatch({ type: "upload/progress", localId, loaded, total }));
+  job.abort = running.abort;
+  running.done.then((upload) => {
+    if (uploadJobs.get(localId) === job) dispatch({ type: "upload/done", localId, upload });
+  }, (err) => {
+    if (err.code !== "aborted" && uploadJobs.get(localId) === job) dispatch({ type: "upload/failed", localId, error: err.message });
+  });
+}
+
+function retryUpload(localId) {
+  dispatch({ type: "upload/retry", localId });
+  startUpload(localId);
+}
+
+function removeUpload(localId) {
+  const u = state.uploads[localId];
+  const job = uploadJobs.get(localId);
+  if (job && job.abort) job.abort();
+  forgetUpload(localId, u);
+  dispatch({ type: "upload/removed", localId });
+}
+
+function forgetUpload(localId, u) {
+  uploadJobs.delete(localId);
+  if (u && u.previewUrl) URL.revokeObjectURL(u.previewUrl);
+}
+
+// Signed links for the attachments on screen, asked once per upload until they near expiry.
+async function fetchLinks() {
+  const id = state.conversations.active;
+  if (!id) return;
+  const ids = [];
+  for (const m of Object.values(convMessages(state.messages, id).bySeq)) {
+    for (const a of m.attachments || []) if (a.id) ids.push(a.id);
+  }
+  const wanted = linksToFetch(state.links, ids, Date.now(), LINK_MARGIN_MS).filter((x) => !linksAsked.has(x));
+  if (!wanted.length) return;
+  for (const x of wanted) linksAsked.add(x);
+  try {
+    for (let i = 0; i < wanted.length; i += 100) {
+      const links = (await api.post("/api/uploads/links", { ids: wanted.slice(i, i + 100) })).data;
+      dispatch({ type: "links/loaded", links });
+    }
+  } catch (err) {
+    console.warn("links failed", err);
+  } finally {
+    for (const x of wanted) linksAsked.delete(x);
+  }
+}
+
+async function viewAttachment(a) {
+  let link = state.links[a.id];
+  if (!link || Date.parse(link.expiresAt) - LINK_MARGIN_MS <= Date.now()) {
+    try {
+      dispatch({ type: "links/loaded", links: (await api.post("/api/uploads/links", { ids: [a.id] })).data });
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    link = state.links[a.id];
+  }
+  if (link) openViewer(a, link);
+  else showError(new Error("This file can no longer be opened"));
 }
 
 // ------------------------------------------------------------------ typing
@@ -366,6 +473,20 @@ function wire() {
       client.notify("typing:start", { conversationId: id });
     }
   });
+  $("attach").addEventListener("click", () => $("attach-input").click());
+  $("attach-input").addEventListener("change", () => {
+    addFiles([...$("attach-input").files]);
+    $("attach-input").value = "";
+    input.focus();
+  });
+  input.addEventListener("paste", (ev) => {
+    const files = [...((ev.clipboardData && ev.clipboardData.files) || [])];
+    if (!files.length) return;
+    ev.preventDefault();  // a pasted picture is attached, not pasted as its file name
+    addFiles(files);
+  });
+  wireDrop();
+  $("viewer-close").addEventListener("click", () => $("viewer").close());
   let searchTimer = null;
   $("conv-search").addEventListener("input", () => {
     dispatch({ type: "filter/set", filter: { q: $("conv-search").value.trim() } });
@@ -378,6 +499,32 @@ function wire() {
     created: async (conv) => { dispatch({ type: "conversation/upsert", conversation: conv }); await openConversation(conv.id); },
   });
   $("new-conv").addEventListener("click", () => dialog.open());
+}
+
+// Files dropped anywhere on the open conversation are attached to the message being written.
+function wireDrop() {
+  const zone = $("chat");
+  const carriesFiles = (ev) => ev.dataTransfer && [...ev.dataTransfer.types].includes("Files");
+  let depth = 0;
+  const hint = (on) => { $("drop-hint").hidden = !on; };
+  zone.addEventListener("dragenter", (ev) => {
+    if (!carriesFiles(ev) || $("composer").hidden) return;
+    depth += 1;
+    hint(true);
+  });
+  zone.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) hint(false); });
+  zone.addEventListener("dragover", (ev) => {
+    if (!carriesFiles(ev) || $("composer").hidden) return;
+    ev.preventDefault();
+    ev.dataTransfer.dropEffect = "copy";
+  });
+  zone.addEventListener("drop", (ev) => {
+    depth = 0;
+    hint(false);
+    if (!carriesFiles(ev) || $("composer").hidden) return;
+    ev.preventDefault();
+    addFiles([...ev.dataTransfer.files]);
+  });
 }
 
 wire();

@@ -7,6 +7,7 @@ import { outboxReducer } from "./outbox.js";
 import { sessionReducer } from "./session.js";
 import { uiReducer } from "./ui.js";
 import { unreadReducer } from "./unread.js";
+import { linksReducer, uploadsReducer } from "./uploads.js";
 
 /** A fresh state for a signed-in user (`me` as /api/me renders it). */
 export function initialState(me) {
@@ -19,6 +20,8 @@ export function initialState(me) {
     unread: unreadReducer(undefined, init),
     session: sessionReducer(undefined, init),
     ui: uiReducer(undefined, init),
+    uploads: uploadsReducer(undefined, init),
+    links: linksReducer(undefined, init),
   };
 }
 
@@ -32,6 +35,8 @@ export function reduce(state, action) {
     unread: unreadReducer(state.unread, action, state),
     session: sessionReducer(state.session, action),
     ui: uiReducer(state.ui, action),
+    uploads: uploadsReducer(state.uploads, action),
+    links: linksReducer(state.links, action),
   };
   for (const key of Object.keys(next)) if (next[key] !== state[key]) return next;
   return state;

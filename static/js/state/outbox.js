@@ -1,5 +1,6 @@
 // Messages written here and not yet stored by the server, keyed by clientMsgId:
-// {conversationId, text, createdAt, status: "sending" | "queued" | "failed", error}.
+// {conversationId, text, attachments (uploads' server data), replyTo, createdAt,
+// status: "sending" | "queued" | "failed", error}.
 // "queued" waits for a socket (resent by the outbox flush after a reconnect, or by Retry);
 // "failed" was refused by the server and is only resent by Retry.
 
@@ -8,7 +9,8 @@ export function outboxReducer(slice = {}, action) {
   switch (action.type) {
     case "outbox/queued": {
       const { clientMsgId, conversationId, text, createdAt } = action;
-      return { ...slice, [clientMsgId]: { conversationId, text, createdAt, status: "queued", error: null } };
+      return { ...slice, [clientMsgId]: { conversationId, text, attachments: action.attachments || [],
+        replyTo: action.replyTo || null, mentions: action.mentions || [], createdAt, status: "queued", error: null } };
     }
     case "outbox/sending":
       return setStatus(slice, action.clientMsgId, "sending", null);

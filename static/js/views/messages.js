@@ -7,6 +7,7 @@ import { splitLinks } from "../links.js";
 import { tickStatus } from "../state/conversations.js";
 import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
+import { attachmentsEl } from "./attachments.js";
 
 const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
 const NEAR_BOTTOM_PX = 60;
@@ -17,7 +18,7 @@ export class MessagesView {
    * @param {HTMLElement} list the <ol> of messages
    * @param {HTMLElement} older the "loading older" note
    * @param {object} handlers {react(m, emoji), startEdit(m), editChange(text), saveEdit(m), cancelEdit(),
-   *   armDelete(m), remove(m), retry(clientMsgId)}
+   *   armDelete(m), remove(m), retry(clientMsgId), view(attachment)}
    */
   constructor(box, list, older, handlers) {
     this.box = box;
@@ -133,9 +134,10 @@ export class MessagesView {
     const mine = m.senderId === meId;
     const editing = state.ui.editing && state.ui.editing.messageId === m.id && !m.deleted;
     const sig = { m, mine, type: conv.type, editing: Boolean(editing),
-      showsTicks: mine && !m.deleted };
+      showsTicks: mine && !m.deleted, links: linkSig(m, state.links) };
     const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
-    const build = () => (m.type === "system" ? systemEl(m) : this.messageEl(m, sig, editing && state.ui.editing.draft));
+    const build = () => (m.type === "system" ? systemEl(m)
+      : this.messageEl(m, sig, editing && state.ui.editing.draft, state.links));
     return { key: `s${m.seq}`, sig, build, ticks };
   }
 
@@ -148,7 +150,8 @@ export class MessagesView {
     const waiting = p.status !== "sending";
     const li = el("li", { class: "msg mine pending" + (waiting ? " failed" : ""), "data-testid": "message",
       dataset: { clientId: clientMsgId, pending: "1", status: p.status } },
-    textEl(p.text));
+    p.text ? textEl(p.text) : null,
+    p.attachments && p.attachments.length ? attachmentsEl(p.attachments, {}, { view: () => {} }) : null);
     const meta = el("div", { class: "meta", "data-testid": "send-state" });
     if (waiting) {
       meta.append(el("span", { text: p.error ? `Not sent: ${p.error}` : "Not sent" }), " \u2013 ",
@@ -159,17 +162,14 @@ export class MessagesView {
     return li;
   }
 
-  messageEl(m, sig, draft) {
+  messageEl(m, sig, draft, links) {
     const li = el("li", { class: "msg" + (sig.mine ? " mine" : "") + (m.deleted ? " deleted" : ""),
       "data-testid": "message", tabindex: "0", dataset: { seq: String(m.seq), id: m.id, clientId: m.clientMsgId || "" } });
     if (!sig.mine && sig.type !== "direct") li.append(el("div", { class: "who", text: m.senderName }));
     if (sig.editing) li.append(this.editBoxFor(m, draft));
-    else li.append(m.deleted ? el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" })
-      : textEl(m.text || ""));
-    for (const a of (m.deleted ? [] : m.attachments || [])) {
-      li.append(el("div", {}, el("a", { href: /^https?:\/\//i.test(a.url) ? a.url : "#", target: "_blank",
-        rel: "noopener noreferrer", text: `\u{1F4CE} ${a.name}` })));
-    }
+    else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" }));
+    else if (m.text || !(m.attachments || []).length) li.append(textEl(m.text || ""));
+    if (!m.deleted && (m.attachments || []).length) li.append(attachmentsEl(m.attachments, links || {}, { view: (a) => this.on.view(a) }));
     const reactions = Object.entries(m.reactions || {});
     if (reactions.length) {
       const bar = el("div", { class: "reactions", "data-testid": "reactions" });
@@ -235,6 +235,11 @@ function textEl(text) {
       : document.createTextNode(part.text));
   }
   return node;
+}
+
+// The signed links a message's attachments show: a new link rebuilds the message, others do not.
+function linkSig(m, links) {
+  return (m.attachments || []).map((a) => (a.id && links[a.id] ? links[a.id].url : "")).join(" ");
 }
 
 function sameSig(a, b) {
