@@ -784,3 +784,66 @@ def test_attachments_a_pdf_and_a_pasted_photo_each_seen_and_opened_by_the_other(
     assert teacher.errors == [] and alice.errors == []
     teacher.context.close()
     alice.context.close()
+
+
+def post(demo, conv_id: str, tok: str, text: str, **extra) -> dict:
+    """Someone posts over REST; the stored message."""
+    status, data = http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, tok, dict(extra, text=text))
+    assert status == 201, data
+    return data["data"]
+
+
+def by_seq(page: Page, seq: int):
+    """The stored message with this seq."""
+    return page.locator("[data-testid=message][data-seq='%d']" % seq)
+
+
+def test_replies_quote_the_original_and_jump_to_it(browser, demo):
+    title = "Replies " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-dan", ["s-eve", "s-finn"], title)
+    dan_token, finn_token = demo.token("s-dan"), demo.token("s-finn")
+    first = post(demo, conv_id, dan_token, "Who read chapter one?")
+    # more than a page later (two senders, below the per-user send burst), Finn answers it
+    for i in range(60):
+        last = post(demo, conv_id, [dan_token, finn_token][i % 2], "chatter %d" % i)
+    post(demo, conv_id, finn_token, "I did, twice", replyTo=first["id"])
+    eve = open_as(browser, demo, "s-eve")
+    conv_item(eve, title).click()
+    answer = stored(eve, "I did, twice")
+    quote = answer.get_by_test_id("reply-quote")
+    expect(quote).to_contain_text("An earlier message")  # the original is not loaded yet
+    quote.click()  # older pages load until it is there; it is shown and focused
+    original = by_seq(eve, first["seq"])
+    expect(original).to_be_focused()
+    expect(original).to_have_class(re.compile(r"\bhighlight\b"))
+    expect(original).to_be_in_viewport()
+    expect(quote).to_contain_text("Dan Okafor")
+    expect(quote).to_contain_text("Who read chapter one?")
+    # Eve replies from a message's actions; the reply bar shows what she answers, Escape cancels
+    target = by_seq(eve, last["seq"])
+    target.scroll_into_view_if_needed()
+    target.hover()
+    target.get_by_test_id("reply").click()
+    expect(eve.get_by_test_id("reply-bar")).to_contain_text("Replying to Finn Larsen: chatter 59")
+    expect(eve.get_by_test_id("composer")).to_be_focused()
+    eve.keyboard.press("Escape")
+    expect(eve.get_by_test_id("reply-bar")).to_be_hidden()
+    target.focus()
+    target.get_by_test_id("reply").click()
+    send(eve, "me too")
+    expect(eve.get_by_test_id("reply-bar")).to_be_hidden()
+    mine = stored(eve, "me too")
+    expect(mine.get_by_test_id("reply-quote")).to_contain_text("Finn Larsen")
+    _, history = http("GET", demo.url + "/api/conversations/%s/messages?limit=1" % conv_id, dan_token)
+    assert history["data"][0]["text"] == "me too"
+    # the others see the quote; a click jumps to the original
+    dan = open_as(browser, demo, "s-dan")
+    conv_item(dan, title).click()
+    quoted = stored(dan, "me too").get_by_test_id("reply-quote")
+    expect(quoted).to_contain_text("chatter 59")
+    quoted.click()
+    expect(by_seq(dan, last["seq"])).to_be_focused()
+    expect(by_seq(dan, last["seq"])).to_have_class(re.compile(r"\bhighlight\b"))
+    assert eve.errors == [] and dan.errors == []
+    eve.context.close()
+    dan.context.close()

@@ -47,6 +47,8 @@ const messagesView = new MessagesView($("messages"), $("message-list"), $("load-
   armDelete: (m) => dispatch({ type: "delete/arm", messageId: m.id }),
   remove: (m) => request("message:delete", { messageId: m.id }).catch(showError),
   view: viewAttachment,
+  reply: (m) => { dispatch({ type: "reply/start", message: m }); $("composer-input").focus(); },
+  jumpTo: (conversationId, messageId) => jumpTo(conversationId, messageId),
 });
 
 // ------------------------------------------------------------------ state and rendering
@@ -73,9 +75,18 @@ function render(prev) {
     stickNext = false;
     fetchLinks();
   }
+  if (changed("ui") || changed("conversations")) renderReplyBar();
   if (changed("uploads") || changed("conversations")) {
     renderTray($("attach-tray"), state, { remove: removeUpload, retry: retryUpload });
   }
+}
+
+// "Replying to Name: text" above the composer while a reply is being written.
+function renderReplyBar() {
+  const r = state.ui.replyTo[state.conversations.active];
+  $("reply-bar").hidden = !r;
+  const text = r ? `Replying to ${r.senderName}: ${r.text}`.slice(0, 200) : "";
+  if ($("reply-text").textContent !== text) $("reply-text").textContent = text;
 }
 
 function showError(err) {
@@ -274,9 +285,15 @@ async function react(m, emoji) {
 }
 
 // older pages on scroll
-$("messages").addEventListener("scroll", async () => {
+$("messages").addEventListener("scroll", () => {
   const id = state && state.conversations.active;
-  if (!id || loadingOlder || !convMessages(state.messages, id).hasOlder || $("messages").scrollTop > 40) return;
+  if (!id || $("messages").scrollTop > 40) return;
+  loadOlder(id);
+});
+
+/** Load the page before the oldest message held; false when there is none (or one is loading). */
+async function loadOlder(id) {
+  if (loadingOlder || !convMessages(state.messages, id).hasOlder) return false;
   loadingOlder = true;
   const box = $("messages");
   const before = box.scrollHeight - box.scrollTop;
@@ -284,10 +301,27 @@ $("messages").addEventListener("scroll", async () => {
     const page = await api.get(`/api/conversations/${id}/messages?before=${minSeq(state.messages, id)}&limit=${PAGE}`);
     dispatch({ type: "messages/page", conversationId: id, messages: page.data, hasOlder: page.hasMore });
     if (state.conversations.active === id) box.scrollTop = box.scrollHeight - before;  // keep the reader's place
+    return true;
   } finally {
     loadingOlder = false;
   }
-});
+}
+
+// A reply's quote jumps to the message it answers, loading older pages until it is held.
+async function jumpTo(conversationId, messageId) {
+  const find = () => Object.values(convMessages(state.messages, conversationId).bySeq).find((m) => m.id === messageId);
+  let target = find();
+  try {
+    while (!target && state.conversations.active === conversationId && await loadOlder(conversationId)) target = find();
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  if (state.conversations.active !== conversationId) return;
+  if (!target) { showError(new Error("The original message is not available any more")); return; }
+  dispatch({ type: "highlight/set", conversationId, seq: target.seq });
+  messagesView.reveal(target.seq);
+}
 
 // ------------------------------------------------------------------ sending
 function sendCurrent() {
@@ -307,8 +341,10 @@ function sendCurrent() {
   const clientMsgId = newClientId();
   // optimistic: shown at once, reconciled with the stored message by clientMsgId
   stickNext = true;
+  const reply = state.ui.replyTo[id];
   dispatch({ type: "outbox/queued", clientMsgId, conversationId: id, text, createdAt: Date.now(),
-    attachments: files.map(([, u]) => u.upload), localIds: files.map(([localId]) => localId) });
+    attachments: files.map(([, u]) => u.upload), localIds: files.map(([localId]) => localId), replyTo: reply ? reply.id : null });
+  if (reply) dispatch({ type: "reply/cancel", conversationId: id });
   for (const [localId, u] of files) forgetUpload(localId, u);
   trySend(clientMsgId);
 }
@@ -319,6 +355,7 @@ async function trySend(clientMsgId) {
   dispatch({ type: "outbox/sending", clientMsgId });
   try {
     const data = { conversationId: p.conversationId, text: p.text, clientMsgId };
+    if (p.replyTo) data.replyTo = p.replyTo;
     if (p.attachments.length) {
       data.attachments = p.attachments.map((a) => ({ uploadId: a.id }));
       data.type = messageType(p.attachments);
@@ -459,6 +496,14 @@ function wire() {
   const input = $("composer-input");
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendCurrent(); }
+    if (ev.key === "Escape" && state.ui.replyTo[state.conversations.active]) {
+      ev.preventDefault();
+      dispatch({ type: "reply/cancel", conversationId: state.conversations.active });
+    }
+  });
+  $("reply-cancel").addEventListener("click", () => {
+    dispatch({ type: "reply/cancel", conversationId: state.conversations.active });
+    input.focus();
   });
   input.addEventListener("input", () => {
     input.style.height = "auto";

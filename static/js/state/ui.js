@@ -1,9 +1,27 @@
 // What the person is in the middle of, kept in state so a re-render never loses it:
-// {editing: {messageId, conversationId, seq, draft} | null, armedDelete: messageId | null, drafts: {[conversationId]: text}}.
+// {editing: {messageId, conversationId, seq, draft} | null, armedDelete: messageId | null, drafts: {[conversationId]: text},
+//  replyTo: {[conversationId]: {id, seq, senderName, text}} (the message the composer answers),
+//  highlight: {conversationId, seq} | null (the message a jump landed on)}.
 
 /** Reducer for the ui slice. */
-export function uiReducer(slice = { editing: null, armedDelete: null, drafts: {} }, action) {
+export function uiReducer(slice = { editing: null, armedDelete: null, drafts: {}, replyTo: {}, highlight: null }, action) {
   switch (action.type) {
+    case "reply/start": {
+      const m = action.message;
+      return { ...slice, replyTo: { ...slice.replyTo, [m.conversationId]: { id: m.id, seq: m.seq, senderName: m.senderName,
+        text: m.text || "" } } };
+    }
+    case "reply/cancel": {
+      if (!slice.replyTo[action.conversationId]) return slice;
+      const replyTo = { ...slice.replyTo };
+      delete replyTo[action.conversationId];
+      return { ...slice, replyTo };
+    }
+    case "highlight/set": {
+      const h = action.conversationId ? { conversationId: action.conversationId, seq: action.seq } : null;
+      const same = h && slice.highlight && slice.highlight.conversationId === h.conversationId && slice.highlight.seq === h.seq;
+      return same || (!h && !slice.highlight) ? slice : { ...slice, highlight: h };
+    }
     case "edit/start":
       return { ...slice, armedDelete: null, editing: { messageId: action.messageId, conversationId: action.conversationId,
         seq: action.seq, draft: action.text } };
@@ -18,15 +36,23 @@ export function uiReducer(slice = { editing: null, armedDelete: null, drafts: {}
       if ((slice.drafts[action.conversationId] || "") === action.text) return slice;
       return { ...slice, drafts: { ...slice.drafts, [action.conversationId]: action.text } };
     case "message/deleted": {
-      // a deleted message cannot be edited any more
+      // a deleted message can be neither edited nor answered any more
+      let next = slice;
       const e = slice.editing;
-      if (!e || e.conversationId !== action.conversationId || e.seq !== action.seq) return slice;
-      return { ...slice, editing: null };
+      if (e && e.conversationId === action.conversationId && e.seq === action.seq) next = { ...next, editing: null };
+      const r = slice.replyTo[action.conversationId];
+      if (r && r.seq === action.seq) {
+        const replyTo = { ...slice.replyTo };
+        delete replyTo[action.conversationId];
+        next = { ...next, replyTo };
+      }
+      return next;
     }
     case "conversation/open":
     case "conversation/close":
-      // an edit box belongs to the conversation on screen
-      return slice.editing || slice.armedDelete ? { ...slice, editing: null, armedDelete: null } : slice;
+      // an edit box and a highlight belong to the conversation on screen
+      return slice.editing || slice.armedDelete || slice.highlight
+        ? { ...slice, editing: null, armedDelete: null, highlight: null } : slice;
     default:
       return slice;
   }

@@ -18,7 +18,8 @@ export class MessagesView {
    * @param {HTMLElement} list the <ol> of messages
    * @param {HTMLElement} older the "loading older" note
    * @param {object} handlers {react(m, emoji), startEdit(m), editChange(text), saveEdit(m), cancelEdit(),
-   *   armDelete(m), remove(m), retry(clientMsgId), view(attachment)}
+   *   armDelete(m), remove(m), retry(clientMsgId), view(attachment),
+   *   reply(m), jumpTo(conversationId, messageId)}
    */
   constructor(box, list, older, handlers) {
     this.box = box;
@@ -46,7 +47,9 @@ export class MessagesView {
     const atBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < NEAR_BOTTOM_PX;
     const focus = this.rememberFocus();
     const wanted = [];
-    for (const m of sortedMessages(state.messages, id)) wanted.push(this.storedItem(state, conv, m));
+    const held = sortedMessages(state.messages, id);
+    this.byId = new Map(held.map((m) => [m.id, m]));  // what replies quote
+    for (const m of held) wanted.push(this.storedItem(state, conv, m));
     for (const [cid, p] of pendingFor(state.outbox, id)) wanted.push(this.pendingItem(cid, p));
     const keep = new Set(wanted.map((w) => w.key));
     for (const [key, entry] of this.nodes) {
@@ -69,6 +72,7 @@ export class MessagesView {
       else this.list.insertBefore(entry.node, cursor);
     }
     this.syncArmed(state.ui.armedDelete);
+    this.syncHighlight(state.ui.highlight);
     this.syncTicks(wanted);
     this.restoreFocus(focus);
     this.older.hidden = !convMessages(state.messages, id).hasOlder;
@@ -86,6 +90,23 @@ export class MessagesView {
       btn.setAttribute("aria-label", armed ? "Confirm delete" : "Delete message");
       btn.closest("li").classList.toggle("armed", armed);
     }
+  }
+
+  // The message a jump landed on is marked in place (a rebuild would lose the reader's focus).
+  syncHighlight(h) {
+    const want = h && h.conversationId === this.conversationId ? `s${h.seq}` : null;
+    for (const node of this.list.querySelectorAll("li.highlight")) if (node.dataset.key !== want) node.classList.remove("highlight");
+    const entry = want && this.nodes.get(want);
+    if (entry) entry.node.classList.add("highlight");
+  }
+
+  /** Scroll a held message into the middle of the view and give it focus (after a jump). */
+  reveal(seq) {
+    const entry = this.nodes.get(`s${seq}`);
+    if (!entry) return false;
+    entry.node.scrollIntoView({ block: "center" });
+    entry.node.focus({ preventScroll: true });
+    return true;
   }
 
   // Ticks change with every receipt; patched in place for the same reason as the armed state.
@@ -134,7 +155,8 @@ export class MessagesView {
     const mine = m.senderId === meId;
     const editing = state.ui.editing && state.ui.editing.messageId === m.id && !m.deleted;
     const sig = { m, mine, type: conv.type, editing: Boolean(editing),
-      showsTicks: mine && !m.deleted, links: linkSig(m, state.links) };
+      showsTicks: mine && !m.deleted, links: linkSig(m, state.links),
+      quoted: m.replyTo ? this.byId.get(m.replyTo) || null : null };
     const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
     const build = () => (m.type === "system" ? systemEl(m)
       : this.messageEl(m, sig, editing && state.ui.editing.draft, state.links));
@@ -166,6 +188,7 @@ export class MessagesView {
     const li = el("li", { class: "msg" + (sig.mine ? " mine" : "") + (m.deleted ? " deleted" : ""),
       "data-testid": "message", tabindex: "0", dataset: { seq: String(m.seq), id: m.id, clientId: m.clientMsgId || "" } });
     if (!sig.mine && sig.type !== "direct") li.append(el("div", { class: "who", text: m.senderName }));
+    if (m.replyTo && !m.deleted) li.append(this.quoteEl(m, sig.quoted));
     if (sig.editing) li.append(this.editBoxFor(m, draft));
     else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" }));
     else if (m.text || !(m.attachments || []).length) li.append(textEl(m.text || ""));
@@ -189,8 +212,21 @@ export class MessagesView {
     return li;
   }
 
+  // The message a reply answers, above it; a click (or Enter) jumps to it.
+  quoteEl(m, quoted) {
+    const who = quoted ? quoted.senderName : "";
+    const text = !quoted ? "An earlier message" : quoted.deleted ? "This message was deleted"
+      : quoted.text || ((quoted.attachments || [])[0] || {}).name || "";
+    return el("button", { type: "button", class: "quote", "data-testid": "reply-quote",
+      "aria-label": `Replying to ${who || "an earlier message"}: ${text.slice(0, 80)}. Show it`,
+      onclick: () => this.on.jumpTo(m.conversationId, m.replyTo) },
+    who ? el("strong", { text: who }) : null, el("span", { text: text.slice(0, 140) }));
+  }
+
   actionsEl(m, sig) {
     const bar = el("div", { class: "actions" });
+    bar.append(el("button", { type: "button", title: "Reply", "aria-label": "Reply", "data-testid": "reply",
+      text: "\u21A9", onclick: () => this.on.reply(m) }));
     for (const emoji of QUICK_REACTIONS) {
       bar.append(el("button", { type: "button", title: `React ${emoji}`, "aria-label": `React ${emoji}`,
         "data-testid": "react", text: emoji, onclick: () => this.on.react(m, emoji) }));
