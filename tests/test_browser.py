@@ -847,3 +847,90 @@ def test_replies_quote_the_original_and_jump_to_it(browser, demo):
     assert eve.errors == [] and dan.errors == []
     eve.context.close()
     dan.context.close()
+
+
+def test_inbox_controls_pin_mute_archive_and_leave(browser, demo):
+    title = "Inbox " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-carol", ["s-bob"], title)
+    carol_token, bob_token = demo.token("s-carol"), demo.token("s-bob")
+    bob = open_as(browser, demo, "s-bob")
+    conv_item(bob, title).click()
+    expect(bob.get_by_test_id("chat-title")).to_have_text(title)
+    pin, mute = bob.get_by_test_id("conv-pin"), bob.get_by_test_id("conv-mute")
+    archive, leave = bob.get_by_test_id("conv-archive"), bob.get_by_test_id("conv-leave")
+    # pinned: first in the list, marked
+    pin.click()
+    expect(pin).to_have_attribute("aria-pressed", "true")
+    expect(bob.locator("[data-testid=conv-item]").first).to_contain_text("\U0001F4CC " + title)
+    # muted: an icon on the row, a grey badge, and left out of the tab title
+    mute.click()
+    expect(mute).to_have_attribute("aria-pressed", "true")
+    expect(conv_item(bob, title).get_by_test_id("muted-icon")).to_be_visible()
+    _, seen = http("GET", demo.url + "/api/conversations/%s" % conv_id, bob_token)
+    assert seen["data"]["pinned"] is True and seen["data"]["muted"] is True
+    conv_item(bob, "Maths 7A").click()
+    expect(bob.get_by_test_id("chat-title")).to_have_text("Maths 7A")
+    expect(conv_item(bob, "Maths 7A").get_by_test_id("badge")).to_have_count(0)
+    before = bob.title()
+    post_message(demo, conv_id, carol_token, "muted news")
+    expect(conv_item(bob, title).get_by_test_id("badge")).to_have_class(re.compile(r"\bmuted\b"))
+    expect(bob).to_have_title(before)
+    conv_item(bob, title).click()
+    mute.click()
+    expect(conv_item(bob, title).get_by_test_id("muted-icon")).to_have_count(0)
+    # archived: gone from the list, found under "Archived", and back after Unarchive
+    archive.click()
+    expect(conv_item(bob, title)).to_have_count(0)
+    bob.get_by_test_id("type-filter").select_option("archived")
+    expect(conv_item(bob, title)).to_have_count(1)
+    expect(bob.locator("[data-testid=conv-item]")).to_have_count(1)
+    expect(archive).to_have_attribute("aria-pressed", "true")
+    archive.click()
+    expect(conv_item(bob, title)).to_have_count(0)
+    bob.get_by_test_id("type-filter").select_option("")
+    expect(conv_item(bob, title)).to_have_count(1)
+    # leave: two steps, then gone here and on the server
+    leave.click()
+    expect(leave).to_have_text("Leave?")
+    expect(conv_item(bob, title)).to_have_count(1)
+    leave.click()
+    expect(conv_item(bob, title)).to_have_count(0)
+    expect(bob.get_by_test_id("chat-title")).to_have_text("Pick a conversation")
+    status, _ = http("GET", demo.url + "/api/conversations/%s" % conv_id, bob_token)
+    assert status in (403, 404)
+    assert bob.errors == []
+    bob.context.close()
+
+
+def test_teachers_start_class_and_announcement_conversations(browser, demo):
+    student = open_as(browser, demo, "s-finn")
+    student.get_by_test_id("new-conv").click()
+    expect(student.locator("input[name=kind][value=class]")).to_be_hidden()
+    student.keyboard.press("Escape")
+    student.context.close()
+    turing = open_as(browser, demo, "t-turing")
+    turing.get_by_test_id("new-conv").click()
+    turing.check("input[name=kind][value=class]")
+    expect(turing.get_by_test_id("user-search")).to_be_hidden()
+    turing.click("#new-create")
+    expect(turing.locator("#new-error")).to_have_text("Pick or type the class.")
+    turing.get_by_test_id("new-class").fill("science-7c")  # no conversation of it yet: typed
+    turing.click("#new-create")
+    expect(turing.get_by_test_id("chat-title")).to_have_text("Science 7C")
+    expect(turing.locator("#chat-sub")).to_contain_text("class \u00b7 5 people")
+    # an announcement channel for a class picked from those of its conversations
+    turing.get_by_test_id("new-conv").click()
+    turing.check("input[name=kind][value=announcement]")
+    expect(turing.locator("#class-options option[value='maths-7a']")).to_have_count(1)
+    turing.get_by_test_id("new-class").fill("maths-7a")
+    turing.get_by_test_id("new-title").fill("Maths 7A notices")
+    turing.click("#new-create")
+    expect(turing.get_by_test_id("chat-title")).to_have_text("Maths 7A notices")
+    send(turing, "Test on Monday")
+    bob = open_as(browser, demo, "s-bob")
+    conv_item(bob, "Maths 7A notices").click()
+    expect(stored(bob, "Test on Monday")).to_have_count(1)
+    expect(bob.get_by_test_id("composer")).to_be_hidden()  # read-only for students
+    assert turing.errors == [] and bob.errors == []
+    turing.context.close()
+    bob.context.close()

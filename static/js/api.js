@@ -20,6 +20,7 @@ export class Api {
   get(path) { return this.call("GET", path); }
   post(path, body) { return this.call("POST", path, body === undefined ? {} : body); }
   patch(path, body) { return this.call("PATCH", path, body); }
+  delete(path) { return this.call("DELETE", path); }
 }
 
 export async function demoUsers() {

@@ -6,7 +6,7 @@ import { ChatClient } from "./client.js";
 import { initialState, reduce } from "./state/index.js";
 import { convMessages, hasMessage, maxSeq, minSeq } from "./state/messages.js";
 import { queuedInOrder } from "./state/outbox.js";
-import { renderConn, renderHeader, renderTitle, renderTyping } from "./views/chrome.js";
+import { armLeave, renderConn, renderHeader, renderTitle, renderTyping } from "./views/chrome.js";
 import { renderList } from "./views/list.js";
 import { MessagesView } from "./views/messages.js";
 import { NewConversationDialog } from "./views/newdialog.js";
@@ -185,8 +185,37 @@ async function fetchAfter(id) {
 
 // ------------------------------------------------------------------ conversations
 async function loadConversations() {
-  const page = await api.get("/api/conversations?limit=100");
-  dispatch({ type: "conversations/loaded", conversations: page.data });
+  // the archived ones too: the list's "Archived" filter shows them, and unarchiving is a flag away
+  const [page, archived] = await Promise.all([api.get("/api/conversations?limit=100"),
+    api.get("/api/conversations?archived=true&limit=100")]);
+  dispatch({ type: "conversations/loaded", conversations: page.data.concat(archived.data) });
+}
+
+// Pin, mute and archive are the caller's own flags (PATCH); the answer is the conversation as I see it.
+async function setFlag(flag) {
+  const id = state.conversations.active;
+  const conv = id && state.conversations.byId[id];
+  if (!conv) return;
+  try {
+    const updated = (await api.patch(`/api/conversations/${id}`, { [flag]: !conv[flag] })).data;
+    dispatch({ type: "conversation/upsert", conversation: updated });
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function leave() {
+  const id = state.conversations.active;
+  if (!id) return;
+  if ($("conv-leave").dataset.armed !== "1") { armLeave(true); return; }
+  armLeave(false);
+  try {
+    await api.delete(`/api/conversations/${id}/participants/${encodeURIComponent(state.me.id)}`);
+    dispatch({ type: "conversation/removed", conversationId: id });
+    $("conv-search").focus();
+  } catch (err) {
+    showError(err);
+  }
 }
 
 async function openConversation(id) {
@@ -381,6 +410,16 @@ function newClientId() {
   return `w-${Date.now().toString(36)}-${Array.from(rnd, (n) => n.toString(36)).join("")}`;
 }
 
+// The classes a teacher can start a conversation for without typing an id: those of the class and
+// announcement conversations it is in (no route lists a user's classes).
+function knownClasses() {
+  const seen = new Map();
+  for (const c of Object.values(state.conversations.byId)) {
+    if (c.classId && !seen.has(c.classId)) seen.set(c.classId, c.type === "class" ? c.title : null);
+  }
+  return [...seen].map(([id, name]) => ({ id, name }));
+}
+
 // ------------------------------------------------------------------ attachments
 function addFiles(fileList) {
   const id = state.conversations.active;
@@ -491,6 +530,11 @@ function wire() {
     location.reload();
   });
   $("back").addEventListener("click", closeChat);
+  $("conv-pin").addEventListener("click", () => setFlag("pinned"));
+  $("conv-mute").addEventListener("click", () => setFlag("muted"));
+  $("conv-archive").addEventListener("click", () => setFlag("archived"));
+  $("conv-leave").addEventListener("click", leave);
+  $("conv-leave").addEventListener("blur", () => armLeave(false));
   document.addEventListener("visibilitychange", () => { if (state && state.conversations.active) markRead(state.conversations.active); });
   $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); sendCurrent(); });
   const input = $("composer-input");
@@ -541,6 +585,7 @@ function wire() {
   $("type-filter").addEventListener("change", () => dispatch({ type: "filter/set", filter: { type: $("type-filter").value } }));
   const dialog = new NewConversationDialog({
     api: () => api, me: () => state.me,
+    classes: () => knownClasses(),
     created: async (conv) => { dispatch({ type: "conversation/upsert", conversation: conv }); await openConversation(conv.id); },
   });
   $("new-conv").addEventListener("click", () => dialog.open());

@@ -76,11 +76,14 @@ export function convTitle(conv, meId) {
   return rest.length ? rest.map((p) => p.name).join(", ") : "Just you";
 }
 
-/** The conversations the list shows: filtered by type and text, pinned first, then newest. */
+/** The conversations the list shows: filtered by type and text (the "archived" filter shows only
+ * archived ones, every other filter leaves them out), pinned first, then newest. */
 export function visibleConvs(slice, meId) {
   const q = slice.filter.q.toLowerCase();
+  const archived = slice.filter.type === "archived";
   return Object.values(slice.byId)
-    .filter((c) => !slice.filter.type || c.type === slice.filter.type)
+    .filter((c) => Boolean(c.archived) === archived)
+    .filter((c) => archived || !slice.filter.type || c.type === slice.filter.type)
     .filter((c) => !q || convTitle(c, meId).toLowerCase().includes(q)
       || (c.participants || []).some((p) => p.name.toLowerCase().includes(q)))
     .sort((a, b) => (b.pinned - a.pinned) || String(b.lastActivityAt).localeCompare(String(a.lastActivityAt)));

@@ -16,8 +16,10 @@ export function renderHeader(state) {
     $("chat-sub").textContent = "";
     $("composer").hidden = true;
     $("readonly-note").hidden = true;
+    $("conv-actions").hidden = true;
     return;
   }
+  renderSettings(conv);
   const meId = state.me.id;
   const online = state.session.online;
   $("chat-title").textContent = convTitle(conv, meId);
@@ -30,6 +32,35 @@ export function renderHeader(state) {
   const readOnly = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
   $("composer").hidden = readOnly;
   $("readonly-note").hidden = !readOnly;
+}
+
+// Pin, mute, archive and leave for the open conversation; each button says what it does now.
+function renderSettings(conv) {
+  $("conv-actions").hidden = false;
+  const set = (id, on, onLabel, offLabel) => {
+    const b = $(id);
+    b.setAttribute("aria-pressed", String(Boolean(on)));
+    b.title = on ? onLabel : offLabel;
+    b.querySelector(".sr-only").textContent = ` ${on ? onLabel : offLabel}`;
+  };
+  set("conv-pin", conv.pinned, "Unpin", "Pin");
+  set("conv-mute", conv.muted, "Unmute", "Mute");
+  set("conv-archive", conv.archived, "Unarchive", "Archive");
+  const leave = $("conv-leave");
+  leave.hidden = conv.type === "direct";
+  if (leave.dataset.conversationId !== conv.id) {
+    // a confirmation armed for another conversation does not carry over
+    leave.dataset.conversationId = conv.id;
+    armLeave(false);
+  }
+}
+
+/** The Leave button's two steps: a first press arms it, the second leaves. */
+export function armLeave(on) {
+  const leave = $("conv-leave");
+  leave.dataset.armed = on ? "1" : "0";
+  leave.textContent = on ? "Leave?" : "Leave";
+  leave.setAttribute("aria-label", on ? "Confirm leaving this conversation" : "Leave this conversation");
 }
 
 /** "Online", "Connecting…", or "Offline, retrying in Ns" counted down from the retry time. */

@@ -41,8 +41,11 @@ function row(c, state, meId, onOpen, now) {
   direct ? el("span", { class: "sr-only", text: online[direct.userId] ? " online," : " offline," }) : null,
   el("span", { class: "time", text: relTime(last ? last.createdAt : c.lastActivityAt, now) }),
   el("span", { class: "preview", text: preview }),
-  unread > 0 ? el("span", { class: "badge", "data-testid": "badge", text: String(unread) }) : el("span"),
-  unread > 0 ? el("span", { class: "sr-only", text: " unread" }) : null);
+  el("span", { class: "marks" },
+    c.muted ? el("span", { class: "muted-icon", "data-testid": "muted-icon", title: "Muted", text: "\u{1F515}" }) : null,
+    c.muted ? el("span", { class: "sr-only", text: " muted," }) : null,
+    unread > 0 ? el("span", { class: "badge" + (c.muted ? " muted" : ""), "data-testid": "badge", text: String(unread) }) : null,
+    unread > 0 ? el("span", { class: "sr-only", text: " unread" }) : null));
   return el("li", { class: "conv" + (active ? " active" : ""), "data-testid": "conv-item", dataset: { id: c.id, type: c.type } },
     open);
 }

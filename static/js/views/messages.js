@@ -225,12 +225,12 @@ export class MessagesView {
 
   actionsEl(m, sig) {
     const bar = el("div", { class: "actions" });
-    bar.append(el("button", { type: "button", title: "Reply", "aria-label": "Reply", "data-testid": "reply",
-      text: "\u21A9", onclick: () => this.on.reply(m) }));
     for (const emoji of QUICK_REACTIONS) {
       bar.append(el("button", { type: "button", title: `React ${emoji}`, "aria-label": `React ${emoji}`,
         "data-testid": "react", text: emoji, onclick: () => this.on.react(m, emoji) }));
     }
+    bar.append(el("button", { type: "button", title: "Reply", "aria-label": "Reply", "data-testid": "reply",
+      text: "\u21A9", onclick: () => this.on.reply(m) }));
     if (sig.mine) {
       bar.append(el("button", { type: "button", title: "Edit", "aria-label": "Edit message", "data-testid": "edit",
         text: "\u270E", onclick: () => this.on.startEdit(m) }));

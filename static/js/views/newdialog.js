@@ -1,5 +1,7 @@
 // The "New conversation" dialog: pick people (one for a direct message, one or more plus a
-// title for a group). It starts blank every time it opens, and refuses a group nobody is in.
+// title for a group), or, for teachers and admins, a class (its class or announcement
+// conversation; the members come from the roster). It starts blank every time it opens, and
+// refuses a group nobody is in.
 import { el } from "../dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -7,7 +9,7 @@ const SEARCH_DEBOUNCE_MS = 200;
 
 export class NewConversationDialog {
   /**
-   * @param {object} deps {api(): Api, me(): user, created(conversation): Promise}
+   * @param {object} deps {api(): Api, me(): user, classes(): [{id, name}], created(conversation): Promise}
    */
   constructor(deps) {
     this.deps = deps;
@@ -30,9 +32,15 @@ export class NewConversationDialog {
   /** Open blank: direct message, no title, nobody picked, the people search focused. */
   open() {
     this.picked.clear();
+    const teaching = ["teacher", "admin"].includes(this.deps.me().role);
+    for (const label of document.querySelectorAll(".kinds .teaching")) label.hidden = !teaching;
+    $("new-class").value = "";
+    $("class-options").replaceChildren(...this.deps.classes().map((c) => el("option", { value: c.id, label: c.name || c.id })));
     document.querySelector("input[name=kind][value=direct]").checked = true;
     $("new-title").value = "";
     $("new-title").hidden = true;
+    $("class-pick").hidden = true;
+    for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = false;
     $("new-error").textContent = "";
     $("user-search").value = "";
     $("user-results").replaceChildren();
@@ -43,8 +51,14 @@ export class NewConversationDialog {
   }
 
   onKind() {
-    const group = this.kind() === "group";
-    $("new-title").hidden = !group;
+    const kind = this.kind();
+    const group = kind === "group";
+    const forClass = kind === "class" || kind === "announcement";
+    $("new-title").hidden = !group && !forClass;
+    $("new-title").placeholder = forClass ? "Title (the class name if empty)" : "Group title";
+    $("new-title").setAttribute("aria-label", forClass ? "Title" : "Group title");
+    $("class-pick").hidden = !forClass;
+    for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = forClass;
     if (!group && this.picked.size > 1) {
       // a direct message has one other person: keep the first picked
       const [first] = this.picked;
@@ -97,6 +111,18 @@ export class NewConversationDialog {
 
   async create() {
     const type = this.kind();
+    if (type === "class" || type === "announcement") {
+      const classId = $("new-class").value.trim();
+      if (!classId) {
+        $("new-error").textContent = "Pick or type the class.";
+        $("new-class").focus();
+        return;
+      }
+      const body = { type, classId, participantIds: [] };
+      const title = $("new-title").value.trim();
+      if (title) body.title = title;
+      return this.post(body);
+    }
     if (this.picked.size === 0) {
       $("new-error").textContent = type === "group" ? "Pick at least one person for the group." : "Pick a person to message.";
       $("user-search").focus();
@@ -104,6 +130,10 @@ export class NewConversationDialog {
     }
     const body = { type, participantIds: [...this.picked.keys()] };
     if (type === "group") body.title = $("new-title").value.trim();
+    return this.post(body);
+  }
+
+  async post(body) {
     try {
       const conv = (await this.deps.api().post("/api/conversations", body)).data;
       this.dialog.close();
