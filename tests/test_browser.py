@@ -934,3 +934,54 @@ def test_teachers_start_class_and_announcement_conversations(browser, demo):
     assert turing.errors == [] and bob.errors == []
     turing.context.close()
     bob.context.close()
+
+
+def test_group_awareness_people_seen_by_days_runs_and_avatars(browser, demo):
+    title = "Aware " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-alice", ["s-bob", "s-carol"], title)
+    bob_token = demo.token("s-bob")
+    for text in ("first from Bob", "second from Bob"):
+        post_message(demo, conv_id, bob_token, text)
+    alice = open_as(browser, demo, "s-alice")
+    conv_item(alice, title).click()
+    # a day separator above the first message; Bob's run names him (with his initials) once
+    expect(alice.get_by_test_id("day-separator")).to_have_text(["Today"])
+    first, second = stored(alice, "first from Bob"), stored(alice, "second from Bob")
+    expect(first.get_by_test_id("avatar")).to_have_text("BC")
+    expect(first).to_contain_text("Bob Chen")
+    expect(second).to_have_class(re.compile(r"\bcont\b"))
+    expect(second.get_by_test_id("avatar")).to_have_count(0)
+    expect(second).not_to_contain_text("Bob Chen")
+    # the participant panel: names, roles, who is online
+    people = alice.get_by_test_id("conv-people")
+    expect(people).to_contain_text("3")
+    people.click()
+    expect(people).to_have_attribute("aria-expanded", "true")
+    panel = alice.get_by_test_id("people-panel")
+    expect(panel.get_by_test_id("person")).to_have_count(3)
+    expect(panel.locator("[data-user=s-alice]")).to_contain_text("Alice Martin (you)")
+    expect(panel.locator("[data-user=s-alice]")).to_contain_text("owner")
+    carol_row = panel.locator("[data-user=s-carol]")
+    expect(carol_row).to_contain_text("student")
+    expect(carol_row).to_have_attribute("data-online", "0")
+    carol = open_as(browser, demo, "s-carol")  # Carol comes online: her dot lights up
+    expect(carol_row).to_have_attribute("data-online", "1")
+    expect(carol_row).to_contain_text("online")
+    people.click()
+    expect(panel).to_be_hidden()
+    # seen by N of M on my own message, with who read it
+    send(alice, "pizza on Friday?")
+    mine = stored(alice, "pizza on Friday?")
+    seen = mine.get_by_test_id("seen-by")
+    expect(seen).to_have_text("Seen by 0 of 2")
+    conv_item(carol, title).click()
+    expect(seen).to_have_text("Seen by 1 of 2")
+    seen.click()
+    receipts = mine.get_by_test_id("receipt")
+    expect(receipts).to_have_count(2)
+    expect(mine.locator("[data-testid=receipt][data-status=read]")).to_contain_text("Carol Singh")
+    expect(mine.locator("[data-testid=receipt][data-user=s-bob]")).not_to_have_attribute("data-status", "read")
+    expect(seen).to_have_attribute("aria-expanded", "true")
+    assert alice.errors == [] and carol.errors == []
+    alice.context.close()
+    carol.context.close()

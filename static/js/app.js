@@ -6,7 +6,7 @@ import { ChatClient } from "./client.js";
 import { initialState, reduce } from "./state/index.js";
 import { convMessages, hasMessage, maxSeq, minSeq } from "./state/messages.js";
 import { queuedInOrder } from "./state/outbox.js";
-import { armLeave, renderConn, renderHeader, renderTitle, renderTyping } from "./views/chrome.js";
+import { armLeave, togglePeople, renderConn, renderHeader, renderTitle, renderTyping } from "./views/chrome.js";
 import { renderList } from "./views/list.js";
 import { MessagesView } from "./views/messages.js";
 import { NewConversationDialog } from "./views/newdialog.js";
@@ -49,6 +49,7 @@ const messagesView = new MessagesView($("messages"), $("message-list"), $("load-
   view: viewAttachment,
   reply: (m) => { dispatch({ type: "reply/start", message: m }); $("composer-input").focus(); },
   jumpTo: (conversationId, messageId) => jumpTo(conversationId, messageId),
+  receipts: async (m) => (await api.get(`/api/messages/${m.id}/receipts`)).data.receipts,
 });
 
 // ------------------------------------------------------------------ state and rendering
@@ -530,6 +531,10 @@ function wire() {
     location.reload();
   });
   $("back").addEventListener("click", closeChat);
+  $("conv-people").addEventListener("click", () => togglePeople());
+  $("people-panel").addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") { togglePeople(false); $("conv-people").focus(); }
+  });
   $("conv-pin").addEventListener("click", () => setFlag("pinned"));
   $("conv-mute").addEventListener("click", () => setFlag("muted"));
   $("conv-archive").addEventListener("click", () => setFlag("archived"));

@@ -40,3 +40,20 @@ test("archived conversations show only under the archived filter", () => {
   s = reduce(s, { type: "filter/set", filter: { type: "class" } });
   assert.deepEqual(visibleConvs(s.conversations, "u1").map((c) => c.id), ["k"]);
 });
+
+test("days get a separator and runs of one sender are grouped", async () => {
+  const { dayLabel, layoutMessages, seenBy } = await import("../../static/js/layout.js");
+  const at = (d, h, min) => new Date(2026, 0, d, h, min).toISOString();
+  const m = (seq, senderId, createdAt, type = "text") => ({ seq, senderId, createdAt, type });
+  const now = new Date(2026, 0, 6, 12, 0).getTime();
+  const rows = layoutMessages([
+    m(1, "a", at(4, 9, 0)), m(2, "a", at(4, 9, 3)), m(3, "a", at(4, 9, 30)), m(4, "b", at(4, 9, 31)),
+    m(5, "b", at(5, 23, 59)), m(6, "b", at(6, 0, 1)), m(7, "x", at(6, 0, 2), "system"), m(8, "b", at(6, 0, 3)),
+  ], now);
+  assert.deepEqual(rows.map((r) => (r.kind === "day" ? r.label : `${r.m.seq}${r.cont ? "+" : ""}`)),
+    [dayLabel(at(4, 9, 0), now), "1", "2+", "3", "4", "Yesterday", "5", "Today", "6", "7", "8"]);
+  assert.equal(dayLabel(at(6, 0, 0), now), "Today");
+  assert.match(dayLabel(new Date(2025, 5, 1).toISOString(), now), /2025/);
+  const conv = { participants: [{ userId: "me", lastReadSeq: 0 }, { userId: "b", lastReadSeq: 5 }, { userId: "c", lastReadSeq: 2 }] };
+  assert.deepEqual(seenBy(conv, { seq: 3 }, "me"), { seen: 1, of: 2 });
+});

@@ -1,5 +1,6 @@
 // The small views around the list and the messages: the chat header, the connection status,
 // the typing line and the tab title. Each renders from state alone.
+import { el, initials } from "../dom.js";
 import { convTitle, others, peopleCount } from "../state/conversations.js";
 import { typingText } from "../state/session.js";
 import { unreadTotal } from "../state/unread.js";
@@ -17,9 +18,11 @@ export function renderHeader(state) {
     $("composer").hidden = true;
     $("readonly-note").hidden = true;
     $("conv-actions").hidden = true;
+    togglePeople(false);
     return;
   }
   renderSettings(conv);
+  renderPeople(conv, state);
   const meId = state.me.id;
   const online = state.session.online;
   $("chat-title").textContent = convTitle(conv, meId);
@@ -32,6 +35,35 @@ export function renderHeader(state) {
   const readOnly = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
   $("composer").hidden = readOnly;
   $("readonly-note").hidden = !readOnly;
+}
+
+const ROLE_NAMES = { owner: "owner", admin: "admin", member: "member" };
+
+// The participant panel: names, roles (in the school and here) and online dots from presence.
+function renderPeople(conv, state) {
+  const people = conv.participants || [];
+  $("people-count").textContent = String(people.length);
+  const online = state.session.online;
+  const me = state.me.id;
+  const sorted = [...people].sort((a, b) => (b.userId === me) - (a.userId === me) || Boolean(online[b.userId]) - Boolean(online[a.userId])
+    || String(a.name).localeCompare(String(b.name)));
+  $("people-list").replaceChildren(...sorted.map((p) => {
+    const here = p.userId === me || Boolean(online[p.userId]);
+    const roles = [p.userRole, p.role && p.role !== "member" ? ROLE_NAMES[p.role] : null].filter(Boolean).join(" \u00b7 ");
+    return el("li", { class: "person", "data-testid": "person", dataset: { user: p.userId, online: here ? "1" : "0" } },
+      el("span", { class: "avatar", "aria-hidden": "true", text: initials(p.name) },
+        el("span", { class: "dot" + (here ? " online" : "") })),
+      el("span", { class: "name", text: p.userId === me ? `${p.name} (you)` : p.name }),
+      el("span", { class: "role", text: `${roles}${roles ? " \u00b7 " : ""}${here ? "online" : "offline"}` }));
+  }));
+}
+
+/** Show or hide the participant panel (Escape in it closes it and focus returns to its button). */
+export function togglePeople(open) {
+  const panel = $("people-panel");
+  const show = open === undefined ? panel.hidden : open;
+  panel.hidden = !show;
+  $("conv-people").setAttribute("aria-expanded", String(show));
 }
 
 // Pin, mute, archive and leave for the open conversation; each button says what it does now.

@@ -2,7 +2,8 @@
 // <li> is rebuilt only when what it shows changed, and nodes already in order are never moved.
 // So an open edit box (its text, caret and focus) and the reader's scroll position survive
 // whatever arrives meanwhile.
-import { clock, el } from "../dom.js";
+import { clock, el, initials } from "../dom.js";
+import { layoutMessages, seenBy } from "../layout.js";
 import { splitLinks } from "../links.js";
 import { tickStatus } from "../state/conversations.js";
 import { convMessages, sortedMessages } from "../state/messages.js";
@@ -19,7 +20,7 @@ export class MessagesView {
    * @param {HTMLElement} older the "loading older" note
    * @param {object} handlers {react(m, emoji), startEdit(m), editChange(text), saveEdit(m), cancelEdit(),
    *   armDelete(m), remove(m), retry(clientMsgId), view(attachment),
-   *   reply(m), jumpTo(conversationId, messageId)}
+   *   reply(m), jumpTo(conversationId, messageId), receipts(m): Promise<rows>}
    */
   constructor(box, list, older, handlers) {
     this.box = box;
@@ -49,7 +50,9 @@ export class MessagesView {
     const wanted = [];
     const held = sortedMessages(state.messages, id);
     this.byId = new Map(held.map((m) => [m.id, m]));  // what replies quote
-    for (const m of held) wanted.push(this.storedItem(state, conv, m));
+    for (const row of layoutMessages(held, Date.now())) {
+      wanted.push(row.kind === "day" ? dayItem(row) : this.storedItem(state, conv, row.m, row.cont));
+    }
     for (const [cid, p] of pendingFor(state.outbox, id)) wanted.push(this.pendingItem(cid, p));
     const keep = new Set(wanted.map((w) => w.key));
     for (const [key, entry] of this.nodes) {
@@ -109,10 +112,15 @@ export class MessagesView {
     return true;
   }
 
-  // Ticks change with every receipt; patched in place for the same reason as the armed state.
+  // Ticks and "seen by" change with every receipt; patched in place for the same reason as the armed state.
   syncTicks(wanted) {
     for (const w of wanted) {
       if (!w.ticks) continue;
+      const seen = w.seen && this.nodes.get(w.key).node.querySelector("[data-testid=seen-by]");
+      if (seen) {
+        const text = `Seen by ${w.seen.seen} of ${w.seen.of}`;
+        if (seen.textContent !== text) { seen.textContent = text; seen.dataset.seen = String(w.seen.seen); }
+      }
       const span = this.nodes.get(w.key).node.querySelector("[data-testid=ticks]");
       if (!span || span.dataset.status === w.ticks) continue;
       span.dataset.status = w.ticks;
@@ -150,17 +158,18 @@ export class MessagesView {
     if (target === focus.node && typeof focus.start === "number") target.setSelectionRange(focus.start, focus.end);
   }
 
-  storedItem(state, conv, m) {
+  storedItem(state, conv, m, cont) {
     const meId = state.me.id;
     const mine = m.senderId === meId;
     const editing = state.ui.editing && state.ui.editing.messageId === m.id && !m.deleted;
     const sig = { m, mine, type: conv.type, editing: Boolean(editing),
       showsTicks: mine && !m.deleted, links: linkSig(m, state.links),
-      quoted: m.replyTo ? this.byId.get(m.replyTo) || null : null };
+      quoted: m.replyTo ? this.byId.get(m.replyTo) || null : null, cont: Boolean(cont) };
     const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
+    const seen = sig.showsTicks && conv.type !== "direct" ? seenBy(conv, m, meId) : null;
     const build = () => (m.type === "system" ? systemEl(m)
       : this.messageEl(m, sig, editing && state.ui.editing.draft, state.links));
-    return { key: `s${m.seq}`, sig, build, ticks };
+    return { key: `s${m.seq}`, sig, build, ticks, seen };
   }
 
   pendingItem(clientMsgId, p) {
@@ -185,9 +194,13 @@ export class MessagesView {
   }
 
   messageEl(m, sig, draft, links) {
-    const li = el("li", { class: "msg" + (sig.mine ? " mine" : "") + (m.deleted ? " deleted" : ""),
+    const li = el("li", { class: "msg" + (sig.mine ? " mine" : "") + (m.deleted ? " deleted" : "") + (sig.cont ? " cont" : ""),
       "data-testid": "message", tabindex: "0", dataset: { seq: String(m.seq), id: m.id, clientId: m.clientMsgId || "" } });
-    if (!sig.mine && sig.type !== "direct") li.append(el("div", { class: "who", text: m.senderName }));
+    // a run of one sender's messages names the sender once
+    if (!sig.mine && sig.type !== "direct" && !sig.cont) {
+      li.append(el("div", { class: "who" }, el("span", { class: "mini-avatar", "aria-hidden": "true", "data-testid": "avatar",
+        text: initials(m.senderName) }), el("span", { text: m.senderName })));
+    }
     if (m.replyTo && !m.deleted) li.append(this.quoteEl(m, sig.quoted));
     if (sig.editing) li.append(this.editBoxFor(m, draft));
     else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" }));
@@ -204,6 +217,12 @@ export class MessagesView {
       li.append(bar);
     }
     const meta = el("div", { class: "meta" }, el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
+    if (sig.showsTicks && sig.type !== "direct") {
+      // filled in by syncTicks; a press lists who read it
+      const btn = el("button", { type: "button", class: "link seen-by", "data-testid": "seen-by", "aria-expanded": "false",
+        onclick: () => this.toggleReceipts(m, li, btn) });
+      meta.append(btn);
+    }
     if (sig.showsTicks) {
       meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
     }
@@ -242,6 +261,28 @@ export class MessagesView {
     return bar;
   }
 
+  // Who got and read one of my messages (GET /api/messages/{id}/receipts), listed under it.
+  async toggleReceipts(m, li, btn) {
+    const open = li.querySelector("[data-testid=receipts]");
+    if (open) { open.remove(); btn.setAttribute("aria-expanded", "false"); return; }
+    btn.setAttribute("aria-expanded", "true");
+    const list = el("ul", { class: "receipts", "data-testid": "receipts", "aria-label": "Read by" });
+    li.querySelector(".meta").after(list);
+    let rows;
+    try {
+      rows = await this.on.receipts(m);
+    } catch (err) {
+      list.replaceChildren(el("li", { class: "error", text: err.message }));
+      return;
+    }
+    const order = { read: 0, delivered: 1, sent: 2 };
+    rows.sort((a, b) => order[a.status] - order[b.status] || String(a.name).localeCompare(String(b.name)));
+    list.replaceChildren(...rows.map((r) => el("li", { "data-testid": "receipt", dataset: { status: r.status, user: r.userId } },
+      el("span", { text: r.name || r.userId }),
+      el("span", { class: "receipt-status", text: r.status === "read" ? `read ${clock(r.readAt)}`
+        : r.status === "delivered" ? "delivered" : "not yet" }))));
+  }
+
   editBoxFor(m, draft) {
     if (this.editBox && this.editBox.dataset.messageId === m.id) return this.editBox;
     const box = el("textarea", { class: "edit-box", "data-testid": "edit-box", "aria-label": "Edit message",
@@ -256,6 +297,13 @@ export class MessagesView {
     queueMicrotask(() => { if (box.isConnected) { box.focus(); box.setSelectionRange(box.value.length, box.value.length); } });
     return box;
   }
+}
+
+// A day separator: keyed by the day, rebuilt only when its label changes ("Today" turns "Yesterday").
+function dayItem(row) {
+  const sig = { label: row.label };
+  return { key: row.key, sig, build: () => el("li", { class: "day-sep", "data-testid": "day-separator" },
+    el("span", { text: row.label })) };
 }
 
 function systemEl(m) {
