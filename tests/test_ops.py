@@ -1,0 +1,147 @@
+"""Operations: commands, --version, the TOML config file and check-config, the example config."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from typing import Dict, Optional
+
+import pytest
+
+from chat import settings as settings_mod
+from chat.config_file import read_config
+from chat.settings import OPTIONS, SettingsError
+from chat.version import __version__
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRET = "a-secret-that-is-long-enough-for-hs256-signing"
+
+
+def run(*args: str, env: Optional[Dict[str, str]] = None, cwd: str = ROOT) -> subprocess.CompletedProcess:
+    """``python server.py ARGS`` with no CHAT_* variables but those given."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_") and k != "MONGODB_URI"}
+    base.update(env or {})
+    return subprocess.run([sys.executable, os.path.join(ROOT, "server.py"), *args], cwd=cwd, env=base,
+                          capture_output=True, text=True, timeout=60)
+
+
+def effective(output: str) -> Dict[str, str]:
+    """check-config's ``name = value # source`` lines as {name: "value # source"}."""
+    rows = {}
+    for line in output.splitlines():
+        match = re.match(r"^(\w+)\s+= (.*?)\s+# (.*)$", line)
+        if match:
+            rows[match.group(1)] = "%s # %s" % (match.group(2), match.group(3))
+    return rows
+
+
+def test_version_matches_pyproject():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as fh:
+        assert tomllib.load(fh)["project"]["version"] == __version__
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == "school-chat %s" % __version__
+
+
+def test_help_lists_every_command_and_unknown_commands_are_refused():
+    out = run("--help").stdout
+    for command in ("serve", "token", "import-roster", "check-config", "backup", "restore", "--version"):
+        assert command in out
+    bad = run("frobnicate")
+    assert bad.returncode == 2 and "unknown command 'frobnicate'" in bad.stderr
+
+
+def test_precedence_flags_over_env_over_file_over_defaults(tmp_path):
+    config = tmp_path / "chat.toml"
+    config.write_text('port = 7001\nhost = "0.0.0.0"\nrate_messages = 5\nallowed_origins = ["https://lms.example"]\n'
+                      'jwt_secret = "%s"\n' % SECRET)
+    result = run("check-config", "--config", str(config), "--port", "7003",
+                 env={"CHAT_PORT": "7002", "CHAT_HOST": "127.0.0.2", "CHAT_DATA_DIR": str(tmp_path / "d")})
+    assert result.returncode == 0, result.stderr
+    rows = effective(result.stdout)
+    assert rows["port"] == "7003 # flag"
+    assert rows["host"] == '"127.0.0.2" # env CHAT_HOST'
+    assert rows["rate_messages"] == "5.0 # file"
+    assert rows["allowed_origins"] == '["https://lms.example"] # file'
+    assert rows["max_text"] == "4000 # default"
+    assert rows["jwt_secret"] == '"***" # file' and SECRET not in result.stdout  # masked
+    assert "configuration OK" in result.stdout
+    # the config file may also come from the environment
+    via_env = run("check-config", env={"CHAT_CONFIG": str(config), "CHAT_DATA_DIR": str(tmp_path / "d")})
+    assert effective(via_env.stdout)["port"] == "7001 # file"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("prot = 80\n", "unknown setting 'prot' (did you mean 'port'?)"),
+    ('port = "80"\n', "port must be an integer, not '80'"),
+    ("demo = 1\n", "demo must be true or false"),
+    ("allowed_origins = [1]\n", "allowed_origins must be a list of strings"),
+    ("port = \n", "is not valid TOML"),
+])
+def test_bad_config_files_are_refused_with_a_precise_message(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    for command in (["check-config"], []):  # serve refuses the same way, before doing anything
+        result = run(*command, "--config", str(config), "--data-dir", str(tmp_path / "d"))
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and str(config) in result.stderr
+        assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "port must be 0..65535"),
+    (["--log-format", "xml"], "log_format must be text or json"),
+    (["--tls-cert", "/nonexistent.pem"], "tls_cert and tls_key go together"),
+    (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "tls_cert/tls_key cannot be loaded"),
+    (["--trusted-proxies", "10.0.0.0/8,not-a-net"], "'not-a-net' is not an address or CIDR"),
+    (["--jwt-secret", "short"], "jwt_secret is shorter than 32 characters"),
+    (["--mongodb-uri", "http://x"], "mongodb_uri must start with mongodb://"),
+])
+def test_check_config_names_the_bad_setting(tmp_path, args, message):
+    result = run("check-config", "--data-dir", str(tmp_path / "d"), *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_check_config_rejects_a_bad_environment_value(tmp_path):
+    result = run("check-config", env={"CHAT_PORT": "eighty"})
+    assert result.returncode == 2 and "CHAT_PORT='eighty'" in result.stderr
+
+
+def test_mongodb_uri_password_is_masked(tmp_path):
+    result = run("check-config", "--mongodb-uri", "mongodb://chat:hunter2@db.school:27017/")
+    assert result.returncode == 0 and "hunter2" not in result.stdout
+    assert "mongodb://***@db.school:27017/" in result.stdout
+
+
+def test_example_config_documents_every_setting_and_is_current():
+    sys.path.insert(0, os.path.join(ROOT, "deploy"))
+    try:
+        from gen_config_example import render
+    finally:
+        sys.path.pop(0)
+    path = os.path.join(ROOT, "deploy", "config.example.toml")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    assert text == render(), "run python deploy/gen_config_example.py"
+    # uncommented, every line is a valid setting holding its default
+    live = "\n".join(line[2:] for line in text.splitlines() if re.match(r"^# \w+ = ", line))
+    values = tomllib.loads(live)
+    assert set(values) == {name for name, *_ in OPTIONS}
+    tmp = os.path.join(os.path.dirname(path), ".example-uncommented.toml")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(live)
+        loaded = settings_mod.load(None, environ={}, file_values=read_config(tmp))
+    finally:
+        os.remove(tmp)
+    assert loaded.replace(data_dir="./data") == settings_mod.Settings()
+
+
+def test_a_relative_data_dir_in_a_file_is_relative_to_the_file(tmp_path):
+    config = tmp_path / "etc" / "chat.toml"
+    config.parent.mkdir()
+    config.write_text('data_dir = "var"\n')
+    assert read_config(str(config))["data_dir"] == str(tmp_path / "etc" / "var")
+    with pytest.raises(SettingsError, match="cannot read the config file"):
+        read_config(str(tmp_path / "missing.toml"))
