@@ -284,6 +284,52 @@ def import_roster_command(argv: List[str]) -> int:
     return 0
 
 
+def backup_command(argv: List[str]) -> int:
+    """``backup OUT``: a consistent snapshot of the embedded database and the JWT secret, online."""
+    parser = _parser("backup", "Write a backup (tar.gz: database snapshot + JWT secret) of the data dir; safe while "
+                               "the server runs and writes. For an external MongoDB use mongodump.",
+                     ["data_dir", "mongodb_uri"])
+    parser.add_argument("out", help="archive to write, e.g. /var/backups/school-chat-$(date +%%F).tar.gz")
+    args = parser.parse_args(argv)
+    from chat.backup import BackupError, backup
+
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    if settings.mongodb_uri:
+        return _fail("the data lives in an external MongoDB: back it up with mongodump (see README, Operations)")
+    try:
+        manifest = backup(settings.data_dir, args.out)
+    except (BackupError, OSError) as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    print("wrote %s (%s, %d bytes of database)" % (args.out, manifest["createdAt"],
+                                                  manifest["files"]["chat.db"]["bytes"]))
+    return 0
+
+
+def restore_command(argv: List[str]) -> int:
+    """``restore IN``: put a backup into the data dir; refuses while a server uses it."""
+    parser = _parser("restore", "Restore a backup made by `backup` into the data dir (stop the server first).",
+                     ["data_dir"])
+    parser.add_argument("archive")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing database (kept as chat.db.before-restore-<time>)")
+    args = parser.parse_args(argv)
+    from chat.backup import BackupError, restore
+
+    try:
+        settings = _settings(args)
+        manifest = restore(args.archive, settings.data_dir, force=args.force)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    except (BackupError, OSError) as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    print("restored the backup of %s (version %s) into %s" % (manifest["createdAt"], manifest["version"],
+                                                            os.path.abspath(settings.data_dir)))
+    return 0
+
+
 def _embedded_child(argv: List[str]) -> int:
     """The hidden command the one-file executable runs as its database child (see chat/embedded.py)."""
     from nx_27017.nx_27017 import main as nx_main
@@ -298,6 +344,8 @@ COMMANDS: Dict[str, Callable[[List[str]], int]] = {
     "token": token_command,
     "import-roster": import_roster_command,
     "check-config": check_config_command,
+    "backup": backup_command,
+    "restore": restore_command,
 }
 
 
