@@ -60,7 +60,25 @@ def _bind(settings: Settings) -> List[socket.socket]:
     return tornado.netutil.bind_sockets(settings.port, settings.host)
 
 
-async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None) -> int:
+def _bind_metrics(settings: Settings) -> List[socket.socket]:
+    """The loopback-only metrics port's sockets (none unless metrics_port > 0); raises OSError."""
+    import tornado.netutil
+
+    return tornado.netutil.bind_sockets(settings.metrics_port, "127.0.0.1") if settings.metrics_port > 0 else []
+
+
+def _serve_metrics(runtime: Runtime, sockets: List[socket.socket]) -> None:
+    import tornado.httpserver
+    import tornado.web
+
+    from handlers.metrics import MetricsHandler
+
+    app = tornado.web.Application([(r"/metrics", MetricsHandler, {"runtime": runtime, "dedicated": True})])
+    tornado.httpserver.HTTPServer(app).add_sockets(sockets)
+
+
+async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
+               metrics_sockets: Optional[List[socket.socket]] = None) -> int:
     import tornado.httpserver
     import tornado.ioloop
 
@@ -80,6 +98,8 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None) 
                                            xheaders=False,
                                            ssl_options=ssl_context(settings) if settings.tls_cert else None)
     server.add_sockets(sockets if sockets is not None else _bind(settings))
+    if metrics_sockets:
+        _serve_metrics(runtime, metrics_sockets)
     supervisor = None
     if runtime.embedded is not None:
         supervisor = tornado.ioloop.PeriodicCallback(runtime.embedded.check, 500)
@@ -121,6 +141,11 @@ def serve(settings: Settings) -> int:
     except OSError as exc:  # a one-line answer, before anything is written to the data dir
         log.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         return EXIT_LISTEN
+    try:
+        metrics_sockets = _bind_metrics(settings)
+    except OSError as exc:
+        log.error("cannot listen on 127.0.0.1:%d (metrics_port): %s", settings.metrics_port, exc.strerror or exc)
+        return EXIT_LISTEN
     embedded: Optional[EmbeddedMongo] = None
     uri = settings.mongodb_uri
     if not uri:
@@ -137,8 +162,13 @@ def serve(settings: Settings) -> int:
             return EXIT_STORAGE
         uri = embedded.uri
     runtime = build_runtime(settings, uri, embedded)
+    if getattr(runtime, "metrics", None) is None:
+        from chat.metrics import Metrics
+
+        runtime.metrics = Metrics(runtime.manager.stats,  # type: ignore[attr-defined]
+                                  (lambda: embedded.restarts) if embedded is not None else None)
     try:
-        return asyncio.run(_run(runtime, sockets))
+        return asyncio.run(_run(runtime, sockets, metrics_sockets))
     finally:
         runtime.store.close()
         if embedded is not None:

@@ -3,8 +3,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any, Dict
+
+# A token in a query string (REST clients may use ?token= like WebSocket ones) must never
+# reach a log line: access logs print the URI.
+_TOKEN_IN_URI = re.compile(r"([?&](?:access_)?token=)[^&\s]*", re.IGNORECASE)
+
+
+class ScrubTokens(logging.Filter):
+    """Replaces ``token=...`` query values with ``token=***`` in every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower():
+            record.msg, record.args = _TOKEN_IN_URI.sub(r"\1***", message), None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,6 +40,7 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str, fmt: str = "text") -> None:
     """Configure the root logger once per process (``fmt``: text or json)."""
     handler = logging.StreamHandler()
+    handler.addFilter(ScrubTokens())  # on the handler: it sees records of every logger
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

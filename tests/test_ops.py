@@ -145,3 +145,124 @@ def test_a_relative_data_dir_in_a_file_is_relative_to_the_file(tmp_path):
     assert read_config(str(config))["data_dir"] == str(tmp_path / "etc" / "var")
     with pytest.raises(SettingsError, match="cannot read the config file"):
         read_config(str(tmp_path / "missing.toml"))
+
+
+# -- observability ------------------------------------------------------------------------------
+
+def _families(text: str) -> Dict[str, object]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def _sample(families: Dict[str, object], name: str, **labels: str) -> float:
+    for family in families.values():
+        for sample in family.samples:  # type: ignore[attr-defined]
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError("no sample %s%r" % (name, labels))
+
+
+def test_metrics_methods_count_what_the_core_reports():
+    from chat.metrics import Metrics
+
+    metrics = Metrics(lambda: {"connections": 3, "users": 2}, lambda: 4, process=False)
+    metrics.messages_stored(5)
+    metrics.delivered(7)
+    metrics.writer_batch(5)
+    metrics.send_latency(0.003)
+    metrics.storage_error()
+    metrics.slow_consumer_closed()
+    metrics.rate_limit_closed()
+    metrics.rate_limit_closed()
+    fam = _families(metrics.render().decode())
+    assert _sample(fam, "chat_sockets") == 3 and _sample(fam, "chat_users_online") == 2
+    assert _sample(fam, "chat_embedded_restarts") == 4
+    assert _sample(fam, "chat_messages_stored_total") == 5 and _sample(fam, "chat_deliveries_total") == 7
+    assert _sample(fam, "chat_writer_batch_size_count") == 1 and _sample(fam, "chat_writer_batch_size_sum") == 5
+    assert _sample(fam, "chat_send_latency_seconds_bucket", le="0.005") == 1
+    assert _sample(fam, "chat_storage_errors_total") == 1
+    assert _sample(fam, "chat_socket_closes_total", reason="slow_consumer") == 1
+    assert _sample(fam, "chat_socket_closes_total", reason="rate_limit") == 2
+    assert _sample(fam, "chat_build_info", version=__version__) == 1
+
+
+def _server(tmp_path, *extra: str):
+    from tests.test_process import ServerProc
+
+    proc = ServerProc(str(tmp_path / "data"), *extra)
+    proc.wait_ready()
+    return proc
+
+
+def test_metrics_on_the_main_port_see_a_live_socket(tmp_path):
+    import asyncio
+    import json
+    import urllib.request
+
+    import tornado.websocket
+
+    server = _server(tmp_path)
+    try:
+        tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
+
+        async def scenario() -> str:
+            sock = await tornado.websocket.websocket_connect(server.url.replace("http", "ws") + "/ws?token=" + tok)
+            ready = json.loads(await sock.read_message())
+            assert ready["event"] == "session:ready"
+            with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
+                assert resp.headers["Content-Type"].startswith("text/plain")
+                text = resp.read().decode()
+            sock.close()
+            return text
+        fam = _families(asyncio.run(scenario()))
+        assert _sample(fam, "chat_sockets") == 1 and _sample(fam, "chat_users_online") == 1
+        assert _sample(fam, "chat_embedded_restarts") == 0
+        for name in ("chat_messages_stored", "chat_deliveries", "chat_writer_batch_size", "chat_send_latency_seconds",
+                     "chat_storage_errors", "chat_socket_closes", "process_resident_memory_bytes"):
+            assert name in fam, name
+    finally:
+        server.stop()
+
+
+def test_metrics_on_their_own_loopback_port_only(tmp_path):
+    import urllib.request
+
+    from chat.embedded import free_port
+    from tests.test_process import http
+
+    port = free_port()
+    server = _server(tmp_path, "--metrics-port", str(port))
+    try:
+        status, body = http("GET", server.url + "/metrics")
+        assert status == 404 and body["error"]["code"] == "not_found"
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
+            assert "chat_sockets" in resp.read().decode()
+    finally:
+        server.stop()
+
+
+def test_json_logs_health_version_head_and_no_token_in_any_log_line(tmp_path):
+    import json
+    import urllib.request
+
+    from tests.test_process import http
+
+    server = _server(tmp_path, "--log-format", "json", "--log-level", "info")
+    try:
+        tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
+        assert http("GET", server.url + "/api/me?token=" + tok)[0] in (200, 401)
+        assert http("GET", server.url + "/api/me?x=1&access_token=" + tok)[0] in (200, 401)
+        status, health = http("GET", server.url + "/api/health")
+        assert status == 200 and health["data"]["version"] == __version__
+        with urllib.request.urlopen(urllib.request.Request(server.url + "/api/health", method="HEAD"),
+                                    timeout=10) as resp:
+            assert resp.status == 200 and resp.read() == b""
+    finally:
+        server.stop()
+    lines = [line for line in server.output().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert any(r["logger"] == "chat.server" and r["message"].startswith("serving ") for r in records)
+    access = [r["message"] for r in records if r["logger"] == "tornado.access"]
+    assert any("/api/me?token=***" in m for m in access) and any("access_token=***" in m for m in access)
+    assert tok not in server.output()
