@@ -77,6 +77,16 @@ def _serve_metrics(runtime: Runtime, sockets: List[socket.socket]) -> None:
     tornado.httpserver.HTTPServer(app).add_sockets(sockets)
 
 
+def _behind_proxies(app: Any, settings: Settings) -> Any:
+    """The app, behind the trusted_proxies rules when there are any (see handlers/proxy.py)."""
+    if not settings.trusted_proxies:
+        return app
+    from chat.proxies import ProxyRules
+    from handlers.proxy import TrustedProxies
+
+    return TrustedProxies(app, ProxyRules(settings.trusted_proxies))
+
+
 async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
                metrics_sockets: Optional[List[socket.socket]] = None) -> int:
     import tornado.httpserver
@@ -94,7 +104,7 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
         from chat.demo import seed_demo
         await seed_demo(runtime.service)
     app = make_app(runtime)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
+    server = tornado.httpserver.HTTPServer(_behind_proxies(app, settings), max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
                                            xheaders=False,
                                            ssl_options=ssl_context(settings) if settings.tls_cert else None)
     server.add_sockets(sockets if sockets is not None else _bind(settings))

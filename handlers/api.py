@@ -221,7 +221,10 @@ class DemoHandler(ApiHandler):
 
     def prepare(self) -> None:
         super().prepare()
-        if not (self.runtime.settings.demo and is_loopback(self.request.remote_ip)):
+        # X-Forwarded-For left in place means a proxy we do not trust (trusted ones' headers are
+        # consumed, see handlers/proxy.py): the real client is unknown, so it is not loopback.
+        forwarded = "X-Forwarded-For" in self.request.headers
+        if not (self.runtime.settings.demo and is_loopback(self.request.remote_ip) and not forwarded):
             raise NotFound("no such route")
 
     async def get(self, what: str) -> None:

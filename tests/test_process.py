@@ -183,6 +183,9 @@ def test_a_dead_database_child_gives_503_then_is_restarted(server):
     assert server.state()["pid"] != child
     assert "restarting" in server.output()
     assert http("GET", server.url + "/api/health")[1]["data"]["embeddedRestarts"] >= 1
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
+        restarts = [line for line in resp.read().decode().splitlines() if line.startswith("chat_embedded_restarts ")]
+    assert restarts and float(restarts[0].split()[1]) >= 1
 
 
 def test_external_mongodb_starts_nothing(tmp_path, mongo_uri):
