@@ -143,6 +143,26 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
     return 0
 
 
+def _migrate(settings: Settings, uri: str) -> int:
+    """Bring the stored schema up to date (chat/migrations.py); 0, or the exit code."""
+    import pymongo.errors
+
+    from chat.config_file import mask
+    from chat.migrations import SchemaTooNew, migrate_uri
+
+    try:
+        found, now = migrate_uri(uri, settings.db_name, settings.db_timeout_ms)
+    except SchemaTooNew as exc:
+        log.error("%s", exc)
+        return EXIT_SCHEMA
+    except pymongo.errors.PyMongoError as exc:
+        log.error("storage at %s does not answer (%s)", mask("mongodb_uri", uri), type(exc).__name__)
+        return EXIT_STORAGE
+    if found != now:
+        log.info("stored data: schema version %s -> %d", "new" if found is None else found, now)
+    return 0
+
+
 def serve(settings: Settings) -> int:
     """Run the server until SIGINT/SIGTERM; returns the exit code."""
     _logging(settings.log_level, settings.log_format)
@@ -171,6 +191,11 @@ def serve(settings: Settings) -> int:
             log.error("could not start the embedded database: %s", exc)
             return EXIT_STORAGE
         uri = embedded.uri
+    code = _migrate(settings, uri)
+    if code:
+        if embedded is not None:
+            embedded.stop()
+        return code
     runtime = build_runtime(settings, uri, embedded)
     if getattr(runtime, "metrics", None) is None:
         from chat.metrics import Metrics

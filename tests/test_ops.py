@@ -266,3 +266,71 @@ def test_json_logs_health_version_head_and_no_token_in_any_log_line(tmp_path):
     access = [r["message"] for r in records if r["logger"] == "tornado.access"]
     assert any("/api/me?token=***" in m for m in access) and any("access_token=***" in m for m in access)
     assert tok not in server.output()
+
+
+# -- upgrades -----------------------------------------------------------------------------------
+
+def test_migrations_stamp_new_data_resume_and_refuse_newer(mongo_uri):
+    import uuid
+
+    import pymongo
+
+    from chat.migrations import SchemaTooNew, migrate, stored_version
+
+    client = pymongo.MongoClient(mongo_uri)
+    names = []
+    try:
+        fresh = client["mig_" + uuid.uuid4().hex[:10]]
+        names.append(fresh.name)
+        assert stored_version(fresh) is None
+        assert migrate(fresh, target=3, migrations={}) == (None, 3)  # new data: stamped, nothing run
+        assert stored_version(fresh) == 3
+
+        legacy = client["mig_" + uuid.uuid4().hex[:10]]
+        names.append(legacy.name)
+        legacy.users.insert_one({"_id": "u1", "name": "Ann"})
+        ran = []
+
+        def add_flag(db):
+            ran.append(2)
+            db.users.update_many({"flag": {"$exists": False}}, {"$set": {"flag": "yes"}})
+
+        steps = {1: lambda db: ran.append(1), 2: add_flag}
+        assert migrate(legacy, target=2, migrations=steps) == (0, 2)
+        assert ran == [1, 2] and legacy.users.find_one({"_id": "u1"})["flag"] == "yes"
+        assert migrate(legacy, target=2, migrations=steps) == (2, 2) and ran == [1, 2]  # idempotent: nothing re-run
+        with pytest.raises(SchemaTooNew, match="schema version 2; this release, schema 1"):
+            migrate(legacy, target=1, migrations=steps)
+    finally:
+        for name in names:
+            client.drop_database(name)
+        client.close()
+
+
+def test_a_server_refuses_data_from_a_newer_release(tmp_path):
+    import json
+    import signal
+
+    import pymongo
+
+    from chat.version import SCHEMA_VERSION
+    from tests.test_process import ServerProc
+
+    server = _server(tmp_path)
+    with open(os.path.join(server.data_dir, "mongo.json"), encoding="utf-8") as fh:
+        uri = json.load(fh)["uri"]
+    client = pymongo.MongoClient(uri)
+    try:
+        assert client["chat"]["meta"].find_one({"_id": "schema"})["version"] == SCHEMA_VERSION
+        client["chat"]["meta"].update_one({"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION + 1}})
+    finally:
+        client.close()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
+    server.stop()
+    again = ServerProc(server.data_dir)
+    try:
+        assert again.proc.wait(60) == 5
+        assert "written by a newer release (schema version %d" % (SCHEMA_VERSION + 1) in again.output()
+    finally:
+        again.stop()
