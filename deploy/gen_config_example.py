@@ -38,3 +38,13 @@ if __name__ == "__main__":
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(render())
     print("wrote", path)
+
+
+def readme_table() -> str:
+    """The README's configuration table (a test checks the README holds exactly this)."""
+    rows = ["| flag | env var | default | meaning |", "|---|---|---|---|"]
+    for name, env, _conv, default, help_text in OPTIONS:
+        shown = ("`%s`" % ",".join(default) if default else "`(empty)`") if isinstance(default, list) else (
+            "`(empty)`" if default == "" else "`%s`" % (default,))
+        rows.append("| `--%s` | `%s` | %s | %s |" % (name.replace("_", "-"), env, shown, help_text))
+    return "\n".join(rows) + "\n"
