@@ -334,3 +334,13 @@ def test_a_server_refuses_data_from_a_newer_release(tmp_path):
         assert "written by a newer release (schema version %d" % (SCHEMA_VERSION + 1) in again.output()
     finally:
         again.stop()
+
+
+def test_readme_configuration_table_is_the_settings_table():
+    sys.path.insert(0, os.path.join(ROOT, "deploy"))
+    try:
+        from gen_config_example import readme_table
+    finally:
+        sys.path.pop(0)
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
+        assert readme_table() in fh.read()
