@@ -104,7 +104,8 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
         from chat.demo import seed_demo
         await seed_demo(runtime.service)
     app = make_app(runtime)
-    server = tornado.httpserver.HTTPServer(_behind_proxies(app, settings), max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
+    server = tornado.httpserver.HTTPServer(_behind_proxies(app, settings),
+                                           max_body_size=max(settings.max_body_bytes * 16, 1 << 20),
                                            xheaders=False,
                                            ssl_options=ssl_context(settings) if settings.tls_cert else None)
     server.add_sockets(sockets if sockets is not None else _bind(settings))

@@ -34,12 +34,12 @@ class TrustedProxies(httputil.HTTPServerConnectionDelegate):
 class _Forwarded(httputil.HTTPMessageDelegate):
     def __init__(self, inner: httputil.HTTPMessageDelegate, conn: Any, rules: ProxyRules) -> None:
         self.inner = inner
-        self.context = getattr(conn, "context", None)
+        self.context: Any = getattr(conn, "context", None)
         self.rules = rules
         self.saved: Optional[tuple] = None
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
-        ctx = self.context
+        ctx: Any = self.context
         peer = getattr(ctx, "remote_ip", None)
         found = self.rules.forwarded(peer, headers) if peer else None
         if found is not None:

@@ -12,10 +12,20 @@ import tarfile
 import pytest
 import tornado.websocket
 
-from tests.test_process import ROOT, ServerProc, http, server  # noqa: F401  (server is a fixture)
+from tests.test_process import ROOT, ServerProc, http
 
 UNLIMITED = ("--rate-messages", "1e6", "--rate-messages-burst", "1e6", "--rate-frames", "1e6",
              "--rate-frames-burst", "1e6")
+
+
+@pytest.fixture
+def running(tmp_path):
+    proc = ServerProc(str(tmp_path / "data"))
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
 
 
 @pytest.fixture
@@ -121,7 +131,8 @@ def test_backup_during_a_send_burst_then_restore_into_a_new_data_dir(busy_server
         again.stop()
 
 
-def test_restore_refuses_a_non_empty_data_dir_and_a_non_backup(server, tmp_path):
+def test_restore_refuses_a_non_empty_data_dir_and_a_non_backup(running, tmp_path):
+    server = running
     archive = str(tmp_path / "b.tar.gz")
     assert cli("backup", archive, "--data-dir", server.data_dir).returncode == 0
     other = tmp_path / "other"
