@@ -6,7 +6,9 @@ the copy is exactly the database as of one instant, and writers are never blocke
 readers do not block writers). Everything committed before the backup began is in it.
 
 The archive is a gzipped tar with ``chat.db`` (self-contained, rollback-journal mode),
-``jwt-secret`` when the data dir has one, and ``backup.json`` (versions, time, checksums).
+``jwt-secret`` when the data dir has one, the ``uploads/`` tree when files are stored in the
+data dir (copied after the snapshot, so every file the snapshot refers to is there), and
+``backup.json`` (versions, time, checksums).
 It holds the secret that signs tokens: it is written with mode 0600.
 
 ``restore`` refuses while any process uses the data dir (see ``chat.embedded.DataDirLock``),
@@ -30,6 +32,7 @@ from chat.version import __version__
 
 DB_FILE = "chat.db"
 SECRET_FILE = "jwt-secret"
+UPLOADS_DIR = "uploads"
 MANIFEST = "backup.json"
 FORMAT = 1
 
@@ -65,6 +68,23 @@ def _snapshot(source: str, target: str) -> None:
         src.close()
 
 
+def _add_tree(tar: tarfile.TarFile, root: str) -> int:
+    """Add the regular files under ``root`` as ``uploads/...``; returns how many."""
+    count = 0
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            try:
+                tar.add(path, arcname=os.path.join(UPLOADS_DIR, os.path.relpath(path, root)), recursive=False)
+            except FileNotFoundError:
+                continue  # swept away meanwhile: no message of the snapshot refers to it any more
+            count += 1
+    return count
+
+
 def backup(data_dir: str, out_path: str) -> Dict[str, Any]:
     """Write a backup archive of ``data_dir`` to ``out_path``; returns its manifest."""
     data_dir = os.path.abspath(data_dir)
@@ -93,14 +113,17 @@ def backup(data_dir: str, out_path: str) -> Dict[str, Any]:
         tmp_out = os.path.join(work, "archive.tar.gz")
         fd = os.open(tmp_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the token secret
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            for name, path in files.items():
+                tar.add(path, arcname=name, recursive=False)
+            uploads = os.path.join(data_dir, UPLOADS_DIR)
+            if os.path.isdir(uploads):
+                manifest["uploads"] = _add_tree(tar, uploads)
             body = json.dumps(manifest, indent=2).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mtime, info.mode = len(body), int(started), 0o600
             tar.addfile(info, io.BytesIO(body))
-            for name, path in files.items():
-                tar.add(path, arcname=name, recursive=False)
-            raw.flush()
-            os.fsync(raw.fileno())
+        with open(tmp_out, "rb") as done:
+            os.fsync(done.fileno())
         os.replace(tmp_out, out_path)
         return manifest
     finally:
@@ -150,6 +173,8 @@ def restore(archive: str, data_dir: str, force: bool = False, now: Optional[floa
                     tar.extract(name, work, filter="data")
                     if _sha256(os.path.join(work, name)) != meta["sha256"]:
                         raise BackupError("%s: %s does not match its checksum (damaged archive)" % (archive, name))
+                uploads = [m for m in tar.getmembers() if m.name.startswith(UPLOADS_DIR + "/") and m.isfile()]
+                tar.extractall(work, members=uploads, filter="data")  # "data" refuses paths leaving work/
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
             if os.path.exists(target):
                 os.replace(target, "%s.before-restore-%s" % (target, stamp))
@@ -158,6 +183,12 @@ def restore(archive: str, data_dir: str, force: bool = False, now: Optional[floa
                 if os.path.exists(leftover):  # they belong to the database being replaced
                     os.remove(leftover)
             os.replace(os.path.join(work, DB_FILE), target)
+            restored_uploads = os.path.join(work, UPLOADS_DIR)
+            if os.path.isdir(restored_uploads):
+                current = os.path.join(data_dir, UPLOADS_DIR)
+                if os.path.exists(current):
+                    os.replace(current, "%s.before-restore-%s" % (current, stamp))
+                os.replace(restored_uploads, current)
             if SECRET_FILE in manifest["files"]:
                 secret = os.path.join(data_dir, SECRET_FILE)
                 os.replace(os.path.join(work, SECRET_FILE), secret)

@@ -133,10 +133,16 @@ def test_backup_during_a_send_burst_then_restore_into_a_new_data_dir(busy_server
 
 def test_restore_refuses_a_non_empty_data_dir_and_a_non_backup(running, tmp_path):
     server = running
+    stored = os.path.join(server.data_dir, "uploads", "ab")  # files of uploads stored in the data dir
+    os.makedirs(stored)
+    with open(os.path.join(stored, "f1"), "wb") as fh:
+        fh.write(b"\x89PNG picture")
     archive = str(tmp_path / "b.tar.gz")
-    assert cli("backup", archive, "--data-dir", server.data_dir).returncode == 0
+    made = cli("backup", archive, "--data-dir", server.data_dir)
+    assert made.returncode == 0, made.stderr
     other = tmp_path / "other"
     assert cli("restore", archive, "--data-dir", str(other)).returncode == 0
+    assert (other / "uploads" / "ab" / "f1").read_bytes() == b"\x89PNG picture"
     again = cli("restore", archive, "--data-dir", str(other))
     assert again.returncode == 1 and "already holds a database" in again.stderr
     forced = cli("restore", archive, "--data-dir", str(other), "--force")
