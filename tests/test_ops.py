@@ -344,3 +344,29 @@ def test_readme_configuration_table_is_the_settings_table():
         sys.path.pop(0)
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
         assert readme_table() in fh.read()
+
+
+def test_embedded_log_rotation_keeps_n_copies(tmp_path):
+    from chat.embedded import rotate_log
+
+    log = tmp_path / "nx-27017.log"
+    with open(log, "ab") as writer:  # the child's descriptor, O_APPEND, stays open across rotations
+        for generation in range(4):
+            writer.write(b"g%d" % generation + b"x" * 100 + b"\n")
+            writer.flush()
+            assert rotate_log(str(log), 50, 2) is True
+        writer.write(b"after\n")
+        writer.flush()
+    assert log.read_bytes() == b"after\n"  # appended at the start of the truncated file
+    assert (tmp_path / "nx-27017.log.1").read_bytes().startswith(b"g3")
+    assert (tmp_path / "nx-27017.log.2").read_bytes().startswith(b"g2")
+    assert not (tmp_path / "nx-27017.log.3").exists()
+    assert rotate_log(str(log), 50, 2) is False  # small enough: left alone
+    assert rotate_log(str(log), 0, 2) is False  # 0: never rotated
+
+
+def test_the_hidden_database_command_runs_nx_27017(tmp_path):
+    from chat.embedded import CHILD_COMMAND
+
+    result = run(CHILD_COMMAND, "--help")
+    assert result.returncode == 0 and "--pid-file" in result.stdout
