@@ -20,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -134,6 +135,32 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def database_port(host: str = "127.0.0.1", rng: Optional[random.Random] = None) -> int:
+    """A free port for the database child, chosen below the kernel's ephemeral range.
+
+    The child binds the port a moment (a Python start-up) after we chose it. A port from
+    the ephemeral range can be taken meanwhile as the local end of any outgoing connection
+    on the machine; one below it can only be taken by an explicit bind.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
+            low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return free_port(host)
+    pick = rng or random.SystemRandom()
+    for _ in range(50):
+        port = pick.randrange(10000, low) if low > 11000 else 0
+        if port == 0:
+            break
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    return free_port(host)
+
+
 def child_argv() -> List[str]:
     """How to start the database child: this interpreter with the nx-27017 module, or, inside the
     one-file executable (which has no separate Python), the executable itself with a hidden command."""
@@ -192,7 +219,8 @@ class EmbeddedMongo:
                  log_max_bytes: int = 10 * 1024 * 1024, log_backups: int = 3) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self.mode = mode
-        self.port = port or free_port()
+        self.port = port or database_port()
+        self._fixed_port = port is not None
         self.write_state = write_state
         self.start_timeout = start_timeout
         self.log_max_bytes = log_max_bytes
@@ -232,9 +260,17 @@ class EmbeddedMongo:
         try:
             self._spawn()
             deadline = time.monotonic() + self.start_timeout
+            attempts = 1
             while not ping_uri(self.uri, 300):
                 if self.proc is not None and self.proc.poll() is not None:
                     reason = tail(self.log_path)
+                    if "Errno 98" in reason and not self._fixed_port and attempts < 3:
+                        # someone bound the port between our choice and the child's bind: choose again
+                        log.warning("port %d was taken before nx-27017 bound it; trying another", self.port)
+                        attempts += 1
+                        self.port = database_port()
+                        self._spawn()
+                        continue
                     raise EmbeddedError("nx-27017 exited with code %s%s (log: %s)" % (
                         self.proc.returncode, ": " + reason if reason else "", self.log_path))
                 if time.monotonic() > deadline:

@@ -370,3 +370,35 @@ def test_the_hidden_database_command_runs_nx_27017(tmp_path):
 
     result = run(CHILD_COMMAND, "--help")
     assert result.returncode == 0 and "--pid-file" in result.stdout
+
+
+def test_the_database_child_gets_another_port_when_its_port_is_taken_first(tmp_path):
+    import socket
+
+    from chat.embedded import EmbeddedMongo
+    from chat.store import ping_uri
+
+    mongo = EmbeddedMongo(str(tmp_path / "d"))
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", mongo.port))  # taken between the choice and the child's bind
+    squatter.listen(1)
+    chosen = mongo.port
+    try:
+        mongo.start()
+        assert mongo.port != chosen and ping_uri(mongo.uri, 2000)
+        with open(mongo.log_path, encoding="utf-8") as fh:
+            assert "Errno 98" in fh.read()
+    finally:
+        mongo.stop()
+        squatter.close()
+
+
+def test_database_ports_are_chosen_below_the_ephemeral_range():
+    import random
+
+    from chat.embedded import database_port
+
+    with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
+        low = int(fh.read().split()[0])
+    ports = {database_port(rng=random.Random(seed)) for seed in range(20)}
+    assert all(10000 <= port < low for port in ports) and len(ports) > 1
