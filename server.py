@@ -236,6 +236,8 @@ def _fail(message: str, code: int = EXIT_CONFIG) -> int:
 def serve_command(argv: List[str]) -> int:
     """``serve`` (the default command): run the server."""
     parser = _parser("serve" if argv[:1] == ["serve"] else "", __doc__ or "")
+    parser.usage = PROG + " [serve] [--config FILE] [options]\n       " + PROG + " {" + ",".join(
+        c for c in COMMANDS if c != "serve") + "} ... (COMMAND --help for its options)\n       " + PROG + " --version"
     parser.epilog = "commands: " + ", ".join(COMMANDS) + " (each has --help); --version prints the version"
     args = parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv)
     try:
