@@ -402,3 +402,14 @@ def test_database_ports_are_chosen_below_the_ephemeral_range():
         low = int(fh.read().split()[0])
     ports = {database_port(rng=random.Random(seed)) for seed in range(20)}
     assert all(10000 <= port < low for port in ports) and len(ports) > 1
+
+
+def test_the_readme_links_the_projects_own_protocol_reference():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
+        readme = fh.read()
+    assert "](docs/PROTOCOL.md)" in readme and "../shared/" not in readme
+    with open(os.path.join(ROOT, "docs", "PROTOCOL.md"), encoding="utf-8") as fh:
+        protocol = fh.read()
+    for section in ("## 1. Identity and authentication", "## 7. REST API", "## Operations endpoints",
+                    "HEAD /api/health", "/metrics"):
+        assert section in protocol
