@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional
 from chat import settings as settings_mod
 from chat.auth import mint_token
 from chat.config_file import CONFIG_ENV, config_path, read_config, ssl_context, validate
-from chat.embedded import CHILD_COMMAND, DataDirInUse, EmbeddedError, EmbeddedMongo, read_state
+from chat.embedded import CHILD_COMMAND, DataDirInUse, EmbeddedError, EmbeddedMongo, follow_launcher, read_state
 from chat.errors import Unavailable
 from chat.logfmt import setup_logging
 from chat.roster import RosterError, import_roster, parse_roster
@@ -422,6 +422,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [CHILD_COMMAND]:
         return _embedded_child(argv[1:])
+    if getattr(sys, "frozen", False):
+        follow_launcher()
     if argv[:1] in (["--version"], ["-V"], ["version"]):
         print("%s %s" % (PROG, __version__))
         return 0

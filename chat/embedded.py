@@ -179,6 +179,20 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     os.setpgrp()  # not in the terminal's process group: Ctrl-C reaches the server, which stops us
 
 
+def follow_launcher() -> None:
+    """Inside the one-file executable, the server runs as the child of a small launcher process
+    (the one systemd or a shell started). SIGTERM us when the launcher dies, even by SIGKILL,
+    so that no server (and so no database child) outlives it."""
+    launcher = os.getppid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except OSError:
+        return
+    if os.getppid() != launcher:  # it died before the prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def pid_alive(pid: int) -> bool:
     """True when a process with this pid exists (and is not a zombie we could reap)."""
     try:

@@ -68,3 +68,43 @@ def test_the_built_executable_passes_the_smoke_test():
         sys.path.pop(0)
     result = smoke(BINARY)
     assert result["bytes"] < 60 * 1024 * 1024
+
+
+@pytest.mark.skipif(not os.path.exists(BINARY), reason="dist/school-chat not built (deploy/build-binary.sh)")
+def test_sigkill_of_the_executable_leaves_no_server_or_database_behind(tmp_path):
+    """The one-file executable is a launcher with the server as its child: killing the launcher
+    (what a process supervisor's last resort does) must take the server and its database along."""
+    import signal
+    import time
+    import urllib.request
+
+    sys.path.insert(0, os.path.join(ROOT, "deploy"))
+    try:
+        from smoke_test import _zombie, descendants, free_port
+    finally:
+        sys.path.pop(0)
+    port = free_port()
+    proc = subprocess.Popen([BINARY, "--port", str(port), "--data-dir", str(tmp_path / "data")], cwd=str(tmp_path),
+                            env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    below = []
+    try:
+        while True:
+            assert proc.poll() is None
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/api/health" % port, timeout=10) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        below = descendants(proc.pid)
+        assert len(below) >= 2  # the server and its database child
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 30  # generous: a survivor would never go away
+        while any(os.path.exists("/proc/%d" % pid) and not _zombie(pid) for pid in below):
+            assert time.monotonic() < deadline, "left running: %s" % below
+            time.sleep(0.05)
+    finally:
+        for pid in below:
+            if os.path.exists("/proc/%d" % pid) and not _zombie(pid):
+                os.kill(pid, signal.SIGKILL)
