@@ -2,7 +2,7 @@
 
 The child is started on a free loopback port with its database, pid file and log file
 inside the data directory. It can never outlive the server: it gets ``PR_SET_PDEATHSIG``
-(so even a SIGKILLed server takes it along) and is stopped on exit and on signals. A state
+with SIGKILL (so even a SIGKILLed server takes it along) and is stopped on exit and on signals. A state
 file (``<data-dir>/mongo.json``) tells other commands (``import-roster``) where the running
 server's database is, so they never open the same SQLite file a second time.
 
@@ -170,10 +170,16 @@ def child_argv() -> List[str]:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # Linux only: SIGTERM the child when the thread that forked it dies, even on SIGKILL.
+    # Linux only: kill the child when the thread that forked it dies, even on SIGKILL.
+    # SIGKILL, not SIGTERM: nx-27017 answers SIGTERM with sys.exit() from its signal handler,
+    # which can fire inside an asyncio callback. When the server dies, all its connections hit
+    # EOF at the same moment, and that SystemExit then left the child half shut down, alive for
+    # good, still holding the database, its pid file and the data-dir lock: the next start
+    # failed ("nx-27017 exited with code 1": "already running"). A dead server waits for
+    # nothing, and SQLite loses no committed write when its process is killed.
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
     except OSError:
         pass
     os.setpgrp()  # not in the terminal's process group: Ctrl-C reaches the server, which stops us
