@@ -215,7 +215,8 @@ class Realtime:
 
     async def _read(self, s: Session, conversation_id: str, seq: int) -> Dict[str, Any]:
         result = await self.service.mark(s.ident, conversation_id, seq, "read")
-        return {"conversationId": conversation_id, "unread": result["unread"], "lastReadSeq": result["lastReadSeq"]}
+        return {"conversationId": conversation_id, "unread": result["unread"], "mentions": result["mentions"],
+                "lastReadSeq": result["lastReadSeq"]}
 
     async def _react(self, s: Session, message_id: str, emoji: str, on: bool) -> Dict[str, Any]:
         return await self.service.react(s.ident, message_id, emoji, on)

@@ -106,6 +106,10 @@ class ChatService:
                       limit: int) -> Tuple[List[Dict[str, Any]], bool, Optional[int]]:
         return await self.messages.history(ident, conversation_id, before, after, limit)
 
+    async def history_around(self, ident: Identity, conversation_id: str, seq: int, limit: int
+                             ) -> Tuple[List[Dict[str, Any]], bool, Optional[int], bool]:
+        return await self.messages.around(ident, conversation_id, seq, limit)
+
     async def edit_message(self, ident: Identity, message_id: str, text: str) -> Dict[str, Any]:
         return await self.messages.edit(ident, message_id, text)
 

@@ -119,7 +119,15 @@ class MessagesHandler(ApiHandler):
         ident = await self.identity()
         before = v.query_int_opt(self.arg("before"), "before", 0, 2 ** 53)
         after = v.query_int_opt(self.arg("after"), "after", 0, 2 ** 53)
+        around = v.query_int_opt(self.arg("around"), "around", 1, 2 ** 53)
         limit = v.query_int(self.arg("limit"), "limit", 50, 1, 100)
+        if around is not None:
+            if before is not None or after is not None:
+                raise BadRequest("around takes neither before nor after")
+            page, has_more, cursor, has_newer = await self.runtime.service.history_around(
+                ident, conversation_id, around, limit)
+            self.send_list(page, has_more, cursor, hasNewer=has_newer)
+            return
         page, has_more, cursor = await self.runtime.service.history(ident, conversation_id, before, after, limit)
         self.send_list(page, has_more, cursor)
 
