@@ -35,9 +35,11 @@ class MarkerActions:
         if kind == "read":
             after = await self.counter.settle(after, state.last_seq)
         result = {"conversationId": conversation_id, "unread": after.get("unread", 0),
+                  "mentions": after.get("unreadMentions", 0),
                   "lastReadSeq": after.get("lastReadSeq", 0), "lastDeliveredSeq": after.get("lastDeliveredSeq", 0)}
         if kind == "read" and (moved or after.get("unread") != before.get("unread")):
             self.core.events.unread_changed({"conversationId": conversation_id, "unread": result["unread"],
+                                             "mentions": result["mentions"],
                                              "lastReadSeq": result["lastReadSeq"]},
                                             Audience.one(state.school, ident.user_id))
         return result
@@ -72,11 +74,13 @@ class MarkerActions:
         mine = list(memberships.values())
         await self.catch_up(mine, {d["id"]: d.get("lastSeq", 0) for d in docs})
         rows = []
-        total = 0
+        total = mentions_total = 0
         for m in mine:
             rows.append({"conversationId": m["conversationId"], "unread": m.get("unread", 0),
+                         "mentions": m.get("unreadMentions", 0),
                          "lastReadSeq": m.get("lastReadSeq", 0), "muted": m.get("mutedUntil") is not None})
             if m.get("mutedUntil") is None and m.get("archivedAt") is None:
                 total += m.get("unread", 0)
+            mentions_total += m.get("unreadMentions", 0)  # a mention reaches its user even when muted
         rows.sort(key=lambda r: r["conversationId"])
-        return {"total": total, "conversations": rows}
+        return {"total": total, "mentionsTotal": mentions_total, "conversations": rows}

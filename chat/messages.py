@@ -34,6 +34,9 @@ class MessageActions:
         clientMsgId returns the stored message with created=False and changes nothing."""
         state = await self.core.participant(ident, conversation_id)
         policy.check_post(state.type, state.roles.get(ident.user_id))
+        strangers = [u for u in req.mentions if u not in state.roles]
+        if strangers:
+            raise BadRequest("mentions must be participants of this conversation: %s" % ", ".join(strangers[:5]))
         if req.reply_to:
             target = await self.core.store.messages.get(req.reply_to)
             if target is None or target["conversationId"] != conversation_id:
@@ -48,7 +51,7 @@ class MessageActions:
             "id": new_id(), "conversationId": conversation_id, "senderId": ident.user_id,
             "senderName": ident.name, "type": req.type, "text": req.text, "attachments": attachments,
             "replyTo": req.reply_to, "clientMsgId": client_msg_id, "createdAt": now_ms(),
-            "editedAt": None, "deletedAt": None}
+            "editedAt": None, "deletedAt": None, "mentions": [u for u in req.mentions if u != ident.user_id]}
         stored, created = await self.core.writer.submit(conversation_id, doc, bool(req.client_msg_id))
         if not created:
             if stored["conversationId"] != conversation_id:
@@ -83,6 +86,24 @@ class MessageActions:
         if has_more and page:
             cursor = page[-1]["seq"] if after is not None else page[0]["seq"]
         return page, has_more, cursor
+
+    async def around(self, ident: Identity, conversation_id: str, seq: int, limit: int
+                     ) -> Tuple[List[Dict[str, Any]], bool, Optional[int], bool]:
+        """The page around ``seq`` (search results jump there): ascending, at most ``limit``,
+        ``seq`` included, about half older. Returns (page, older exist, the ``before`` cursor of
+        the older page, newer exist)."""
+        await self.core.participant(ident, conversation_id)
+        messages = self.core.store.messages
+        older_count = limit // 2
+        older = await messages.history(conversation_id, seq + 1, None, older_count + 2)
+        newer = await messages.history(conversation_id, None, seq, limit + 1)
+        has_more = len(older) > older_count + 1
+        older = older[-(older_count + 1):] if older else []
+        room = limit - len(older)
+        has_newer = len(newer) > room
+        docs = older + newer[:room]
+        page = [render.message(d) for d in docs]
+        return page, has_more, (page[0]["seq"] if has_more and page else None), has_newer
 
     async def edit(self, ident: Identity, message_id: str, text: str) -> Dict[str, Any]:
         msg, state = await self.core.message(ident, message_id)
@@ -126,11 +147,13 @@ class MessageActions:
         if self.uploads is not None:
             await message_deleted(self.uploads, msg)
         if policy.counts_as_unread(msg, ""):
-            await self.core.store.conversations.uncount_deleted(state.id, msg["senderId"], msg["seq"])
+            await self.core.store.conversations.uncount_deleted(state.id, msg["senderId"], msg["seq"],
+                                                                msg.get("mentions") or [])
             for m in await self.core.store.conversations.memberships_of([state.id]):
                 if m["userId"] != msg["senderId"] and m.get("lastReadSeq", 0) < msg["seq"]:
                     await self.counter.settle(m, state.last_seq)
                     self.core.events.unread_changed({"conversationId": state.id, "unread": m.get("unread", 0),
+                                                     "mentions": m.get("unreadMentions", 0),
                                                      "lastReadSeq": m.get("lastReadSeq", 0)},
                                                     Audience.one(state.school, m["userId"]))
         return result

@@ -19,15 +19,17 @@ from chat.typing_state import TypingTracker
 class SocketEvents:
     """:class:`chat.events.EventSink` that pushes to sockets."""
 
-    def __init__(self, manager: ConnectionManager, typing: TypingTracker) -> None:
+    def __init__(self, manager: ConnectionManager, typing: TypingTracker,
+                 delivered: Callable[[int], None] = lambda count: None) -> None:
         self.manager = manager
         self.typing = typing
+        self.delivered = delivered  # counts message pushes written to sockets (metrics)
 
     def _push(self, event: str, data: Dict[str, Any], audience: Audience) -> None:
         self.manager.publish(event, data, audience.user_ids, audience.school)
 
     def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
-        self._push(p.Message.NEW, message, audience)
+        self.delivered(self.manager.publish(p.Message.NEW, message, audience.user_ids, audience.school))
         if self.typing.is_typing(message["conversationId"], message["senderId"]):
             self.typing.stop(message["conversationId"], message["senderId"])
 

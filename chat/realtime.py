@@ -22,6 +22,7 @@ from chat.service import ChatService
 from chat.settings import Settings
 from chat.timeutil import iso, now_ms
 from chat.typing_state import TypingTracker
+from chat.version import __version__
 
 log = logging.getLogger("chat.realtime")
 
@@ -68,7 +69,8 @@ class Realtime:
 
     def __init__(self, settings: Settings, service: ChatService, manager: ConnectionManager,
                  verifier: TokenVerifier, presence: PresenceService, typing: TypingTracker,
-                 limiter: RateLimiter, clock: Clock) -> None:
+                 limiter: RateLimiter, clock: Clock,
+                 on_rate_limit_close: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self.service = service
         self.manager = manager
@@ -77,6 +79,7 @@ class Realtime:
         self.typing = typing
         self.limiter = limiter
         self.clock = clock
+        self.on_rate_limit_close = on_rate_limit_close  # metrics
         self.transport: Transport = _NullTransport()
         self.sessions: Dict[str, Session] = {}
         self.draining = False
@@ -117,7 +120,7 @@ class Realtime:
         first = self.manager.add(conn_id, presence, ident.school)
         self.transport.send(conn_id, p.push(p.Session.READY, {
             "user": ident.public(), "sessionId": conn_id, "serverTime": iso(now_ms()),
-            "heartbeatSeconds": self.settings.ws_ping_interval}))
+            "heartbeatSeconds": self.settings.ws_ping_interval, "version": __version__}))
         if first:
             self.manager.publish(p.User.ONLINE, presence.public(), self.manager.audience(presence))
         self._schedule_expiry(session)
@@ -191,6 +194,7 @@ class Realtime:
         session.strikes += 1
         if session.strikes > self.settings.rate_strikes:
             self.transport.close(session.conn_id, CLOSE_POLICY, "rate limit exceeded")
+            self.on_rate_limit_close()
         raise RateLimited("rate limit exceeded for %s" % event)
 
     # ------------------------------------------------------------------ the dispatch table
@@ -211,7 +215,8 @@ class Realtime:
 
     async def _read(self, s: Session, conversation_id: str, seq: int) -> Dict[str, Any]:
         result = await self.service.mark(s.ident, conversation_id, seq, "read")
-        return {"conversationId": conversation_id, "unread": result["unread"], "lastReadSeq": result["lastReadSeq"]}
+        return {"conversationId": conversation_id, "unread": result["unread"], "mentions": result["mentions"],
+                "lastReadSeq": result["lastReadSeq"]}
 
     async def _react(self, s: Session, message_id: str, emoji: str, on: bool) -> Dict[str, Any]:
         return await self.service.react(s.ident, message_id, emoji, on)

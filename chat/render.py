@@ -40,6 +40,7 @@ def message(doc: Dict[str, Any]) -> Dict[str, Any]:
         "editedAt": iso(doc.get("editedAt")),
         "deleted": deleted,
         "clientMsgId": doc.get("clientMsgId"),
+        "mentions": [] if deleted else list(doc.get("mentions") or []),
     }
     if doc.get("meta"):
         out["meta"] = doc["meta"]
@@ -88,6 +89,7 @@ def conversation(conv: Dict[str, Any], membership: Optional[Dict[str, Any]],
         "lastSeq": conv.get("lastSeq", 0),
         "lastActivityAt": iso(conv.get("lastActivityAt")),
         "unread": mine.get("unread", 0),
+        "mentions": mine.get("unreadMentions", 0),
         "lastReadSeq": mine.get("lastReadSeq", 0),
         "lastDeliveredSeq": mine.get("lastDeliveredSeq", 0),
         "muted": now_muted is not None,

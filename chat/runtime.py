@@ -17,6 +17,7 @@ from chat.clock import Clock, SystemClock
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
 from chat.events import Fanout
+from chat.metrics import Metrics, MetricsEvents
 from chat.people import PeopleIndex
 from chat.presence import PresenceService
 from chat.push import SocketEvents, typing_announcer
@@ -43,6 +44,7 @@ class Runtime:
     realtime: Realtime
     storage_label: str
     uploads: UploadsService
+    metrics: Metrics
     embedded: Optional[EmbeddedMongo] = None
     started_at: float = dataclasses.field(default_factory=time.time)
     draining: bool = False
@@ -59,21 +61,25 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
                   clock: Optional[Clock] = None) -> Runtime:
     """Wire the components together (the transport is installed by the socket tier)."""
     clock = clock or SystemClock()
-    store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms)
     manager = ConnectionManager()
+    metrics = Metrics(manager.stats, (lambda: embedded.restarts) if embedded is not None else None)
+    store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms,
+                  on_error=metrics.storage_error)
     typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
     people = PeopleIndex(store, clock, settings.roster_refresh)
-    events = Fanout([SocketEvents(manager, typing), people])
+    events = Fanout([SocketEvents(manager, typing, metrics.delivered), people, MetricsEvents(metrics)])
     limiter = RateLimiter(settings, clock)
     uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND))
-    service = ChatService(settings, store, events, online=manager.is_online, clock=clock, uploads=uploads)
+    service = ChatService(settings, store, events, online=manager.is_online, clock=clock, uploads=uploads,
+                          metrics=metrics)
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
-    realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock)
+    realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock,
+                        on_rate_limit_close=metrics.rate_limit_closed)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
                    manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,
-                   storage_label=label, uploads=uploads, embedded=embedded)
+                   storage_label=label, uploads=uploads, metrics=metrics, embedded=embedded)
 
 
 def _redact(uri: str) -> str:

@@ -28,6 +28,7 @@ from chat.events import EventSink, NullEvents
 from chat.flusher import Flusher
 from chat.markers import MarkerActions
 from chat.messages import MessageActions
+from chat.metrics import Metrics
 from chat.reactions import ReactionActions
 from chat.search import SearchActions
 from chat.settings import Settings
@@ -44,14 +45,16 @@ class ChatService:
 
     def __init__(self, settings: Settings, store: Store, events: Optional[EventSink] = None,
                  online: Optional[Callable[[str], bool]] = None, clock: Optional[Clock] = None,
-                 uploads: Optional[UploadsService] = None) -> None:
+                 uploads: Optional[UploadsService] = None, metrics: Optional[Metrics] = None) -> None:
         self.settings = settings
         self.store = store
         self.events: EventSink = events or NullEvents()
         clock = clock or SystemClock()
         cache = ConversationCache(store)
         flusher = Flusher(cache, store.conversations, clock, settings.conversation_flush)
-        writer = MessageWriter(cache, store.messages, self.events, flusher.schedule, settings.write_linger)
+        writer = MessageWriter(cache, store.messages, self.events, flusher.schedule, settings.write_linger,
+                               observe_batch=metrics.writer_batch if metrics else None,
+                               observe_latency=metrics.send_latency if metrics else None)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
                          writer=writer, flusher=flusher, online=online or (lambda _user_id: False))
         counter = UnreadCounter(store, settings.unread_chunk)
@@ -102,6 +105,10 @@ class ChatService:
     async def history(self, ident: Identity, conversation_id: str, before: Optional[int], after: Optional[int],
                       limit: int) -> Tuple[List[Dict[str, Any]], bool, Optional[int]]:
         return await self.messages.history(ident, conversation_id, before, after, limit)
+
+    async def history_around(self, ident: Identity, conversation_id: str, seq: int, limit: int
+                             ) -> Tuple[List[Dict[str, Any]], bool, Optional[int], bool]:
+        return await self.messages.around(ident, conversation_id, seq, limit)
 
     async def edit_message(self, ident: Identity, message_id: str, text: str) -> Dict[str, Any]:
         return await self.messages.edit(ident, message_id, text)

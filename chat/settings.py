@@ -1,7 +1,9 @@
 """Settings: every tunable has a documented default, an env var and a CLI flag.
 
-The table ``OPTIONS`` is the single source: ``README.md`` documents the same names, and
-``add_arguments`` derives ``--flag-name`` from each entry.
+The table ``OPTIONS`` is the single source: ``README.md`` documents the same names,
+``add_arguments`` derives ``--flag-name`` from each entry, and a TOML config file
+(``--config FILE``, see ``chat/config_file.py``) takes the same names as keys.
+Precedence: flags > environment > config file > defaults.
 """
 from __future__ import annotations
 
@@ -119,8 +121,21 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "seconds between checks whether a roster import changed the classes (kept in memory)"),
     ("last_seen_flush", "CHAT_LAST_SEEN_FLUSH", float, 2.0, "seconds within which lastSeenAt is written, many users at once"),
     ("demo", "CHAT_DEMO", _bool, False, "seed a demo school and enable the demo sign-in routes (loopback only)"),
-    ("log_level", "CHAT_LOG_LEVEL", str, "info", "logging level"),
+    ("log_level", "CHAT_LOG_LEVEL", str, "info", "logging level: debug, info, warning or error"),
+    ("log_format", "CHAT_LOG_FORMAT", str, "text", "log lines as `text` or `json` (one object per line)"),
+    ("tls_cert", "CHAT_TLS_CERT", str, "", "PEM certificate (chain): serve HTTPS and WSS directly (needs tls_key)"),
+    ("tls_key", "CHAT_TLS_KEY", str, "", "PEM private key of tls_cert"),
+    ("trusted_proxies", "CHAT_TRUSTED_PROXIES", _list, [],
+     "CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed"),
+    ("metrics_port", "CHAT_METRICS_PORT", int, 0,
+     "serve /metrics on this loopback port only (0: on the main port; -1: disabled)"),
+    ("embedded_log_max_bytes", "CHAT_EMBEDDED_LOG_MAX_BYTES", int, 10485760,
+     "rotate <data-dir>/nx-27017.log past this size (0 never rotates)"),
+    ("embedded_log_backups", "CHAT_EMBEDDED_LOG_BACKUPS", int, 3, "rotated embedded-database logs kept"),
 ]
+
+# Settings printed masked by `check-config` (a URI only loses its password).
+SECRETS = ("jwt_secret",)
 
 
 @dataclasses.dataclass
@@ -192,6 +207,13 @@ class Settings:
     last_seen_flush: float = 2.0
     demo: bool = False
     log_level: str = "info"
+    log_format: str = "text"
+    tls_cert: str = ""
+    tls_key: str = ""
+    trusted_proxies: List[str] = dataclasses.field(default_factory=list)
+    metrics_port: int = 0
+    embedded_log_max_bytes: int = 10485760
+    embedded_log_backups: int = 3
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed."""
@@ -212,14 +234,40 @@ def add_arguments(parser: argparse.ArgumentParser, names: Optional[List[str]] = 
                                 help=f"{help_text} (env {env}, default {default!r})")
 
 
-def load(args: Optional[argparse.Namespace] = None, environ: Optional[Mapping[str, str]] = None) -> Settings:
-    """Settings from defaults, overridden by env vars, overridden by parsed CLI flags."""
+class SettingsError(ValueError):
+    """A setting has a value it cannot take; the message names the setting and where it came from."""
+
+
+def load(args: Optional[argparse.Namespace] = None, environ: Optional[Mapping[str, str]] = None,
+         file_values: Optional[Mapping[str, Any]] = None) -> Settings:
+    """Settings from defaults, overridden by the config file's values (already converted, see
+    ``chat.config_file``), by env vars, then by parsed CLI flags. Raises :class:`SettingsError`."""
     env = os.environ if environ is None else environ
-    values: Dict[str, Any] = {}
+    values: Dict[str, Any] = dict(file_values or {})
     for name, env_name, conv, _default, _help in OPTIONS:
         if env.get(env_name, "") != "":
-            values[name] = conv(env[env_name])
+            try:
+                values[name] = conv(env[env_name])
+            except ValueError as exc:
+                raise SettingsError("%s=%r: %s" % (env_name, env[env_name], exc)) from None
         flag_value = getattr(args, name, None) if args is not None else None
         if flag_value is not None:
             values[name] = flag_value
     return Settings(**values)
+
+
+def sources(args: Optional[argparse.Namespace] = None, environ: Optional[Mapping[str, str]] = None,
+            file_values: Optional[Mapping[str, Any]] = None) -> Dict[str, str]:
+    """Where each setting's effective value comes from: flag, env, file or default."""
+    env = os.environ if environ is None else environ
+    where: Dict[str, str] = {}
+    for name, env_name, _conv, _default, _help in OPTIONS:
+        if args is not None and getattr(args, name, None) is not None:
+            where[name] = "flag"
+        elif env.get(env_name, "") != "":
+            where[name] = "env " + env_name
+        elif file_values is not None and name in file_values:
+            where[name] = "file"
+        else:
+            where[name] = "default"
+    return where

@@ -1,7 +1,8 @@
 """Unread counters, kept exact at a cost proportional to what changed.
 
 Each membership keeps ``unread`` = the messages that count (someone else's, live, not
-system) in seqs ``(unreadFrom, unreadSeq]``. Nothing is written per message: when its owner
+system) in seqs ``(unreadFrom, unreadSeq]``, and ``unreadMentions`` = those of them that
+mention the member. Nothing is written per message: when its owner
 looks, a counter is brought up to date by counting only the seqs it has not seen, and when
 the read marker moves from ``unreadFrom`` to ``r``, only the seqs in between are counted and
 subtracted. So a recount costs O(messages since the last count), never O(conversation), and
@@ -11,7 +12,7 @@ computed from: concurrent recounts never add up twice.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from chat.store import Store
 
@@ -35,23 +36,24 @@ class UnreadCounter:
         self.store = store
         self.chunk = max(1, chunk)
 
-    async def count(self, conversation_id: str, user_id: str, after: int, upto: int) -> int:
-        """Countable messages in seqs (after, upto], in chunks."""
-        total = 0
+    async def count(self, conversation_id: str, user_id: str, after: int, upto: int) -> Tuple[int, int]:
+        """Countable messages in seqs (after, upto], in chunks, and those mentioning the user."""
+        total, mentions = 0, 0
         lower = after
         while lower < upto:
             upper = min(upto, lower + self.chunk)
-            total += await self.store.messages.count_countable(conversation_id, user_id, lower, upper)
+            n, m = await self.store.messages.count_countable(conversation_id, user_id, lower, upper)
+            total, mentions = total + n, mentions + m
             lower = upper
-        return total
+        return total, mentions
 
     def stale(self, m: Dict[str, Any], last_seq: int) -> bool:
         """True when the counter has not counted up to ``last_seq`` or lags the read marker."""
         return counted_upto(m) < last_seq or counted_from(m) != int(m.get("lastReadSeq", 0))
 
     async def settle(self, m: Dict[str, Any], last_seq: int) -> Dict[str, Any]:
-        """Bring one membership's counter up to ``last_seq`` and its read marker; updates and
-        returns ``m``."""
+        """Bring one membership's counters (``unread``, ``unreadMentions``) up to ``last_seq``
+        and its read marker; updates and returns ``m``."""
         conv, user = m["conversationId"], m["userId"]
         current: Optional[Dict[str, Any]] = m
         for _ in range(ATTEMPTS):
@@ -60,20 +62,27 @@ class UnreadCounter:
             if not self.stale(current, last_seq):
                 break
             read = int(current.get("lastReadSeq", 0))
-            start, upto, unread = counted_from(current), counted_upto(current), int(current.get("unread", 0))
+            start, upto = counted_from(current), counted_upto(current)
+            unread, mentions = int(current.get("unread", 0)), int(current.get("unreadMentions", 0))
             target = max(last_seq, read)
             if read >= upto:  # everything counted is read: start over from the read marker
-                fresh = await self.count(conv, user, read, target)
+                fresh, fresh_mentions = await self.count(conv, user, read, target)
             else:
-                fresh = unread - await self.count(conv, user, start, read) + await self.count(conv, user, upto, target)
+                gone, gone_mentions = await self.count(conv, user, start, read)
+                new, new_mentions = await self.count(conv, user, upto, target)
+                fresh, fresh_mentions = unread - gone + new, mentions - gone_mentions + new_mentions
             expect = {"unreadSeq": upto, "unread": unread}
             if "unreadFrom" in current:
                 expect["unreadFrom"] = start
-            if await self.store.conversations.set_unread(conv, user, fresh, target, read, expect):
-                current = dict(current, unread=max(0, fresh), unreadSeq=target, unreadFrom=read)
+            if "unreadMentions" in current:
+                expect["unreadMentions"] = mentions
+            if await self.store.conversations.set_unread(conv, user, fresh, fresh_mentions, target, read, expect):
+                current = dict(current, unread=max(0, fresh), unreadMentions=max(0, fresh_mentions),
+                               unreadSeq=target, unreadFrom=read)
                 break
             current = await self.store.conversations.membership(conv, user)  # raced: count from the new state
         if current is not None:
-            m.update(unread=current.get("unread", 0), unreadSeq=counted_upto(current),
-                     unreadFrom=counted_from(current), lastReadSeq=current.get("lastReadSeq", 0))
+            m.update(unread=current.get("unread", 0), unreadMentions=current.get("unreadMentions", 0),
+                     unreadSeq=counted_upto(current), unreadFrom=counted_from(current),
+                     lastReadSeq=current.get("lastReadSeq", 0))
         return m

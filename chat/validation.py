@@ -17,6 +17,7 @@ CONVERSATION_TYPES = ("direct", "group", "class", "announcement")
 MESSAGE_TYPES = ("text", "image", "file")
 MAX_ID = 128
 MAX_CLIENT_MSG_ID = 64
+MAX_MENTIONS = 50
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
@@ -197,6 +198,7 @@ class NewMessage:
     attachments: List[Dict[str, Any]]
     client_msg_id: Optional[str]
     reply_to: Optional[str]
+    mentions: List[str] = dataclasses.field(default_factory=list)
 
 
 def parse_text(body: Mapping[str, Any], settings: Settings, required: bool) -> str:
@@ -248,7 +250,8 @@ def parse_new_message(body: Any, settings: Settings) -> NewMessage:
     text = parse_text(body, settings, required=not attachments)
     client_msg_id = string(body, "clientMsgId", required=False, max_len=MAX_CLIENT_MSG_ID)
     reply_to = string(body, "replyTo", required=False, max_len=64)
-    return NewMessage(text, kind, attachments, client_msg_id, reply_to)
+    mentions = id_list(body, "mentions", MAX_MENTIONS, required=False)
+    return NewMessage(text, kind, attachments, client_msg_id, reply_to, mentions)
 
 
 def parse_edit(body: Any, settings: Settings) -> str:

@@ -71,13 +71,15 @@ class MessageWriter:
 
     def __init__(self, cache: ConversationCache, log_: MessageLog, events: EventSink,
                  on_stored: Callable[[], None], linger: float = 0.0,
-                 observe_batch: Optional[Callable[[int], None]] = None) -> None:
+                 observe_batch: Optional[Callable[[int], None]] = None,
+                 observe_latency: Optional[Callable[[float], None]] = None) -> None:
         self.cache = cache
         self.log = log_
         self.events = events
         self.on_stored = on_stored
         self.linger = linger
         self.observe_batch = observe_batch
+        self.observe_latency = observe_latency
         self._queue: List[_Send] = []
         self._recent: "collections.OrderedDict[Key, Dict[str, Any]]" = collections.OrderedDict()
         self._unsure: Dict[Key, str] = {}  # answered unavailable, maybe stored: key -> message id
@@ -91,13 +93,18 @@ class MessageWriter:
     async def submit(self, conversation_id: str, doc: Dict[str, Any], check_duplicate: bool) -> Result:
         """Queue a message; resolves with (stored doc, created) once it is durably stored and
         broadcast, or raises a :class:`ChatError` (see the module doc)."""
-        future: "asyncio.Future[Result]" = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[Result]" = loop.create_future()
+        started = loop.time()
         self.cache.pin(conversation_id)
         self._queue.append(_Send(conversation_id, doc, check_duplicate, future))
         if self._task is None:
             self._task = asyncio.ensure_future(self._run())
         try:
-            return await future
+            result = await future
+            if self.observe_latency is not None:
+                self.observe_latency(loop.time() - started)
+            return result
         finally:
             self.cache.unpin(conversation_id)
 

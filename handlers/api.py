@@ -9,17 +9,24 @@ from chat.auth import mint_token
 from chat.demo import demo_users
 from chat.errors import BadRequest, NotFound
 from chat.ratelimit import Limit
+from chat.version import __version__
 from handlers.base import ApiHandler, dumps
 
 
 class HealthHandler(ApiHandler):
-    """``GET /api/health``: no auth; 200 when storage answers, 503 when it does not."""
+    """``GET /api/health``: no auth; 200 when storage answers, 503 when it does not.
+    ``HEAD`` answers the same status with no body (for load balancers and uptime checks)."""
+
+    async def head(self) -> None:
+        self.set_status(200 if await self.runtime.store.ping() else 503)
+        self.finish()
 
     async def get(self) -> None:
         rt = self.runtime
         up = await rt.store.ping()
         data = {
             "status": "ok" if up else "degraded",
+            "version": __version__,
             "storage": rt.storage_label,
             "storageUp": up,
             "uptimeSeconds": round(time.time() - rt.started_at, 1),
@@ -112,7 +119,15 @@ class MessagesHandler(ApiHandler):
         ident = await self.identity()
         before = v.query_int_opt(self.arg("before"), "before", 0, 2 ** 53)
         after = v.query_int_opt(self.arg("after"), "after", 0, 2 ** 53)
+        around = v.query_int_opt(self.arg("around"), "around", 1, 2 ** 53)
         limit = v.query_int(self.arg("limit"), "limit", 50, 1, 100)
+        if around is not None:
+            if before is not None or after is not None:
+                raise BadRequest("around takes neither before nor after")
+            page, has_more, cursor, has_newer = await self.runtime.service.history_around(
+                ident, conversation_id, around, limit)
+            self.send_list(page, has_more, cursor, hasNewer=has_newer)
+            return
         page, has_more, cursor = await self.runtime.service.history(ident, conversation_id, before, after, limit)
         self.send_list(page, has_more, cursor)
 
@@ -216,7 +231,10 @@ class DemoHandler(ApiHandler):
 
     def prepare(self) -> None:
         super().prepare()
-        if not (self.runtime.settings.demo and is_loopback(self.request.remote_ip)):
+        # X-Forwarded-For left in place means a proxy we do not trust (trusted ones' headers are
+        # consumed, see handlers/proxy.py): the real client is unknown, so it is not loopback.
+        forwarded = "X-Forwarded-For" in self.request.headers
+        if not (self.runtime.settings.demo and is_loopback(self.request.remote_ip) and not forwarded):
             raise NotFound("no such route")
 
 

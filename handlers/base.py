@@ -121,8 +121,8 @@ class ApiHandler(JsonErrors, tornado.web.RequestHandler):
         self.set_status(status)
         self.finish(dumps({"data": data}))
 
-    def send_list(self, items: List[Any], has_more: bool, next_cursor: Any) -> None:
-        self.finish(dumps({"data": items, "hasMore": has_more, "next": next_cursor}))
+    def send_list(self, items: List[Any], has_more: bool, next_cursor: Any, **extra: Any) -> None:
+        self.finish(dumps(dict({"data": items, "hasMore": has_more, "next": next_cursor}, **extra)))
 
 
 def error_from(exc_info: Any, status_code: int) -> ChatError:

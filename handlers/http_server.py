@@ -31,13 +31,14 @@ HEAD_READ_FACTOR = 8
 _REASONS = {413: "Payload Too Large", 431: "Request Header Fields Too Large"}
 
 
-def build_http_server(app: tornado.httputil.HTTPServerConnectionDelegate, settings: Settings
-                      ) -> tornado.httpserver.HTTPServer:
+def build_http_server(app: tornado.httputil.HTTPServerConnectionDelegate, settings: Settings,
+                      ssl_options: Any = None) -> tornado.httpserver.HTTPServer:
     """The HTTP server for ``app`` with the size limits and read timeouts of ``settings``
-    (not listening yet: call ``listen`` or ``add_sockets``)."""
+    (not listening yet: call ``listen`` or ``add_sockets``); ``ssl_options`` serves TLS."""
     return tornado.httpserver.HTTPServer(
         _Limits(app, settings),
         xheaders=False,
+        ssl_options=ssl_options,
         max_header_size=settings.http_max_header_bytes * HEAD_READ_FACTOR,
         # chunked bodies are counted as they arrive: room to drop an over-limit one
         max_body_size=settings.max_body_bytes + settings.http_discard_bytes,

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from chat.errors import STATUS
 from chat.settings import Settings
-from chat.validation import CONVERSATION_TYPES, MAX_CLIENT_MSG_ID, MAX_ID, MESSAGE_TYPES
+from chat.validation import CONVERSATION_TYPES, MAX_CLIENT_MSG_ID, MAX_ID, MAX_MENTIONS, MESSAGE_TYPES
 from handlers.base import ApiHandler, dumps
 
 Schema = Dict[str, Any]
@@ -95,7 +95,8 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
                 "id": _STR, "type": {"enum": list(CONVERSATION_TYPES)}, "title": _NSTR, "classId": _NSTR,
                 "participants": {"type": "array", "items": _ref("Participant")},
                 "createdBy": _NSTR, "createdAt": _NTIME, "lastMessage": _nullable(_ref("LastMessage")),
-                "lastSeq": _INT, "lastActivityAt": _NTIME, "unread": _INT, "lastReadSeq": _INT,
+                "lastSeq": _INT, "lastActivityAt": _NTIME, "unread": _INT,
+                "mentions": dict(_INT, description="unread messages that mention the caller"), "lastReadSeq": _INT,
                 "lastDeliveredSeq": _INT, "muted": _BOOL, "pinned": _BOOL, "archived": _BOOL,
                 "role": {"type": ["string", "null"], "description": "the caller's role in it"}}),
         "Attachment": attachment,
@@ -110,9 +111,10 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
                 "text": _NSTR, "attachments": {"type": "array", "items": _ref("Attachment")},
                 "replyTo": _NSTR, "reactions": _ref("Reactions"), "createdAt": _TIME, "editedAt": _NTIME,
                 "deleted": _BOOL, "clientMsgId": _NSTR,
+                "mentions": {"type": "array", "items": _STR, "description": "ids of the participants it mentions"},
                 "meta": {"type": "object", "description": "system messages: {action, userIds}"}}),
         "Markers": _obj(["conversationId", "unread", "lastReadSeq", "lastDeliveredSeq"], {
-            "conversationId": _STR, "unread": _INT, "lastReadSeq": _INT, "lastDeliveredSeq": _INT}),
+            "conversationId": _STR, "unread": _INT, "mentions": _INT, "lastReadSeq": _INT, "lastDeliveredSeq": _INT}),
         "Removed": _obj(["conversationId", "userId"], {"conversationId": _STR, "userId": _STR}),
         "Deleted": _obj(["messageId", "conversationId", "seq"], {
             "messageId": _STR, "conversationId": _STR, "seq": _INT}),
@@ -122,10 +124,13 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
                 ["userId", "name", "status", "delivered", "deliveredAt", "read", "readAt"], {
                     "userId": _STR, "name": _STR, "status": {"enum": ["sent", "delivered", "read"]},
                     "delivered": _BOOL, "deliveredAt": _NTIME, "read": _BOOL, "readAt": _NTIME})}}),
-        "Unread": _obj(["total", "conversations"], {
-            "total": _INT, "conversations": {"type": "array", "items": _obj(
-                ["conversationId", "unread", "lastReadSeq", "muted"], {
-                    "conversationId": _STR, "unread": _INT, "lastReadSeq": _INT, "muted": _BOOL})}}),
+        "Unread": _obj(["total", "mentionsTotal", "conversations"], {
+            "total": dict(_INT, description="unread, muted and archived conversations left out"),
+            "mentionsTotal": dict(_INT, description="unread mentions of the caller, muted conversations included"),
+            "conversations": {"type": "array", "items": _obj(
+                ["conversationId", "unread", "mentions", "lastReadSeq", "muted"], {
+                    "conversationId": _STR, "unread": _INT, "mentions": _INT, "lastReadSeq": _INT,
+                    "muted": _BOOL})}}),
         "OnlineUser": _obj(["userId", "name", "role", "since"], {
             "userId": _STR, "name": _STR, "role": {"enum": ROLES}, "since": _NTIME}),
         "Health": _obj(["status", "storage", "storageUp", "uptimeSeconds", "connections", "usersOnline"], {
@@ -168,7 +173,9 @@ def _schemas(settings: Settings) -> Dict[str, Schema]:
             "attachments": {"type": ["array", "null"], "maxItems": settings.max_attachments,
                             "items": attachment},
             "clientMsgId": {"type": ["string", "null"], "maxLength": MAX_CLIENT_MSG_ID},
-            "replyTo": {"type": ["string", "null"], "maxLength": 64}}),
+            "replyTo": {"type": ["string", "null"], "maxLength": 64},
+            "mentions": {"type": ["array", "null"], "maxItems": MAX_MENTIONS, "items": {"type": "string"},
+                         "description": "ids of participants the message mentions"}}),
         "Edit": _obj(["text"], {"text": {"type": "string", "minLength": 1, "maxLength": settings.max_text}}),
         "Seq": _obj(["seq"], {"seq": {"type": "integer", "minimum": 0, "maximum": 2 ** 53}}),
         "DemoTokenRequest": _obj(["userId"], {"userId": {"type": "string", "minLength": 1, "maxLength": MAX_ID}}),
@@ -234,9 +241,13 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
     role = _query("role", {"enum": ROLES}, "only users of this school role")
     conv_ok = {200: _json(_data(_ref("Conversation")), "the conversation as the caller sees it")}
     return {
-        "/api/health": {"get": _op("Process and storage status", {
-            200: _json(_data(_ref("Health")), "storage answers"),
-            503: _json(_data(_ref("Health")), "storage does not answer")}, [], auth=False, tag="meta")},
+        "/api/health": {
+            "get": _op("Process and storage status", {
+                200: _json(_data(_ref("Health")), "storage answers"),
+                503: _json(_data(_ref("Health")), "storage does not answer")}, [], auth=False, tag="meta"),
+            "head": _op("Process and storage status, headers only (for probes)", {
+                200: {"description": "storage answers"}, 503: {"description": "storage does not answer"}},
+                [], auth=False, tag="meta")},
         "/api/openapi.json": {"get": _op("This document", {
             200: _json({"type": "object"}, "the OpenAPI document")}, [], auth=False, tag="meta")},
         "/api/docs": {"get": _op("This document rendered for people", {
@@ -274,10 +285,15 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
                 params=[CONV, _path("userId", "the participant's user id")])},
         "/api/conversations/{conversationId}/messages": {
             "get": _op("History by seq, ascending within the page", {
-                200: _json(_list("Message"), "a page; next is the before (or after) of the next page")},
+                200: _json(dict(_list("Message"), properties=dict(_list("Message")["properties"], hasNewer=dict(
+                    _BOOL, description="with around: newer messages exist"))),
+                    "a page; next is the before (or after) of the next page")},
                 [400, 403, 404], params=[
                     CONV, _query("before", seq_int, "newest messages before this seq"),
-                    _query("after", seq_int, "oldest messages after this seq"), _limit(50, 100)]),
+                    _query("after", seq_int, "oldest messages after this seq"),
+                    _query("around", {"type": "integer", "minimum": 1, "maximum": 2 ** 53},
+                           "the page around this seq (included; about half older); not with before/after"),
+                    _limit(50, 100)]),
             "post": _op("Send a message", {
                 200: _json(_data(_ref("Message")), "a retry of a known clientMsgId: the stored message"),
                 201: _json(_data(_ref("Message")), "stored")}, [403, 404, 409, 429], params=[CONV],

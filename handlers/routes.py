@@ -9,6 +9,7 @@ import tornado.web
 from chat.runtime import Runtime
 from handlers import api, openapi, uploads as up
 from handlers.base import NotFoundHandler
+from handlers.metrics import MetricsHandler
 from handlers.ws import ChatSocket, SocketHub
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
@@ -49,6 +50,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/uploads/%s" % ID, up.UploadFileHandler, dict(files, variant="file")),
         (r"/api/uploads/%s/thumbnail" % ID, up.UploadFileHandler, dict(files, variant="thumbnail")),
         (r"/ws", ChatSocket, {"runtime": runtime, "hub": hub}),
+        (r"/metrics", MetricsHandler, deps),
         (r"/api/.*", NotFoundHandler, deps),
         (r"/()", tornado.web.StaticFileHandler, {"path": STATIC_DIR, "default_filename": "index.html"}),
         (r"/(.+)", tornado.web.StaticFileHandler, {"path": STATIC_DIR}),

@@ -185,6 +185,7 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
             log.info("closing slow consumer %s (over %d bytes unsent)", self.conn_id,
                      self.runtime.settings.ws_max_pending_bytes)
             self.gone = True
+            self.runtime.metrics.slow_consumer_closed()
             stream.close()  # its buffer is full: a close frame would never get through
         except tornado.iostream.StreamClosedError:
             self.gone = True

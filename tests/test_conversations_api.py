@@ -215,7 +215,7 @@ async def test_unread_endpoint(api):
     status, data = await api.get("/api/unread", "st2")
     assert status == 200
     assert data["data"]["total"] == 2
-    assert data["data"]["conversations"] == [{"conversationId": conv["id"], "unread": 2, "lastReadSeq": 0,
+    assert data["data"]["conversations"] == [{"conversationId": conv["id"], "unread": 2, "mentions": 0, "lastReadSeq": 0,
                                               "muted": False}]
     _, mine = await api.get("/api/unread", "st1")
     assert mine["data"]["total"] == 0

@@ -95,7 +95,7 @@ async def test_a_token_of_another_school_sees_nothing_of_the_old_one(api, ws):
     _, found = await api.get("/api/search?q=secret", moved)
     assert found["data"] == []
     _, unread = await api.get("/api/unread", moved)
-    assert unread["data"] == {"total": 0, "conversations": []}
+    assert unread["data"] == {"total": 0, "mentionsTotal": 0, "conversations": []}
     c = await Ws.connect(api.base, "x2", tok=moved)
     try:
         synced = await c.ok("sync", {"conversations": {s2_conv["id"]: 0}, "changedSince": "2000-01-01T00:00:00Z"})

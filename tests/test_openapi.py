@@ -108,7 +108,7 @@ async def test_document_states_the_configured_limits(api: Api, settings: Any) ->
 @pytest.mark.gen_test
 async def test_wrong_method_is_405_with_allow_header(api: Api, base_url: str) -> None:
     client = tornado.httpclient.AsyncHTTPClient()
-    cases = [("DELETE", "/api/conversations", "GET, POST"), ("PUT", "/api/health", "GET"),
+    cases = [("DELETE", "/api/conversations", "GET, POST"), ("PUT", "/api/health", "GET, HEAD"),
              ("POST", "/api/me", "GET"), ("GET", "/api/conversations/abc/read", "POST"),
              ("PATCH", "/api/messages/abc/reactions/x", "DELETE, PUT"), ("POST", "/api/openapi.json", "GET")]
     for method, path, allow in cases:

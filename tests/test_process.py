@@ -183,6 +183,9 @@ def test_a_dead_database_child_gives_503_then_is_restarted(server):
     assert server.state()["pid"] != child
     assert "restarting" in server.output()
     assert http("GET", server.url + "/api/health")[1]["data"]["embeddedRestarts"] >= 1
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
+        restarts = [line for line in resp.read().decode().splitlines() if line.startswith("chat_embedded_restarts ")]
+    assert restarts and float(restarts[0].split()[1]) >= 1
 
 
 def test_external_mongodb_starts_nothing(tmp_path, mongo_uri):
@@ -208,14 +211,98 @@ def test_unreachable_mongodb_is_a_clear_error(tmp_path):
         proc.stop()
 
 
-def test_a_second_server_on_the_same_data_dir_refuses(server):
+def test_a_second_server_on_the_same_data_dir_refuses(server, tmp_path):
+    state_before = server.state()
     other = ServerProc(server.data_dir)
     try:
         assert other.proc.wait(30) == 3
-        assert "another server" in other.output()
+        assert "another server (pid %d)" % server.proc.pid in other.output()
     finally:
         other.stop()
     assert http("GET", server.url + "/api/health")[0] == 200
+    assert server.state() == state_before  # the refused start left the running server's state file alone
+    roster = tmp_path / "r.json"
+    roster.write_text(json.dumps({"users": [{"id": "t9", "name": "T", "role": "teacher", "school": "s1"}]}))
+    result = server.cli("import-roster", str(roster))
+    assert result.returncode == 0 and "imported 1 users" in result.stdout, result.stderr
+
+
+def test_a_busy_port_is_one_line_and_exit_4_with_nothing_written(tmp_path):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    data_dir = tmp_path / "never"
+    env = dict(os.environ)
+    env.pop("MONGODB_URI", None)
+    try:
+        result = subprocess.run([sys.executable, "server.py", "--port", str(port),
+                                 "--data-dir", str(data_dir)], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode == 4
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot listen on 127.0.0.1:%d" % port in lines[0], lines
+    assert not data_dir.exists()
+
+
+def test_the_database_child_holds_the_data_dir_lock_too(server):
+    """A SIGKILLed server's child lives on until its PDEATHSIG is acted on: holding the lock
+    itself, it keeps the data dir owned until it has really exited."""
+    child = server.state()["pid"]
+    lock = os.path.join(server.data_dir, "server.lock")
+    held = [os.readlink("/proc/%d/fd/%s" % (child, fd)) for fd in os.listdir("/proc/%d/fd" % child)]
+    assert lock in held
+
+
+def test_restart_waits_while_an_exiting_process_still_holds_the_data_dir(server):
+    """Stands in for a killed server's database child that has not exited yet (the kernel gives
+    no bound on that): the new server must wait for it, not fail nor open the database beside it."""
+    tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
+    assert http("GET", server.url + "/api/me", tok)[0] == 200
+    child = server.state()["pid"]
+    server.proc.kill()
+    server.proc.wait(10)
+    assert wait_gone(child)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"), os.path.join(server.data_dir, "server.lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        again = ServerProc(server.data_dir)
+        try:
+            marker = "still locked by an exiting process"
+            while marker not in again.output():
+                assert again.proc.poll() is None, again.output()
+                try:
+                    assert http("GET", again.url + "/api/health")[0] != 200, "started beside the lock holder"
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            holder.stdin.close()  # the holder exits: the data dir is free
+            assert holder.wait(10) == 0
+            again.wait_ready()
+            assert http("GET", again.url + "/api/me", tok)[1]["data"]["id"] == "u1"
+        finally:
+            again.stop()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def test_embedded_database_log_is_written_once(server):
+    names = os.listdir(server.data_dir)
+    assert "nx-27017.log" in names and "nx-27017.out" not in names
+    with open(os.path.join(server.data_dir, "nx-27017.log"), encoding="utf-8") as fh:
+        assert "Starting NX-27017" in fh.read()
 
 
 def test_sigterm_closes_sockets_with_1001_and_exits_0(server):

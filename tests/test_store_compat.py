@@ -201,7 +201,7 @@ def test_edit_delete_and_changed_since(io_loop, store):
         deleted = await store.messages.soft_delete(stored[2]["id"], "a", 600)
         assert deleted["deletedAt"] == 600 and deleted["deletedBy"] == "a" and deleted["text"] == "Msg 3 (.*)"
         assert await store.messages.soft_delete(stored[2]["id"], "a", 700) is None  # already deleted
-        await store.conversations.uncount_deleted(cid, "a", 3)
+        await store.conversations.uncount_deleted(cid, "a", 3, [])
         assert (await store.conversations.membership(cid, "c"))["unread"] == 3  # decremented for those who had counted it
         assert (await store.conversations.membership(cid, "b"))["unread"] == 0  # b never counted it: nothing to undo
         assert await store.messages.edit(stored[2]["id"], "a", "again", 800) is None  # deleted: no edit

@@ -162,7 +162,7 @@ async def test_edit_delete_react_markers_and_unread_over_sockets(ws, api):
     assert read["unread"] == 1 and read["conversationId"] == conv["id"]
     for c in (b1, b2):
         upd = await c.expect("unread:update")
-        assert upd["data"] == {"conversationId": conv["id"], "unread": 1, "lastReadSeq": 1}
+        assert upd["data"] == {"conversationId": conv["id"], "unread": 1, "mentions": 0, "lastReadSeq": 1}
     await a.expect("message:status", lambda f: f["data"]["status"] == "read")
     await a.none("unread:update")
     deleted = await a.ok("message:delete", {"messageId": m2["id"]})

@@ -15,6 +15,8 @@ domain modules, not here.
 """
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 from chat.store.conversations import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
@@ -30,8 +32,9 @@ class Store:
     ``conversations`` (conversations, memberships), ``messages`` (messages, edits,
     reactions)."""
 
-    def __init__(self, uri: str, db_name: str, workers: int = 8, timeout_ms: int = 2000) -> None:
-        self.db = Database(uri, db_name, workers, timeout_ms)
+    def __init__(self, uri: str, db_name: str, workers: int = 8, timeout_ms: int = 2000,
+                 on_error: Optional[Callable[[], None]] = None) -> None:
+        self.db = Database(uri, db_name, workers, timeout_ms, on_error)
         self.uri = uri
         self.db_name = db_name
         self.directory = Directory(self.db)

@@ -115,7 +115,7 @@ class Conversations:
                     {"_id": membership_id(conversation_id, u)},
                     {"$setOnInsert": {"conversationId": conversation_id, "userId": u, "role": r, "joinedAt": now,
                                       "lastReadSeq": read_upto, "lastReadAt": None, "lastDeliveredSeq": read_upto,
-                                      "lastDeliveredAt": None, "unread": 0, "unreadSeq": read_upto,
+                                      "lastDeliveredAt": None, "unread": 0, "unreadMentions": 0, "unreadSeq": read_upto,
                                       "unreadFrom": read_upto,
                                       "mutedUntil": None, "pinnedAt": None, "archivedAt": None}}, upsert=True)
                     for u, r in fresh],
@@ -169,7 +169,7 @@ class Conversations:
             return out(self.memberships.find_one({"_id": mid}))
         return await self._db.io(work)
 
-    async def set_unread(self, conversation_id: str, user_id: str, unread: int, unread_seq: int,
+    async def set_unread(self, conversation_id: str, user_id: str, unread: int, mentions: int, unread_seq: int,
                          unread_from: int, expect: Dict[str, int]) -> bool:
         """Store a recounted ``unread`` over seqs (``unread_from``, ``unread_seq``] if the
         membership still has the ``expect`` field values it was counted from (a
@@ -178,13 +178,21 @@ class Conversations:
         query: Dict[str, Any] = {"_id": membership_id(conversation_id, user_id)}
         query.update(expect)
         result = await self._db.io(lambda: self.memberships.update_one(
-            query, {"$set": {"unread": max(0, unread), "unreadSeq": unread_seq, "unreadFrom": unread_from}}))
+            query, {"$set": {"unread": max(0, unread), "unreadMentions": max(0, mentions), "unreadSeq": unread_seq,
+                             "unreadFrom": unread_from}}))
         return bool(result.matched_count)
 
-    async def uncount_deleted(self, conversation_id: str, sender_id: str, seq: int) -> None:
+    async def uncount_deleted(self, conversation_id: str, sender_id: str, seq: int, mentioned: Sequence[str]
+                              ) -> None:
         """One fewer unread for every member whose counter had counted the message at
-        ``seq`` (``unreadFrom < seq <= unreadSeq``)."""
-        await self._db.io(lambda: self.memberships.update_many(
-            {"conversationId": conversation_id, "userId": {"$ne": sender_id},
-             "unreadFrom": {"$lt": seq}, "unreadSeq": {"$gte": seq}, "unread": {"$gt": 0}},
-            {"$inc": {"unread": -1}}))
+        ``seq`` (``unreadFrom < seq <= unreadSeq``), and one fewer mention for those it
+        mentioned."""
+        counted = {"unreadFrom": {"$lt": seq}, "unreadSeq": {"$gte": seq}}
+
+        def work() -> None:
+            self.memberships.update_many(dict(counted, conversationId=conversation_id, userId={"$ne": sender_id},
+                                              unread={"$gt": 0}), {"$inc": {"unread": -1}})
+            for uid in mentioned:  # equality on the membership id: no scan
+                self.memberships.update_one(dict(counted, _id=membership_id(conversation_id, uid),
+                                                 unreadMentions={"$gt": 0}), {"$inc": {"unreadMentions": -1}})
+        await self._db.io(work)

@@ -93,8 +93,10 @@ def ping_uri(uri: str, timeout_ms: int = 500) -> bool:
 class Database:
     """A MongoDB database behind one executor."""
 
-    def __init__(self, uri: str, db_name: str, workers: int = 8, timeout_ms: int = 2000) -> None:
+    def __init__(self, uri: str, db_name: str, workers: int = 8, timeout_ms: int = 2000,
+                 on_error: Optional[Callable[[], None]] = None) -> None:
         self.uri = uri
+        self._on_error = on_error or (lambda: None)  # counts failed storage operations (metrics)
         self.db_name = db_name
         self._client: pymongo.MongoClient = pymongo.MongoClient(
             uri,
@@ -114,6 +116,11 @@ class Database:
             return self._db.get_collection(name, write_concern=DURABLE)
         return self._db[name]
 
+    def blocking_handle(self) -> Any:
+        """The pymongo Database, for blocking work that runs only through :meth:`io`
+        (migrations)."""
+        return self._db
+
     async def io(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking pymongo work in the executor; storage failures become ``Unavailable``,
         unique-index refusals ``Duplicate``."""
@@ -127,9 +134,11 @@ class Database:
             if errors and all(e.get("code") == 11000 for e in errors):
                 raise Duplicate() from exc
             log.warning("storage error: %s", exc)
+            self._on_error()
             raise Unavailable() from exc
         except pymongo.errors.PyMongoError as exc:
             log.warning("storage error: %s: %s", exc.__class__.__name__, exc)
+            self._on_error()
             raise Unavailable() from exc
 
     def close(self) -> None:

@@ -143,15 +143,21 @@ class Messages:
         return outs(await self._db.io(lambda: list(self.messages.find(
             {"updatedAt": {"$gt": since}, "conversationId": {"$in": ids}}).sort("updatedAt", 1).limit(limit))))
 
-    async def count_countable(self, conversation_id: str, user_id: str, after_seq: int, upto_seq: int) -> int:
-        """Messages in seqs (after_seq, upto_seq] that count as unread for ``user_id``: sent by
-        someone else, not deleted, not system. One range query on ``seqKey``."""
+    async def count_countable(self, conversation_id: str, user_id: str, after_seq: int, upto_seq: int
+                              ) -> Tuple[int, int]:
+        """Messages in seqs (after_seq, upto_seq] that count as unread for ``user_id`` (sent by
+        someone else, not deleted, not system), and how many of those mention the user. One
+        range query on ``seqKey``."""
         if upto_seq <= after_seq:
-            return 0
-        # find + len, not count_documents: nx-27017 counts a range by scanning the collection
+            return 0, 0
+        # find, not count_documents: nx-27017 counts a range by scanning the collection
         query = {"seqKey": {"$gt": seq_key(conversation_id, after_seq), "$lte": seq_key(conversation_id, upto_seq)},
                  "senderId": {"$ne": user_id}, "deletedAt": UNSET, "type": {"$ne": "system"}}
-        return await self._db.io(lambda: len(list(self.messages.find(query, {"_id": 1}))))
+
+        def work() -> Tuple[int, int]:
+            found = list(self.messages.find(query, {"mentions": 1}))
+            return len(found), sum(1 for d in found if user_id in (d.get("mentions") or ()))
+        return await self._db.io(work)
 
     async def search_range(self, conversation_id: str, lower: int, upper: int, needle: str, limit: int
                            ) -> List[Dict[str, Any]]:
