@@ -66,8 +66,11 @@ def online(page: Page) -> None:
     expect(page.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=60000)
 
 
-def open_as(browser, demo, user: str, width: int = 1100, height: int = 680, gate=None, touch: bool = False) -> Page:
+def open_as(browser, demo, user: str, width: int = 1100, height: int = 680, gate=None, touch: bool = False,
+            init_script: str = "") -> Page:
     context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     if gate is not None:
         # the socket goes through Playwright: while the gate is shut, reconnects are refused
@@ -985,3 +988,91 @@ def test_group_awareness_people_seen_by_days_runs_and_avatars(browser, demo):
     assert alice.errors == [] and carol.errors == []
     alice.context.close()
     carol.context.close()
+
+
+NOTIFICATION_SPY = """(() => {
+  // every desktop notification the page shows, recorded (they are real ones too)
+  window.__notes = [];
+  const Real = window.Notification;
+  window.Notification = class extends Real {
+    constructor(title, options) {
+      super(title, options);
+      window.__notes.push({ title, body: (options || {}).body || "" });
+    }
+  };
+  window.__asked = 0;
+  window.Notification.requestPermission = (...args) => { window.__asked += 1; return Real.requestPermission(...args); };
+})();"""
+
+
+def notes(page: Page, count: int):
+    """The page's notifications, once there are ``count`` of them."""
+    page.wait_for_function("(n) => window.__notes.length >= n", arg=count)
+    return page.evaluate("window.__notes")
+
+
+def test_mentions_autocomplete_highlight_badge_and_notifications(browser, demo):
+    title = "Mentions " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-alice", ["s-bob", "s-carol"], title)
+    bob = open_as(browser, demo, "s-bob")
+    alice = open_as(browser, demo, "s-alice")
+    conv_item(alice, title).click()
+    composer = alice.get_by_test_id("composer")
+    composer.fill("Hi ")
+    composer.press_sequentially("@ca")
+    options = alice.get_by_test_id("mention-option")
+    expect(options).to_have_text([re.compile("Carol Singh")])
+    composer.press("Backspace")
+    composer.press("Backspace")  # "@": everyone but me
+    expect(options).to_have_count(2)
+    carol_option = options.filter(has_text="Carol Singh")
+    expect(carol_option).to_have_attribute("aria-selected", "true")  # the active one stays active
+    composer.press("ArrowDown")  # wraps round to Bob
+    expect(options.filter(has_text="Bob Chen")).to_have_attribute("aria-selected", "true")
+    expect(composer).to_have_attribute("aria-activedescendant", "mention-opt-0")
+    composer.press_sequentially("b")
+    expect(options).to_have_text([re.compile("Bob Chen")])
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    composer.press("Enter")  # picks, does not send
+    expect(composer).to_have_value("Hi @Bob Chen ")
+    expect(alice.get_by_test_id("mention-list")).to_be_hidden()
+    composer.press_sequentially("can you check this?")
+    composer.press("Enter")
+    expect(stored(alice, "can you check this?")).to_have_count(1)
+    _, history = http("GET", demo.url + "/api/conversations/%s/messages?limit=1" % conv_id, demo.token("s-alice"))
+    assert history["data"][0]["text"] == "Hi @Bob Chen can you check this?"
+    assert history["data"][0]["mentions"] == ["s-bob"]
+    # Bob: a mention badge on the row; in the conversation his name is highlighted
+    expect(conv_item(bob, title).get_by_test_id("mention-badge")).to_be_visible()
+    conv_item(bob, title).click()
+    mention = stored(bob, "can you check this?").get_by_test_id("mention-me")
+    expect(mention).to_have_text("@Bob Chen")
+    expect(stored(bob, "can you check this?")).to_have_class(re.compile(r"\bmentions-me\b"))
+    expect(conv_item(bob, title).get_by_test_id("mention-badge")).to_have_count(0)
+    expect(stored(alice, "can you check this?").get_by_test_id("mention")).to_have_text("@Bob Chen")
+    # Carol, in a background tab, is notified of mentions and direct messages only
+    carol = open_as(browser, demo, "s-carol", init_script=NOTIFICATION_SPY)
+    expect(carol.get_by_test_id("notify")).to_be_visible()
+    assert carol.evaluate("window.__asked") == 0  # never asked unprompted
+    carol.context.grant_permissions(["notifications"], origin=demo.url)  # what the person will answer
+    carol.get_by_test_id("notify").click()  # asked on a click
+    expect(carol.get_by_test_id("notify")).to_be_hidden()
+    assert carol.evaluate("window.__asked") == 1
+    set_hidden(carol, True)
+    bob_token, carol_token = demo.token("s-bob"), demo.token("s-carol")
+    post_message(demo, conv_id, bob_token, "nothing for Carol")
+    post(demo, conv_id, bob_token, "@Carol Singh your turn", mentions=["s-carol"])
+    assert notes(carol, 1) == [{"title": "Bob Chen mentioned you in " + title, "body": "@Carol Singh your turn"}]
+    # muted: a plain message says nothing, a mention still does; a direct message does
+    status, _ = http("PATCH", demo.url + "/api/conversations/%s" % conv_id, carol_token, {"muted": True})
+    assert status == 200
+    expect(conv_item(carol, title).get_by_test_id("muted-icon")).to_be_visible()
+    post_message(demo, conv_id, bob_token, "muted chatter")
+    status, pair = http("POST", demo.url + "/api/conversations", bob_token, {"type": "direct", "participantIds": ["s-carol"]})
+    assert status in (200, 201)
+    post_message(demo, pair["data"]["id"], bob_token, "psst, Carol")
+    post(demo, conv_id, bob_token, "@Carol Singh again", mentions=["s-carol"])
+    assert [n["body"] for n in notes(carol, 3)] == ["@Carol Singh your turn", "psst, Carol", "@Carol Singh again"]
+    assert alice.errors == [] and bob.errors == [] and carol.errors == []
+    for page in (alice, bob, carol):
+        page.context.close()

@@ -10,6 +10,8 @@ import { armLeave, togglePeople, renderConn, renderHeader, renderTitle, renderTy
 import { renderList } from "./views/list.js";
 import { MessagesView } from "./views/messages.js";
 import { NewConversationDialog } from "./views/newdialog.js";
+import { MentionPicker } from "./views/mentionpicker.js";
+import { convTitle } from "./state/conversations.js";
 import { searchMessages } from "./views/search.js";
 import { openViewer, renderTray } from "./views/attachments.js";
 import { messageType } from "./files.js";
@@ -254,7 +256,7 @@ async function markRead(id, sent = false) {
   if (top <= mine.lastReadSeq && !mine.unread) return;
   try {
     const r = await request("message:read", { conversationId: id, seq: top });
-    dispatch({ type: "unread/set", conversationId: id, unread: r.unread, lastReadSeq: r.lastReadSeq });
+    dispatch({ type: "unread/set", conversationId: id, unread: r.unread, lastReadSeq: r.lastReadSeq, mentions: r.mentions });
   } catch (_) { /* retried on the next open or reconnect */ }
 }
 
@@ -271,7 +273,27 @@ function onNew(m) {
     deliveredUpTo(m.conversationId, m.seq);
     if (reading) markRead(m.conversationId);
     if (open && m.type !== "system") announce(m);
+    if (m.type !== "system") notify(m);
   }
+}
+
+// A desktop notification while the tab is hidden: direct messages (unless muted) and mentions
+// of me (even in muted conversations). Permission is only asked for by the Notifications button.
+function notify(m) {
+  if (document.visibilityState !== "hidden" || typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  const conv = state.conversations.byId[m.conversationId];
+  if (!conv) return;
+  const mentionsMe = (m.mentions || []).includes(state.me.id);
+  if (!mentionsMe && (conv.type !== "direct" || conv.muted)) return;
+  const title = mentionsMe ? `${m.senderName} mentioned you in ${convTitle(conv, state.me.id)}` : m.senderName;
+  const body = m.text || ((m.attachments || [])[0] || {}).name || "";
+  const note = new Notification(title, { body: body.slice(0, 200), tag: m.conversationId });
+  note.onclick = () => { window.focus(); openConversation(m.conversationId); note.close(); };
+}
+
+function renderNotifyButton() {
+  const button = $("notify");
+  button.hidden = typeof Notification === "undefined" || Notification.permission !== "default";
 }
 
 // A screen reader hears new messages in the open conversation; a deleted one is taken back.
@@ -372,8 +394,10 @@ function sendCurrent() {
   // optimistic: shown at once, reconciled with the stored message by clientMsgId
   stickNext = true;
   const reply = state.ui.replyTo[id];
+  const mentions = mentionPicker.mentions(id, text);
+  mentionPicker.forget(id);
   dispatch({ type: "outbox/queued", clientMsgId, conversationId: id, text, createdAt: Date.now(),
-    attachments: files.map(([, u]) => u.upload), localIds: files.map(([localId]) => localId), replyTo: reply ? reply.id : null });
+    attachments: files.map(([, u]) => u.upload), localIds: files.map(([localId]) => localId), replyTo: reply ? reply.id : null, mentions });
   if (reply) dispatch({ type: "reply/cancel", conversationId: id });
   for (const [localId, u] of files) forgetUpload(localId, u);
   trySend(clientMsgId);
@@ -386,6 +410,7 @@ async function trySend(clientMsgId) {
   try {
     const data = { conversationId: p.conversationId, text: p.text, clientMsgId };
     if (p.replyTo) data.replyTo = p.replyTo;
+    if (p.mentions.length) data.mentions = p.mentions;
     if (p.attachments.length) {
       data.attachments = p.attachments.map((a) => ({ uploadId: a.id }));
       data.type = messageType(p.attachments);
@@ -524,7 +549,19 @@ function clearTypingTimer(conversationId, userId) {
 }
 
 // ------------------------------------------------------------------ page wiring
+// Built before wire(): its keydown listener must run before the composer's (Enter picks, not sends).
+const mentionPicker = new MentionPicker($("composer-input"), $("mention-list"), {
+  participants: () => ((state && state.conversations.byId[state.conversations.active]) || {}).participants || [],
+  meId: () => state.me.id,
+  conversationId: () => state.conversations.active,
+});
+
 function wire() {
+  renderNotifyButton();
+  $("notify").addEventListener("click", async () => {
+    await Notification.requestPermission();
+    renderNotifyButton();
+  });
   $("signout").addEventListener("click", () => {
     sessionStorage.removeItem("chat.token");
     if (client) client.stop();

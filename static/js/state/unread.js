@@ -1,4 +1,5 @@
-// Unread counts per conversation: {[conversationId]: {unread, lastReadSeq}}. The server's numbers
+// Unread counts per conversation: {[conversationId]: {unread, lastReadSeq, mentions}} (mentions:
+// the unread messages that mention me). The server's numbers
 // (conversation lists, unread:update pushes, read replies) win; between them a message from
 // someone else that this tab is not showing counts one up.
 import { isBehind } from "./conversations.js";
@@ -11,23 +12,28 @@ export function unreadReducer(slice = {}, action, root) {
       const next = {};
       for (const c of action.conversations) {
         const stale = root && isBehind(c, root.conversations.byId[c.id]) && slice[c.id];
-        next[c.id] = stale ? slice[c.id] : { unread: c.unread || 0, lastReadSeq: c.lastReadSeq || 0 };
+        next[c.id] = stale ? slice[c.id] : { unread: c.unread || 0, lastReadSeq: c.lastReadSeq || 0, mentions: c.mentions || 0 };
       }
       return next;
     }
     case "conversation/upsert": {
       const c = action.conversation;
       if (c.unread === undefined) return slice;
-      return { ...slice, [c.id]: { unread: c.unread || 0, lastReadSeq: c.lastReadSeq || 0 } };
+      return { ...slice, [c.id]: { unread: c.unread || 0, lastReadSeq: c.lastReadSeq || 0, mentions: c.mentions || 0 } };
     }
-    case "unread/set":
-      return { ...slice, [action.conversationId]: { unread: action.unread, lastReadSeq: action.lastReadSeq } };
+    case "unread/set": {
+      // a server that does not send mention counts: nothing unread means no unread mention either
+      const prev = slice[action.conversationId] || { mentions: 0 };
+      const mentions = action.mentions !== undefined ? action.mentions : action.unread ? prev.mentions || 0 : 0;
+      return { ...slice, [action.conversationId]: { unread: action.unread, lastReadSeq: action.lastReadSeq, mentions } };
+    }
     case "message/new": {
       const m = action.message;
       const known = root && hasMessage(root.messages, m.conversationId, m.seq);
       if (known || m.senderId === action.me || m.type === "system" || action.reading) return slice;
-      const prev = slice[m.conversationId] || { unread: 0, lastReadSeq: 0 };
-      return { ...slice, [m.conversationId]: { ...prev, unread: prev.unread + 1 } };
+      const prev = slice[m.conversationId] || { unread: 0, lastReadSeq: 0, mentions: 0 };
+      const mentioned = (m.mentions || []).includes(action.me) ? 1 : 0;
+      return { ...slice, [m.conversationId]: { ...prev, unread: prev.unread + 1, mentions: (prev.mentions || 0) + mentioned } };
     }
     case "conversation/removed": {
       if (!slice[action.conversationId]) return slice;
@@ -43,6 +49,11 @@ export function unreadReducer(slice = {}, action, root) {
 /** The unread count of one conversation. */
 export function unreadOf(slice, conversationId) {
   return (slice[conversationId] || { unread: 0 }).unread;
+}
+
+/** The unread messages of one conversation that mention me. */
+export function mentionsOf(slice, conversationId) {
+  return (slice[conversationId] || { mentions: 0 }).mentions || 0;
 }
 
 /** The unread count over every conversation (for the tab title); with `byId`, muted and

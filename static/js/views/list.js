@@ -2,7 +2,7 @@
 // ArrowUp/ArrowDown/Home/End move between rows.
 import { el, initials, relTime } from "../dom.js";
 import { convTitle, others, visibleConvs } from "../state/conversations.js";
-import { unreadOf } from "../state/unread.js";
+import { mentionsOf, unreadOf } from "../state/unread.js";
 
 /** Render the list into `root` (a <ul>); `onOpen(id)` opens a conversation. */
 export function renderList(root, state, onOpen, now) {
@@ -31,6 +31,7 @@ function row(c, state, meId, onOpen, now) {
   let preview = "No messages yet";
   if (last) preview = last.deleted ? "Message deleted" : `${last.senderId === meId ? "You" : last.senderName}: ${last.preview || ""}`;
   const unread = unreadOf(state.unread, c.id);
+  const mentions = mentionsOf(state.unread, c.id);
   const active = c.id === state.conversations.active;
   // a list item holding one button: the button's text is its accessible name, hidden words
   // say what the dot and the badge show
@@ -44,6 +45,8 @@ function row(c, state, meId, onOpen, now) {
   el("span", { class: "marks" },
     c.muted ? el("span", { class: "muted-icon", "data-testid": "muted-icon", title: "Muted", text: "\u{1F515}" }) : null,
     c.muted ? el("span", { class: "sr-only", text: " muted," }) : null,
+    mentions > 0 ? el("span", { class: "badge mention", "data-testid": "mention-badge", title: "You were mentioned", text: "@" }) : null,
+    mentions > 0 ? el("span", { class: "sr-only", text: " mentioned," }) : null,
     unread > 0 ? el("span", { class: "badge" + (c.muted ? " muted" : ""), "data-testid": "badge", text: String(unread) }) : null,
     unread > 0 ? el("span", { class: "sr-only", text: " unread" }) : null));
   return el("li", { class: "conv" + (active ? " active" : ""), "data-testid": "conv-item", dataset: { id: c.id, type: c.type } },

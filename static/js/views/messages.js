@@ -5,6 +5,7 @@
 import { clock, el, initials } from "../dom.js";
 import { layoutMessages, seenBy } from "../layout.js";
 import { splitLinks } from "../links.js";
+import { splitMentions } from "../mentions.js";
 import { tickStatus } from "../state/conversations.js";
 import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
@@ -44,6 +45,7 @@ export class MessagesView {
     }
     if (!conv) return;
     this.me = state.me.id;
+    this.people = new Map((conv.participants || []).map((p) => [p.userId, p.name]));  // mentions show names
     if (!state.ui.editing) this.editBox = null;
     const atBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < NEAR_BOTTOM_PX;
     const focus = this.rememberFocus();
@@ -194,7 +196,10 @@ export class MessagesView {
   }
 
   messageEl(m, sig, draft, links) {
-    const li = el("li", { class: "msg" + (sig.mine ? " mine" : "") + (m.deleted ? " deleted" : "") + (sig.cont ? " cont" : ""),
+    const mentioned = (m.mentions || []).map((userId) => ({ userId, name: this.people.get(userId) })).filter((p) => p.name);
+    const mentionsMe = !m.deleted && (m.mentions || []).includes(this.me);
+    const li = el("li", { class: "msg" + (sig.mine ? " mine" : "") + (m.deleted ? " deleted" : "") + (sig.cont ? " cont" : "")
+      + (mentionsMe ? " mentions-me" : ""),
       "data-testid": "message", tabindex: "0", dataset: { seq: String(m.seq), id: m.id, clientId: m.clientMsgId || "" } });
     // a run of one sender's messages names the sender once
     if (!sig.mine && sig.type !== "direct" && !sig.cont) {
@@ -204,7 +209,7 @@ export class MessagesView {
     if (m.replyTo && !m.deleted) li.append(this.quoteEl(m, sig.quoted));
     if (sig.editing) li.append(this.editBoxFor(m, draft));
     else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" }));
-    else if (m.text || !(m.attachments || []).length) li.append(textEl(m.text || ""));
+    else if (m.text || !(m.attachments || []).length) li.append(textEl(m.text || "", mentioned, this.me));
     if (!m.deleted && (m.attachments || []).length) li.append(attachmentsEl(m.attachments, links || {}, { view: (a) => this.on.view(a) }));
     const reactions = Object.entries(m.reactions || {});
     if (reactions.length) {
@@ -311,12 +316,20 @@ function systemEl(m) {
     el("span", { "data-testid": "message-text", text: m.text || "" }));
 }
 
-// Message text with its http(s) links as real links (target=_blank, no opener, no referrer).
-function textEl(text) {
+// Message text with its http(s) links as real links (target=_blank, no opener, no referrer) and
+// the "@Name" of the people it mentions marked (mine highlighted).
+function textEl(text, mentioned, meId) {
   const node = el("div", { class: "text", "data-testid": "message-text" });
   for (const part of splitLinks(text)) {
-    node.append(part.href ? el("a", { href: part.href, target: "_blank", rel: "noopener noreferrer", text: part.text })
-      : document.createTextNode(part.text));
+    if (part.href) {
+      node.append(el("a", { href: part.href, target: "_blank", rel: "noopener noreferrer", text: part.text }));
+      continue;
+    }
+    for (const bit of mentioned && mentioned.length ? splitMentions(part.text, mentioned) : [part]) {
+      node.append(bit.userId ? el("span", { class: "mention" + (bit.userId === meId ? " me" : ""),
+        "data-testid": bit.userId === meId ? "mention-me" : "mention", dataset: { user: bit.userId }, text: bit.text })
+        : document.createTextNode(bit.text));
+    }
   }
   return node;
 }
