@@ -1076,3 +1076,61 @@ def test_mentions_autocomplete_highlight_badge_and_notifications(browser, demo):
     assert alice.errors == [] and bob.errors == [] and carol.errors == []
     for page in (alice, bob, carol):
         page.context.close()
+
+
+SCROLL_DOWN_UNTIL = """(seq) => {
+  // the reader scrolls to the bottom of the window, again after each page that comes in
+  const box = document.querySelector("[data-testid=messages]");
+  box.scrollTop = box.scrollHeight;
+  return Boolean(document.querySelector(`[data-testid=message][data-seq="${seq}"]`));
+}"""
+
+
+def test_search_results_jump_to_the_message(browser, demo):
+    title = "Jump " + uuid.uuid4().hex[:6]
+    word = "haystack" + uuid.uuid4().hex[:4]
+    conv_id = new_group(demo, "s-eve", ["s-finn", "s-dan"], title)
+    finn_token, dan_token = demo.token("s-finn"), demo.token("s-dan")
+    post(demo, conv_id, finn_token, "warm up")
+    needle = post(demo, conv_id, finn_token, "the needle is in the %s, page 12" % word)
+    for i in range(70):  # two senders, below the per-user send burst
+        last = post(demo, conv_id, [dan_token, finn_token][i % 2], "chatter %d" % i)
+    eve = open_as(browser, demo, "s-eve")
+    search = eve.get_by_test_id("conv-search")
+    search.fill(word)
+    hit = eve.get_by_test_id("search-hit")
+    expect(hit).to_have_count(1)
+    expect(hit.locator("mark")).to_have_text(word)
+    # results sit right under the search box, and the list keeps the conversation they are in
+    box_bottom = search.bounding_box()["y"] + search.bounding_box()["height"]
+    results_top = eve.get_by_test_id("search-results").bounding_box()["y"]
+    assert box_bottom <= results_top < eve.get_by_test_id("conv-list").bounding_box()["y"]
+    expect(eve.locator("[data-testid=conv-item]")).to_have_count(1)
+    expect(conv_item(eve, title)).to_have_count(1)
+    # a click opens the conversation at the message: a window around it, highlighted and focused
+    hit.click()
+    expect(eve.get_by_test_id("chat-title")).to_have_text(title)
+    target = by_seq(eve, needle["seq"])
+    expect(target).to_be_focused()
+    expect(target).to_have_class(re.compile(r"\bhighlight\b"))
+    expect(target).to_be_in_viewport()
+    expect(by_seq(eve, last["seq"])).to_have_count(0)  # the newest are not loaded yet
+    # a live message while the window is shown does not appear out of place
+    post_message(demo, conv_id, dan_token, "live one")
+    expect(conv_item(eve, title)).to_contain_text("live one")
+    expect(stored(eve, "live one")).to_have_count(0)
+    # writing goes back to the newest messages
+    send(eve, "found it")
+    expect(by_seq(eve, last["seq"])).to_have_count(1)
+    expect(stored(eve, "live one")).to_have_count(1)
+    expect(target).to_have_count(0)
+    # again, and this time scrolling down brings the newer pages in, without a gap
+    hit.click()
+    expect(by_seq(eve, needle["seq"])).to_be_focused()
+    eve.wait_for_function(SCROLL_DOWN_UNTIL, arg=last["seq"] + 2, polling=100, timeout=60000)
+    seqs = [int(s) for s in eve.locator("[data-testid=message][data-seq]").evaluate_all(
+        "(nodes) => nodes.map((n) => n.dataset.seq)")]
+    assert seqs == list(range(seqs[0], last["seq"] + 3)), seqs
+    assert seqs[0] <= needle["seq"]
+    assert eve.errors == []
+    eve.context.close()

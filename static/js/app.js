@@ -12,7 +12,7 @@ import { MessagesView } from "./views/messages.js";
 import { NewConversationDialog } from "./views/newdialog.js";
 import { MentionPicker } from "./views/mentionpicker.js";
 import { convTitle } from "./state/conversations.js";
-import { searchMessages } from "./views/search.js";
+import { renderSearch, searchMessages } from "./views/search.js";
 import { openViewer, renderTray } from "./views/attachments.js";
 import { messageType } from "./files.js";
 import { uploadFile } from "./uploader.js";
@@ -32,7 +32,9 @@ let client = null;
 let state = null;
 let notice = "";            // a failed action's message, shown in the typing line until the next change
 let stickNext = false;      // scroll to the newest message on the next render
+let keepScrollNext = false; // the next render adds newer pages below what is read: the view stays put
 let loadingOlder = false;
+let loadingNewer = false;
 let lastTypingSent = 0;
 let offlineSince = null;    // when the socket dropped (sync asks for what changed since)
 const typingTimers = new Map();  // "conversationId/userId" -> timer forgetting a silent typist
@@ -74,11 +76,13 @@ function render(prev) {
   if (sessionChanged("typing") || changed("conversations")) renderTyping(state, notice);
   if (changed("unread") || changed("conversations")) renderTitle(state);
   if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui") || changed("links")) {
-    messagesView.render(state, stickNext);
+    messagesView.render(state, stickNext, keepScrollNext);
     stickNext = false;
+    keepScrollNext = false;
     fetchLinks();
   }
   if (changed("ui") || changed("conversations")) renderReplyBar();
+  if (changed("conversations")) renderSearch(state, openAt);
   if (changed("uploads") || changed("conversations")) {
     renderTray($("attach-tray"), state, { remove: removeUpload, retry: retryUpload });
   }
@@ -228,14 +232,44 @@ async function openConversation(id) {
   notice = "";
   dispatch({ type: "conversation/open", conversationId: id });
   $("composer-input").value = state.ui.drafts[id] || "";
-  if (convMessages(state.messages, id).hasOlder === null) {
-    const page = await api.get(`/api/conversations/${id}/messages?limit=${PAGE}`);
-    stickNext = true;
-    dispatch({ type: "messages/page", conversationId: id, messages: page.data, hasOlder: page.hasMore });
-  }
+  const held = convMessages(state.messages, id);
+  if (held.hasOlder === null || held.hasNewer) await loadNewest(id);
   if (state.conversations.active !== id) return;
   markRead(id);
   $("composer-input").focus();
+}
+
+/** The newest page of a conversation, replacing whatever window of it was held. */
+async function loadNewest(id) {
+  const page = await api.get(`/api/conversations/${id}/messages?limit=${PAGE}`);
+  stickNext = true;
+  dispatch({ type: "messages/replace", conversationId: id, messages: page.data, hasOlder: page.hasMore, hasNewer: false });
+}
+
+// A search result: the conversation opened at that message (a window of messages around it when
+// it is not held), the message highlighted and focused.
+async function openAt(id, seq) {
+  if (!state.conversations.byId[id]) return;
+  const previous = state.conversations.active;
+  if (previous && previous !== id) dispatch({ type: "draft/set", conversationId: previous, text: $("composer-input").value });
+  notice = "";
+  dispatch({ type: "conversation/open", conversationId: id });
+  $("composer-input").value = state.ui.drafts[id] || "";
+  if (!hasMessage(state.messages, id, seq)) {
+    try {
+      const page = await api.get(`/api/conversations/${id}/messages?around=${seq}&limit=${PAGE}`);
+      if (state.conversations.active !== id) return;
+      dispatch({ type: "messages/replace", conversationId: id, messages: page.data, hasOlder: page.hasMore,
+        hasNewer: Boolean(page.hasNewer) });
+    } catch (err) {
+      showError(err);
+      return;
+    }
+  }
+  if (state.conversations.active !== id) return;
+  dispatch({ type: "highlight/set", conversationId: id, seq });
+  messagesView.reveal(seq);
+  markRead(id);
 }
 
 function closeChat() {
@@ -339,9 +373,26 @@ async function react(m, emoji) {
 // older pages on scroll
 $("messages").addEventListener("scroll", () => {
   const id = state && state.conversations.active;
-  if (!id || $("messages").scrollTop > 40) return;
-  loadOlder(id);
+  if (!id) return;
+  const box = $("messages");
+  if (box.scrollTop <= 40) loadOlder(id);
+  else if (box.scrollHeight - box.scrollTop - box.clientHeight <= 40) loadNewer(id);
 });
+
+/** After a jump: the page after the newest message held (until the window reaches the newest). */
+async function loadNewer(id) {
+  if (loadingNewer || !convMessages(state.messages, id).hasNewer) return;
+  loadingNewer = true;
+  try {
+    const page = await api.get(`/api/conversations/${id}/messages?after=${maxSeq(state.messages, id)}&limit=${PAGE}`);
+    keepScrollNext = true;
+    dispatch({ type: "messages/page", conversationId: id, messages: page.data, hasNewer: page.hasMore });
+  } catch (err) {
+    showError(err);
+  } finally {
+    loadingNewer = false;
+  }
+}
 
 /** Load the page before the oldest message held; false when there is none (or one is loading). */
 async function loadOlder(id) {
@@ -391,6 +442,7 @@ function sendCurrent() {
   lastTypingSent = 0;
   dispatch({ type: "draft/set", conversationId: id, text: "" });
   const clientMsgId = newClientId();
+  if (convMessages(state.messages, id).hasNewer) loadNewest(id);  // one's own message shows among the newest
   // optimistic: shown at once, reconciled with the stored message by clientMsgId
   stickNext = true;
   const reply = state.ui.replyTo[id];
@@ -622,7 +674,7 @@ function wire() {
   $("conv-search").addEventListener("input", () => {
     dispatch({ type: "filter/set", filter: { q: $("conv-search").value.trim() } });
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => searchMessages(api, () => state, openConversation), SEARCH_DEBOUNCE_MS);
+    searchTimer = setTimeout(() => searchMessages(api, () => state, dispatch), SEARCH_DEBOUNCE_MS);
   });
   $("type-filter").addEventListener("change", () => dispatch({ type: "filter/set", filter: { type: $("type-filter").value } }));
   const dialog = new NewConversationDialog({

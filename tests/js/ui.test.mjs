@@ -57,3 +57,30 @@ test("days get a separator and runs of one sender are grouped", async () => {
   const conv = { participants: [{ userId: "me", lastReadSeq: 0 }, { userId: "b", lastReadSeq: 5 }, { userId: "c", lastReadSeq: 2 }] };
   assert.deepEqual(seenBy(conv, { seq: 3 }, "me"), { seen: 1, of: 2 });
 });
+
+test("a window around a search hit: replaced, newer pages extend it, live messages wait", async () => {
+  const { sortedMessages, convMessages } = await import("../../static/js/state/messages.js");
+  const msg = (seq) => ({ id: `m${seq}`, conversationId: "c1", seq, senderId: "u2", createdAt: "2026-01-01T00:00:00Z" });
+  let s = initialState(ME);
+  s = reduce(s, { type: "conversations/loaded", conversations: [conv("c1", { lastSeq: 100 })] });
+  s = reduce(s, { type: "messages/page", conversationId: "c1", messages: [msg(99), msg(100)], hasOlder: true });
+  s = reduce(s, { type: "messages/replace", conversationId: "c1", messages: [msg(10), msg(11)], hasOlder: true, hasNewer: true });
+  assert.deepEqual(sortedMessages(s.messages, "c1").map((m) => m.seq), [10, 11]);
+  const live = reduce(s, { type: "message/new", me: "u1", reading: true, message: msg(101) });
+  assert.equal(live.messages, s.messages, "no gap: the live message comes with the newer pages");
+  s = reduce(s, { type: "messages/page", conversationId: "c1", messages: [msg(12)], hasNewer: false });
+  assert.deepEqual([convMessages(s.messages, "c1").hasNewer, convMessages(s.messages, "c1").hasOlder], [false, true]);
+  s = reduce(s, { type: "message/new", me: "u1", reading: true, message: msg(13) });
+  assert.deepEqual(sortedMessages(s.messages, "c1").map((m) => m.seq), [10, 11, 12, 13]);
+});
+
+test("a conversation whose messages match the query stays in the list", () => {
+  let s = initialState(ME);
+  s = reduce(s, { type: "conversations/loaded", conversations: [conv("a"), conv("b")] });
+  s = reduce(s, { type: "filter/set", filter: { q: "volcano" } });
+  assert.deepEqual(visibleConvs(s.conversations, "u1"), []);
+  s = reduce(s, { type: "search/results", q: "volcano", hits: [{ conversationId: "b", seq: 3 }] });
+  assert.deepEqual(visibleConvs(s.conversations, "u1").map((c) => c.id), ["b"]);
+  s = reduce(s, { type: "filter/set", filter: { q: "volc" } });
+  assert.deepEqual(visibleConvs(s.conversations, "u1"), [], "hits of another query do not count");
+});

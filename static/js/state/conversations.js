@@ -1,9 +1,14 @@
 // The conversation list as the server renders it for me, which one is open, and the list filter:
-// {byId: {[id]: conversation}, active: id | null, filter: {type, q}}.
+// {byId: {[id]: conversation}, active: id | null, filter: {type, q}, hits: {q, list: [message]}}
+// (hits: the message search's answer for the query q).
 
 /** Reducer for the conversations slice. */
-export function conversationsReducer(slice = { byId: {}, active: null, filter: { type: "", q: "" } }, action) {
+export function conversationsReducer(slice = { byId: {}, active: null, filter: { type: "", q: "" }, hits: { q: "", list: [] } },
+  action) {
   switch (action.type) {
+    case "search/results":
+      // message search hits for a query (the list also shows the conversations they are in)
+      return { ...slice, hits: { q: action.q, list: action.hits } };
     case "conversations/loaded": {
       // a list read before a push arrived can be answered after it: an entry that is behind
       // what this tab already holds (a lower lastSeq) keeps the newer one
@@ -81,11 +86,14 @@ export function convTitle(conv, meId) {
 export function visibleConvs(slice, meId) {
   const q = slice.filter.q.toLowerCase();
   const archived = slice.filter.type === "archived";
+  // a conversation whose messages match stays listed, though its title does not
+  const hits = slice.hits || { q: "", list: [] };
+  const withHits = new Set(hits.q && hits.q.toLowerCase() === q ? hits.list.map((m) => m.conversationId) : []);
   return Object.values(slice.byId)
     .filter((c) => Boolean(c.archived) === archived)
     .filter((c) => archived || !slice.filter.type || c.type === slice.filter.type)
     .filter((c) => !q || convTitle(c, meId).toLowerCase().includes(q)
-      || (c.participants || []).some((p) => p.name.toLowerCase().includes(q)))
+      || (c.participants || []).some((p) => p.name.toLowerCase().includes(q)) || withHits.has(c.id))
     .sort((a, b) => (b.pinned - a.pinned) || String(b.lastActivityAt).localeCompare(String(a.lastActivityAt)));
 }
 

@@ -1,7 +1,9 @@
-// Messages held per conversation: {[conversationId]: {bySeq: {[seq]: message}, hasOlder}}.
+// Messages held per conversation: {[conversationId]: {bySeq: {[seq]: message}, hasOlder, hasNewer}}.
+// The held messages are one run without gaps: the newest ones, or (after a jump to a search
+// result) a window around a message with hasNewer set until the pages after it are loaded.
 // Pure: (slice, action) -> new slice; an unchanged slice is returned as is, so views can skip work.
 
-const EMPTY = Object.freeze({ bySeq: Object.freeze({}), hasOlder: null });
+const EMPTY = Object.freeze({ bySeq: Object.freeze({}), hasOlder: null, hasNewer: false });
 
 /** The messages held for one conversation (an empty, frozen record when none). */
 export function convMessages(slice, conversationId) {
@@ -42,12 +44,23 @@ function putAll(slice, conversationId, list, patch) {
 export function messagesReducer(slice = {}, action) {
   switch (action.type) {
     case "messages/page": {
-      // a history page: the first or an older one sets hasOlder; "after" pages leave it alone
-      const patch = action.hasOlder === undefined ? null : { hasOlder: action.hasOlder };
+      // a history page: the first or an older one sets hasOlder; "after" pages set hasNewer
+      const patch = {};
+      if (action.hasOlder !== undefined) patch.hasOlder = action.hasOlder;
+      if (action.hasNewer !== undefined) patch.hasNewer = action.hasNewer;
       return putAll(slice, action.conversationId, action.messages, patch);
+    }
+    case "messages/replace": {
+      // a window around a message, or the newest page again: whatever was held goes
+      const bySeq = {};
+      for (const m of action.messages) bySeq[m.seq] = m;
+      return { ...slice, [action.conversationId]: { bySeq, hasOlder: action.hasOlder, hasNewer: Boolean(action.hasNewer) } };
     }
     case "message/new":
     case "message/stored":
+      // while a window of older messages is shown, a new one would leave a gap: it comes
+      // with the pages after the window
+      if (convMessages(slice, action.message.conversationId).hasNewer) return slice;
       return putAll(slice, action.message.conversationId, [action.message]);
     case "message/updated": {
       // an edit or reaction for a message we never loaded is not worth keeping

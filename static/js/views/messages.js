@@ -33,8 +33,9 @@ export class MessagesView {
     this.editBox = null;      // the one edit <textarea>, reused across rebuilds of its message
   }
 
-  /** Bring the list in line with `state`; `stick` scrolls to the newest message. */
-  render(state, stick) {
+  /** Bring the list in line with `state`; `stick` scrolls to the newest message, `keepScroll` leaves
+   * the scroll position alone (pages added below a window being read). */
+  render(state, stick, keepScroll) {
     const id = state.conversations.active;
     const conv = id && state.conversations.byId[id];
     if (id !== this.conversationId) {
@@ -81,7 +82,7 @@ export class MessagesView {
     this.syncTicks(wanted);
     this.restoreFocus(focus);
     this.older.hidden = !convMessages(state.messages, id).hasOlder;
-    if (stick || atBottom) this.box.scrollTop = this.box.scrollHeight;
+    if (!keepScroll && (stick || atBottom)) this.box.scrollTop = this.box.scrollHeight;
   }
 
   // The armed (confirm) state of delete buttons is patched in place: rebuilding the message would
