@@ -1,6 +1,7 @@
 """Regenerate docs/screenshot.png (the README's picture): start ``python server.py --demo`` on a
-free port with a throwaway data directory, sign in two demo users in headless chromium, have them
-chat, and photograph Alice's window. Run from anywhere: ``python scripts/screenshot.py [OUT]``."""
+free port with a throwaway data directory, sign in three demo users in headless chromium, have
+them chat (a link, a reply that mentions Alice, the day separator above), and photograph Alice's
+window. Run from anywhere: ``python scripts/screenshot.py [OUT]``."""
 from __future__ import annotations
 
 import json
@@ -80,12 +81,26 @@ def main(out: str) -> None:
             urllib.request.urlopen(req, timeout=10).close()
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-                alice, bob = sign_in(browser, url, "s-alice"), sign_in(browser, url, "s-bob")
-                for page in (alice, bob):
+                alice, bob, carol = (sign_in(browser, url, user) for user in ("s-alice", "s-bob", "s-carol"))
+                for page in (alice, bob, carol):
                     page.locator("[data-testid=conv-item]", has_text="Study group").click()
                 say(alice, "Hi Bob, shall we revise chapter 3 together?")
-                say(bob, "Sure! After lunch \U0001F44D")
-                expect(alice.locator("[data-testid=message-text]").last).to_have_text("Sure! After lunch \U0001F44D")
+                say(carol, "The worked examples are here: https://example.org/maths/chapter-3")
+                # Bob answers Alice's message (a reply) and mentions her through the autocomplete
+                question = bob.locator("[data-testid=message][data-seq]", has_text="revise chapter 3").first
+                question.hover()
+                question.get_by_test_id("reply").click()
+                composer = bob.get_by_test_id("composer")
+                composer.press_sequentially("@Ali")
+                expect(bob.get_by_test_id("mention-option")).to_have_count(1)
+                composer.press("Enter")
+                say(bob, "@Alice Martin sure! After lunch \U0001F44D")
+                reply = alice.locator("[data-testid=message][data-seq]", has_text="After lunch")
+                expect(reply.get_by_test_id("reply-quote")).to_be_visible()
+                expect(reply.get_by_test_id("mention-me")).to_have_text("@Alice Martin")
+                expect(alice.get_by_test_id("day-separator")).to_have_count(1)
+                expect(alice.get_by_test_id("seen-by").first).to_have_text("Seen by 2 of 2")
+                alice.mouse.move(0, 0)  # no message's actions showing
                 alice.get_by_test_id("composer").fill("Great, see you in the library")
                 expect(bob.get_by_test_id("typing")).to_have_text("Alice Martin is typing\u2026")
                 os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

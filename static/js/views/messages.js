@@ -222,13 +222,14 @@ export class MessagesView {
       }
       li.append(bar);
     }
-    const meta = el("div", { class: "meta" }, el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
+    const meta = el("div", { class: "meta" });
     if (sig.showsTicks && sig.type !== "direct") {
       // filled in by syncTicks; a press lists who read it
       const btn = el("button", { type: "button", class: "link seen-by", "data-testid": "seen-by", "aria-expanded": "false",
         onclick: () => this.toggleReceipts(m, li, btn) });
       meta.append(btn);
     }
+    meta.append(el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
     if (sig.showsTicks) {
       meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
     }
@@ -327,7 +328,7 @@ function textEl(text, mentioned, meId) {
       continue;
     }
     for (const bit of mentioned && mentioned.length ? splitMentions(part.text, mentioned) : [part]) {
-      node.append(bit.userId ? el("span", { class: "mention" + (bit.userId === meId ? " me" : ""),
+      node.append(bit.userId ? el("span", { class: "mention" + (bit.userId === meId ? " to-me" : ""),
         "data-testid": bit.userId === meId ? "mention-me" : "mention", dataset: { user: bit.userId }, text: bit.text })
         : document.createTextNode(bit.text));
     }
