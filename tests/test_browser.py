@@ -1134,3 +1134,41 @@ def test_search_results_jump_to_the_message(browser, demo):
     assert seqs[0] <= needle["seq"]
     assert eve.errors == []
     eve.context.close()
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (375, 720)])
+def test_no_serious_accessibility_violations_in_the_new_controls(browser, demo, width, height):
+    title = "Axe two " + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-bob", ["s-alice", "s-carol"], title)
+    alice_token = demo.token("s-alice")
+    tag = uuid.uuid4().hex[:8]
+    first = post(demo, conv_id, alice_token, "question %s for @Bob Chen" % tag, mentions=["s-bob"])
+    post(demo, conv_id, alice_token, "an answer", replyTo=first["id"])
+    page = open_as(browser, demo, "s-bob", width=width, height=height)
+    conv_item(page, title).click()
+    expect(stored(page, "an answer").get_by_test_id("reply-quote")).to_be_visible()
+    send(page, "mine, to be seen")
+    page.get_by_test_id("attach-input").set_input_files([{"name": "sheet.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    expect(page.get_by_test_id("upload-item")).to_have_attribute("data-status", "done")
+    page.get_by_test_id("composer").press_sequentially(" @a")
+    expect(page.get_by_test_id("mention-option")).to_have_count(1)
+    page.get_by_test_id("conv-people").click()
+    expect(page.get_by_test_id("people-panel")).to_be_visible()
+    found = serious_violations(page, "panel, tray, mention list")
+    page.get_by_test_id("conv-people").click()
+    mine = stored(page, "mine, to be seen")
+    mine.get_by_test_id("seen-by").click()
+    expect(mine.get_by_test_id("receipt")).to_have_count(2)
+    message = stored(page, "an answer")
+    message.focus()
+    message.get_by_test_id("reply").click()
+    expect(page.get_by_test_id("reply-bar")).to_be_visible()
+    found += serious_violations(page, "reply bar, receipts")
+    if width < 720:
+        page.click("#back")
+    page.get_by_test_id("conv-search").fill(tag)
+    expect(page.get_by_test_id("search-hit")).to_have_count(1)
+    found += serious_violations(page, "search results")
+    assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
+    assert page.errors == []
+    page.context.close()

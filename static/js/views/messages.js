@@ -243,9 +243,10 @@ export class MessagesView {
     const who = quoted ? quoted.senderName : "";
     const text = !quoted ? "An earlier message" : quoted.deleted ? "This message was deleted"
       : quoted.text || ((quoted.attachments || [])[0] || {}).name || "";
-    return el("button", { type: "button", class: "quote", "data-testid": "reply-quote",
-      "aria-label": `Replying to ${who || "an earlier message"}: ${text.slice(0, 80)}. Show it`,
+    // the accessible name is the visible text after a hidden "In reply to"
+    return el("button", { type: "button", class: "quote", "data-testid": "reply-quote", title: "Show the original message",
       onclick: () => this.on.jumpTo(m.conversationId, m.replyTo) },
+    el("span", { class: "sr-only", text: "In reply to " }),
     who ? el("strong", { text: who }) : null, el("span", { text: text.slice(0, 140) }));
   }
 
