@@ -1172,3 +1172,39 @@ def test_no_serious_accessibility_violations_in_the_new_controls(browser, demo, 
     assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
     assert page.errors == []
     page.context.close()
+
+
+def test_a_message_pushed_while_a_window_is_shown_is_not_lost(browser, demo):
+    title = "Window " + uuid.uuid4().hex[:6]
+    word = "lookup" + uuid.uuid4().hex[:6]
+    conv_id = new_group(demo, "s-eve", ["s-finn", "s-dan"], title)
+    finn_token, dan_token = demo.token("s-finn"), demo.token("s-dan")
+    needle = post(demo, conv_id, finn_token, "the %s line" % word)
+    for i in range(80):  # more than a window holds; two senders, below the per-user send burst
+        post(demo, conv_id, [dan_token, finn_token][i % 2], "filler %d" % i)
+    eve = open_as(browser, demo, "s-eve")
+    eve.get_by_test_id("conv-search").fill(word)
+    eve.get_by_test_id("search-hit").click()
+    expect(by_seq(eve, needle["seq"])).to_be_focused()
+    # the page after the window is read by the server, then a message is stored and pushed, and
+    # only then does that (now stale) page reach the browser
+    held = []
+
+    def stale_page(route) -> None:
+        if held:
+            route.continue_()  # later pages go through
+            return
+        response = route.fetch()
+        post_message(demo, conv_id, dan_token, "pushed meanwhile")
+        held.append((route, response))
+    eve.route("**/messages?after=*", stale_page)
+    eve.evaluate("() => { const box = document.querySelector('[data-testid=messages]'); box.scrollTop = box.scrollHeight; }")
+    expect(conv_item(eve, title)).to_contain_text("pushed meanwhile")  # the push was handled (not kept: a window)
+    route, response = held[0]
+    route.fulfill(response=response)
+    expect(stored(eve, "pushed meanwhile")).to_have_count(1)
+    seqs = [int(s) for s in eve.locator("[data-testid=message][data-seq]").evaluate_all(
+        "(nodes) => nodes.map((n) => n.dataset.seq)")]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and seqs[-1] == needle["seq"] + 81, seqs
+    assert eve.errors == []
+    eve.context.close()

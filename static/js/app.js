@@ -13,10 +13,10 @@ import { NewConversationDialog } from "./views/newdialog.js";
 import { MentionPicker } from "./views/mentionpicker.js";
 import { convTitle } from "./state/conversations.js";
 import { renderSearch, searchMessages } from "./views/search.js";
-import { openViewer, renderTray } from "./views/attachments.js";
+import { renderTray } from "./views/attachments.js";
+import { AttachmentsController } from "./attachctl.js";
 import { messageType } from "./files.js";
-import { uploadFile } from "./uploader.js";
-import { linksToFetch, uploadsFor, uploadsReady } from "./state/uploads.js";
+import { uploadsFor, uploadsReady } from "./state/uploads.js";
 import { showSignIn } from "./views/signin.js";
 
 const $ = (id) => document.getElementById(id);
@@ -25,7 +25,6 @@ const TYPING_FORGET_MS = 8000;
 const DELIVERED_EVERY_MS = 500;
 const PAGE = 50;
 const SEARCH_DEBOUNCE_MS = 250;
-const LINK_MARGIN_MS = 60000;  // a signed link this close to its expiry is asked for again
 
 let api = null;
 let client = null;
@@ -40,8 +39,6 @@ let offlineSince = null;    // when the socket dropped (sync asks for what chang
 const typingTimers = new Map();  // "conversationId/userId" -> timer forgetting a silent typist
 const deliveredPending = new Map();
 let deliveredTimer = null;
-const uploadJobs = new Map();     // localId -> {file, abort}: the File is kept for a retry
-const linksAsked = new Set();     // upload ids whose links are being fetched
 
 const messagesView = new MessagesView($("messages"), $("message-list"), $("load-older"), {
   react, retry: (cid) => trySend(cid),
@@ -50,10 +47,15 @@ const messagesView = new MessagesView($("messages"), $("message-list"), $("load-
   saveEdit, cancelEdit: () => dispatch({ type: "edit/stop" }),
   armDelete: (m) => dispatch({ type: "delete/arm", messageId: m.id }),
   remove: (m) => request("message:delete", { messageId: m.id }).catch(showError),
-  view: viewAttachment,
+  view: (a) => attachments.view(a),
   reply: (m) => { dispatch({ type: "reply/start", message: m }); $("composer-input").focus(); },
   jumpTo: (conversationId, messageId) => jumpTo(conversationId, messageId),
   receipts: async (m) => (await api.get(`/api/messages/${m.id}/receipts`)).data.receipts,
+});
+
+const attachments = new AttachmentsController({
+  api: () => api, state: () => state, dispatch: (action) => dispatch(action), showError: (err) => showError(err),
+  newId: () => newClientId(),
 });
 
 // ------------------------------------------------------------------ state and rendering
@@ -79,12 +81,12 @@ function render(prev) {
     messagesView.render(state, stickNext, keepScrollNext);
     stickNext = false;
     keepScrollNext = false;
-    fetchLinks();
+    attachments.fetchLinks();
   }
   if (changed("ui") || changed("conversations")) renderReplyBar();
   if (changed("conversations")) renderSearch(state, openAt);
   if (changed("uploads") || changed("conversations")) {
-    renderTray($("attach-tray"), state, { remove: removeUpload, retry: retryUpload });
+    renderTray($("attach-tray"), state, { remove: (id) => attachments.remove(id), retry: (id) => attachments.retry(id) });
   }
 }
 
@@ -244,6 +246,14 @@ async function loadNewest(id) {
   const page = await api.get(`/api/conversations/${id}/messages?limit=${PAGE}`);
   stickNext = true;
   dispatch({ type: "messages/replace", conversationId: id, messages: page.data, hasOlder: page.hasMore, hasNewer: false });
+  await catchUp(id);
+}
+
+// Pushes that came while a window was shown (and before the page that ended it) were not kept:
+// the conversation's lastSeq says whether any are missing.
+async function catchUp(id) {
+  const conv = state.conversations.byId[id];
+  if (conv && !convMessages(state.messages, id).hasNewer && (conv.lastSeq || 0) > maxSeq(state.messages, id)) await fetchAfter(id);
 }
 
 // A search result: the conversation opened at that message (a window of messages around it when
@@ -387,6 +397,7 @@ async function loadNewer(id) {
     const page = await api.get(`/api/conversations/${id}/messages?after=${maxSeq(state.messages, id)}&limit=${PAGE}`);
     keepScrollNext = true;
     dispatch({ type: "messages/page", conversationId: id, messages: page.data, hasNewer: page.hasMore });
+    await catchUp(id);
   } catch (err) {
     showError(err);
   } finally {
@@ -442,7 +453,6 @@ function sendCurrent() {
   lastTypingSent = 0;
   dispatch({ type: "draft/set", conversationId: id, text: "" });
   const clientMsgId = newClientId();
-  if (convMessages(state.messages, id).hasNewer) loadNewest(id);  // one's own message shows among the newest
   // optimistic: shown at once, reconciled with the stored message by clientMsgId
   stickNext = true;
   const reply = state.ui.replyTo[id];
@@ -451,8 +461,10 @@ function sendCurrent() {
   dispatch({ type: "outbox/queued", clientMsgId, conversationId: id, text, createdAt: Date.now(),
     attachments: files.map(([, u]) => u.upload), localIds: files.map(([localId]) => localId), replyTo: reply ? reply.id : null, mentions });
   if (reply) dispatch({ type: "reply/cancel", conversationId: id });
-  for (const [localId, u] of files) forgetUpload(localId, u);
-  trySend(clientMsgId);
+  for (const [localId] of files) attachments.forget(localId);
+  // from a window of older messages: back to the newest first, so the stored copy lands among them
+  if (convMessages(state.messages, id).hasNewer) loadNewest(id).catch(showError).finally(() => trySend(clientMsgId));
+  else trySend(clientMsgId);
 }
 
 async function trySend(clientMsgId) {
@@ -496,89 +508,6 @@ function knownClasses() {
     if (c.classId && !seen.has(c.classId)) seen.set(c.classId, c.type === "class" ? c.title : null);
   }
   return [...seen].map(([id, name]) => ({ id, name }));
-}
-
-// ------------------------------------------------------------------ attachments
-function addFiles(fileList) {
-  const id = state.conversations.active;
-  if (!id) return;
-  for (const file of fileList) {
-    const localId = newClientId();
-    const previewUrl = /^image\//.test(file.type) ? URL.createObjectURL(file) : null;
-    uploadJobs.set(localId, { file, abort: null });
-    dispatch({ type: "upload/added", localId, conversationId: id, name: file.name || "file", size: file.size,
-      mimeType: file.type, previewUrl, addedAt: Date.now() });
-    startUpload(localId);
-  }
-}
-
-function startUpload(localId) {
-  const job = uploadJobs.get(localId);
-  if (!job) return;
-  const running = uploadFile(api.token, job.file,
-    (loaded, total) => dispatch({ type: "upload/progress", localId, loaded, total }));
-  job.abort = running.abort;
-  running.done.then((upload) => {
-    if (uploadJobs.get(localId) === job) dispatch({ type: "upload/done", localId, upload });
-  }, (err) => {
-    if (err.code !== "aborted" && uploadJobs.get(localId) === job) dispatch({ type: "upload/failed", localId, error: err.message });
-  });
-}
-
-function retryUpload(localId) {
-  dispatch({ type: "upload/retry", localId });
-  startUpload(localId);
-}
-
-function removeUpload(localId) {
-  const u = state.uploads[localId];
-  const job = uploadJobs.get(localId);
-  if (job && job.abort) job.abort();
-  forgetUpload(localId, u);
-  dispatch({ type: "upload/removed", localId });
-}
-
-function forgetUpload(localId, u) {
-  uploadJobs.delete(localId);
-  if (u && u.previewUrl) URL.revokeObjectURL(u.previewUrl);
-}
-
-// Signed links for the attachments on screen, asked once per upload until they near expiry.
-async function fetchLinks() {
-  const id = state.conversations.active;
-  if (!id) return;
-  const ids = [];
-  for (const m of Object.values(convMessages(state.messages, id).bySeq)) {
-    for (const a of m.attachments || []) if (a.id) ids.push(a.id);
-  }
-  const wanted = linksToFetch(state.links, ids, Date.now(), LINK_MARGIN_MS).filter((x) => !linksAsked.has(x));
-  if (!wanted.length) return;
-  for (const x of wanted) linksAsked.add(x);
-  try {
-    for (let i = 0; i < wanted.length; i += 100) {
-      const links = (await api.post("/api/uploads/links", { ids: wanted.slice(i, i + 100) })).data;
-      dispatch({ type: "links/loaded", links });
-    }
-  } catch (err) {
-    console.warn("links failed", err);
-  } finally {
-    for (const x of wanted) linksAsked.delete(x);
-  }
-}
-
-async function viewAttachment(a) {
-  let link = state.links[a.id];
-  if (!link || Date.parse(link.expiresAt) - LINK_MARGIN_MS <= Date.now()) {
-    try {
-      dispatch({ type: "links/loaded", links: (await api.post("/api/uploads/links", { ids: [a.id] })).data });
-    } catch (err) {
-      showError(err);
-      return;
-    }
-    link = state.links[a.id];
-  }
-  if (link) openViewer(a, link);
-  else showError(new Error("This file can no longer be opened"));
 }
 
 // ------------------------------------------------------------------ typing
@@ -658,7 +587,7 @@ function wire() {
   });
   $("attach").addEventListener("click", () => $("attach-input").click());
   $("attach-input").addEventListener("change", () => {
-    addFiles([...$("attach-input").files]);
+    attachments.addFiles([...$("attach-input").files]);
     $("attach-input").value = "";
     input.focus();
   });
@@ -666,9 +595,9 @@ function wire() {
     const files = [...((ev.clipboardData && ev.clipboardData.files) || [])];
     if (!files.length) return;
     ev.preventDefault();  // a pasted picture is attached, not pasted as its file name
-    addFiles(files);
+    attachments.addFiles(files);
   });
-  wireDrop();
+  attachments.wireDrop($("chat"), () => !$("composer").hidden, (on) => { $("drop-hint").hidden = !on; });
   $("viewer-close").addEventListener("click", () => $("viewer").close());
   let searchTimer = null;
   $("conv-search").addEventListener("input", () => {
@@ -683,32 +612,6 @@ function wire() {
     created: async (conv) => { dispatch({ type: "conversation/upsert", conversation: conv }); await openConversation(conv.id); },
   });
   $("new-conv").addEventListener("click", () => dialog.open());
-}
-
-// Files dropped anywhere on the open conversation are attached to the message being written.
-function wireDrop() {
-  const zone = $("chat");
-  const carriesFiles = (ev) => ev.dataTransfer && [...ev.dataTransfer.types].includes("Files");
-  let depth = 0;
-  const hint = (on) => { $("drop-hint").hidden = !on; };
-  zone.addEventListener("dragenter", (ev) => {
-    if (!carriesFiles(ev) || $("composer").hidden) return;
-    depth += 1;
-    hint(true);
-  });
-  zone.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) hint(false); });
-  zone.addEventListener("dragover", (ev) => {
-    if (!carriesFiles(ev) || $("composer").hidden) return;
-    ev.preventDefault();
-    ev.dataTransfer.dropEffect = "copy";
-  });
-  zone.addEventListener("drop", (ev) => {
-    depth = 0;
-    hint(false);
-    if (!carriesFiles(ev) || $("composer").hidden) return;
-    ev.preventDefault();
-    addFiles([...ev.dataTransfer.files]);
-  });
 }
 
 wire();
