@@ -906,37 +906,38 @@ def test_inbox_controls_pin_mute_archive_and_leave(browser, demo):
 
 
 def test_teachers_start_class_and_announcement_conversations(browser, demo):
+    # Art 7B (Frida Kahlo's class: Dan, Eve, Finn) has an announcement channel and no class conversation
     student = open_as(browser, demo, "s-finn")
     student.get_by_test_id("new-conv").click()
     expect(student.locator("input[name=kind][value=class]")).to_be_hidden()
     student.keyboard.press("Escape")
     student.context.close()
-    turing = open_as(browser, demo, "t-turing")
-    turing.get_by_test_id("new-conv").click()
-    turing.check("input[name=kind][value=class]")
-    expect(turing.get_by_test_id("user-search")).to_be_hidden()
-    turing.click("#new-create")
-    expect(turing.locator("#new-error")).to_have_text("Pick or type the class.")
-    turing.get_by_test_id("new-class").fill("science-7c")  # no conversation of it yet: typed
-    turing.click("#new-create")
-    expect(turing.get_by_test_id("chat-title")).to_have_text("Science 7C")
-    expect(turing.locator("#chat-sub")).to_contain_text("class \u00b7 5 people")
-    # an announcement channel for a class picked from those of its conversations
-    turing.get_by_test_id("new-conv").click()
-    turing.check("input[name=kind][value=announcement]")
-    expect(turing.locator("#class-options option[value='maths-7a']")).to_have_count(1)
-    turing.get_by_test_id("new-class").fill("maths-7a")
-    turing.get_by_test_id("new-title").fill("Maths 7A notices")
-    turing.click("#new-create")
-    expect(turing.get_by_test_id("chat-title")).to_have_text("Maths 7A notices")
-    send(turing, "Test on Monday")
-    bob = open_as(browser, demo, "s-bob")
-    conv_item(bob, "Maths 7A notices").click()
-    expect(stored(bob, "Test on Monday")).to_have_count(1)
-    expect(bob.get_by_test_id("composer")).to_be_hidden()  # read-only for students
-    assert turing.errors == [] and bob.errors == []
-    turing.context.close()
-    bob.context.close()
+    kahlo = open_as(browser, demo, "t-kahlo")
+    kahlo.get_by_test_id("new-conv").click()
+    kahlo.check("input[name=kind][value=class]")
+    expect(kahlo.get_by_test_id("user-search")).to_be_hidden()
+    kahlo.click("#new-create")
+    expect(kahlo.locator("#new-error")).to_have_text("Pick or type the class.")
+    kahlo.get_by_test_id("new-class").fill("art-7b")
+    kahlo.click("#new-create")
+    expect(kahlo.get_by_test_id("chat-title")).to_have_text("Art 7B")
+    expect(kahlo.locator("#chat-sub")).to_contain_text("class \u00b7 4 people")
+    # a second announcement channel for a class offered from those of her conversations
+    kahlo.get_by_test_id("new-conv").click()
+    kahlo.check("input[name=kind][value=announcement]")
+    expect(kahlo.locator("#class-options option[value='art-7b']")).to_have_count(1)
+    kahlo.get_by_test_id("new-class").fill("art-7b")
+    kahlo.get_by_test_id("new-title").fill("Art 7B notices")
+    kahlo.click("#new-create")
+    expect(kahlo.get_by_test_id("chat-title")).to_have_text("Art 7B notices")
+    send(kahlo, "Bring an apron on Monday")
+    dan = open_as(browser, demo, "s-dan")
+    conv_item(dan, "Art 7B notices").click()
+    expect(stored(dan, "Bring an apron on Monday")).to_have_count(1)
+    expect(dan.get_by_test_id("composer")).to_be_hidden()  # read-only for students
+    assert kahlo.errors == [] and dan.errors == []
+    kahlo.context.close()
+    dan.context.close()
 
 
 def test_group_awareness_people_seen_by_days_runs_and_avatars(browser, demo):
