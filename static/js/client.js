@@ -16,7 +16,14 @@ export class ChatClient extends EventTarget {
     this.stopped = false;
     this.everReady = false;
     this.reconnectTimer = null;
-    this.onOffline = () => { if (this.ws) this.ws.close(); };
+    // the browser says the network is gone: the socket counts as closed now, without waiting for
+    // a closing handshake that may never complete (a late close event of it is ignored)
+    this.onOffline = () => {
+      const ws = this.ws;
+      if (!ws) return;
+      ws.close();
+      this.onClose(ws, { code: 1006 });
+    };
     this.onOnline = () => {
       if (this.stopped || this.ws) return;
       this.attempt = 0;
