@@ -101,6 +101,9 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("rate_typing_burst", "CHAT_RATE_TYPING_BURST", float, 10.0, "typing bucket size"),
     ("max_sockets_per_user", "CHAT_MAX_SOCKETS_PER_USER", int, 10,
      "open WebSockets one user may hold; a further one is closed with 4029"),
+    ("max_opening_sockets", "CHAT_MAX_OPENING_SOCKETS", int, 200,
+     "WebSocket sessions set up at once; past it a handshake gets 503 with Retry-After (load shedding)"),
+    ("shed_retry_after", "CHAT_SHED_RETRY_AFTER", float, 1.0, "seconds a shed handshake is told to wait (Retry-After)"),
     ("rate_strikes", "CHAT_RATE_STRIKES", int, 20, "rate-limited frames in a row before the socket is closed (1008)"),
     ("typing_timeout", "CHAT_TYPING_TIMEOUT", float, 5.0, "seconds after the last typing:start before the server sends typing:stop"),
     ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
@@ -190,6 +193,8 @@ class Settings:
     rate_typing: float = 2.0
     rate_typing_burst: float = 10.0
     max_sockets_per_user: int = 10
+    max_opening_sockets: int = 200
+    shed_retry_after: float = 1.0
     rate_strikes: int = 20
     typing_timeout: float = 5.0
     typing_debounce: float = 2.0

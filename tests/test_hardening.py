@@ -276,3 +276,29 @@ async def test_a_read_marker_costs_what_it_moved_not_the_conversation(api, runti
         assert sum(ranges) <= 4960 and max(ranges) <= 500  # only the seqs the marker moved over, in chunks
         if seq < 4990:
             assert sum(ranges) == 10
+
+
+# ---------------------------------------------------------------------- load shedding
+@pytest.mark.settings(max_opening_sockets=1, shed_retry_after=2)
+@pytest.mark.gen_test(timeout=60)
+async def test_handshakes_past_the_setup_limit_are_shed_with_retry_after(base_url, http_server, runtime):
+    real = runtime.store.directory.upsert_user
+    release = asyncio.Event()
+
+    async def slow(*args):
+        await release.wait()
+        return await real(*args)
+    runtime.store.directory.upsert_user = slow
+    first = asyncio.ensure_future(Ws.connect(base_url, "st1"))  # its session set-up waits on storage
+    while runtime.realtime.opening < 1:
+        await asyncio.sleep(0)
+    url = base_url.replace("http://", "ws://") + "/ws?token=" + token("st2")
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await tornado.websocket.websocket_connect(url)
+    assert info.value.code == 503 and info.value.response.headers["Retry-After"] == "2"
+    assert ujson.loads(info.value.response.body)["error"]["code"] == "unavailable"
+    release.set()
+    opened = await first
+    assert (await opened.ok("ping"))["serverTime"]
+    again = await Ws.connect(base_url, "st2")  # the client came back: set up normally
+    assert (await again.ok("ping"))["serverTime"]
