@@ -74,10 +74,17 @@ class ServerProc:
                               capture_output=True, text=True, timeout=60)
 
     def stop(self) -> None:
+        """Kill the server and, should it have been left behind, its database child."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
         self.log.close()
+        try:
+            child = self.state()["pid"]
+            if pid_alive(child):
+                os.kill(child, signal.SIGKILL)
+        except (OSError, ValueError, KeyError):
+            pass
 
 
 def wait_gone(pid: int, timeout: float = 10) -> bool:
@@ -97,12 +104,6 @@ def server(tmp_path):
         yield proc
     finally:
         proc.stop()
-        try:
-            child = proc.state()["pid"]
-            if pid_alive(child):
-                os.kill(child, signal.SIGKILL)
-        except (OSError, ValueError, KeyError):
-            pass
 
 
 def test_start_logs_url_and_storage_then_sigterm_stops_everything(server):
