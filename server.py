@@ -184,6 +184,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return token_command(argv[1:])
     if argv and argv[0] == "import-roster":
         return import_roster_command(argv[1:])
+    if argv and argv[0] == "db":
+        from chat.cluster.dbcommand import db_command
+        return db_command(argv[1:])
     parser = argparse.ArgumentParser(prog="server.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     settings_mod.add_arguments(parser)

@@ -178,7 +178,7 @@ class EmbeddedMongo:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-        if self.write_state:
+        if self.write_state and proc is not None:  # never the state of another process (a refused start)
             try:
                 os.remove(os.path.join(self.data_dir, STATE_FILE))
             except FileNotFoundError:

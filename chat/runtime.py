@@ -14,6 +14,7 @@ from typing import Optional
 
 from chat.auth import TokenVerifier
 from chat.clock import Clock, SystemClock
+from chat.cluster.seqs import SeqReserver
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
 from chat.events import Fanout
@@ -63,6 +64,9 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     people = PeopleIndex(store, clock, settings.roster_refresh)
     events = Fanout([SocketEvents(manager, typing), people])
     service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
+    if settings.redis_url:
+        # several processes write this database: seqs are reserved in it, batch by batch
+        service.core.writer.use_shared_seqs(SeqReserver(store.conversations).reserve)
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
     limiter = RateLimiter(settings, clock)

@@ -1,0 +1,241 @@
+"""Several server processes on one shared nx-27017 (the ``db`` command) and one real Redis.
+
+Every test starts its own ``redis-server`` (loopback, no persistence) and database process and
+stops them, also on failure. Waits are on observable results (frames, answers, health fields),
+never on sleeps.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any, Callable, Dict, List, Optional
+
+import pytest
+
+from chat.embedded import free_port, pid_alive
+from chat.store import ping_uri
+from tests.conftest import CLASSES, SECRET, USERS, Api, Ws
+from tests.test_process import ROOT, ServerProc, http, wait_gone
+
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+pytestmark = pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
+
+
+def until(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    """Poll a blocking check until it is truthy (process start-up, health fields)."""
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    """The same inside a test's event loop (the servers are other processes)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        await asyncio.sleep(0.05)
+
+
+class RedisProc:
+    """A private redis-server on a free loopback port, no persistence; restartable on the same port."""
+
+    def __init__(self, workdir: str) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: Optional[subprocess.Popen] = None
+        self.url = "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.workdir, "--protected-mode", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        until(self._answers, 20, "redis-server")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class Cluster:
+    """A database process, a Redis and server nodes on them; everything is stopped by the fixture."""
+
+    def __init__(self, tmp: str) -> None:
+        self.tmp = tmp
+        self.redis = RedisProc(tmp)
+        self.db_port = free_port()
+        self.db_dir = os.path.join(tmp, "db")
+        self.db_log = os.path.join(tmp, "db.out")
+        self.db: Optional[subprocess.Popen] = None
+        self.db_name = "c_" + uuid.uuid4().hex[:10]
+        self.nodes: List[ServerProc] = []
+
+    @property
+    def mongo_uri(self) -> str:
+        return "mongodb://127.0.0.1:%d/?directConnection=true" % self.db_port
+
+    def start_db(self) -> None:
+        with open(self.db_log, "ab") as log:
+            self.db = subprocess.Popen([sys.executable, "server.py", "db", "--db-port", str(self.db_port),
+                                        "--data-dir", self.db_dir], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        until(lambda: self.db.poll() is not None or ping_uri(self.mongo_uri, 300), 30, "the db command")
+        assert self.db.poll() is None, self.db_output()
+
+    def db_output(self) -> str:
+        with open(self.db_log, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+    def import_roster(self) -> None:
+        import json
+        path = os.path.join(self.tmp, "roster.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"users": USERS, "classes": CLASSES}, fh)
+        done = subprocess.run([sys.executable, "server.py", "import-roster", path, "--mongodb-uri", self.mongo_uri,
+                               "--db-name", self.db_name], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    def start(self, nodes: int = 2, redis: bool = True, **settings: Any) -> List[ServerProc]:
+        if redis and self.redis.proc is None:
+            self.redis.start()
+        if self.db is None:
+            self.start_db()
+            self.import_roster()
+        started = [self.node(redis=redis, **settings) for _ in range(nodes)]
+        for node in started:
+            node.wait_ready()
+        return started
+
+    def node(self, redis: bool = True, **settings: Any) -> ServerProc:
+        extra = ["--mongodb-uri", self.mongo_uri, "--db-name", self.db_name, "--jwt-secret", SECRET,
+                 "--ws-ping-interval", "0"]
+        if redis:
+            extra += ["--redis-url", self.redis.url]
+        for name, value in settings.items():
+            extra += ["--" + name.replace("_", "-"), str(value)]
+        node = ServerProc(os.path.join(self.tmp, "node%d" % len(self.nodes)), *extra)
+        self.nodes.append(node)
+        return node
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        if self.db is not None and self.db.poll() is None:
+            self.db.kill()
+            self.db.wait(10)
+            try:
+                with open(os.path.join(self.db_dir, "mongo.json"), encoding="utf-8") as fh:
+                    import json
+                    child = json.load(fh)["pid"]
+                if pid_alive(child):
+                    os.kill(child, signal.SIGKILL)
+            except (OSError, ValueError, KeyError):
+                pass
+        self.redis.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Any) -> Any:
+    c = Cluster(str(tmp_path))
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 240))
+
+
+# ---------------------------------------------------------------------- 1. the db command
+def test_db_command_serves_several_servers_and_keeps_the_data_dir_guard(cluster):
+    a, b = cluster.start(2)
+    out = cluster.db_output()
+    assert "database ready: --mongodb-uri '%s'" % cluster.mongo_uri in out
+
+    async def main() -> None:
+        api_a, api_b = Api(a.url), Api(b.url)
+        conv = await api_a.conversation("st1", "direct", ["st2"])
+        status, listed = await api_b.get("/api/conversations", "st2")
+        assert status == 200 and [c["id"] for c in listed["data"]] == [conv["id"]]
+    run(main())
+    # a server on the db's data dir with the embedded default refuses to open the file twice
+    child = _state_pid(cluster.db_dir)
+    assert child is not None and pid_alive(child)
+    done = subprocess.run([sys.executable, "server.py", "--port", str(free_port()), "--data-dir", cluster.db_dir],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "MONGODB_URI"})
+    assert done.returncode == 3 and "another server" in done.stderr
+    assert _state_pid(cluster.db_dir) == child, "the refused server must leave the state file alone"
+    cluster.db.send_signal(signal.SIGTERM)
+    assert cluster.db.wait(15) == 0
+    assert wait_gone(child), "the database child outlived the db command"
+
+
+def _state_pid(data_dir: str) -> Optional[int]:
+    import json
+    try:
+        with open(os.path.join(data_dir, "mongo.json"), encoding="utf-8") as fh:
+            return int(json.load(fh)["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# ---------------------------------------------------------------------- 2. seqs across processes
+def test_three_processes_concurrent_senders_one_conversation_seqs_contiguous(cluster):
+    nodes = cluster.start(3)
+    per_sender = 40
+    senders = ["t1", "st1", "st2"]
+
+    async def main() -> None:
+        import tornado.httpclient
+        tornado.httpclient.AsyncHTTPClient.configure(None, max_clients=64)
+        apis = [Api(n.url) for n in nodes]
+        conv = await apis[0].conversation("t1", "group", ["st1", "st2"], title="three nodes")
+
+        async def burst(i: int, user: str) -> List[int]:
+            api = apis[i]
+            sends = [api.send(user, conv["id"], "%s-%d" % (user, k), clientMsgId="%s-%d" % (user, k))
+                     for k in range(per_sender)]
+            return [m["seq"] for m in await asyncio.gather(*sends)]
+        answered = await asyncio.gather(*(burst(i, u) for i, u in enumerate(senders)))
+        total = per_sender * len(senders)
+        assert sorted(s for seqs in answered for s in seqs) == list(range(1, total + 1))
+        stored: List[Dict[str, Any]] = []
+        after = 0
+        while True:
+            status, page = await apis[1].get("/api/conversations/%s/messages?after=%d&limit=100" % (conv["id"], after),
+                                             "st1")
+            assert status == 200
+            stored += page["data"]
+            if not page["hasMore"]:
+                break
+            after = page["data"][-1]["seq"]
+        assert [m["seq"] for m in stored] == list(range(1, total + 1))
+        assert sorted(m["text"] for m in stored) == sorted("%s-%d" % (u, k) for u in senders for k in range(per_sender))
+    run(main())
