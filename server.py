@@ -49,6 +49,7 @@ async def _run(runtime: Runtime) -> int:
     except Unavailable:
         log.error("storage at %s does not answer", runtime.storage_label)
         return EXIT_STORAGE
+    await runtime.start()
     if settings.demo:
         from chat.demo import seed_demo
         await seed_demo(runtime.service)

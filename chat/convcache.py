@@ -149,6 +149,20 @@ class ConversationCache:
         is not fully known: the reload finds whatever was stored)."""
         self._states.pop(conversation_id, None)
 
+    async def refresh(self, conversation_id: str) -> None:
+        """Re-read a cached state's document and roles in place (another process changed its
+        participants or title); its live seq and unflushed fields are kept."""
+        state = self._states.get(conversation_id)
+        if state is None:
+            return
+        try:
+            fresh = await self._load(conversation_id)
+        except NotFound:
+            self.forget(conversation_id)
+            return
+        state.doc, state.roles = fresh.doc, fresh.roles
+        state.last_seq = max(state.last_seq, fresh.last_seq)
+
     def forget(self, conversation_id: str) -> None:
         """Drop a clean, unpinned state (after writes made outside the writer, e.g. a history
         import)."""

@@ -9,11 +9,13 @@ tier on the service.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Optional
 
 from chat.auth import TokenVerifier
 from chat.clock import Clock, SystemClock
+from chat.cluster.node import ClusterConnections, ClusterEvents, ClusterNode, typing_relay
 from chat.cluster.seqs import SeqReserver
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
@@ -27,6 +29,8 @@ from chat.service import ChatService
 from chat.settings import Settings
 from chat.store import Store
 from chat.typing_state import TypingTracker
+
+log = logging.getLogger("chat.runtime")
 
 
 @dataclasses.dataclass
@@ -43,8 +47,16 @@ class Runtime:
     realtime: Realtime
     storage_label: str
     embedded: Optional[EmbeddedMongo] = None
+    cluster: Optional[ClusterNode] = None
     started_at: float = dataclasses.field(default_factory=time.time)
     draining: bool = False
+
+    async def start(self) -> None:
+        """Start what runs in the background (the Redis link of a cluster node)."""
+        if self.cluster is not None:
+            self.cluster.link.start()
+            if not await self.cluster.link.wait_up(5.0):
+                log.warning("serving without redis for now: pushes reach local sockets only until it answers")
 
     async def close(self) -> None:
         """Finish queued sends and write everything written behind (at shutdown)."""
@@ -52,6 +64,8 @@ class Runtime:
             await self.service.close()
         finally:
             await self.presence.close()
+            if self.cluster is not None:
+                await self.cluster.link.close()
 
 
 def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None,
@@ -59,13 +73,22 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     """Wire the components together (the transport is installed by the socket tier)."""
     clock = clock or SystemClock()
     store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms)
-    manager = ConnectionManager()
-    typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
+    cluster: Optional[ClusterNode] = None
     people = PeopleIndex(store, clock, settings.roster_refresh)
-    events = Fanout([SocketEvents(manager, typing), people])
-    service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
     if settings.redis_url:
-        # several processes write this database: seqs are reserved in it, batch by batch
+        # several processes share this database: pushes travel through Redis between them
+        manager: ConnectionManager = ClusterConnections(lambda: node)
+        node = cluster = ClusterNode(settings, manager, store, clock)
+        typing = TypingTracker(typing_relay(node), clock, settings.typing_timeout, settings.typing_debounce)
+        events = Fanout([ClusterEvents(node), people])
+    else:
+        manager = ConnectionManager()
+        typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
+        events = Fanout([SocketEvents(manager, typing), people])
+    service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
+    if cluster is not None:
+        cluster.attach(service.core.cache, typing)
+        # seqs are reserved in the database, batch by batch: no two processes hand out one
         service.core.writer.use_shared_seqs(SeqReserver(store.conversations).reserve)
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
@@ -74,7 +97,7 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
                    manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,
-                   storage_label=label, embedded=embedded)
+                   storage_label=label, embedded=embedded, cluster=cluster)
 
 
 def _redact(uri: str) -> str:

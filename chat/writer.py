@@ -154,8 +154,8 @@ class MessageWriter:
             if self._reserve is not None and fresh:
                 counts = collections.Counter(item.conversation_id for item in fresh)
                 firsts = await self._reserve(counts, {cid: states[cid].last_seq for cid in counts})
-                for cid, first in firsts.items():
-                    states[cid].last_seq = first - 1  # the loop below hands out first, first + 1, ...
+                for cid, first_seq in firsts.items():
+                    states[cid].last_seq = first_seq - 1  # the loop below hands out first, first + 1, ...
             for item in fresh:
                 state = states[item.conversation_id]
                 state.last_seq += 1

@@ -28,6 +28,8 @@ class HealthHandler(ApiHandler):
         }
         if rt.embedded is not None:
             data["embeddedRestarts"] = rt.embedded.restarts
+        if rt.cluster is not None:
+            data["redis"] = rt.cluster.stats()
         self.set_status(200 if up else 503)
         self.finish(dumps({"data": data}))
 

@@ -239,3 +239,80 @@ def test_three_processes_concurrent_senders_one_conversation_seqs_contiguous(clu
         assert [m["seq"] for m in stored] == list(range(1, total + 1))
         assert sorted(m["text"] for m in stored) == sorted("%s-%d" % (u, k) for u in senders for k in range(per_sender))
     run(main())
+
+
+# ---------------------------------------------------------------------- 3. fan-out and order
+async def health(node: ServerProc) -> Dict[str, Any]:
+    status, data = await Api(node.url).get("/api/health")
+    assert status in (200, 503), data
+    return data["data"]
+
+
+async def subscribed(node: ServerProc, channels: int) -> None:
+    """Barrier: Redis has confirmed the node's subscriptions for its local users."""
+    async def check() -> bool:
+        link = (await health(node))["redis"]
+        return link["up"] and link["subscribing"] == 0 and link["channels"] >= channels
+    await eventually(check, what="subscriptions of %s" % node.url)
+
+
+async def connect(node: ServerProc, user: str) -> Ws:
+    return await Ws.connect(node.url, user)
+
+
+async def barrier(*sockets: Ws) -> None:
+    """Frames of one socket are answered in order: after a ping reply, every push the server
+    wrote before it has arrived."""
+    for s in sockets:
+        await s.ok("ping")
+
+
+async def news(ws: Ws, conversation_id: str, count: int, timeout: float = 90) -> List[int]:
+    """Wait for ``count`` message:new frames of a conversation; their seqs, in arrival order."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    def seqs() -> List[int]:
+        return [f["data"]["seq"] for f in ws.of("message:new") if f["data"]["conversationId"] == conversation_id]
+    while len(seqs()) < count:
+        if ws.closed.is_set() or loop.time() > deadline:
+            raise AssertionError("%s got %d of %d messages" % (ws.user, len(seqs()), count))
+        ws._arrived.clear()
+        try:
+            await asyncio.wait_for(ws._arrived.wait(), 1)
+        except asyncio.TimeoutError:
+            pass
+    return seqs()
+
+
+def test_cross_node_fanout_every_device_in_seq_order_with_senders_on_both_nodes(cluster):
+    a, b = cluster.start(2)
+    per_sender = 60
+
+    async def main() -> None:
+        st1, t1a = await connect(a, "st1"), await connect(a, "t1")
+        st2, t1b = await connect(b, "st2"), await connect(b, "t1")
+        await subscribed(a, 2)
+        await subscribed(b, 2)
+        conv = await Api(a.url).conversation("t1", "group", ["st1", "st2"], title="across nodes")
+        created = await st2.expect("conversation:created", lambda f: f["data"]["id"] == conv["id"])
+        assert created["data"]["title"] == "across nodes"
+        for i in range(per_sender):  # both senders at once, no waiting for answers
+            st1.send("message:send", {"conversationId": conv["id"], "text": "a%d" % i, "clientMsgId": "a%d" % i})
+            st2.send("message:send", {"conversationId": conv["id"], "text": "b%d" % i, "clientMsgId": "b%d" % i})
+        total = 2 * per_sender
+        for receiver in (st1, st2, t1a, t1b):
+            got = await news(receiver, conv["id"], total)
+            assert got == list(range(1, total + 1)), (receiver.user, got)
+        await barrier(st1, st2, t1a, t1b)
+        for receiver in (st1, st2, t1a, t1b):  # exactly once each
+            assert len([f for f in receiver.of("message:new") if f["data"]["conversationId"] == conv["id"]]) == total
+        texts = {f["data"]["text"] for f in t1b.of("message:new")}
+        assert texts == {"a%d" % i for i in range(per_sender)} | {"b%d" % i for i in range(per_sender)}
+        # an edit and a reaction on node A reach node B's sockets
+        first = t1b.of("message:new")[0]["data"]
+        sender = st1 if first["senderId"] == "st1" else st2
+        await sender.ok("message:edit", {"messageId": first["id"], "text": "edited"})
+        await t1b.expect("message:updated", lambda f: f["data"]["text"] == "edited")
+        await t1a.expect("message:updated", lambda f: f["data"]["text"] == "edited")
+    run(main())

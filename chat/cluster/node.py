@@ -1,0 +1,216 @@
+"""One node of a cluster: pushes between server processes through Redis.
+
+Every push becomes an envelope: the frame serialized once by the node where the event happened,
+its audience (school + user ids) and, for ``message:new``, its conversation and seq. The node
+delivers it to its own sockets directly and publishes it on the Redis channel of each receiver
+(``<prefix>u:<userId>``). A node subscribes only to the channels of users with a socket on it,
+so it receives only what its sockets need; an envelope reaching it on several channels (two
+local receivers) is delivered once, in one write of the same bytes to every local socket.
+
+``message:new`` passes through :class:`chat.cluster.order.OrderBuffer` on every node, so a
+receiver never sees seq n+1 of a conversation before n. Membership and title changes are also
+announced on the cluster-wide channel (``<prefix>all``, rare events), so every node re-reads
+the conversation it has cached; the same channel carries "resync" after a Redis outage.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import uuid
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+import ujson
+
+from chat import protocol as p
+from chat import render
+from chat.clock import Clock
+from chat.cluster.link import RedisLink
+from chat.cluster.order import Envelope, OrderBuffer
+from chat.connections import ConnectionManager, Presence
+from chat.convcache import ConversationCache
+from chat.events import Audience
+from chat.settings import Settings
+from chat.store import Store
+from chat.typing_state import TypingTracker
+
+log = logging.getLogger("chat.cluster.node")
+
+RESYNC = "session:resync"  # push: the client answers with ``sync`` (events may have been missed)
+SEEN_IDS = 20000
+
+
+class ClusterNode:
+    """See the module doc."""
+
+    def __init__(self, settings: Settings, manager: ConnectionManager, store: Store, clock: Clock) -> None:
+        self.settings = settings
+        self.manager = manager
+        self.store = store
+        self.node_id = uuid.uuid4().hex[:12]
+        self.prefix = "chat:%s:" % settings.db_name
+        self.all_channel = self.prefix + "all"
+        self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore, always=[self.all_channel])
+        self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
+        self.cache: Optional[ConversationCache] = None
+        self.typing: Optional[TypingTracker] = None
+        self.resyncs = 0
+        self._ids = itertools.count(1)
+        self._seen: "collections.OrderedDict[str, None]" = collections.OrderedDict()
+
+    def attach(self, cache: ConversationCache, typing: TypingTracker) -> None:
+        """The parts built after the node (the service's cache, the typing tracker)."""
+        self.cache = cache
+        self.typing = typing
+
+    def user_channel(self, user_id: str) -> str:
+        return self.prefix + "u:" + user_id
+
+    def stats(self) -> Dict[str, Any]:
+        return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, **self.order.stats())
+
+    # ------------------------------------------------------------------ sending
+    def relay(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str],
+              **extra: Any) -> None:
+        """Deliver a push to its receivers' sockets on every node (this one directly)."""
+        users = list(user_ids)
+        if not users:
+            return
+        env: Envelope = {"n": self.node_id, "i": "%s:%d" % (self.node_id, next(self._ids)), "e": event,
+                         "f": p.push(event, data), "u": users, "s": school}
+        env.update(extra)
+        self._receive(env)
+        self.link.publish([self.user_channel(u) for u in users], ujson.dumps(env))
+
+    def conversation_touched(self, conversation_id: str) -> None:
+        """Participants or title changed here: other nodes re-read their cached copy."""
+        self.link.publish([self.all_channel], ujson.dumps({"t": "conv", "n": self.node_id, "c": conversation_id}))
+
+    # ------------------------------------------------------------------ receiving
+    def _on_message(self, channel: str, payload: bytes) -> None:
+        env = ujson.loads(payload)
+        if env.get("n") == self.node_id:
+            return  # delivered locally when it was relayed
+        kind = env.get("t")
+        if kind == "conv":
+            if self.cache is not None:
+                asyncio.ensure_future(self.cache.refresh(env["c"]))
+            return
+        if kind == "resync":
+            self._tell_resync()
+            return
+        event_id = env["i"]
+        if event_id in self._seen:
+            return  # the same envelope on another local receiver's channel
+        self._seen[event_id] = None
+        if len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)
+        if env["e"] == p.Message.NEW and self.cache is not None:
+            state = self.cache.peek(env["c"])
+            if state is not None and env["q"] > state.last_seq:
+                state.last_seq = env["q"]  # stored by another node: markers may move up to it
+        self._receive(env)
+
+    def _receive(self, env: Envelope) -> None:
+        if "q" in env:
+            self.order.offer(env)
+        else:
+            self._deliver(env)
+
+    def _deliver(self, env: Envelope) -> None:
+        self.manager.publish_frame(env["f"], env["u"], env["s"])
+        event = env["e"]
+        if event == p.Message.NEW and self.typing is not None:
+            # the typist's node ends its typing when its message arrives (from any node)
+            if self.typing.is_typing(env["c"], env["w"]):
+                self.typing.stop(env["c"], env["w"])
+        elif event == p.Conversation.CREATED and env.get("p"):
+            self.manager.link(env["p"])
+
+    async def _fetch(self, cid: str, after: int, before: int, sample: Envelope) -> List[Envelope]:
+        docs = await self.store.messages.history(cid, before, after, max(1, before - after - 1))
+        return [self._envelope_of(render.message(doc), sample) for doc in docs]
+
+    def _envelope_of(self, view: Dict[str, Any], sample: Envelope) -> Envelope:
+        return {"n": self.node_id, "i": "%s:%d" % (self.node_id, next(self._ids)), "e": p.Message.NEW,
+                "f": p.push(p.Message.NEW, view), "u": sample["u"], "s": sample["s"],
+                "c": view["conversationId"], "q": view["seq"], "w": view["senderId"]}
+
+    # ------------------------------------------------------------------ outages
+    def _on_restore(self) -> None:
+        """Redis is back (or a publish failed earlier): every client of every node resyncs."""
+        self._tell_resync()
+        self.link.publish([self.all_channel], ujson.dumps({"t": "resync", "n": self.node_id}))
+
+    def _tell_resync(self) -> None:
+        self.resyncs += 1
+        self.manager.publish(RESYNC, {"reason": "events may have been missed; send sync"}, [str(u) for u in self.manager.by_user])
+
+
+class ClusterEvents:
+    """:class:`chat.events.EventSink` of a cluster node: pushes through :meth:`ClusterNode.relay`
+    (the socket-side effects of an event happen where it is delivered)."""
+
+    def __init__(self, node: ClusterNode) -> None:
+        self.node = node
+
+    def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
+        self.node.relay(p.Message.NEW, message, audience.user_ids, audience.school,
+                        c=message["conversationId"], q=message["seq"], w=message["senderId"])
+
+    def message_updated(self, message: Dict[str, Any], audience: Audience) -> None:
+        self.node.relay(p.Message.UPDATED, message, audience.user_ids, audience.school)
+
+    def message_deleted(self, data: Dict[str, Any], audience: Audience) -> None:
+        self.node.relay(p.Message.DELETED, data, audience.user_ids, audience.school)
+
+    def marker_moved(self, data: Dict[str, Any], audience: Audience) -> None:
+        self.node.relay(p.Message.STATUS, data, audience.user_ids, audience.school)
+
+    def unread_changed(self, data: Dict[str, Any], audience: Audience) -> None:
+        self.node.relay(p.Message.UNREAD, data, audience.user_ids, audience.school)
+
+    def conversation_joined(self, view: Dict[str, Any], audience: Audience) -> None:
+        contacts = [x["userId"] for x in view.get("participants", ())] if view.get("type") in ("direct", "group") else []
+        self.node.relay(p.Conversation.CREATED, view, audience.user_ids, audience.school, p=contacts)
+        self.node.conversation_touched(view["id"])
+
+    def conversation_changed(self, view: Dict[str, Any], audience: Audience) -> None:
+        self.node.relay(p.Conversation.UPDATED, view, audience.user_ids, audience.school)
+        self.node.conversation_touched(view["id"])
+
+    def conversation_left(self, conversation_id: str, audience: Audience) -> None:
+        self.node.relay(p.Conversation.REMOVED, {"conversationId": conversation_id}, audience.user_ids,
+                        audience.school)
+        self.node.conversation_touched(conversation_id)
+
+
+class ClusterConnections(ConnectionManager):
+    """The connection manager of a cluster node: a user's first local socket subscribes the
+    node to the user's channel, the last one unsubscribes it."""
+
+    def __init__(self, node_ref: Callable[[], ClusterNode]) -> None:
+        super().__init__()
+        self._node = node_ref
+
+    def add(self, conn_id: str, presence: Presence, school: Optional[str] = None) -> bool:
+        first = super().add(conn_id, presence, school)
+        if first:
+            node = self._node()
+            node.link.want(node.user_channel(presence.user_id))
+        return first
+
+    def remove(self, conn_id: str) -> "tuple[Optional[Presence], bool]":
+        presence, last = super().remove(conn_id)
+        if last and presence is not None:
+            node = self._node()
+            node.link.unwant(node.user_channel(presence.user_id))
+        return presence, last
+
+
+def typing_relay(node: ClusterNode) -> Callable[[bool, Dict[str, Any], Sequence[str]], None]:
+    """The typing tracker's announcer in a cluster: to the fellow participants on every node."""
+    def announce(started: bool, data: Dict[str, Any], receivers: Sequence[str]) -> None:
+        node.relay(p.Typing.START if started else p.Typing.STOP, data, receivers, None)
+    return announce
