@@ -316,3 +316,67 @@ def test_cross_node_fanout_every_device_in_seq_order_with_senders_on_both_nodes(
         await t1b.expect("message:updated", lambda f: f["data"]["text"] == "edited")
         await t1a.expect("message:updated", lambda f: f["data"]["text"] == "edited")
     run(main())
+
+
+# ---------------------------------------------------------------------- 4. Redis outages
+def test_redis_restarted_mid_burst_loses_no_acknowledged_message_after_sync(cluster):
+    a, b = cluster.start(2)
+    total = 60
+
+    async def main() -> None:
+        st1, st2 = await connect(a, "st1"), await connect(b, "st2")
+        await subscribed(a, 1)
+        await subscribed(b, 1)
+        conv = await Api(a.url).conversation("st1", "direct", ["st2"])
+        acked: List[int] = []
+
+        async def send(i: int) -> None:
+            reply = await st1.ok("message:send", {"conversationId": conv["id"], "text": "m%d" % i,
+                                                  "clientMsgId": "m%d" % i}, timeout=60)
+            acked.append(reply["seq"])
+        for i in range(20):  # Redis up
+            await send(i)
+        cluster.redis.stop()  # killed mid-burst
+        for i in range(20, 40):  # sends go on: stored, acknowledged, delivered to local sockets
+            await send(i)
+        await eventually(lambda: _link_down(a, b), what="both nodes to see redis down")
+        for i in range(40, 50):
+            await send(i)
+        cluster.redis.start()  # same port, empty
+        for i in range(50, total):
+            await send(i)
+        for node in (a, b):
+            await eventually(lambda node=node: _restored(node), what="the link of %s back" % node.url)
+        await st2.expect("session:resync", timeout=60)
+        await st1.expect("session:resync", timeout=60)
+        assert sorted(acked) == list(range(1, total + 1))
+        # st1's own socket (same node as the writer) never missed anything
+        assert sorted(f["data"]["seq"] for f in st1.of("message:new")) == list(range(1, total + 1))
+        # st2 answers the resync with sync, from the highest seq it has seen contiguously
+        have = {f["data"]["seq"] for f in st2.of("message:new")}
+        seen = 0
+        while seen + 1 in have:
+            seen += 1
+        reply = await st2.ok("sync", {"conversations": {conv["id"]: seen}})
+        have |= {m["seq"] for m in reply["messages"]}
+        assert have == set(acked)
+        # and afterwards pushes flow across nodes again
+        await send(total)
+        await st2.expect("message:new", lambda f: f["data"]["seq"] == total + 1)
+        data = await health(b)
+        assert data["redis"]["up"] is True and data["redis"]["restores"] >= 1
+    run(main())
+    for node in (a, b):
+        assert "redis link down" in node.output() and "redis link restored; resubscribed to" in node.output()
+
+
+async def _link_down(*nodes: ServerProc) -> bool:
+    for node in nodes:
+        if (await health(node))["redis"]["up"]:
+            return False
+    return True
+
+
+async def _restored(node: ServerProc) -> bool:
+    link = (await health(node))["redis"]
+    return link["up"] and link["restores"] >= 1 and link["subscribing"] == 0

@@ -141,6 +141,7 @@ function connect(token) {
   c.addEventListener("expired", () => { sessionStorage.removeItem("chat.token"); showSignIn("Your session expired."); });
   const on = (name, fn) => c.addEventListener(name, (ev) => fn(ev.detail));
   on("message:new", onNew);
+  on("session:resync", () => resync());  // a server of a cluster lost its Redis link meanwhile
   on("message:updated", onUpdated);
   on("message:deleted", onDeleted);
   on("message:status", onStatus);
