@@ -137,6 +137,10 @@ class ConnectionManager:
         out.discard(user_id)
         return out
 
+    def peer(self, user_id: str) -> Optional[Presence]:
+        """An online user's presence (a cluster node also knows users of other nodes)."""
+        return self.users.get(user_id)
+
     def audience(self, presence: Presence) -> Set[str]:
         return self.peers(presence.school, presence.role, presence.class_ids, presence.contacts, presence.user_id)
 

@@ -57,6 +57,7 @@ class Runtime:
             self.cluster.link.start()
             if not await self.cluster.link.wait_up(5.0):
                 log.warning("serving without redis for now: pushes reach local sockets only until it answers")
+            self.cluster.presence.start()
 
     async def close(self) -> None:
         """Finish queued sends and write everything written behind (at shutdown)."""
@@ -65,6 +66,7 @@ class Runtime:
         finally:
             await self.presence.close()
             if self.cluster is not None:
+                self.cluster.presence.stop()
                 await self.cluster.link.close()
 
 

@@ -380,3 +380,78 @@ async def _link_down(*nodes: ServerProc) -> bool:
 async def _restored(node: ServerProc) -> bool:
     link = (await health(node))["redis"]
     return link["up"] and link["restores"] >= 1 and link["subscribing"] == 0
+
+
+# ---------------------------------------------------------------------- 5. presence and typing
+def _of_user(ws: Ws, event: str, user: str) -> List[Dict[str, Any]]:
+    return [f for f in ws.of(event) if f["data"]["userId"] == user]
+
+
+def test_presence_across_nodes_without_flapping_and_typing_across_nodes(cluster):
+    a, b = cluster.start(2)
+
+    async def main() -> None:
+        admin = await connect(a, "a1")
+        await subscribed(a, 2)
+        laptop = await connect(b, "st2")
+        online = await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
+        assert online["data"] == {"userId": "st2", "name": "Sue Student", "role": "student"}
+        listed = await admin.ok("presence:list", {})
+        assert "st2" in [x["userId"] for x in listed]
+        assert [x["userId"] for x in await admin.ok("presence:list", {"classId": "c1"})] == ["st2"]
+        # the student on node B sees the admin on node A (the relation is symmetric)
+        assert [x["userId"] for x in await laptop.ok("presence:list", {})] == ["a1"]
+        phone = await connect(a, "st2")
+        await phone.ok("ping")
+        await laptop.close()  # the phone is still open on the other node: st2 stays online
+        await connect(b, "st3")  # barrier: node B announces presence in order
+        await admin.expect("user:online", lambda f: f["data"]["userId"] == "st3")
+        assert _of_user(admin, "user:offline", "st2") == []
+        assert len(_of_user(admin, "user:online", "st2")) == 1
+        await phone.close()  # the last socket anywhere
+        offline = await admin.expect("user:offline", lambda f: f["data"]["userId"] == "st2")
+        assert offline["data"]["lastSeen"].endswith("Z")
+        assert "st2" not in [x["userId"] for x in await admin.ok("presence:list", {})]
+
+        # typing from a socket on node A reaches the other participant on node B, and ends
+        # there when the typist's message arrives
+        st1 = await connect(a, "st1")
+        st2 = await connect(b, "st2")
+        await subscribed(a, 2)
+        await subscribed(b, 2)
+        conv = await Api(a.url).conversation("st1", "direct", ["st2"])
+        await st1.ok("typing:start", {"conversationId": conv["id"]})
+        start = await st2.expect("typing:start", lambda f: f["data"]["conversationId"] == conv["id"])
+        assert start["data"]["userId"] == "st1"
+        await st1.ok("message:send", {"conversationId": conv["id"], "text": "hi"})
+        await st2.expect("typing:stop", lambda f: f["data"]["userId"] == "st1")
+        await st2.expect("message:new", lambda f: f["data"]["text"] == "hi")
+    run(main())
+
+
+def test_a_killed_node_takes_its_users_offline_within_the_ttl_and_they_resync_elsewhere(cluster):
+    a, b = cluster.start(2, cluster_node_ttl=1.5)
+
+    async def main() -> None:
+        admin, st1 = await connect(a, "a1"), await connect(a, "st1")
+        await subscribed(a, 3)
+        st2 = await connect(b, "st2")
+        await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
+        await subscribed(b, 1)
+        conv = await Api(a.url).conversation("st1", "direct", ["st2"])
+        first = await st1.ok("message:send", {"conversationId": conv["id"], "text": "before"})
+        await st2.expect("message:new", lambda f: f["data"]["seq"] == first["seq"])
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(10)
+        acked = [first["seq"]]
+        for i in range(5):  # sent while node B is dead
+            acked.append((await st1.ok("message:send", {"conversationId": conv["id"], "text": "m%d" % i}))["seq"])
+        offline = await admin.expect("user:offline", lambda f: f["data"]["userId"] == "st2", timeout=60)
+        assert offline["data"]["lastSeen"].endswith("Z")
+        assert (await health(a))["redis"]["reaped"] == 1
+        # the client reconnects to the surviving node and syncs from what it had
+        again = await connect(a, "st2")
+        reply = await again.ok("sync", {"conversations": {conv["id"]: first["seq"]}})
+        assert [m["seq"] for m in reply["messages"]] == acked[1:]
+        await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")  # the first was taken above
+    run(main())

@@ -19,7 +19,7 @@ import collections
 import itertools
 import logging
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
 
 import ujson
 
@@ -28,6 +28,7 @@ from chat import render
 from chat.clock import Clock
 from chat.cluster.link import RedisLink
 from chat.cluster.order import Envelope, OrderBuffer
+from chat.cluster.presence import ClusterPresence
 from chat.connections import ConnectionManager, Presence
 from chat.convcache import ConversationCache
 from chat.events import Audience
@@ -53,6 +54,7 @@ class ClusterNode:
         self.all_channel = self.prefix + "all"
         self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore, always=[self.all_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
+        self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl)
         self.cache: Optional[ConversationCache] = None
         self.typing: Optional[TypingTracker] = None
         self.resyncs = 0
@@ -68,7 +70,8 @@ class ClusterNode:
         return self.prefix + "u:" + user_id
 
     def stats(self) -> Dict[str, Any]:
-        return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, **self.order.stats())
+        return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, reaped=self.presence.reaped,
+                    remoteOnline=len(self.presence.remote.users), **self.order.stats())
 
     # ------------------------------------------------------------------ sending
     def relay(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str],
@@ -99,6 +102,9 @@ class ClusterNode:
             return
         if kind == "resync":
             self._tell_resync()
+            return
+        if kind in ("on", "off"):
+            self.presence.received(env)
             return
         event_id = env["i"]
         if event_id in self._seen:
@@ -140,6 +146,7 @@ class ClusterNode:
     # ------------------------------------------------------------------ outages
     def _on_restore(self) -> None:
         """Redis is back (or a publish failed earlier): every client of every node resyncs."""
+        self.presence.restored()
         self._tell_resync()
         self.link.publish([self.all_channel], ujson.dumps({"t": "resync", "n": self.node_id}))
 
@@ -188,7 +195,10 @@ class ClusterEvents:
 
 class ClusterConnections(ConnectionManager):
     """The connection manager of a cluster node: a user's first local socket subscribes the
-    node to the user's channel, the last one unsubscribes it."""
+    node to the user's channel and registers the user's presence cluster-wide, the last one
+    undoes both. ``user:online``/``user:offline`` are decided cluster-wide
+    (:mod:`chat.cluster.presence`), so the ones the session tier publishes for local sockets
+    are left out, and presence rules also see users online on other nodes."""
 
     def __init__(self, node_ref: Callable[[], ClusterNode]) -> None:
         super().__init__()
@@ -199,6 +209,7 @@ class ClusterConnections(ConnectionManager):
         if first:
             node = self._node()
             node.link.want(node.user_channel(presence.user_id))
+            node.presence.first_local(presence)
         return first
 
     def remove(self, conn_id: str) -> "tuple[Optional[Presence], bool]":
@@ -206,7 +217,25 @@ class ClusterConnections(ConnectionManager):
         if last and presence is not None:
             node = self._node()
             node.link.unwant(node.user_channel(presence.user_id))
+            node.presence.last_local(presence)
         return presence, last
+
+    def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str] = None) -> int:
+        if event in (p.User.ONLINE, p.User.OFFLINE):
+            return 0
+        return super().publish(event, data, user_ids, school)
+
+    def peers(self, school: str, role: str, class_ids: Iterable[str], contacts: Iterable[str],
+              user_id: str) -> Set[str]:
+        classes, people = list(class_ids), list(contacts)
+        out = super().peers(school, role, classes, people, user_id)
+        return out | self._node().presence.remote.peers(school, role, classes, people, user_id)
+
+    def is_online(self, user_id: str) -> bool:
+        return user_id in self.by_user or user_id in self._node().presence.remote.users
+
+    def peer(self, user_id: str) -> Optional[Presence]:
+        return self.users.get(user_id) or self._node().presence.remote.users.get(user_id)
 
 
 def typing_relay(node: ClusterNode) -> Callable[[bool, Dict[str, Any], Sequence[str]], None]:

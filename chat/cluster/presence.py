@@ -1,0 +1,263 @@
+"""Presence across nodes: online while any node has a socket of the user, offline after the last.
+
+Redis holds, per user, the nodes with a socket of theirs (``online:<user>``: node -> sockets)
+and, per node, a heartbeat key that expires after ``cluster_node_ttl`` seconds unless renewed
+(every third of it). Opening a user's first socket on a node and closing its last one run
+Lua scripts that count the *live* nodes holding the user atomically, so a phone on one node
+and a laptop on another never make the user flap: ``user:online`` goes out when the first node
+gets the user, ``user:offline`` when the last one lets go. The online users of a school, with
+what presence rules need (role, classes, contacts), are kept in ``presence:<school>``, and
+changes go out on ``p:<school>``; a node subscribes to the schools of its local users and keeps
+the others' online users in a second index, so ``presence:list`` and the rules see everyone.
+
+A node that dies stops renewing its heartbeat: after the TTL another node claims it (one
+``SET NX``), takes its users offline where no live node holds them, and announces it.
+While Redis is away presence works as in one process (local sockets only).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Dict, Optional
+
+import ujson
+
+from chat import protocol as p
+from chat.clock import Clock, Timer
+from chat.connections import ConnectionManager, Presence
+from chat.timeutil import iso, now_ms
+
+log = logging.getLogger("chat.cluster.presence")
+
+# KEYS: online:<user>, users:<node>, presence:<school>; ARGV: node, prefix, user, sockets, presence json
+_ON = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
+local live = 0
+for _, n in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if n == ARGV[1] or redis.call('EXISTS', ARGV[2] .. 'node:' .. n) == 1 then live = live + 1
+  else redis.call('HDEL', KEYS[1], n) end
+end
+if live == 1 then redis.call('HSET', KEYS[3], ARGV[3], ARGV[5]) end
+return live
+"""
+# KEYS: online:<user>, users:<node>, presence:<school>; ARGV: node, prefix, user
+_OFF = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[3])
+local live = 0
+for _, n in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[2] .. 'node:' .. n) == 1 then live = live + 1
+  else redis.call('HDEL', KEYS[1], n) end
+end
+if live == 0 then redis.call('HDEL', KEYS[3], ARGV[3]) end
+return live
+"""
+
+
+def _doc(presence: Presence) -> str:
+    return ujson.dumps({"userId": presence.user_id, "name": presence.name, "role": presence.role,
+                        "school": presence.school, "classIds": sorted(presence.class_ids),
+                        "contacts": sorted(presence.contacts), "since": presence.since})
+
+
+def _presence(doc: Dict[str, Any]) -> Presence:
+    return Presence(doc["userId"], doc["name"], doc["role"], doc["school"], frozenset(doc["classIds"]),
+                    frozenset(doc["contacts"]), int(doc.get("since", 0)))
+
+
+class ClusterPresence:
+    """See the module doc. ``local`` is the node's connection manager (its own sockets);
+    ``remote`` indexes users online only on other nodes."""
+
+    def __init__(self, node: Any, local: ConnectionManager, clock: Clock, ttl: float) -> None:
+        self.node = node
+        self.link = node.link
+        self.prefix = node.prefix
+        self.node_id = node.node_id
+        self.local = local
+        self.remote = ConnectionManager()
+        self.clock = clock
+        self.ttl = ttl
+        self.reaped = 0
+        self._ops: "asyncio.Queue[Any]" = asyncio.Queue()
+        self._worker: Optional["asyncio.Task[None]"] = None
+        self._beat: Optional[Timer] = None
+        self._schools: Dict[str, int] = {}
+
+    # ------------------------------------------------------------------ local sockets
+    def first_local(self, presence: Presence) -> None:
+        """The user's first socket on this node opened."""
+        self._want_school(presence.school)
+        self._enqueue(("on", presence))
+
+    def last_local(self, presence: Presence) -> None:
+        """The user's last socket on this node closed."""
+        self._enqueue(("off", presence))
+
+    def _enqueue(self, op: Any) -> None:
+        # one worker, in order: an open and a close of one user never overtake each other
+        self._ops.put_nowait(op)
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while not self._ops.empty():
+                kind, presence = self._ops.get_nowait()
+                try:
+                    await (self._on(presence) if kind == "on" else self._off(presence))
+                except Exception as exc:  # Redis away: as in one process, local sockets only
+                    log.info("presence through redis failed (%s); told local sockets only", exc)
+                    self._tell_local(kind, presence, self.local.audience(presence))
+                if kind == "off":
+                    self._unwant_school(presence.school)
+        finally:
+            self._worker = None
+
+    def _keys(self, presence: Presence, node_id: str) -> list:
+        return [self.prefix + "online:" + presence.user_id, self.prefix + "users:" + node_id,
+                self.prefix + "presence:" + presence.school]
+
+    async def _on(self, presence: Presence, announce: bool = True) -> None:
+        client = self._client()
+        live = await client.eval(_ON, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix,
+                                 presence.user_id, 1, _doc(presence))
+        if int(live) == 1 and announce:
+            self._announce("on", presence, self.node_id)
+
+    async def _off(self, presence: Presence) -> None:
+        client = self._client()
+        live = await client.eval(_OFF, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix,
+                                 presence.user_id)
+        if int(live) == 0:
+            self._announce("off", presence, self.node_id)
+
+    def _client(self) -> Any:
+        if not self.link.up or self.link.client is None:
+            raise ConnectionError("redis link down")
+        return self.link.client
+
+    def _announce(self, kind: str, presence: Presence, node_id: str) -> None:
+        when = now_ms()
+        if node_id == self.node_id:  # this node's user: its local peers hear it from here
+            self.remote.remove("remote:" + presence.user_id)
+            peers = self.local.peers(presence.school, presence.role, presence.class_ids, presence.contacts,
+                                     presence.user_id)
+            self._tell_local(kind, presence, peers, when)
+        else:  # a dead node's user
+            self._apply(kind, presence, when)
+        self.link.publish([self.prefix + "p:" + presence.school],
+                          ujson.dumps({"t": kind, "n": self.node_id, "d": ujson.loads(_doc(presence)), "at": when}))
+
+    # ------------------------------------------------------------------ other nodes' changes
+    def received(self, env: Dict[str, Any]) -> None:
+        """A presence change announced by another node."""
+        self._apply(env["t"], _presence(env["d"]), int(env.get("at") or now_ms()))
+
+    def _apply(self, kind: str, presence: Presence, when: int) -> None:
+        uid = presence.user_id
+        if kind == "on":
+            if uid in self.local.users:
+                return  # online here already: local sockets saw it come online
+            self.remote.add("remote:" + uid, presence)
+            self._tell_local("on", presence, self.local.peers(presence.school, presence.role, presence.class_ids,
+                                                              presence.contacts, uid))
+        else:
+            self.remote.remove("remote:" + uid)
+            if uid in self.local.users:
+                return
+            self._tell_local("off", presence, self.local.peers(presence.school, presence.role, presence.class_ids,
+                                                               presence.contacts, uid), when)
+
+    def _tell_local(self, kind: str, presence: Presence, receivers: Any, when: Optional[int] = None) -> None:
+        if kind == "on":
+            self.local.publish_frame(p.push(p.User.ONLINE, presence.public()), receivers)
+        else:
+            data = dict(presence.public(), lastSeen=iso(when or now_ms()))
+            self.local.publish_frame(p.push(p.User.OFFLINE, data), receivers)
+
+    # ------------------------------------------------------------------ schools
+    def _want_school(self, school: str) -> None:
+        refs = self._schools.get(school, 0)
+        self._schools[school] = refs + 1
+        if refs == 0:
+            self.link.want(self.prefix + "p:" + school)
+            asyncio.ensure_future(self._load_school(school))
+
+    def _unwant_school(self, school: str) -> None:
+        refs = self._schools.get(school, 0) - 1
+        if refs > 0:
+            self._schools[school] = refs
+            return
+        self._schools.pop(school, None)
+        self.link.unwant(self.prefix + "p:" + school)
+        for uid in [u for u, pr in self.remote.users.items() if pr.school == school]:
+            self.remote.remove("remote:" + uid)
+
+    async def _load_school(self, school: str) -> None:
+        """Who is online elsewhere in a school this node just started serving."""
+        try:
+            rows = await self._client().hgetall(self.prefix + "presence:" + school)
+        except Exception:
+            return  # loaded again when the link is restored
+        for raw in rows.values():
+            presence = _presence(ujson.loads(raw))
+            if presence.user_id not in self.local.users and presence.user_id not in self.remote.users:
+                self.remote.add("remote:" + presence.user_id, presence)
+
+    def restored(self) -> None:
+        """The link is back (Redis may have restarted empty): register the local users again
+        and reload the schools (changes published meanwhile were missed)."""
+        asyncio.ensure_future(self._restore())
+
+    async def _restore(self) -> None:
+        try:
+            await self._beat_once()
+            for presence in list(self.local.users.values()):
+                await self._on(presence, announce=False)
+        except Exception as exc:
+            log.info("could not register local users again yet: %s", exc)
+        for school in list(self._schools):
+            await self._load_school(school)
+
+    # ------------------------------------------------------------------ heartbeat and reaping
+    def start(self) -> None:
+        self._heartbeat()
+
+    def stop(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            self._beat = None
+
+    def _heartbeat(self) -> None:
+        self._beat = self.clock.call_later(self.ttl / 3, self._heartbeat)
+        asyncio.ensure_future(self._beat_once())
+
+    async def _beat_once(self) -> None:
+        try:
+            client = self._client()
+            await client.set(self.prefix + "node:" + self.node_id, "1", px=int(self.ttl * 1000))
+            await client.sadd(self.prefix + "nodes", self.node_id)
+            await self._reap(client)
+        except Exception as exc:
+            log.debug("heartbeat skipped: %s", exc)
+
+    async def _reap(self, client: Any) -> None:
+        """Take the users of nodes whose heartbeat expired offline (one node does it)."""
+        for raw in await client.smembers(self.prefix + "nodes"):
+            dead = raw.decode() if isinstance(raw, bytes) else raw
+            if dead == self.node_id or await client.exists(self.prefix + "node:" + dead):
+                continue
+            if not await client.set(self.prefix + "reap:" + dead, self.node_id, nx=True, px=int(self.ttl * 1000)):
+                continue
+            users = await client.hgetall(self.prefix + "users:" + dead)
+            for raw_doc in users.values():
+                presence = _presence(ujson.loads(raw_doc))
+                live = await client.eval(_OFF, 3, *self._keys(presence, dead), dead, self.prefix, presence.user_id)
+                if int(live) == 0:
+                    self._announce("off", presence, dead)
+            await client.delete(self.prefix + "users:" + dead)
+            await client.srem(self.prefix + "nodes", dead)
+            self.reaped += 1
+            log.warning("node %s stopped answering: %d of its users handled", dead, len(users))
