@@ -15,6 +15,7 @@ from typing import Optional
 
 from chat.auth import TokenVerifier
 from chat.clock import Clock, SystemClock
+from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.node import ClusterConnections, ClusterEvents, ClusterNode, typing_relay
 from chat.cluster.seqs import SeqReserver
 from chat.connections import ConnectionManager
@@ -88,14 +89,15 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
         typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
         events = Fanout([SocketEvents(manager, typing), people])
     service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
-    if cluster is not None:
-        cluster.attach(service.core.cache, typing)
-        # seqs are reserved in the database, batch by batch: no two processes hand out one
-        service.core.writer.use_shared_seqs(SeqReserver(store.conversations).reserve)
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
-    limiter = RateLimiter(settings, clock)
+    shared = SharedRateLimiter(settings, clock) if cluster is not None else None
+    limiter = shared if shared is not None else RateLimiter(settings, clock)  # (an empty limiter is falsy)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock)
+    if cluster is not None and shared is not None:
+        cluster.attach(service.core.cache, typing, shared, lambda: realtime.transport)
+        # seqs are reserved in the database, batch by batch: no two processes hand out one
+        service.core.writer.use_shared_seqs(SeqReserver(store.conversations).reserve)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
                    manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,

@@ -455,3 +455,41 @@ def test_a_killed_node_takes_its_users_offline_within_the_ttl_and_they_resync_el
         assert [m["seq"] for m in reply["messages"]] == acked[1:]
         await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")  # the first was taken above
     run(main())
+
+
+# ---------------------------------------------------------------------- 5b. limits across nodes
+async def settled(node: ServerProc, shared: Optional[int] = None) -> None:
+    """Barrier: the node's socket opens and closes are settled in Redis (and, with ``shared``,
+    that many users have their limits split between nodes)."""
+    async def check() -> bool:
+        link = (await health(node))["redis"]
+        return link["presencePending"] == 0 and (shared is None or link["sharedLimits"] == shared)
+    await eventually(check, what="presence of %s settled" % node.url)
+
+
+def test_socket_cap_and_send_rate_hold_across_nodes(cluster):
+    a, b = cluster.start(2, max_sockets_per_user=2, rate_messages=0.001, rate_messages_burst=10)
+
+    async def main() -> None:
+        on_a = await connect(a, "st1")
+        await settled(a)
+        on_b = await connect(b, "st1")
+        await settled(b, shared=1)
+        await settled(a, shared=1)
+        third = await connect(a, "st1")  # the local count (1) allows it; the cluster's (3) does not
+        error = await third.expect("error")
+        assert error["error"]["code"] == "rate_limited"
+        await asyncio.wait_for(third.closed.wait(), 30)
+        assert third.close_code == 4029
+        await settled(a)
+        conv = await Api(a.url).conversation("st1", "direct", ["st2"])
+        accepted = 0
+        for ws in (on_a, on_b):  # each node allows half of the burst of 10
+            for i in range(8):
+                reply = await ws.request("message:send", {"conversationId": conv["id"], "text": "x"})
+                if reply["ok"]:
+                    accepted += 1
+                else:
+                    assert reply["error"]["code"] == "rate_limited"
+        assert accepted == 10
+    run(main())

@@ -28,10 +28,13 @@ from chat import render
 from chat.clock import Clock
 from chat.cluster.link import RedisLink
 from chat.cluster.order import Envelope, OrderBuffer
+from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.presence import ClusterPresence
 from chat.connections import ConnectionManager, Presence
 from chat.convcache import ConversationCache
+from chat.errors import RateLimited
 from chat.events import Audience
+from chat.realtime import CLOSE_TOO_MANY_SOCKETS
 from chat.settings import Settings
 from chat.store import Store
 from chat.typing_state import TypingTracker
@@ -54,24 +57,51 @@ class ClusterNode:
         self.all_channel = self.prefix + "all"
         self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore, always=[self.all_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
-        self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl)
+        self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl, settings.max_sockets_per_user)
+        self.limiter: Optional[SharedRateLimiter] = None
+        self.transport: Optional[Callable[[], Any]] = None
         self.cache: Optional[ConversationCache] = None
         self.typing: Optional[TypingTracker] = None
         self.resyncs = 0
         self._ids = itertools.count(1)
         self._seen: "collections.OrderedDict[str, None]" = collections.OrderedDict()
 
-    def attach(self, cache: ConversationCache, typing: TypingTracker) -> None:
-        """The parts built after the node (the service's cache, the typing tracker)."""
+    def attach(self, cache: ConversationCache, typing: TypingTracker, limiter: "SharedRateLimiter",
+               transport: Callable[[], Any]) -> None:
+        """The parts built after the node (the service's cache, the typing tracker, the rate
+        limiter, and the socket transport, installed later by the socket tier)."""
         self.cache = cache
         self.typing = typing
+        self.limiter = limiter
+        self.transport = transport
+
+    # ------------------------------------------------------------------ limits across nodes
+    def holders_changed(self, user_id: str, nodes: int) -> None:
+        """The number of nodes holding sockets of a user changed: each of them gets an equal
+        share of the user's rate limits, so together they allow what one process would."""
+        self._apply_share(user_id, nodes)
+        self.link.publish([self.user_channel(user_id)],
+                          ujson.dumps({"t": "hold", "n": self.node_id, "u": user_id, "k": nodes}))
+
+    def _apply_share(self, user_id: str, nodes: int) -> None:
+        if self.limiter is not None:
+            self.limiter.share(user_id, nodes)
+
+    def refuse_socket(self, conn_id: str, cap: int) -> None:
+        """The user holds more than ``cap`` sockets over all nodes: close this new one (4029)."""
+        if self.transport is None:
+            return
+        transport = self.transport()
+        transport.send(conn_id, p.error_frame(RateLimited("at most %d open sockets per user" % cap), None))
+        transport.close(conn_id, CLOSE_TOO_MANY_SOCKETS, "too many sockets")
 
     def user_channel(self, user_id: str) -> str:
         return self.prefix + "u:" + user_id
 
     def stats(self) -> Dict[str, Any]:
         return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, reaped=self.presence.reaped,
-                    remoteOnline=len(self.presence.remote.users), **self.order.stats())
+                    remoteOnline=len(self.presence.remote.users), presencePending=self.presence.pending,
+                    sharedLimits=self.limiter.shared if self.limiter is not None else 0, **self.order.stats())
 
     # ------------------------------------------------------------------ sending
     def relay(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str],
@@ -105,6 +135,9 @@ class ClusterNode:
             return
         if kind in ("on", "off"):
             self.presence.received(env)
+            return
+        if kind == "hold":
+            self._apply_share(env["u"], int(env["k"]))
             return
         event_id = env["i"]
         if event_id in self._seen:
@@ -206,18 +239,19 @@ class ClusterConnections(ConnectionManager):
 
     def add(self, conn_id: str, presence: Presence, school: Optional[str] = None) -> bool:
         first = super().add(conn_id, presence, school)
+        node = self._node()
         if first:
-            node = self._node()
             node.link.want(node.user_channel(presence.user_id))
-            node.presence.first_local(presence)
+        node.presence.opened(conn_id, self.users[presence.user_id], first)
         return first
 
     def remove(self, conn_id: str) -> "tuple[Optional[Presence], bool]":
         presence, last = super().remove(conn_id)
-        if last and presence is not None:
+        if presence is not None:
             node = self._node()
-            node.link.unwant(node.user_channel(presence.user_id))
-            node.presence.last_local(presence)
+            if last:
+                node.link.unwant(node.user_channel(presence.user_id))
+            node.presence.closed(conn_id, presence, last)
         return presence, last
 
     def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str] = None) -> int:

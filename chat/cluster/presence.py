@@ -29,29 +29,53 @@ from chat.timeutil import iso, now_ms
 
 log = logging.getLogger("chat.cluster.presence")
 
-# KEYS: online:<user>, users:<node>, presence:<school>; ARGV: node, prefix, user, sockets, presence json
-_ON = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
-local live = 0
-for _, n in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if n == ARGV[1] or redis.call('EXISTS', ARGV[2] .. 'node:' .. n) == 1 then live = live + 1
-  else redis.call('HDEL', KEYS[1], n) end
+# Every script: KEYS online:<user> (node -> its sockets of the user), users:<node> (user -> presence
+# json), presence:<school> (user -> presence json); ARGV node, key prefix, user[, presence json].
+# A field of a node whose heartbeat key is gone is dropped wherever it is met.
+_LIVE = """
+local function live(key, node, prefix)
+  local nodes, sockets = 0, 0
+  for _, n in ipairs(redis.call('HKEYS', key)) do
+    if n == node or redis.call('EXISTS', prefix .. 'node:' .. n) == 1 then
+      local c = tonumber(redis.call('HGET', key, n)) or 0
+      if c > 0 then nodes = nodes + 1; sockets = sockets + c end
+    else
+      redis.call('HDEL', key, n)
+    end
+  end
+  return nodes, sockets
 end
-if live == 1 then redis.call('HSET', KEYS[3], ARGV[3], ARGV[5]) end
-return live
 """
-# KEYS: online:<user>, users:<node>, presence:<school>; ARGV: node, prefix, user
-_OFF = """
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[3])
-local live = 0
-for _, n in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[2] .. 'node:' .. n) == 1 then live = live + 1
-  else redis.call('HDEL', KEYS[1], n) end
+# a socket opened: returns {1 if the user was offline everywhere, the user's sockets everywhere,
+# nodes holding the user}
+_OPEN = _LIVE + """
+local before = live(KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+local nodes, sockets = live(KEYS[1], ARGV[1], ARGV[2])
+local first = 0
+if before == 0 then
+  first = 1
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 end
-if live == 0 then redis.call('HDEL', KEYS[3], ARGV[3]) end
-return live
+return {first, sockets, nodes}
+"""
+# a socket closed (ARGV[4] = 1: all of the node's sockets of the user, a dead node's):
+# returns {1 if the user is now offline everywhere, nodes still holding the user}
+_CLOSE = _LIVE + """
+local mine = 0
+if ARGV[4] ~= '1' then mine = redis.call('HINCRBY', KEYS[1], ARGV[1], -1) end
+if mine <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]); redis.call('HDEL', KEYS[2], ARGV[3]) end
+local nodes = live(KEYS[1], ARGV[1], ARGV[2])
+if nodes == 0 then redis.call('HDEL', KEYS[3], ARGV[3]); return {1, 0} end
+return {0, nodes}
+"""
+# after Redis came back empty: the node's sockets of the user, registered again silently
+_HOLD = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+return 1
 """
 
 
@@ -70,7 +94,7 @@ class ClusterPresence:
     """See the module doc. ``local`` is the node's connection manager (its own sockets);
     ``remote`` indexes users online only on other nodes."""
 
-    def __init__(self, node: Any, local: ConnectionManager, clock: Clock, ttl: float) -> None:
+    def __init__(self, node: Any, local: ConnectionManager, clock: Clock, ttl: float, max_sockets: int) -> None:
         self.node = node
         self.link = node.link
         self.prefix = node.prefix
@@ -79,6 +103,7 @@ class ClusterPresence:
         self.remote = ConnectionManager()
         self.clock = clock
         self.ttl = ttl
+        self.max_sockets = max_sockets
         self.reaped = 0
         self._ops: "asyncio.Queue[Any]" = asyncio.Queue()
         self._worker: Optional["asyncio.Task[None]"] = None
@@ -86,14 +111,15 @@ class ClusterPresence:
         self._schools: Dict[str, int] = {}
 
     # ------------------------------------------------------------------ local sockets
-    def first_local(self, presence: Presence) -> None:
-        """The user's first socket on this node opened."""
-        self._want_school(presence.school)
-        self._enqueue(("on", presence))
+    def opened(self, conn_id: str, presence: Presence, first_here: bool) -> None:
+        """A socket of the user opened on this node."""
+        if first_here:
+            self._want_school(presence.school)
+        self._enqueue(("open", conn_id, presence, first_here))
 
-    def last_local(self, presence: Presence) -> None:
-        """The user's last socket on this node closed."""
-        self._enqueue(("off", presence))
+    def closed(self, conn_id: str, presence: Presence, last_here: bool) -> None:
+        """A socket of the user closed on this node."""
+        self._enqueue(("close", conn_id, presence, last_here))
 
     def _enqueue(self, op: Any) -> None:
         # one worker, in order: an open and a close of one user never overtake each other
@@ -104,34 +130,48 @@ class ClusterPresence:
     async def _work(self) -> None:
         try:
             while not self._ops.empty():
-                kind, presence = self._ops.get_nowait()
+                op = self._ops.get_nowait()
+                presence = op[2]
                 try:
-                    await (self._on(presence) if kind == "on" else self._off(presence))
+                    await (self._open(op[1], presence, op[3]) if op[0] == "open" else self._close(presence, op[3]))
                 except Exception as exc:  # Redis away: as in one process, local sockets only
                     log.info("presence through redis failed (%s); told local sockets only", exc)
-                    self._tell_local(kind, presence, self.local.audience(presence))
-                if kind == "off":
+                    if op[3]:  # the first socket here opened, or the last one closed
+                        kind = "on" if op[0] == "open" else "off"
+                        self._tell_local(kind, presence, self.local.audience(presence))
+                if op[0] == "close" and op[3]:
                     self._unwant_school(presence.school)
         finally:
             self._worker = None
+
+    @property
+    def pending(self) -> int:
+        """Socket opens and closes not yet settled in Redis (metrics, test barriers)."""
+        return self._ops.qsize() + (1 if self._worker is not None else 0)
 
     def _keys(self, presence: Presence, node_id: str) -> list:
         return [self.prefix + "online:" + presence.user_id, self.prefix + "users:" + node_id,
                 self.prefix + "presence:" + presence.school]
 
-    async def _on(self, presence: Presence, announce: bool = True) -> None:
+    async def _open(self, conn_id: str, presence: Presence, first_here: bool) -> None:
         client = self._client()
-        live = await client.eval(_ON, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix,
-                                 presence.user_id, 1, _doc(presence))
-        if int(live) == 1 and announce:
+        first, sockets, nodes = await client.eval(_OPEN, 3, *self._keys(presence, self.node_id), self.node_id,
+                                                  self.prefix, presence.user_id, _doc(presence))
+        if int(sockets) > self.max_sockets and conn_id in self.local.connections:
+            self.node.refuse_socket(conn_id, self.max_sockets)
+        if int(first):
             self._announce("on", presence, self.node_id)
+        if first_here:
+            self.node.holders_changed(presence.user_id, int(nodes))
 
-    async def _off(self, presence: Presence) -> None:
+    async def _close(self, presence: Presence, last_here: bool) -> None:
         client = self._client()
-        live = await client.eval(_OFF, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix,
-                                 presence.user_id)
-        if int(live) == 0:
+        gone, nodes = await client.eval(_CLOSE, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix,
+                                        presence.user_id, "0")
+        if int(gone) and last_here:
             self._announce("off", presence, self.node_id)
+        if last_here:
+            self.node.holders_changed(presence.user_id, int(nodes))
 
     def _client(self) -> Any:
         if not self.link.up or self.link.client is None:
@@ -214,8 +254,10 @@ class ClusterPresence:
     async def _restore(self) -> None:
         try:
             await self._beat_once()
-            for presence in list(self.local.users.values()):
-                await self._on(presence, announce=False)
+            client = self._client()
+            for uid, presence in list(self.local.users.items()):
+                await client.eval(_HOLD, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix, uid,
+                                  _doc(presence), len(self.local.by_user.get(uid, ())))
         except Exception as exc:
             log.info("could not register local users again yet: %s", exc)
         for school in list(self._schools):
@@ -254,9 +296,11 @@ class ClusterPresence:
             users = await client.hgetall(self.prefix + "users:" + dead)
             for raw_doc in users.values():
                 presence = _presence(ujson.loads(raw_doc))
-                live = await client.eval(_OFF, 3, *self._keys(presence, dead), dead, self.prefix, presence.user_id)
-                if int(live) == 0:
+                gone, nodes = await client.eval(_CLOSE, 3, *self._keys(presence, dead), dead, self.prefix,
+                                                presence.user_id, "1")
+                if int(gone):
                     self._announce("off", presence, dead)
+                self.node.holders_changed(presence.user_id, int(nodes))
             await client.delete(self.prefix + "users:" + dead)
             await client.srem(self.prefix + "nodes", dead)
             self.reaped += 1
