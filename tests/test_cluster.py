@@ -493,3 +493,24 @@ def test_socket_cap_and_send_rate_hold_across_nodes(cluster):
                     assert reply["error"]["code"] == "rate_limited"
         assert accepted == 10
     run(main())
+
+
+def test_a_member_added_on_one_node_gets_messages_sent_through_another(cluster):
+    a, b = cluster.start(2)
+
+    async def main() -> None:
+        st1, st2 = await connect(b, "st1"), await connect(a, "st2")
+        await subscribed(a, 1)
+        await subscribed(b, 1)
+        api_a = Api(a.url)
+        conv = await api_a.conversation("t1", "group", ["st1"], title="grows")
+        await st1.expect("conversation:created", lambda f: f["data"]["id"] == conv["id"])
+        await st1.ok("message:send", {"conversationId": conv["id"], "text": "before"})  # node B caches it
+        status, _ = await api_a.post("/api/conversations/%s/participants" % conv["id"], "t1", {"userIds": ["st2"]})
+        assert status == 200
+        await st2.expect("conversation:created", lambda f: f["data"]["id"] == conv["id"])
+        await st1.expect("conversation:updated", lambda f: f["data"]["id"] == conv["id"])
+        sent = await st1.ok("message:send", {"conversationId": conv["id"], "text": "after"})
+        got = await st2.expect("message:new", lambda f: f["data"]["id"] == sent["id"])
+        assert got["data"]["text"] == "after"
+    run(main())

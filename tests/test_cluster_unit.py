@@ -114,3 +114,14 @@ def test_reservation_moves_a_lagging_counter_past_the_stored_messages():
         assert firsts == {"c": 11} and counter.value == 15
         assert await reserver.reserve({"c": 2}, {"c": 15}) == {"c": 16}
     asyncio.run(main())
+
+
+def test_an_earlier_seq_in_flight_when_the_window_started_is_delivered_late_once():
+    async def main() -> None:
+        h = Harness([])
+        h.buffer.offer(env(101))  # first sight of the conversation
+        h.buffer.offer(env(100))  # sent at the same time from another node
+        h.buffer.offer(env(100))
+        h.buffer.offer(env(102))
+        assert h.out == [101, 100, 102]
+    asyncio.run(main())

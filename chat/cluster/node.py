@@ -127,8 +127,9 @@ class ClusterNode:
             return  # delivered locally when it was relayed
         kind = env.get("t")
         if kind == "conv":
-            if self.cache is not None:
-                asyncio.ensure_future(self.cache.refresh(env["c"]))
+            state = self.cache.peek(env["c"]) if self.cache is not None else None
+            if state is not None:
+                state.stale = True  # re-read before its next use, however soon that is
             return
         if kind == "resync":
             self._tell_resync()
@@ -213,17 +214,19 @@ class ClusterEvents:
 
     def conversation_joined(self, view: Dict[str, Any], audience: Audience) -> None:
         contacts = [x["userId"] for x in view.get("participants", ())] if view.get("type") in ("direct", "group") else []
-        self.node.relay(p.Conversation.CREATED, view, audience.user_ids, audience.school, p=contacts)
+        # the change first: a node that hears of it has marked its copy stale before its users
+        # see the push (one publisher connection, so Redis keeps this order)
         self.node.conversation_touched(view["id"])
+        self.node.relay(p.Conversation.CREATED, view, audience.user_ids, audience.school, p=contacts)
 
     def conversation_changed(self, view: Dict[str, Any], audience: Audience) -> None:
-        self.node.relay(p.Conversation.UPDATED, view, audience.user_ids, audience.school)
         self.node.conversation_touched(view["id"])
+        self.node.relay(p.Conversation.UPDATED, view, audience.user_ids, audience.school)
 
     def conversation_left(self, conversation_id: str, audience: Audience) -> None:
+        self.node.conversation_touched(conversation_id)
         self.node.relay(p.Conversation.REMOVED, {"conversationId": conversation_id}, audience.user_ids,
                         audience.school)
-        self.node.conversation_touched(conversation_id)
 
 
 class ClusterConnections(ConnectionManager):

@@ -8,8 +8,9 @@ database does not have either, such as a refused message, is skipped). A skipped
 after all is still delivered (late beats lost); anything else at or under the delivered top is a
 duplicate and dropped, so each message is delivered once.
 
-The first message a node sees of a conversation starts its window: a node does not know what
-came before (that is what ``sync`` is for).
+The first message a node sees of a conversation starts its window (a node does not know what
+came before: that is what ``sync`` is for); an earlier seq that was still on its way then is
+delivered late, once, rather than dropped.
 """
 from __future__ import annotations
 
@@ -32,10 +33,12 @@ Fetch = Callable[[str, int, int, Envelope], Awaitable[List[Envelope]]]
 
 
 class _Window:
-    __slots__ = ("top", "held", "timer", "skipped", "filling")
+    __slots__ = ("top", "first", "before", "held", "timer", "skipped", "filling")
 
     def __init__(self, top: int) -> None:
         self.top = top
+        self.first = top + 1              # the window started here
+        self.before: Set[int] = set()     # seqs under ``first`` delivered late
         self.held: Dict[int, Envelope] = {}
         self.timer: Optional[Timer] = None
         self.skipped: Set[int] = set()
@@ -72,6 +75,10 @@ class OrderBuffer:
         elif seq <= window.top:
             if seq in window.skipped:
                 window.skipped.discard(seq)
+                self.late += 1
+                self.deliver(env)
+            elif seq < window.first and seq not in window.before and len(window.before) < MAX_SKIPPED:
+                window.before.add(seq)  # was on its way when the window started
                 self.late += 1
                 self.deliver(env)
             # else: a duplicate (already delivered, e.g. read from the database): dropped
