@@ -105,6 +105,7 @@ class ClusterPresence:
         self.ttl = ttl
         self.max_sockets = max_sockets
         self.reaped = 0
+        self._beaten = False
         self._ops: "asyncio.Queue[Any]" = asyncio.Queue()
         self._worker: Optional["asyncio.Task[None]"] = None
         self._beat: Optional[Timer] = None
@@ -253,11 +254,7 @@ class ClusterPresence:
 
     async def _restore(self) -> None:
         try:
-            await self._beat_once()
-            client = self._client()
-            for uid, presence in list(self.local.users.items()):
-                await client.eval(_HOLD, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix, uid,
-                                  _doc(presence), len(self.local.by_user.get(uid, ())))
+            await self._beat_once()  # a Redis that came back empty lost the heartbeat: users registered again
         except Exception as exc:
             log.info("could not register local users again yet: %s", exc)
         for school in list(self._schools):
@@ -279,11 +276,25 @@ class ClusterPresence:
     async def _beat_once(self) -> None:
         try:
             client = self._client()
-            await client.set(self.prefix + "node:" + self.node_id, "1", px=int(self.ttl * 1000))
+            before = await client.set(self.prefix + "node:" + self.node_id, "1", px=int(self.ttl * 1000), get=True)
             await client.sadd(self.prefix + "nodes", self.node_id)
+            if before is None and self._beaten:
+                await self._lapsed(client)
+            self._beaten = True
             await self._reap(client)
         except Exception as exc:
             log.debug("heartbeat skipped: %s", exc)
+
+    async def _lapsed(self, client: Any) -> None:
+        """This node's heartbeat expired (a long stall, or Redis restarted): other nodes may have
+        taken its users offline. Register them again and say they are online."""
+        log.warning("heartbeat lapsed; registering %d local users again", len(self.local.users))
+        for uid, presence in list(self.local.users.items()):
+            await client.eval(_HOLD, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix, uid,
+                              _doc(presence), len(self.local.by_user.get(uid, ())))
+            self.link.publish([self.prefix + "p:" + presence.school],
+                              ujson.dumps({"t": "on", "n": self.node_id, "d": ujson.loads(_doc(presence)),
+                                           "at": now_ms()}))
 
     async def _reap(self, client: Any) -> None:
         """Take the users of nodes whose heartbeat expired offline (one node does it)."""
