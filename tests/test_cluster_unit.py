@@ -125,3 +125,17 @@ def test_an_earlier_seq_in_flight_when_the_window_started_is_delivered_late_once
         h.buffer.offer(env(102))
         assert h.out == [101, 100, 102]
     asyncio.run(main())
+
+
+def test_cluster_gauges_read_the_node_stats_when_scraped():
+    prometheus = __import__("pytest").importorskip("prometheus_client")
+    from chat.cluster.metrics import GAUGES, register
+    registry = prometheus.CollectorRegistry()
+    stats = {"up": True, "restores": 2, "filled": 7}
+    register(registry, lambda: stats)
+    text = prometheus.generate_latest(registry).decode()
+    assert "chat_redis_up 1.0" in text and "chat_redis_restores 2.0" in text
+    assert "chat_cluster_order_filled 7.0" in text and "chat_redis_dropped 0.0" in text
+    stats["up"] = False
+    assert "chat_redis_up 0.0" in prometheus.generate_latest(registry).decode()
+    assert len(GAUGES) == len([line for line in text.splitlines() if line.startswith("# TYPE chat_")])
