@@ -516,3 +516,31 @@ def test_a_member_added_on_one_node_gets_messages_sent_through_another(cluster):
         got = await st2.expect("message:new", lambda f: f["data"]["id"] == sent["id"])
         assert got["data"]["text"] == "after"
     run(main())
+
+
+def test_a_user_who_left_during_a_redis_outage_goes_offline_everywhere_after_it(cluster):
+    a, b = cluster.start(2, cluster_node_ttl=3)
+
+    async def main() -> None:
+        admin = await connect(a, "a1")
+        await subscribed(a, 2)
+        st2 = await connect(b, "st2")
+        await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
+        cluster.redis.stop()
+        await eventually(lambda: _link_down(a, b), what="both nodes to see redis down")
+        await st2.close()  # node B cannot tell anyone
+        await settled_local(b)
+        cluster.redis.start()  # back, and empty
+        offline = await admin.expect("user:offline", lambda f: f["data"]["userId"] == "st2", timeout=60)
+        assert offline["data"]["lastSeen"].endswith("Z")
+        assert "st2" not in [x["userId"] for x in await admin.ok("presence:list", {})]
+        await admin.expect("session:resync", timeout=60)
+    run(main())
+
+
+async def settled_local(node: ServerProc) -> None:
+    """Barrier: the node has no socket open any more, and its presence work is done."""
+    async def check() -> bool:
+        data = await health(node)
+        return data["connections"] == 0 and data["redis"]["presencePending"] == 0
+    await eventually(check, what="%s idle" % node.url)

@@ -12,7 +12,9 @@ the others' online users in a second index, so ``presence:list`` and the rules s
 
 A node that dies stops renewing its heartbeat: after the TTL another node claims it (one
 ``SET NX``), takes its users offline where no live node holds them, and announces it.
-While Redis is away presence works as in one process (local sockets only).
+While Redis is away presence works as in one process (local sockets only); when it is back each
+node registers its sockets again (announcing its users if its heartbeat had lapsed), takes the
+users who left meanwhile offline, and drops remote users nobody registers any more.
 """
 from __future__ import annotations
 
@@ -106,6 +108,7 @@ class ClusterPresence:
         self.max_sockets = max_sockets
         self.reaped = 0
         self._beaten = False
+        self._missing: Dict[str, int] = {}
         self._ops: "asyncio.Queue[Any]" = asyncio.Queue()
         self._worker: Optional["asyncio.Task[None]"] = None
         self._beat: Optional[Timer] = None
@@ -253,12 +256,49 @@ class ClusterPresence:
         asyncio.ensure_future(self._restore())
 
     async def _restore(self) -> None:
+        await self._beat_once()  # a Redis that came back empty lost the heartbeat: users registered again
         try:
-            await self._beat_once()  # a Redis that came back empty lost the heartbeat: users registered again
+            await self._reconcile(self._client())
         except Exception as exc:
-            log.info("could not register local users again yet: %s", exc)
+            log.info("could not reconcile presence yet: %s", exc)
         for school in list(self._schools):
             await self._load_school(school)
+
+    async def _reconcile(self, client: Any) -> None:
+        """After an outage: this node's socket counts as they are now, and the users whose last
+        socket closed meanwhile (Redis never heard) taken offline."""
+        for uid, presence in list(self.local.users.items()):
+            await client.eval(_HOLD, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix, uid,
+                              _doc(presence), len(self.local.by_user.get(uid, ())))
+        held = await client.hgetall(self.prefix + "users:" + self.node_id)
+        for raw_uid, raw_doc in held.items():
+            uid = raw_uid.decode() if isinstance(raw_uid, bytes) else raw_uid
+            if uid in self.local.users:
+                continue
+            presence = _presence(ujson.loads(raw_doc))
+            gone, nodes = await client.eval(_CLOSE, 3, *self._keys(presence, self.node_id), self.node_id,
+                                            self.prefix, uid, "1")
+            if int(gone):
+                self._announce("off", presence, self.node_id)
+
+    async def _verify(self, client: Any) -> None:
+        """Users this node believes online elsewhere but whom no node has registered for two
+        heartbeats in a row (an announcement lost in an outage) are taken offline here."""
+        for school in list(self._schools):
+            uids = [u for u, pr in self.remote.users.items() if pr.school == school]
+            if not uids:
+                continue
+            found = await client.hmget(self.prefix + "presence:" + school, uids)
+            for uid, doc in zip(uids, found, strict=True):
+                if doc is not None:
+                    self._missing.pop(uid, None)
+                    continue
+                self._missing[uid] = self._missing.get(uid, 0) + 1
+                if self._missing[uid] >= 2:
+                    del self._missing[uid]
+                    presence = self.remote.users.get(uid)
+                    if presence is not None:
+                        self._apply("off", presence, now_ms())
 
     # ------------------------------------------------------------------ heartbeat and reaping
     def start(self) -> None:
@@ -282,6 +322,7 @@ class ClusterPresence:
                 await self._lapsed(client)
             self._beaten = True
             await self._reap(client)
+            await self._verify(client)
         except Exception as exc:
             log.debug("heartbeat skipped: %s", exc)
 
