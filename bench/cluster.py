@@ -51,11 +51,12 @@ class Deployment:
                                "--data-dir", os.path.join(self.tmp, "db")])
         self.mongo_uri = "mongodb://127.0.0.1:%d/?directConnection=true" % db_port
         deadline = time.time() + 30
-        while not ping_uri(self.mongo_uri, 300):
+        state = os.path.join(self.tmp, "db", "mongo.json")
+        while not (os.path.exists(state) and ping_uri(self.mongo_uri, 300)):
             if time.time() > deadline:
                 raise SystemExit("the database did not come up")
             time.sleep(0.1)
-        with open(os.path.join(self.tmp, "db", "mongo.json"), encoding="utf-8") as fh:
+        with open(state, encoding="utf-8") as fh:
             self.db_child = json.load(fh)["pid"]
         env = dict(os.environ, CHAT_JWT_SECRET=SECRET, **LIMITS)
         env.pop("MONGODB_URI", None)

@@ -22,7 +22,7 @@ import pytest
 from chat.embedded import free_port, pid_alive
 from chat.store import ping_uri
 from tests.conftest import CLASSES, SECRET, USERS, Api, Ws
-from tests.test_process import ROOT, ServerProc, http, wait_gone
+from tests.test_process import ROOT, ServerProc, wait_gone
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 pytestmark = pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
@@ -104,7 +104,9 @@ class Cluster:
         with open(self.db_log, "ab") as log:
             self.db = subprocess.Popen([sys.executable, "server.py", "db", "--db-port", str(self.db_port),
                                         "--data-dir", self.db_dir], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        until(lambda: self.db.poll() is not None or ping_uri(self.mongo_uri, 300), 30, "the db command")
+        state = os.path.join(self.db_dir, "mongo.json")  # written once the database answers
+        until(lambda: self.db.poll() is not None or (os.path.exists(state) and ping_uri(self.mongo_uri, 300)),
+              30, "the db command")
         assert self.db.poll() is None, self.db_output()
 
     def db_output(self) -> str:
@@ -394,7 +396,9 @@ def test_presence_across_nodes_without_flapping_and_typing_across_nodes(cluster)
 
     async def main() -> None:
         admin = await connect(a, "a1")
+        teacher = await connect(b, "t1")  # st2's teacher, on the node st2 leaves
         await subscribed(a, 2)
+        await subscribed(b, 2)
         laptop = await connect(b, "st2")
         online = await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
         assert online["data"] == {"userId": "st2", "name": "Sue Student", "role": "student"}
@@ -402,7 +406,7 @@ def test_presence_across_nodes_without_flapping_and_typing_across_nodes(cluster)
         assert "st2" in [x["userId"] for x in listed]
         assert [x["userId"] for x in await admin.ok("presence:list", {"classId": "c1"})] == ["st2"]
         # the student on node B sees the admin on node A (the relation is symmetric)
-        assert [x["userId"] for x in await laptop.ok("presence:list", {})] == ["a1"]
+        assert [x["userId"] for x in await laptop.ok("presence:list", {})] == ["a1", "t1"]
         phone = await connect(a, "st2")
         await phone.ok("ping")
         await laptop.close()  # the phone is still open on the other node: st2 stays online
@@ -410,6 +414,8 @@ def test_presence_across_nodes_without_flapping_and_typing_across_nodes(cluster)
         await admin.expect("user:online", lambda f: f["data"]["userId"] == "st3")
         assert _of_user(admin, "user:offline", "st2") == []
         assert len(_of_user(admin, "user:online", "st2")) == 1
+        assert _of_user(teacher, "user:offline", "st2") == []
+        assert "st2" in [x["userId"] for x in await teacher.ok("presence:list", {})]  # online on node A
         await phone.close()  # the last socket anywhere
         offline = await admin.expect("user:offline", lambda f: f["data"]["userId"] == "st2")
         assert offline["data"]["lastSeen"].endswith("Z")
@@ -487,7 +493,7 @@ def test_socket_cap_and_send_rate_hold_across_nodes(cluster):
         conv = await Api(a.url).conversation("st1", "direct", ["st2"])
         accepted = 0
         for ws in (on_a, on_b):  # each node allows half of the burst of 10
-            for i in range(8):
+            for _ in range(8):
                 reply = await ws.request("message:send", {"conversationId": conv["id"], "text": "x"})
                 if reply["ok"]:
                     accepted += 1

@@ -14,7 +14,6 @@ the conversation it has cached; the same channel carries "resync" after a Redis 
 """
 from __future__ import annotations
 
-import asyncio
 import collections
 import itertools
 import logging
@@ -23,12 +22,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
 
 import ujson
 
-from chat import protocol as p
-from chat import render
+from chat import protocol as p, render
 from chat.clock import Clock
+from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.link import RedisLink
 from chat.cluster.order import Envelope, OrderBuffer
-from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.presence import ClusterPresence
 from chat.connections import ConnectionManager, Presence
 from chat.convcache import ConversationCache
@@ -186,7 +184,8 @@ class ClusterNode:
 
     def _tell_resync(self) -> None:
         self.resyncs += 1
-        self.manager.publish(RESYNC, {"reason": "events may have been missed; send sync"}, [str(u) for u in self.manager.by_user])
+        everyone = [str(u) for u in self.manager.by_user]
+        self.manager.publish(RESYNC, {"reason": "events may have been missed; send sync"}, everyone)
 
 
 class ClusterEvents:
@@ -213,7 +212,9 @@ class ClusterEvents:
         self.node.relay(p.Message.UNREAD, data, audience.user_ids, audience.school)
 
     def conversation_joined(self, view: Dict[str, Any], audience: Audience) -> None:
-        contacts = [x["userId"] for x in view.get("participants", ())] if view.get("type") in ("direct", "group") else []
+        contacts: List[str] = []
+        if view.get("type") in ("direct", "group"):  # they become contacts for presence
+            contacts = [x["userId"] for x in view.get("participants", ())]
         # the change first: a node that hears of it has marked its copy stale before its users
         # see the push (one publisher connection, so Redis keeps this order)
         self.node.conversation_touched(view["id"])

@@ -174,6 +174,8 @@ class ClusterPresence:
                                         presence.user_id, "0")
         if int(gone) and last_here:
             self._announce("off", presence, self.node_id)
+        elif last_here:
+            self.remote.add("remote:" + presence.user_id, presence)  # still online on another node
         if last_here:
             self.node.holders_changed(presence.user_id, int(nodes))
 
@@ -202,9 +204,9 @@ class ClusterPresence:
     def _apply(self, kind: str, presence: Presence, when: int) -> None:
         uid = presence.user_id
         if kind == "on":
+            self.remote.add("remote:" + uid, presence)  # kept also for a local user, for after it leaves here
             if uid in self.local.users:
                 return  # online here already: local sockets saw it come online
-            self.remote.add("remote:" + uid, presence)
             self._tell_local("on", presence, self.local.peers(presence.school, presence.role, presence.class_ids,
                                                               presence.contacts, uid))
         else:

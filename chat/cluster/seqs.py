@@ -11,6 +11,7 @@ message as a floor; a reservation at or under it is discarded and made again abo
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Dict, Mapping, Protocol
 
 MAX_TRIES = 4
@@ -32,20 +33,23 @@ class SeqReserver:
     async def reserve(self, counts: Mapping[str, int], floors: Mapping[str, int]) -> Dict[str, int]:
         """For each conversation, the first of ``counts[cid]`` consecutive seqs now owned by
         the caller, all above ``floors[cid]``."""
-        firsts: Dict[str, int] = {}
-        for cid, count in counts.items():
-            floor = floors.get(cid, 0)
+        # one round trip per conversation, all at once: a batch spans many conversations, and
+        # one after the other they would cost the sum of their latencies
+        cids = list(counts)
+        firsts = await asyncio.gather(*(self._one(cid, counts[cid], floors.get(cid, 0)) for cid in cids))
+        return dict(zip(cids, firsts, strict=True))
+
+    async def _one(self, cid: str, count: int, floor: int) -> int:
+        first = await self._take(cid, count)
+        tries = 1
+        while first <= floor and tries < MAX_TRIES:
+            # the counter lags stored messages: move it past them, then reserve again
+            behind = floor - (first + count - 1)
+            if behind > 0:
+                await self._take(cid, behind)
             first = await self._take(cid, count)
-            tries = 1
-            while first <= floor and tries < MAX_TRIES:
-                # the counter lags stored messages: move it past them, then reserve again
-                behind = floor - (first + count - 1)
-                if behind > 0:
-                    await self._take(cid, behind)
-                first = await self._take(cid, count)
-                tries += 1
-            firsts[cid] = first
-        return firsts
+            tries += 1
+        return first
 
     async def _take(self, cid: str, count: int) -> int:
         self.reservations += 1
