@@ -3,7 +3,8 @@
 
     python bench/cluster.py [--nodes 1,2 --rooms 50 --members 20 --senders 5 --rates 250,500,1000 --duration 20]
 
-The same workload as ``bench/realtime.py fanout`` (R group conversations x M members, the first
+One process runs without Redis (as one would deploy it; ``--single-with-redis`` measures the
+cluster code path on one process). The same workload as ``bench/realtime.py fanout`` (R group conversations x M members, the first
 S members sending 64-byte messages at a fixed total rate; the Node generator measures send ->
 receipt at every receiver), run against N processes started with ``--redis-url`` on one shared
 database (the ``db`` command) and one ``redis-server``. Members of a conversation are spread over
@@ -40,7 +41,7 @@ LIMITS = {"CHAT_RATE_MESSAGES": "1000", "CHAT_RATE_MESSAGES_BURST": "1000", "CHA
 class Deployment:
     """redis-server + the db command + N servers; everything stopped by :meth:`stop`."""
 
-    def __init__(self, nodes: int) -> None:
+    def __init__(self, nodes: int, redis: bool = True) -> None:
         self.tmp = tempfile.mkdtemp(prefix="chat-cluster-bench-")
         self.procs: List[subprocess.Popen] = []
         self.log = open(os.path.join(self.tmp, "out.log"), "wb")
@@ -66,8 +67,9 @@ class Deployment:
         for i in range(nodes):
             port = free_port()
             argv = [sys.executable, os.path.join(ROOT, "server.py"), "--port", str(port), "--data-dir",
-                    os.path.join(self.tmp, "node%d" % i), "--mongodb-uri", self.mongo_uri,
-                    "--redis-url", "redis://127.0.0.1:%d/0" % redis_port]
+                    os.path.join(self.tmp, "node%d" % i), "--mongodb-uri", self.mongo_uri]
+            if redis:
+                argv += ["--redis-url", "redis://127.0.0.1:%d/0" % redis_port]
             node = self._spawn(pinned(i % cpus, argv), env)
             self.nodes.append(node)
             self.urls.append("http://127.0.0.1:%d" % port)
@@ -108,7 +110,9 @@ class Deployment:
 
 def run(nodes: int, args: argparse.Namespace, rates: List[int]) -> List[Dict[str, Any]]:
     users = ["u%04d" % i for i in range(args.rooms * args.members)]
-    deployment = Deployment(nodes)
+    # one process is measured as one would run it: without Redis (seqs counted in memory),
+    # unless --single-with-redis asks for the cluster code path on one process
+    deployment = Deployment(nodes, redis=nodes > 1 or args.single_with_redis)
     try:
         deployment.roster(users)
         rooms = []
@@ -137,6 +141,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--drain", type=float, default=1)
     parser.add_argument("--drain-limit", type=float, default=60)
+    parser.add_argument("--single-with-redis", action="store_true",
+                        help="run the 1-process case with --redis-url too (the cluster code path)")
     args = parser.parse_args()
     if not shutil.which("redis-server"):
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")

@@ -250,12 +250,13 @@ async def health(node: ServerProc) -> Dict[str, Any]:
     return data["data"]
 
 
-async def subscribed(node: ServerProc, channels: int) -> None:
-    """Barrier: Redis has confirmed the node's subscriptions for its local users."""
+async def subscribed(node: ServerProc) -> None:
+    """Barrier: the node's sockets are registered in Redis (pushes are routed to them) and its
+    subscriptions are confirmed."""
     async def check() -> bool:
         link = (await health(node))["redis"]
-        return link["up"] and link["subscribing"] == 0 and link["channels"] >= channels
-    await eventually(check, what="subscriptions of %s" % node.url)
+        return link["up"] and link["subscribing"] == 0 and link["presencePending"] == 0
+    await eventually(check, what="registrations of %s" % node.url)
 
 
 async def connect(node: ServerProc, user: str) -> Ws:
@@ -296,8 +297,8 @@ def test_cross_node_fanout_every_device_in_seq_order_with_senders_on_both_nodes(
     async def main() -> None:
         st1, t1a = await connect(a, "st1"), await connect(a, "t1")
         st2, t1b = await connect(b, "st2"), await connect(b, "t1")
-        await subscribed(a, 2)
-        await subscribed(b, 2)
+        await subscribed(a)
+        await subscribed(b)
         conv = await Api(a.url).conversation("t1", "group", ["st1", "st2"], title="across nodes")
         created = await st2.expect("conversation:created", lambda f: f["data"]["id"] == conv["id"])
         assert created["data"]["title"] == "across nodes"
@@ -329,8 +330,8 @@ def test_redis_restarted_mid_burst_loses_no_acknowledged_message_after_sync(clus
 
     async def main() -> None:
         st1, st2 = await connect(a, "st1"), await connect(b, "st2")
-        await subscribed(a, 1)
-        await subscribed(b, 1)
+        await subscribed(a)
+        await subscribed(b)
         conv = await Api(a.url).conversation("st1", "direct", ["st2"])
         acked: List[int] = []
 
@@ -397,14 +398,14 @@ def test_presence_across_nodes_without_flapping_and_typing_across_nodes(cluster)
     async def main() -> None:
         admin = await connect(a, "a1")
         teacher = await connect(b, "t1")  # st2's teacher, on the node st2 leaves
-        await subscribed(a, 2)
-        await subscribed(b, 2)
+        await subscribed(a)
+        await subscribed(b)
         laptop = await connect(b, "st2")
         online = await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
         assert online["data"] == {"userId": "st2", "name": "Sue Student", "role": "student"}
         listed = await admin.ok("presence:list", {})
         assert "st2" in [x["userId"] for x in listed]
-        assert [x["userId"] for x in await admin.ok("presence:list", {"classId": "c1"})] == ["st2"]
+        assert [x["userId"] for x in await admin.ok("presence:list", {"classId": "c1"})] == ["st2", "t1"]
         # the student on node B sees the admin on node A (the relation is symmetric)
         assert [x["userId"] for x in await laptop.ok("presence:list", {})] == ["a1", "t1"]
         phone = await connect(a, "st2")
@@ -425,8 +426,8 @@ def test_presence_across_nodes_without_flapping_and_typing_across_nodes(cluster)
         # there when the typist's message arrives
         st1 = await connect(a, "st1")
         st2 = await connect(b, "st2")
-        await subscribed(a, 2)
-        await subscribed(b, 2)
+        await subscribed(a)
+        await subscribed(b)
         conv = await Api(a.url).conversation("st1", "direct", ["st2"])
         await st1.ok("typing:start", {"conversationId": conv["id"]})
         start = await st2.expect("typing:start", lambda f: f["data"]["conversationId"] == conv["id"])
@@ -442,10 +443,10 @@ def test_a_killed_node_takes_its_users_offline_within_the_ttl_and_they_resync_el
 
     async def main() -> None:
         admin, st1 = await connect(a, "a1"), await connect(a, "st1")
-        await subscribed(a, 3)
+        await subscribed(a)
         st2 = await connect(b, "st2")
         await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
-        await subscribed(b, 1)
+        await subscribed(b)
         conv = await Api(a.url).conversation("st1", "direct", ["st2"])
         first = await st1.ok("message:send", {"conversationId": conv["id"], "text": "before"})
         await st2.expect("message:new", lambda f: f["data"]["seq"] == first["seq"])
@@ -508,8 +509,8 @@ def test_a_member_added_on_one_node_gets_messages_sent_through_another(cluster):
 
     async def main() -> None:
         st1, st2 = await connect(b, "st1"), await connect(a, "st2")
-        await subscribed(a, 1)
-        await subscribed(b, 1)
+        await subscribed(a)
+        await subscribed(b)
         api_a = Api(a.url)
         conv = await api_a.conversation("t1", "group", ["st1"], title="grows")
         await st1.expect("conversation:created", lambda f: f["data"]["id"] == conv["id"])
@@ -529,7 +530,7 @@ def test_a_user_who_left_during_a_redis_outage_goes_offline_everywhere_after_it(
 
     async def main() -> None:
         admin = await connect(a, "a1")
-        await subscribed(a, 2)
+        await subscribed(a)
         st2 = await connect(b, "st2")
         await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
         cluster.redis.stop()

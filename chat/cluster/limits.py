@@ -1,8 +1,8 @@
 """Per-user rate limits that hold across nodes without a Redis round trip per frame.
 
 Each node keeps its token buckets in memory, as one process does. When a user's sockets sit on
-k nodes, each of those nodes gives the user 1/k of the rate and of the burst (the nodes learn k
-on the user's channel when it changes), so all of them together allow what one process would.
+k nodes, each of those nodes gives the user 1/k of the rate and of the burst (the node where k
+changes tells the others, routed like a push to the user), so all of them together allow what one process would.
 A node that holds none of the user's sockets (REST calls only) keeps the full share.
 """
 from __future__ import annotations

@@ -45,7 +45,7 @@ class RedisLink:
         self.client: Optional[aioredis.Redis] = None
         self._sub_client: Optional[aioredis.Redis] = None
         self._pubsub: Any = None
-        self._queue: List[Tuple[Sequence[str], str]] = []
+        self._queue: List[Tuple[str, List[Any], List[Any]]] = []  # (command, leading args, payload args)
         self._flushing: Optional["asyncio.Task[None]"] = None
         self._task: Optional["asyncio.Task[None]"] = None
         self._missed = False
@@ -118,9 +118,16 @@ class RedisLink:
     # ------------------------------------------------------------------ publishing
     def publish(self, channels: Sequence[str], payload: str) -> None:
         """Queue one payload for these channels; written with everything queued this turn."""
-        if not channels:
-            return
-        self._queue.append((channels, payload))
+        for channel in channels:
+            self._queue.append(("publish", [channel], [payload]))
+        self._schedule()
+
+    def run_script(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Queue a Lua script that publishes (fan-out routed in Redis); same turn, same pipeline."""
+        self._queue.append(("eval", [script, len(keys), *keys], list(args)))
+        self._schedule()
+
+    def _schedule(self) -> None:
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush())
 
@@ -129,19 +136,18 @@ class RedisLink:
             while self._queue:
                 batch, self._queue = self._queue, []
                 if not self.up or self.client is None:
-                    self._lost(sum(len(c) for c, _ in batch))
+                    self._lost(len(batch))
                     continue
                 pipe = self.client.pipeline(transaction=False)
-                for channels, payload in batch:
-                    for channel in channels:
-                        pipe.publish(channel, payload)
+                for command, head, tail in batch:
+                    pipe.execute_command(command.upper(), *head, *tail)
                 try:
                     await pipe.execute()
                 except (RedisError, OSError) as exc:
                     log.warning("publishing to redis failed (%s); clients will resync", exc)
-                    self._lost(sum(len(c) for c, _ in batch))
+                    self._lost(len(batch))
                     continue
-                self.published += sum(len(c) for c, _ in batch)
+                self.published += len(batch)
                 if self._missed and self.up:
                     self._missed = False
                     self.on_restore()

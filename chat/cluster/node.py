@@ -2,10 +2,12 @@
 
 Every push becomes an envelope: the frame serialized once by the node where the event happened,
 its audience (school + user ids) and, for ``message:new``, its conversation and seq. The node
-delivers it to its own sockets directly and publishes it on the Redis channel of each receiver
-(``<prefix>u:<userId>``). A node subscribes only to the channels of users with a socket on it,
-so it receives only what its sockets need; an envelope reaching it on several channels (two
-local receivers) is delivered once, in one write of the same bytes to every local socket.
+delivers it to its own sockets directly, and one Lua script in Redis routes it to the other
+nodes holding sockets of its receivers: the presence registry (``online:<user>``: node ->
+sockets, see :mod:`chat.cluster.presence`) is the routing table, and each such node gets the
+envelope once, on its own channel (``<prefix>n:<node>``), whatever the number of its
+receivers. A node therefore receives only what its sockets need, and writes the same bytes to
+every local socket.
 
 ``message:new`` passes through :class:`chat.cluster.order.OrderBuffer` on every node, so a
 receiver never sees seq n+1 of a conversation before n. Membership and title changes are also
@@ -42,6 +44,22 @@ log = logging.getLogger("chat.cluster.node")
 RESYNC = "session:resync"  # push: the client answers with ``sync`` (events may have been missed)
 SEEN_IDS = 20000
 
+# KEYS: online:<user> of each receiver; ARGV: origin node, key prefix, payload. Publishes the
+# payload once to every other node holding a socket of any receiver; returns how many.
+_ROUTE = """
+local sent, count = {}, 0
+for _, key in ipairs(KEYS) do
+  for _, node in ipairs(redis.call('HKEYS', key)) do
+    if node ~= ARGV[1] and not sent[node] then
+      sent[node] = true
+      redis.call('PUBLISH', ARGV[2] .. 'n:' .. node, ARGV[3])
+      count = count + 1
+    end
+  end
+end
+return count
+"""
+
 
 class ClusterNode:
     """See the module doc."""
@@ -53,7 +71,9 @@ class ClusterNode:
         self.node_id = uuid.uuid4().hex[:12]
         self.prefix = "chat:%s:" % settings.db_name
         self.all_channel = self.prefix + "all"
-        self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore, always=[self.all_channel])
+        self.node_channel = self.prefix + "n:" + self.node_id
+        self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore,
+                              always=[self.all_channel, self.node_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
         self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl, settings.max_sockets_per_user)
         self.limiter: Optional[SharedRateLimiter] = None
@@ -78,8 +98,7 @@ class ClusterNode:
         """The number of nodes holding sockets of a user changed: each of them gets an equal
         share of the user's rate limits, so together they allow what one process would."""
         self._apply_share(user_id, nodes)
-        self.link.publish([self.user_channel(user_id)],
-                          ujson.dumps({"t": "hold", "n": self.node_id, "u": user_id, "k": nodes}))
+        self.route([user_id], ujson.dumps({"t": "hold", "n": self.node_id, "u": user_id, "k": nodes}))
 
     def _apply_share(self, user_id: str, nodes: int) -> None:
         if self.limiter is not None:
@@ -93,8 +112,10 @@ class ClusterNode:
         transport.send(conn_id, p.error_frame(RateLimited("at most %d open sockets per user" % cap), None))
         transport.close(conn_id, CLOSE_TOO_MANY_SOCKETS, "too many sockets")
 
-    def user_channel(self, user_id: str) -> str:
-        return self.prefix + "u:" + user_id
+    def route(self, user_ids: Sequence[str], payload: str) -> None:
+        """Publish to every other node holding a socket of any of these users (once each)."""
+        self.link.run_script(_ROUTE, [self.prefix + "online:" + u for u in user_ids],
+                             [self.node_id, self.prefix, payload])
 
     def stats(self) -> Dict[str, Any]:
         return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, reaped=self.presence.reaped,
@@ -112,7 +133,7 @@ class ClusterNode:
                          "f": p.push(event, data), "u": users, "s": school}
         env.update(extra)
         self._receive(env)
-        self.link.publish([self.user_channel(u) for u in users], ujson.dumps(env))
+        self.route(users, ujson.dumps(env))
 
     def conversation_touched(self, conversation_id: str) -> None:
         """Participants or title changed here: other nodes re-read their cached copy."""
@@ -231,9 +252,8 @@ class ClusterEvents:
 
 
 class ClusterConnections(ConnectionManager):
-    """The connection manager of a cluster node: a user's first local socket subscribes the
-    node to the user's channel and registers the user's presence cluster-wide, the last one
-    undoes both. ``user:online``/``user:offline`` are decided cluster-wide
+    """The connection manager of a cluster node: every local socket is registered in Redis
+    (presence, routing, the socket cap), and its close too. ``user:online``/``user:offline`` are decided cluster-wide
     (:mod:`chat.cluster.presence`), so the ones the session tier publishes for local sockets
     are left out, and presence rules also see users online on other nodes."""
 
@@ -243,19 +263,13 @@ class ClusterConnections(ConnectionManager):
 
     def add(self, conn_id: str, presence: Presence, school: Optional[str] = None) -> bool:
         first = super().add(conn_id, presence, school)
-        node = self._node()
-        if first:
-            node.link.want(node.user_channel(presence.user_id))
-        node.presence.opened(conn_id, self.users[presence.user_id], first)
+        self._node().presence.opened(conn_id, self.users[presence.user_id], first)
         return first
 
     def remove(self, conn_id: str) -> "tuple[Optional[Presence], bool]":
         presence, last = super().remove(conn_id)
         if presence is not None:
-            node = self._node()
-            if last:
-                node.link.unwant(node.user_channel(presence.user_id))
-            node.presence.closed(conn_id, presence, last)
+            self._node().presence.closed(conn_id, presence, last)
         return presence, last
 
     def publish(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str] = None) -> int:
