@@ -2,8 +2,9 @@
 
 Redis holds, per user, the nodes with a socket of theirs (``online:<user>``: node -> sockets)
 and, per node, a heartbeat key that expires after ``cluster_node_ttl`` seconds unless renewed
-(every third of it). Opening a user's first socket on a node and closing its last one run
-Lua scripts that count the *live* nodes holding the user atomically, so a phone on one node
+(every third of it); the same registry routes pushes (:mod:`chat.cluster.node`) and counts
+sockets for the cap. Every socket open and close runs a Lua script that counts the *live* nodes
+holding the user atomically, so a phone on one node
 and a laptop on another never make the user flap: ``user:online`` goes out when the first node
 gets the user, ``user:offline`` when the last one lets go. The online users of a school, with
 what presence rules need (role, classes, contacts), are kept in ``presence:<school>``, and
