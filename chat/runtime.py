@@ -67,7 +67,7 @@ class Runtime:
         finally:
             await self.presence.close()
             if self.cluster is not None:
-                self.cluster.presence.stop()
+                await self.cluster.presence.close()
                 await self.cluster.link.close()
 
 
@@ -97,7 +97,8 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     if cluster is not None and shared is not None:
         cluster.attach(service.core.cache, typing, shared, lambda: realtime.transport)
         # seqs are reserved in the database, batch by batch: no two processes hand out one
-        service.core.writer.use_shared_seqs(SeqReserver(store.conversations).reserve)
+        cluster.reserver = SeqReserver(store.conversations)
+        service.core.writer.use_shared_seqs(cluster.reserver.reserve)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
                    manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,

@@ -240,6 +240,8 @@ def test_three_processes_concurrent_senders_one_conversation_seqs_contiguous(clu
             after = page["data"][-1]["seq"]
         assert [m["seq"] for m in stored] == list(range(1, total + 1))
         assert sorted(m["text"] for m in stored) == sorted("%s-%d" % (u, k) for u in senders for k in range(per_sender))
+        for node in nodes:  # every process took its seqs from the database, not from memory
+            assert (await health(node))["redis"]["seqReservations"] > 0
     run(main())
 
 
@@ -551,3 +553,20 @@ async def settled_local(node: ServerProc) -> None:
         data = await health(node)
         return data["connections"] == 0 and data["redis"]["presencePending"] == 0
     await eventually(check, what="%s idle" % node.url)
+
+
+def test_a_node_stopped_cleanly_takes_its_users_offline_at_once(cluster):
+    # a TTL far beyond the test: only the clean shutdown can make the user go offline
+    a, b = cluster.start(2, cluster_node_ttl=600)
+
+    async def main() -> None:
+        admin = await connect(a, "a1")
+        await subscribed(a)
+        st2 = await connect(b, "st2")
+        await admin.expect("user:online", lambda f: f["data"]["userId"] == "st2")
+        b.proc.send_signal(signal.SIGTERM)
+        await admin.expect("user:offline", lambda f: f["data"]["userId"] == "st2", timeout=60)
+        await asyncio.wait_for(st2.closed.wait(), 30)
+        assert st2.close_code == 1001
+    run(main())
+    assert b.proc.wait(30) == 0

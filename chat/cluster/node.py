@@ -76,6 +76,7 @@ class ClusterNode:
                               always=[self.all_channel, self.node_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
         self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl, settings.max_sockets_per_user)
+        self.reserver: Optional[Any] = None  # the writer's seq reservations (stats)
         self.limiter: Optional[SharedRateLimiter] = None
         self.transport: Optional[Callable[[], Any]] = None
         self.cache: Optional[ConversationCache] = None
@@ -120,7 +121,9 @@ class ClusterNode:
     def stats(self) -> Dict[str, Any]:
         return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, reaped=self.presence.reaped,
                     remoteOnline=len(self.presence.remote.users), presencePending=self.presence.pending,
-                    sharedLimits=self.limiter.shared if self.limiter is not None else 0, **self.order.stats())
+                    sharedLimits=self.limiter.shared if self.limiter is not None else 0,
+                    seqReservations=self.reserver.reservations if self.reserver is not None else 0,
+                    **self.order.stats())
 
     # ------------------------------------------------------------------ sending
     def relay(self, event: str, data: Dict[str, Any], user_ids: Iterable[str], school: Optional[str],

@@ -312,6 +312,24 @@ class ClusterPresence:
             self._beat.cancel()
             self._beat = None
 
+    async def close(self, timeout: float = 5.0) -> None:
+        """At shutdown: settle the socket closes in Redis (their users go offline now, not
+        after the TTL), stop the heartbeat and drop this node's key."""
+        self.stop()
+        await asyncio.sleep(0)  # the session closes the transport scheduled run first
+        worker = self._worker
+        if worker is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(worker), timeout)
+            except asyncio.TimeoutError:
+                log.warning("presence of %d sockets not settled at shutdown; the TTL will", self._ops.qsize())
+        try:
+            client = self._client()
+            await client.delete(self.prefix + "node:" + self.node_id)
+            await client.srem(self.prefix + "nodes", self.node_id)
+        except Exception as exc:
+            log.info("could not remove this node's heartbeat: %s", exc)
+
     def _heartbeat(self) -> None:
         self._beat = self.clock.call_later(self.ttl / 3, self._heartbeat)
         asyncio.ensure_future(self._beat_once())
