@@ -45,6 +45,13 @@ class Deployment:
         self.tmp = tempfile.mkdtemp(prefix="chat-cluster-bench-")
         self.procs: List[subprocess.Popen] = []
         self.log = open(os.path.join(self.tmp, "out.log"), "wb")
+        try:
+            self._start(nodes, redis)
+        except BaseException:
+            self.stop()  # nothing started here may outlive a failed start
+            raise
+
+    def _start(self, nodes: int, redis: bool) -> None:
         redis_port, db_port = free_port(), free_port()
         self.redis = self._spawn(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                   "--appendonly", "no", "--dir", self.tmp])
