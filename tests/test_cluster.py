@@ -570,3 +570,22 @@ def test_a_node_stopped_cleanly_takes_its_users_offline_at_once(cluster):
         assert st2.close_code == 1001
     run(main())
     assert b.proc.wait(30) == 0
+
+
+def test_a_quick_redis_restart_is_noticed_and_clients_resync(cluster):
+    a, b = cluster.start(2)
+
+    async def main() -> None:
+        st1, st2 = await connect(a, "st1"), await connect(b, "st2")
+        await subscribed(a)
+        await subscribed(b)
+        conv = await Api(a.url).conversation("st1", "direct", ["st2"])
+        cluster.redis.stop()
+        cluster.redis.start()  # back at once: no node may paper over the gap
+        sent = await st1.ok("message:send", {"conversationId": conv["id"], "text": "in the gap"})
+        await st2.expect("session:resync", timeout=60)
+        for node in (a, b):
+            await eventually(lambda node=node: _restored(node), what="the link of %s back" % node.url)
+        reply = await st2.ok("sync", {"conversations": {conv["id"]: 0}})
+        assert [m["id"] for m in reply["messages"]] == [sent["id"]]
+    run(main())

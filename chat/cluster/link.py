@@ -15,6 +15,8 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 log = logging.getLogger("chat.cluster.link")
@@ -56,8 +58,10 @@ class RedisLink:
     def start(self) -> None:
         """Connect in the background (the server serves even while Redis is down)."""
         self.client = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
-        # the subscriber waits for messages indefinitely: no read timeout on its connection
-        self._sub_client = aioredis.from_url(self.url, socket_connect_timeout=2)
+        # the subscriber waits for messages indefinitely: no read timeout on its connection; and
+        # no silent reconnect by the client library either (it would resubscribe on its own, and
+        # nobody would learn that messages were missed in between: a lost link must surface here)
+        self._sub_client = aioredis.from_url(self.url, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
         self._task = asyncio.ensure_future(self._run())
 
     async def wait_up(self, timeout: float) -> bool:
