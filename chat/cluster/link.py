@@ -57,7 +57,11 @@ class RedisLink:
     # ------------------------------------------------------------------ life
     def start(self) -> None:
         """Connect in the background (the server serves even while Redis is down)."""
-        self.client = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            self.client = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
+        except ValueError as exc:
+            log.error("--redis-url %s is not usable: %s", _redact(self.url), exc)
+            raise SystemExit(2) from exc
         # the subscriber waits for messages indefinitely: no read timeout on its connection; and
         # no silent reconnect by the client library either (it would resubscribe on its own, and
         # nobody would learn that messages were missed in between: a lost link must surface here)

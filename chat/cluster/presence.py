@@ -105,7 +105,7 @@ class ClusterPresence:
         self.local = local
         self.remote = ConnectionManager()
         self.clock = clock
-        self.ttl = ttl
+        self.ttl = max(ttl, 0.3)  # the heartbeat runs every third of it
         self.max_sockets = max_sockets
         self.reaped = 0
         self._beaten = False
