@@ -17,7 +17,6 @@ from chat.auth import TokenVerifier
 from chat.clock import Clock, SystemClock
 from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.node import ClusterConnections, ClusterEvents, ClusterNode, typing_relay
-from chat.cluster.seqs import SeqReserver
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
 from chat.events import Fanout
@@ -55,10 +54,7 @@ class Runtime:
     async def start(self) -> None:
         """Start what runs in the background (the Redis link of a cluster node)."""
         if self.cluster is not None:
-            self.cluster.link.start()
-            if not await self.cluster.link.wait_up(5.0):
-                log.warning("serving without redis for now: pushes reach local sockets only until it answers")
-            self.cluster.presence.start()
+            await self.cluster.start()
 
     async def close(self) -> None:
         """Finish queued sends and write everything written behind (at shutdown)."""
@@ -67,38 +63,29 @@ class Runtime:
         finally:
             await self.presence.close()
             if self.cluster is not None:
-                await self.cluster.presence.close()
-                await self.cluster.link.close()
+                await self.cluster.close()
 
 
 def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None,
                   clock: Optional[Clock] = None) -> Runtime:
-    """Wire the components together (the transport is installed by the socket tier)."""
+    """Wire the components together (the transport is installed by the socket tier). With
+    ``redis_url`` the node of a cluster: its connection manager, typing, event sink and rate
+    limiter are the cluster's (see chat/cluster)."""
     clock = clock or SystemClock()
+    manager = ClusterConnections() if settings.redis_url else ConnectionManager()
     store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms)
-    cluster: Optional[ClusterNode] = None
+    cluster = ClusterNode(settings, manager, store, clock) if isinstance(manager, ClusterConnections) else None
+    announce = typing_relay(cluster) if cluster is not None else typing_announcer(manager)
+    typing = TypingTracker(announce, clock, settings.typing_timeout, settings.typing_debounce)
     people = PeopleIndex(store, clock, settings.roster_refresh)
-    if settings.redis_url:
-        # several processes share this database: pushes travel through Redis between them
-        manager: ConnectionManager = ClusterConnections(lambda: node)
-        node = cluster = ClusterNode(settings, manager, store, clock)
-        typing = TypingTracker(typing_relay(node), clock, settings.typing_timeout, settings.typing_debounce)
-        events = Fanout([ClusterEvents(node), people])
-    else:
-        manager = ConnectionManager()
-        typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
-        events = Fanout([SocketEvents(manager, typing), people])
+    events = Fanout([ClusterEvents(cluster) if cluster is not None else SocketEvents(manager, typing), people])
     service = ChatService(settings, store, events, online=manager.is_online, clock=clock)
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
-    shared = SharedRateLimiter(settings, clock) if cluster is not None else None
-    limiter = shared if shared is not None else RateLimiter(settings, clock)  # (an empty limiter is falsy)
+    limiter = SharedRateLimiter(settings, clock) if cluster is not None else RateLimiter(settings, clock)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock)
-    if cluster is not None and shared is not None:
-        cluster.attach(service.core.cache, typing, shared, lambda: realtime.transport)
-        # seqs are reserved in the database, batch by batch: no two processes hand out one
-        cluster.reserver = SeqReserver(store.conversations)
-        service.core.writer.use_shared_seqs(cluster.reserver.reserve)
+    if cluster is not None:
+        cluster.wire(service, typing, limiter, realtime)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
                    manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,

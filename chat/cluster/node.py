@@ -30,10 +30,12 @@ from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.link import RedisLink
 from chat.cluster.order import Envelope, OrderBuffer
 from chat.cluster.presence import ClusterPresence
+from chat.cluster.seqs import SeqReserver
 from chat.connections import ConnectionManager, Presence
 from chat.convcache import ConversationCache
 from chat.errors import RateLimited
 from chat.events import Audience
+from chat.ratelimit import RateLimiter
 from chat.realtime import CLOSE_TOO_MANY_SOCKETS
 from chat.settings import Settings
 from chat.store import Store
@@ -67,6 +69,8 @@ class ClusterNode:
     def __init__(self, settings: Settings, manager: ConnectionManager, store: Store, clock: Clock) -> None:
         self.settings = settings
         self.manager = manager
+        if isinstance(manager, ClusterConnections):
+            manager.node = self
         self.store = store
         self.node_id = uuid.uuid4().hex[:12]
         self.prefix = "chat:%s:" % settings.db_name
@@ -76,7 +80,7 @@ class ClusterNode:
                               always=[self.all_channel, self.node_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
         self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl, settings.max_sockets_per_user)
-        self.reserver: Optional[Any] = None  # the writer's seq reservations (stats)
+        self.reserver: Optional[SeqReserver] = None  # the writer's seq reservations
         self.limiter: Optional[SharedRateLimiter] = None
         self.transport: Optional[Callable[[], Any]] = None
         self.cache: Optional[ConversationCache] = None
@@ -85,14 +89,34 @@ class ClusterNode:
         self._ids = itertools.count(1)
         self._seen: "collections.OrderedDict[str, None]" = collections.OrderedDict()
 
-    def attach(self, cache: ConversationCache, typing: TypingTracker, limiter: "SharedRateLimiter",
-               transport: Callable[[], Any]) -> None:
-        """The parts built after the node (the service's cache, the typing tracker, the rate
-        limiter, and the socket transport, installed later by the socket tier)."""
-        self.cache = cache
+    def wire(self, service: Any, typing: TypingTracker, limiter: RateLimiter, realtime: Any,
+             metrics_registry: Any = None) -> None:
+        """Connect the parts built after the node: the service's conversation cache and writer
+        (whose seqs are then reserved in the database, batch by batch, so no two processes hand
+        out one), the typing tracker, the rate limiter, the session tier (its transport is
+        installed later by the socket tier), and optionally a Prometheus registry."""
+        self.cache = service.core.cache
         self.typing = typing
-        self.limiter = limiter
-        self.transport = transport
+        self.limiter = limiter if isinstance(limiter, SharedRateLimiter) else None
+        self.transport = lambda: realtime.transport
+        self.reserver = SeqReserver(self.store.conversations)
+        service.core.writer.use_shared_seqs(self.reserver.reserve)
+        if metrics_registry is not None:
+            from chat.cluster.metrics import register
+            register(metrics_registry, self.stats)
+
+    async def start(self) -> None:
+        """Connect to Redis (waiting a little, so the first pushes are not dropped) and start
+        the heartbeat; the server serves meanwhile whatever Redis does."""
+        self.link.start()
+        if not await self.link.wait_up(5.0):
+            log.warning("serving without redis for now: pushes reach local sockets only until it answers")
+        self.presence.start()
+
+    async def close(self) -> None:
+        """At shutdown, after the sockets closed: settle presence, then close the link."""
+        await self.presence.close()
+        await self.link.close()
 
     # ------------------------------------------------------------------ limits across nodes
     def holders_changed(self, user_id: str, nodes: int) -> None:
@@ -260,9 +284,13 @@ class ClusterConnections(ConnectionManager):
     (:mod:`chat.cluster.presence`), so the ones the session tier publishes for local sockets
     are left out, and presence rules also see users online on other nodes."""
 
-    def __init__(self, node_ref: Callable[[], ClusterNode]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._node = node_ref
+        self.node: Optional[ClusterNode] = None  # set by the node built on this manager
+
+    def _node(self) -> ClusterNode:
+        assert self.node is not None, "a ClusterNode binds itself to its manager"
+        return self.node
 
     def add(self, conn_id: str, presence: Presence, school: Optional[str] = None) -> bool:
         first = super().add(conn_id, presence, school)
