@@ -39,6 +39,7 @@ class RedisLink:
         self.always = list(always)          # channels subscribed for the link's whole life
         self.wanted: Dict[str, int] = {}    # channel -> references (local users needing it)
         self.pending: Set[str] = set()      # subscribed, not yet confirmed by Redis
+        self._waiters: Dict[str, List["asyncio.Future[None]"]] = {}
         self.up = False
         self.restores = 0
         self.published = 0
@@ -101,6 +102,24 @@ class RedisLink:
         if refs == 0 and self.up:
             self.pending.add(channel)
             asyncio.ensure_future(self._command("subscribe", channel))
+
+    async def confirmed(self, channel: str, timeout: float = 10.0) -> None:
+        """Return once Redis has confirmed the subscription (at once when it is not pending):
+        a snapshot read after this cannot miss a change published on the channel."""
+        if channel not in self.pending:
+            return
+        waiter: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def _confirm(self, channel: str) -> None:
+        self.pending.discard(channel)
+        for waiter in self._waiters.pop(channel, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def unwant(self, channel: str) -> None:
         """Drop a reference; unsubscribed after the last one."""
@@ -222,7 +241,7 @@ class RedisLink:
             channel = msg["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
             if msg.get("type") == "subscribe":
-                self.pending.discard(channel)  # Redis registered it: publishes from now on reach us
+                self._confirm(channel)  # Redis registered it: publishes from now on reach us
                 continue
             if msg.get("type") != "message":
                 continue

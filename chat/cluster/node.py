@@ -81,6 +81,7 @@ class ClusterNode:
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
         self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl, settings.max_sockets_per_user)
         self.reserver: Optional[SeqReserver] = None  # the writer's seq reservations
+        self.delivered: Optional[Callable[[int], None]] = None
         self.limiter: Optional[SharedRateLimiter] = None
         self.transport: Optional[Callable[[], Any]] = None
         self.cache: Optional[ConversationCache] = None
@@ -90,15 +91,17 @@ class ClusterNode:
         self._seen: "collections.OrderedDict[str, None]" = collections.OrderedDict()
 
     def wire(self, service: Any, typing: TypingTracker, limiter: RateLimiter, realtime: Any,
-             metrics_registry: Any = None) -> None:
+             metrics_registry: Any = None, delivered: Optional[Callable[[int], None]] = None) -> None:
         """Connect the parts built after the node: the service's conversation cache and writer
         (whose seqs are then reserved in the database, batch by batch, so no two processes hand
         out one), the typing tracker, the rate limiter, the session tier (its transport is
-        installed later by the socket tier), and optionally a Prometheus registry."""
+        installed later by the socket tier), and optionally a Prometheus registry and a counter
+        of ``message:new`` frames written to local sockets."""
         self.cache = service.core.cache
         self.typing = typing
         self.limiter = limiter if isinstance(limiter, SharedRateLimiter) else None
         self.transport = lambda: realtime.transport
+        self.delivered = delivered
         self.reserver = SeqReserver(self.store.conversations)
         service.core.writer.use_shared_seqs(self.reserver.reserve)
         if metrics_registry is not None:
@@ -205,8 +208,10 @@ class ClusterNode:
             self._deliver(env)
 
     def _deliver(self, env: Envelope) -> None:
-        self.manager.publish_frame(env["f"], env["u"], env["s"])
+        written = self.manager.publish_frame(env["f"], env["u"], env["s"])
         event = env["e"]
+        if event == p.Message.NEW and self.delivered is not None:
+            self.delivered(written)
         if event == p.Message.NEW and self.typing is not None:
             # the typist's node ends its typing when its message arrives (from any node)
             if self.typing.is_typing(env["c"], env["w"]):

@@ -110,6 +110,7 @@ class ClusterPresence:
         self.reaped = 0
         self._beaten = False
         self._missing: Dict[str, int] = {}
+        self._loading = 0  # school snapshots being read
         self._ops: "asyncio.Queue[Any]" = asyncio.Queue()
         self._worker: Optional["asyncio.Task[None]"] = None
         self._beat: Optional[Timer] = None
@@ -151,8 +152,9 @@ class ClusterPresence:
 
     @property
     def pending(self) -> int:
-        """Socket opens and closes not yet settled in Redis (metrics, test barriers)."""
-        return self._ops.qsize() + (1 if self._worker is not None else 0)
+        """Socket opens and closes not yet settled in Redis, and school snapshots being read
+        (metrics, test barriers)."""
+        return self._ops.qsize() + (1 if self._worker is not None else 0) + self._loading
 
     def _keys(self, presence: Presence, node_id: str) -> list:
         return [self.prefix + "online:" + presence.user_id, self.prefix + "users:" + node_id,
@@ -243,11 +245,16 @@ class ClusterPresence:
             self.remote.remove("remote:" + uid)
 
     async def _load_school(self, school: str) -> None:
-        """Who is online elsewhere in a school this node just started serving."""
+        """Who is online elsewhere in a school this node just started serving (read once the
+        school's channel is subscribed, so no change falls between the two)."""
+        self._loading += 1
         try:
+            await self.link.confirmed(self.prefix + "p:" + school)
             rows = await self._client().hgetall(self.prefix + "presence:" + school)
         except Exception:
             return  # loaded again when the link is restored
+        finally:
+            self._loading -= 1
         for raw in rows.values():
             presence = _presence(ujson.loads(raw))
             if presence.user_id not in self.local.users and presence.user_id not in self.remote.users:
