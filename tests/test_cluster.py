@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
@@ -242,6 +243,8 @@ def test_three_processes_concurrent_senders_one_conversation_seqs_contiguous(clu
         assert sorted(m["text"] for m in stored) == sorted("%s-%d" % (u, k) for u in senders for k in range(per_sender))
         for node in nodes:  # every process took its seqs from the database, not from memory
             assert (await health(node))["redis"]["seqReservations"] > 0
+            scraped = urllib.request.urlopen(node.url + "/metrics", timeout=30).read().decode()
+            assert "chat_redis_up 1.0" in scraped and "chat_redis_published" in scraped  # the link in /metrics
     run(main())
 
 
