@@ -27,7 +27,7 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT  # noqa: E402
+from bench.common import ROOT, import_users  # noqa: E402
 from bench.realtime import SECRET, ensure_loadgen, http, pinned, run_loadgen, saturation, wait_health  # noqa: E402
 from chat.auth import mint_token  # noqa: E402
 from chat.embedded import free_port  # noqa: E402
@@ -96,12 +96,7 @@ class Deployment:
         return mint_token(self.settings, user, "student", "bench", "User " + user, ttl=6 * 3600)
 
     def roster(self, users: List[str]) -> None:
-        path = os.path.join(self.tmp, "roster.json")
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump({"users": [{"id": u, "name": "User " + u, "role": "student", "school": "bench"}
-                                 for u in users], "classes": []}, fh)
-        subprocess.run([sys.executable, os.path.join(ROOT, "server.py"), "import-roster", path, "--mongodb-uri",
-                        self.mongo_uri], check=True, stdout=subprocess.DEVNULL)
+        import_users(self.tmp, users, "--mongodb-uri", self.mongo_uri)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT, proc_cpu_seconds, proc_rss_bytes  # noqa: E402
+from bench.common import ROOT, import_users, proc_cpu_seconds, proc_rss_bytes  # noqa: E402
 from chat.auth import mint_token  # noqa: E402
 from chat.embedded import free_port  # noqa: E402
 from chat.settings import Settings  # noqa: E402
@@ -97,12 +97,7 @@ class ChatServer:
         return mint_token(self.settings, user, "student", "bench", "User " + user, ttl=6 * 3600)
 
     def roster(self, users: List[str]) -> None:
-        path = os.path.join(self.tmp, "roster.json")
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump({"users": [{"id": u, "name": "User " + u, "role": "student", "school": "bench"}
-                                 for u in users], "classes": []}, fh)
-        subprocess.run([sys.executable, os.path.join(ROOT, "server.py"), "import-roster", path, "--data-dir",
-                        os.path.join(self.tmp, "data")], check=True, stdout=subprocess.DEVNULL)
+        import_users(self.tmp, users, "--data-dir", os.path.join(self.tmp, "data"))
 
     def stop(self) -> None:
         self.proc.terminate()
