@@ -107,6 +107,7 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
     except Unavailable:
         log.error("storage at %s does not answer", runtime.storage_label)
         return EXIT_STORAGE
+    await runtime.start()
     if settings.demo:
         from chat.demo import seed_demo
         await seed_demo(runtime.service)
@@ -376,6 +377,13 @@ def _embedded_child(argv: List[str]) -> int:
 
 
 PROG = "school-chat"
+def db_command(argv: List[str]) -> int:
+    """The embedded database alone on a port, for several servers (see README \"Scaling out\")."""
+    from chat.cluster.dbcommand import db_command as run
+
+    return run(argv)
+
+
 COMMANDS: Dict[str, Callable[[List[str]], int]] = {
     "serve": serve_command,
     "token": token_command,
@@ -383,6 +391,7 @@ COMMANDS: Dict[str, Callable[[List[str]], int]] = {
     "check-config": check_config_command,
     "backup": backup_command,
     "restore": restore_command,
+    "db": db_command,
 }
 
 

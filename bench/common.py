@@ -43,6 +43,20 @@ def proc_rss_bytes(pid: int) -> int:
     return 0
 
 
+def import_users(tmp: str, users: List[str], *store_flags: str) -> None:
+    """Load these users (students of the school ``bench``) with the server's import-roster
+    command; ``store_flags`` says which database (``--data-dir D`` or ``--mongodb-uri U``)."""
+    import json
+    import subprocess
+
+    path = os.path.join(tmp, "roster.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"users": [{"id": u, "name": "User " + u, "role": "student", "school": "bench"}
+                             for u in users], "classes": []}, fh)
+    subprocess.run([sys.executable, os.path.join(ROOT, "server.py"), "import-roster", path, *store_flags],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
 class Stopwatch:
     def __init__(self) -> None:
         self.start = time.perf_counter()

@@ -163,7 +163,120 @@ async function idle() {
   for (const ws of sockets) ws.terminate();
 }
 
-(cfg.scenario === "idle" ? idle() : fanout()).then(() => process.exit(0), (err) => {
+
+// storm: every user connected, then the server restarts; each client reconnects with the web
+// client's policy (backoff 0.5 s doubling to 30 s, full jitter; a 503's Retry-After honoured),
+// syncs until nothing has more, and keeps every seq it sees. stdin lines from the orchestrator:
+// {"serving": epochMs} when the new server answers, {"expect": {conversationId: lastSeq}} at the end.
+async function storm() {
+  const clients = [];
+  cfg.rooms.forEach((room) => room.urls.forEach((url) => clients.push({ url, conv: room.id, seen: new Set(), last: 0,
+    ws: null, attempt: 0, synced: false, connects: 0 })));
+  let phase = "initial";
+  let reconnectHandshakes = [];
+  let shed = 0;
+  let servingAt = null;
+  let refs = 0;
+  const pending = new Map();
+  const send = (c, event, data) => new Promise((resolve) => {
+    const ref = `r${refs++}`;
+    pending.set(ref, resolve);
+    c.ws.send(JSON.stringify({ event, ref, data }));
+  });
+  const onFrame = (c) => (raw) => {
+    const frame = JSON.parse(raw.toString());
+    if (frame.event === "reply") {
+      const done = pending.get(frame.ref);
+      if (done) { pending.delete(frame.ref); done(frame); }
+      return;
+    }
+    if (frame.event === "message:new") { c.seen.add(frame.data.seq); c.last = Math.max(c.last, frame.data.seq); }
+  };
+  async function syncAll(c) {
+    while (true) {
+      const reply = await send(c, "sync", { conversations: { [c.conv]: c.last }, limit: 500 });
+      if (!reply.ok) { await sleep(200); continue; }
+      for (const m of reply.data.messages) { c.seen.add(m.seq); c.last = Math.max(c.last, m.seq); }
+      if (!reply.data.hasMore[c.conv]) return;
+    }
+  }
+  function connect(c) {
+    return new Promise((resolve) => {
+      const t0 = performance.now();
+      const ws = new WebSocket(c.url, { perMessageDeflate: false, handshakeTimeout: 60000 });
+      let opened = false;
+      let retryAfter = null;
+      ws.on("unexpected-response", (req, res) => {
+        if (res.statusCode === 503) { shed += 1; retryAfter = +(res.headers["retry-after"] || 1); }
+        req.destroy();
+        ws.emit("error", new Error("HTTP " + res.statusCode));
+      });
+      ws.on("message", async (raw) => {
+        if (!opened) {
+          opened = true;
+          c.ws = ws; c.attempt = 0; c.connects += 1;
+          if (phase !== "initial") reconnectHandshakes.push(performance.now() - t0);
+          ws.on("message", onFrame(c));
+          if (phase !== "initial") await syncAll(c);
+          c.synced = true;
+          resolve(true);
+        }
+      });
+      ws.on("close", () => {
+        if (!opened) return resolve(retryAfter);
+        c.ws = null; c.synced = false;
+        if (phase !== "initial") reconnectLoop(c);
+      });
+      ws.on("error", () => {});
+    }).then((ok) => ok);
+  }
+  async function reconnectLoop(c) {
+    while (true) {
+      const base = Math.min(30000, 500 * 2 ** c.attempt);
+      c.attempt += 1;
+      await sleep(Math.random() * base);
+      const result = await connect(c);
+      if (result === true) return;
+      if (typeof result === "number") await sleep(result * 1000);  // Retry-After
+    }
+  }
+  // initial connections, 100 at a time
+  let next = 0;
+  await Promise.all(Array.from({ length: 100 }, async () => {
+    while (next < clients.length) { const c = clients[next++]; while ((await connect(c)) !== true) await sleep(100); }
+  }));
+  out({ type: "connected", sockets: clients.length });
+  phase = "storm";
+  const lines = require("readline").createInterface({ input: process.stdin });
+  let expect = null;
+  lines.on("line", (line) => {
+    const msg = JSON.parse(line);
+    if (msg.serving) servingAt = msg.serving;
+    if (msg.expect) expect = msg.expect;
+  });
+  // wait for the restart: every socket closed, then every client back and synced
+  while (clients.some((c) => c.ws !== null)) await sleep(50);
+  out({ type: "all-closed" });
+  while (!clients.every((c) => c.synced) || servingAt === null) await sleep(20);
+  const backAt = Date.now();
+  out({ type: "all-synced" });
+  while (expect === null) await sleep(50);
+  const deadline = performance.now() + cfg.drainLimit * 1000;
+  let missing = 0;
+  while (true) {
+    missing = 0;
+    for (const c of clients) for (let s = 1; s <= (expect[c.conv] || 0); s++) if (!c.seen.has(s)) missing += 1;
+    if (missing === 0 || performance.now() > deadline) break;
+    await sleep(200);
+  }
+  reconnectHandshakes.sort((a, b) => a - b);
+  out({ type: "result", clients: clients.length, secondsToAllSynced: (backAt - servingAt) / 1000,
+    reconnectHandshakeP50: pct(reconnectHandshakes, 50), reconnectHandshakeP99: pct(reconnectHandshakes, 99),
+    shed, missing, reconnects: reconnectHandshakes.length });
+  for (const c of clients) if (c.ws) c.ws.terminate();
+}
+
+({ idle, storm, fanout }[cfg.scenario] || fanout)().then(() => process.exit(0), (err) => {
   out({ type: "error", message: String(err && err.stack || err) });
   process.exit(1);
 });

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT, proc_cpu_seconds, proc_rss_bytes  # noqa: E402
+from bench.common import ROOT, import_users, proc_cpu_seconds, proc_rss_bytes  # noqa: E402
 from chat.auth import mint_token  # noqa: E402
 from chat.embedded import free_port  # noqa: E402
 from chat.settings import Settings  # noqa: E402
@@ -78,17 +78,28 @@ class ChatServer:
         self.tmp = tempfile.mkdtemp(prefix="chat-bench-")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        env = dict(os.environ, CHAT_JWT_SECRET=SECRET, CHAT_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
-        env.pop("MONGODB_URI", None)
-        env.update(extra_env or {})
+        self.env = dict(os.environ, CHAT_JWT_SECRET=SECRET, CHAT_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+        self.env.pop("MONGODB_URI", None)
+        self.env.update(extra_env or {})
         self.log = open(os.path.join(self.tmp, "server.log"), "wb")
+        self.settings = Settings(jwt_secret=SECRET)
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(pinned(0, [sys.executable, os.path.join(ROOT, "server.py"), "--port",
                                                 str(self.port), "--data-dir", os.path.join(self.tmp, "data")]),
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_health(self.url, self.proc)
+                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_health(self.url, self.proc, timeout=120)
         with open(os.path.join(self.tmp, "data", "mongo.json"), encoding="utf-8") as fh:
             self.db_pid = json.load(fh)["pid"]
-        self.settings = Settings(jwt_secret=SECRET)
+
+    def restart(self) -> float:
+        """SIGTERM, wait for the exit, start again on the same port and data; returns the
+        epoch time at which the new process answered."""
+        self.proc.terminate()
+        self.proc.wait(120)
+        self.start()
+        return time.time()
 
     def pids(self) -> List[int]:
         return [self.proc.pid, self.db_pid]
@@ -97,12 +108,7 @@ class ChatServer:
         return mint_token(self.settings, user, "student", "bench", "User " + user, ttl=6 * 3600)
 
     def roster(self, users: List[str]) -> None:
-        path = os.path.join(self.tmp, "roster.json")
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump({"users": [{"id": u, "name": "User " + u, "role": "student", "school": "bench"}
-                                 for u in users], "classes": []}, fh)
-        subprocess.run([sys.executable, os.path.join(ROOT, "server.py"), "import-roster", path, "--data-dir",
-                        os.path.join(self.tmp, "data")], check=True, stdout=subprocess.DEVNULL)
+        import_users(self.tmp, users, "--data-dir", os.path.join(self.tmp, "data"))
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -264,6 +270,78 @@ def fanout(args: argparse.Namespace) -> None:
                       "cpuPerDeliveryRatio": {"rate": common, "ratio": ratio_cpu}}))
 
 
+def storm(args: argparse.Namespace) -> None:
+    """A whole school reconnecting after a restart: ``users`` connected in ``conversations``
+    groups; SIGTERM and start again; meanwhile a REST client sends ``messages`` (retrying until
+    accepted, as an LMS would); every client reconnects with the web client's backoff (honouring
+    503 Retry-After) and syncs. Reports the time from serving until all are back and synced,
+    the reconnect handshake p99 and the messages some client is missing (must be 0)."""
+    import threading
+
+    ensure_loadgen()
+    users = ["s%05d" % i for i in range(args.users)]
+    size = args.users // args.conversations
+    server = ChatServer()
+    try:
+        server.roster(users)
+        base = server.url.replace("http://", "ws://") + "/ws?token="
+        rooms = []
+        for r in range(args.conversations):
+            members = users[r * size:(r + 1) * size]
+            conv = http("POST", server.url + "/api/conversations", server.token(members[0]),
+                        {"type": "group", "participantIds": members[1:], "title": "room %d" % r})["data"]
+            rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
+        config = {"scenario": "storm", "rooms": rooms, "drainLimit": args.drain_limit}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            json.dump(config, fh)
+        gen = subprocess.Popen(pinned(1, ["node", os.path.join(BENCH, "loadgen.js"), fh.name]),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert gen.stdin is not None and gen.stdout is not None
+        last: Dict[str, int] = {}
+
+        def sender() -> None:  # an LMS posting while the server restarts: retried until accepted
+            for k in range(args.messages):
+                room = rooms[k % len(rooms)]
+                owner = users[(k % len(rooms)) * size]
+                while True:
+                    try:
+                        data = http("POST", server.url + "/api/conversations/%s/messages" % room["id"],
+                                    server.token(owner), {"text": "during the restart %d" % k,
+                                                          "clientMsgId": "storm-%d" % k})["data"]
+                        last[room["id"]] = max(last.get(room["id"], 0), data["seq"])
+                        break
+                    except (OSError, ValueError):
+                        time.sleep(0.05)
+        result: Dict[str, Any] = {}
+        for line in gen.stdout:
+            event = json.loads(line)
+            print("  " + line.strip(), file=sys.stderr)
+            if event["type"] == "connected":
+                posting = threading.Thread(target=sender)
+                server.proc.terminate()  # the restart begins; the sender starts while it is down
+                posting.start()
+                serving = server.restart()
+                gen.stdin.write(json.dumps({"serving": int(serving * 1000)}) + "\n")
+                gen.stdin.flush()
+                posting.join()
+                gen.stdin.write(json.dumps({"expect": last}) + "\n")
+                gen.stdin.flush()
+            elif event["type"] == "result":
+                result = event
+            elif event["type"] == "error":
+                raise SystemExit("load generator failed: " + event["message"])
+        gen.wait()
+        os.unlink(fh.name)
+    finally:
+        server.stop()
+    print("%8s %22s %20s %20s %8s %8s" % ("clients", "all back and synced", "handshake p50", "handshake p99",
+                                           "shed", "missing"))
+    print("%8d %20.2f s %17.1f ms %17.1f ms %8d %8d" % (
+        result["clients"], result["secondsToAllSynced"], result["reconnectHandshakeP50"],
+        result["reconnectHandshakeP99"], result["shed"], result["missing"]))
+    print(json.dumps({"bench": "storm", "messages": args.messages, "result": result}))
+
+
 def idle(args: argparse.Namespace) -> None:
     ensure_loadgen()
     targets = [int(t) for t in args.targets.split(",")]
@@ -303,5 +381,10 @@ if __name__ == "__main__":
     i = sub.add_parser("idle")
     i.add_argument("--targets", default="1000,5000,10000")
     i.add_argument("--concurrency", type=int, default=100)
+    s = sub.add_parser("storm")
+    s.add_argument("--users", type=int, default=5000)
+    s.add_argument("--conversations", type=int, default=250)
+    s.add_argument("--messages", type=int, default=500, help="REST sends made while the server restarts")
+    s.add_argument("--drain-limit", type=float, default=60, help="most seconds to wait for the last pushes")
     a = parser.parse_args()
-    (fanout if a.scenario == "fanout" else idle)(a)
+    {"fanout": fanout, "idle": idle, "storm": storm}[a.scenario](a)

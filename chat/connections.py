@@ -137,6 +137,10 @@ class ConnectionManager:
         out.discard(user_id)
         return out
 
+    def peer(self, user_id: str) -> Optional[Presence]:
+        """An online user's presence (a cluster node also knows users of other nodes)."""
+        return self.users.get(user_id)
+
     def audience(self, presence: Presence) -> Set[str]:
         return self.peers(presence.school, presence.role, presence.class_ids, presence.contacts, presence.user_id)
 
@@ -153,6 +157,10 @@ class ConnectionManager:
         """Serialize once, write the same frame to every connection of every user (with
         ``school``: only users online with a token of that school); returns the number of
         frames written."""
+        return self.publish_frame(push(event, data), user_ids, school)
+
+    def publish_frame(self, frame: str, user_ids: Iterable[str], school: Optional[str] = None) -> int:
+        """:meth:`publish` of a frame serialized elsewhere (another node, through Redis)."""
         targets: List[str] = []
         for uid in user_ids:
             conns = self.by_user.get(uid)
@@ -164,7 +172,7 @@ class ConnectionManager:
                 targets.extend(c for c in conns if self.schools.get(c) == school)
         if not targets:
             return 0
-        self._send_many(targets, push(event, data))
+        self._send_many(targets, frame)
         return len(targets)
 
     def stats(self) -> Dict[str, int]:

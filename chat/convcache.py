@@ -37,6 +37,7 @@ class ConvState:
     last_message: Optional[Dict[str, Any]]
     last_activity: int
     dirty: bool = False
+    stale: bool = False  # another process changed participants or title: re-read before use
 
     @property
     def id(self) -> str:
@@ -93,6 +94,8 @@ class ConversationCache:
         """The state, loaded once however many ask at once (``NotFound`` for unknown ids)."""
         state = self._states.get(conversation_id)
         if state is not None:
+            if state.stale:
+                await self.refresh(conversation_id)
             return state
         pending = self._loading.get(conversation_id)
         if pending is not None:
@@ -148,6 +151,21 @@ class ConversationCache:
         """Drop a state so the next use reloads it from storage (after a write whose outcome
         is not fully known: the reload finds whatever was stored)."""
         self._states.pop(conversation_id, None)
+
+    async def refresh(self, conversation_id: str) -> None:
+        """Re-read a cached state's document and roles in place (another process changed its
+        participants or title); its live seq and unflushed fields are kept."""
+        state = self._states.get(conversation_id)
+        if state is None:
+            return
+        try:
+            fresh = await self._load(conversation_id)
+        except NotFound:
+            self.forget(conversation_id)
+            return
+        state.doc, state.roles = fresh.doc, fresh.roles
+        state.last_seq = max(state.last_seq, fresh.last_seq)
+        state.stale = False
 
     def forget(self, conversation_id: str) -> None:
         """Drop a clean, unpinned state (after writes made outside the writer, e.g. a history

@@ -94,6 +94,10 @@ class Unavailable(ChatError):
     code = "unavailable"
     default_message = "storage unavailable, try again"
 
+    def __init__(self, message: str = "", retry_after: "float | None" = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # set when the server asks clients to come back later
+
 
 class Internal(ChatError):
     code = "internal"

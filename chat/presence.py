@@ -80,11 +80,11 @@ class PresenceService:
         if presence is None:
             presence = await self.presence_of(ident)
         peers = self.manager.audience(presence)
-        if class_id is not None:
-            peers &= self.manager.by_class.get(class_id, set())
         out = []
         for uid in peers:
-            peer = self.manager.users[uid]
+            peer = self.manager.peer(uid)
+            if peer is None or (class_id is not None and class_id not in peer.class_ids):
+                continue
             if role is None or peer.role == role:
                 out.append(dict(peer.public(), since=iso(peer.since)))
         out.sort(key=lambda x: (x["name"].lower(), x["userId"]))

@@ -83,6 +83,7 @@ class Realtime:
         self.transport: Transport = _NullTransport()
         self.sessions: Dict[str, Session] = {}
         self.draining = False
+        self.opening = 0  # sessions being set up now (the handshake sheds load past a limit)
         self.dispatch: Dict[str, Callable[..., Awaitable[Any]]] = {
             p.Message.SEND: self._send,
             p.Message.EDIT: self._edit,
@@ -108,6 +109,13 @@ class Realtime:
         """Register a new socket: ``session:ready`` first, then ``user:online`` to the peers
         when it is the user's first connection. A user past ``max_sockets_per_user`` gets an
         error frame and the close code 4029 on the new socket (None is returned)."""
+        self.opening += 1
+        try:
+            return await self._open(conn_id, ident)
+        finally:
+            self.opening -= 1
+
+    async def _open(self, conn_id: str, ident: Identity) -> Optional[Session]:
         ident = await self.service.touch_identity(ident)
         if len(self.manager.by_user.get(ident.user_id, ())) >= self.settings.max_sockets_per_user:
             self.transport.send(conn_id, p.error_frame(RateLimited(

@@ -9,11 +9,14 @@ tier on the service.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Optional
 
 from chat.auth import TokenVerifier
 from chat.clock import Clock, SystemClock
+from chat.cluster.limits import SharedRateLimiter
+from chat.cluster.node import ClusterConnections, ClusterEvents, ClusterNode, typing_relay
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
 from chat.events import Fanout
@@ -28,6 +31,8 @@ from chat.settings import Settings
 from chat.store import Store
 from chat.typing_state import TypingTracker
 from chat.uploads import UploadsService, build_uploads
+
+log = logging.getLogger("chat.runtime")
 
 
 @dataclasses.dataclass
@@ -46,8 +51,14 @@ class Runtime:
     uploads: UploadsService
     metrics: Metrics
     embedded: Optional[EmbeddedMongo] = None
+    cluster: Optional[ClusterNode] = None
     started_at: float = dataclasses.field(default_factory=time.time)
     draining: bool = False
+
+    async def start(self) -> None:
+        """Start what runs in the background (the Redis link of a cluster node)."""
+        if self.cluster is not None:
+            await self.cluster.start()
 
     async def close(self) -> None:
         """Finish queued sends and write everything written behind (at shutdown)."""
@@ -55,20 +66,27 @@ class Runtime:
             await self.service.close()
         finally:
             await self.presence.close()
+            if self.cluster is not None:
+                await self.cluster.close()
 
 
 def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None,
                   clock: Optional[Clock] = None) -> Runtime:
-    """Wire the components together (the transport is installed by the socket tier)."""
+    """Wire the components together (the transport is installed by the socket tier). With
+    ``redis_url`` the node of a cluster: its connection manager, typing, event sink and rate
+    limiter are the cluster's (see chat/cluster)."""
     clock = clock or SystemClock()
-    manager = ConnectionManager()
+    manager = ClusterConnections() if settings.redis_url else ConnectionManager()
     metrics = Metrics(manager.stats, (lambda: embedded.restarts) if embedded is not None else None)
     store = Store(uri, settings.db_name, settings.db_workers, settings.db_timeout_ms,
                   on_error=metrics.storage_error)
-    typing = TypingTracker(typing_announcer(manager), clock, settings.typing_timeout, settings.typing_debounce)
+    cluster = ClusterNode(settings, manager, store, clock) if isinstance(manager, ClusterConnections) else None
+    announce = typing_relay(cluster) if cluster is not None else typing_announcer(manager)
+    typing = TypingTracker(announce, clock, settings.typing_timeout, settings.typing_debounce)
     people = PeopleIndex(store, clock, settings.roster_refresh)
-    events = Fanout([SocketEvents(manager, typing, metrics.delivered), people, MetricsEvents(metrics)])
-    limiter = RateLimiter(settings, clock)
+    pushes = ClusterEvents(cluster) if cluster is not None else SocketEvents(manager, typing, metrics.delivered)
+    events = Fanout([pushes, people, MetricsEvents(metrics)])
+    limiter = SharedRateLimiter(settings, clock) if cluster is not None else RateLimiter(settings, clock)
     uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND))
     service = ChatService(settings, store, events, online=manager.is_online, clock=clock, uploads=uploads,
                           metrics=metrics)
@@ -76,10 +94,12 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock,
                         on_rate_limit_close=metrics.rate_limit_closed)
+    if cluster is not None:
+        cluster.wire(service, typing, limiter, realtime, metrics.registry, metrics.delivered)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,
                    manager=manager, presence=presence, limiter=limiter, events=events, realtime=realtime,
-                   storage_label=label, uploads=uploads, metrics=metrics, embedded=embedded)
+                   storage_label=label, uploads=uploads, metrics=metrics, embedded=embedded, cluster=cluster)
 
 
 def _redact(uri: str) -> str:

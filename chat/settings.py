@@ -101,6 +101,9 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("rate_typing_burst", "CHAT_RATE_TYPING_BURST", float, 10.0, "typing bucket size"),
     ("max_sockets_per_user", "CHAT_MAX_SOCKETS_PER_USER", int, 10,
      "open WebSockets one user may hold; a further one is closed with 4029"),
+    ("max_opening_sockets", "CHAT_MAX_OPENING_SOCKETS", int, 200,
+     "WebSocket sessions set up at once; past it a handshake gets 503 with Retry-After (load shedding)"),
+    ("shed_retry_after", "CHAT_SHED_RETRY_AFTER", float, 1.0, "seconds a shed handshake is told to wait (Retry-After)"),
     ("rate_strikes", "CHAT_RATE_STRIKES", int, 20, "rate-limited frames in a row before the socket is closed (1008)"),
     ("typing_timeout", "CHAT_TYPING_TIMEOUT", float, 5.0, "seconds after the last typing:start before the server sends typing:stop"),
     ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
@@ -120,6 +123,12 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("roster_refresh", "CHAT_ROSTER_REFRESH", float, 10.0,
      "seconds between checks whether a roster import changed the classes (kept in memory)"),
     ("last_seen_flush", "CHAT_LAST_SEEN_FLUSH", float, 2.0, "seconds within which lastSeenAt is written, many users at once"),
+    ("redis_url", "CHAT_REDIS_URL", str, "",
+     "Redis for several server processes on one database (e.g. redis://127.0.0.1:6379/0); empty: one process"),
+    ("cluster_gap_timeout", "CHAT_CLUSTER_GAP_TIMEOUT", float, 0.5,
+     "with Redis, seconds a node holds an out-of-order message before filling the gap from the database"),
+    ("cluster_node_ttl", "CHAT_CLUSTER_NODE_TTL", float, 15.0,
+     "with Redis, seconds after which a silent node's users count as offline (heartbeat every third of it)"),
     ("demo", "CHAT_DEMO", _bool, False, "seed a demo school and enable the demo sign-in routes (loopback only)"),
     ("log_level", "CHAT_LOG_LEVEL", str, "info", "logging level: debug, info, warning or error"),
     ("log_format", "CHAT_LOG_FORMAT", str, "text", "log lines as `text` or `json` (one object per line)"),
@@ -190,6 +199,8 @@ class Settings:
     rate_typing: float = 2.0
     rate_typing_burst: float = 10.0
     max_sockets_per_user: int = 10
+    max_opening_sockets: int = 200
+    shed_retry_after: float = 1.0
     rate_strikes: int = 20
     typing_timeout: float = 5.0
     typing_debounce: float = 2.0
@@ -205,6 +216,9 @@ class Settings:
     conversation_flush: float = 1.0
     roster_refresh: float = 10.0
     last_seen_flush: float = 2.0
+    redis_url: str = ""
+    cluster_gap_timeout: float = 0.5
+    cluster_node_ttl: float = 15.0
     demo: bool = False
     log_level: str = "info"
     log_format: str = "text"

@@ -25,7 +25,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from chat import render
 from chat.convcache import ConversationCache, ConvState
@@ -41,6 +41,8 @@ MAX_REQUEUES = 3
 
 Key = Tuple[str, str]
 Result = Tuple[Dict[str, Any], bool]
+#: (messages per conversation, seq floor per conversation) -> first reserved seq per conversation
+ReserveSeqs = Callable[[Mapping[str, int], Mapping[str, int]], Awaitable[Dict[str, int]]]
 
 
 class MessageLog(Protocol):
@@ -85,6 +87,12 @@ class MessageWriter:
         self._unsure: Dict[Key, str] = {}  # answered unavailable, maybe stored: key -> message id
         self._task: Optional["asyncio.Task[None]"] = None
         self._last_write = 0.0
+        self._reserve: Optional[ReserveSeqs] = None
+
+    def use_shared_seqs(self, reserve: ReserveSeqs) -> None:
+        """Several processes write this database: take each batch's seqs from ``reserve``
+        (atomic in the database) instead of counting them in memory."""
+        self._reserve = reserve
 
     @property
     def busy(self) -> bool:
@@ -150,6 +158,11 @@ class MessageWriter:
         try:
             states = await self._states(fresh)
             fresh = [item for item in fresh if not item.future.done()]
+            if self._reserve is not None and fresh:
+                counts = collections.Counter(item.conversation_id for item in fresh)
+                firsts = await self._reserve(counts, {cid: states[cid].last_seq for cid in counts})
+                for cid, first_seq in firsts.items():
+                    states[cid].last_seq = first_seq - 1  # the loop below hands out first, first + 1, ...
             for item in fresh:
                 state = states[item.conversation_id]
                 state.last_seq += 1

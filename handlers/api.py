@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from typing import Any, Dict
 
 from chat import validation as v
 from chat.auth import mint_token
@@ -24,7 +25,7 @@ class HealthHandler(ApiHandler):
     async def get(self) -> None:
         rt = self.runtime
         up = await rt.store.ping()
-        data = {
+        data: Dict[str, Any] = {
             "status": "ok" if up else "degraded",
             "version": __version__,
             "storage": rt.storage_label,
@@ -35,6 +36,8 @@ class HealthHandler(ApiHandler):
         }
         if rt.embedded is not None:
             data["embeddedRestarts"] = rt.embedded.restarts
+        if rt.cluster is not None:
+            data["redis"] = rt.cluster.stats()
         self.set_status(200 if up else 503)
         self.finish(dumps({"data": data}))
 

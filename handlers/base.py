@@ -9,7 +9,7 @@ import tornado.web
 import ujson
 
 from chat.auth import Identity
-from chat.errors import STATUS, BadRequest, ChatError, Internal, NotFound, RateLimited, TooLarge
+from chat.errors import STATUS, BadRequest, ChatError, Internal, NotFound, RateLimited, TooLarge, Unavailable
 from chat.protocol import dumps
 from chat.runtime import Runtime
 from chat.validation import check_storable
@@ -58,8 +58,9 @@ class JsonErrors:
         self.set_header("Content-Type", "application/json; charset=utf-8")  # type: ignore[attr-defined]
         if error.code == "unauthorized":
             self.set_header("WWW-Authenticate", 'Bearer realm="chat"')  # type: ignore[attr-defined]
-        if isinstance(error, RateLimited):
-            self.set_header("Retry-After", str(max(1, math.ceil(error.retry_after))))  # type: ignore[attr-defined]
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(error, (RateLimited, Unavailable)) and retry_after is not None:
+            self.set_header("Retry-After", str(max(1, math.ceil(retry_after))))  # type: ignore[attr-defined]
         self.finish(dumps({"error": error.to_dict()}))  # type: ignore[attr-defined]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:

@@ -116,9 +116,16 @@ def test_backup_during_a_send_burst_then_restore_into_a_new_data_dir(busy_server
     try:
         again.wait_ready()
         # the same secret came back: the old tokens are accepted
-        status, hist = http("GET", again.url + "/api/conversations/%s/messages?limit=100" % cid, tok)
-        assert status == 200, hist
-        stored = {m["text"]: m["seq"] for m in hist["data"]}
+        stored = {}
+        after = 0
+        while True:  # every page: a slow backup lets the burst run long
+            status, hist = http("GET", again.url + "/api/conversations/%s/messages?limit=100&after=%d"
+                                % (cid, after), tok)
+            assert status == 200, hist
+            stored.update({m["text"]: m["seq"] for m in hist["data"]})
+            if not hist["hasMore"]:
+                break
+            after = hist["next"]
         for text, seq in before.items():
             assert stored.get(text) == seq, (text, seq, stored.get(text))
         seqs = sorted(stored.values())

@@ -34,6 +34,7 @@ class ServerProc:
     def __init__(self, data_dir: str, *extra: str, env: Optional[Dict[str, str]] = None,
                  port: Optional[int] = None) -> None:
         self.port = port or free_port()
+        self.child: Optional[int] = None
         self.data_dir = data_dir
         self.url = "http://127.0.0.1:%d" % self.port
         full_env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -45,7 +46,7 @@ class ServerProc:
         self.proc = subprocess.Popen([sys.executable, "server.py", "--port", str(self.port), "--data-dir", data_dir,
                                       *extra], cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 20) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -53,6 +54,10 @@ class ServerProc:
             try:
                 status, _ = http("GET", self.url + "/api/health")
                 if status == 200:
+                    try:
+                        self.child = int(self.state()["pid"])  # its own database child
+                    except (OSError, ValueError, KeyError):
+                        self.child = None
                     return
             except OSError:
                 pass
@@ -74,10 +79,16 @@ class ServerProc:
                               capture_output=True, text=True, timeout=60)
 
     def stop(self) -> None:
+        """Kill the server and, should it have been left behind, its database child."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
         self.log.close()
+        if self.child is not None and pid_alive(self.child):
+            try:
+                os.kill(self.child, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def wait_gone(pid: int, timeout: float = 10) -> bool:
@@ -97,12 +108,6 @@ def server(tmp_path):
         yield proc
     finally:
         proc.stop()
-        try:
-            child = proc.state()["pid"]
-            if pid_alive(child):
-                os.kill(child, signal.SIGKILL)
-        except (OSError, ValueError, KeyError):
-            pass
 
 
 def test_start_logs_url_and_storage_then_sigterm_stops_everything(server):

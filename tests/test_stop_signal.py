@@ -12,7 +12,6 @@ import time
 import pytest
 
 from chat.auth import mint_token
-from chat.embedded import pid_alive
 from chat.settings import Settings
 from handlers.http_server import install_stop_signals
 from tests.conftest import SECRET
@@ -80,12 +79,6 @@ def secret_server(tmp_path):
         yield proc
     finally:
         proc.stop()
-        try:
-            child = proc.state()["pid"]
-            if pid_alive(child):
-                os.kill(child, signal.SIGKILL)
-        except (OSError, ValueError, KeyError):
-            pass
 
 
 async def _open(port: int, tok: str) -> asyncio.StreamWriter:

@@ -9,7 +9,7 @@ from chat.store.db import UNSET, BulkWriteError, Database, DuplicateKeyError, Ob
 from chat.store.docs import out, outs, reaction_key, search_text, seq_key
 
 MAX_SEQ_KEY = 10 ** 12 - 1
-IMPORT_SLICE = 500
+IMPORT_SLICE = 200
 
 
 @dataclasses.dataclass(frozen=True)

@@ -140,6 +140,7 @@ function connect(token) {
   on("ready", onReady);
   on("expired", () => { sessionStorage.removeItem("chat.token"); showSignIn("Your session expired.", start); });
   on("message:new", onNew);
+  on("session:resync", () => resync());
   on("message:updated", (m) => dispatch({ type: "message/updated", message: m }));
   on("message:deleted", onDeleted);
   on("message:status", (d) => dispatch({ type: "receipt", ...d }));

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Cluster benchmark (not a test): the fan-out workload against 1 and 2 server processes.
+
+    python bench/cluster.py [--nodes 1,2 --rooms 50 --members 20 --senders 5 --rates 250,500,1000 --duration 20]
+
+One process runs without Redis (as one would deploy it; ``--single-with-redis`` measures the
+cluster code path on one process). The same workload as ``bench/realtime.py fanout`` (R group conversations x M members, the first
+S members sending 64-byte messages at a fixed total rate; the Node generator measures send ->
+receipt at every receiver), run against N processes started with ``--redis-url`` on one shared
+database (the ``db`` command) and one ``redis-server``. Members of a conversation are spread over
+the processes round-robin, so most deliveries cross from one node to another through Redis (the
+worst case for a balancer without stickiness). Process i is pinned to CPU i where the machine has
+that many; the database, Redis and the generator are not pinned. CPU is measured for the servers,
+the database and Redis together; "deliveries/s per core" divides deliveries by the CPU they used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import ROOT, import_users  # noqa: E402
+from bench.realtime import SECRET, ensure_loadgen, http, pinned, run_loadgen, saturation, wait_health  # noqa: E402
+from chat.auth import mint_token  # noqa: E402
+from chat.embedded import free_port  # noqa: E402
+from chat.settings import Settings  # noqa: E402
+from chat.store import ping_uri  # noqa: E402
+
+LIMITS = {"CHAT_RATE_MESSAGES": "1000", "CHAT_RATE_MESSAGES_BURST": "1000", "CHAT_RATE_FRAMES": "2000",
+          "CHAT_RATE_FRAMES_BURST": "2000", "CHAT_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"}
+
+
+class Deployment:
+    """redis-server + the db command + N servers; everything stopped by :meth:`stop`."""
+
+    def __init__(self, nodes: int, redis: bool = True) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="chat-cluster-bench-")
+        self.procs: List[subprocess.Popen] = []
+        self.log = open(os.path.join(self.tmp, "out.log"), "wb")
+        try:
+            self._start(nodes, redis)
+        except BaseException:
+            self.stop()  # nothing started here may outlive a failed start
+            raise
+
+    def _start(self, nodes: int, redis: bool) -> None:
+        redis_port, db_port = free_port(), free_port()
+        self.redis = self._spawn(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--dir", self.tmp])
+        self.db = self._spawn([sys.executable, os.path.join(ROOT, "server.py"), "db", "--db-port", str(db_port),
+                               "--data-dir", os.path.join(self.tmp, "db")])
+        self.mongo_uri = "mongodb://127.0.0.1:%d/?directConnection=true" % db_port
+        deadline = time.time() + 30
+        state = os.path.join(self.tmp, "db", "mongo.json")
+        while not (os.path.exists(state) and ping_uri(self.mongo_uri, 300)):
+            if time.time() > deadline:
+                raise SystemExit("the database did not come up")
+            time.sleep(0.1)
+        with open(state, encoding="utf-8") as fh:
+            self.db_child = json.load(fh)["pid"]
+        env = dict(os.environ, CHAT_JWT_SECRET=SECRET, **LIMITS)
+        env.pop("MONGODB_URI", None)
+        cpus = os.cpu_count() or 1
+        self.urls: List[str] = []
+        self.nodes: List[subprocess.Popen] = []
+        for i in range(nodes):
+            port = free_port()
+            argv = [sys.executable, os.path.join(ROOT, "server.py"), "--port", str(port), "--data-dir",
+                    os.path.join(self.tmp, "node%d" % i), "--mongodb-uri", self.mongo_uri]
+            if redis:
+                argv += ["--redis-url", "redis://127.0.0.1:%d/0" % redis_port]
+            node = self._spawn(pinned(i % cpus, argv), env)
+            self.nodes.append(node)
+            self.urls.append("http://127.0.0.1:%d" % port)
+        for url, node in zip(self.urls, self.nodes, strict=True):
+            wait_health(url, node)
+        self.settings = Settings(jwt_secret=SECRET)
+
+    def _spawn(self, argv: List[str], env: Any = None) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def pids(self) -> List[int]:
+        return [n.pid for n in self.nodes] + [self.db_child, self.redis.pid]
+
+    def token(self, user: str) -> str:
+        return mint_token(self.settings, user, "student", "bench", "User " + user, ttl=6 * 3600)
+
+    def roster(self, users: List[str]) -> None:
+        import_users(self.tmp, users, "--mongodb-uri", self.mongo_uri)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run(nodes: int, args: argparse.Namespace, rates: List[int]) -> List[Dict[str, Any]]:
+    users = ["u%04d" % i for i in range(args.rooms * args.members)]
+    # one process is measured as one would run it: without Redis (seqs counted in memory),
+    # unless --single-with-redis asks for the cluster code path on one process
+    deployment = Deployment(nodes, redis=nodes > 1 or args.single_with_redis)
+    try:
+        deployment.roster(users)
+        rooms = []
+        for r in range(args.rooms):
+            members = users[r * args.members:(r + 1) * args.members]
+            conv = http("POST", deployment.urls[0] + "/api/conversations", deployment.token(members[0]),
+                        {"type": "group", "title": "Room %d" % r, "participantIds": members[1:]})["data"]
+            urls = [deployment.urls[(r + k) % nodes].replace("http://", "ws://") + "/ws?token=" + deployment.token(u)
+                    for k, u in enumerate(members)]
+            rooms.append({"id": conv["id"], "urls": urls})
+        print("%d process(es): %d conversations x %d members" % (nodes, args.rooms, args.members), file=sys.stderr)
+        return run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
+                            "senders": args.senders, "rates": rates, "duration": args.duration,
+                            "drain": args.drain, "drainLimit": args.drain_limit}, deployment.pids())
+    finally:
+        deployment.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", default="1,2")
+    parser.add_argument("--rooms", type=int, default=50)
+    parser.add_argument("--members", type=int, default=20)
+    parser.add_argument("--senders", type=int, default=5)
+    parser.add_argument("--rates", default="250,500,1000")
+    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--drain", type=float, default=1)
+    parser.add_argument("--drain-limit", type=float, default=60)
+    parser.add_argument("--single-with-redis", action="store_true",
+                        help="run the 1-process case with --redis-url too (the cluster code path)")
+    args = parser.parse_args()
+    if not shutil.which("redis-server"):
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    ensure_loadgen()
+    rates = [int(r) for r in args.rates.split(",")]
+    rows: Dict[int, List[Dict[str, Any]]] = {}
+    for n in (int(x) for x in args.nodes.split(",")):
+        rows[n] = run(n, args, rates)
+    print("%-6s %6s %9s %7s %8s %8s %8s %7s %12s" % ("procs", "rate", "deliv/s", "loss", "p50 ms", "p99 ms",
+                                                     "max ms", "cpu %", "deliv/s/core"))
+    for n, table in rows.items():
+        for r in table:
+            per_core = r["received"] / r["serverCpuSeconds"] if r["serverCpuSeconds"] else 0
+            r["deliveriesPerCoreSecond"] = per_core
+            print("%-6d %6d %9.0f %7d %8.1f %8.1f %8.1f %7.0f %12.0f" % (
+                n, r["rate"], r["deliveriesPerSec"], r["loss"], r["p50"], r["p99"], r["max"], r["serverCpu"] * 100,
+                per_core))
+        print("saturation with %d process(es) (p99 <= 100 ms, no loss): %d msg/s" % (n, saturation(table)))
+    print(json.dumps({"bench": "cluster", "rooms": args.rooms, "members": args.members, "senders": args.senders,
+                      "duration": args.duration, "runs": {str(n): t for n, t in rows.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Per-conversation ordering of ``message:new`` on one node.
+
+Seqs come from one counter in MongoDB, but messages reach a node from several writers (its own
+and other nodes' through Redis), so seq n+1 may arrive before n. The buffer delivers a message
+when it is the next seq of its conversation, holds it otherwise, and when the gap stays open for
+``gap_timeout`` seconds reads the missing seqs from MongoDB and delivers them (a missing seq the
+database does not have either, such as a refused message, is skipped). A skipped seq that arrives
+after all is still delivered (late beats lost); anything else at or under the delivered top is a
+duplicate and dropped, so each message is delivered once.
+
+The first message a node sees of a conversation starts its window (a node does not know what
+came before: that is what ``sync`` is for); an earlier seq that was still on its way then is
+delivered late, once, rather than dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+
+from chat.clock import Clock, Timer
+
+log = logging.getLogger("chat.cluster.order")
+
+MAX_CONVERSATIONS = 50000
+MAX_SKIPPED = 64
+
+#: an envelope: ``c`` conversation id, ``q`` seq, ``f`` the frame, ``u``/``s`` its audience
+Envelope = Dict[str, Any]
+#: (conversation id, after seq, before seq) -> envelopes of the stored messages in between, by seq
+Fetch = Callable[[str, int, int, Envelope], Awaitable[List[Envelope]]]
+
+
+class _Window:
+    __slots__ = ("top", "first", "before", "held", "timer", "skipped", "filling")
+
+    def __init__(self, top: int) -> None:
+        self.top = top
+        self.first = top + 1              # the window started here
+        self.before: Set[int] = set()     # seqs under ``first`` delivered late
+        self.held: Dict[int, Envelope] = {}
+        self.timer: Optional[Timer] = None
+        self.skipped: Set[int] = set()
+        self.filling = False
+
+
+class OrderBuffer:
+    """See the module doc; ``deliver`` writes one envelope to the local sockets."""
+
+    def __init__(self, deliver: Callable[[Envelope], None], fetch: Fetch, clock: Clock, gap_timeout: float) -> None:
+        self.deliver = deliver
+        self.fetch = fetch
+        self.clock = clock
+        self.gap_timeout = gap_timeout
+        self._windows: "collections.OrderedDict[str, _Window]" = collections.OrderedDict()
+        self.held_total = 0      # messages that had to wait (metrics, tests)
+        self.filled = 0          # messages read from the database to fill a gap
+        self.late = 0            # skipped seqs that arrived after all
+
+    def offer(self, env: Envelope) -> None:
+        """A ``message:new`` envelope, from this node or another."""
+        cid, seq = env["c"], int(env["q"])
+        window = self._windows.get(cid)
+        if window is None:
+            window = self._windows[cid] = _Window(seq - 1)
+            if len(self._windows) > MAX_CONVERSATIONS:
+                self._evict()
+        else:
+            self._windows.move_to_end(cid)
+        if seq == window.top + 1:
+            window.top = seq
+            self.deliver(env)
+            self._release(cid, window)
+        elif seq <= window.top:
+            if seq in window.skipped:
+                window.skipped.discard(seq)
+                self.late += 1
+                self.deliver(env)
+            elif seq < window.first and seq not in window.before and len(window.before) < MAX_SKIPPED:
+                window.before.add(seq)  # was on its way when the window started
+                self.late += 1
+                self.deliver(env)
+            # else: a duplicate (already delivered, e.g. read from the database): dropped
+        elif seq not in window.held:
+            window.held[seq] = env
+            self.held_total += 1
+            if window.timer is None and not window.filling:
+                window.timer = self.clock.call_later(self.gap_timeout, self._gap_timed_out, cid)
+
+    def _release(self, cid: str, window: _Window) -> None:
+        while window.top + 1 in window.held:
+            window.top += 1
+            self.deliver(window.held.pop(window.top))
+        if not window.held and window.timer is not None:
+            window.timer.cancel()
+            window.timer = None
+
+    def _gap_timed_out(self, cid: str) -> None:
+        window = self._windows.get(cid)
+        if window is None:
+            return
+        window.timer = None
+        if window.held and not window.filling:
+            window.filling = True
+            asyncio.ensure_future(self._fill(cid, window))
+
+    async def _fill(self, cid: str, window: _Window) -> None:
+        try:
+            first_held = min(window.held)
+            sample = window.held[first_held]
+            try:
+                found = await self.fetch(cid, window.top, first_held, sample)
+            except Exception:  # the database is away: hand out what is held rather than wait
+                log.warning("could not read seqs %d..%d of %s to fill a gap", window.top + 1, first_held - 1, cid)
+                found = []
+            for env in found:
+                seq = int(env["q"])
+                if seq <= window.top:
+                    continue
+                for missing in range(window.top + 1, seq):
+                    self._skip(window, missing)
+                window.top = seq
+                window.held.pop(seq, None)
+                self.filled += 1
+                self.deliver(env)
+            if window.held:
+                first_held = min(window.held)
+                for missing in range(window.top + 1, first_held):
+                    self._skip(window, missing)
+                window.top = max(window.top, first_held - 1)
+            self._release(cid, window)
+        finally:
+            window.filling = False
+            if window.held and window.timer is None:
+                window.timer = self.clock.call_later(self.gap_timeout, self._gap_timed_out, cid)
+
+    def _skip(self, window: _Window, seq: int) -> None:
+        window.skipped.add(seq)
+        if len(window.skipped) > MAX_SKIPPED:
+            window.skipped.discard(min(window.skipped))
+
+    def _evict(self) -> None:
+        # idle windows only: a window holding messages keeps its timer and its order
+        for cid in list(self._windows)[:MAX_CONVERSATIONS // 10]:
+            if not self._windows[cid].held:
+                del self._windows[cid]
+
+    def stats(self) -> Dict[str, int]:
+        return {"held": self.held_total, "filled": self.filled, "late": self.late,
+                "holding": sum(len(w.held) for w in self._windows.values())}

@@ -1,0 +1,56 @@
+"""Seqs shared by several processes: reserved atomically in MongoDB, per batch and conversation.
+
+With one process the writer counts seqs in memory (nothing else writes the conversation). With
+several, each batch reserves its seqs with one ``find_one_and_update`` ``$inc`` of the
+conversation's ``lastSeq`` by the number of its messages in the batch, so no two processes can
+hand out one seq, and the unique ``seqKey`` index remains the backstop.
+
+A database last written by a single process may hold a ``lastSeq`` behind its newest message
+(written behind, then an unclean stop). The writer passes the seq it recovered from the newest
+message as a floor; a reservation at or under it is discarded and made again above it.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Dict, Mapping, Protocol
+
+MAX_TRIES = 4
+
+
+class SeqCounter(Protocol):
+    """The storage a reservation needs (``chat.store.Conversations``)."""
+
+    async def reserve_seqs(self, conversation_id: str, count: int) -> int: ...
+
+
+class SeqReserver:
+    """Reserves seq ranges in the database (see the module doc)."""
+
+    def __init__(self, counter: SeqCounter) -> None:
+        self.counter = counter
+        self.reservations = 0  # round trips made (metrics, tests)
+
+    async def reserve(self, counts: Mapping[str, int], floors: Mapping[str, int]) -> Dict[str, int]:
+        """For each conversation, the first of ``counts[cid]`` consecutive seqs now owned by
+        the caller, all above ``floors[cid]``."""
+        # one round trip per conversation, all at once: a batch spans many conversations, and
+        # one after the other they would cost the sum of their latencies
+        cids = list(counts)
+        firsts = await asyncio.gather(*(self._one(cid, counts[cid], floors.get(cid, 0)) for cid in cids))
+        return dict(zip(cids, firsts, strict=True))
+
+    async def _one(self, cid: str, count: int, floor: int) -> int:
+        first = await self._take(cid, count)
+        tries = 1
+        while first <= floor and tries < MAX_TRIES:
+            # the counter lags stored messages: move it past them, then reserve again
+            behind = floor - (first + count - 1)
+            if behind > 0:
+                await self._take(cid, behind)
+            first = await self._take(cid, count)
+            tries += 1
+        return first
+
+    async def _take(self, cid: str, count: int) -> int:
+        self.reservations += 1
+        return await self.counter.reserve_seqs(cid, count)
