@@ -57,7 +57,7 @@ def _bind(settings: Settings) -> List[socket.socket]:
     """Listening sockets, bound before anything touches the data dir; raises OSError."""
     import tornado.netutil
 
-    return tornado.netutil.bind_sockets(settings.port, settings.host)
+    return tornado.netutil.bind_sockets(settings.port, settings.host, backlog=settings.listen_backlog)
 
 
 def _bind_metrics(settings: Settings) -> List[socket.socket]:

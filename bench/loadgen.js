@@ -165,10 +165,11 @@ async function idle() {
 
 
 // storm: every user connected, then the server restarts; each client reconnects with the web
-// client's policy (backoff 0.5 s doubling to 30 s, full jitter; a 503's Retry-After honoured),
+// client's policy (static/js/backoff.js itself; a 503's Retry-After honoured with its jitter),
 // syncs until nothing has more, and keeps every seq it sees. stdin lines from the orchestrator:
 // {"serving": epochMs} when the new server answers, {"expect": {conversationId: lastSeq}} at the end.
 async function storm() {
+  const { RESTART_CLOSE_CODES, retryDelay, shedDelay } = await import("../static/js/backoff.js");
   const clients = [];
   cfg.rooms.forEach((room) => room.urls.forEach((url) => clients.push({ url, conv: room.id, seen: new Set(), last: 0,
     ws: null, attempt: 0, synced: false, connects: 0 })));
@@ -207,9 +208,11 @@ async function storm() {
       let opened = false;
       let retryAfter = null;
       ws.on("unexpected-response", (req, res) => {
+        // handling this event makes the caller responsible for the request: no close follows
         if (res.statusCode === 503) { shed += 1; retryAfter = +(res.headers["retry-after"] || 1); }
+        res.resume();
         req.destroy();
-        ws.emit("error", new Error("HTTP " + res.statusCode));
+        resolve(retryAfter);
       });
       ws.on("message", async (raw) => {
         if (!opened) {
@@ -222,22 +225,23 @@ async function storm() {
           resolve(true);
         }
       });
-      ws.on("close", () => {
+      ws.on("close", (code) => {
         if (!opened) return resolve(retryAfter);
         c.ws = null; c.synced = false;
+        c.restarting = RESTART_CLOSE_CODES.includes(code);
         if (phase !== "initial") reconnectLoop(c);
       });
       ws.on("error", () => {});
     }).then((ok) => ok);
   }
   async function reconnectLoop(c) {
+    let wait = null;
     while (true) {
-      const base = Math.min(30000, 500 * 2 ** c.attempt);
       c.attempt += 1;
-      await sleep(Math.random() * base);
+      await sleep(wait === null ? retryDelay(c.attempt, { restarting: c.restarting }) : wait);
       const result = await connect(c);
       if (result === true) return;
-      if (typeof result === "number") await sleep(result * 1000);  // Retry-After
+      wait = typeof result === "number" ? shedDelay(result) : null;  // Retry-After, or the backoff
     }
   }
   // initial connections, 100 at a time

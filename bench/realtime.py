@@ -10,7 +10,7 @@ The server (and its embedded database child, which inherits the pin) runs on CPU
 generator (bench/loadgen.js, `ws` package) on CPU 1. The same workload then runs against the bare
 Tornado relay in bench/ceiling.py, and the ratios us/ceiling are printed.
 
-idle: opens 1k, 5k, 10k authenticated sockets: RSS per connection, setup rate, handshake p99.
+idle: opens 1k, 5k, 10k authenticated sockets: RSS per connection, setup rate, handshake p99; then the\nsame against the bare relay, with the ratios.
 """
 from __future__ import annotations
 
@@ -95,11 +95,16 @@ class ChatServer:
 
     def restart(self) -> float:
         """SIGTERM, wait for the exit, start again on the same port and data; returns the
-        epoch time at which the new process answered."""
+        epoch time at which the new process answered (``stopped``/``started`` say how long the
+        stop and the start took)."""
+        t0 = time.time()
         self.proc.terminate()
         self.proc.wait(120)
+        t1 = time.time()
         self.start()
-        return time.time()
+        t2 = time.time()
+        self.stopped, self.started = t1 - t0, t2 - t1
+        return t2
 
     def pids(self) -> List[int]:
         return [self.proc.pid, self.db_pid]
@@ -184,10 +189,12 @@ def run_loadgen(config: Dict[str, Any], pids: List[int]) -> List[Dict[str, Any]]
             t0, c0, _r0 = marks[key]
             wall = time.time() - t0
             marks[key] = (wall, cpu_of(pids) - c0, rss_of(pids))
+            marks[("own", key)] = rss_of(pids[:1])
             marks[("split", key)] = [round((cpu_of([p]) - c) / wall, 3) for p, c in zip(pids, marks[("split", key)], strict=True)]
         elif event["type"] == "result":
             wall, cpu, rss = marks[key]
             event.update(serverCpu=cpu / wall if wall else 0, serverCpuSeconds=cpu, serverRss=rss,
+                         serverRssOwn=marks.get(("own", key), rss),
                          perProcessCpu=marks.get(("split", key)))
             results.append(event)
             print("  " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in event.items()}),
@@ -298,6 +305,8 @@ def storm(args: argparse.Namespace) -> None:
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert gen.stdin is not None and gen.stdout is not None
         last: Dict[str, int] = {}
+        cpu_at_serving: List[float] = []
+        cpu_until_synced: List[float] = [0.0, 0.0]
 
         def sender() -> None:  # an LMS posting while the server restarts: retried until accepted
             for k in range(args.messages):
@@ -321,11 +330,16 @@ def storm(args: argparse.Namespace) -> None:
                 server.proc.terminate()  # the restart begins; the sender starts while it is down
                 posting.start()
                 serving = server.restart()
+                cpu_at_serving = [cpu_of([pid]) for pid in server.pids()]
                 gen.stdin.write(json.dumps({"serving": int(serving * 1000)}) + "\n")
                 gen.stdin.flush()
                 posting.join()
                 gen.stdin.write(json.dumps({"expect": last}) + "\n")
                 gen.stdin.flush()
+            elif event["type"] == "all-synced":
+                # CPU seconds the server and its database spent from serving until all were back
+                cpu_until_synced = [round(cpu_of([pid]) - c, 2) for pid, c in zip(server.pids(), cpu_at_serving,
+                                                                                   strict=True)]
             elif event["type"] == "result":
                 result = event
             elif event["type"] == "error":
@@ -339,32 +353,67 @@ def storm(args: argparse.Namespace) -> None:
     print("%8d %20.2f s %17.1f ms %17.1f ms %8d %8d" % (
         result["clients"], result["secondsToAllSynced"], result["reconnectHandshakeP50"],
         result["reconnectHandshakeP99"], result["shed"], result["missing"]))
+    print("the restart: stop %.2f s (SIGTERM until exit), start %.2f s (until /api/health answers)"
+          % (server.stopped, server.started))
+    print("CPU seconds from serving until all were synced: server %.2f, database %.2f" % tuple(cpu_until_synced))
+    result.update(stopSeconds=server.stopped, startSeconds=server.started, cpuUntilSynced=cpu_until_synced)
     print(json.dumps({"bench": "storm", "messages": args.messages, "result": result}))
 
 
 def idle(args: argparse.Namespace) -> None:
+    """Authenticated sockets opened ``concurrency`` at a time up to each target, then the same
+    count of sockets against the bare relay in the same run: RSS per socket, set-up rate and
+    handshake times (for the server until ``session:ready``, for the relay until the upgrade)."""
     ensure_loadgen()
     targets = [int(t) for t in args.targets.split(",")]
     users = ["i%05d" % i for i in range(max(targets))]
+    rows: Dict[str, List[Dict[str, Any]]] = {}
+    before: Dict[str, int] = {}
     server = ChatServer()
     try:
         server.roster(users)
         base = server.url.replace("http://", "ws://") + "/ws?token="
         time.sleep(1)
-        rss0 = proc_rss_bytes(server.proc.pid)
-        print("server RSS before: %.1f MB" % (rss0 / 2 ** 20), file=sys.stderr)
-        results = run_loadgen({"scenario": "idle", "waitReady": True, "targets": targets, "concurrency": args.concurrency,
-                               "settle": 2, "urls": [base + server.token(u) for u in users]}, [server.proc.pid])
+        before["server"] = proc_rss_bytes(server.proc.pid)
+        print("server RSS before: %.1f MB" % (before["server"] / 2 ** 20), file=sys.stderr)
+        rows["server"] = run_loadgen({"scenario": "idle", "waitReady": True, "targets": targets,
+                                      "concurrency": args.concurrency, "settle": 2,
+                                      "urls": [base + server.token(u) for u in users]}, server.pids())
+        # RSS is the server process's own (the database child's memory does not grow per socket)
+        for r in rows["server"]:
+            r["serverRss"] = r["serverRssOwn"]
     finally:
         server.stop()
-    print("%8s %10s %12s %14s %14s %14s" % ("sockets", "RSS MB", "KB/socket", "setup conn/s", "handshake p50",
-                                             "handshake p99"))
-    for r in results:
-        r["rssPerSocketKB"] = (r["serverRss"] - rss0) / r["open"] / 1024
-        print("%8d %10.1f %12.1f %14.0f %12.1f ms %12.1f ms" % (r["open"], r["serverRss"] / 2 ** 20,
-                                                               r["rssPerSocketKB"], r["perSecond"],
-                                                               r["handshakeP50"], r["handshakeP99"]))
-    print(json.dumps({"bench": "idle", "rssBefore": rss0, "results": results}))
+    ceiling = CeilingServer()
+    try:
+        time.sleep(1)
+        before["ceiling"] = proc_rss_bytes(ceiling.proc.pid)
+        base = ceiling.url.replace("http://", "ws://") + "/ws?room="
+        print("ceiling relay: same sockets", file=sys.stderr)
+        rows["ceiling"] = run_loadgen({"scenario": "idle", "waitReady": False, "targets": targets,
+                                       "concurrency": args.concurrency, "settle": 2,
+                                       "urls": [base + "room%d" % (i % 50) for i in range(max(targets))]},
+                                      ceiling.pids())
+        for r in rows["ceiling"]:
+            r["serverRssOwn"] = r["serverRss"]
+    finally:
+        ceiling.stop()
+    print("%-8s %8s %10s %12s %14s %14s %14s %10s" % ("target", "sockets", "RSS MB", "KB/socket", "setup conn/s",
+                                                     "handshake p50", "handshake p99", "cpu %"))
+    for name, table in rows.items():
+        for r in table:
+            r["rssPerSocketKB"] = (r["serverRss"] - before[name]) / r["open"] / 1024
+            print("%-8s %8d %10.1f %12.1f %14.0f %12.1f ms %12.1f ms %10.0f" % (
+                name, r["open"], r["serverRss"] / 2 ** 20, r["rssPerSocketKB"], r["perSecond"], r["handshakeP50"],
+                r["handshakeP99"], r["serverCpu"] * 100))
+    ratios = []
+    for ours, theirs in zip(rows["server"], rows["ceiling"], strict=True):
+        ratios.append({"sockets": ours["open"], "setupRatio": ours["perSecond"] / theirs["perSecond"],
+                       "memoryRatio": ours["rssPerSocketKB"] / theirs["rssPerSocketKB"]})
+        print("at %d sockets: set-up rate server/relay = %.2f, memory per socket server/relay = %.2f"
+              % (ours["open"], ratios[-1]["setupRatio"], ratios[-1]["memoryRatio"]))
+    print(json.dumps({"bench": "idle", "concurrency": args.concurrency, "rssBefore": before, "server": rows["server"],
+                      "ceiling": rows["ceiling"], "ratios": ratios}))
 
 
 if __name__ == "__main__":

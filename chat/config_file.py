@@ -105,6 +105,12 @@ def validate(settings: Settings) -> List[str]:
         path = getattr(settings, name)
         if path and not os.access(path, os.R_OK):
             problems.append("%s: cannot read %s" % (name, path))
+    if settings.listen_backlog < 1:
+        problems.append("listen_backlog must be at least 1, not %d" % settings.listen_backlog)
+    if 0 < settings.ws_ping_interval < settings.ws_ping_timeout:
+        # Tornado would cut the timeout down to the interval with a warning at every start
+        problems.append("ws_ping_timeout (%g) cannot be longer than ws_ping_interval (%g)"
+                        % (settings.ws_ping_timeout, settings.ws_ping_interval))
     if settings.jwt_secret and len(settings.jwt_secret) < 32:
         problems.append("jwt_secret is shorter than 32 characters (empty generates a strong one)")
     for name in ("db_workers", "max_body_bytes", "ws_max_message_size", "sync_limit", "search_chunk"):

@@ -5,8 +5,9 @@ Built once per process by :class:`chat.service.ChatService`; the action modules
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from typing import Any, Callable, Dict, Iterable, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from chat.auth import Identity
 from chat.clock import Clock
@@ -17,6 +18,10 @@ from chat.flusher import Flusher
 from chat.settings import Settings
 from chat.store import Store
 from chat.writer import MessageWriter
+
+# a user's conversations missing from the cache are loaded into it when this few (a load is three
+# reads, once for all members); more are read in one query without caching them
+LOAD_INTO_CACHE = 8
 
 
 @dataclasses.dataclass
@@ -59,7 +64,21 @@ class Core:
         ids = list(conversation_ids)
         cached = self.cache.cached(ids)
         docs = [st.as_doc() for st in cached.values()]
-        return docs + await self.store.conversations.get_many([c for c in ids if c not in cached])
+        missing = [c for c in ids if c not in cached]
+        if 0 < len(missing) <= LOAD_INTO_CACHE:
+            # load them into the cache: the conversation's other members (all reconnecting
+            # after a restart, say) then find them there instead of reading storage each
+            for state in await asyncio.gather(*(self._cached_or_none(c) for c in missing)):
+                if state is not None:
+                    docs.append(state.as_doc())
+            return docs
+        return docs + await self.store.conversations.get_many(missing)
+
+    async def _cached_or_none(self, conversation_id: str) -> Optional[ConvState]:
+        try:
+            return await self.cache.get(conversation_id)
+        except NotFound:  # a membership of a conversation that is gone
+            return None
 
     async def my_memberships(self, ident: Identity) -> Tuple[Dict[str, Dict[str, Any]], List[Dict[str, Any]]]:
         """The caller's memberships and conversation documents, of its token school only."""

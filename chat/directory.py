@@ -1,7 +1,8 @@
 """The directory as users meet it: who a token speaks for, and whom one can find."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+import asyncio
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.core import Core
@@ -10,27 +11,56 @@ from chat.timeutil import now_ms
 
 
 class DirectoryActions:
-    """Token users upserted once per change (not per request) and same-school look-ups."""
+    """Token users upserted once per change (not per request) and same-school look-ups.
+
+    What the directory holds for each user (name, role, school) is read once, in pages, on the
+    first token seen, so that a user the roster or an earlier session already stored costs a
+    handshake no write: after a restart a whole school reconnects, and one upsert each would
+    queue thousands of writes behind the database's single lock.
+    """
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        self._seen: Dict[str, Tuple[str, str, str]] = {}
-        self._names: Dict[str, str] = {}
+        self._known: Dict[str, Tuple[str, str, str]] = {}   # user -> (directory name, role, school)
+        self._loaded = False
+        self._loading: Optional["asyncio.Future[None]"] = None
+
+    async def _load(self) -> None:
+        """Read every user once (single flight); a failure is retried by the next token."""
+        if self._loaded:
+            return
+        if self._loading is not None:
+            await asyncio.shield(self._loading)
+            return
+        self._loading = asyncio.get_running_loop().create_future()
+        try:
+            for user in await self.core.store.directory.identities():
+                # a user upserted meanwhile keeps what its upsert wrote
+                self._known.setdefault(user["id"], (user.get("name") or "", user.get("role") or "",
+                                                    user.get("school") or ""))
+            self._loaded = True
+            self._loading.set_result(None)
+        except BaseException as exc:
+            self._loading.set_exception(exc)
+            self._loading.exception()
+            raise
+        finally:
+            self._loading = None
 
     async def touch_identity(self, ident: Identity) -> Identity:
-        """Upsert the token's user into the directory and fill in its display name: token
-        claim, else directory, else id."""
-        key = (ident.name, ident.role, ident.school)
-        if self._seen.get(ident.user_id) != key:
+        """Upsert the token's user into the directory when it holds something else, and fill
+        in its display name: token claim, else directory, else id."""
+        await self._load()
+        known = self._known.get(ident.user_id)
+        if known is None or known[1:] != (ident.role, ident.school) or (ident.name and ident.name != known[0]):
             users = self.core.store.directory
             await users.upsert_user(ident.user_id, ident.name, ident.role, ident.school, now_ms())
-            self._seen[ident.user_id] = key
-            if ident.name:
-                self._names[ident.user_id] = ident.name
-            else:
-                user = await users.get_user(ident.user_id)
-                self._names[ident.user_id] = (user or {}).get("name") or ident.user_id
-        name = ident.name or self._names.get(ident.user_id) or ident.user_id
+            name = ident.name
+            if not name:  # the upsert kept the directory's name, if it had one
+                name = (known or ("", "", ""))[0] or ((await users.get_user(ident.user_id)) or {}).get("name") or ""
+            known = (name, ident.role, ident.school)
+            self._known[ident.user_id] = known
+        name = ident.name or known[0] or ident.user_id
         if name == ident.name:
             return ident
         return Identity(ident.user_id, ident.role, ident.school, name, ident.exp)

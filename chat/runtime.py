@@ -89,7 +89,7 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     limiter = SharedRateLimiter(settings, clock) if cluster is not None else RateLimiter(settings, clock)
     uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND))
     service = ChatService(settings, store, events, online=manager.is_online, clock=clock, uploads=uploads,
-                          metrics=metrics)
+                          metrics=metrics, single_writer=cluster is None)
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager, people, clock, settings.last_seen_flush)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock,

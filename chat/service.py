@@ -24,12 +24,13 @@ from chat.convcache import ConversationCache
 from chat.conversations import ConversationActions
 from chat.core import Core
 from chat.directory import DirectoryActions
-from chat.events import EventSink, NullEvents
+from chat.events import EventSink, Fanout, NullEvents
 from chat.flusher import Flusher
 from chat.markers import MarkerActions
 from chat.messages import MessageActions
 from chat.metrics import Metrics
 from chat.reactions import ReactionActions
+from chat.recent import RecentPages
 from chat.search import SearchActions
 from chat.settings import Settings
 from chat.store import Store
@@ -45,10 +46,15 @@ class ChatService:
 
     def __init__(self, settings: Settings, store: Store, events: Optional[EventSink] = None,
                  online: Optional[Callable[[str], bool]] = None, clock: Optional[Clock] = None,
-                 uploads: Optional[UploadsService] = None, metrics: Optional[Metrics] = None) -> None:
+                 uploads: Optional[UploadsService] = None, metrics: Optional[Metrics] = None,
+                 single_writer: bool = True) -> None:
         self.settings = settings
         self.store = store
-        self.events: EventSink = events or NullEvents()
+        # sync's pages are kept while this process sees every write as an event (not in a cluster)
+        self.recent = (RecentPages(settings.sync_cache_bytes)
+                       if single_writer and settings.sync_cache_bytes > 0 else None)
+        sink: EventSink = events or NullEvents()
+        self.events: EventSink = Fanout([self.recent, sink]) if self.recent is not None else sink
         clock = clock or SystemClock()
         cache = ConversationCache(store)
         flusher = Flusher(cache, store.conversations, clock, settings.conversation_flush)
@@ -64,7 +70,7 @@ class ChatService:
         self.conversations = ConversationActions(self.core, self.directory, self.messages, self.markers)
         self.reactions = ReactionActions(self.core)
         self.searcher = SearchActions(self.core)
-        self.syncer = SyncActions(self.core)
+        self.syncer = SyncActions(self.core, self.recent)
 
     # ------------------------------------------------------------------ directory
     async def touch_identity(self, ident: Identity) -> Identity:

@@ -88,7 +88,7 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("upload_sweep_interval", "CHAT_UPLOAD_SWEEP_INTERVAL", float, 600.0,
      "seconds between sweeps of orphaned and expired uploads (0 disables)"),
     ("ws_ping_interval", "CHAT_WS_PING_INTERVAL", float, 25.0, "seconds between WebSocket ping frames (0 disables)"),
-    ("ws_ping_timeout", "CHAT_WS_PING_TIMEOUT", float, 60.0, "close a socket whose pong is this late"),
+    ("ws_ping_timeout", "CHAT_WS_PING_TIMEOUT", float, 20.0, "close a socket whose pong is this late (at most ws_ping_interval)"),
     ("ws_max_message_size", "CHAT_WS_MAX_MESSAGE_SIZE", int, 262144, "hard frame limit: larger frames close the socket (1009)"),
     ("ws_max_frame_bytes", "CHAT_WS_MAX_FRAME_BYTES", int, 65536, "soft frame limit: larger frames get `too_large`"),
     ("ws_max_pending_bytes", "CHAT_WS_MAX_PENDING_BYTES", int, 4194304, "close a slow consumer whose unsent data passes this"),
@@ -101,12 +101,16 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("rate_typing_burst", "CHAT_RATE_TYPING_BURST", float, 10.0, "typing bucket size"),
     ("max_sockets_per_user", "CHAT_MAX_SOCKETS_PER_USER", int, 10,
      "open WebSockets one user may hold; a further one is closed with 4029"),
+    ("listen_backlog", "CHAT_LISTEN_BACKLOG", int, 4096,
+     "connections the kernel queues before they are accepted (capped by net.core.somaxconn); a school reconnecting at once overflows a small queue into multi-second SYN retries"),
     ("max_opening_sockets", "CHAT_MAX_OPENING_SOCKETS", int, 200,
      "WebSocket sessions set up at once; past it a handshake gets 503 with Retry-After (load shedding)"),
     ("shed_retry_after", "CHAT_SHED_RETRY_AFTER", float, 1.0, "seconds a shed handshake is told to wait (Retry-After)"),
     ("rate_strikes", "CHAT_RATE_STRIKES", int, 20, "rate-limited frames in a row before the socket is closed (1008)"),
     ("typing_timeout", "CHAT_TYPING_TIMEOUT", float, 5.0, "seconds after the last typing:start before the server sends typing:stop"),
     ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
+    ("sync_cache_bytes", "CHAT_SYNC_CACHE_BYTES", int, 8388608,
+     "memory for sync pages kept until their conversation changes (members reconnecting after a restart read storage once per conversation; 0 disables; off in a cluster)"),
     ("sync_limit", "CHAT_SYNC_LIMIT", int, 500, "most messages per conversation in one sync reply"),
     ("sync_max_messages", "CHAT_SYNC_MAX_MESSAGES", int, 2000, "most messages (new and changed) in one sync reply"),
     ("sync_max_bytes", "CHAT_SYNC_MAX_BYTES", int, 1048576,
@@ -187,7 +191,7 @@ class Settings:
     upload_max_name: int = 200
     upload_sweep_interval: float = 600.0
     ws_ping_interval: float = 25.0
-    ws_ping_timeout: float = 60.0
+    ws_ping_timeout: float = 20.0
     ws_max_message_size: int = 262144
     ws_max_frame_bytes: int = 65536
     ws_max_pending_bytes: int = 4194304
@@ -199,11 +203,13 @@ class Settings:
     rate_typing: float = 2.0
     rate_typing_burst: float = 10.0
     max_sockets_per_user: int = 10
+    listen_backlog: int = 4096
     max_opening_sockets: int = 200
     shed_retry_after: float = 1.0
     rate_strikes: int = 20
     typing_timeout: float = 5.0
     typing_debounce: float = 2.0
+    sync_cache_bytes: int = 8388608
     sync_limit: int = 500
     sync_max_messages: int = 2000
     sync_max_bytes: int = 1048576

@@ -8,18 +8,39 @@ always recovers everything.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from chat import render
 from chat.auth import Identity
 from chat.core import Core
 from chat.protocol import dumps
+from chat.recent import RecentPages, Row
 from chat.timeutil import iso
 
 
 class SyncActions:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, recent: Optional[RecentPages] = None) -> None:
         self.core = core
+        self.recent = recent
+
+    async def _after(self, conversation_id: str, after: int, want: int, last_seq: int) -> Tuple[List[Row], bool]:
+        """Up to ``want`` messages after seq ``after`` (views and sizes) and whether storage
+        holds more; from :class:`RecentPages` when another member just read the same."""
+        recent = self.recent
+        if recent is not None:
+            page = recent.get(conversation_id, after, want, last_seq)
+            if page is not None:
+                return page.rows, page.more
+            generation = recent.generation(conversation_id)
+        found = await self.core.store.messages.history(conversation_id, None, after, want + 1)
+        rows: List[Row] = []
+        for doc in found[:want]:
+            view = render.message(doc)
+            rows.append((view, len(dumps(view))))
+        more = len(found) > want
+        if recent is not None:
+            recent.put(conversation_id, after, want, generation, last_seq, rows, more)
+        return rows, more
 
     async def sync(self, ident: Identity, seen: Dict[str, int], changed_since: Optional[int], limit: int
                    ) -> Dict[str, Any]:
@@ -40,18 +61,16 @@ class SyncActions:
             if want <= 0 or budget_bytes <= 0:
                 has_more[cid] = last_seqs.get(cid, 0) > last
                 continue
-            found = await self.core.store.messages.history(cid, None, last, want + 1)
+            rows, more = await self._after(cid, last, want, last_seqs.get(cid, 0))
             taken = 0
-            for doc in found[:want]:
-                view = render.message(doc)
-                size = len(dumps(view))
+            for view, size in rows:
                 if taken and size > budget_bytes:
                     break
                 messages.append(view)
                 budget_bytes -= size
                 taken += 1
             budget_messages -= taken
-            has_more[cid] = len(found) > taken
+            has_more[cid] = more or len(rows) > taken
         changed: List[Dict[str, Any]] = []
         reply: Dict[str, Any] = {"messages": messages, "changed": changed, "hasMore": has_more,
                                  "changedHasMore": False, "changedNext": None}

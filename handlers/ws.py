@@ -109,12 +109,13 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         request.arguments = {}
         request.query_arguments = {}
         request.headers.pop("Authorization", None)
-        self.ident = self.runtime.verifier.verify(token)
         # load shedding: past this many sessions being set up at once, new ones are asked to come
-        # back (503 + Retry-After, before the upgrade) instead of every handshake slowing down
+        # back (503 + Retry-After, before the upgrade) instead of every handshake slowing down;
+        # checked before the token, the costliest part of a refusal
         if self.runtime.realtime.opening >= self.runtime.settings.max_opening_sockets:
             raise Unavailable("too many connections being set up; retry shortly",
                               retry_after=self.runtime.settings.shed_retry_after)
+        self.ident = self.runtime.verifier.verify(token)
 
     def check_origin(self, origin: str) -> bool:
         allowed = self.runtime.settings.allowed_origins

@@ -97,6 +97,7 @@ def test_bad_config_files_are_refused_with_a_precise_message(tmp_path, text, mes
     (["--trusted-proxies", "10.0.0.0/8,not-a-net"], "'not-a-net' is not an address or CIDR"),
     (["--jwt-secret", "short"], "jwt_secret is shorter than 32 characters"),
     (["--mongodb-uri", "http://x"], "mongodb_uri must start with mongodb://"),
+    (["--ws-ping-timeout", "60"], "ws_ping_timeout (60) cannot be longer than ws_ping_interval (25)"),
 ])
 def test_check_config_names_the_bad_setting(tmp_path, args, message):
     result = run("check-config", "--data-dir", str(tmp_path / "d"), *args)
@@ -413,3 +414,23 @@ def test_the_readme_links_the_projects_own_protocol_reference():
     for section in ("## 1. Identity and authentication", "## 7. REST API", "## Operations endpoints",
                     "HEAD /api/health", "/metrics"):
         assert section in protocol
+
+
+def test_the_listen_backlog_is_the_setting():
+    """A school reconnecting at once must queue in the kernel, not overflow into SYN retries."""
+    import socket
+
+    import server
+    from chat.settings import Settings
+
+    sockets = server._bind(Settings(port=0, listen_backlog=777))
+    try:
+        port = sockets[0].getsockname()[1]
+        # for a listening socket, ss prints the accept queue's limit as Send-Q
+        out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port], capture_output=True, text=True,
+                             check=True).stdout.split()
+        assert sockets[0].family in (socket.AF_INET, socket.AF_INET6)
+        assert out[0] == "LISTEN" and out[2] == "777", out
+    finally:
+        for sock in sockets:
+            sock.close()

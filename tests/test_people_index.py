@@ -7,6 +7,7 @@ from chat.clock import ManualClock
 from chat.events import Audience
 from chat.people import PeopleIndex
 from chat.roster import import_roster
+from tests.conftest import token
 
 pytestmark = pytest.mark.usefixtures("school")
 
@@ -67,3 +68,34 @@ async def test_a_handshake_reads_no_classes_or_conversations_from_storage(runtim
     others = [await ws(u) for u in ("st2", "st3", "t1", "t2", "a1")]
     assert touched == []
     assert await first.ok("ping") and all([await o.ok("ping") for o in others])
+
+
+@pytest.mark.gen_test
+async def test_a_handshake_writes_the_directory_only_when_the_token_says_something_new(runtime, ws, api):
+    """The directory is read once; users it already holds (the roster's) cost no write, so a
+    school reconnecting after a restart does not queue one upsert per user."""
+    await ws("st1")  # reads the directory
+    writes, reads = [], []
+    directory = runtime.store.directory
+    for name, log in (("upsert_user", writes), ("identities", reads), ("get_user", reads)):
+        real = getattr(directory, name)
+
+        async def spy(*a, _real=real, _log=log, _name=name, **k):
+            _log.append((_name,) + a[:2])
+            return await _real(*a, **k)
+        setattr(directory, name, spy)
+    await ws("st2")
+    await ws("t1")
+    nameless = await ws("st3", tok=token("st3", name=""))
+    assert nameless.frames[0]["data"]["user"]["name"] == "Stan Student"  # the directory's name
+    assert writes == [] and reads == []  # all three as the roster has them
+    renamed = await ws("st2", tok=token("st2", name="Sue S."))
+    assert renamed.frames[0]["data"]["user"]["name"] == "Sue S."
+    newcomer = await ws("n1", tok=token("n1", role="student", school="s1", name=""))
+    assert newcomer.frames[0]["data"]["user"]["name"] == "n1"
+    assert writes == [("upsert_user", "st2", "Sue S."), ("upsert_user", "n1", "")]
+    await ws("st2", tok=token("st2", name="Sue S."))
+    await ws("n1", tok=token("n1", role="student", school="s1", name=""))
+    assert len(writes) == 2  # once per change, not per socket
+    status, users = await api.call("GET", "/api/users?q=Sue", "t1")
+    assert status == 200 and [u["name"] for u in users["data"]] == ["Sue S."]

@@ -41,6 +41,20 @@ class Directory:
         result = await self._db.io(lambda: self.users.bulk_write(ops, ordered=False))
         return int(result.upserted_count)
 
+    async def identities(self, page: int = 1000) -> List[Dict[str, Any]]:
+        """Every user's id, name, role and school, read in ``_id`` ranges of ``page`` (short
+        holds of the database lock, which other requests interleave with)."""
+        found: List[Dict[str, Any]] = []
+        after: Optional[str] = None
+        while True:
+            query: Dict[str, Any] = {} if after is None else {"_id": {"$gt": after}}
+            docs = await self._db.io(lambda q=query: list(self.users.find(q, {"name": 1, "role": 1, "school": 1})
+                                                          .sort("_id", 1).limit(page)))
+            found.extend(outs(docs))
+            if len(docs) < page:
+                return found
+            after = found[-1]["id"]
+
     async def get_user(self, user_id: str) -> Optional[Dict[str, Any]]:
         return out(await self._db.io(self.users.find_one, {"_id": user_id}))
 

@@ -1,8 +1,7 @@
 // The WebSocket protocol client: one socket, replies matched by ref, pushes re-emitted as
 // events, automatic reconnect with exponential backoff and jitter. While the browser says it is
 // offline no socket is tried (each retry just re-arms), and coming back online retries at once.
-const BASE_DELAY = 500;
-const MAX_DELAY = 30000;
+import { RESTART_CLOSE_CODES, retryDelay } from "./backoff.js";
 
 export class ChatClient extends EventTarget {
   constructor(token) {
@@ -12,6 +11,7 @@ export class ChatClient extends EventTarget {
     this.pending = new Map();   // ref -> {resolve, reject, timer}
     this.nextRef = 1;
     this.attempt = 0;
+    this.restarting = false;    // the server went away (restart, deploy): retry on a short leash
     this.state = "connecting";
     this.stopped = false;
     this.everReady = false;
@@ -68,6 +68,7 @@ export class ChatClient extends EventTarget {
       const reconnected = this.everReady;
       this.everReady = true;
       this.attempt = 0;
+      this.restarting = false;
       this.setState("online");
       this.emit("ready", Object.assign({ reconnected }, frame.data));
       return;
@@ -90,13 +91,13 @@ export class ChatClient extends EventTarget {
       this.emit("expired", {});
       return;
     }
+    if (RESTART_CLOSE_CODES.includes(ev.code)) this.restarting = true;
     this.scheduleRetry();
   }
 
   scheduleRetry() {
     this.attempt += 1;
-    const ceiling = Math.min(MAX_DELAY, BASE_DELAY * 2 ** (this.attempt - 1));
-    const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);  // "equal jitter"
+    const delay = retryDelay(this.attempt, { restarting: this.restarting });
     this.setState("offline", { retryIn: delay, retryAt: Date.now() + delay });
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }

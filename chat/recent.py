@@ -1,0 +1,91 @@
+"""The pages ``sync`` reads, kept until their conversation changes.
+
+After a restart every member of a conversation reconnects and asks for the same thing: the
+messages after the last seq they saw, which is the same seq for all of them. Reading it once
+and serving the other members from memory turns thousands of storage reads (each waiting on
+the database's single lock) into one per conversation.
+
+A page stays valid while nothing happened to its conversation: each message stored, edited,
+reacted to or deleted (this is one of the service's event sinks) moves the conversation's
+generation and kills its pages, and a page also carries the conversation's ``lastSeq`` when
+it was read (a write whose outcome was unknown reloads the conversation, which moves it).
+Memory is bounded in bytes of rendered messages; the least recently used pages go first.
+Only for a single process: a cluster node does not see its peers' writes as events.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Tuple
+
+from chat.events import Audience, NullEvents
+
+Row = Tuple[Dict[str, Any], int]   # a message's client view and its JSON size in bytes
+Key = Tuple[str, int, int]         # (conversation, after seq, most rows read)
+
+
+@dataclasses.dataclass(slots=True)
+class Page:
+    generation: int
+    last_seq: int
+    rows: List[Row]
+    more: bool      # storage held more than ``rows`` after ``after``
+    size: int
+
+
+class RecentPages(NullEvents):
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: "OrderedDict[Key, Page]" = OrderedDict()
+        self._generation: Dict[str, int] = {}
+        self._size = 0
+        self.hits = 0
+        self.misses = 0
+
+    def generation(self, conversation_id: str) -> int:
+        """Take before reading storage and hand to :meth:`put` (a change meanwhile voids it)."""
+        return self._generation.get(conversation_id, 0)
+
+    def get(self, conversation_id: str, after: int, want: int, last_seq: int) -> Optional[Page]:
+        key = (conversation_id, after, want)
+        page = self._pages.get(key)
+        if page is None or page.generation != self.generation(conversation_id) or page.last_seq != last_seq:
+            self.misses += 1
+            return None
+        self._pages.move_to_end(key)
+        self.hits += 1
+        return page
+
+    def put(self, conversation_id: str, after: int, want: int, generation: int, last_seq: int,
+            rows: List[Row], more: bool) -> None:
+        if generation != self.generation(conversation_id):
+            return  # the conversation changed while storage was read
+        size = sum(size for _view, size in rows) + 100
+        if size > self.max_bytes // 8:
+            return  # one big page would push out many small ones
+        key = (conversation_id, after, want)
+        old = self._pages.pop(key, None)
+        if old is not None:
+            self._size -= old.size
+        self._pages[key] = Page(generation, last_seq, rows, more, size)
+        self._size += size
+        while self._size > self.max_bytes and self._pages:
+            _key, dropped = self._pages.popitem(last=False)
+            self._size -= dropped.size
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    # ------------------------------------------------------------------ the events that void pages
+    def _changed(self, conversation_id: str) -> None:
+        # stale pages are not searched for: they fail the generation check and age out
+        self._generation[conversation_id] = self._generation.get(conversation_id, 0) + 1
+
+    def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
+        self._changed(message["conversationId"])
+
+    def message_updated(self, message: Dict[str, Any], audience: Audience) -> None:
+        self._changed(message["conversationId"])
+
+    def message_deleted(self, data: Dict[str, Any], audience: Audience) -> None:
+        self._changed(data["conversationId"])
