@@ -25,7 +25,7 @@ class DirectoryActions:
         self._loaded = False
         self._loading: Optional["asyncio.Future[None]"] = None
 
-    async def _load(self) -> None:
+    async def load(self) -> None:
         """Read every user once (single flight); a failure is retried by the next token."""
         if self._loaded:
             return
@@ -50,7 +50,7 @@ class DirectoryActions:
     async def touch_identity(self, ident: Identity) -> Identity:
         """Upsert the token's user into the directory when it holds something else, and fill
         in its display name: token claim, else directory, else id."""
-        await self._load()
+        await self.load()
         known = self._known.get(ident.user_id)
         if known is None or known[1:] != (ident.role, ident.school) or (ident.name and ident.name != known[0]):
             users = self.core.store.directory

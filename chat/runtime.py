@@ -19,6 +19,7 @@ from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.node import ClusterConnections, ClusterEvents, ClusterNode, typing_relay
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
+from chat.errors import ChatError
 from chat.events import Fanout
 from chat.metrics import Metrics, MetricsEvents
 from chat.people import PeopleIndex
@@ -56,9 +57,17 @@ class Runtime:
     draining: bool = False
 
     async def start(self) -> None:
-        """Start what runs in the background (the Redis link of a cluster node)."""
+        """Start what runs in the background (the Redis link of a cluster node) and read what
+        handshakes need into memory before the first one arrives."""
         if self.cluster is not None:
             await self.cluster.start()
+        try:
+            # after a restart the whole school reconnects at once: the first hundred handshakes
+            # should not all wait on these reads
+            await self.service.directory.load()
+            await self.presence.people.ready()
+        except ChatError as exc:
+            log.warning("could not read the directory ahead (%s); the first handshakes will", exc.message)
 
     async def close(self) -> None:
         """Finish queued sends and write everything written behind (at shutdown)."""

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import struct
 import uuid
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union, cast
 from urllib.parse import urlparse
 
 import tornado.iostream
@@ -18,11 +18,13 @@ import tornado.websocket
 
 from chat.auth import Identity
 from chat.errors import ChatError, Unavailable
+from chat.heartbeat import Heartbeat
 from chat.runtime import Runtime
 from handlers.base import JsonErrors, bearer
 
 log = logging.getLogger("chat.ws")
 
+CLOSE_GOING_AWAY = 1001
 CLOSE_SLOW_CONSUMER = 1008
 CLOSE_INVALID_PAYLOAD = 1007
 
@@ -56,123 +58,29 @@ class StrictTextProtocol(tornado.websocket.WebSocketProtocol13):
         return super()._handle_message(opcode, data)
 
 
-class SocketHub:
-    """The :class:`chat.realtime.Transport`: connection id -> live handler."""
+class Link:
+    """One open socket as the hub knows it. Slots, and kept off the handler, whose attribute
+    dict stays small: past 30 attributes CPython stops sharing a class's attribute keys and
+    gives every instance a dict of its own, over a kilobyte per idle socket."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.handlers: Dict[str, "ChatSocket"] = {}
-        self.inflight = 0
-        runtime.realtime.set_transport(self)
+    __slots__ = ("conn_id", "ident", "handler", "stream", "direct", "gone")
 
-    def send(self, conn_id: str, frame: str) -> None:
-        self.send_many([conn_id], frame)
-
-    def send_many(self, conn_ids: List[str], frame: str) -> None:
-        """Encode and frame once, then write the same bytes to each receiver's stream."""
-        data = text_frame(frame.encode("utf-8"))
-        handlers = self.handlers
-        for conn_id in conn_ids:
-            handler = handlers.get(conn_id)
-            if handler is not None:
-                handler.push(data)
-
-    def close(self, conn_id: str, code: int, reason: str) -> None:
-        handler = self.handlers.get(conn_id)
-        if handler is not None:
-            handler.close(code, reason)
-
-
-class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
-    """One client socket. Per-connection state is the socket's own: its id, identity and
-    unsent-bytes counter; everything else lives in :class:`Realtime`."""
-
-    def initialize(self, runtime: Runtime, hub: SocketHub) -> None:
-        self.runtime = runtime
-        self.hub = hub
-        self.conn_id = uuid.uuid4().hex
-        self.ident: Optional[Identity] = None
+    def __init__(self, conn_id: str, ident: Identity, handler: "ChatSocket") -> None:
+        self.conn_id = conn_id
+        self.ident = ident
+        self.handler = handler
         self.stream: Optional[tornado.iostream.IOStream] = None
         self.direct = False
         self.gone = False
 
-    async def prepare(self) -> None:
-        # before the upgrade: a refused token is a plain HTTP 401 and no socket is opened
-        if self.runtime.draining:
-            raise Unavailable("the server is shutting down")
-        token = self.get_query_argument("token", None) or bearer(self.request)
-        # the token must not stay in the request (access logs print the URI) nor be kept four
-        # times per socket for the socket's life (a fifth of its memory)
-        request = self.request
-        request.uri = request.path
-        request.query = ""
-        request.arguments = {}
-        request.query_arguments = {}
-        request.headers.pop("Authorization", None)
-        # load shedding: past this many sessions being set up at once, new ones are asked to come
-        # back (503 + Retry-After, before the upgrade) instead of every handshake slowing down;
-        # checked before the token, the costliest part of a refusal
-        if self.runtime.realtime.opening >= self.runtime.settings.max_opening_sockets:
-            raise Unavailable("too many connections being set up; retry shortly",
-                              retry_after=self.runtime.settings.shed_retry_after)
-        self.ident = self.runtime.verifier.verify(token)
-
-    def check_origin(self, origin: str) -> bool:
-        allowed = self.runtime.settings.allowed_origins
-        if "*" in allowed or origin in allowed:
-            return True
-        return urlparse(origin).netloc.lower() == self.request.host.lower()
-
-    def get_websocket_protocol(self) -> Optional[tornado.websocket.WebSocketProtocol]:
-        protocol = super().get_websocket_protocol()
-        if isinstance(protocol, tornado.websocket.WebSocketProtocol13):
-            return StrictTextProtocol(self, False, protocol.params)
-        return protocol
-
-    def get_compression_options(self) -> Optional[Dict[str, Any]]:
-        return None  # no permessage-deflate: it costs CPU per frame per receiver
-
-    async def open(self, *args: Any) -> None:
-        self.set_nodelay(True)
-        connection = self.ws_connection
-        self.stream = getattr(connection, "stream", None)
-        if self.stream is not None:
-            # past this much unsent data a write raises: the consumer is too slow (public API)
-            self.stream.max_write_buffer_size = self.runtime.settings.ws_max_pending_bytes
-        # the direct send() fast path is for plain sockets (TLS ends in front of this server)
-        self.direct = type(self.stream) is tornado.iostream.IOStream
-        self.hub.handlers[self.conn_id] = self
-        assert self.ident is not None
-        try:
-            await self.runtime.realtime.open(self.conn_id, self.ident)
-        except ChatError as exc:
-            log.warning("could not open a session: %s", exc.message)
-            self.close(1011, exc.code)
-            return
-        if self.gone:  # the client left while the session was being set up
-            await self.runtime.realtime.close(self.conn_id)
-
-    async def on_message(self, message: Any) -> None:
-        # awaited by Tornado before the next frame: frames of one socket are handled in order
-        self.hub.inflight += 1
-        try:
-            await self.runtime.realtime.handle(self.conn_id, message)
-        finally:
-            self.hub.inflight -= 1
-
-    def on_close(self) -> None:
-        self.gone = True
-        self.hub.handlers.pop(self.conn_id, None)
-        asyncio.ensure_future(self.runtime.realtime.close(self.conn_id))
-
-    def push(self, frame: bytes) -> None:
+    def push(self, frame: bytes, runtime: Runtime) -> None:
         """Write one framed message, unless the client has stopped reading: then close it
         instead of buffering without bound."""
         stream = self.stream
         if self.gone or stream is None:
             return
         data: Union[bytes, memoryview] = frame
-        connection = self.ws_connection
+        connection = self.handler.ws_connection
         if connection is None or connection.is_closing():
             return
         try:
@@ -189,12 +97,165 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
             stream.write(data)
         except tornado.iostream.StreamBufferFullError:
             log.info("closing slow consumer %s (over %d bytes unsent)", self.conn_id,
-                     self.runtime.settings.ws_max_pending_bytes)
+                     runtime.settings.ws_max_pending_bytes)
             self.gone = True
-            self.runtime.metrics.slow_consumer_closed()
+            runtime.metrics.slow_consumer_closed()
             stream.close()  # its buffer is full: a close frame would never get through
         except tornado.iostream.StreamClosedError:
             self.gone = True
         except OSError:  # the peer reset the connection under a direct send
             self.gone = True
             stream.close()
+
+
+class SocketHub:
+    """The :class:`chat.realtime.Transport`: connection id -> live socket, and the one
+    keep-alive timer of all sockets."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.handlers: Dict[str, Link] = {}
+        self.inflight = 0
+        settings = runtime.settings
+        self.heartbeat = Heartbeat(runtime.clock, settings.ws_ping_interval, settings.ws_ping_timeout,
+                                   self.handlers.keys, self._ping, self._ping_timed_out)
+        runtime.realtime.set_transport(self)
+
+    def add(self, link: Link) -> None:
+        self.handlers[link.conn_id] = link
+        if not self.heartbeat.running:
+            self.heartbeat.start()
+
+    def send(self, conn_id: str, frame: str) -> None:
+        self.send_many([conn_id], frame)
+
+    def send_many(self, conn_ids: List[str], frame: str) -> None:
+        """Encode and frame once, then write the same bytes to each receiver's stream."""
+        data = text_frame(frame.encode("utf-8"))
+        handlers = self.handlers
+        runtime = self.runtime
+        for conn_id in conn_ids:
+            link = handlers.get(conn_id)
+            if link is not None:
+                link.push(data, runtime)
+
+    def close(self, conn_id: str, code: int, reason: str) -> None:
+        link = self.handlers.get(conn_id)
+        if link is not None:
+            link.handler.close(code, reason)
+
+    def _ping(self, conn_id: str) -> None:
+        link = self.handlers.get(conn_id)
+        if link is None or link.gone:
+            return
+        try:
+            link.handler.ping()
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+    def _ping_timed_out(self, conn_id: str) -> None:
+        link = self.handlers.get(conn_id)
+        if link is not None:
+            log.info("closing %s: no pong within %.0f s", conn_id, self.heartbeat.timeout)
+            link.handler.close(CLOSE_GOING_AWAY, "ping timed out")
+
+
+class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
+    """One client socket. What it keeps is one :class:`Link` (its id, identity and stream);
+    everything else lives in :class:`Realtime`. The runtime and the hub are the
+    application's (see ``handlers.routes``), not copies per socket."""
+
+    link: Optional[Link] = None
+
+    @property
+    def runtime(self) -> Runtime:
+        return cast(Runtime, self.application.settings["runtime"])
+
+    @property
+    def hub(self) -> SocketHub:
+        return cast(SocketHub, self.application.settings["hub"])
+
+    async def prepare(self) -> None:
+        # before the upgrade: a refused token is a plain HTTP 401 and no socket is opened
+        runtime = self.runtime
+        if runtime.draining:
+            raise Unavailable("the server is shutting down")
+        token = self.get_query_argument("token", None) or bearer(self.request)
+        # the token must not stay in the request (access logs print the URI) nor be kept four
+        # times per socket for the socket's life (a fifth of its memory)
+        request = self.request
+        request.uri = request.path
+        request.query = ""
+        request.arguments = {}
+        request.query_arguments = {}
+        request.headers.pop("Authorization", None)
+        # load shedding: past this many sessions being set up at once, new ones are asked to come
+        # back (503 + Retry-After, before the upgrade) instead of every handshake slowing down;
+        # checked before the token, the costliest part of a refusal
+        if runtime.realtime.opening >= runtime.settings.max_opening_sockets:
+            raise Unavailable("too many connections being set up; retry shortly",
+                              retry_after=runtime.settings.shed_retry_after)
+        self.link = Link(uuid.uuid4().hex, runtime.verifier.verify(token), self)
+
+    def check_origin(self, origin: str) -> bool:
+        allowed = self.runtime.settings.allowed_origins
+        if "*" in allowed or origin in allowed:
+            return True
+        return urlparse(origin).netloc.lower() == self.request.host.lower()
+
+    def get_websocket_protocol(self) -> Optional[tornado.websocket.WebSocketProtocol]:
+        protocol = super().get_websocket_protocol()
+        if isinstance(protocol, tornado.websocket.WebSocketProtocol13):
+            return StrictTextProtocol(self, False, protocol.params)
+        return protocol
+
+    def get_compression_options(self) -> Optional[Dict[str, Any]]:
+        return None  # no permessage-deflate: it costs CPU per frame per receiver
+
+    @property
+    def ping_interval(self) -> Optional[float]:
+        return None  # the hub pings every socket from one timer (chat.heartbeat)
+
+    async def open(self, *args: Any) -> None:
+        link = self.link
+        assert link is not None
+        runtime = self.runtime
+        self.set_nodelay(True)
+        stream = getattr(self.ws_connection, "stream", None)
+        link.stream = stream
+        if stream is not None:
+            # past this much unsent data a write raises: the consumer is too slow (public API)
+            stream.max_write_buffer_size = runtime.settings.ws_max_pending_bytes
+        # the direct send() fast path is for plain sockets (TLS ends in front of this server)
+        link.direct = type(stream) is tornado.iostream.IOStream
+        self.hub.add(link)
+        try:
+            await runtime.realtime.open(link.conn_id, link.ident)
+        except ChatError as exc:
+            log.warning("could not open a session: %s", exc.message)
+            self.close(1011, exc.code)
+            return
+        if link.gone:  # the client left while the session was being set up
+            await runtime.realtime.close(link.conn_id)
+
+    async def on_message(self, message: Any) -> None:
+        # awaited by Tornado before the next frame: frames of one socket are handled in order
+        hub = self.hub
+        assert self.link is not None
+        hub.inflight += 1
+        try:
+            await self.runtime.realtime.handle(self.link.conn_id, message)
+        finally:
+            hub.inflight -= 1
+
+    def on_pong(self, data: bytes) -> None:
+        if self.link is not None:
+            self.hub.heartbeat.pong(self.link.conn_id)
+
+    def on_close(self) -> None:
+        link = self.link
+        if link is None:
+            return
+        link.gone = True
+        self.hub.handlers.pop(link.conn_id, None)
+        asyncio.ensure_future(self.runtime.realtime.close(link.conn_id))

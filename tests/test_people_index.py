@@ -99,3 +99,20 @@ async def test_a_handshake_writes_the_directory_only_when_the_token_says_somethi
     assert len(writes) == 2  # once per change, not per socket
     status, users = await api.call("GET", "/api/users?q=Sue", "t1")
     assert status == 200 and [u["name"] for u in users["data"]] == ["Sue S."]
+
+
+@pytest.mark.gen_test
+async def test_start_reads_the_directory_and_the_classes_before_the_first_handshake(runtime, ws):
+    await runtime.start()
+    touched = []
+    for repo, names in ((runtime.store.directory, ("identities", "all_classes", "roster_version", "upsert_user")),
+                        (runtime.store.conversations, ("contact_groups",))):
+        for name in names:
+            real = getattr(repo, name)
+
+            async def spy(*a, _real=real, _name=name, **k):
+                touched.append(_name)
+                return await _real(*a, **k)
+            setattr(repo, name, spy)
+    first = await ws("st1")
+    assert touched == [] and await first.ok("ping")

@@ -2,6 +2,7 @@
 buckets, token expiry), driven by an injected clock: no test here waits for wall time."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Iterator
 
 import jwt
@@ -136,3 +137,59 @@ async def test_rate_limits_refill_with_time_then_close(ws, api, clock):
     assert c.close_code == 1008
     _, hist = await api.get("/api/conversations/%s/messages" % conv["id"], "st2")
     assert [m["text"] for m in hist["data"]] == ["m0", "m1", "m2", "m5"]
+
+
+@pytest.mark.settings(ws_ping_interval=25, ws_ping_timeout=20)
+@pytest.mark.gen_test
+async def test_a_socket_that_never_answers_pings_is_closed_and_the_others_stay(clock, ws):
+    alive, mute = await ws("st1"), await ws("st2")
+    protocol = mute.conn.protocol
+    real = protocol._handle_message
+
+    def no_pong(opcode: int, data: bytes) -> Any:
+        return None if opcode == 0x9 else real(opcode, data)  # a peer gone quiet: pings unanswered
+    protocol._handle_message = no_pong
+    clock.advance(25)  # a round: both pinged
+    # alive read the ping before this reply and answered it at once; one more round trip and
+    # the server has handled that pong
+    await barrier(alive, mute, alive)
+    clock.advance(19.9)
+    await barrier(alive, mute)
+    assert mute.close_code is None
+    clock.advance(0.1)
+    await asyncio.wait_for(mute.closed.wait(), 30)
+    assert mute.close_code == 1001 and mute.conn.close_reason == "ping timed out"
+    clock.advance(5)  # the next round, 25 s after the first: alive answers again
+    await barrier(alive, alive)
+    clock.advance(20)
+    assert await alive.ok("ping")
+
+
+@pytest.mark.gen_test
+async def test_heartbeat_rounds_in_chunks_and_a_timeout_equal_to_the_interval():
+    from chat import heartbeat as hb
+
+    clock = ManualClock()
+    ids = ["c%d" % i for i in range(hb.CHUNK * 2 + 3)]
+    pinged, closed = [], []
+    beat = hb.Heartbeat(clock, 10, 10, lambda: ids, pinged.append, closed.append)
+    beat.start()
+    clock.advance(10)
+    assert pinged == ids[:hb.CHUNK]  # one chunk per loop turn
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert pinged == ids
+    for conn_id in ids[1:]:
+        beat.pong(conn_id)
+    ids.remove("c0")  # closed by the transport after its timeout, so not in the next round
+    clock.advance(10)  # the deadline and the next round fall together: the late one is judged first
+    assert closed == ["c0"]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    for conn_id in ids:
+        beat.pong(conn_id)
+    clock.advance(10)
+    assert closed == ["c0"]
+    beat.stop()
+    clock.advance(100)
+    assert closed == ["c0"]
