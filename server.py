@@ -370,10 +370,9 @@ def restore_command(argv: List[str]) -> int:
 
 def _embedded_child(argv: List[str]) -> int:
     """The hidden command the one-file executable runs as its database child (see chat/embedded.py)."""
-    from nx_27017.nx_27017 import main as nx_main
+    from chat.embedded_db import main as db_main
 
-    sys.argv = ["nx-27017", *argv]
-    return int(nx_main() or 0)
+    return db_main(argv)
 
 
 PROG = "school-chat"

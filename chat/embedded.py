@@ -166,7 +166,10 @@ def child_argv() -> List[str]:
     one-file executable (which has no separate Python), the executable itself with a hidden command."""
     if getattr(sys, "frozen", False):
         return [sys.executable, CHILD_COMMAND]
-    return [sys.executable, "-m", "nx_27017.nx_27017"]
+    # chat/embedded_db.py: nx-27017 with one commit per insert command (importable from any cwd)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "from chat.embedded_db import main; sys.exit(main(sys.argv[1:]))", root]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

@@ -1,0 +1,85 @@
+"""The embedded database commits each insert command once (chat/embedded_db.py), and what a
+client sees of an insert is what nx-27017 as published gives."""
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any, Dict, List
+
+import pymongo
+import pytest
+from pymongo.errors import BulkWriteError
+
+from chat import embedded_db
+from chat.embedded import child_argv
+
+
+def _handler(tmp_path: Any, patched: bool) -> Any:
+    from nx_27017 import handler
+
+    cls = type("Handler", (handler.NeoSQLiteHandler,), {})
+    if patched:
+        assert embedded_db.one_commit_per_insert(cls, handler._msg_db_name)
+    return cls(db_path=str(tmp_path / "db.sqlite"))
+
+
+def _insert(h: Any, docs: List[Dict[str, Any]], ordered: bool = True) -> Dict[str, Any]:
+    body = {"insert": "messages", "documents": docs, "ordered": ordered, "$db": "chat",
+            "writeConcern": {"w": "majority", "j": True}}
+    return h.handle_insert({"request_id": 1, "sections": [("body", body)]})[1]
+
+
+def _statements(h: Any) -> List[str]:
+    seen: List[str] = []
+    h.get_database("chat").db.set_trace_callback(lambda sql: seen.append(sql.split()[0].upper()))
+    return seen
+
+
+@pytest.mark.parametrize("patched", [True, False])
+def test_an_insert_of_many_documents_is_one_transaction(tmp_path, patched):
+    h = _handler(tmp_path, patched)
+    _insert(h, [{"_id": "warm"}])  # creates the table
+    seen = _statements(h)
+    reply = _insert(h, [{"_id": "m%d" % i, "text": "hi"} for i in range(20)])
+    assert reply["ok"] == 1 and reply["n"] == 20
+    inserts = seen.count("INSERT")
+    assert inserts >= 20
+    if patched:  # one BEGIN before the first insert, one COMMIT after the last
+        assert seen.count("BEGIN") == 1 and seen.count("COMMIT") == 1
+        assert seen.index("BEGIN") < seen.index("INSERT") and seen[::-1].index("COMMIT") < seen[::-1].index("INSERT")
+    else:  # as published: each insert its own (implicit) transaction
+        assert seen.count("BEGIN") == 0
+
+
+@pytest.mark.parametrize("patched", [True, False])
+def test_a_refused_document_fails_alone_as_before(tmp_path, patched):
+    h = _handler(tmp_path, patched)
+    _insert(h, [{"_id": "m5"}])
+    ordered = _insert(h, [{"_id": "m%d" % i} for i in range(10)])
+    assert ordered["n"] == 5 and [e["index"] for e in ordered["writeErrors"]] == [5]
+    unordered = _insert(h, [{"_id": "m%d" % i} for i in range(5, 15)], ordered=False)
+    assert unordered["n"] == 9 and [e["index"] for e in unordered["writeErrors"]] == [0]
+    found = sorted(d["_id"] for d in h.get_database("chat")["messages"].find({}))
+    assert found == sorted(["m%d" % i for i in range(15)])
+
+
+def test_the_database_child_runs_with_one_commit_per_insert(mongo_uri, request):
+    """The server's child is this module (so the pinned nx-27017 is wrapped), and through the
+    wire an ordered batch with a duplicate stores what precedes it."""
+    if request.config.getoption("--mongodb-uri"):
+        pytest.skip("an external MongoDB: no embedded child")
+    assert embedded_db.install()
+    assert "chat.embedded_db" in " ".join(child_argv())
+    client: Any = pymongo.MongoClient(mongo_uri)
+    try:
+        coll = client["embedded_db_test"]["m"]
+        coll.insert_one({"_id": "d3"})
+        with pytest.raises(BulkWriteError) as info:
+            coll.insert_many([{"_id": "d%d" % i} for i in range(6)], ordered=True)
+        assert info.value.details["nInserted"] == 3
+        assert sorted(d["_id"] for d in coll.find({})) == ["d0", "d1", "d2", "d3"]
+        client.drop_database("embedded_db_test")
+    finally:
+        client.close()
+    pids = subprocess.run(["pgrep", "-f", "chat.embedded_db"], capture_output=True, text=True).stdout.split()
+    assert pids and all(os.path.exists("/proc/%s" % pid) for pid in pids)
