@@ -3,6 +3,7 @@
 // result on stdout ("step-start"/"step-end" lines let the orchestrator sample the server's CPU).
 "use strict";
 const fs = require("fs");
+const http = require("http");
 const { performance } = require("perf_hooks");
 const WebSocket = require("ws");
 
@@ -193,13 +194,37 @@ async function storm() {
     }
     if (frame.event === "message:new") { c.seen.add(frame.data.seq); c.last = Math.max(c.last, frame.data.seq); }
   };
+  // what the web client does after a reconnect (static/js/app.js resync): one sync with the last
+  // seq held and changedSince five seconds before the drop, pages of what is still missing, and
+  // the conversation list reloaded (two REST requests)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const get = (c, path) => new Promise((resolve) => {
+    const url = new URL(c.url.replace(/^ws/, "http"));
+    const req = http.get({ host: url.hostname, port: url.port, path, agent,
+      headers: { Authorization: "Bearer " + url.searchParams.get("token") } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    req.on("error", () => resolve(0));
+  });
   async function syncAll(c) {
+    const since = new Date(c.droppedAt - 5000).toISOString();
+    let first = true;
     while (true) {
-      const reply = await send(c, "sync", { conversations: { [c.conv]: c.last }, limit: 500 });
+      const data = { conversations: { [c.conv]: c.last }, limit: 200 };
+      if (first) data.changedSince = since;
+      const reply = await send(c, "sync", data);
       if (!reply.ok) { await sleep(200); continue; }
+      first = false;
       for (const m of reply.data.messages) { c.seen.add(m.seq); c.last = Math.max(c.last, m.seq); }
-      if (!reply.data.hasMore[c.conv]) return;
+      if (!reply.data.hasMore[c.conv]) break;
     }
+    c.synced = true;
+    if (!cfg.reloadLists) return;
+    for (const path of ["/api/conversations?limit=100", "/api/conversations?archived=true&limit=100"]) {
+      while ((await get(c, path)) !== 200) await sleep(200);
+    }
+    c.reloaded = true;
   }
   function connect(c) {
     return new Promise((resolve) => {
@@ -221,13 +246,13 @@ async function storm() {
           if (phase !== "initial") reconnectHandshakes.push(performance.now() - t0);
           ws.on("message", onFrame(c));
           if (phase !== "initial") await syncAll(c);
-          c.synced = true;
+          else c.synced = true;
           resolve(true);
         }
       });
       ws.on("close", (code) => {
         if (!opened) return resolve(retryAfter);
-        c.ws = null; c.synced = false;
+        c.ws = null; c.synced = false; c.droppedAt = Date.now();
         c.restarting = RESTART_CLOSE_CODES.includes(code);
         if (phase !== "initial") reconnectLoop(c);
       });
@@ -264,6 +289,11 @@ async function storm() {
   while (!clients.every((c) => c.synced) || servingAt === null) await sleep(20);
   const backAt = Date.now();
   out({ type: "all-synced" });
+  let reloadedAt = null;
+  if (cfg.reloadLists) {
+    while (!clients.every((c) => c.reloaded)) await sleep(20);
+    reloadedAt = Date.now();
+  }
   while (expect === null) await sleep(50);
   const deadline = performance.now() + cfg.drainLimit * 1000;
   let missing = 0;
@@ -275,6 +305,7 @@ async function storm() {
   }
   reconnectHandshakes.sort((a, b) => a - b);
   out({ type: "result", clients: clients.length, secondsToAllSynced: (backAt - servingAt) / 1000,
+    secondsToAllReloaded: reloadedAt === null ? null : (reloadedAt - servingAt) / 1000,
     reconnectHandshakeP50: pct(reconnectHandshakes, 50), reconnectHandshakeP99: pct(reconnectHandshakes, 99),
     shed, missing, reconnects: reconnectHandshakes.length });
   for (const c of clients) if (c.ws) c.ws.terminate();

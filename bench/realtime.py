@@ -298,7 +298,7 @@ def storm(args: argparse.Namespace) -> None:
             conv = http("POST", server.url + "/api/conversations", server.token(members[0]),
                         {"type": "group", "participantIds": members[1:], "title": "room %d" % r})["data"]
             rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
-        config = {"scenario": "storm", "rooms": rooms, "drainLimit": args.drain_limit}
+        config = {"scenario": "storm", "rooms": rooms, "drainLimit": args.drain_limit, "reloadLists": args.reload_lists}
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
             json.dump(config, fh)
         gen = subprocess.Popen(pinned(1, ["node", os.path.join(BENCH, "loadgen.js"), fh.name]),
@@ -322,20 +322,27 @@ def storm(args: argparse.Namespace) -> None:
                     except (OSError, ValueError):
                         time.sleep(0.05)
         result: Dict[str, Any] = {}
+
+        def restart_and_post() -> None:
+            # in its own thread, so the generator's lines (all-synced) are read when they come
+            nonlocal cpu_at_serving
+            assert gen.stdin is not None
+            posting = threading.Thread(target=sender)
+            server.proc.terminate()  # the restart begins; the sender starts while it is down
+            posting.start()
+            serving = server.restart()
+            cpu_at_serving = [cpu_of([pid]) for pid in server.pids()]
+            gen.stdin.write(json.dumps({"serving": int(serving * 1000)}) + "\n")
+            gen.stdin.flush()
+            posting.join()
+            gen.stdin.write(json.dumps({"expect": last}) + "\n")
+            gen.stdin.flush()
+        restarting = threading.Thread(target=restart_and_post)
         for line in gen.stdout:
             event = json.loads(line)
             print("  " + line.strip(), file=sys.stderr)
             if event["type"] == "connected":
-                posting = threading.Thread(target=sender)
-                server.proc.terminate()  # the restart begins; the sender starts while it is down
-                posting.start()
-                serving = server.restart()
-                cpu_at_serving = [cpu_of([pid]) for pid in server.pids()]
-                gen.stdin.write(json.dumps({"serving": int(serving * 1000)}) + "\n")
-                gen.stdin.flush()
-                posting.join()
-                gen.stdin.write(json.dumps({"expect": last}) + "\n")
-                gen.stdin.flush()
+                restarting.start()
             elif event["type"] == "all-synced":
                 # CPU seconds the server and its database spent from serving until all were back
                 cpu_until_synced = [round(cpu_of([pid]) - c, 2) for pid, c in zip(server.pids(), cpu_at_serving,
@@ -345,6 +352,7 @@ def storm(args: argparse.Namespace) -> None:
             elif event["type"] == "error":
                 raise SystemExit("load generator failed: " + event["message"])
         gen.wait()
+        restarting.join()
         os.unlink(fh.name)
     finally:
         server.stop()
@@ -353,6 +361,8 @@ def storm(args: argparse.Namespace) -> None:
     print("%8d %20.2f s %17.1f ms %17.1f ms %8d %8d" % (
         result["clients"], result["secondsToAllSynced"], result["reconnectHandshakeP50"],
         result["reconnectHandshakeP99"], result["shed"], result["missing"]))
+    if result.get("secondsToAllReloaded") is not None:
+        print("all conversation lists reloaded %.2f s after serving" % result["secondsToAllReloaded"])
     print("the restart: stop %.2f s (SIGTERM until exit), start %.2f s (until /api/health answers)"
           % (server.stopped, server.started))
     print("CPU seconds from serving until all were synced: server %.2f, database %.2f" % tuple(cpu_until_synced))
@@ -435,5 +445,8 @@ if __name__ == "__main__":
     s.add_argument("--conversations", type=int, default=250)
     s.add_argument("--messages", type=int, default=500, help="REST sends made while the server restarts")
     s.add_argument("--drain-limit", type=float, default=60, help="most seconds to wait for the last pushes")
+    s.add_argument("--reload-lists", action="store_true",
+                   help="after its sync each client also reloads its conversation lists (two REST requests), "
+                        "as the web client does")
     a = parser.parse_args()
     {"fanout": fanout, "idle": idle, "storm": storm}[a.scenario](a)

@@ -33,7 +33,7 @@ class ConversationActions:
         members = await self.core.store.conversations.memberships_of([state.id])
         mine = [m for m in members if m["userId"] == ident.user_id]
         await self.markers.catch_up(mine, {state.id: state.last_seq})
-        users = await self.core.store.directory.get_users(m["userId"] for m in members)
+        users = await self.directory.users(m["userId"] for m in members)
         return render.conversation(state.as_doc(), mine[0] if mine else None, members, users, self.core.online)
 
     async def _tell(self, state: ConvState, user_ids: Iterable[str], joined: bool) -> None:
@@ -42,7 +42,7 @@ class ConversationActions:
         if not targets:
             return
         members = await self.core.store.conversations.memberships_of([state.id])
-        users = await self.core.store.directory.get_users(m["userId"] for m in members)
+        users = await self.directory.users(m["userId"] for m in members)
         by_user = {m["userId"]: m for m in members}
         doc = state.as_doc()
         for uid in targets:
@@ -117,7 +117,7 @@ class ConversationActions:
         users: Dict[str, Dict[str, Any]] = {}
         if q:
             members = await store.conversations.memberships_of(c["id"] for c in convs)
-            users = await store.directory.get_users(m["userId"] for m in members)
+            users = await self.directory.users(m["userId"] for m in members)
             needle = q.lower()
             names: Dict[str, List[str]] = {}
             for m in members:
@@ -133,7 +133,7 @@ class ConversationActions:
         await self.markers.catch_up([memberships[c["id"]] for c in page], {c["id"]: c.get("lastSeq", 0) for c in page})
         if not q:
             members = await store.conversations.memberships_of(c["id"] for c in page)
-            users = await store.directory.get_users(m["userId"] for m in members)
+            users = await self.directory.users(m["userId"] for m in members)
         by_conv: Dict[str, List[Dict[str, Any]]] = {}
         for m in members:
             if m["userId"] == ident.user_id:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.core import Core
@@ -24,20 +24,32 @@ class DirectoryActions:
         self._known: Dict[str, Tuple[str, str, str]] = {}   # user -> (directory name, role, school)
         self._loaded = False
         self._loading: Optional["asyncio.Future[None]"] = None
+        self._version = -1
+        self._checked = float("-inf")
 
     async def load(self) -> None:
-        """Read every user once (single flight); a failure is retried by the next token."""
-        if self._loaded:
+        """Read every user once (single flight), and again when a roster import (of any
+        process) moved the roster version, checked at most every ``roster_refresh`` seconds;
+        a failure is retried by the next caller."""
+        clock = self.core.clock
+        if self._loaded and clock.monotonic() - self._checked < self.core.settings.roster_refresh:
             return
         if self._loading is not None:
             await asyncio.shield(self._loading)
             return
         self._loading = asyncio.get_running_loop().create_future()
         try:
-            for user in await self.core.store.directory.identities():
-                # a user upserted meanwhile keeps what its upsert wrote
-                self._known.setdefault(user["id"], (user.get("name") or "", user.get("role") or "",
-                                                    user.get("school") or ""))
+            directory = self.core.store.directory
+            version = await directory.roster_version()
+            self._checked = clock.monotonic()
+            if version != self._version:
+                known = dict(self._known) if self._loaded else {}
+                for user in await directory.identities():
+                    known[user["id"]] = (user.get("name") or "", user.get("role") or "", user.get("school") or "")
+                for uid, entry in self._known.items():
+                    known.setdefault(uid, entry)  # upserted while the pages were read
+                self._known = known
+                self._version = version
             self._loaded = True
             self._loading.set_result(None)
         except BaseException as exc:
@@ -64,6 +76,24 @@ class DirectoryActions:
         if name == ident.name:
             return ident
         return Identity(ident.user_id, ident.role, ident.school, name, ident.exp)
+
+    async def users(self, user_ids: Iterable[str]) -> Dict[str, Dict[str, Any]]:
+        """Directory entries (``id``, ``name``, ``role``, ``school``) of these users, from
+        memory; only ids it does not hold are read (absent from the result when unknown)."""
+        await self.load()
+        found: Dict[str, Dict[str, Any]] = {}
+        missing: List[str] = []
+        for uid in set(user_ids):
+            known = self._known.get(uid)
+            if known is None:
+                missing.append(uid)
+            else:
+                found[uid] = {"id": uid, "name": known[0], "role": known[1], "school": known[2]}
+        if missing:
+            for uid, user in (await self.core.store.directory.get_users(missing)).items():
+                self._known[uid] = (user.get("name") or "", user.get("role") or "", user.get("school") or "")
+                found[uid] = user
+        return found
 
     async def list_users(self, ident: Identity, q: str, role: str, limit: int) -> List[Dict[str, Any]]:
         """Same-school directory search (for starting conversations)."""

@@ -51,11 +51,11 @@ class ChatService:
         self.settings = settings
         self.store = store
         # sync's pages are kept while this process sees every write as an event (not in a cluster)
-        self.recent = (RecentPages(settings.sync_cache_bytes)
+        clock = clock or SystemClock()
+        self.recent = (RecentPages(settings.sync_cache_bytes, clock)
                        if single_writer and settings.sync_cache_bytes > 0 else None)
         sink: EventSink = events or NullEvents()
         self.events: EventSink = Fanout([self.recent, sink]) if self.recent is not None else sink
-        clock = clock or SystemClock()
         cache = ConversationCache(store)
         flusher = Flusher(cache, store.conversations, clock, settings.conversation_flush)
         writer = MessageWriter(cache, store.messages, self.events, flusher.schedule, settings.write_linger,

@@ -14,7 +14,7 @@ from chat import render
 from chat.auth import Identity
 from chat.core import Core
 from chat.protocol import dumps
-from chat.recent import RecentPages, Row
+from chat.recent import CHANGES_CAP, RecentPages, Row
 from chat.timeutil import iso
 
 
@@ -42,19 +42,64 @@ class SyncActions:
             recent.put(conversation_id, after, want, generation, last_seq, rows, more)
         return rows, more
 
+    def _cached_participation(self, ident: Identity, seen: Dict[str, int]) -> Optional[Dict[str, int]]:
+        """The ``lastSeq`` of each conversation of ``seen`` the caller takes part in (token
+        school), when the cache holds fresh states of them all; None otherwise."""
+        if self.recent is None or not seen:
+            return None
+        states = self.core.cache.cached(seen)
+        if len(states) != len(seen) or any(st.stale for st in states.values()):
+            return None
+        return {cid: st.last_seq for cid, st in states.items()
+                if st.school == ident.school and ident.user_id in st.roles}
+
+    async def _changed(self, ident: Identity, since: int, limit: int) -> Optional[List[Dict[str, Any]]]:
+        """Up to ``limit`` messages changed after ``since`` in the caller's conversations,
+        from one read of every conversation's changes shared by all callers (None when that
+        read would be too long: then per caller)."""
+        recent = self.recent
+        if recent is None:
+            return None
+        docs = recent.changes(since)
+        if docs is None:
+            generation = recent.change_generation()
+            docs = await self.core.store.messages.changed_any(since, CHANGES_CAP + 1)
+            if len(docs) > CHANGES_CAP:
+                return None
+            recent.put_changes(since, generation, docs)
+        # who takes part where, from cached states only: a conversation changed a moment ago
+        # was loaded by that change; loading hundreds here for one caller would cost more
+        states = self.core.cache.cached({d["conversationId"] for d in docs})
+        if len(states) < len({d["conversationId"] for d in docs}) or any(st.stale for st in states.values()):
+            return None
+        found: List[Dict[str, Any]] = []
+        for doc in docs:
+            state = states[doc["conversationId"]]
+            if state.school == ident.school and ident.user_id in state.roles:
+                found.append(doc)
+                if len(found) >= limit:
+                    break
+        return found
+
     async def sync(self, ident: Identity, seen: Dict[str, int], changed_since: Optional[int], limit: int
                    ) -> Dict[str, Any]:
         """Messages after the last seq seen per conversation (ascending, at most ``limit``
         each), and those changed since ``changed_since``, within the reply bounds."""
         settings = self.core.settings
-        memberships, docs = await self.core.my_memberships(ident)
-        last_seqs = {d["id"]: d.get("lastSeq", 0) for d in docs}
+        # the conversations asked about, from the cache when it holds them all (a reconnecting
+        # school: each member's sync then reads no memberships), else with the memberships
+        memberships: Optional[Dict[str, Any]] = None
+        member_of = self._cached_participation(ident, seen)
+        if member_of is None:
+            memberships, docs = await self.core.my_memberships(ident)
+            member_of = {d["id"]: d.get("lastSeq", 0) for d in docs}
+        last_seqs = member_of
         budget_messages = settings.sync_max_messages
         budget_bytes = settings.sync_max_bytes
         messages: List[Dict[str, Any]] = []
         has_more: Dict[str, bool] = {}
         for cid, last in seen.items():
-            if cid not in memberships:
+            if cid not in member_of:
                 has_more[cid] = False
                 continue
             want = min(limit, budget_messages)
@@ -76,7 +121,11 @@ class SyncActions:
                                  "changedHasMore": False, "changedNext": None}
         if changed_since is not None:
             want = max(1, min(settings.sync_changed_limit, budget_messages))
-            found = await self.core.store.messages.changed_since(list(memberships), changed_since, want + 1)
+            found = await self._changed(ident, changed_since, want + 1)
+            if found is None:
+                if memberships is None:
+                    memberships, _docs = await self.core.my_memberships(ident)
+                found = await self.core.store.messages.changed_since(list(memberships), changed_since, want + 1)
             more = len(found) > want
             kept = found[:want]
             if more:

@@ -105,7 +105,8 @@ async def test_a_handshake_writes_the_directory_only_when_the_token_says_somethi
 async def test_start_reads_the_directory_and_the_classes_before_the_first_handshake(runtime, ws):
     await runtime.start()
     touched = []
-    for repo, names in ((runtime.store.directory, ("identities", "all_classes", "roster_version", "upsert_user")),
+    # (the roster version is read again every roster_refresh seconds: a slow machine may get there)
+    for repo, names in ((runtime.store.directory, ("identities", "all_classes", "upsert_user")),
                         (runtime.store.conversations, ("contact_groups",))):
         for name in names:
             real = getattr(repo, name)

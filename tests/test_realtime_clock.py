@@ -193,3 +193,27 @@ async def test_heartbeat_rounds_in_chunks_and_a_timeout_equal_to_the_interval():
     beat.stop()
     clock.advance(100)
     assert closed == ["c0"]
+
+
+@pytest.mark.gen_test
+async def test_names_in_conversation_views_come_from_memory_and_follow_roster_imports(clock, runtime, api, settings):
+    from chat.roster import import_roster
+
+    conv = await api.conversation("st1", "group", ["st2"], title="Pair")
+    reads = []
+    real = runtime.store.directory.get_users
+
+    async def spy(ids):
+        reads.append(list(ids))
+        return await real(ids)
+    runtime.store.directory.get_users = spy
+
+    async def names() -> list:
+        status, page = await api.call("GET", "/api/conversations", "st1")
+        assert status == 200
+        return [p["name"] for c in page["data"] if c["id"] == conv["id"] for p in c["participants"]]
+    assert sorted(await names()) == ["Sam Student", "Sue Student"] and reads == []
+    await import_roster(runtime.store, [{"id": "st2", "name": "Susan Student", "role": "student", "school": "s1"}], [])
+    assert "Sue Student" in await names()  # read again at most every roster_refresh seconds
+    clock.advance(settings.roster_refresh)
+    assert sorted(await names()) == ["Sam Student", "Susan Student"] and reads == []

@@ -6,6 +6,7 @@ from typing import Any, List
 
 import pytest
 
+from chat.clock import ManualClock
 from chat.events import Audience
 from chat.recent import RecentPages
 
@@ -89,7 +90,7 @@ async def test_a_kept_page_is_not_used_when_the_conversation_moved_without_an_ev
 
 
 def test_pages_are_voided_by_their_conversation_changing_and_bounded_in_bytes():
-    pages = RecentPages(max_bytes=8000)
+    pages = RecentPages(max_bytes=8000, clock=ManualClock())
     row = ({"id": "m1", "text": "x"}, 100)
     generation = pages.generation("c1")
     pages.message_stored({"conversationId": "c1"}, Audience("s1", ()))  # while storage was read
@@ -125,3 +126,67 @@ async def test_with_no_budget_every_sync_reads_storage(runtime, api, ws):
     for s in socks:
         await _sync(s, conv["id"], 0)
     assert len(reads) == 2 and runtime.service.recent is None
+
+
+def _count(runtime: Any, repo: Any, name: str) -> List[tuple]:
+    calls: List[tuple] = []
+    real = getattr(repo, name)
+
+    async def spy(*a, **k):
+        calls.append(a)
+        return await real(*a, **k)
+    setattr(repo, name, spy)
+    return calls
+
+
+@pytest.mark.gen_test
+async def test_changes_since_a_time_are_read_once_for_everyone_and_filtered_per_user(runtime, api, ws):
+    mine = await api.conversation("t1", "group", ["st1", "st2"], title="Lab")
+    other = await api.conversation("t2", "group", ["st3"], title="Art")
+    a = await api.send("t1", mine["id"], "in lab")
+    b = await api.send("t2", other["id"], "in art")
+    st1, st2, st3 = await ws("st1"), await ws("st2"), await ws("st3")
+    for sock, conv in ((st1, mine), (st2, mine), (st3, other)):  # the states are in the cache now
+        await _sync(sock, conv["id"], 0)
+    since = "2000-01-01T00:00:00Z"
+    for user, msg, text in (("t1", a, "lab, edited"), ("t2", b, "art, edited")):
+        status, _ = await api.call("PATCH", "/api/messages/%s" % msg["id"], user, {"text": text})
+        assert status == 200
+    shared = _count(runtime, runtime.store.messages, "changed_any")
+    per_user = _count(runtime, runtime.store.messages, "changed_since")
+    memberships = _count(runtime, runtime.store.conversations, "memberships_of_user")
+    got = {}
+    for user, sock, conv in (("st1", st1, mine), ("st2", st2, mine), ("st3", st3, other)):
+        reply = await sock.ok("sync", {"conversations": {conv["id"]: 1}, "changedSince": since})
+        got[user] = [m["text"] for m in reply["changed"]]
+    assert got == {"st1": ["lab, edited"], "st2": ["lab, edited"], "st3": ["art, edited"]}
+    assert len(shared) == 1 and per_user == [] and memberships == []
+    status, _ = await api.call("PATCH", "/api/messages/%s" % a["id"], "t1", {"text": "lab, again"})
+    assert status == 200  # a change: the kept read is not used again
+    reply = await st2.ok("sync", {"conversations": {mine["id"]: 1}, "changedSince": since})
+    assert [m["text"] for m in reply["changed"]] == ["lab, again"] and len(shared) == 2
+
+
+@pytest.mark.gen_test
+async def test_too_many_changes_or_an_uncached_conversation_are_read_per_user(runtime, api, ws, monkeypatch):
+    from chat import sync
+
+    conv = await api.conversation("t1", "group", ["st1"], title="Lab")
+    msgs = [await api.send("t1", conv["id"], "m%d" % k) for k in range(3)]
+    st1 = await ws("st1")
+    await _sync(st1, conv["id"], 0)
+    for m in msgs:
+        status, _ = await api.call("PATCH", "/api/messages/%s" % m["id"], "t1", {"text": m["text"] + "!"})
+        assert status == 200
+    monkeypatch.setattr(sync, "CHANGES_CAP", 2)
+    per_user = _count(runtime, runtime.store.messages, "changed_since")
+    reply = await st1.ok("sync", {"conversations": {conv["id"]: 3}, "changedSince": "2000-01-01T00:00:00Z"})
+    assert [m["text"] for m in reply["changed"]] == ["m0!", "m1!", "m2!"] and len(per_user) == 1
+    monkeypatch.setattr(sync, "CHANGES_CAP", 500)
+    other = await api.conversation("t2", "group", ["st3"], title="Art")
+    elsewhere = await api.send("t2", other["id"], "art")
+    status, _ = await api.call("PATCH", "/api/messages/%s" % elsewhere["id"], "t2", {"text": "art!"})
+    assert status == 200
+    runtime.service.core.cache.invalidate(other["id"])  # not cached: who takes part there is not known here
+    reply = await st1.ok("sync", {"conversations": {conv["id"]: 3}, "changedSince": "2000-01-01T00:00:00Z"})
+    assert [m["text"] for m in reply["changed"]] == ["m0!", "m1!", "m2!"] and len(per_user) == 2

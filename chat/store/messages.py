@@ -143,6 +143,12 @@ class Messages:
         return outs(await self._db.io(lambda: list(self.messages.find(
             {"updatedAt": {"$gt": since}, "conversationId": {"$in": ids}}).sort("updatedAt", 1).limit(limit))))
 
+    async def changed_any(self, since: int, limit: int) -> List[Dict[str, Any]]:
+        """Messages of any conversation changed after ``since``, oldest change first (one
+        range on ``updatedAt``)."""
+        return outs(await self._db.io(lambda: list(self.messages.find(
+            {"updatedAt": {"$gt": since}}).sort("updatedAt", 1).limit(limit))))
+
     async def count_countable(self, conversation_id: str, user_id: str, after_seq: int, upto_seq: int
                               ) -> Tuple[int, int]:
         """Messages in seqs (after_seq, upto_seq] that count as unread for ``user_id`` (sent by
