@@ -174,6 +174,10 @@ def serve(settings: Settings) -> int:
         uri = embedded.uri
     runtime = build_runtime(settings, uri, embedded)
     try:
+        if settings.event_loop == "uvloop":
+            import uvloop  # optional: check-config says when it is missing
+
+            return int(uvloop.run(_run(runtime, sockets, metrics_sockets)))
         return asyncio.run(_run(runtime, sockets, metrics_sockets))
     finally:
         runtime.store.close()

@@ -220,23 +220,27 @@ def fanout(args: argparse.Namespace) -> None:
     users = ["u%04d" % i for i in range(args.rooms * args.members)]
     rows: Dict[str, List[Dict[str, Any]]] = {}
 
-    server = ChatServer({"CHAT_RATE_MESSAGES": "1000", "CHAT_RATE_MESSAGES_BURST": "1000",
-                         "CHAT_RATE_FRAMES": "2000", "CHAT_RATE_FRAMES_BURST": "2000"})
-    try:
-        server.roster(users)
-        base = server.url.replace("http://", "ws://") + "/ws?token="
-        rooms = []
-        for r in range(args.rooms):
-            members = users[r * args.members:(r + 1) * args.members]
-            conv = http("POST", server.url + "/api/conversations", server.token(members[0]),
-                        {"type": "group", "title": "Room %d" % r, "participantIds": members[1:]})["data"]
-            rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
-        print("chat server: %d conversations x %d members" % (args.rooms, args.members), file=sys.stderr)
-        rows["server"] = run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
+    loops = args.loops.split(",")
+    for loop in loops:
+        name = "server" if loop == loops[0] else "server+" + loop
+        server = ChatServer({"CHAT_RATE_MESSAGES": "1000", "CHAT_RATE_MESSAGES_BURST": "1000",
+                             "CHAT_RATE_FRAMES": "2000", "CHAT_RATE_FRAMES_BURST": "2000", "CHAT_EVENT_LOOP": loop})
+        try:
+            server.roster(users)
+            base = server.url.replace("http://", "ws://") + "/ws?token="
+            rooms = []
+            for r in range(args.rooms):
+                members = users[r * args.members:(r + 1) * args.members]
+                conv = http("POST", server.url + "/api/conversations", server.token(members[0]),
+                            {"type": "group", "title": "Room %d" % r, "participantIds": members[1:]})["data"]
+                rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
+            print("chat server (%s loop): %d conversations x %d members" % (loop, args.rooms, args.members),
+                  file=sys.stderr)
+            rows[name] = run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
                                       "senders": args.senders, "rates": rates, "duration": args.duration,
                                       "drain": args.drain, "drainLimit": args.drain_limit}, server.pids())
-    finally:
-        server.stop()
+        finally:
+            server.stop()
 
     ceiling = CeilingServer()
     try:
@@ -249,17 +253,20 @@ def fanout(args: argparse.Namespace) -> None:
     finally:
         ceiling.stop()
 
-    print("%-8s %6s %7s %9s %7s %8s %8s %8s %8s %7s %8s %9s %6s" % (
+    print("%-14s %6s %7s %9s %7s %8s %8s %8s %8s %7s %8s %9s %6s" % (
         "target", "rate", "sent", "deliv/s", "loss", "p50 ms", "p95 ms", "p99 ms", "max ms", "cpu %",
         "rss MB", "cpu us/d", "gen %"))
     for name, table in rows.items():
         for r in table:
             per_delivery = r["serverCpuSeconds"] / r["received"] * 1e6 if r["received"] else 0
             r["cpuMicrosPerDelivery"] = per_delivery
-            print("%-8s %6d %7d %9.0f %7d %8.1f %8.1f %8.1f %8.1f %7.0f %8.1f %9.1f %5.0f%s" % (
+            print("%-14s %6d %7d %9.0f %7d %8.1f %8.1f %8.1f %8.1f %7.0f %8.1f %9.1f %5.0f%s" % (
                 name, r["rate"], r["sent"], r["deliveriesPerSec"], r["loss"], r["p50"], r["p95"], r["p99"], r["max"],
                 r["serverCpu"] * 100, r["serverRss"] / 2 ** 20, per_delivery, r["loadgenCpu"] * 100,
                 " FLAGGED: load generator over 90%" if r["loadgenSaturated"] else ""))
+    for name in rows:
+        if name.startswith("server+"):
+            print("saturation with the %s loop instead of %s: %d msg/s" % (name[7:], loops[0], saturation(rows[name])))
     ours, ceil = saturation(rows["server"]), saturation(rows["ceiling"])
 
     def cpu_per_delivery(table: List[Dict[str, Any]], rate: int) -> float:
@@ -272,7 +279,7 @@ def fanout(args: argparse.Namespace) -> None:
         ours, ceil, ours / ceil if ceil else 0))
     print("CPU per delivery at %d msg/s: server/ceiling = %.2f" % (common, ratio_cpu))
     print(json.dumps({"bench": "fanout", "rooms": args.rooms, "members": args.members, "senders": args.senders,
-                      "duration": args.duration, "server": rows["server"], "ceiling": rows["ceiling"],
+                      "duration": args.duration, "rows": rows,
                       "saturation": {"server": ours, "ceiling": ceil, "ratio": ours / ceil if ceil else 0},
                       "cpuPerDeliveryRatio": {"rate": common, "ratio": ratio_cpu}}))
 
@@ -288,7 +295,7 @@ def storm(args: argparse.Namespace) -> None:
     ensure_loadgen()
     users = ["s%05d" % i for i in range(args.users)]
     size = args.users // args.conversations
-    server = ChatServer()
+    server = ChatServer({"CHAT_EVENT_LOOP": args.loop})
     try:
         server.roster(users)
         base = server.url.replace("http://", "ws://") + "/ws?token="
@@ -379,7 +386,7 @@ def idle(args: argparse.Namespace) -> None:
     users = ["i%05d" % i for i in range(max(targets))]
     rows: Dict[str, List[Dict[str, Any]]] = {}
     before: Dict[str, int] = {}
-    server = ChatServer()
+    server = ChatServer({"CHAT_EVENT_LOOP": args.loop})
     try:
         server.roster(users)
         base = server.url.replace("http://", "ws://") + "/ws?token="
@@ -437,14 +444,18 @@ if __name__ == "__main__":
     f.add_argument("--duration", type=float, default=20)
     f.add_argument("--drain", type=float, default=1, help="seconds between drain checks")
     f.add_argument("--drain-limit", type=float, default=60, help="most seconds to wait for a step to drain")
+    f.add_argument("--loops", default="uvloop,asyncio",
+                   help="event loops to run the server with, in turn; the first is the one compared with the relay")
     i = sub.add_parser("idle")
     i.add_argument("--targets", default="1000,5000,10000")
     i.add_argument("--concurrency", type=int, default=100)
+    i.add_argument("--loop", default="uvloop", help="the server's event loop (uvloop or asyncio)")
     s = sub.add_parser("storm")
     s.add_argument("--users", type=int, default=5000)
     s.add_argument("--conversations", type=int, default=250)
     s.add_argument("--messages", type=int, default=500, help="REST sends made while the server restarts")
     s.add_argument("--drain-limit", type=float, default=60, help="most seconds to wait for the last pushes")
+    s.add_argument("--loop", default="uvloop", help="the server's event loop (uvloop or asyncio)")
     s.add_argument("--reload-lists", action="store_true",
                    help="after its sync each client also reloads its conversation lists (two REST requests), "
                         "as the web client does")

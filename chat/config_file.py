@@ -8,6 +8,7 @@ silently leave a default in force.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import ipaddress
 import os
 import ssl
@@ -105,6 +106,10 @@ def validate(settings: Settings) -> List[str]:
         path = getattr(settings, name)
         if path and not os.access(path, os.R_OK):
             problems.append("%s: cannot read %s" % (name, path))
+    if settings.event_loop not in ("asyncio", "uvloop"):
+        problems.append("event_loop must be asyncio or uvloop, not %r" % settings.event_loop)
+    elif settings.event_loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        problems.append("event_loop uvloop needs the uvloop package (pip install uvloop)")
     if settings.listen_backlog < 1:
         problems.append("listen_backlog must be at least 1, not %d" % settings.listen_backlog)
     if 0 < settings.ws_ping_interval < settings.ws_ping_timeout:

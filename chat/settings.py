@@ -135,6 +135,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "with Redis, seconds after which a silent node's users count as offline (heartbeat every third of it)"),
     ("demo", "CHAT_DEMO", _bool, False, "seed a demo school and enable the demo sign-in routes (loopback only)"),
     ("log_level", "CHAT_LOG_LEVEL", str, "info", "logging level: debug, info, warning or error"),
+    ("event_loop", "CHAT_EVENT_LOOP", str, "uvloop",
+     "uvloop (libuv, faster: see README Performance) or asyncio (the standard library's)"),
     ("log_format", "CHAT_LOG_FORMAT", str, "text", "log lines as `text` or `json` (one object per line)"),
     ("tls_cert", "CHAT_TLS_CERT", str, "", "PEM certificate (chain): serve HTTPS and WSS directly (needs tls_key)"),
     ("tls_key", "CHAT_TLS_KEY", str, "", "PEM private key of tls_cert"),
@@ -228,6 +230,7 @@ class Settings:
     demo: bool = False
     log_level: str = "info"
     log_format: str = "text"
+    event_loop: str = "uvloop"
     tls_cert: str = ""
     tls_key: str = ""
     trusted_proxies: List[str] = dataclasses.field(default_factory=list)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the one-file executable dist/school-chat: Python, every dependency, the web client
 # (static/) and the embedded database (nx-27017, started as the same executable with a hidden
-# command). Needs: python3.11 with pip, and binutils (objdump) on Debian.
+# command). Needs: python3.11 with pip, and binutils (objdump, strip) on Debian. Shared libraries
+# are stripped of their symbols (uvloop's alone carries 12 MB of them).
 #   deploy/build-binary.sh            # installs requirements-build.txt, then builds
 #   SKIP_PIP=1 deploy/build-binary.sh # when the build requirements are already installed
 set -euo pipefail
@@ -20,7 +21,7 @@ rm -rf build/pyinstaller dist/school-chat
   --hidden-import prometheus_client \
   --exclude-module tkinter --exclude-module pytest --exclude-module hypothesis \
   --exclude-module playwright --exclude-module IPython --exclude-module numpy \
-  --log-level WARN \
+  --strip --log-level WARN \
   "$root/server.py"
 ls -l dist/school-chat
 dist/school-chat --version
