@@ -65,7 +65,8 @@ class Core:
         cached = self.cache.cached(ids)
         docs = [st.as_doc() for st in cached.values()]
         missing = [c for c in ids if c not in cached]
-        if 0 < len(missing) <= LOAD_INTO_CACHE:
+        # (not in a cluster: a node's cached state follows only the messages it is sent)
+        if 0 < len(missing) <= LOAD_INTO_CACHE and not self.settings.redis_url:
             # load them into the cache: the conversation's other members (all reconnecting
             # after a restart, say) then find them there instead of reading storage each
             for state in await asyncio.gather(*(self._cached_or_none(c) for c in missing)):

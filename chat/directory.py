@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.core import Core
-from chat.errors import BadRequest
+from chat.errors import BadRequest, ChatError
 from chat.timeutil import now_ms
+
+log = logging.getLogger("chat.directory")
 
 
 class DirectoryActions:
@@ -40,7 +43,16 @@ class DirectoryActions:
         self._loading = asyncio.get_running_loop().create_future()
         try:
             directory = self.core.store.directory
-            version = await directory.roster_version()
+            try:
+                version = await directory.roster_version()
+            except ChatError:
+                if not self._loaded:
+                    raise
+                # storage is down: what is held serves until the next check
+                log.warning("could not check the roster version; names stay as read before")
+                self._checked = clock.monotonic()
+                self._loading.set_result(None)
+                return
             self._checked = clock.monotonic()
             if version != self._version:
                 known = dict(self._known) if self._loaded else {}
@@ -80,6 +92,9 @@ class DirectoryActions:
     async def users(self, user_ids: Iterable[str]) -> Dict[str, Dict[str, Any]]:
         """Directory entries (``id``, ``name``, ``role``, ``school``) of these users, from
         memory; only ids it does not hold are read (absent from the result when unknown)."""
+        if self.core.settings.redis_url:
+            # in a cluster another node's upsert (a token with a new name) moves no roster version
+            return await self.core.store.directory.get_users(user_ids)
         await self.load()
         found: Dict[str, Dict[str, Any]] = {}
         missing: List[str] = []

@@ -9,7 +9,9 @@ lock nx-27017 already takes for each command, so no other command runs inside it
 client sees is unchanged (the documents are tried in order; a refused one is reported in
 ``writeErrors`` and, for an unordered insert, the others are still stored, because SQLite
 undoes only the failing statement), and the reply still comes after the commit is on disk,
-now one sync per batch.
+now one sync per batch. The command's write concern is applied before the transaction begins
+(SQLite refuses to change ``synchronous`` inside one), and a commit that fails is rolled back
+before the error is answered.
 
 The wrapped names are nx-27017 internals (the version is pinned); when they are not found the
 database runs as published and says so once in its log. ``tests/test_embedded_db.py`` fails
@@ -35,7 +37,8 @@ def _command_body(msg: Any) -> Optional[dict]:
 def one_commit_per_insert(handler_cls: Any, db_name_of: Callable[[Any], str]) -> bool:
     """Wrap ``handler_cls.handle_insert`` (see the module doc); False when it cannot be."""
     original = getattr(handler_cls, "handle_insert", None)
-    if original is None or not all(hasattr(handler_cls, name) for name in ("_lock_for", "get_database")):
+    needed = ("_lock_for", "get_database", "_apply_write_concern")
+    if original is None or not all(hasattr(handler_cls, name) for name in needed):
         return False
     if getattr(original, "one_commit", False):
         return True
@@ -47,18 +50,24 @@ def one_commit_per_insert(handler_cls: Any, db_name_of: Callable[[Any], str]) ->
             return original(self, msg, *args, **kwargs)
         db_name = db_name_of(msg)
         with self._lock_for(db_name):  # nx-27017's own per-database lock (re-entrant)
-            sqlite = self.get_database(db_name).db
+            db = self.get_database(db_name)
+            sqlite = db.db
             if sqlite.in_transaction:
                 return original(self, msg, *args, **kwargs)
+            # the write concern first: SQLite cannot change its sync level (j: true -> FULL)
+            # inside a transaction, and nx-27017 would note it as applied all the same
+            self._apply_write_concern(db, db_name, body.get("writeConcern"))
             sqlite.execute("BEGIN IMMEDIATE")
             try:
                 result = original(self, msg, *args, **kwargs)
+                if sqlite.in_transaction:
+                    sqlite.commit()
             except BaseException:
+                # a failed COMMIT may leave the transaction open: never let a later command
+                # run inside it (it would be answered before anything reached the disk)
                 if sqlite.in_transaction:
                     sqlite.rollback()
                 raise
-            if sqlite.in_transaction:
-                sqlite.commit()
             return result
 
     handle_insert.one_commit = True  # type: ignore[attr-defined]

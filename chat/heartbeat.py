@@ -9,9 +9,12 @@ laptop lid). No sockets here: the transport hands in how to list, ping and close
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Callable, Iterable, List, Optional, Set
 
 from chat.clock import Clock, Timer
+
+log = logging.getLogger("chat.heartbeat")
 
 CHUNK = 500  # pings written per event-loop turn: a round never stalls other work for long
 
@@ -63,7 +66,10 @@ class Heartbeat:
         waiting = self._waiting
         for conn_id in targets[start:start + CHUNK]:
             if conn_id in waiting:
-                self.ping(conn_id)
+                try:
+                    self.ping(conn_id)
+                except Exception:  # one socket's failure must not leave the rest unpinged
+                    log.exception("pinging %s failed", conn_id)
         if start + CHUNK < len(targets):
             asyncio.get_running_loop().call_soon(self._send, targets, start + CHUNK)
 
@@ -71,4 +77,7 @@ class Heartbeat:
         self._deadline = None
         late, self._waiting = self._waiting, set()
         for conn_id in late:
-            self.close(conn_id)
+            try:
+                self.close(conn_id)
+            except Exception:
+                log.exception("closing %s failed", conn_id)

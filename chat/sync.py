@@ -38,7 +38,10 @@ class SyncActions:
             view = render.message(doc)
             rows.append((view, len(dumps(view))))
         more = len(found) > want
-        if recent is not None:
+        # kept only when it reaches the conversation's lastSeq: seqs are handed out before their
+        # insert ends, and a page read meanwhile must not stand for the conversation later
+        complete = more or after >= last_seq or (bool(rows) and rows[-1][0].get("seq", 0) >= last_seq)
+        if recent is not None and complete:
             recent.put(conversation_id, after, want, generation, last_seq, rows, more)
         return rows, more
 

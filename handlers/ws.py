@@ -150,14 +150,21 @@ class SocketHub:
             return
         try:
             link.handler.ping()
-        except tornado.websocket.WebSocketClosedError:
+        except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
+            pass
+        except tornado.iostream.StreamBufferFullError:  # not reading: the next round closes it
             pass
 
     def _ping_timed_out(self, conn_id: str) -> None:
         link = self.handlers.get(conn_id)
         if link is not None:
             log.info("closing %s: no pong within %.0f s", conn_id, self.heartbeat.timeout)
-            link.handler.close(CLOSE_GOING_AWAY, "ping timed out")
+            try:
+                link.handler.close(CLOSE_GOING_AWAY, "ping timed out")
+            except tornado.iostream.StreamBufferFullError:
+                link.gone = True
+                if link.stream is not None:
+                    link.stream.close()
 
 
 class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):

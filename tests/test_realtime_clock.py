@@ -217,3 +217,29 @@ async def test_names_in_conversation_views_come_from_memory_and_follow_roster_im
     assert "Sue Student" in await names()  # read again at most every roster_refresh seconds
     clock.advance(settings.roster_refresh)
     assert sorted(await names()) == ["Sam Student", "Susan Student"] and reads == []
+
+
+@pytest.mark.gen_test
+async def test_a_socket_that_fails_to_be_pinged_or_closed_does_not_stop_the_round():
+    from chat import heartbeat as hb
+
+    clock = ManualClock()
+    ids = ["a", "b", "c"]
+    pinged, closed = [], []
+
+    def ping(conn_id: str) -> None:
+        if conn_id == "a":
+            raise OSError("its buffer is full")
+        pinged.append(conn_id)
+
+    def close(conn_id: str) -> None:
+        if conn_id == "a":
+            raise OSError("cannot close")
+        closed.append(conn_id)
+    beat = hb.Heartbeat(clock, 10, 5, lambda: ids, ping, close)
+    beat.start()
+    clock.advance(10)
+    assert pinged == ["b", "c"]
+    clock.advance(5)
+    assert sorted(closed) == ["b", "c"]
+    beat.stop()

@@ -190,3 +190,27 @@ async def test_too_many_changes_or_an_uncached_conversation_are_read_per_user(ru
     runtime.service.core.cache.invalidate(other["id"])  # not cached: who takes part there is not known here
     reply = await st1.ok("sync", {"conversations": {conv["id"]: 3}, "changedSince": "2000-01-01T00:00:00Z"})
     assert [m["text"] for m in reply["changed"]] == ["m0!", "m1!", "m2!"] and len(per_user) == 2
+
+
+@pytest.mark.gen_test
+async def test_a_page_read_while_a_seq_is_handed_out_but_not_stored_is_not_kept(runtime, api, ws):
+    """Seqs are handed out before their insert ends. A page read meanwhile stops short of the
+    conversation's lastSeq; if the insert then lands with no event (its outcome was unknown),
+    the next sync must still find it."""
+    conv = await api.conversation("t1", "group", ["st1"], title="Lab")
+    first = await api.send("t1", conv["id"], "one")
+    st1 = await ws("st1")
+    reads = _count_history_reads(runtime)
+    state = runtime.service.core.cache.peek(conv["id"])
+    state.last_seq += 1  # seq 2 handed out, its insert still running
+    assert [m["seq"] for m in (await _sync(st1, conv["id"], 0))["messages"]] == [1]
+    doc = {"id": None, "conversationId": conv["id"], "senderId": "t1", "senderName": "Tom Teacher", "type": "text",
+           "text": "two", "attachments": [], "replyTo": None, "clientMsgId": "landed-late", "createdAt": 1,
+           "editedAt": None, "deletedAt": None, "mentions": [], "seq": 2}
+    from bson import ObjectId
+
+    doc["id"] = str(ObjectId())
+    outcome = await runtime.store.messages.insert_batch([doc])  # stored; no event was sent
+    assert outcome.stored == 1 and first["seq"] == 1
+    assert [m["seq"] for m in (await _sync(st1, conv["id"], 0))["messages"]] == [1, 2]
+    assert len(reads) == 2
