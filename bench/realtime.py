@@ -389,6 +389,9 @@ def idle(args: argparse.Namespace) -> None:
     server = ChatServer({"CHAT_EVENT_LOOP": args.loop})
     try:
         server.roster(users)
+        # a school's server starts with its roster imported (a running one rereads the directory
+        # only every CHAT_ROSTER_REFRESH seconds after an import, and writes its users until then)
+        server.restart()
         base = server.url.replace("http://", "ws://") + "/ws?token="
         time.sleep(1)
         before["server"] = proc_rss_bytes(server.proc.pid)
