@@ -1,13 +1,13 @@
 """The directory as users meet it: who a token speaks for, and whom one can find."""
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.core import Core
 from chat.errors import BadRequest, ChatError
+from chat.singleflight import SingleFlight
 from chat.timeutil import now_ms
 
 log = logging.getLogger("chat.directory")
@@ -26,7 +26,7 @@ class DirectoryActions:
         self.core = core
         self._known: Dict[str, Tuple[str, str, str]] = {}   # user -> (directory name, role, school)
         self._loaded = False
-        self._loading: Optional["asyncio.Future[None]"] = None
+        self._loading = SingleFlight()
         self._version = -1
         self._checked = float("-inf")
 
@@ -34,42 +34,32 @@ class DirectoryActions:
         """Read every user once (single flight), and again when a roster import (of any
         process) moved the roster version, checked at most every ``roster_refresh`` seconds;
         a failure is retried by the next caller."""
+        if self._loaded and self.core.clock.monotonic() - self._checked < self.core.settings.roster_refresh:
+            return
+        await self._loading.run(self._refresh)
+
+    async def _refresh(self) -> None:
         clock = self.core.clock
-        if self._loaded and clock.monotonic() - self._checked < self.core.settings.roster_refresh:
-            return
-        if self._loading is not None:
-            await asyncio.shield(self._loading)
-            return
-        self._loading = asyncio.get_running_loop().create_future()
+        directory = self.core.store.directory
         try:
-            directory = self.core.store.directory
-            try:
-                version = await directory.roster_version()
-            except ChatError:
-                if not self._loaded:
-                    raise
-                # storage is down: what is held serves until the next check
-                log.warning("could not check the roster version; names stay as read before")
-                self._checked = clock.monotonic()
-                self._loading.set_result(None)
-                return
+            version = await directory.roster_version()
+        except ChatError:
+            if not self._loaded:
+                raise
+            # storage is down: what is held serves until the next check
+            log.warning("could not check the roster version; names stay as read before")
             self._checked = clock.monotonic()
-            if version != self._version:
-                known = dict(self._known) if self._loaded else {}
-                for user in await directory.identities():
-                    known[user["id"]] = (user.get("name") or "", user.get("role") or "", user.get("school") or "")
-                for uid, entry in self._known.items():
-                    known.setdefault(uid, entry)  # upserted while the pages were read
-                self._known = known
-                self._version = version
-            self._loaded = True
-            self._loading.set_result(None)
-        except BaseException as exc:
-            self._loading.set_exception(exc)
-            self._loading.exception()
-            raise
-        finally:
-            self._loading = None
+            return
+        self._checked = clock.monotonic()
+        if version != self._version:
+            known = dict(self._known) if self._loaded else {}
+            for user in await directory.identities():
+                known[user["id"]] = (user.get("name") or "", user.get("role") or "", user.get("school") or "")
+            for uid, entry in self._known.items():
+                known.setdefault(uid, entry)  # upserted while the pages were read
+            self._known = known
+            self._version = version
+        self._loaded = True
 
     async def touch_identity(self, ident: Identity) -> Identity:
         """Upsert the token's user into the directory when it holds something else, and fill

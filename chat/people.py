@@ -8,11 +8,11 @@ contacts follow the conversation events the service emits (this is one of its ev
 """
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Dict, FrozenSet, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Set, Tuple
 
 from chat.clock import Clock
 from chat.events import Audience, NullEvents
+from chat.singleflight import SingleFlight
 from chat.store import Store
 
 EMPTY: FrozenSet[str] = frozenset()
@@ -28,33 +28,24 @@ class PeopleIndex(NullEvents):
         self._convs_of: Dict[str, Set[str]] = {}                    # user -> its direct/group convs
         self._version = -1
         self._checked = float("-inf")
-        self._loading: Optional["asyncio.Future[None]"] = None
+        self._loading = SingleFlight()
 
     async def ready(self) -> None:
         """Load once; afterwards reload the classes when a roster import moved the version
         (checked at most every ``refresh`` seconds)."""
         if self._version >= 0 and self.clock.monotonic() - self._checked < self.refresh:
             return
-        if self._loading is not None:
-            await asyncio.shield(self._loading)
-            return
-        self._loading = asyncio.get_running_loop().create_future()
-        try:
-            first = self._version < 0
-            version = await self.store.directory.roster_version()
-            self._checked = self.clock.monotonic()
-            if version != self._version:
-                await self._load_classes()
-                self._version = version
-            if first:
-                await self._load_contacts()
-            self._loading.set_result(None)
-        except BaseException as exc:
-            self._loading.set_exception(exc)
-            self._loading.exception()
-            raise
-        finally:
-            self._loading = None
+        await self._loading.run(self._refresh)
+
+    async def _refresh(self) -> None:
+        first = self._version < 0
+        version = await self.store.directory.roster_version()
+        self._checked = self.clock.monotonic()
+        if version != self._version:
+            await self._load_classes()
+            self._version = version
+        if first:
+            await self._load_contacts()
 
     async def _load_classes(self) -> None:
         index: Dict[Tuple[str, str], Set[str]] = {}

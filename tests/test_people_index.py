@@ -1,6 +1,8 @@
 """The in-memory index of classes and contacts that handshakes read instead of storage."""
 from __future__ import annotations
 
+from typing import Any, List
+
 import pytest
 
 from chat.clock import ManualClock
@@ -10,6 +12,20 @@ from chat.roster import import_roster
 from tests.conftest import token
 
 pytestmark = pytest.mark.usefixtures("school")
+
+
+def _spy(targets: Any) -> List[str]:
+    """Record the names of these storage methods as they are called: ``((repo, names), ...)``."""
+    touched: List[str] = []
+    for repo, names in targets:
+        for name in names:
+            real = getattr(repo, name)
+
+            async def spy(*a: Any, _real: Any = real, _name: str = name, **k: Any) -> Any:
+                touched.append(_name)
+                return await _real(*a, **k)
+            setattr(repo, name, spy)
+    return touched
 
 
 @pytest.mark.gen_test
@@ -55,16 +71,8 @@ async def test_contacts_follow_conversation_events(runtime, api):
 @pytest.mark.gen_test
 async def test_a_handshake_reads_no_classes_or_conversations_from_storage(runtime, ws):
     first = await ws("st1")  # loads the index
-    touched = []
-    for repo, names in ((runtime.store.directory, ("classes_of_user", "all_classes")),
-                        (runtime.store.conversations, ("of_user", "contact_groups", "memberships_of_user"))):
-        for name in names:
-            real = getattr(repo, name)
-
-            async def spy(*a, _real=real, _name=name, **k):
-                touched.append(_name)
-                return await _real(*a, **k)
-            setattr(repo, name, spy)
+    touched = _spy(((runtime.store.directory, ("classes_of_user", "all_classes")),
+                    (runtime.store.conversations, ("of_user", "contact_groups", "memberships_of_user"))))
     others = [await ws(u) for u in ("st2", "st3", "t1", "t2", "a1")]
     assert touched == []
     assert await first.ok("ping") and all([await o.ok("ping") for o in others])
@@ -104,16 +112,8 @@ async def test_a_handshake_writes_the_directory_only_when_the_token_says_somethi
 @pytest.mark.gen_test
 async def test_start_reads_the_directory_and_the_classes_before_the_first_handshake(runtime, ws):
     await runtime.start()
-    touched = []
     # (the roster version is read again every roster_refresh seconds: a slow machine may get there)
-    for repo, names in ((runtime.store.directory, ("identities", "all_classes", "upsert_user")),
-                        (runtime.store.conversations, ("contact_groups",))):
-        for name in names:
-            real = getattr(repo, name)
-
-            async def spy(*a, _real=real, _name=name, **k):
-                touched.append(_name)
-                return await _real(*a, **k)
-            setattr(repo, name, spy)
+    touched = _spy(((runtime.store.directory, ("identities", "all_classes", "upsert_user")),
+                    (runtime.store.conversations, ("contact_groups",))))
     first = await ws("st1")
     assert touched == [] and await first.ok("ping")
