@@ -7,6 +7,7 @@ member of its room, the sender included, as the chat server does.
 """
 import argparse
 import asyncio
+import signal
 from collections import defaultdict
 
 import tornado.web
@@ -40,8 +41,14 @@ class Relay(tornado.websocket.WebSocketHandler):
 
 async def main(port):
     app = tornado.web.Application([(r"/ws", Relay)], websocket_max_message_size=65536)
-    app.listen(port, "127.0.0.1")
-    await asyncio.Event().wait()
+    # the chat server's listen queue, so that a reconnect storm compares the two, not the queues
+    app.listen(port, "127.0.0.1", backlog=4096)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    for members in list(rooms.values()):  # as the chat server does on SIGTERM: 1001 to every socket
+        for member in list(members):
+            member.close(1001, "server shutting down")
 
 
 if __name__ == "__main__":

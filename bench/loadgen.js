@@ -239,17 +239,19 @@ async function storm() {
         req.destroy();
         resolve(retryAfter);
       });
-      ws.on("message", async (raw) => {
-        if (!opened) {
-          opened = true;
-          c.ws = ws; c.attempt = 0; c.connects += 1;
-          if (phase !== "initial") reconnectHandshakes.push(performance.now() - t0);
-          ws.on("message", onFrame(c));
-          if (phase !== "initial") await syncAll(c);
-          else c.synced = true;
-          resolve(true);
-        }
-      });
+      // the chat server's session begins with session:ready; the bare relay's at the upgrade,
+      // and it has nothing to sync
+      const ready = async () => {
+        if (opened) return;
+        opened = true;
+        c.ws = ws; c.attempt = 0; c.connects += 1;
+        if (phase !== "initial") reconnectHandshakes.push(performance.now() - t0);
+        ws.on("message", onFrame(c));
+        if (phase !== "initial" && cfg.mode !== "ceiling") await syncAll(c);
+        else c.synced = true;
+        resolve(true);
+      };
+      ws.on(cfg.mode === "ceiling" ? "open" : "message", ready);
       ws.on("close", (code) => {
         if (!opened) return resolve(retryAfter);
         c.ws = null; c.synced = false; c.droppedAt = Date.now();

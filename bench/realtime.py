@@ -2,7 +2,9 @@
 """Real-time benchmarks (not tests). Each prints a table and a JSON line.
 
     python bench/realtime.py fanout [--rooms 50 --members 20 --senders 5 --rates 250,500,1000,2000 --duration 20]
+                                    [--loops uvloop,asyncio]
     python bench/realtime.py idle [--targets 1000,5000,10000]
+    python bench/realtime.py storm [--users 5000 --conversations 250 --messages 500] [--reload-lists]
 
 fanout: R group conversations x M members, one WebSocket per member, the first S members of each
 sending at a fixed total rate; every message must reach the other M-1 members. Payload 64 bytes.
@@ -10,7 +12,13 @@ The server (and its embedded database child, which inherits the pin) runs on CPU
 generator (bench/loadgen.js, `ws` package) on CPU 1. The same workload then runs against the bare
 Tornado relay in bench/ceiling.py, and the ratios us/ceiling are printed.
 
-idle: opens 1k, 5k, 10k authenticated sockets: RSS per connection, setup rate, handshake p99; then the\nsame against the bare relay, with the ratios.
+idle: opens 1k, 5k, 10k authenticated sockets: RSS per connection, setup rate, handshake p99; then the
+same against the bare relay, with the ratios.
+
+storm: 5,000 users connected in 250 conversations, the server restarted (SIGTERM, start) while a REST
+client sends 500 messages; every client reconnects with the web client's policy and syncs: the time
+from serving until all are back and synced, handshake times, shed handshakes, missing messages. Then
+the same clients and restart against the bare relay (nothing to sync there).
 """
 from __future__ import annotations
 
@@ -129,6 +137,9 @@ class CeilingServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(pinned(0, [sys.executable, os.path.join(BENCH, "ceiling.py"), "--port",
                                                 str(self.port)]))
         deadline = time.time() + 10
@@ -138,8 +149,19 @@ class CeilingServer:
             except urllib.error.HTTPError:
                 return  # 400 for a non-upgrade GET: it is listening
             except OSError:
-                time.sleep(0.1)
+                time.sleep(0.02)
         raise SystemExit("the ceiling relay did not come up")
+
+    def restart(self) -> float:
+        """As :meth:`ChatServer.restart`."""
+        t0 = time.time()
+        self.proc.terminate()
+        self.proc.wait(60)
+        t1 = time.time()
+        self.start()
+        t2 = time.time()
+        self.stopped, self.started = t1 - t0, t2 - t1
+        return t2
 
     def pids(self) -> List[int]:
         return [self.proc.pid]
@@ -363,18 +385,65 @@ def storm(args: argparse.Namespace) -> None:
         os.unlink(fh.name)
     finally:
         server.stop()
-    print("%8s %22s %20s %20s %8s %8s" % ("clients", "all back and synced", "handshake p50", "handshake p99",
-                                           "shed", "missing"))
-    print("%8d %20.2f s %17.1f ms %17.1f ms %8d %8d" % (
-        result["clients"], result["secondsToAllSynced"], result["reconnectHandshakeP50"],
-        result["reconnectHandshakeP99"], result["shed"], result["missing"]))
+    relay = relay_storm(args, size)
+    print("%-8s %8s %22s %20s %20s %8s %8s" % ("target", "clients", "all back and synced", "handshake p50",
+                                                "handshake p99", "shed", "missing"))
+    for name, row in (("server", result), ("relay", relay)):
+        print("%-8s %8d %20.2f s %17.1f ms %17.1f ms %8d %8d" % (
+            name, row["clients"], row["secondsToAllSynced"], row["reconnectHandshakeP50"],
+            row["reconnectHandshakeP99"], row["shed"], row["missing"]))
+    print("all back: server/relay = %.2f (the relay has nothing to sync); relay restart: stop %.2f s, start %.2f s"
+          % (result["secondsToAllSynced"] / relay["secondsToAllSynced"], relay["stopSeconds"],
+             relay["startSeconds"]))
     if result.get("secondsToAllReloaded") is not None:
         print("all conversation lists reloaded %.2f s after serving" % result["secondsToAllReloaded"])
     print("the restart: stop %.2f s (SIGTERM until exit), start %.2f s (until /api/health answers)"
           % (server.stopped, server.started))
     print("CPU seconds from serving until all were synced: server %.2f, database %.2f" % tuple(cpu_until_synced))
     result.update(stopSeconds=server.stopped, startSeconds=server.started, cpuUntilSynced=cpu_until_synced)
-    print(json.dumps({"bench": "storm", "messages": args.messages, "result": result}))
+    print(json.dumps({"bench": "storm", "messages": args.messages, "result": result, "relay": relay}))
+
+
+def relay_storm(args: argparse.Namespace, size: int) -> Dict[str, Any]:
+    """The same clients, rooms and reconnect policy against the bare relay, restarted the same
+    way (it closes its sockets with 1001 on SIGTERM): the time from serving until all are back."""
+    import threading
+
+    ceiling = CeilingServer()
+    result: Dict[str, Any] = {}
+    try:
+        base = ceiling.url.replace("http://", "ws://") + "/ws?room="
+        rooms = [{"id": "room%d" % r, "urls": [base + "room%d" % r] * size} for r in range(args.conversations)]
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            json.dump({"scenario": "storm", "mode": "ceiling", "rooms": rooms, "drainLimit": 1}, fh)
+        gen = subprocess.Popen(pinned(1, ["node", os.path.join(BENCH, "loadgen.js"), fh.name]),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert gen.stdin is not None and gen.stdout is not None
+
+        def restart() -> None:
+            assert gen.stdin is not None
+            serving = ceiling.restart()
+            gen.stdin.write(json.dumps({"serving": int(serving * 1000)}) + "\n")
+            gen.stdin.write(json.dumps({"expect": {}}) + "\n")
+            gen.stdin.flush()
+        restarting = threading.Thread(target=restart)
+        print("ceiling relay: the same storm", file=sys.stderr)
+        for line in gen.stdout:
+            event = json.loads(line)
+            print("  " + line.strip(), file=sys.stderr)
+            if event["type"] == "connected":
+                restarting.start()
+            elif event["type"] == "result":
+                result = event
+            elif event["type"] == "error":
+                raise SystemExit("load generator failed: " + event["message"])
+        gen.wait()
+        restarting.join()
+        os.unlink(fh.name)
+    finally:
+        ceiling.stop()
+    result.update(stopSeconds=ceiling.stopped, startSeconds=ceiling.started)
+    return result
 
 
 def idle(args: argparse.Namespace) -> None:
