@@ -199,3 +199,10 @@ test("people counts are singular for one", () => {
   assert.equal(peopleCount(1), "1 person");
   assert.equal(peopleCount(3), "3 people");
 });
+
+test("without drops one key from a copy, and gives the slice back untouched when it has none", async () => {
+  const { without } = await import("../../static/js/state/keyed.js");
+  const slice = Object.freeze({ a: { n: 1 }, b: { n: 2 } });
+  assert.deepEqual(without(slice, "a"), { b: { n: 2 } });
+  assert.equal(without(slice, "zzz"), slice);
+});

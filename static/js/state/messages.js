@@ -2,6 +2,7 @@
 // The held messages are one run without gaps: the newest ones, or (after a jump to a search
 // result) a window around a message with hasNewer set until the pages after it are loaded.
 // Pure: (slice, action) -> new slice; an unchanged slice is returned as is, so views can skip work.
+import { without } from "./keyed.js";
 
 const EMPTY = Object.freeze({ bySeq: Object.freeze({}), hasOlder: null, hasNewer: false });
 
@@ -73,12 +74,8 @@ export function messagesReducer(slice = {}, action) {
       const gone = { ...prev, deleted: true, text: null, attachments: [], reactions: {} };
       return putAll(slice, action.conversationId, [gone]);
     }
-    case "conversation/removed": {
-      if (!slice[action.conversationId]) return slice;
-      const next = { ...slice };
-      delete next[action.conversationId];
-      return next;
-    }
+    case "conversation/removed":
+      return without(slice, action.conversationId);
     default:
       return slice;
   }

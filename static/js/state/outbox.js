@@ -3,6 +3,7 @@
 // status: "sending" | "queued" | "failed", error}.
 // "queued" waits for a socket (resent by the outbox flush after a reconnect, or by Retry);
 // "failed" was refused by the server and is only resent by Retry.
+import { without } from "./keyed.js";
 
 /** Reducer for the outbox slice. */
 export function outboxReducer(slice = {}, action) {
@@ -23,9 +24,7 @@ export function outboxReducer(slice = {}, action) {
       // the stored copy replaces the optimistic one (clientMsgIds are random per browser tab)
       const id = action.message.clientMsgId;
       if (!id || !slice[id] || slice[id].conversationId !== action.message.conversationId) return slice;
-      const next = { ...slice };
-      delete next[id];
-      return next;
+      return without(slice, id);
     }
     case "conversation/removed": {
       const next = {};

@@ -3,6 +3,7 @@
 // (conversation lists, unread:update pushes, read replies) win; between them a message from
 // someone else that this tab is not showing counts one up.
 import { isBehind } from "./conversations.js";
+import { without } from "./keyed.js";
 import { hasMessage } from "./messages.js";
 
 /** Reducer for the unread slice; `root` is the whole state before the action. */
@@ -35,12 +36,8 @@ export function unreadReducer(slice = {}, action, root) {
       const mentioned = (m.mentions || []).includes(action.me) ? 1 : 0;
       return { ...slice, [m.conversationId]: { ...prev, unread: prev.unread + 1, mentions: (prev.mentions || 0) + mentioned } };
     }
-    case "conversation/removed": {
-      if (!slice[action.conversationId]) return slice;
-      const next = { ...slice };
-      delete next[action.conversationId];
-      return next;
-    }
+    case "conversation/removed":
+      return without(slice, action.conversationId);
     default:
       return slice;
   }

@@ -2,6 +2,7 @@
 // {[localId]: {conversationId, name, size, mimeType, previewUrl, status: "uploading" | "done" | "failed",
 //  loaded, total, upload: server data | null, error, addedAt}}
 // and the signed links of stored uploads: links = {[uploadId]: {url, thumbnailUrl, expiresAt}}.
+import { without } from "./keyed.js";
 
 /** Reducer for the composer's uploads. */
 export function uploadsReducer(slice = {}, action) {
@@ -31,12 +32,8 @@ export function uploadsReducer(slice = {}, action) {
       if (!u) return slice;
       return { ...slice, [action.localId]: { ...u, status: "failed", error: action.error || "Upload failed" } };
     }
-    case "upload/removed": {
-      if (!slice[action.localId]) return slice;
-      const next = { ...slice };
-      delete next[action.localId];
-      return next;
-    }
+    case "upload/removed":
+      return without(slice, action.localId);
     case "outbox/queued":
     case "conversation/removed": {
       // sent (they travel with the outbox entry now) or the conversation is gone
