@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -79,7 +79,28 @@ def wait_health(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
     raise SystemExit("the server did not come up")
 
 
-class ChatServer:
+class Restartable:
+    """A benchmark target process that can be restarted on the same port (and data)."""
+
+    proc: subprocess.Popen
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def restart(self) -> float:
+        """SIGTERM, wait for the exit, start again; returns the epoch time at which the new
+        process answered (``stopped``/``started`` say how long the stop and the start took)."""
+        t0 = time.time()
+        self.proc.terminate()
+        self.proc.wait(120)
+        t1 = time.time()
+        self.start()
+        t2 = time.time()
+        self.stopped, self.started = t1 - t0, t2 - t1
+        return t2
+
+
+class ChatServer(Restartable):
     """python server.py on the embedded default, pinned to CPU 0."""
 
     def __init__(self, extra_env: Optional[Dict[str, str]] = None) -> None:
@@ -101,18 +122,6 @@ class ChatServer:
         with open(os.path.join(self.tmp, "data", "mongo.json"), encoding="utf-8") as fh:
             self.db_pid = json.load(fh)["pid"]
 
-    def restart(self) -> float:
-        """SIGTERM, wait for the exit, start again on the same port and data; returns the
-        epoch time at which the new process answered (``stopped``/``started`` say how long the
-        stop and the start took)."""
-        t0 = time.time()
-        self.proc.terminate()
-        self.proc.wait(120)
-        t1 = time.time()
-        self.start()
-        t2 = time.time()
-        self.stopped, self.started = t1 - t0, t2 - t1
-        return t2
 
     def pids(self) -> List[int]:
         return [self.proc.pid, self.db_pid]
@@ -133,7 +142,7 @@ class ChatServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class CeilingServer:
+class CeilingServer(Restartable):
     def __init__(self) -> None:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -152,16 +161,6 @@ class CeilingServer:
                 time.sleep(0.02)
         raise SystemExit("the ceiling relay did not come up")
 
-    def restart(self) -> float:
-        """As :meth:`ChatServer.restart`."""
-        t0 = time.time()
-        self.proc.terminate()
-        self.proc.wait(60)
-        t1 = time.time()
-        self.start()
-        t2 = time.time()
-        self.stopped, self.started = t1 - t0, t2 - t1
-        return t2
 
     def pids(self) -> List[int]:
         return [self.proc.pid]
@@ -306,6 +305,47 @@ def fanout(args: argparse.Namespace) -> None:
                       "cpuPerDeliveryRatio": {"rate": common, "ratio": ratio_cpu}}))
 
 
+def drive_storm(config: Dict[str, Any], restart: Callable[[Callable[[Dict[str, Any]], None]], None],
+                on_all_synced: Callable[[], None] = lambda: None) -> Dict[str, Any]:
+    """Run the generator's storm scenario: once every client is connected, ``restart(tell)`` runs
+    in a thread of its own (so the generator's lines are read as they come) and ``tell`` sends it
+    a line (``serving``, then ``expect``); returns the generator's result."""
+    import threading
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(config, fh)
+    gen = subprocess.Popen(pinned(1, ["node", os.path.join(BENCH, "loadgen.js"), fh.name]),
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert gen.stdin is not None and gen.stdout is not None
+    stdin = gen.stdin
+
+    def tell(message: Dict[str, Any]) -> None:
+        stdin.write(json.dumps(message) + "\n")
+        stdin.flush()
+    restarting = threading.Thread(target=restart, args=(tell,))
+    result: Dict[str, Any] = {}
+    try:
+        for line in gen.stdout:
+            event = json.loads(line)
+            print("  " + line.strip(), file=sys.stderr)
+            if event["type"] == "connected":
+                restarting.start()
+            elif event["type"] == "all-synced":
+                on_all_synced()
+            elif event["type"] == "result":
+                result = event
+            elif event["type"] == "error":
+                raise SystemExit("load generator failed: " + event["message"])
+        gen.wait()
+    finally:
+        if gen.poll() is None:
+            gen.kill()
+        if restarting.ident is not None:  # it was started
+            restarting.join()
+        os.unlink(fh.name)
+    return result
+
+
 def storm(args: argparse.Namespace) -> None:
     """A whole school reconnecting after a restart: ``users`` connected in ``conversations``
     groups; SIGTERM and start again; meanwhile a REST client sends ``messages`` (retrying until
@@ -328,11 +368,6 @@ def storm(args: argparse.Namespace) -> None:
                         {"type": "group", "participantIds": members[1:], "title": "room %d" % r})["data"]
             rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
         config = {"scenario": "storm", "rooms": rooms, "drainLimit": args.drain_limit, "reloadLists": args.reload_lists}
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-            json.dump(config, fh)
-        gen = subprocess.Popen(pinned(1, ["node", os.path.join(BENCH, "loadgen.js"), fh.name]),
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert gen.stdin is not None and gen.stdout is not None
         last: Dict[str, int] = {}
         cpu_at_serving: List[float] = []
         cpu_until_synced: List[float] = [0.0, 0.0]
@@ -350,39 +385,24 @@ def storm(args: argparse.Namespace) -> None:
                         break
                     except (OSError, ValueError):
                         time.sleep(0.05)
-        result: Dict[str, Any] = {}
 
-        def restart_and_post() -> None:
-            # in its own thread, so the generator's lines (all-synced) are read when they come
+        def restart_and_post(tell: Callable[[Dict[str, Any]], None]) -> None:
             nonlocal cpu_at_serving
-            assert gen.stdin is not None
             posting = threading.Thread(target=sender)
             server.proc.terminate()  # the restart begins; the sender starts while it is down
             posting.start()
             serving = server.restart()
             cpu_at_serving = [cpu_of([pid]) for pid in server.pids()]
-            gen.stdin.write(json.dumps({"serving": int(serving * 1000)}) + "\n")
-            gen.stdin.flush()
+            tell({"serving": int(serving * 1000)})
             posting.join()
-            gen.stdin.write(json.dumps({"expect": last}) + "\n")
-            gen.stdin.flush()
-        restarting = threading.Thread(target=restart_and_post)
-        for line in gen.stdout:
-            event = json.loads(line)
-            print("  " + line.strip(), file=sys.stderr)
-            if event["type"] == "connected":
-                restarting.start()
-            elif event["type"] == "all-synced":
-                # CPU seconds the server and its database spent from serving until all were back
-                cpu_until_synced = [round(cpu_of([pid]) - c, 2) for pid, c in zip(server.pids(), cpu_at_serving,
-                                                                                   strict=True)]
-            elif event["type"] == "result":
-                result = event
-            elif event["type"] == "error":
-                raise SystemExit("load generator failed: " + event["message"])
-        gen.wait()
-        restarting.join()
-        os.unlink(fh.name)
+            tell({"expect": last})
+
+        def all_synced() -> None:
+            # CPU seconds the server and its database spent from serving until all were back
+            nonlocal cpu_until_synced
+            cpu_until_synced = [round(cpu_of([pid]) - c, 2) for pid, c in zip(server.pids(), cpu_at_serving,
+                                                                               strict=True)]
+        result = drive_storm(config, restart_and_post, all_synced)
     finally:
         server.stop()
     relay = relay_storm(args, size)
@@ -407,39 +427,16 @@ def storm(args: argparse.Namespace) -> None:
 def relay_storm(args: argparse.Namespace, size: int) -> Dict[str, Any]:
     """The same clients, rooms and reconnect policy against the bare relay, restarted the same
     way (it closes its sockets with 1001 on SIGTERM): the time from serving until all are back."""
-    import threading
-
     ceiling = CeilingServer()
-    result: Dict[str, Any] = {}
     try:
         base = ceiling.url.replace("http://", "ws://") + "/ws?room="
         rooms = [{"id": "room%d" % r, "urls": [base + "room%d" % r] * size} for r in range(args.conversations)]
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-            json.dump({"scenario": "storm", "mode": "ceiling", "rooms": rooms, "drainLimit": 1}, fh)
-        gen = subprocess.Popen(pinned(1, ["node", os.path.join(BENCH, "loadgen.js"), fh.name]),
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert gen.stdin is not None and gen.stdout is not None
-
-        def restart() -> None:
-            assert gen.stdin is not None
-            serving = ceiling.restart()
-            gen.stdin.write(json.dumps({"serving": int(serving * 1000)}) + "\n")
-            gen.stdin.write(json.dumps({"expect": {}}) + "\n")
-            gen.stdin.flush()
-        restarting = threading.Thread(target=restart)
         print("ceiling relay: the same storm", file=sys.stderr)
-        for line in gen.stdout:
-            event = json.loads(line)
-            print("  " + line.strip(), file=sys.stderr)
-            if event["type"] == "connected":
-                restarting.start()
-            elif event["type"] == "result":
-                result = event
-            elif event["type"] == "error":
-                raise SystemExit("load generator failed: " + event["message"])
-        gen.wait()
-        restarting.join()
-        os.unlink(fh.name)
+
+        def restart(tell: Callable[[Dict[str, Any]], None]) -> None:
+            tell({"serving": int(ceiling.restart() * 1000)})
+            tell({"expect": {}})
+        result = drive_storm({"scenario": "storm", "mode": "ceiling", "rooms": rooms, "drainLimit": 1}, restart)
     finally:
         ceiling.stop()
     result.update(stopSeconds=ceiling.stopped, startSeconds=ceiling.started)

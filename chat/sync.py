@@ -72,8 +72,9 @@ class SyncActions:
             recent.put_changes(since, generation, docs)
         # who takes part where, from cached states only: a conversation changed a moment ago
         # was loaded by that change; loading hundreds here for one caller would cost more
-        states = self.core.cache.cached({d["conversationId"] for d in docs})
-        if len(states) < len({d["conversationId"] for d in docs}) or any(st.stale for st in states.values()):
+        changed_in = {d["conversationId"] for d in docs}
+        states = self.core.cache.cached(changed_in)
+        if len(states) < len(changed_in) or any(st.stale for st in states.values()):
             return None
         found: List[Dict[str, Any]] = []
         for doc in docs:
