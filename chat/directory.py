@@ -16,10 +16,11 @@ log = logging.getLogger("chat.directory")
 class DirectoryActions:
     """Token users upserted once per change (not per request) and same-school look-ups.
 
-    What the directory holds for each user (name, role, school) is read once, in pages, on the
-    first token seen, so that a user the roster or an earlier session already stored costs a
-    handshake no write: after a restart a whole school reconnects, and one upsert each would
-    queue thousands of writes behind the database's single lock.
+    What the directory holds for each user (name, role, school) is read in pages at start-up
+    (or by the first caller) and again after a roster import, so that a user the roster or an
+    earlier session already stored costs a handshake no write: after a restart a whole school
+    reconnects, and one upsert each would queue thousands of writes behind the database's
+    single lock.
     """
 
     def __init__(self, core: Core) -> None:
@@ -52,11 +53,10 @@ class DirectoryActions:
             return
         self._checked = clock.monotonic()
         if version != self._version:
-            known = dict(self._known) if self._loaded else {}
-            for user in await directory.identities():
-                known[user["id"]] = (user.get("name") or "", user.get("role") or "", user.get("school") or "")
+            known = {user["id"]: (user.get("name") or "", user.get("role") or "", user.get("school") or "")
+                     for user in await directory.identities()}
             for uid, entry in self._known.items():
-                known.setdefault(uid, entry)  # upserted while the pages were read
+                known.setdefault(uid, entry)  # upserted while the pages were read, or by this process
             self._known = known
             self._version = version
         self._loaded = True

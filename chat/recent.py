@@ -30,9 +30,9 @@ from chat.clock import Clock
 from chat.events import Audience, NullEvents
 
 Row = Tuple[Dict[str, Any], int]   # a message's client view and its JSON size in bytes
+Key = Tuple[str, int, int]         # (conversation, after seq, most rows read)
 CHANGES_CAP = 500     # more changes than this since a time: read per user instead
 CHANGES_TTL = 10.0    # seconds (a write whose outcome was unknown sends no event)
-Key = Tuple[str, int, int]         # (conversation, after seq, most rows read)
 
 
 @dataclasses.dataclass(slots=True)
@@ -53,8 +53,6 @@ class RecentPages(NullEvents):
         self._pages: "OrderedDict[Key, Page]" = OrderedDict()
         self._generation: Dict[str, int] = {}
         self._size = 0
-        self.hits = 0
-        self.misses = 0
 
     def generation(self, conversation_id: str) -> int:
         """Take before reading storage and hand to :meth:`put` (a change meanwhile voids it)."""
@@ -64,10 +62,8 @@ class RecentPages(NullEvents):
         key = (conversation_id, after, want)
         page = self._pages.get(key)
         if page is None or page.generation != self.generation(conversation_id) or page.last_seq != last_seq:
-            self.misses += 1
             return None
         self._pages.move_to_end(key)
-        self.hits += 1
         return page
 
     def put(self, conversation_id: str, after: int, want: int, generation: int, last_seq: int,
