@@ -27,21 +27,22 @@ from typing import Any, Callable, Dict, List, Optional
 
 from chat import settings as settings_mod
 from chat.auth import mint_token
-from chat.config_file import CONFIG_ENV, config_path, read_config, ssl_context, validate
-from chat.embedded import CHILD_COMMAND, DataDirInUse, EmbeddedError, EmbeddedMongo, follow_launcher, read_state
 from chat.errors import Unavailable
-from chat.logfmt import setup_logging
-from chat.roster import RosterError, import_roster, parse_roster
+from chat.ops.config_file import CONFIG_ENV, config_path, read_config, ssl_context, validate
+from chat.ops.embedded import CHILD_COMMAND, DataDirInUse, EmbeddedError, EmbeddedMongo, follow_launcher, read_state
+from chat.ops.logfmt import setup_logging
+from chat.ops.roster import RosterError, import_roster, parse_roster
 from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings, SettingsError
 from chat.store import Store
 from chat.uploads.lifecycle import Sweeper
 from chat.version import __version__
+from chat.vocab import ROLES
 
 log = logging.getLogger("chat.server")
 
 # Exit codes (documented in the README, "Operations"): systemd's Restart=on-failure retries all
-# but 2, which needs a person (see RestartPreventExitStatus in deploy/school-chat.service).
+# but 2, which needs a person (see RestartPreventExitStatus in deploy/school-chat.domain.service).
 EXIT_FAILURE = 1  # unexpected error (a traceback is logged)
 EXIT_CONFIG = 2  # bad command line, settings or config file
 EXIT_STORAGE = 3  # the database cannot be started or reached, or the data dir is in use
@@ -80,7 +81,7 @@ def _behind_proxies(app: Any, settings: Settings) -> Any:
     """The app, behind the trusted_proxies rules when there are any (see handlers/proxy.py)."""
     if not settings.trusted_proxies:
         return app
-    from chat.proxies import ProxyRules
+    from chat.ops.proxies import ProxyRules
     from handlers.proxy import TrustedProxies
 
     return TrustedProxies(app, ProxyRules(settings.trusted_proxies))
@@ -90,14 +91,14 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
                metrics_sockets: Optional[List[socket.socket]] = None) -> int:
     import tornado.ioloop
 
-    from chat.migrations import SchemaTooNew, migrate_store
+    from chat.ops.migrations import SchemaTooNew, migrate_store
     from handlers.http_server import build_http_server, install_stop_signals
     from handlers.lifecycle import graceful_shutdown
     from handlers.routes import make_app
 
     settings = runtime.settings
     try:
-        found, now = await migrate_store(runtime.store)  # chat/migrations.py: older data brought forward
+        found, now = await migrate_store(runtime.store)  # chat/ops/migrations.py: older data brought forward
         if found != now:
             log.info("stored data: schema version %s -> %d", "new" if found is None else found, now)
         await runtime.store.ensure_indexes()
@@ -109,7 +110,7 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
         return EXIT_STORAGE
     await runtime.start()
     if settings.demo:
-        from chat.demo import seed_demo
+        from chat.ops.demo import seed_demo
         await seed_demo(runtime.service)
     app = make_app(runtime)
     sweeper = Sweeper(app.settings["uploads"])  # removes orphaned and expired uploads
@@ -229,7 +230,7 @@ def check_config_command(argv: List[str]) -> int:
     parser = _parser("check-config", "Validate the settings (flags, environment, config file) and print the "
                                      "effective configuration, secrets masked. Exits 2 with the reason when invalid.")
     args = parser.parse_args(argv)
-    from chat.config_file import mask
+    from chat.ops.config_file import mask
 
     path = config_path(args.config, os.environ)
     try:
@@ -267,7 +268,7 @@ def token_command(argv: List[str]) -> int:
                      ["data_dir", "jwt_secret", "jwt_public_key_file", "jwt_private_key_file", "jwt_issuer",
                       "jwt_audience"])
     parser.add_argument("--user", required=True)
-    parser.add_argument("--role", required=True, choices=["student", "teacher", "admin"])
+    parser.add_argument("--role", required=True, choices=list(ROLES))
     parser.add_argument("--school", required=True)
     parser.add_argument("--name", default="")
     parser.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
@@ -333,7 +334,7 @@ def backup_command(argv: List[str]) -> int:
                      ["data_dir", "mongodb_uri"])
     parser.add_argument("out", help="archive to write, e.g. /var/backups/school-chat-$(date +%%F).tar.gz")
     args = parser.parse_args(argv)
-    from chat.backup import BackupError, backup
+    from chat.ops.backup import BackupError, backup
 
     try:
         settings = _settings(args)
@@ -358,7 +359,7 @@ def restore_command(argv: List[str]) -> int:
     parser.add_argument("--force", action="store_true",
                         help="replace an existing database (kept as chat.db.before-restore-<time>)")
     args = parser.parse_args(argv)
-    from chat.backup import BackupError, restore
+    from chat.ops.backup import BackupError, restore
 
     try:
         settings = _settings(args)
@@ -373,8 +374,8 @@ def restore_command(argv: List[str]) -> int:
 
 
 def _embedded_child(argv: List[str]) -> int:
-    """The hidden command the one-file executable runs as its database child (see chat/embedded.py)."""
-    from chat.embedded_db import main as db_main
+    """The hidden command the one-file executable runs as its database child (see chat/ops/embedded.py)."""
+    from chat.ops.embedded_db import main as db_main
 
     return db_main(argv)
 

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.common import ROOT, import_users  # noqa: E402
 from bench.realtime import SECRET, ensure_loadgen, http, pinned, run_loadgen, saturation, wait_health  # noqa: E402
 from chat.auth import mint_token  # noqa: E402
-from chat.embedded import free_port  # noqa: E402
+from chat.ops.embedded import free_port  # noqa: E402
 from chat.settings import Settings  # noqa: E402
 from chat.store import ping_uri  # noqa: E402
 
@@ -153,16 +153,27 @@ def main() -> None:
     rows: Dict[int, List[Dict[str, Any]]] = {}
     for n in (int(x) for x in args.nodes.split(",")):
         rows[n] = run(n, args, rates)
-    print("%-6s %6s %9s %7s %8s %8s %8s %7s %12s" % ("procs", "rate", "deliv/s", "loss", "p50 ms", "p99 ms",
-                                                     "max ms", "cpu %", "deliv/s/core"))
+    print("%-6s %6s %9s %7s %8s %8s %8s %7s %12s %10s" % ("procs", "rate", "deliv/s", "loss", "p50 ms", "p99 ms",
+                                                          "max ms", "cpu %", "deliv/s/core", "cpu us/dlv"))
     for n, table in rows.items():
         for r in table:
             per_core = r["received"] / r["serverCpuSeconds"] if r["serverCpuSeconds"] else 0
             r["deliveriesPerCoreSecond"] = per_core
-            print("%-6d %6d %9.0f %7d %8.1f %8.1f %8.1f %7.0f %12.0f" % (
+            r["cpuMicrosPerDelivery"] = 1e6 / per_core if per_core else 0
+            print("%-6d %6d %9.0f %7d %8.1f %8.1f %8.1f %7.0f %12.0f %10.1f" % (
                 n, r["rate"], r["deliveriesPerSec"], r["loss"], r["p50"], r["p99"], r["max"], r["serverCpu"] * 100,
-                per_core))
+                per_core, r["cpuMicrosPerDelivery"]))
         print("saturation with %d process(es) (p99 <= 100 ms, no loss): %d msg/s" % (n, saturation(table)))
+    if 1 in rows:
+        # the cost of crossing nodes: CPU per delivery (servers, database and Redis together) of
+        # each cluster size over the single process's, rate by rate, in this same run
+        single = {r["rate"]: r["cpuMicrosPerDelivery"] for r in rows[1]}
+        for n, table in rows.items():
+            if n == 1:
+                continue
+            ratios = ["%d msg/s %.2fx" % (r["rate"], r["cpuMicrosPerDelivery"] / single[r["rate"]])
+                      for r in table if single.get(r["rate"])]
+            print("CPU per delivery, %d processes / 1 process: %s" % (n, ", ".join(ratios)))
     print(json.dumps({"bench": "cluster", "rooms": args.rooms, "members": args.members, "senders": args.senders,
                       "duration": args.duration, "runs": {str(n): t for n, t in rows.items()}}))
 

@@ -22,13 +22,13 @@ import tornado.httpserver  # noqa: E402
 
 from bench.common import summary_ms  # noqa: E402
 from chat.auth import mint_token  # noqa: E402
-from chat.embedded import EmbeddedMongo, free_port  # noqa: E402
-from chat.roster import import_roster  # noqa: E402
+from chat.ops.embedded import EmbeddedMongo, free_port  # noqa: E402
+from chat.ops.roster import import_roster  # noqa: E402
+from chat.rules.validation import NewConversation  # noqa: E402
 from chat.runtime import build_runtime  # noqa: E402
 from chat.settings import Settings  # noqa: E402
 from chat.store import new_id  # noqa: E402
 from chat.timeutil import now_ms  # noqa: E402
-from chat.validation import NewConversation  # noqa: E402
 from handlers.routes import make_app  # noqa: E402
 
 WORDS = "alpha beta gamma delta homework maths essay quiz lesson project reading science art".split()
@@ -45,7 +45,7 @@ async def fill(rt, conv_id: str, upto: int, have: int) -> int:
             docs.append({"id": new_id(), "senderId": sender, "senderName": sender, "type": "text", "text": text,
                          "attachments": [], "replyTo": None, "clientMsgId": "fill-%d" % i,
                          "createdAt": now_ms(), "editedAt": None, "deletedAt": None})
-        await rt.service.import_messages(conv_id, docs)
+        await rt.service.messages.import_history(conv_id, docs)
         have += n
     return have
 
@@ -86,7 +86,7 @@ async def main(args: argparse.Namespace) -> None:
         await import_roster(rt.store, [{"id": "u1", "name": "U1", "role": "student", "school": "s"},
                                        {"id": "u2", "name": "U2", "role": "student", "school": "s"}], [])
         ident = rt.verifier.verify(mint_token(settings, "u1", "student", "s"))
-        conv, _ = await rt.service.create_conversation(ident, NewConversation("group", ["u2"], "Bench", None))
+        conv, _ = await rt.service.conversations.create(ident, NewConversation("group", ["u2"], "Bench", None))
         port = free_port()
         server = tornado.httpserver.HTTPServer(make_app(rt))
         server.listen(port, "127.0.0.1")

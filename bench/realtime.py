@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import ROOT, import_users, proc_cpu_seconds, proc_rss_bytes  # noqa: E402
 from chat.auth import mint_token  # noqa: E402
-from chat.embedded import free_port  # noqa: E402
+from chat.ops.embedded import free_port  # noqa: E402
 from chat.settings import Settings  # noqa: E402
 
 SECRET = "bench-secret-bench-secret-bench-secret-bench"

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tornado.httpclient  # noqa: E402
 
 from bench.common import ROOT, proc_rss_bytes  # noqa: E402
-from chat.embedded import free_port  # noqa: E402
+from chat.ops.embedded import free_port  # noqa: E402
 
 MB = 1024 * 1024
 

@@ -11,12 +11,12 @@ from typing import Any, Dict, List, Optional
 import jwt
 
 from chat.errors import Unauthorized
+from chat.rules.validation import storable
 from chat.settings import Settings
-from chat.validation import storable
+from chat.vocab import ROLES
 
 log = logging.getLogger("chat.auth")
 
-ROLES = ("student", "teacher", "admin")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """One small error hierarchy: a code from PROTOCOL §2 and a client-safe message.
 
 HTTP statuses and WebSocket error frames are derived from ``code`` in one place each
-(``handlers/base.py`` and ``chat/protocol.py``).
+(``handlers/base.py`` and ``chat/realtime/protocol.py``).
 """
 from __future__ import annotations
 

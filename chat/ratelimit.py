@@ -62,7 +62,29 @@ class RateLimiter:
             Limit.TYPING: (settings.rate_typing, settings.rate_typing_burst),
         }
         self._buckets: Dict[Tuple[str, Limit], TokenBucket] = {}
+        self._shares: Dict[str, int] = {}  # user -> nodes holding its sockets (a cluster), when over 1
         self._made = 0
+
+    def share(self, user_id: str, nodes: int) -> None:
+        """This user's sockets are on ``nodes`` nodes of a cluster now: each of them gives the
+        user 1/nodes of the rate and of the burst, so together they allow what one process
+        would. A node holding none of its sockets (REST calls only) keeps the full share."""
+        k = max(1, nodes)
+        if k == 1:
+            self._shares.pop(user_id, None)
+        else:
+            self._shares[user_id] = k
+        for limit in Limit:
+            bucket = self._buckets.get((user_id, limit))
+            if bucket is not None:
+                rate, burst = self._rates[limit]
+                bucket.rate, bucket.burst = rate / k, burst / k
+                bucket.tokens = min(bucket.tokens, bucket.burst)
+
+    @property
+    def shared(self) -> int:
+        """Users whose limits are split between nodes now."""
+        return len(self._shares)
 
     def take(self, user_id: str, limit: Limit) -> bool:
         """Take one token of this kind for this user; False when the user is over the limit."""
@@ -71,7 +93,8 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:  # made on first use: idle sockets cost nothing here
             rate, burst = self._rates[limit]
-            bucket = self._buckets[key] = TokenBucket(rate, burst, now)
+            k = self._shares.get(user_id, 1)
+            bucket = self._buckets[key] = TokenBucket(rate / k, burst / k, now)
             self._made += 1
             if self._made % self.PRUNE_EVERY == 0:
                 self.prune()

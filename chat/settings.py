@@ -2,7 +2,7 @@
 
 The table ``OPTIONS`` is the single source: ``README.md`` documents the same names,
 ``add_arguments`` derives ``--flag-name`` from each entry, and a TOML config file
-(``--config FILE``, see ``chat/config_file.py``) takes the same names as keys.
+(``--config FILE``, see ``chat/ops/config_file.py``) takes the same names as keys.
 Precedence: flags > environment > config file > defaults.
 """
 from __future__ import annotations
@@ -264,7 +264,7 @@ class SettingsError(ValueError):
 def load(args: Optional[argparse.Namespace] = None, environ: Optional[Mapping[str, str]] = None,
          file_values: Optional[Mapping[str, Any]] = None) -> Settings:
     """Settings from defaults, overridden by the config file's values (already converted, see
-    ``chat.config_file``), by env vars, then by parsed CLI flags. Raises :class:`SettingsError`."""
+    ``chat.ops.config_file``), by env vars, then by parsed CLI flags. Raises :class:`SettingsError`."""
     env = os.environ if environ is None else environ
     values: Dict[str, Any] = dict(file_values or {})
     for name, env_name, conv, _default, _help in OPTIONS:

@@ -4,5 +4,5 @@ from __future__ import annotations
 __version__ = "0.2.0"
 
 # Bumped whenever stored documents change shape; start-up migrates older data forward
-# (chat/migrations.py) and refuses data written by a newer release.
+# (chat/ops/migrations.py) and refuses data written by a newer release.
 SCHEMA_VERSION = 2

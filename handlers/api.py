@@ -5,12 +5,13 @@ import ipaddress
 import time
 from typing import Any, Dict
 
-from chat import validation as v
 from chat.auth import mint_token
-from chat.demo import demo_users
 from chat.errors import BadRequest, NotFound
+from chat.ops.demo import demo_users
 from chat.ratelimit import Limit
+from chat.rules import validation as v
 from chat.version import __version__
+from chat.vocab import ROLES
 from handlers.base import ApiHandler, dumps
 
 
@@ -36,8 +37,9 @@ class HealthHandler(ApiHandler):
         }
         if rt.embedded is not None:
             data["embeddedRestarts"] = rt.embedded.restarts
-        if rt.cluster is not None:
-            data["redis"] = rt.cluster.stats()
+        broker = rt.broker.stats()
+        if broker is not None:
+            data["redis"] = broker
         self.set_status(200 if up else 503)
         self.finish(dumps({"data": data}))
 
@@ -56,10 +58,10 @@ class UsersHandler(ApiHandler):
     async def get(self) -> None:
         ident = await self.identity()
         role = self.arg("role") or ""
-        if role and role not in ("student", "teacher", "admin"):
+        if role and role not in ROLES:
             raise BadRequest("role must be student, teacher or admin")
         limit = v.query_int(self.arg("limit"), "limit", 50, 1, 200)
-        users = await self.runtime.service.list_users(ident, (self.arg("q") or "").strip()[:100], role, limit)
+        users = await self.runtime.service.directory.list_users(ident, (self.arg("q") or "").strip()[:100], role, limit)
         self.send_list(users, False, None)
 
 
@@ -75,13 +77,13 @@ class ConversationsHandler(ApiHandler):
         limit = v.query_int(self.arg("limit"), "limit", 50, 1, 100)
         offset = v.query_int(self.arg("offset"), "offset", 0, 0, 10 ** 6)
         q = (self.arg("q") or "").strip()[:200] or None
-        items, has_more = await self.runtime.service.list_conversations(ident, kind, archived, q, limit, offset)
+        items, has_more = await self.runtime.service.conversations.list(ident, kind, archived, q, limit, offset)
         self.send_list(items, has_more, (offset or 0) + len(items) if has_more else None)
 
     async def post(self) -> None:
         ident = await self.identity()
         req = v.parse_new_conversation(self.body(), self.runtime.settings)
-        view, created = await self.runtime.service.create_conversation(ident, req)
+        view, created = await self.runtime.service.conversations.create(ident, req)
         self.send(view, 201 if created else 200)
 
 
@@ -90,12 +92,12 @@ class ConversationHandler(ApiHandler):
 
     async def get(self, conversation_id: str) -> None:
         ident = await self.identity()
-        self.send(await self.runtime.service.get_conversation(ident, conversation_id))
+        self.send(await self.runtime.service.conversations.get(ident, conversation_id))
 
     async def patch(self, conversation_id: str) -> None:
         ident = await self.identity()
         patch = v.parse_conversation_patch(self.body(), self.runtime.settings)
-        self.send(await self.runtime.service.update_conversation(ident, conversation_id, patch))
+        self.send(await self.runtime.service.conversations.update(ident, conversation_id, patch))
 
 
 class ParticipantsHandler(ApiHandler):
@@ -104,7 +106,7 @@ class ParticipantsHandler(ApiHandler):
     async def post(self, conversation_id: str) -> None:
         ident = await self.identity()
         user_ids = v.id_list(v.obj(self.body()), "userIds", self.runtime.settings.max_participants)
-        self.send(await self.runtime.service.add_participants(ident, conversation_id, user_ids))
+        self.send(await self.runtime.service.conversations.add_participants(ident, conversation_id, user_ids))
 
 
 class ParticipantHandler(ApiHandler):
@@ -112,7 +114,7 @@ class ParticipantHandler(ApiHandler):
 
     async def delete(self, conversation_id: str, user_id: str) -> None:
         ident = await self.identity()
-        self.send(await self.runtime.service.remove_participant(ident, conversation_id, user_id))
+        self.send(await self.runtime.service.conversations.remove_participant(ident, conversation_id, user_id))
 
 
 class MessagesHandler(ApiHandler):
@@ -127,18 +129,19 @@ class MessagesHandler(ApiHandler):
         if around is not None:
             if before is not None or after is not None:
                 raise BadRequest("around takes neither before nor after")
-            page, has_more, cursor, has_newer = await self.runtime.service.history_around(
+            page, has_more, cursor, has_newer = await self.runtime.service.messages.around(
                 ident, conversation_id, around, limit)
             self.send_list(page, has_more, cursor, hasNewer=has_newer)
             return
-        page, has_more, cursor = await self.runtime.service.history(ident, conversation_id, before, after, limit)
+        page, has_more, cursor = await self.runtime.service.messages.history(ident, conversation_id, before, after,
+                                                                             limit)
         self.send_list(page, has_more, cursor)
 
     async def post(self, conversation_id: str) -> None:
         ident = await self.identity()
         self.runtime.limiter.check(ident.user_id, Limit.SEND)  # the same buckets as the socket's sends
         req = v.parse_new_message(self.body(), self.runtime.settings)
-        message, created = await self.runtime.service.send_message(ident, conversation_id, req)
+        message, created = await self.runtime.service.messages.send(ident, conversation_id, req)
         self.send(message, 201 if created else 200)
 
 
@@ -152,7 +155,7 @@ class MarkerHandler(ApiHandler):
     async def post(self, conversation_id: str) -> None:
         ident = await self.identity()
         seq = v.parse_seq(self.body())
-        self.send(await self.runtime.service.mark(ident, conversation_id, seq, self.kind))
+        self.send(await self.runtime.service.markers.mark(ident, conversation_id, seq, self.kind))
 
 
 class MessageHandler(ApiHandler):
@@ -161,11 +164,11 @@ class MessageHandler(ApiHandler):
     async def patch(self, message_id: str) -> None:
         ident = await self.identity()
         text = v.parse_edit(self.body(), self.runtime.settings)
-        self.send(await self.runtime.service.edit_message(ident, message_id, text))
+        self.send(await self.runtime.service.messages.edit(ident, message_id, text))
 
     async def delete(self, message_id: str) -> None:
         ident = await self.identity()
-        self.send(await self.runtime.service.delete_message(ident, message_id))
+        self.send(await self.runtime.service.messages.delete(ident, message_id))
 
 
 class ReactionHandler(ApiHandler):
@@ -173,11 +176,11 @@ class ReactionHandler(ApiHandler):
 
     async def put(self, message_id: str, emoji: str) -> None:
         ident = await self.identity()
-        self.send(await self.runtime.service.react(ident, message_id, emoji, True))
+        self.send(await self.runtime.service.reactions.react(ident, message_id, emoji, True))
 
     async def delete(self, message_id: str, emoji: str) -> None:
         ident = await self.identity()
-        self.send(await self.runtime.service.react(ident, message_id, emoji, False))
+        self.send(await self.runtime.service.reactions.react(ident, message_id, emoji, False))
 
 
 class ReceiptsHandler(ApiHandler):
@@ -185,7 +188,7 @@ class ReceiptsHandler(ApiHandler):
 
     async def get(self, message_id: str) -> None:
         ident = await self.identity()
-        self.send(await self.runtime.service.receipts(ident, message_id))
+        self.send(await self.runtime.service.markers.receipts(ident, message_id))
 
 
 class SearchHandler(ApiHandler):
@@ -194,7 +197,8 @@ class SearchHandler(ApiHandler):
     async def get(self) -> None:
         ident = await self.identity()
         limit = v.query_int(self.arg("limit"), "limit", 20, 1, 100)
-        results = await self.runtime.service.search(ident, self.arg("q") or "", self.arg("conversationId"), limit)
+        results = await self.runtime.service.searcher.search(ident, self.arg("q") or "", self.arg("conversationId"),
+                                                             limit)
         self.send_list(results, False, None)
 
 
@@ -203,7 +207,7 @@ class UnreadHandler(ApiHandler):
 
     async def get(self) -> None:
         ident = await self.identity()
-        self.send(await self.runtime.service.unread(ident))
+        self.send(await self.runtime.service.markers.unread(ident))
 
 
 class PresenceHandler(ApiHandler):
@@ -212,7 +216,7 @@ class PresenceHandler(ApiHandler):
     async def get(self) -> None:
         ident = await self.identity()
         role = self.arg("role") or None
-        if role is not None and role not in ("student", "teacher", "admin"):
+        if role is not None and role not in ROLES:
             raise BadRequest("role must be student, teacher or admin")
         users = await self.runtime.presence.presence_list(ident, self.arg("classId") or None, role)
         self.send_list(users, False, None)

@@ -10,9 +10,9 @@ import ujson
 
 from chat.auth import Identity
 from chat.errors import STATUS, BadRequest, ChatError, Internal, NotFound, RateLimited, TooLarge, Unavailable
-from chat.protocol import dumps
+from chat.rules.render import dumps
+from chat.rules.validation import check_storable
 from chat.runtime import Runtime
-from chat.validation import check_storable
 
 log = logging.getLogger("chat.http")
 
@@ -101,7 +101,7 @@ class ApiHandler(JsonErrors, tornado.web.RequestHandler):
     async def identity(self) -> Identity:
         """The verified caller (401 otherwise), with the directory refreshed from its claims."""
         ident = self.runtime.verifier.verify(bearer(self.request))
-        return await self.runtime.service.touch_identity(ident)
+        return await self.runtime.service.directory.touch_identity(ident)
 
     def body(self) -> Any:
         """The decoded JSON body (400 when it is not JSON)."""

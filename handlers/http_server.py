@@ -19,7 +19,7 @@ import tornado.httpserver
 import tornado.httputil
 
 from chat.errors import TooLarge
-from chat.protocol import dumps
+from chat.rules.render import dumps
 from chat.settings import Settings
 
 log = logging.getLogger("chat.http")

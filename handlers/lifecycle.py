@@ -35,7 +35,7 @@ async def graceful_shutdown(server: Any, hub: Any, runtime: Runtime, timeout: fl
     try:
         if hub is not None and not await _until(lambda: hub.inflight == 0, loop.time() + timeout):
             log.warning("shutdown: %d frames still running after %.0f s", hub.inflight, timeout)
-        await asyncio.wait_for(runtime.service.core.writer.drain(), timeout)  # every queued send answered
+        await asyncio.wait_for(runtime.service.drain(), timeout)  # every queued send answered
     except asyncio.TimeoutError:
         log.warning("shutdown: the writer did not finish within %.0f s", timeout)
     finally:

@@ -12,8 +12,8 @@ import tomllib
 from typing import Any, Dict, List, Optional
 
 from chat.errors import STATUS
+from chat.rules.validation import CONVERSATION_TYPES
 from chat.settings import Settings
-from chat.validation import CONVERSATION_TYPES
 from handlers.base import ApiHandler, dumps
 from handlers.openapi_schemas import BOOL, ERROR_TEXT, EXAMPLES, INT, NSTR, NTIME, ROLES, STR, Schema, obj, ref, schemas
 

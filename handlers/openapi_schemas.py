@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from chat import vocab
 from chat.errors import STATUS
+from chat.rules.validation import CONVERSATION_TYPES, MAX_CLIENT_MSG_ID, MAX_ID, MAX_MENTIONS, MESSAGE_TYPES
 from chat.settings import Settings
-from chat.validation import CONVERSATION_TYPES, MAX_CLIENT_MSG_ID, MAX_ID, MAX_MENTIONS, MESSAGE_TYPES
 
 Schema = Dict[str, Any]
 
-ROLES = ["student", "teacher", "admin"]
-MEMBER_ROLES = ["owner", "admin", "member"]
+ROLES = list(vocab.ROLES)
+MEMBER_ROLES = list(vocab.MEMBER_ROLES)
 # Statuses whose meaning is the same on every route; route-specific ones are listed per operation.
 ERROR_TEXT = {
     400: "Bad input: a malformed parameter or body (nothing changed).",

@@ -1,4 +1,4 @@
-"""Applies ``trusted_proxies`` (chat/proxies.py) to every request before routing.
+"""Applies ``trusted_proxies`` (chat/ops/proxies.py) to every request before routing.
 
 Wraps the application as the HTTP server's delegate: for a connection from a trusted proxy,
 the request's ``remote_ip``, ``protocol`` and ``Host`` become the forwarded ones (so the access
@@ -12,7 +12,7 @@ from typing import Any, Optional, cast
 
 from tornado import httputil
 
-from chat.proxies import ProxyRules
+from chat.ops.proxies import ProxyRules
 
 FORWARDED = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip")
 

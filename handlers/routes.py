@@ -7,6 +7,7 @@ from typing import Any, List
 import tornado.web
 
 from chat.runtime import Runtime
+from chat.vocab import Marker
 from handlers import api, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
@@ -32,8 +33,8 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/conversations/%s/participants" % ID, api.ParticipantsHandler, deps),
         (r"/api/conversations/%s/participants/%s" % (ID, ID), api.ParticipantHandler, deps),
         (r"/api/conversations/%s/messages" % ID, api.MessagesHandler, deps),
-        (r"/api/conversations/%s/read" % ID, api.MarkerHandler, {"runtime": runtime, "kind": "read"}),
-        (r"/api/conversations/%s/delivered" % ID, api.MarkerHandler, {"runtime": runtime, "kind": "delivered"}),
+        (r"/api/conversations/%s/read" % ID, api.MarkerHandler, {"runtime": runtime, "kind": Marker.READ}),
+        (r"/api/conversations/%s/delivered" % ID, api.MarkerHandler, {"runtime": runtime, "kind": Marker.DELIVERED}),
         (r"/api/messages/%s" % ID, api.MessageHandler, deps),
         (r"/api/messages/%s/reactions/%s" % (ID, ID), api.ReactionHandler, deps),
         (r"/api/messages/%s/receipts" % ID, api.ReceiptsHandler, deps),

@@ -8,9 +8,9 @@ from typing import Any, Optional
 import tornado.iostream
 import tornado.web
 
-from chat import validation as v
 from chat.auth import Identity
 from chat.errors import BadRequest, ChatError
+from chat.rules import validation as v
 from chat.uploads import UploadsService
 from chat.uploads.service import Download, UploadSink
 from handlers.base import ApiHandler, JsonErrors, bearer
@@ -124,7 +124,7 @@ class UploadFileHandler(JsonErrors, tornado.web.StaticFileHandler):
             args = {k: self.get_query_argument(k, "") or "" for k in ("u", "r", "s", "e", "sig")}
             return self.uploads.signer.verify(upload_id, self.variant, args)
         ident = self.runtime.verifier.verify(bearer(self.request))
-        return await self.runtime.service.touch_identity(ident)
+        return await self.runtime.service.directory.touch_identity(ident)
 
     async def get(self, upload_id: str, include_body: bool = True) -> None:  # type: ignore[override]
         ident = await self._caller(upload_id)

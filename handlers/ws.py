@@ -18,15 +18,14 @@ import tornado.websocket
 
 from chat.auth import Identity
 from chat.errors import ChatError, Unavailable
-from chat.heartbeat import Heartbeat
+from chat.realtime.broker import Frame
+from chat.realtime.heartbeat import Heartbeat
 from chat.runtime import Runtime
+from chat.vocab import CloseCode
 from handlers.base import JsonErrors, bearer
 
 log = logging.getLogger("chat.ws")
 
-CLOSE_GOING_AWAY = 1001
-CLOSE_SLOW_CONSUMER = 1008
-CLOSE_INVALID_PAYLOAD = 1007
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -52,7 +51,7 @@ class StrictTextProtocol(tornado.websocket.WebSocketProtocol13):
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
-                self.close(CLOSE_INVALID_PAYLOAD, "text frame is not valid UTF-8")
+                self.close(CloseCode.INVALID_PAYLOAD, "text frame is not valid UTF-8")
                 return None
             return self._run_callback(self.handler.on_message, text)
         return super()._handle_message(opcode, data)
@@ -109,7 +108,7 @@ class Link:
 
 
 class SocketHub:
-    """The :class:`chat.realtime.Transport`: connection id -> live socket, and the one
+    """The :class:`chat.realtime.sessions.Transport`: connection id -> live socket, and the one
     keep-alive timer of all sockets."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -126,12 +125,13 @@ class SocketHub:
         if not self.heartbeat.running:
             self.heartbeat.start()
 
-    def send(self, conn_id: str, frame: str) -> None:
+    def send(self, conn_id: str, frame: Frame) -> None:
         self.send_many([conn_id], frame)
 
-    def send_many(self, conn_ids: List[str], frame: str) -> None:
-        """Encode and frame once, then write the same bytes to each receiver's stream."""
-        data = text_frame(frame.encode("utf-8"))
+    def send_many(self, conn_ids: List[str], frame: Frame) -> None:
+        """Encode and frame once, then write the same bytes to each receiver's stream (a frame
+        from another node arrives as UTF-8 bytes already)."""
+        data = text_frame(frame if isinstance(frame, bytes) else frame.encode("utf-8"))
         handlers = self.handlers
         runtime = self.runtime
         for conn_id in conn_ids:
@@ -160,7 +160,7 @@ class SocketHub:
         if link is not None:
             log.info("closing %s: no pong within %.0f s", conn_id, self.heartbeat.timeout)
             try:
-                link.handler.close(CLOSE_GOING_AWAY, "ping timed out")
+                link.handler.close(CloseCode.GOING_AWAY, "ping timed out")
             except tornado.iostream.StreamBufferFullError:
                 link.gone = True
                 if link.stream is not None:
@@ -221,7 +221,7 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
 
     @property
     def ping_interval(self) -> Optional[float]:
-        return None  # the hub pings every socket from one timer (chat.heartbeat)
+        return None  # the hub pings every socket from one timer (chat.realtime.heartbeat)
 
     async def open(self, *args: Any) -> None:
         link = self.link

@@ -14,8 +14,8 @@ import tornado.websocket
 import ujson
 
 from chat.auth import mint_token
-from chat.embedded import EmbeddedMongo
-from chat.roster import import_roster
+from chat.ops.embedded import EmbeddedMongo
+from chat.ops.roster import import_roster
 from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings
 from handlers.http_server import build_http_server

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
-from chat.embedded import free_port, pid_alive
+from chat.ops.embedded import free_port, pid_alive
 from chat.store import ping_uri
 from tests.conftest import CLASSES, SECRET, USERS, Api, Ws
 from tests.test_process import ROOT, ServerProc, wait_gone
@@ -593,4 +593,33 @@ def test_a_quick_redis_restart_is_noticed_and_clients_resync(cluster):
             await eventually(lambda node=node: _restored(node), what="the link of %s back" % node.url)
         reply = await st2.ok("sync", {"conversations": {conv["id"]: 0}})
         assert [m["id"] for m in reply["messages"]] == [sent["id"]]
+    run(main())
+
+
+def test_contacts_made_through_one_node_count_for_presence_on_the_other(cluster):
+    """A group created over REST on node A makes its members contacts on node B too, for the
+    sockets B already has and for those opened there afterwards (B heard of the group only
+    through Redis: its own contacts index was read before the group existed)."""
+    a, b = cluster.start(2)
+
+    def ids(listed: List[Dict[str, Any]]) -> List[str]:
+        return [x["userId"] for x in listed]
+
+    async def main() -> None:
+        st1 = await connect(a, "st1")
+        st3 = await connect(b, "st3")  # Art 7B: shares no class with st1
+        st2 = await connect(b, "st2")
+        await subscribed(a)
+        await subscribed(b)
+        assert "st1" not in ids(await st3.ok("presence:list", {}))
+        group = await Api(a.url).conversation("st1", "group", ["st2", "st3"], title="Project")
+        await st3.expect("conversation:created", lambda f: f["data"]["id"] == group["id"])
+        assert ids(await st3.ok("presence:list", {})) == ["st1", "st2"]
+        assert "st3" in ids(await st1.ok("presence:list", {}))
+        await st3.close()
+        await st1.expect("user:offline", lambda f: f["data"]["userId"] == "st3")
+        late = await connect(b, "st3")  # a new session on the node that did not make the group
+        await st1.expect("user:online", lambda f: f["data"]["userId"] == "st3")
+        assert ids(await late.ok("presence:list", {})) == ["st1", "st2"]
+        await st2.close()
     run(main())

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List
+from typing import List
 
 from chat.clock import ManualClock
 from chat.cluster.order import OrderBuffer
 from chat.cluster.seqs import SeqReserver
+from chat.realtime.broker import Delivery, DeliveryKind
 
 
-def env(seq: int, cid: str = "c1") -> Dict[str, Any]:
-    return {"c": cid, "q": seq, "f": "frame-%d" % seq, "u": ["u1"], "s": "s1"}
+def env(seq: int, cid: str = "c1") -> Delivery:
+    return Delivery(DeliveryKind.MESSAGE, "frame-%d" % seq, ("u1",), "s1", cid, seq, "u2")
 
 
 class Harness:
@@ -19,9 +20,9 @@ class Harness:
         self.out: List[int] = []
         self.stored = stored
         self.fetches: List[tuple] = []
-        self.buffer = OrderBuffer(lambda e: self.out.append(e["q"]), self.fetch, self.clock, 0.5)
+        self.buffer = OrderBuffer(lambda e: self.out.append(e.seq), self.fetch, self.clock, 0.5)
 
-    async def fetch(self, cid: str, after: int, before: int, sample: Dict[str, Any]) -> List[Dict[str, Any]]:
+    async def fetch(self, cid: str, after: int, before: int, sample: Delivery) -> List[Delivery]:
         self.fetches.append((cid, after, before))
         return [env(s, cid) for s in self.stored if after < s < before]
 

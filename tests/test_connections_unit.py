@@ -6,14 +6,15 @@ from typing import Dict, List, Tuple
 from hypothesis import given, settings as hsettings, strategies as st
 
 from chat.clock import ManualClock
-from chat.connections import ConnectionManager, Presence
+from chat.presence.relation import OnlineIndex, Presence
 from chat.ratelimit import Limit, RateLimiter, TokenBucket
+from chat.realtime.connections import ConnectionManager
+from chat.realtime.typing import TypingTracker
 from chat.settings import Settings
-from chat.typing_state import TypingTracker
 
 
-def presence(uid: str, role: str = "student", school: str = "s1", classes=(), contacts=()) -> Presence:
-    return Presence(uid, uid.upper(), role, school, frozenset(classes), frozenset(contacts))
+def presence(uid: str, role: str = "student", school: str = "s1", classes=()) -> Presence:
+    return Presence(uid, uid.upper(), role, school, frozenset(classes))
 
 
 def recorder() -> Tuple[ConnectionManager, List[Tuple[str, str]]]:
@@ -25,11 +26,12 @@ def test_first_and_last_connection_and_empty_buckets():
     m, _ = recorder()
     assert m.add("c1", presence("u", classes=["k1", "k2"])) is True
     assert m.add("c2", presence("u", classes=["k1", "k2"])) is False  # phone + web
-    assert m.by_user == {"u": {"c1", "c2"}} and m.by_class == {"k1": {"u"}, "k2": {"u"}}
-    assert m.remove("c1")[1] is False and m.is_online("u")
+    assert m.by_user == {"u": {"c1", "c2"}} and m.online.by_class == {"k1": {"u"}, "k2": {"u"}}
+    assert m.remove("c1")[1] is False and "u" in m.online
     p, last = m.remove("c2")
     assert last is True and p.user_id == "u"
-    assert (m.by_user, m.users, m.by_school, m.by_school_role, m.by_class, m.connections) == ({}, {}, {}, {}, {}, {})
+    o = m.online
+    assert (m.by_user, m.users, o.by_school, o.by_school_role, o.by_class, m.connections) == ({}, {}, {}, {}, {}, {})
     assert m.remove("c2") == (None, False)
 
 
@@ -46,16 +48,25 @@ def test_publish_serializes_once_and_reaches_every_connection():
 
 
 def test_presence_rules():
-    m, _ = recorder()
+    index = OnlineIndex()
+    contacts: Dict[str, set] = {}
     people = {
         "st1": presence("st1", classes=["c1"]), "st2": presence("st2", classes=["c1"]),
         "st3": presence("st3", classes=["c2"]), "t1": presence("t1", "teacher", classes=["c1"]),
         "t2": presence("t2", "teacher", classes=["c2"]), "a1": presence("a1", "admin"),
         "x1": presence("x1", "teacher", "s2", classes=["cx"]), "x9": presence("x9", "admin", "s2"),
     }
-    for uid, p in people.items():
-        m.add("conn-" + uid, p)
-    see = {uid: m.audience(p) for uid, p in people.items()}
+    for p in people.values():
+        index.add(p)
+
+    def audience(p: Presence):
+        return index.peers(p, contacts.get(p.user_id, set()))
+
+    def link(ids):  # a direct or group conversation joins them (the contacts index's job)
+        for uid in ids:
+            contacts.setdefault(uid, set()).update(u for u in ids if u != uid)
+
+    see = {uid: audience(p) for uid, p in people.items()}
     assert see["st1"] == {"st2", "t1", "a1"}
     assert see["t1"] == {"st1", "st2", "t2", "a1"}
     assert see["a1"] == {"st1", "st2", "st3", "t1", "t2"}
@@ -63,10 +74,10 @@ def test_presence_rules():
     for viewer, seen in see.items():  # the relation is symmetric
         for other in seen:
             assert viewer in see[other], (viewer, other)
-    m.link(["st1", "st3"])
-    assert "st3" in m.audience(people["st1"]) and "st1" in m.audience(people["st3"])
-    m.link(["st1", "x1"])  # a contact across schools still never sees presence
-    assert "x1" not in m.audience(people["st1"])
+    link(["st1", "st3"])
+    assert "st3" in audience(people["st1"]) and "st1" in audience(people["st3"])
+    link(["st1", "x1"])  # a contact across schools still never sees presence
+    assert "x1" not in audience(people["st1"])
 
 
 @hsettings(max_examples=200, deadline=None)
@@ -92,15 +103,17 @@ def test_random_open_close_keeps_indexes_consistent(ops):
         online = {users[u].user_id for u in live.values()}
         assert set(m.users) == online
         assert {c: m.connections[c] for c in m.connections} == {c: users[u].user_id for c, u in live.items()}
-        assert all(m.by_user.values()) and all(m.by_school.values()) and all(m.by_class.values())
-        assert set().union(*m.by_school.values()) == online if online else m.by_school == {}
-        for (school, role), ids in m.by_school_role.items():
+        o = m.online
+        assert all(m.by_user.values()) and all(o.by_school.values()) and all(o.by_class.values())
+        assert set().union(*o.by_school.values()) == online if online else o.by_school == {}
+        for (school, role), ids in o.by_school_role.items():
             assert ids == {u for u in online if m.users[u].school == school and m.users[u].role == role}
-        for class_id, ids in m.by_class.items():
+        for class_id, ids in o.by_class.items():
             assert ids == {u for u in online if class_id in m.users[u].class_ids}
     for conn in list(live):
         m.remove(conn)
-    assert (m.by_user, m.users, m.by_school, m.by_school_role, m.by_class, m.connections) == ({}, {}, {}, {}, {}, {})
+    o = m.online
+    assert (m.by_user, m.users, o.by_school, o.by_school_role, o.by_class, m.connections) == ({}, {}, {}, {}, {}, {})
 
 
 def test_token_bucket():

@@ -1,4 +1,4 @@
-"""The embedded database commits each insert command once (chat/embedded_db.py), and what a
+"""The embedded database commits each insert command once (chat/ops/embedded_db.py), and what a
 client sees of an insert is what nx-27017 as published gives."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pymongo
 import pytest
 from pymongo.errors import BulkWriteError
 
-from chat import embedded_db
-from chat.embedded import child_argv
+from chat.ops import embedded_db
+from chat.ops.embedded import child_argv
 
 
 def _handler(tmp_path: Any, patched: bool) -> Any:
@@ -101,7 +101,7 @@ def test_the_database_child_runs_with_one_commit_per_insert(mongo_uri, request):
     if request.config.getoption("--mongodb-uri"):
         pytest.skip("an external MongoDB: no embedded child")
     assert embedded_db.install()
-    assert "chat.embedded_db" in " ".join(child_argv())
+    assert "chat.ops.embedded_db" in " ".join(child_argv())
     client: Any = pymongo.MongoClient(mongo_uri)
     try:
         coll = client["embedded_db_test"]["m"]

@@ -123,7 +123,7 @@ async def test_sync_replies_are_bounded_and_repeating_recovers_everything(api, w
         for d in docs:
             from chat.store import new_id
             d["id"] = new_id()
-        await runtime.service.import_messages(conv["id"], docs)
+        await runtime.service.messages.import_history(conv["id"], docs)
         expected[conv["id"]] = list(range(1, 61))
     c = await ws("st1")
     seen = {conv["id"]: 0 for conv in convs}
@@ -259,7 +259,7 @@ async def test_a_read_marker_costs_what_it_moved_not_the_conversation(api, runti
     docs = [{"id": new_id(), "senderId": "st2", "senderName": "Sue", "type": "text", "text": "m%d" % i,
              "attachments": [], "replyTo": None, "clientMsgId": "bulk-%d" % i, "createdAt": 1, "editedAt": None,
              "deletedAt": None} for i in range(3000)]
-    await runtime.service.import_messages(conv["id"], docs)
+    await runtime.service.messages.import_history(conv["id"], docs)
     _, listed = await api.get("/api/conversations", "st1")
     assert listed["data"][0]["unread"] == 3000  # counted once, in chunks
     real = runtime.store.messages.count_countable

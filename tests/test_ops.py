@@ -11,7 +11,7 @@ from typing import Dict, Optional
 import pytest
 
 from chat import settings as settings_mod
-from chat.config_file import read_config
+from chat.ops.config_file import read_config
 from chat.settings import OPTIONS, SettingsError
 from chat.version import __version__
 
@@ -229,7 +229,7 @@ def test_metrics_on_the_main_port_see_a_live_socket(tmp_path):
 def test_metrics_on_their_own_loopback_port_only(tmp_path):
     import urllib.request
 
-    from chat.embedded import free_port
+    from chat.ops.embedded import free_port
     from tests.test_process import http
 
     port = free_port()
@@ -276,7 +276,7 @@ def test_migrations_stamp_new_data_resume_and_refuse_newer(mongo_uri):
 
     import pymongo
 
-    from chat.migrations import SchemaTooNew, migrate, stored_version
+    from chat.ops.migrations import SchemaTooNew, migrate, stored_version
 
     client = pymongo.MongoClient(mongo_uri)
     names = []
@@ -348,7 +348,7 @@ def test_readme_configuration_table_is_the_settings_table():
 
 
 def test_embedded_log_rotation_keeps_n_copies(tmp_path):
-    from chat.embedded import rotate_log
+    from chat.ops.embedded import rotate_log
 
     log = tmp_path / "nx-27017.log"
     with open(log, "ab") as writer:  # the child's descriptor, O_APPEND, stays open across rotations
@@ -367,7 +367,7 @@ def test_embedded_log_rotation_keeps_n_copies(tmp_path):
 
 
 def test_the_hidden_database_command_runs_nx_27017(tmp_path):
-    from chat.embedded import CHILD_COMMAND
+    from chat.ops.embedded import CHILD_COMMAND
 
     result = run(CHILD_COMMAND, "--help")
     assert result.returncode == 0 and "--pid-file" in result.stdout
@@ -376,7 +376,7 @@ def test_the_hidden_database_command_runs_nx_27017(tmp_path):
 def test_the_database_child_gets_another_port_when_its_port_is_taken_first(tmp_path):
     import socket
 
-    from chat.embedded import EmbeddedMongo
+    from chat.ops.embedded import EmbeddedMongo
     from chat.store import ping_uri
 
     mongo = EmbeddedMongo(str(tmp_path / "d"))
@@ -397,7 +397,7 @@ def test_the_database_child_gets_another_port_when_its_port_is_taken_first(tmp_p
 def test_database_ports_are_chosen_below_the_ephemeral_range():
     import random
 
-    from chat.embedded import database_port
+    from chat.ops.embedded import database_port
 
     with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
         low = int(fh.read().split()[0])

@@ -7,8 +7,8 @@ import pytest
 
 from chat.clock import ManualClock
 from chat.events import Audience
-from chat.people import PeopleIndex
-from chat.roster import import_roster
+from chat.ops.roster import import_roster
+from chat.presence.contacts import PeopleIndex
 from tests.conftest import token
 
 pytestmark = pytest.mark.usefixtures("school")

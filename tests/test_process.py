@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import pytest
 
-from chat.embedded import free_port, pid_alive
+from chat.ops.embedded import free_port, pid_alive
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -13,13 +13,13 @@ import tornado.websocket
 import ujson
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from chat import protocol as p
-from chat.embedded import free_port
 from chat.errors import BadRequest, TooLarge
-from chat.roster import import_roster
+from chat.ops.embedded import free_port
+from chat.ops.roster import import_roster
+from chat.realtime import protocol as p
+from chat.rules.validation import storable
 from chat.runtime import build_runtime
 from chat.settings import Settings
-from chat.validation import storable
 from handlers.http_server import build_http_server
 from handlers.routes import make_app
 from tests.conftest import CLASSES, SECRET, USERS, token
@@ -93,8 +93,8 @@ def live(mongo_uri, tmp_path_factory):
             await rt.store.ensure_indexes()
             await import_roster(rt.store, USERS, CLASSES)
             ident = rt.verifier.verify(token("st1"))
-            from chat.validation import NewConversation
-            conv, _ = await rt.service.create_conversation(ident, NewConversation("group", ["st2"], "Fuzz", None))
+            from chat.rules.validation import NewConversation
+            conv, _ = await rt.service.conversations.create(ident, NewConversation("group", ["st2"], "Fuzz", None))
             server = build_http_server(make_app(rt), settings)
             port = free_port()
             server.listen(port, "127.0.0.1")

@@ -167,7 +167,7 @@ async def test_a_socket_that_never_answers_pings_is_closed_and_the_others_stay(c
 
 @pytest.mark.gen_test
 async def test_heartbeat_rounds_in_chunks_and_a_timeout_equal_to_the_interval():
-    from chat import heartbeat as hb
+    from chat.realtime import heartbeat as hb
 
     clock = ManualClock()
     ids = ["c%d" % i for i in range(hb.CHUNK * 2 + 3)]
@@ -197,7 +197,7 @@ async def test_heartbeat_rounds_in_chunks_and_a_timeout_equal_to_the_interval():
 
 @pytest.mark.gen_test
 async def test_names_in_conversation_views_come_from_memory_and_follow_roster_imports(clock, runtime, api, settings):
-    from chat.roster import import_roster
+    from chat.ops.roster import import_roster
 
     conv = await api.conversation("st1", "group", ["st2"], title="Pair")
     reads = []
@@ -221,7 +221,7 @@ async def test_names_in_conversation_views_come_from_memory_and_follow_roster_im
 
 @pytest.mark.gen_test
 async def test_a_socket_that_fails_to_be_pinged_or_closed_does_not_stop_the_round():
-    from chat import heartbeat as hb
+    from chat.realtime import heartbeat as hb
 
     clock = ManualClock()
     ids = ["a", "b", "c"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from chat.errors import Duplicate
+from chat.live.unread import UnreadCounter
 from chat.store import InsertOutcome, Store, new_id, seq_key
 from chat.store.db import UNSET, has, oid
-from chat.unread import UnreadCounter
 
 
 @pytest.fixture
@@ -305,7 +305,7 @@ def test_search_range_is_literal_lowercase_and_scoped(io_loop, store):
 
 
 def test_reactions_unique_cap_and_grouping(io_loop, store):
-    from chat.render import reactions
+    from chat.rules.render import reactions
 
     async def work():
         cid, stored = await _fill(store, 1)

@@ -1,4 +1,4 @@
-"""Sync pages kept in memory (chat/recent.py): members reconnecting together read storage once
+"""Sync pages kept in memory (chat/live/recent.py): members reconnecting together read storage once
 per conversation, and no change to a conversation is ever hidden by a kept page."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from chat.clock import ManualClock
 from chat.events import Audience
-from chat.recent import RecentPages
+from chat.live.recent import RecentPages
 
 pytestmark = pytest.mark.usefixtures("school")
 
@@ -169,7 +169,7 @@ async def test_changes_since_a_time_are_read_once_for_everyone_and_filtered_per_
 
 @pytest.mark.gen_test
 async def test_too_many_changes_or_an_uncached_conversation_are_read_per_user(runtime, api, ws, monkeypatch):
-    from chat import sync
+    from chat.domain import sync
 
     conv = await api.conversation("t1", "group", ["st1"], title="Lab")
     msgs = [await api.send("t1", conv["id"], "m%d" % k) for k in range(3)]

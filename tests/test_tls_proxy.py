@@ -138,7 +138,7 @@ def test_forwarded_headers_from_an_untrusted_peer_are_ignored(tmp_path):
 
 
 def test_proxy_rules_read_the_forwarded_chain_from_the_right():
-    from chat.proxies import ProxyRules
+    from chat.ops.proxies import ProxyRules
 
     rules = ProxyRules(["10.0.0.0/8", "127.0.0.1"])
     assert rules.client_ip("10.0.0.1", "198.51.100.1, 203.0.113.9, 10.1.1.1") == "203.0.113.9"

@@ -10,10 +10,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from chat import settings as settings_mod, validation as v
+from chat import settings as settings_mod
 from chat.auth import TokenVerifier, mint_token, resolve_secret
 from chat.errors import BadRequest, Unauthorized
-from chat.roster import RosterError, parse_roster
+from chat.ops.roster import RosterError, parse_roster
+from chat.rules import validation as v
 from chat.settings import Settings
 from chat.timeutil import iso, parse_iso
 

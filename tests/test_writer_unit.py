@@ -1,4 +1,4 @@
-"""The message writer's contract (chat/writer.py), against a fault-injecting message log.
+"""The message writer's contract (chat/live/writer.py), against a fault-injecting message log.
 
 Unit tier: no sockets, no database. The fake log behaves like the real one (ordered inserts,
 unique (sender, clientMsgId) and (conversation, seq)) and fails where each test says.
@@ -11,11 +11,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 import pytest
 
-from chat.convcache import ConversationCache
 from chat.errors import BadRequest, Unavailable
 from chat.events import NullEvents
+from chat.live.convcache import ConversationCache
+from chat.live.writer import MessageWriter
 from chat.store import InsertOutcome, new_id
-from chat.writer import MessageWriter
 
 
 class FakeLog:

@@ -243,7 +243,7 @@ async def test_presence_visibility_matrix(ws, api, runtime):
     await runtime.presence.flush()  # written behind, many users at once
     user = await runtime.store.directory.get_user("st1")
     assert user["lastSeenAt"] > 0
-    assert "st1" not in runtime.manager.by_user and "st1" not in runtime.manager.by_class.get("c1", set())
+    assert "st1" not in runtime.manager.by_user and "st1" not in runtime.manager.online.by_class.get("c1", set())
 
 
 @pytest.mark.gen_test(timeout=60)

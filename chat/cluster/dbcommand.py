@@ -15,7 +15,7 @@ import threading
 from typing import List
 
 from chat import settings as settings_mod
-from chat.embedded import EmbeddedError, EmbeddedMongo
+from chat.ops.embedded import EmbeddedError, EmbeddedMongo
 
 log = logging.getLogger("chat.cluster.db")
 

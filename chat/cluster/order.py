@@ -17,19 +17,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Awaitable, Callable, Dict, List, Optional, Set
 
 from chat.clock import Clock, Timer
+from chat.realtime.broker import Delivery
 
 log = logging.getLogger("chat.cluster.order")
 
 MAX_CONVERSATIONS = 50000
 MAX_SKIPPED = 64
 
-#: an envelope: ``c`` conversation id, ``q`` seq, ``f`` the frame, ``u``/``s`` its audience
-Envelope = Dict[str, Any]
-#: (conversation id, after seq, before seq) -> envelopes of the stored messages in between, by seq
-Fetch = Callable[[str, int, int, Envelope], Awaitable[List[Envelope]]]
+#: (conversation id, after seq, before seq, a held delivery) -> deliveries of the stored messages
+#: in between, by seq
+Fetch = Callable[[str, int, int, Delivery], Awaitable[List[Delivery]]]
 
 
 class _Window:
@@ -39,16 +39,16 @@ class _Window:
         self.top = top
         self.first = top + 1              # the window started here
         self.before: Set[int] = set()     # seqs under ``first`` delivered late
-        self.held: Dict[int, Envelope] = {}
+        self.held: Dict[int, Delivery] = {}
         self.timer: Optional[Timer] = None
         self.skipped: Set[int] = set()
         self.filling = False
 
 
 class OrderBuffer:
-    """See the module doc; ``deliver`` writes one envelope to the local sockets."""
+    """See the module doc; ``deliver`` writes one message delivery to the local sockets."""
 
-    def __init__(self, deliver: Callable[[Envelope], None], fetch: Fetch, clock: Clock, gap_timeout: float) -> None:
+    def __init__(self, deliver: Callable[[Delivery], None], fetch: Fetch, clock: Clock, gap_timeout: float) -> None:
         self.deliver = deliver
         self.fetch = fetch
         self.clock = clock
@@ -58,9 +58,9 @@ class OrderBuffer:
         self.filled = 0          # messages read from the database to fill a gap
         self.late = 0            # skipped seqs that arrived after all
 
-    def offer(self, env: Envelope) -> None:
-        """A ``message:new`` envelope, from this node or another."""
-        cid, seq = env["c"], int(env["q"])
+    def offer(self, env: Delivery) -> None:
+        """A ``message:new`` delivery, from this node or another."""
+        cid, seq = env.conversation_id or "", env.seq
         window = self._windows.get(cid)
         if window is None:
             window = self._windows[cid] = _Window(seq - 1)
@@ -115,7 +115,7 @@ class OrderBuffer:
                 log.warning("could not read seqs %d..%d of %s to fill a gap", window.top + 1, first_held - 1, cid)
                 found = []
             for env in found:
-                seq = int(env["q"])
+                seq = env.seq
                 if seq <= window.top:
                     continue
                 for missing in range(window.top + 1, seq):

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from chat.store.conversations import Conversations
+from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
-from chat.store.messages import InsertOutcome, Messages
-from chat.store.users import Directory
+from chat.store.message_repo import InsertOutcome, Messages
+from chat.store.user_repo import Directory
 
 __all__ = ["Store", "Directory", "Conversations", "Messages", "InsertOutcome", "new_id", "ping_uri",
            "seq_key", "reaction_key", "search_text"]

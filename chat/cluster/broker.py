@@ -1,0 +1,215 @@
+"""The broker of a cluster node: deliveries between server processes through Redis.
+
+:meth:`RedisBroker.publish` delivers to this node's sockets directly, and one Lua script in
+Redis routes the delivery's envelope (:mod:`chat.cluster.envelope`: the frame as serialized
+once, behind a small routing header) to the other nodes holding sockets of its receivers: the
+presence registry (``online:<user>``: node -> sockets, see :mod:`chat.presence.shared`) is the
+routing table, and each such node gets the envelope once, on its own channel
+(``<prefix>n:<node>``), whatever the number of its receivers. A node therefore receives only
+what its sockets need, and writes the same bytes to every local socket.
+
+Message deliveries pass through :class:`chat.cluster.order.OrderBuffer` on every node, so a
+receiver never sees seq n+1 of a conversation before n. Participant and title changes are
+announced on the cluster-wide channel (``<prefix>all``, rare events), so every node re-reads
+the conversation it has cached and keeps its presence contacts current; the same channel
+carries "resync" after a Redis outage. Whatever a delivery implies on a node happens in the
+node's endpoint (:class:`chat.realtime.push.LocalDelivery`), as in one process.
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import uuid
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from chat.clock import Clock
+from chat.cluster.envelope import Envelope, Kind
+from chat.cluster.link import RedisLink
+from chat.cluster.order import OrderBuffer
+from chat.cluster.seqs import SeqReserver
+from chat.live.writer import ReserveSeqs
+from chat.presence.backend import Announce
+from chat.presence.relation import ContactsOf
+from chat.presence.shared import LocalSockets, SharedPresence
+from chat.ratelimit import RateLimiter
+from chat.realtime import protocol as p
+from chat.realtime.broker import UNATTACHED, Delivery, DeliveryKind, NodeEndpoint
+from chat.rules import render
+from chat.settings import Settings
+from chat.store import Store
+
+log = logging.getLogger("chat.cluster.node")
+
+SEEN_IDS = 20000
+
+# KEYS: online:<user> of each receiver; ARGV: origin node, key prefix, payload. Publishes the
+# payload once to every other node holding a socket of any receiver; returns how many.
+_ROUTE = """
+local sent, count = {}, 0
+for _, key in ipairs(KEYS) do
+  for _, node in ipairs(redis.call('HKEYS', key)) do
+    if node ~= ARGV[1] and not sent[node] then
+      sent[node] = true
+      redis.call('PUBLISH', ARGV[2] .. 'n:' .. node, ARGV[3])
+      count = count + 1
+    end
+  end
+end
+return count
+"""
+
+
+class RedisBroker:
+    """The :class:`chat.realtime.broker.Broker` of a cluster node (see the module doc)."""
+
+    def __init__(self, settings: Settings, store: Store, limiter: RateLimiter, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.limiter = limiter
+        self.clock = clock
+        self.node_id = uuid.uuid4().hex[:12]
+        self.prefix = "chat:%s:" % settings.db_name
+        self.all_channel = self.prefix + "all"
+        self.node_channel = self.prefix + "n:" + self.node_id
+        self.presence_channels = self.prefix + "p:"
+        self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore,
+                              always=[self.all_channel, self.node_channel])
+        self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
+        self.seqs = SeqReserver(store.conversations)
+        self.endpoint: NodeEndpoint = UNATTACHED
+        self.presence: Optional[SharedPresence] = None
+        self.resyncs = 0
+        self._ids = itertools.count(1)
+        self._seen: "collections.OrderedDict[str, None]" = collections.OrderedDict()
+        self._handlers: Dict[Kind, Callable[[Envelope], None]] = {
+            Kind.PUSH: self._on_push,
+            Kind.CONVERSATION: self._on_conversation,
+            Kind.RESYNC: self._on_resync,
+            Kind.HOLD: self._on_hold,
+        }
+
+    def presence_backend(self, sockets: LocalSockets, contacts_of: ContactsOf, announce: Announce,
+                         refuse: Callable[[str], None]) -> SharedPresence:
+        """The presence backend that shares this node's Redis link (built once, while wiring)."""
+        s = self.settings
+        self.presence = SharedPresence(self.link, self.prefix, self.node_id, sockets, contacts_of, announce,
+                                       refuse, self.holders_changed, self.clock, s.cluster_node_ttl,
+                                       s.max_sockets_per_user)
+        return self.presence
+
+    def attach(self, endpoint: NodeEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def seq_reserver(self) -> Optional[ReserveSeqs]:
+        return self.seqs.reserve
+
+    async def start(self) -> None:
+        """Connect to Redis (waiting a little, so the first pushes are not dropped); the server
+        serves meanwhile whatever Redis does."""
+        self.link.start()
+        if not await self.link.wait_up(5.0):
+            log.warning("serving without redis for now: pushes reach local sockets only until it answers")
+
+    async def close(self) -> None:
+        """At shutdown, after the sockets closed and presence settled."""
+        await self.link.close()
+
+    def stats(self) -> Optional[Dict[str, Any]]:
+        presence = self.presence.stats() if self.presence is not None else {}
+        return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, sharedLimits=self.limiter.shared,
+                    seqReservations=self.seqs.reservations, **presence, **self.order.stats())
+
+    def register_metrics(self, registry: Any) -> None:
+        """The cluster's gauges on a Prometheus registry."""
+        from chat.cluster.metrics import register
+        register(registry, lambda: self.stats() or {})
+
+    # ------------------------------------------------------------------ sending
+    def publish(self, delivery: Delivery) -> None:
+        if not delivery.users:
+            return
+        envelope = Envelope(Kind.PUSH, self.node_id, "%s:%d" % (self.node_id, next(self._ids)), delivery)
+        self._receive(delivery)
+        self._route(delivery.users, envelope.encode())
+
+    def conversation_changed(self, conversation_id: str, school: str, members: Optional[Sequence[str]]) -> None:
+        envelope = Envelope(Kind.CONVERSATION, self.node_id, conversation_id=conversation_id, school=school,
+                            members=tuple(members) if members is not None else None)
+        self.link.publish([self.all_channel], envelope.encode())
+
+    def holders_changed(self, user_id: str, nodes: int) -> None:
+        """Each node holding sockets of the user gets an equal share of its rate limits, so
+        together they allow what one process would."""
+        self.limiter.share(user_id, nodes)
+        self._route([user_id], Envelope(Kind.HOLD, self.node_id, user_id=user_id, nodes=nodes).encode())
+
+    def _route(self, user_ids: Sequence[str], payload: str) -> None:
+        """Publish to every other node holding a socket of any of these users (once each)."""
+        self.link.run_script(_ROUTE, [self.prefix + "online:" + u for u in user_ids],
+                             [self.node_id, self.prefix, payload])
+
+    # ------------------------------------------------------------------ receiving
+    def _on_message(self, channel: str, payload: bytes) -> None:
+        if channel.startswith(self.presence_channels):
+            if self.presence is not None:
+                self.presence.received(payload)
+            return
+        envelope = Envelope.decode(payload)
+        if envelope.origin != self.node_id:  # this node's own were handled when sent
+            self._handlers[envelope.kind](envelope)
+
+    def _on_push(self, envelope: Envelope) -> None:
+        if envelope.id in self._seen:
+            return  # the same envelope on another local receiver's channel
+        self._seen[envelope.id] = None
+        if len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)
+        delivery = envelope.delivery
+        assert delivery is not None
+        if delivery.kind is DeliveryKind.MESSAGE and delivery.conversation_id is not None:
+            # stored by another node: markers here may move up to it
+            self.endpoint.message_stored_elsewhere(delivery.conversation_id, delivery.seq)
+        self._receive(delivery)
+
+    def _on_conversation(self, envelope: Envelope) -> None:
+        if envelope.conversation_id is not None:
+            self.endpoint.conversation_changed_elsewhere(envelope.conversation_id, envelope.school or "",
+                                                         envelope.members)
+
+    def _on_resync(self, envelope: Envelope) -> None:
+        self._tell_resync()
+
+    def _on_hold(self, envelope: Envelope) -> None:
+        if envelope.user_id is not None:
+            self.limiter.share(envelope.user_id, envelope.nodes)
+
+    def _receive(self, delivery: Delivery) -> None:
+        if delivery.kind is DeliveryKind.MESSAGE:
+            self.order.offer(delivery)
+        else:
+            self.endpoint.deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        self.endpoint.deliver(delivery)
+
+    async def _fetch(self, cid: str, after: int, before: int, sample: Delivery) -> List[Delivery]:
+        docs = await self.store.messages.history(cid, before, after, max(1, before - after - 1))
+        out = []
+        for doc in docs:
+            view = render.message(doc)
+            out.append(Delivery(DeliveryKind.MESSAGE, p.push(p.Message.NEW, view), sample.users, sample.school,
+                                view["conversationId"], view["seq"], view["senderId"]))
+        return out
+
+    # ------------------------------------------------------------------ outages
+    def _on_restore(self) -> None:
+        """Redis is back (or a publish failed earlier): every client of every node resyncs."""
+        if self.presence is not None:
+            self.presence.restored()
+        self._tell_resync()
+        self.link.publish([self.all_channel], Envelope(Kind.RESYNC, self.node_id).encode())
+
+    def _tell_resync(self) -> None:
+        self.resyncs += 1
+        self.endpoint.resync_all()

@@ -1,0 +1,89 @@
+"""What every domain module shares: the dependencies and the access checks.
+
+Built once per process by :class:`chat.domain.service.ChatService`; the action modules
+(conversations, messages, reactions, markers, search, sync, directory) receive it.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from chat.auth import Identity
+from chat.clock import Clock
+from chat.errors import Forbidden, NotFound
+from chat.events import EventSink
+from chat.live.convcache import ConversationCache, ConvState
+from chat.live.flusher import Flusher
+from chat.live.writer import MessageWriter
+from chat.settings import Settings
+from chat.store import Store
+
+# a user's conversations missing from the cache are loaded into it when this few (a load is three
+# reads, once for all members); more are read in one query without caching them
+LOAD_INTO_CACHE = 8
+
+
+@dataclasses.dataclass
+class Core:
+    settings: Settings
+    store: Store
+    events: EventSink
+    clock: Clock
+    cache: ConversationCache
+    writer: MessageWriter
+    flusher: Flusher
+    online: Callable[[str], bool]
+
+    async def participant(self, ident: Identity, conversation_id: str) -> ConvState:
+        """The conversation if the caller takes part in it, in the caller's token school
+        (a membership in another school's conversation is invisible); 404 unknown, 403
+        otherwise."""
+        state = await self.cache.get(conversation_id)
+        if state.school != ident.school or ident.user_id not in state.roles:
+            raise Forbidden("not a participant of this conversation")
+        return state
+
+    async def membership(self, ident: Identity, conversation_id: str) -> Tuple[ConvState, Dict[str, Any]]:
+        """The conversation and the caller's stored membership (markers, flags)."""
+        state = await self.participant(ident, conversation_id)
+        membership = await self.store.conversations.membership(conversation_id, ident.user_id)
+        if membership is None:
+            raise Forbidden("not a participant of this conversation")
+        return state, membership
+
+    async def message(self, ident: Identity, message_id: str) -> Tuple[Dict[str, Any], ConvState]:
+        """A message of a conversation the caller takes part in."""
+        msg = await self.store.messages.get(message_id)
+        if msg is None:
+            raise NotFound("no such message")
+        return msg, await self.participant(ident, msg["conversationId"])
+
+    async def live_docs(self, conversation_ids: Iterable[str]) -> List[Dict[str, Any]]:
+        """Conversation documents, with the live fields of cached ones."""
+        ids = list(conversation_ids)
+        cached = self.cache.cached(ids)
+        docs = [st.as_doc() for st in cached.values()]
+        missing = [c for c in ids if c not in cached]
+        # (not in a cluster: a node's cached state follows only the messages it is sent)
+        if 0 < len(missing) <= LOAD_INTO_CACHE and not self.settings.redis_url:
+            # load them into the cache: the conversation's other members (all reconnecting
+            # after a restart, say) then find them there instead of reading storage each
+            for state in await asyncio.gather(*(self._cached_or_none(c) for c in missing)):
+                if state is not None:
+                    docs.append(state.as_doc())
+            return docs
+        return docs + await self.store.conversations.get_many(missing)
+
+    async def _cached_or_none(self, conversation_id: str) -> Optional[ConvState]:
+        try:
+            return await self.cache.get(conversation_id)
+        except NotFound:  # a membership of a conversation that is gone
+            return None
+
+    async def my_memberships(self, ident: Identity) -> Tuple[Dict[str, Dict[str, Any]], List[Dict[str, Any]]]:
+        """The caller's memberships and conversation documents, of its token school only."""
+        memberships = {m["conversationId"]: m
+                       for m in await self.store.conversations.memberships_of_user(ident.user_id)}
+        docs = [d for d in await self.live_docs(memberships) if d.get("school") == ident.school]
+        return {d["id"]: memberships[d["id"]] for d in docs}, docs

@@ -1,0 +1,108 @@
+"""ChatService: the chat domain, built once, and the one door to it.
+
+Handlers (REST and WebSocket alike) call the domain's action objects through it, as Zulip's
+views call its ``do_*`` actions: ``service.messages.send(...)``, ``service.markers.mark(...)``;
+nothing reaches under them. Each action module is one concept:
+
+- :mod:`chat.domain.directory`: who a token speaks for, whom one can find;
+- :mod:`chat.domain.conversations`: create, list, view, rename, flags, participants;
+- :mod:`chat.domain.messages`: send, history, edit, delete, imports;
+- :mod:`chat.domain.reactions`, :mod:`chat.domain.markers` (read/delivered, receipts, unread overview),
+  :mod:`chat.domain.search`, :mod:`chat.domain.sync`;
+- underneath: :mod:`chat.live.convcache` (live conversation state), :mod:`chat.live.writer` (group
+  commit), :mod:`chat.live.flusher` (write-behind), :mod:`chat.live.unread` (counters),
+  :mod:`chat.rules.policy` (who may do what), :mod:`chat.store` (repositories over one seam).
+
+Whatever must reach other users leaves through the :class:`chat.events.EventSink` the service
+is built with. Start-up, drain and what a cluster needs are named methods here (:meth:`start`,
+:meth:`drain`, :meth:`close`, :meth:`conversation_changed_elsewhere`,
+:meth:`message_stored_elsewhere`), so nothing outside reaches into the live state.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from chat.clock import Clock, SystemClock
+from chat.domain.conversations import ConversationActions
+from chat.domain.core import Core
+from chat.domain.directory import DirectoryActions
+from chat.domain.markers import MarkerActions
+from chat.domain.messages import MessageActions
+from chat.domain.reactions import ReactionActions
+from chat.domain.search import SearchActions
+from chat.domain.sync import SyncActions
+from chat.events import EventSink, Fanout, NullEvents
+from chat.live.convcache import ConversationCache
+from chat.live.flusher import Flusher
+from chat.live.recent import RecentPages
+from chat.live.unread import UnreadCounter
+from chat.live.writer import MessageWriter, ReserveSeqs
+from chat.metrics import Metrics
+from chat.settings import Settings
+from chat.store import Store
+from chat.uploads import UploadsService
+
+
+class ChatService:
+    """The chat domain on top of :class:`Store` (see the module doc)."""
+
+    def __init__(self, settings: Settings, store: Store, events: Optional[EventSink] = None,
+                 online: Optional[Callable[[str], bool]] = None, clock: Optional[Clock] = None,
+                 uploads: Optional[UploadsService] = None, metrics: Optional[Metrics] = None,
+                 reserve_seqs: Optional[ReserveSeqs] = None) -> None:
+        """``reserve_seqs``: several processes write the database (a cluster): each batch's
+        seqs are reserved there instead of counted in memory."""
+        single_writer = reserve_seqs is None
+        self.settings = settings
+        self.store = store
+        # sync's pages are kept while this process sees every write as an event (not in a cluster)
+        clock = clock or SystemClock()
+        self.recent = (RecentPages(settings.sync_cache_bytes, clock)
+                       if single_writer and settings.sync_cache_bytes > 0 else None)
+        sink: EventSink = events or NullEvents()
+        self.events: EventSink = Fanout([self.recent, sink]) if self.recent is not None else sink
+        cache = ConversationCache(store)
+        flusher = Flusher(cache, store.conversations, clock, settings.conversation_flush)
+        writer = MessageWriter(cache, store.messages, self.events, flusher.schedule, settings.write_linger,
+                               observe_batch=metrics.writer_batch if metrics else None,
+                               observe_latency=metrics.send_latency if metrics else None)
+        if reserve_seqs is not None:
+            writer.use_shared_seqs(reserve_seqs)
+        self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
+                         writer=writer, flusher=flusher, online=online or (lambda _user_id: False))
+        counter = UnreadCounter(store, settings.unread_chunk)
+        self.directory = DirectoryActions(self.core)
+        self.markers = MarkerActions(self.core, counter)
+        self.messages = MessageActions(self.core, counter, uploads)
+        self.conversations = ConversationActions(self.core, self.directory, self.messages, self.markers)
+        self.reactions = ReactionActions(self.core)
+        self.searcher = SearchActions(self.core)
+        self.syncer = SyncActions(self.core, self.recent)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Read what handshakes need into memory (after a restart the whole school reconnects
+        at once: the first hundred handshakes should not all wait on these reads)."""
+        await self.directory.load()
+
+    async def drain(self) -> None:
+        """Wait until every queued send is written and answered."""
+        await self.core.writer.drain()
+
+    def conversation_changed_elsewhere(self, conversation_id: str) -> None:
+        """Another process changed the conversation's participants or title: re-read it
+        before its next use, however soon that is."""
+        self.core.cache.mark_stale(conversation_id)
+
+    def message_stored_elsewhere(self, conversation_id: str, seq: int) -> None:
+        """Another process stored seq ``seq``: markers here may move up to it."""
+        self.core.cache.note_seq(conversation_id, seq)
+
+    async def flush(self) -> None:
+        """Write the live conversation state of changed conversations now."""
+        await self.core.flusher.flush()
+
+    async def close(self) -> None:
+        """Finish queued sends and write the conversation state (at shutdown)."""
+        await self.core.writer.drain()
+        await self.core.flusher.close()

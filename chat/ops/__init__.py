@@ -1,0 +1,3 @@
+"""Operations: the embedded database, backup and restore, migrations, roster import, config file,
+demo seed, logging.
+"""

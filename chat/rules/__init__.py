@@ -1,0 +1,3 @@
+"""Pure rules: who may do what (policy), what input is valid (validation), how documents render. No
+I/O.
+"""
