@@ -8,6 +8,8 @@ import { sessionReducer } from "./session.js";
 import { uiReducer } from "./ui.js";
 import { unreadReducer } from "./unread.js";
 import { linksReducer, uploadsReducer } from "./uploads.js";
+import { viewReducer } from "./view.js";
+import { linkReducer } from "./link.js";
 
 /** A fresh state for a signed-in user (`me` as /api/me renders it). */
 export function initialState(me) {
@@ -22,6 +24,8 @@ export function initialState(me) {
     ui: uiReducer(undefined, init),
     uploads: uploadsReducer(undefined, init),
     links: linksReducer(undefined, init),
+    view: viewReducer(undefined, init),
+    link: linkReducer(undefined, init),
   };
 }
 
@@ -37,6 +41,8 @@ export function reduce(state, action) {
     ui: uiReducer(state.ui, action),
     uploads: uploadsReducer(state.uploads, action),
     links: linksReducer(state.links, action),
+    view: viewReducer(state.view, action),
+    link: linkReducer(state.link, action),
   };
   for (const key of Object.keys(next)) if (next[key] !== state[key]) return next;
   return state;

@@ -1,10 +1,10 @@
 // The effects behind attachments: uploading the composer's files (progress, retry, removal),
 // asking for the signed links the messages on screen need, and opening a picture full size. The
 // state lives in the uploads and links slices; this only turns browser events into actions.
-import { uploadFile } from "./uploader.js";
-import { linksToFetch } from "./state/uploads.js";
-import { convMessages } from "./state/messages.js";
-import { openViewer } from "./views/attachments.js";
+import { uploadFile } from "../uploader.js";
+import { linksToFetch } from "../state/uploads.js";
+import { convMessages } from "../state/messages.js";
+import { openViewer } from "../views/attachments.js";
 
 const LINK_MARGIN_MS = 60000;  // a signed link this close to its expiry is asked for again
 
