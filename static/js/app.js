@@ -40,7 +40,8 @@ const messagesView = new MessagesView($("messages"), $("message-list"), $("load-
   receipts: async (m) => (await session.api.get(`/api/messages/${m.id}/receipts`)).data.receipts,
 });
 const attachments = new AttachmentsController({
-  api: () => session.api, state: () => store.state, dispatch, showError, newId: newClientId,
+  api: () => session.api, state: () => store.state, dispatch, update: (action) => store.update(action), showError,
+  newId: newClientId,
 });
 // Built before the composer is wired: its keydown listener must run first (Enter picks, not sends).
 const mentionPicker = new MentionPicker($("composer-input"), $("mention-list"), {

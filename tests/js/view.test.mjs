@@ -23,12 +23,13 @@ test("a notice is set, cleared, and an unchanged one keeps the state", () => {
 test("a scroll request lasts until the render that honours it", () => {
   let s = initialState(ME);
   s = reduce(s, { type: "scroll/stick" });
-  assert.equal(s.view.scroll, "stick");
+  assert.equal(s.view.stick, true);
   assert.equal(reduce(s, { type: "scroll/stick" }), s);
-  assert.equal(reduce(s, { type: "messages/page", conversationId: "c1", messages: [msg(1)] }).view.scroll, "stick");
-  assert.equal(reduce(s, { type: "scroll/keep" }).view.scroll, "keep");
+  assert.equal(reduce(s, { type: "messages/page", conversationId: "c1", messages: [msg(1)] }).view.stick, true);
+  s = reduce(s, { type: "scroll/keep" });
+  assert.deepEqual([s.view.stick, s.view.keepScroll], [true, true]);  // the view decides (keepScroll wins)
   s = reduce(s, { type: "scroll/done" });
-  assert.equal(s.view.scroll, null);
+  assert.deepEqual([s.view.stick, s.view.keepScroll], [false, false]);
   assert.equal(reduce(s, { type: "scroll/done" }), s);
 });
 
@@ -109,4 +110,20 @@ test("the store renders each change once, from the previous state, and update() 
   store.update({ type: "typing/sent", at: 7 });
   assert.equal(seen.length, 2);
   assert.equal(store.state.link.typingSentAt, 7);
+});
+
+test("links being asked for are not asked again, and ids answered without a link are refused", () => {
+  let s = initialState(ME);
+  s = reduce(s, { type: "links/asking", ids: ["f1", "f2", "f3"] });
+  assert.deepEqual(s.linkAsks.asking, { f1: true, f2: true, f3: true });
+  assert.equal(reduce(s, { type: "links/asking", ids: ["f2"] }), s);
+  const link = { url: "/u/f1?sig=x", expiresAt: "2030-01-01T00:00:00Z" };
+  s = reduce(s, { type: "links/loaded", links: { f1: link }, asked: ["f1", "f2"] });
+  assert.deepEqual(s.links, { f1: link });
+  assert.deepEqual(s.linkAsks.refused, { f2: true });
+  // a link asked for outside fetchLinks (the viewer) refuses nothing
+  assert.equal(reduce(s, { type: "links/loaded", links: {} }).linkAsks, s.linkAsks);
+  s = reduce(s, { type: "links/settled", ids: ["f1", "f2", "f3"] });
+  assert.deepEqual(s.linkAsks, { asking: {}, refused: { f2: true } });
+  assert.equal(reduce(s, { type: "links/settled", ids: ["f1"] }), s);
 });

@@ -35,7 +35,7 @@ export class Renderer {
     }
     if (changed("unread") || changed("conversations")) renderTitle(state);
     if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui") || changed("links")) {
-      messagesView.render(state, state.view.scroll === "stick", state.view.scroll === "keep");
+      messagesView.render(state, state.view.stick, state.view.keepScroll);
       store.update({ type: "scroll/done" });
       attachments.fetchLinks();
     }

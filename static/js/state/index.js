@@ -10,6 +10,7 @@ import { unreadReducer } from "./unread.js";
 import { linksReducer, uploadsReducer } from "./uploads.js";
 import { viewReducer } from "./view.js";
 import { linkReducer } from "./link.js";
+import { linkAsksReducer } from "./linkasks.js";
 
 /** A fresh state for a signed-in user (`me` as /api/me renders it). */
 export function initialState(me) {
@@ -26,6 +27,7 @@ export function initialState(me) {
     links: linksReducer(undefined, init),
     view: viewReducer(undefined, init),
     link: linkReducer(undefined, init),
+    linkAsks: linkAsksReducer(undefined, init),
   };
 }
 
@@ -43,6 +45,7 @@ export function reduce(state, action) {
     links: linksReducer(state.links, action),
     view: viewReducer(state.view, action),
     link: linkReducer(state.link, action),
+    linkAsks: linkAsksReducer(state.linkAsks, action),
   };
   for (const key of Object.keys(next)) if (next[key] !== state[key]) return next;
   return state;

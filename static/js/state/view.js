@@ -1,11 +1,11 @@
 // What the page is doing between renders, kept in state so the controllers hold none of it:
 // {notice: text ("" for none: a failed action's message, shown in the typing line until the next
-//  change), scroll: "stick" | "keep" | null (the next render of the messages scrolls to the
-//  newest, or keeps the reader's place as newer pages load below), paging: {older, newer} (a
+//  change), stick / keepScroll (the next render of the messages scrolls to the newest / keeps the
+//  reader's place as newer pages load below; keepScroll wins), paging: {older, newer} (a
 //  page that way is being loaded), announced: {key: "conversationId/seq" | null, text} | null
 //  (what the aria-live region last said)}.
 
-const INITIAL = Object.freeze({ notice: "", scroll: null, paging: Object.freeze({ older: false, newer: false }), announced: null });
+const INITIAL = Object.freeze({ notice: "", stick: false, keepScroll: false, paging: Object.freeze({ older: false, newer: false }), announced: null });
 
 /** Reducer for the view slice. */
 export function viewReducer(slice = INITIAL, action) {
@@ -15,12 +15,11 @@ export function viewReducer(slice = INITIAL, action) {
     case "notice/clear":
       return slice.notice ? { ...slice, notice: "" } : slice;
     case "scroll/stick":
-    case "scroll/keep": {
-      const scroll = action.type === "scroll/stick" ? "stick" : "keep";
-      return slice.scroll === scroll ? slice : { ...slice, scroll };
-    }
+      return slice.stick ? slice : { ...slice, stick: true };
+    case "scroll/keep":
+      return slice.keepScroll ? slice : { ...slice, keepScroll: true };
     case "scroll/done":
-      return slice.scroll === null ? slice : { ...slice, scroll: null };
+      return slice.stick || slice.keepScroll ? { ...slice, stick: false, keepScroll: false } : slice;
     case "paging/start":
     case "paging/end": {
       const on = action.type === "paging/start";
