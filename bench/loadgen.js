@@ -194,7 +194,7 @@ async function storm() {
     }
     if (frame.event === "message:new") { c.seen.add(frame.data.seq); c.last = Math.max(c.last, frame.data.seq); }
   };
-  // what the web client does after a reconnect (static/js/app.js resync): one sync with the last
+  // what the web client does after a reconnect (static/js/controllers/sync.js resync): one sync with the last
   // seq held and changedSince five seconds before the drop, pages of what is still missing, and
   // the conversation list reloaded (two REST requests)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });

@@ -8,6 +8,9 @@ import { sessionReducer } from "./session.js";
 import { uiReducer } from "./ui.js";
 import { unreadReducer } from "./unread.js";
 import { linksReducer, uploadsReducer } from "./uploads.js";
+import { viewReducer } from "./view.js";
+import { linkReducer } from "./link.js";
+import { linkAsksReducer } from "./linkasks.js";
 
 /** A fresh state for a signed-in user (`me` as /api/me renders it). */
 export function initialState(me) {
@@ -22,6 +25,9 @@ export function initialState(me) {
     ui: uiReducer(undefined, init),
     uploads: uploadsReducer(undefined, init),
     links: linksReducer(undefined, init),
+    view: viewReducer(undefined, init),
+    link: linkReducer(undefined, init),
+    linkAsks: linkAsksReducer(undefined, init),
   };
 }
 
@@ -37,6 +43,9 @@ export function reduce(state, action) {
     ui: uiReducer(state.ui, action),
     uploads: uploadsReducer(state.uploads, action),
     links: linksReducer(state.links, action),
+    view: viewReducer(state.view, action),
+    link: linkReducer(state.link, action),
+    linkAsks: linkAsksReducer(state.linkAsks, action),
   };
   for (const key of Object.keys(next)) if (next[key] !== state[key]) return next;
   return state;

@@ -1,22 +1,22 @@
 // The effects behind attachments: uploading the composer's files (progress, retry, removal),
 // asking for the signed links the messages on screen need, and opening a picture full size. The
-// state lives in the uploads and links slices; this only turns browser events into actions.
-import { uploadFile } from "./uploader.js";
-import { linksToFetch } from "./state/uploads.js";
-import { convMessages } from "./state/messages.js";
-import { openViewer } from "./views/attachments.js";
+// state lives in the uploads, links and linkAsks slices; this only turns browser events into actions
+// (and keeps the Files being uploaded, for a retry, with their abort functions).
+import { uploadFile } from "../uploader.js";
+import { linksToFetch } from "../state/uploads.js";
+import { convMessages } from "../state/messages.js";
+import { openViewer } from "../views/attachments.js";
 
 const LINK_MARGIN_MS = 60000;  // a signed link this close to its expiry is asked for again
 
 export class AttachmentsController {
   /**
-   * @param {object} deps {api(): Api, state(): state, dispatch(action), showError(err), newId(): string}
+   * @param {object} deps {api(): Api, state(): state, dispatch(action), update(action) (no render),
+   *   showError(err), newId(): string}
    */
   constructor(deps) {
     this.deps = deps;
     this.jobs = new Map();     // localId -> {file, abort}: the File is kept for a retry
-    this.asking = new Set();   // upload ids whose links are being fetched
-    this.refused = new Set();  // upload ids the server gave no link for (not asked again)
   }
 
   /** Start uploading files for the open conversation's composer. */
@@ -76,23 +76,23 @@ export class AttachmentsController {
     const id = state.conversations.active;
     if (!id) return;
     const ids = [];
+    const { asking, refused } = state.linkAsks;
     for (const m of Object.values(convMessages(state.messages, id).bySeq)) {
-      for (const a of m.attachments || []) if (a.id && !this.refused.has(a.id) && !this.asking.has(a.id)) ids.push(a.id);
+      for (const a of m.attachments || []) if (a.id && !refused[a.id] && !asking[a.id]) ids.push(a.id);
     }
     const wanted = linksToFetch(state.links, ids, Date.now(), LINK_MARGIN_MS);
     if (!wanted.length) return;
-    for (const x of wanted) this.asking.add(x);
+    this.deps.update({ type: "links/asking", ids: wanted });  // nothing on screen shows it
     try {
       for (let i = 0; i < wanted.length; i += 100) {
         const chunk = wanted.slice(i, i + 100);
         const links = (await this.deps.api().post("/api/uploads/links", { ids: chunk })).data;
-        for (const x of chunk) if (!links[x]) this.refused.add(x);
-        this.deps.dispatch({ type: "links/loaded", links });
+        this.deps.dispatch({ type: "links/loaded", links, asked: chunk });
       }
     } catch (err) {
       console.warn("links failed", err);
     } finally {
-      for (const x of wanted) this.asking.delete(x);
+      this.deps.update({ type: "links/settled", ids: wanted });
     }
   }
 

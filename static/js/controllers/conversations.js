@@ -1,0 +1,147 @@
+// The conversation list and the conversation on screen: loading the list, opening one (from the
+// list, a search hit or a notification), closing it, its header buttons (people, pin, mute,
+// archive, leave), the list filter and message search, and the New conversation dialog.
+import { hasMessage, convMessages } from "../state/messages.js";
+import { armLeave, togglePeople } from "../views/chrome.js";
+import { NewConversationDialog } from "../views/newdialog.js";
+import { searchMessages } from "../views/search.js";
+
+const $ = (id) => document.getElementById(id);
+const SEARCH_DEBOUNCE_MS = 250;
+
+export class ConversationsController {
+  /**
+   * @param {object} deps {store, session, history, receipts, messagesView, showError(err)}
+   */
+  constructor(deps) {
+    this.deps = deps;
+    this.searchTimer = null;  // the debounce of the message search
+  }
+
+  get state() { return this.deps.store.state; }
+
+  dispatch(action) { this.deps.store.dispatch(action); }
+
+  /** The list, the archived ones too: the "Archived" filter shows them, and unarchiving is a flag away. */
+  async load() {
+    const api = this.deps.session.api;
+    const [page, archived] = await Promise.all([api.get("/api/conversations?limit=100"),
+      api.get("/api/conversations?archived=true&limit=100")]);
+    this.dispatch({ type: "conversations/loaded", conversations: page.data.concat(archived.data) });
+  }
+
+  // The open conversation's composer text is kept as its draft (`fromList`: even when `id` is the
+  // one open); `id`'s draft goes in the composer. From the list, the view starts at the newest.
+  switchTo(id, fromList) {
+    const previous = this.state.conversations.active;
+    if (previous && (fromList || previous !== id)) {
+      this.dispatch({ type: "draft/set", conversationId: previous, text: $("composer-input").value });
+    }
+    if (fromList) this.dispatch({ type: "scroll/stick" });
+    this.dispatch({ type: "notice/clear" });
+    this.dispatch({ type: "conversation/open", conversationId: id });
+    $("composer-input").value = this.state.ui.drafts[id] || "";
+  }
+
+  /** Open a conversation at its newest messages and mark it read. */
+  async open(id) {
+    this.switchTo(id, true);
+    const held = convMessages(this.state.messages, id);
+    if (held.hasOlder === null || held.hasNewer) await this.deps.history.loadNewest(id);
+    if (this.state.conversations.active !== id) return;
+    this.deps.receipts.markRead(id);
+    $("composer-input").focus();
+  }
+
+  /** A search result: the conversation opened at that message (a window around it when it is not
+   * held), the message highlighted and focused. */
+  async openAt(id, seq) {
+    if (!this.state.conversations.byId[id]) return;
+    this.switchTo(id, false);
+    if (!hasMessage(this.state.messages, id, seq)) {
+      try {
+        if (!await this.deps.history.loadAround(id, seq)) return;
+      } catch (err) {
+        this.deps.showError(err);
+        return;
+      }
+    }
+    if (this.state.conversations.active !== id) return;
+    this.dispatch({ type: "highlight/set", conversationId: id, seq });
+    this.deps.messagesView.reveal(seq);
+    this.deps.receipts.markRead(id);
+  }
+
+  /** Back to the list (narrow screens); focus returns to the conversation's row. */
+  close() {
+    const id = this.state.conversations.active;
+    if (id) this.dispatch({ type: "draft/set", conversationId: id, text: $("composer-input").value });
+    this.dispatch({ type: "conversation/close" });
+    const row = document.querySelector(`[data-testid=conv-item][data-id="${CSS.escape(id || "")}"] button`);
+    if (row) row.focus();
+  }
+
+  /** Pin, mute and archive are the caller's own flags (PATCH); the answer is the conversation as I see it. */
+  async setFlag(flag) {
+    const id = this.state.conversations.active;
+    const conv = id && this.state.conversations.byId[id];
+    if (!conv) return;
+    try {
+      const updated = (await this.deps.session.api.patch(`/api/conversations/${id}`, { [flag]: !conv[flag] })).data;
+      this.dispatch({ type: "conversation/upsert", conversation: updated });
+    } catch (err) {
+      this.deps.showError(err);
+    }
+  }
+
+  /** Leave the open conversation (the first press arms the button, the second leaves). */
+  async leave() {
+    const id = this.state.conversations.active;
+    if (!id) return;
+    if ($("conv-leave").dataset.armed !== "1") { armLeave(true); return; }
+    armLeave(false);
+    try {
+      await this.deps.session.api.delete(`/api/conversations/${id}/participants/${encodeURIComponent(this.state.me.id)}`);
+      this.dispatch({ type: "conversation/removed", conversationId: id });
+      $("conv-search").focus();
+    } catch (err) {
+      this.deps.showError(err);
+    }
+  }
+
+  // The classes a teacher can start a conversation for without typing an id: those of the class and
+  // announcement conversations it is in (no route lists a user's classes).
+  knownClasses() {
+    const seen = new Map();
+    for (const c of Object.values(this.state.conversations.byId)) {
+      if (c.classId && !seen.has(c.classId)) seen.set(c.classId, c.type === "class" ? c.title : null);
+    }
+    return [...seen].map(([id, name]) => ({ id, name }));
+  }
+
+  wire() {
+    $("back").addEventListener("click", () => this.close());
+    $("conv-people").addEventListener("click", () => togglePeople());
+    $("people-panel").addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") { togglePeople(false); $("conv-people").focus(); }
+    });
+    $("conv-pin").addEventListener("click", () => this.setFlag("pinned"));
+    $("conv-mute").addEventListener("click", () => this.setFlag("muted"));
+    $("conv-archive").addEventListener("click", () => this.setFlag("archived"));
+    $("conv-leave").addEventListener("click", () => this.leave());
+    $("conv-leave").addEventListener("blur", () => armLeave(false));
+    $("conv-search").addEventListener("input", () => {
+      this.dispatch({ type: "filter/set", filter: { q: $("conv-search").value.trim() } });
+      clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => searchMessages(this.deps.session.api, () => this.state,
+        (action) => this.dispatch(action)), SEARCH_DEBOUNCE_MS);
+    });
+    $("type-filter").addEventListener("change", () => this.dispatch({ type: "filter/set", filter: { type: $("type-filter").value } }));
+    const dialog = new NewConversationDialog({
+      api: () => this.deps.session.api, me: () => this.state.me,
+      classes: () => this.knownClasses(),
+      created: async (conv) => { this.dispatch({ type: "conversation/upsert", conversation: conv }); await this.open(conv.id); },
+    });
+    $("new-conv").addEventListener("click", () => dialog.open());
+  }
+}
