@@ -17,6 +17,7 @@ from chat.auth import TokenVerifier
 from chat.clock import Clock, SystemClock
 from chat.cluster.limits import SharedRateLimiter
 from chat.cluster.node import ClusterConnections, ClusterEvents, ClusterNode, typing_relay
+from chat.cluster.quota import RedisQuota
 from chat.connections import ConnectionManager
 from chat.embedded import EmbeddedMongo
 from chat.errors import ChatError
@@ -96,7 +97,9 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     pushes = ClusterEvents(cluster) if cluster is not None else SocketEvents(manager, typing, metrics.delivered)
     events = Fanout([pushes, people, MetricsEvents(metrics)])
     limiter = SharedRateLimiter(settings, clock) if cluster is not None else RateLimiter(settings, clock)
-    uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND))
+    shared_quota = (lambda used: RedisQuota(cluster, settings.upload_quota_bytes, used)) if cluster else None
+    uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND),
+                            quota=shared_quota)
     service = ChatService(settings, store, events, online=manager.is_online, clock=clock, uploads=uploads,
                           metrics=metrics, single_writer=cluster is None)
     verifier = TokenVerifier(settings)
