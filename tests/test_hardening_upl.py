@@ -214,6 +214,10 @@ async def test_utf16_and_utf32_markup_is_refused_like_utf8(api):
             status, body = await upload(api, "st1", text.encode(encoding), "picture.txt", "text/plain")
             assert status == 400, (label, encoding, body)
             assert "HTML, SVG and XML" in body["error"]["message"], (label, encoding, body)
+    # control characters after the markup do not hide it
+    smuggled = ("<html>" + "\x01" * 200 + "<script>alert(1)</script>").encode("utf-16")
+    status, body = await upload(api, "st1", smuggled, "notes.txt", "text/plain")
+    assert status == 400 and "HTML, SVG and XML" in body["error"]["message"], body
     # wide text that is not markup is still text (with a byte order mark, as before)
     status, body = await upload(api, "st1", "Liebe Klasse 7B,\nHausaufgaben <3\n".encode("utf-16"), "brief.txt")
     assert status == 201 and body["data"]["mimeType"] == "text/plain", body

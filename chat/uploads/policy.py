@@ -128,11 +128,13 @@ def sniff(path: str, name: str = "") -> str:
         return "application/x-executable"
     wide = _wide_text(head)
     if wide is not None:
-        text, marked = wide
-        if _starts_with_markup(text):
+        markup, text = wide
+        if markup:
             return "text/html"  # markup in UTF-16/32 is markup too; refused below
-        if marked:
+        if text:
             return "text/plain"  # a BOM says which encoding; browsers honour it over the charset
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] == b"\x00\x00\xfe\xff":
+            return "application/octet-stream"  # a BOM, then control characters: not text
     try:
         with open(path, "rb") as fh:
             matches = puremagic.magic_stream(fh)
@@ -173,26 +175,32 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
 _MARKUP_START = re.compile(r"<[!?/A-Za-z]")
 
 
-def _wide_text(head: bytes) -> "Optional[tuple[str, bool]]":
-    """The start of a UTF-16 or UTF-32 text, and whether it had a byte order mark; None when
-    ``head`` is not such text. Without a BOM every byte order is tried (markup must not pass
-    for binary), and only a sample that decodes cleanly to text counts."""
+def _wide_text(head: bytes) -> "Optional[tuple[bool, bool]]":
+    """``(markup, text)`` for the start of a UTF-16 or UTF-32 file: whether it starts with
+    markup, and whether it is clean text; None when ``head`` is neither. With a byte order mark
+    the markup test does not depend on the rest being clean (control characters must not
+    smuggle markup past it); without one every byte order is tried, and markup is all that
+    counts (such a file is not taken for text)."""
     for bom, encoding in _BOMS:
         if head.startswith(bom):
-            text = _decode_text(head[len(bom):], encoding)
-            return (text, True) if text is not None else None
+            sample = head[len(bom):]
+            markup = _starts_with_markup(_unit_aligned(sample, encoding).decode(encoding, "replace"))
+            return markup, _decode_text(sample, encoding) is not None
     if b"\x00" not in head[:64]:
         return None  # ASCII-range UTF-16/32 has a zero byte in every character
     for _bom, encoding in _BOMS:
-        text = _decode_text(head, encoding)
-        if text is not None and _starts_with_markup(text):
-            return text, False
+        if _starts_with_markup(_unit_aligned(head, encoding).decode(encoding, "replace")):
+            return True, False
     return None
 
 
-def _decode_text(sample: bytes, encoding: str) -> Optional[str]:
+def _unit_aligned(sample: bytes, encoding: str) -> bytes:
     unit = 4 if "32" in encoding else 2
-    sample = sample[:len(sample) - len(sample) % unit]
+    return sample[:len(sample) - len(sample) % unit]
+
+
+def _decode_text(sample: bytes, encoding: str) -> Optional[str]:
+    sample = _unit_aligned(sample, encoding)
     try:
         text = sample.decode(encoding)
     except UnicodeDecodeError as exc:
