@@ -12,6 +12,7 @@ STATUS: Dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "timeout": 408,
     "conflict": 409,
     "too_large": 413,
     "rate_limited": 429,
@@ -74,6 +75,13 @@ class Duplicate(Conflict):
         super().__init__(message)
         self.index = index
         self.field = field
+
+
+class RequestTimeout(ChatError):
+    """HTTP only: a request body stopped arriving."""
+
+    code = "timeout"
+    default_message = "the request body stopped arriving"
 
 
 class TooLarge(ChatError):

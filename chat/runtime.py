@@ -17,6 +17,7 @@ from typing import Callable, Optional, Sequence, Tuple
 from chat.auth import TokenVerifier
 from chat.clock import Clock, SystemClock
 from chat.cluster.broker import RedisBroker
+from chat.cluster.quota import RedisQuota
 from chat.domain.service import ChatService
 from chat.errors import ChatError
 from chat.events import Fanout
@@ -34,6 +35,7 @@ from chat.realtime.typing import TypingTracker
 from chat.settings import Settings
 from chat.store import Store
 from chat.uploads import UploadsService, build_uploads
+from chat.uploads.quota import Quota, UsedSince
 
 log = logging.getLogger("chat.runtime")
 
@@ -85,14 +87,19 @@ class Runtime:
 
 
 def _backends(settings: Settings, store: Store, limiter: RateLimiter, clock: Clock, manager: ConnectionManager,
-              people: PeopleIndex, refuse: Callable[[str], None]) -> Tuple[Broker, PresenceBackend]:
-    """The one place one process and a cluster node differ: which broker carries deliveries
-    and which backend decides who is online."""
+              people: PeopleIndex, refuse: Callable[[str], None]
+              ) -> Tuple[Broker, PresenceBackend, Optional[Callable[[UsedSince], Quota]]]:
+    """The one place one process and a cluster node differ: which broker carries deliveries,
+    which backend decides who is online, and where the daily upload quota is counted (None:
+    in this process)."""
     announce = presence_announcer(manager)
     if not settings.redis_url:
-        return LocalBroker(), LocalPresence(manager.online, people.contacts_of, announce)
+        return LocalBroker(), LocalPresence(manager.online, people.contacts_of, announce), None
     broker = RedisBroker(settings, store, limiter, clock)
-    return broker, broker.presence_backend(manager, people.contacts_of, announce, refuse)
+
+    def quota(used_since: UsedSince) -> Quota:
+        return RedisQuota(broker.link, broker.prefix, broker.node_id, settings.upload_quota_bytes, used_since)
+    return broker, broker.presence_backend(manager, people.contacts_of, announce, refuse), quota
 
 
 def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo] = None,
@@ -112,10 +119,11 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
         if realtime is not None:
             realtime.refuse_socket(conn_id)
 
-    broker, backend = _backends(settings, store, limiter, clock, manager, people, refuse)
+    broker, backend, quota = _backends(settings, store, limiter, clock, manager, people, refuse)
     typing = TypingTracker(typing_announcer(broker), clock, settings.typing_timeout, settings.typing_debounce)
     events = Fanout([SocketEvents(broker), people, MetricsEvents(metrics)])
-    uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND))
+    uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND),
+                            quota=quota)
     service = ChatService(settings, store, events, online=backend.is_online, clock=clock, uploads=uploads,
                           metrics=metrics, reserve_seqs=broker.seq_reserver())
     verifier = TokenVerifier(settings)

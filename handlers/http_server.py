@@ -3,7 +3,9 @@
 - :func:`build_http_server`: request heads and bodies are bounded in size and in time. A request
   over a limit gets a JSON answer (431/413 ``too_large``) instead of a dropped connection, and
   its body is read and dropped first (up to ``http_discard_bytes``) so the client, still
-  sending, is not reset before it can read the answer.
+  sending, is not reset before it can read the answer. A body is timed out when it goes idle
+  (no byte for ``http_body_timeout`` seconds: 408 ``timeout``), never for being slow, so a
+  large upload over a slow line still arrives.
 - :func:`install_stop_signals`: SIGINT/SIGTERM run a callback on the loop even when the loop's
   own wakeup pipe is full.
 """
@@ -18,7 +20,8 @@ from typing import Any, Awaitable, Callable, Iterable, Optional, Union
 import tornado.httpserver
 import tornado.httputil
 
-from chat.errors import TooLarge
+from chat.clock import Clock, SystemClock, Timer
+from chat.errors import ChatError, RequestTimeout, TooLarge
 from chat.rules.render import dumps
 from chat.settings import Settings
 
@@ -28,15 +31,16 @@ log = logging.getLogger("chat.http")
 #: ones are cut off by Tornado (it buffers a head in memory while reading it)
 HEAD_READ_FACTOR = 8
 
-_REASONS = {413: "Payload Too Large", 431: "Request Header Fields Too Large"}
+_REASONS = {408: "Request Timeout", 413: "Payload Too Large", 431: "Request Header Fields Too Large"}
 
 
 def build_http_server(app: tornado.httputil.HTTPServerConnectionDelegate, settings: Settings,
-                      ssl_options: Any = None) -> tornado.httpserver.HTTPServer:
+                      ssl_options: Any = None, clock: Optional[Clock] = None) -> tornado.httpserver.HTTPServer:
     """The HTTP server for ``app`` with the size limits and read timeouts of ``settings``
-    (not listening yet: call ``listen`` or ``add_sockets``); ``ssl_options`` serves TLS."""
+    (not listening yet: call ``listen`` or ``add_sockets``); ``ssl_options`` serves TLS;
+    ``clock`` times idle bodies (tests pass a manual one)."""
     return tornado.httpserver.HTTPServer(
-        _Limits(app, settings),
+        _Limits(app, settings, clock or SystemClock()),
         xheaders=False,
         ssl_options=ssl_options,
         max_header_size=settings.http_max_header_bytes * HEAD_READ_FACTOR,
@@ -44,21 +48,25 @@ def build_http_server(app: tornado.httputil.HTTPServerConnectionDelegate, settin
         max_body_size=settings.max_body_bytes + settings.http_discard_bytes,
         # Tornado's name: how long it waits for a request's head, the first one or the next
         idle_connection_timeout=settings.http_header_timeout,
-        body_timeout=settings.http_body_timeout,
+        # not Tornado's body_timeout: it bounds the whole body, and a slow client never finishes
+        # a large upload; idle bodies are timed out by _LimitedRequest instead
+        body_timeout=None,
     )
 
 
 class _Limits(tornado.httputil.HTTPServerConnectionDelegate):
     """Wraps the application: each request passes through :class:`_LimitedRequest`."""
 
-    def __init__(self, app: tornado.httputil.HTTPServerConnectionDelegate, settings: Settings) -> None:
+    def __init__(self, app: tornado.httputil.HTTPServerConnectionDelegate, settings: Settings, clock: Clock) -> None:
         self.app = app
         self.settings = settings
+        self.clock = clock
 
     def start_request(self, server_conn: object, request_conn: tornado.httputil.HTTPConnection
                       ) -> tornado.httputil.HTTPMessageDelegate:
         return _LimitedRequest(self.app.start_request(server_conn, request_conn), request_conn, self.settings,
-                               lambda start_line, headers: _streams_body(self.app, request_conn, start_line, headers))
+                               lambda start_line, headers: _streams_body(self.app, request_conn, start_line, headers),
+                               _IdleBody(self.clock, self.settings.http_body_timeout))
 
     def on_close(self, server_conn: object) -> None:
         self.app.on_close(server_conn)
@@ -83,16 +91,71 @@ def _streams_body(app: Any, conn: tornado.httputil.HTTPConnection, start_line: t
     return bool(getattr(getattr(handler, "handler_class", None), "_stream_request_body", False))
 
 
+class _IdleBody:
+    """The idle timer of one request body: ``expire()`` runs once ``timeout`` seconds passed
+    without a byte arriving while the application was not busy with the last one. One timer
+    at a time, moved on lazily (not one per chunk)."""
+
+    def __init__(self, clock: Clock, timeout: float) -> None:
+        self.clock = clock
+        self.timeout = timeout
+        self.expire: Callable[[], None] = lambda: None
+        self.busy = False
+        self.done = False
+        self._last = 0.0
+        self._timer: Optional[Timer] = None
+
+    def start(self) -> None:
+        if self.timeout > 0 and not self.done:
+            self.touch()
+            self._schedule(self.timeout)
+
+    def touch(self) -> None:
+        self._last = self.clock.monotonic()
+
+    def stop(self) -> None:
+        self.done = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def after(self, work: Awaitable[None]) -> None:
+        """Await the application's handling of a chunk; that time is not the client's."""
+        self.busy = True
+        try:
+            await work
+        finally:
+            self.busy = False
+            self.touch()
+
+    def _schedule(self, delay: float) -> None:
+        self._timer = self.clock.call_later(delay, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        if self.done:
+            return
+        idle = 0.0 if self.busy else self.clock.monotonic() - self._last
+        if idle < self.timeout:
+            self._schedule(self.timeout - idle)
+            return
+        self.done = True
+        self.expire()
+
+
 class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
-    """One request: refused with a JSON error when its head or body is over the limit,
-    otherwise handed to the application's delegate unchanged."""
+    """One request: refused with a JSON error when its head or body is over the limit or its
+    body goes idle, otherwise handed to the application's delegate unchanged."""
 
     def __init__(self, inner: tornado.httputil.HTTPMessageDelegate, conn: tornado.httputil.HTTPConnection,
-                 settings: Settings, streams: Callable[[Any, Any], bool]) -> None:
+                 settings: Settings, streams: Callable[[Any, Any], bool], idle: _IdleBody) -> None:
         self.inner = inner
         self.conn = conn
         self.settings = settings
         self.streams = streams
+        self.idle = idle
+        idle.expire = self._idle
+        self.timed_out = False
         self.unlimited = False  # a streaming route: its handler limits the body
         self.refused: Optional[tuple] = None  # (status, message) once refused
         self.answered = False
@@ -111,8 +174,17 @@ class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
             self.unlimited = True
         elif length is not None and length > limits.max_body_bytes:
             self._refuse(413, "request body over %d bytes" % limits.max_body_bytes)
+        has_body = (length or 0) > 0 or "Transfer-Encoding" in headers
         if self.refused is None:
-            return self.inner.headers_received(start_line, headers)
+            pending = self.inner.headers_received(start_line, headers)
+            if not has_body:
+                return pending
+            if pending is None:
+                self.idle.start()
+                return None
+            return self._watch_after(pending)
+        if has_body:
+            self.idle.start()
         if length is not None:
             # Tornado reads the declared body (to drop it) instead of failing it with a bare 400
             self.conn.set_max_body_size(max(length, limits.max_body_bytes))  # type: ignore[attr-defined]
@@ -122,27 +194,50 @@ class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
             self._answer()
         return None
 
+    async def _watch_after(self, pending: Awaitable[None]) -> None:
+        await pending  # the application's prepare (an upload authorizes and opens its file)
+        self.idle.start()
+
     def data_received(self, chunk: bytes) -> Optional[Awaitable[None]]:
-        if self.refused is not None:
+        self.idle.touch()
+        if self.refused is not None or self.timed_out:
             return None  # dropped
-        if self.unlimited:
-            return self.inner.data_received(chunk)
-        self.received += len(chunk)
-        if self.received > self.settings.max_body_bytes:  # a chunked body grew past the limit
-            self._refuse(413, "request body over %d bytes" % self.settings.max_body_bytes)
-            self.inner.on_connection_close()  # the application never sees this request
-            return None
-        return self.inner.data_received(chunk)
+        if not self.unlimited:
+            self.received += len(chunk)
+            if self.received > self.settings.max_body_bytes:  # a chunked body grew past the limit
+                self._refuse(413, "request body over %d bytes" % self.settings.max_body_bytes)
+                self.inner.on_connection_close()  # the application never sees this request
+                return None
+        work = self.inner.data_received(chunk)
+        return self.idle.after(work) if work is not None else None
 
     def finish(self) -> None:
+        self.idle.stop()
+        if self.timed_out:
+            return
         if self.refused is None:
             self.inner.finish()
         elif not self.answered:
             self._answer()
 
     def on_connection_close(self) -> None:
-        if self.refused is None:
+        self.idle.stop()
+        if self.refused is None and not self.timed_out:
             self.inner.on_connection_close()
+
+    def _idle(self) -> None:
+        """No byte of the body for ``http_body_timeout`` seconds: answer 408 and close."""
+        conn: Any = self.conn
+        if self.refused is not None and not self.answered:
+            self._answer()  # a refused body, still being dropped: its answer now
+            return
+        if self.refused is not None or conn._write_finished or conn._response_start_line is not None:
+            conn.close()  # answered already (the application refused it early)
+            return
+        self.timed_out = True
+        log.info("timed out an idle request body")
+        self.inner.on_connection_close()  # the application drops the request (an upload its file)
+        self._write_error(408, RequestTimeout("no bytes of the request body for %g seconds" % self.idle.timeout))
 
     def _refuse(self, status: int, message: str) -> None:
         self.refused = (status, message)
@@ -152,7 +247,10 @@ class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
         assert self.refused is not None
         status, message = self.refused
         self.answered = True
-        body = dumps({"error": TooLarge(message).to_dict()}).encode("utf-8")
+        self._write_error(status, TooLarge(message))
+
+    def _write_error(self, status: int, error: ChatError) -> None:
+        body = dumps({"error": error.to_dict()}).encode("utf-8")
         headers = tornado.httputil.HTTPHeaders({"Content-Type": "application/json; charset=utf-8",
                                                 "Content-Length": str(len(body)), "Cache-Control": "no-store"})
         self.conn.write_headers(tornado.httputil.ResponseStartLine("HTTP/1.1", status, _REASONS[status]),

@@ -44,15 +44,23 @@ class UploadHandler(ApiHandler):
         # name policy removes them instead
         raw_name = self.request.query_arguments.get("name", [None])[-1]
         name = raw_name.decode("utf-8", "replace") if raw_name is not None else None
-        self.sink = await self.uploads.begin(ident, name, declared)
+        sink = await self.uploads.begin(ident, name, declared)
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and stream.closed():
+            self.uploads.abort(sink)  # the client left while the upload was being opened
+            return
+        self.sink = sink
 
-    def data_received(self, chunk: bytes) -> None:
+    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
+        # Tornado reads no more of the body until this returns (a quota reservation may wait)
         if self.sink is None or self._finished:
             return  # refused already: what is still in flight is dropped with the connection
         try:
-            self.sink.write(chunk)
+            await self.uploads.receive(self.sink, chunk)
         except ChatError as exc:
             self._drop()
+            if self._finished or self.request.connection.stream.closed():  # type: ignore[attr-defined]
+                return
             # finishing while the body is unread makes Tornado close the connection after the
             # answer, so the rest of the file is never read
             self.send_error(exc.status, exc_info=(type(exc), exc, None))

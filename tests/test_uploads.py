@@ -129,7 +129,8 @@ async def test_names_are_sanitized(api):
 
 def test_sanitize_name_unit():
     assert policy.sanitize_name("/tmp/../../x.pdf") == "x.pdf"
-    assert policy.sanitize_name("\u202ereadme\u200b.txt".replace("\u202e", "\x85")) == "readme\u200b.txt"
+    # U+0085 is a control character, U+200B a format character (Cf): both removed
+    assert policy.sanitize_name("\u202ereadme\u200b.txt".replace("\u202e", "\x85")) == "readme.txt"
     assert policy.sanitize_name("report . pdf . ") == "report . pdf"
     assert len(policy.sanitize_name("é" * 300 + ".docx", 200)) == 200
     assert policy.content_disposition('a "b".pdf', False) == \

@@ -4,13 +4,12 @@ finding it again for an authorized download. Transport-free (the handlers stream
 from __future__ import annotations
 
 import asyncio
-import calendar
 import dataclasses
 import hashlib
 import os
 import tempfile
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from chat.auth import Identity
 from chat.errors import NotFound, RateLimited, TooLarge
@@ -18,6 +17,7 @@ from chat.settings import Settings
 from chat.timeutil import iso, now_ms
 from chat.uploads import policy
 from chat.uploads.images import process_image
+from chat.uploads.quota import Hold, LocalQuota, Quota
 from chat.uploads.repository import UploadsRepository
 from chat.uploads.signing import UrlSigner
 from chat.uploads.storage import BlobStorage
@@ -77,26 +77,21 @@ class _Bucket:
 
 @dataclasses.dataclass
 class UploadSink:
-    """One upload being received: a temporary file, its running SHA-256 and size."""
+    """One upload being received: a temporary file, its running SHA-256 and size, and its
+    reservation of the daily quota (None without a quota)."""
 
     ident: Identity
     name: str
     path: str
     limit: int
-    quota_left: Optional[int]
+    hold: Optional[Hold]
     fh: Any
-    reserved: int = 0
     size: int = 0
     digest: Any = dataclasses.field(default_factory=hashlib.sha256)
     closed: bool = False
 
     def write(self, chunk: bytes) -> None:
-        """Append a chunk; ``TooLarge``/``RateLimited`` the moment a limit is passed."""
-        self.size += len(chunk)
-        if self.size > self.limit:
-            raise TooLarge("uploads are limited to %d bytes" % self.limit)
-        if self.quota_left is not None and self.size > self.quota_left:
-            raise RateLimited("daily upload quota reached")
+        """Append a chunk already counted (see :meth:`UploadsService.receive`)."""
         self.fh.write(chunk)
         self.digest.update(chunk)
 
@@ -118,11 +113,12 @@ class UploadsService:
 
     def __init__(self, settings: Settings, repo: UploadsRepository, storage: BlobStorage, signer: UrlSigner,
                  work_dir: str, run: Callable[..., Awaitable[Any]], carried: Optional[Carried] = None,
-                 take_send_token: Optional[Callable[[str], bool]] = None) -> None:
+                 take_send_token: Optional[Callable[[str], bool]] = None, quota: Optional[Quota] = None) -> None:
         """``run(fn, *args)`` awaits blocking work (sniffing, Pillow, hashing) off the loop;
         ``carried`` is the message side of the download rule (see :func:`may_download`);
         ``take_send_token(user_id)`` takes from the user's send bucket (default: a bucket of
-        the same settings kept here)."""
+        the same settings kept here); ``quota`` is the daily quota's ledger (default: one kept
+        here, over ``repo``; a cluster shares one in Redis)."""
         self.settings = settings
         self.repo = repo
         self.storage = storage
@@ -133,7 +129,9 @@ class UploadsService:
         self._allowed = policy.allowed_types(settings.upload_types)
         self._buckets: Dict[str, _Bucket] = {}
         self._take_send_token = take_send_token or self._own_bucket
-        self._inflight: Dict[str, int] = {}
+        self.quota: Quota = quota or LocalQuota(settings.upload_quota_bytes, repo.bytes_since)
+        self._sinks: Dict[int, UploadSink] = {}
+        self._settling: Set["asyncio.Future[None]"] = set()
         self._indexed = False
         # put+insert and check+delete of a blob must not interleave (same bytes, two uploads)
         self.blob_lock = asyncio.Lock()
@@ -141,8 +139,8 @@ class UploadsService:
 
     # ------------------------------------------------------------------ receiving
     async def begin(self, ident: Identity, raw_name: Optional[str], declared: Optional[int]) -> UploadSink:
-        """Open an upload for ``ident``: counts against the send rate limit and the daily
-        quota (the declared length is refused up front)."""
+        """Open an upload for ``ident``: counts against the send rate limit, and reserves its
+        declared length (or its first byte, for a chunked body) of the daily quota."""
         if not self._indexed:
             await self.repo.ensure_indexes()
             self._indexed = True
@@ -151,17 +149,40 @@ class UploadsService:
             raise TooLarge("uploads are limited to %d bytes" % limit)
         if not self._take_send_token(ident.user_id):
             raise RateLimited("rate limit exceeded for uploads")
-        quota_left = None
+        hold = None
         if self.settings.upload_quota_bytes > 0:
-            used = await self.repo.bytes_since(ident.user_id, _day_start_ms())
-            quota_left = self.settings.upload_quota_bytes - used - self._inflight.get(ident.user_id, 0)
-            if quota_left <= 0 or (declared is not None and declared > quota_left):
+            hold = self.quota.open(ident.user_id)
+            if not await self.quota.reserve(hold, max(declared or 0, 1)):
+                await self.quota.settle(hold, None)
                 raise RateLimited("daily upload quota of %d bytes reached" % self.settings.upload_quota_bytes)
-        fd, path = tempfile.mkstemp(dir=self.work_dir, prefix="up-")
+        try:
+            fd, path = tempfile.mkstemp(dir=self.work_dir, prefix="up-")
+        except OSError:
+            if hold is not None:
+                await self.quota.settle(hold, None)
+            raise
         sink = UploadSink(ident, policy.sanitize_name(raw_name, self.settings.upload_max_name), path, limit,
-                          quota_left, os.fdopen(fd, "wb"), reserved=declared or 0)
-        self._inflight[ident.user_id] = self._inflight.get(ident.user_id, 0) + sink.reserved
+                          hold, os.fdopen(fd, "wb"))
+        self._sinks[id(sink)] = sink
         return sink
+
+    async def receive(self, sink: UploadSink, chunk: bytes) -> None:
+        """Count and write one piece of the body: ``TooLarge`` past the size limit, and
+        ``RateLimited`` when the quota cannot reserve it (before it is written)."""
+        size = sink.size + len(chunk)
+        if size > sink.limit:
+            raise TooLarge("uploads are limited to %d bytes" % sink.limit)
+        hold = sink.hold
+        if hold is not None and size > hold.held and not await self.quota.reserve(hold, size - hold.held):
+            raise RateLimited("daily upload quota of %d bytes reached" % self.settings.upload_quota_bytes)
+        if sink.closed:
+            return  # dropped while the reservation was made
+        sink.size = size
+        sink.write(chunk)
+
+    def receiving(self) -> Dict[str, int]:
+        """Uploads being received now and their bytes so far."""
+        return {"uploads": len(self._sinks), "bytes": sum(s.size for s in self._sinks.values())}
 
     def _own_bucket(self, user_id: str) -> bool:
         bucket = self._buckets.get(user_id)
@@ -169,25 +190,30 @@ class UploadsService:
             bucket = self._buckets[user_id] = _Bucket(self.settings.rate_messages, self.settings.rate_messages_burst)
         return bucket.take()
 
-    def _release(self, sink: UploadSink) -> None:
+    def _close(self, sink: UploadSink) -> bool:
         if sink.closed:
-            return
+            return False
         sink.closed = True
         sink.fh.close()
-        left = self._inflight.get(sink.ident.user_id, 0) - sink.reserved
-        if left > 0:
-            self._inflight[sink.ident.user_id] = left
-        else:
-            self._inflight.pop(sink.ident.user_id, None)
+        self._sinks.pop(id(sink), None)
+        return True
 
     def abort(self, sink: UploadSink) -> None:
-        """Drop an upload that will not be finished (refused, or the client went away)."""
-        self._release(sink)
+        """Drop an upload that will not be finished (refused, or the client went away): its
+        file and its whole reservation."""
+        self._close(sink)
         _unlink(sink.path)
+        if sink.hold is not None and not sink.hold.settled:
+            # called from Tornado's synchronous callbacks; starts at once, in order
+            task = asyncio.ensure_future(self.quota.settle(sink.hold, None))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
 
     async def finish(self, sink: UploadSink) -> Dict[str, Any]:
-        """Accept a fully received upload: sniff, check, clean images, store once, record."""
-        self._release(sink)
+        """Accept a fully received upload: sniff, check, clean images, store once, record;
+        its stored size then counts against the quota, and the rest of the reservation is
+        given back. (On failure the caller aborts the sink, which gives all of it back.)"""
+        self._close(sink)
         made: List[str] = [sink.path]
         try:
             fields = await self._run(self._inspect, sink, made)
@@ -200,13 +226,16 @@ class UploadsService:
         finally:
             for path in made:
                 _unlink(path)
+        if sink.hold is not None:
+            await self.quota.settle(sink.hold, int(doc["size"]))
         return render(doc)
 
     def _inspect(self, sink: UploadSink, made: List[str]) -> Dict[str, Any]:
         """Blocking part of :meth:`finish` (in a thread)."""
         mime = policy.sniff(sink.path, sink.name) if sink.size else "application/x-empty"
         policy.check_type(mime, self._allowed)
-        fields: Dict[str, Any] = {"school": sink.ident.school, "ownerId": sink.ident.user_id, "name": sink.name,
+        name = policy.download_name(sink.name, mime, self.settings.upload_max_name)
+        fields: Dict[str, Any] = {"school": sink.ident.school, "ownerId": sink.ident.user_id, "name": name,
                                   "mimeType": mime, "createdAt": now_ms(), "width": None, "height": None,
                                   "thumbSha256": None, "thumbMime": None, "thumbSize": None}
         path, digest, size = sink.path, sink.digest.hexdigest(), sink.size
@@ -241,7 +270,9 @@ class UploadsService:
             if not sha:
                 raise NotFound("this upload has no thumbnail")
         else:
-            sha, mime, name = meta["sha256"], meta["mimeType"], meta["name"]
+            # names stored before the rule are made harmless on the way out as well
+            sha, mime = meta["sha256"], meta["mimeType"]
+            name = policy.download_name(meta["name"], str(mime), self.settings.upload_max_name)
             inline = policy.is_safe_image(mime)
         path = await self.storage.local_path(sha)
         if path is None:
@@ -264,11 +295,6 @@ class UploadsService:
                               if meta.get("thumbSha256") else None,
                               "expiresAt": iso(exp * 1000)}
         return out
-
-
-def _day_start_ms() -> int:
-    now = time.gmtime()
-    return calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, 0, 0, 0)) * 1000
 
 
 def _hash_file(path: str) -> "tuple[str, int]":
