@@ -63,7 +63,7 @@ class ChatService:
                                observe_latency=metrics.send_latency if metrics else None)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
                          writer=writer, flusher=flusher, online=online or (lambda _user_id: False))
-        counter = UnreadCounter(store, settings.unread_chunk)
+        counter = UnreadCounter(store, settings.unread_chunk, settings.unread_concurrency)
         self.directory = DirectoryActions(self.core)
         self.markers = MarkerActions(self.core, counter)
         self.messages = MessageActions(self.core, counter, uploads)
