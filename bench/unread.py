@@ -93,7 +93,8 @@ async def main(args: argparse.Namespace) -> None:
     mongo = EmbeddedMongo(tmp, write_state=False)
     mongo.start()
     try:
-        settings = Settings(data_dir=tmp, jwt_secret=SECRET, db_name="bench", db_timeout_ms=60000)
+        settings = Settings(data_dir=tmp, jwt_secret=SECRET, db_name="bench", db_timeout_ms=60000,
+                            rate_messages=1e6, rate_messages_burst=1e6)  # the sender sends back to back
         rt = build_runtime(settings, mongo.uri, mongo)
         await rt.store.ensure_indexes()
         await import_roster(rt.store, [{"id": "u1", "name": "U1", "role": "student", "school": "s"},

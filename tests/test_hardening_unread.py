@@ -13,6 +13,7 @@ import pytest
 import tornado.httpclient
 
 from chat.store import new_id
+from tests.conftest import token
 
 pytestmark = pytest.mark.usefixtures("school")
 
@@ -167,3 +168,22 @@ async def test_reads_answer_with_the_right_counts_when_counters_cannot_be_writte
     assert status == 200 and data["data"]["total"] == 6
     stored = await store.membership(conv["id"], "st1")
     assert stored["unread"] == 6 and stored["unreadSeq"] == 8
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_token_the_directory_does_not_match_yet_still_reads_on_a_full_disk(api, runtime):
+    conv = await api.conversation("st1", "direct", ["st2"])
+    await api.send("st2", conv["id"], "hi")
+    renamed = token("st1", name="Sam Renamed")  # a claim the directory does not hold: an upsert is due
+    directory = runtime.store.directory
+    real = directory.users
+    directory.users = DiskFull(real)
+    try:
+        status, data = await api.get("/api/conversations", renamed)
+        assert status == 200 and data["data"][0]["unread"] == 1, data
+        status, data = await api.get("/api/me", renamed)
+        assert status == 200 and data["data"]["name"] == "Sam Renamed", data
+    finally:
+        directory.users = real
+    assert (await api.get("/api/me", renamed))[0] == 200  # space again: the directory catches up
+    assert (await directory.get_user("st1"))["name"] == "Sam Renamed"
