@@ -117,7 +117,10 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("sync_max_bytes", "CHAT_SYNC_MAX_BYTES", int, 1048576,
      "about the most bytes of messages in one sync reply (keep well under ws_max_pending_bytes)"),
     ("sync_changed_limit", "CHAT_SYNC_CHANGED_LIMIT", int, 1000, "most changed messages in one sync reply"),
-    ("unread_chunk", "CHAT_UNREAD_CHUNK", int, 1000, "seqs one unread-counting query covers"),
+    ("unread_chunk", "CHAT_UNREAD_CHUNK", int, 100,
+     "seqs one unread-counting query covers (one such query holds nx-27017's single lock at a time)"),
+    ("unread_concurrency", "CHAT_UNREAD_CONCURRENCY", int, 1,
+     "unread-counting queries in storage at once, server-wide; the others wait their turn, sends do not"),
     ("search_per_user", "CHAT_SEARCH_PER_USER", int, 2, "searches one user may run at once (429 past it)"),
     ("search_concurrency", "CHAT_SEARCH_CONCURRENCY", int, 8, "searches the server runs at once (429 past it)"),
     ("search_chunk", "CHAT_SEARCH_CHUNK", int, 5000, "messages one search query scans (newest first, chunk by chunk)"),
@@ -217,7 +220,8 @@ class Settings:
     sync_max_messages: int = 2000
     sync_max_bytes: int = 1048576
     sync_changed_limit: int = 1000
-    unread_chunk: int = 1000
+    unread_chunk: int = 100
+    unread_concurrency: int = 1
     search_per_user: int = 2
     search_concurrency: int = 8
     search_chunk: int = 5000

@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.domain.core import Core
-from chat.errors import BadRequest, ChatError
+from chat.errors import BadRequest, ChatError, Unavailable
 from chat.singleflight import SingleFlight
 from chat.timeutil import now_ms
 
@@ -68,13 +68,19 @@ class DirectoryActions:
         known = self._known.get(ident.user_id)
         if known is None or known[1:] != (ident.role, ident.school) or (ident.name and ident.name != known[0]):
             users = self.core.store.directory
-            await users.upsert_user(ident.user_id, ident.name, ident.role, ident.school, now_ms())
-            name = ident.name
-            if not name:  # the upsert kept the directory's name, if it had one
-                name = (known or ("", "", ""))[0] or ((await users.get_user(ident.user_id)) or {}).get("name") or ""
-            known = (name, ident.role, ident.school)
-            self._known[ident.user_id] = known
-        name = ident.name or known[0] or ident.user_id
+            try:
+                await users.upsert_user(ident.user_id, ident.name, ident.role, ident.school, now_ms())
+            except Unavailable:
+                # storage takes no writes (a full disk, say): the request goes on as the token
+                # says, for a read must not depend on a write; the next request tries again
+                log.warning("directory entry of a token user not written (storage unavailable)")
+            else:
+                name = ident.name
+                if not name:  # the upsert kept the directory's name, if it had one
+                    name = (known or ("", "", ""))[0] or ((await users.get_user(ident.user_id)) or {}).get("name") or ""
+                known = (name, ident.role, ident.school)
+                self._known[ident.user_id] = known
+        name = ident.name or (known[0] if known else "") or ident.user_id
         if name == ident.name:
             return ident
         return Identity(ident.user_id, ident.role, ident.school, name, ident.exp)

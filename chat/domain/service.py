@@ -70,7 +70,7 @@ class ChatService:
             writer.use_shared_seqs(reserve_seqs)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
                          writer=writer, flusher=flusher, online=online or (lambda _user_id: False))
-        counter = UnreadCounter(store, settings.unread_chunk)
+        counter = UnreadCounter(store, settings.unread_chunk, settings.unread_concurrency)
         self.directory = DirectoryActions(self.core)
         self.markers = MarkerActions(self.core, counter)
         self.messages = MessageActions(self.core, counter, uploads)
