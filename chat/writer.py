@@ -158,15 +158,18 @@ class MessageWriter:
         try:
             states = await self._states(fresh)
             fresh = [item for item in fresh if not item.future.done()]
+            # a state's last_seq counts stored messages only (it moves in _accept): a batch that
+            # fails gives its seqs back by never having taken them, and the write-behind of
+            # lastSeq can never get ahead of what is stored
+            top = {cid: state.last_seq for cid, state in states.items()}
             if self._reserve is not None and fresh:
                 counts = collections.Counter(item.conversation_id for item in fresh)
                 firsts = await self._reserve(counts, {cid: states[cid].last_seq for cid in counts})
                 for cid, first_seq in firsts.items():
-                    states[cid].last_seq = first_seq - 1  # the loop below hands out first, first + 1, ...
+                    top[cid] = first_seq - 1  # the loop below hands out first, first + 1, ...
             for item in fresh:
-                state = states[item.conversation_id]
-                state.last_seq += 1
-                item.doc["seq"] = state.last_seq
+                top[item.conversation_id] += 1
+                item.doc["seq"] = top[item.conversation_id]
             if self.observe_batch is not None and fresh:
                 self.observe_batch(len(fresh))
             await self._insert(fresh, states)
@@ -206,7 +209,6 @@ class MessageWriter:
                 return
             refused = pending[outcome.refused]
             rest = pending[outcome.refused + 1:]
-            state = states[refused.conversation_id]
             if outcome.reason == "duplicate_seq":
                 # the seq was taken behind our back (an import, another writer): reload the state
                 # and write this conversation's messages again in a later batch
@@ -219,7 +221,6 @@ class MessageWriter:
                 for item in rest:
                     if item.conversation_id == refused.conversation_id:
                         item.doc["seq"] -= 1
-                state.last_seq -= 1
                 if outcome.reason == "duplicate_client":
                     await self._answer_retry(refused)
                 else:
