@@ -212,3 +212,39 @@ def test_killing_the_database_child_during_sends_leaves_no_gap(tmp_path):
         assert sorted(texts) == sorted(outcome)  # every message once: nothing lost, nothing twice
     finally:
         server.stop()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_tombstone_holds_its_seq_in_history_and_sync_and_is_never_unread(api, ws, runtime):
+    from chat.timeutil import now_ms
+    from chat.writer import tombstone
+
+    conv = await group(api)
+    await api.send("st1", conv["id"], "one")
+    stone = tombstone(conv["id"], 2, now_ms())
+    assert (await runtime.store.messages.insert_batch([stone])).stored == 1
+    again = await runtime.store.messages.insert_batch([tombstone(conv["id"], 2, now_ms())])
+    assert again.stored == 0 and again.refused == 0  # one per seq, whoever writes it
+    runtime.service.core.cache.invalidate(conv["id"])
+    await api.send("st1", conv["id"], "three")
+    page = await seqs_of(api, conv)
+    assert page == [(1, "one"), (2, None), (3, "three")]
+    st2 = await ws("st2")
+    synced = await st2.request("sync", {"conversations": {conv["id"]: 0}, "limit": 50})
+    shown = [(m["seq"], m["type"], m["deleted"], m.get("meta")) for m in synced["data"]["messages"]]
+    assert shown[1] == (2, "system", True, {"event": "gap"})
+    status, listing = await api.get("/api/conversations/%s" % conv["id"], "st2")
+    assert listing["data"]["unread"] == 2  # "one" and "three": a tombstone is never unread
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_shared_seqs_go_back_only_while_nobody_reserved_after_them(api, runtime):
+    conv = await group(api)
+    convs = runtime.store.conversations
+    first = await convs.reserve_seqs(conv["id"], 3)  # 1..3
+    assert first == 1
+    assert await convs.give_back_seqs(conv["id"], 3, 2) is True  # 2..3 back: the next is 2
+    assert await convs.reserve_seqs(conv["id"], 1) == 2
+    assert await convs.reserve_seqs(conv["id"], 1) == 3
+    assert await convs.give_back_seqs(conv["id"], 2, 1) is False  # 3 was reserved after 2
+    assert await convs.reserve_seqs(conv["id"], 1) == 4

@@ -16,6 +16,7 @@ the conversation it has cached; the same channel carries "resync" after a Redis 
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import itertools
 import logging
@@ -33,13 +34,15 @@ from chat.cluster.presence import ClusterPresence
 from chat.cluster.seqs import SeqReserver
 from chat.connections import ConnectionManager, Presence
 from chat.convcache import ConversationCache
-from chat.errors import RateLimited
+from chat.errors import ChatError, RateLimited
 from chat.events import Audience
 from chat.ratelimit import RateLimiter
 from chat.realtime import CLOSE_TOO_MANY_SOCKETS
 from chat.settings import Settings
 from chat.store import Store
+from chat.timeutil import now_ms
 from chat.typing_state import TypingTracker
+from chat.writer import is_tombstone, tombstone
 
 log = logging.getLogger("chat.cluster.node")
 
@@ -78,10 +81,12 @@ class ClusterNode:
         self.node_channel = self.prefix + "n:" + self.node_id
         self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore,
                               always=[self.all_channel, self.node_channel])
-        self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
+        self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout, self._on_missing)
+        self.clock = clock
         self.presence = ClusterPresence(self, manager, clock, settings.cluster_node_ttl, settings.max_sockets_per_user)
         self.reserver: Optional[SeqReserver] = None  # the writer's seq reservations
         self.delivered: Optional[Callable[[int], None]] = None
+        self.gaps_filled = 0  # seqs of a dead writer filled with tombstones
         self.limiter: Optional[SharedRateLimiter] = None
         self.transport: Optional[Callable[[], Any]] = None
         self.cache: Optional[ConversationCache] = None
@@ -103,7 +108,7 @@ class ClusterNode:
         self.transport = lambda: realtime.transport
         self.delivered = delivered
         self.reserver = SeqReserver(self.store.conversations)
-        service.core.writer.use_shared_seqs(self.reserver.reserve)
+        service.core.writer.use_shared_seqs(self.reserver.reserve, self.reserver.give_back)
         if metrics_registry is not None:
             from chat.cluster.metrics import register
             register(metrics_registry, self.stats)
@@ -221,7 +226,32 @@ class ClusterNode:
 
     async def _fetch(self, cid: str, after: int, before: int, sample: Envelope) -> List[Envelope]:
         docs = await self.store.messages.history(cid, before, after, max(1, before - after - 1))
-        return [self._envelope_of(render.message(doc), sample) for doc in docs]
+        # a tombstone fills its seq but is never pushed: the buffer skips it like a refused seq
+        return [self._envelope_of(render.message(doc), sample) for doc in docs if not is_tombstone(doc)]
+
+    def _on_missing(self, cid: str, seqs: List[int]) -> None:
+        """Seqs handed out and not stored when the gap timed out: the writer that holds them
+        settles them itself (given back or tombstoned); one that died cannot, so after the
+        node TTL (it is then known dead) they are filled here. A message stored meanwhile wins
+        (the unique seq index), and a late insert of one of them is written again, later."""
+        self.clock.call_later(self.settings.cluster_node_ttl,
+                              lambda: asyncio.ensure_future(self.fill_gaps(cid, seqs)))
+
+    async def fill_gaps(self, cid: str, seqs: List[int]) -> int:
+        """Tombstones for those of ``seqs`` still not stored; how many were written."""
+        stones = [tombstone(cid, seq, now_ms()) for seq in seqs]
+        written = 0
+        try:
+            while stones:
+                outcome = await self.store.messages.insert_batch(stones)
+                written += outcome.stored
+                if outcome.refused is None:
+                    break
+                stones = stones[outcome.refused + 1:]  # stored after all
+        except ChatError:
+            log.warning("could not fill %d missing seqs of %s", len(stones), cid)
+        self.gaps_filled += written
+        return written
 
     def _envelope_of(self, view: Dict[str, Any], sample: Envelope) -> Envelope:
         return {"n": self.node_id, "i": "%s:%d" % (self.node_id, next(self._ids)), "e": p.Message.NEW,
