@@ -125,7 +125,7 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
     uploads = build_uploads(settings, store, take_send_token=lambda user_id: limiter.take(user_id, Limit.SEND),
                             quota=quota)
     service = ChatService(settings, store, events, online=backend.is_online, clock=clock, uploads=uploads,
-                          metrics=metrics, reserve_seqs=broker.seq_reserver())
+                          metrics=metrics, shared_seqs=broker.shared_seqs())
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager.online, backend, people, clock, settings.last_seen_flush)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock,

@@ -17,6 +17,7 @@ node's endpoint (:class:`chat.realtime.push.LocalDelivery`), as in one process.
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import itertools
 import logging
@@ -28,7 +29,8 @@ from chat.cluster.envelope import Envelope, Kind
 from chat.cluster.link import RedisLink
 from chat.cluster.order import OrderBuffer
 from chat.cluster.seqs import SeqReserver
-from chat.live.writer import ReserveSeqs
+from chat.errors import ChatError
+from chat.live.writer import SharedSeqs, is_tombstone, tombstone
 from chat.presence.backend import Announce
 from chat.presence.relation import ContactsOf
 from chat.presence.shared import LocalSockets, SharedPresence
@@ -38,6 +40,7 @@ from chat.realtime.broker import UNATTACHED, Delivery, DeliveryKind, NodeEndpoin
 from chat.rules import render
 from chat.settings import Settings
 from chat.store import Store
+from chat.timeutil import now_ms
 
 log = logging.getLogger("chat.cluster.node")
 
@@ -75,11 +78,12 @@ class RedisBroker:
         self.presence_channels = self.prefix + "p:"
         self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore,
                               always=[self.all_channel, self.node_channel])
-        self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout)
+        self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout, self._on_missing)
         self.seqs = SeqReserver(store.conversations)
         self.endpoint: NodeEndpoint = UNATTACHED
         self.presence: Optional[SharedPresence] = None
         self.resyncs = 0
+        self.gaps_filled = 0  # seqs of a dead writer filled with tombstones
         self._ids = itertools.count(1)
         self._seen: "collections.OrderedDict[str, None]" = collections.OrderedDict()
         self._handlers: Dict[Kind, Callable[[Envelope], None]] = {
@@ -101,8 +105,8 @@ class RedisBroker:
     def attach(self, endpoint: NodeEndpoint) -> None:
         self.endpoint = endpoint
 
-    def seq_reserver(self) -> Optional[ReserveSeqs]:
-        return self.seqs.reserve
+    def shared_seqs(self) -> Optional[SharedSeqs]:
+        return self.seqs
 
     async def start(self) -> None:
         """Connect to Redis (waiting a little, so the first pushes are not dropped); the server
@@ -118,7 +122,8 @@ class RedisBroker:
     def stats(self) -> Optional[Dict[str, Any]]:
         presence = self.presence.stats() if self.presence is not None else {}
         return dict(self.link.stats(), node=self.node_id, resyncs=self.resyncs, sharedLimits=self.limiter.shared,
-                    seqReservations=self.seqs.reservations, **presence, **self.order.stats())
+                    seqReservations=self.seqs.reservations, gapsFilled=self.gaps_filled, **presence,
+                    **self.order.stats())
 
     def register_metrics(self, registry: Any) -> None:
         """The cluster's gauges on a Prometheus registry."""
@@ -197,10 +202,36 @@ class RedisBroker:
         docs = await self.store.messages.history(cid, before, after, max(1, before - after - 1))
         out = []
         for doc in docs:
+            if is_tombstone(doc):
+                continue  # fills its seq but is never pushed: the buffer skips it like a refused seq
             view = render.message(doc)
             out.append(Delivery(DeliveryKind.MESSAGE, p.push(p.Message.NEW, view), sample.users, sample.school,
                                 view["conversationId"], view["seq"], view["senderId"]))
         return out
+
+    def _on_missing(self, cid: str, seqs: List[int]) -> None:
+        """Seqs handed out and not stored when the gap timed out: the writer that holds them
+        settles them itself (given back or tombstoned); one that died cannot, so after the
+        node TTL (it is then known dead) they are filled here. A message stored meanwhile wins
+        (the unique seq index), and a late insert of one of them is written again, later."""
+        self.clock.call_later(self.settings.cluster_node_ttl,
+                              lambda: asyncio.ensure_future(self.fill_gaps(cid, seqs)))
+
+    async def fill_gaps(self, cid: str, seqs: List[int]) -> int:
+        """Tombstones for those of ``seqs`` still not stored; how many were written."""
+        stones = [tombstone(cid, seq, now_ms()) for seq in seqs]
+        written = 0
+        try:
+            while stones:
+                outcome = await self.store.messages.insert_batch(stones)
+                written += outcome.stored
+                if outcome.refused is None:
+                    break
+                stones = stones[outcome.refused + 1:]  # stored after all
+        except ChatError:
+            log.warning("could not fill %d missing seqs of %s", len(stones), cid)
+        self.gaps_filled += written
+        return written
 
     # ------------------------------------------------------------------ outages
     def _on_restore(self) -> None:

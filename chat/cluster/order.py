@@ -5,7 +5,9 @@ and other nodes' through Redis), so seq n+1 may arrive before n. The buffer deli
 when it is the next seq of its conversation, holds it otherwise, and when the gap stays open for
 ``gap_timeout`` seconds reads the missing seqs from MongoDB and delivers them (a missing seq the
 database does not have either, such as a refused message, is skipped). A skipped seq that arrives
-after all is still delivered (late beats lost); anything else at or under the delivered top is a
+after all is still delivered (late beats lost), and each seq skipped because the database did
+not have it is reported to ``on_missing`` (the node fills it with a tombstone if it stays
+missing: its writer may have died); anything else at or under the delivered top is a
 duplicate and dropped, so each message is delivered once.
 
 The first message a node sees of a conversation starts its window (a node does not know what
@@ -48,8 +50,10 @@ class _Window:
 class OrderBuffer:
     """See the module doc; ``deliver`` writes one message delivery to the local sockets."""
 
-    def __init__(self, deliver: Callable[[Delivery], None], fetch: Fetch, clock: Clock, gap_timeout: float) -> None:
+    def __init__(self, deliver: Callable[[Delivery], None], fetch: Fetch, clock: Clock, gap_timeout: float,
+                 on_missing: Optional[Callable[[str, List[int]], None]] = None) -> None:
         self.deliver = deliver
+        self.on_missing = on_missing
         self.fetch = fetch
         self.clock = clock
         self.gap_timeout = gap_timeout
@@ -109,11 +113,15 @@ class OrderBuffer:
         try:
             first_held = min(window.held)
             sample = window.held[first_held]
+            absent: List[int] = []
             try:
                 found = await self.fetch(cid, window.top, first_held, sample)
+                absent = sorted(set(range(window.top + 1, first_held)) - {env.seq for env in found})
             except Exception:  # the database is away: hand out what is held rather than wait
                 log.warning("could not read seqs %d..%d of %s to fill a gap", window.top + 1, first_held - 1, cid)
                 found = []
+            if absent and self.on_missing is not None:
+                self.on_missing(cid, absent)
             for env in found:
                 seq = env.seq
                 if seq <= window.top:

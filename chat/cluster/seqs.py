@@ -5,6 +5,11 @@ several, each batch reserves its seqs with one ``find_one_and_update`` ``$inc`` 
 conversation's ``lastSeq`` by the number of its messages in the batch, so no two processes can
 hand out one seq, and the unique ``seqKey`` index remains the backstop.
 
+Seqs reserved by a batch that stored none of them (storage failed, a message was refused)
+are given back: :meth:`SeqReserver.give_back` moves ``lastSeq`` back only while it still
+equals the top of them, i.e. no other process reserved after; otherwise the writer fills
+them with tombstones (see :mod:`chat.live.writer`).
+
 A database last written by a single process may hold a ``lastSeq`` behind its newest message
 (written behind, then an unclean stop). The writer passes the seq it recovered from the newest
 message as a floor; a reservation at or under it is discarded and made again above it.
@@ -22,6 +27,8 @@ class SeqCounter(Protocol):
 
     async def reserve_seqs(self, conversation_id: str, count: int) -> int: ...
 
+    async def give_back_seqs(self, conversation_id: str, top: int, count: int) -> bool: ...
+
 
 class SeqReserver:
     """Reserves seq ranges in the database (see the module doc)."""
@@ -38,6 +45,12 @@ class SeqReserver:
         cids = list(counts)
         firsts = await asyncio.gather(*(self._one(cid, counts[cid], floors.get(cid, 0)) for cid in cids))
         return dict(zip(cids, firsts, strict=True))
+
+    async def give_back(self, conversation_id: str, top: int, count: int) -> bool:
+        """Return the ``count`` seqs ending at ``top`` (reserved, never stored) if nobody
+        reserved after them; False when someone did (then they are tombstoned)."""
+        self.reservations += 1
+        return await self.counter.give_back_seqs(conversation_id, top, count)
 
     async def _one(self, cid: str, count: int, floor: int) -> int:
         first = await self._take(cid, count)

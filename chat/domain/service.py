@@ -36,7 +36,7 @@ from chat.live.convcache import ConversationCache
 from chat.live.flusher import Flusher
 from chat.live.recent import RecentPages
 from chat.live.unread import UnreadCounter
-from chat.live.writer import MessageWriter, ReserveSeqs
+from chat.live.writer import MessageWriter, SharedSeqs
 from chat.metrics import Metrics
 from chat.settings import Settings
 from chat.store import Store
@@ -49,10 +49,10 @@ class ChatService:
     def __init__(self, settings: Settings, store: Store, events: Optional[EventSink] = None,
                  online: Optional[Callable[[str], bool]] = None, clock: Optional[Clock] = None,
                  uploads: Optional[UploadsService] = None, metrics: Optional[Metrics] = None,
-                 reserve_seqs: Optional[ReserveSeqs] = None) -> None:
-        """``reserve_seqs``: several processes write the database (a cluster): each batch's
+                 shared_seqs: Optional[SharedSeqs] = None) -> None:
+        """``shared_seqs``: several processes write the database (a cluster): each batch's
         seqs are reserved there instead of counted in memory."""
-        single_writer = reserve_seqs is None
+        single_writer = shared_seqs is None
         self.settings = settings
         self.store = store
         # sync's pages are kept while this process sees every write as an event (not in a cluster)
@@ -66,8 +66,8 @@ class ChatService:
         writer = MessageWriter(cache, store.messages, self.events, flusher.schedule, settings.write_linger,
                                observe_batch=metrics.writer_batch if metrics else None,
                                observe_latency=metrics.send_latency if metrics else None)
-        if reserve_seqs is not None:
-            writer.use_shared_seqs(reserve_seqs)
+        if shared_seqs is not None:
+            writer.use_shared_seqs(shared_seqs.reserve, shared_seqs.give_back)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
                          writer=writer, flusher=flusher, online=online or (lambda _user_id: False))
         counter = UnreadCounter(store, settings.unread_chunk, settings.unread_concurrency)

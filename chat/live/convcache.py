@@ -67,7 +67,9 @@ class ConvState:
         return doc
 
     def stored(self, message: Dict[str, Any]) -> None:
-        """Account for a message of this conversation that is now stored."""
+        """Account for a message of this conversation that is now stored (``last_seq`` counts
+        stored messages only, so a failed write never moves it)."""
+        self.last_seq = max(self.last_seq, message["seq"])
         self.last_message = summary(message)
         self.last_activity = max(self.last_activity, message["createdAt"])
         self.dirty = True

@@ -18,6 +18,16 @@ What each sender is told (the writer's contract, tested with a fault-injecting s
   all of them are answered ``unavailable`` and remembered, so that a retry finding one of them
   stored broadcasts it then (once);
 - an acknowledged message is durable (see :mod:`chat.store.db` for the write concern).
+
+Seqs stay 1, 2, 3... A conversation's ``last_seq`` counts stored messages only, so in one
+process a failed batch gives its seqs back by never having taken them. With shared seqs (a
+cluster) a batch reserves them in the database; those it did not store (failed, refused, or
+moved on) are *owed* and settled before the next batch once storage answers: what an unknown
+outcome did store is read back and kept, the rest goes back to the counter when nobody
+reserved after it, or else is filled with a tombstone (a deleted ``system`` message with
+``meta.event == "gap"``), so history still reads 1, 2, 3. A tombstone and a late real insert
+of the same seq cannot both be stored (the unique ``seqKey``): the message is then written
+again with a new seq.
 """
 from __future__ import annotations
 
@@ -31,7 +41,8 @@ from chat.errors import BadRequest, ChatError, Unavailable
 from chat.events import EventSink
 from chat.live.convcache import ConversationCache, ConvState
 from chat.rules import render
-from chat.store import InsertOutcome
+from chat.store import InsertOutcome, new_id
+from chat.timeutil import now_ms
 
 log = logging.getLogger("chat.writer")
 
@@ -43,6 +54,31 @@ Key = Tuple[str, str]
 Result = Tuple[Dict[str, Any], bool]
 #: (messages per conversation, seq floor per conversation) -> first reserved seq per conversation
 ReserveSeqs = Callable[[Mapping[str, int], Mapping[str, int]], Awaitable[Dict[str, int]]]
+#: (conversation, top seq, count) -> whether the counter moved back from top by count
+GiveBackSeqs = Callable[[str, int, int], Awaitable[bool]]
+
+
+class SharedSeqs(Protocol):
+    """Seqs shared by several processes (:class:`chat.cluster.seqs.SeqReserver`)."""
+
+    async def reserve(self, counts: Mapping[str, int], floors: Mapping[str, int]) -> Dict[str, int]: ...
+
+    async def give_back(self, conversation_id: str, top: int, count: int) -> bool: ...
+GAP = "gap"  # ``meta.event`` of a tombstone
+
+
+def tombstone(conversation_id: str, seq: int, now: int) -> Dict[str, Any]:
+    """The stand-in for a seq that was handed out and never stored: a deleted system message
+    (never unread, never shown), so that a conversation's seqs have no hole."""
+    return {"id": new_id(), "conversationId": conversation_id, "seq": seq, "senderId": "system",
+            "senderName": "system", "type": "system", "text": None, "attachments": [], "replyTo": None,
+            "clientMsgId": "gap-%s-%d" % (conversation_id, seq), "createdAt": now, "editedAt": None,
+            "deletedAt": now, "meta": {"event": GAP}}
+
+
+def is_tombstone(doc: Mapping[str, Any]) -> bool:
+    """True for a gap tombstone (see :func:`tombstone`)."""
+    return doc.get("type") == "system" and (doc.get("meta") or {}).get("event") == GAP
 
 
 class MessageLog(Protocol):
@@ -88,11 +124,28 @@ class MessageWriter:
         self._task: Optional["asyncio.Task[None]"] = None
         self._last_write = 0.0
         self._reserve: Optional[ReserveSeqs] = None
+        self._give_back: Optional[GiveBackSeqs] = None
+        # shared seqs reserved and not (known to be) stored: conversation -> seq -> the id of
+        # the message written with it when its outcome is unknown, else None
+        self._owed: Dict[str, Dict[int, Optional[str]]] = {}
+        self.tombstones = 0  # seqs filled with a tombstone (metrics, tests)
+        self.given_back = 0  # seqs returned to the shared counter
+        # this batch's seqs that are stored (by it or, found taken, by someone else), and those
+        # written with an unknown outcome: (conversation, seq) -> message id
+        self._taken: Set[Tuple[str, int]] = set()
+        self._maybe: Dict[Tuple[str, int], str] = {}
 
-    def use_shared_seqs(self, reserve: ReserveSeqs) -> None:
+    def use_shared_seqs(self, reserve: ReserveSeqs, give_back: Optional[GiveBackSeqs] = None) -> None:
         """Several processes write this database: take each batch's seqs from ``reserve``
-        (atomic in the database) instead of counting them in memory."""
+        (atomic in the database) instead of counting them in memory, and return unstored
+        ones with ``give_back`` (see the module doc)."""
         self._reserve = reserve
+        self._give_back = give_back
+
+    @property
+    def owed(self) -> int:
+        """Reserved seqs not settled yet (storage has not answered since they failed)."""
+        return sum(len(seqs) for seqs in self._owed.values())
 
     @property
     def busy(self) -> bool:
@@ -155,22 +208,41 @@ class MessageWriter:
             else:
                 first_of[item.key] = item
                 fresh.append(item)
+        reserved: Dict[str, Tuple[int, int]] = {}
+        self._taken.clear()
+        self._maybe.clear()
         try:
+            if self._owed and fresh:
+                try:
+                    await self.settle()
+                except ChatError:
+                    log.warning("storage unavailable: %d reserved seqs stay owed", self.owed)
             states = await self._states(fresh)
             fresh = [item for item in fresh if not item.future.done()]
+            # a state's last_seq counts stored messages only (it moves in _accept): a batch that
+            # fails gives its seqs back by never having taken them, and the write-behind of
+            # lastSeq can never get ahead of what is stored
+            top = {cid: state.last_seq for cid, state in states.items()}
             if self._reserve is not None and fresh:
                 counts = collections.Counter(item.conversation_id for item in fresh)
                 firsts = await self._reserve(counts, {cid: states[cid].last_seq for cid in counts})
                 for cid, first_seq in firsts.items():
-                    states[cid].last_seq = first_seq - 1  # the loop below hands out first, first + 1, ...
+                    top[cid] = first_seq - 1  # the loop below hands out first, first + 1, ...
+                    reserved[cid] = (first_seq, first_seq + counts[cid] - 1)
             for item in fresh:
-                state = states[item.conversation_id]
-                state.last_seq += 1
-                item.doc["seq"] = state.last_seq
+                top[item.conversation_id] += 1
+                item.doc["seq"] = top[item.conversation_id]
             if self.observe_batch is not None and fresh:
                 self.observe_batch(len(fresh))
             await self._insert(fresh, states)
+        except BaseException:
+            for item in fresh:  # failed in an unforeseen way: what was stored is unknown
+                if item.doc.get("seq") is not None and (item.conversation_id, item.doc["seq"]) not in self._taken:
+                    self._maybe[(item.conversation_id, item.doc["seq"])] = item.doc["id"]
+            raise
         finally:
+            if reserved:
+                self._owe(reserved)
             for item in followers:
                 first = first_of[item.key]
                 if first.future.done() and not first.future.cancelled() and first.future.exception() is None:
@@ -180,6 +252,40 @@ class MessageWriter:
                 else:
                     _fail(item, Unavailable())
             self.on_stored()
+
+    def _owe(self, reserved: Dict[str, Tuple[int, int]]) -> None:
+        """Note the reserved seqs this batch did not store (see the module doc)."""
+        for cid, (first, last) in reserved.items():
+            for seq in range(first, last + 1):
+                if (cid, seq) not in self._taken:
+                    self._owed.setdefault(cid, {})[seq] = self._maybe.get((cid, seq))
+
+    async def settle(self) -> None:
+        """Settle owed seqs (see the module doc); raises ``ChatError`` while storage is away
+        (what is left stays owed)."""
+        for cid in list(self._owed):
+            owed = self._owed[cid]
+            maybe = [mid for mid in owed.values() if mid is not None]
+            if maybe:
+                stored = await self.log.stored_ids(maybe)
+                for seq in [s for s, mid in owed.items() if mid in stored]:
+                    del owed[seq]  # an unknown outcome that was stored: its retry answers it
+            seqs = sorted(owed)
+            run = 0
+            while run < len(seqs) and seqs[-1 - run] == seqs[-1] - run:
+                run += 1
+            if run and self._give_back is not None and await self._give_back(cid, seqs[-1], run):
+                self.given_back += run
+                seqs = seqs[:-run]
+            now = now_ms()
+            stones = [tombstone(cid, seq, now) for seq in seqs]
+            while stones:
+                outcome = await self.log.insert_batch(stones)
+                self.tombstones += outcome.stored
+                if outcome.refused is None:
+                    break
+                stones = stones[outcome.refused + 1:]  # that seq is stored after all
+            del self._owed[cid]
 
     async def _states(self, items: List[_Send]) -> Dict[str, ConvState]:
         """Resolve each conversation's state now, by id; a conversation that cannot be loaded
@@ -206,10 +312,10 @@ class MessageWriter:
                 return
             refused = pending[outcome.refused]
             rest = pending[outcome.refused + 1:]
-            state = states[refused.conversation_id]
             if outcome.reason == "duplicate_seq":
                 # the seq was taken behind our back (an import, another writer): reload the state
                 # and write this conversation's messages again in a later batch
+                self._taken.add((refused.conversation_id, refused.doc["seq"]))
                 again = [refused] + [item for item in rest if item.conversation_id == refused.conversation_id]
                 rest = [item for item in rest if item.conversation_id != refused.conversation_id]
                 self.cache.invalidate(refused.conversation_id)
@@ -219,7 +325,6 @@ class MessageWriter:
                 for item in rest:
                     if item.conversation_id == refused.conversation_id:
                         item.doc["seq"] -= 1
-                state.last_seq -= 1
                 if outcome.reason == "duplicate_client":
                     await self._answer_retry(refused)
                 else:
@@ -248,6 +353,7 @@ class MessageWriter:
         if stored is None:
             for item in pending:
                 self._unsure[item.key] = item.doc["id"]
+                self._maybe[(item.conversation_id, item.doc["seq"])] = item.doc["id"]
             done: List[_Send] = []
             lost = pending
         else:
@@ -270,6 +376,7 @@ class MessageWriter:
                 # reloaded while this batch was written: that copy may not count these seqs yet
                 self.cache.invalidate(item.conversation_id)
             state.stored(item.doc)
+            self._taken.add((item.conversation_id, item.doc["seq"]))
             self._remember(item.doc)
             self.events.message_stored(render.message(item.doc), state.audience())
             _ok(item, item.doc, True)

@@ -18,7 +18,7 @@ import dataclasses
 import enum
 from typing import Any, Dict, Optional, Protocol, Sequence, Tuple, Union
 
-from chat.live.writer import ReserveSeqs
+from chat.live.writer import SharedSeqs
 
 #: a serialized frame: text where it was made, UTF-8 bytes as it came from another node
 Frame = Union[str, bytes]
@@ -75,7 +75,7 @@ class Broker(Protocol):
     def holders_changed(self, user_id: str, nodes: int) -> None:
         """The user's sockets are now on ``nodes`` nodes (rate limits are shared by them)."""
 
-    def seq_reserver(self) -> Optional[ReserveSeqs]:
+    def shared_seqs(self) -> Optional[SharedSeqs]:
         """Where the writer takes seqs when several processes write (None: it counts them)."""
 
     async def start(self) -> None: ...
@@ -125,7 +125,7 @@ class LocalBroker:
     def holders_changed(self, user_id: str, nodes: int) -> None:
         return None
 
-    def seq_reserver(self) -> Optional[ReserveSeqs]:
+    def shared_seqs(self) -> Optional[SharedSeqs]:
         return None  # the only writer: seqs are counted in memory
 
     async def start(self) -> None:

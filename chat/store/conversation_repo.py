@@ -101,6 +101,14 @@ class Conversations:
             raise NotFound("no such conversation")
         return int(conv["lastSeq"]) - count + 1
 
+    async def give_back_seqs(self, conversation_id: str, top: int, count: int) -> bool:
+        """Move ``lastSeq`` from ``top`` back by ``count`` (seqs reserved and never stored),
+        only while it is still ``top``: no seq above them was handed out. True if it moved."""
+        key = ObjectId(conversation_id)
+        result = await self._db.io(lambda: self.conversations.update_one(
+            {"_id": key, "lastSeq": top}, {"$inc": {"lastSeq": -count}}))
+        return bool(result.modified_count)
+
     # ------------------------------------------------------------------ memberships
     async def add_members(self, conversation_id: str, members: Sequence[Tuple[str, str]], now: int,
                           read_upto: int = 0) -> List[str]:

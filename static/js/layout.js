@@ -26,12 +26,14 @@ export function dayLabel(iso, now) {
 /**
  * Messages (in seq order) to rows: {kind: "day", key, label} before the first message of each
  * day, and {kind: "message", m, cont} where `cont` marks a message continuing its sender's run
- * (same sender, same day, within five minutes, neither a system message).
+ * (same sender, same day, within five minutes, neither a system message). A gap tombstone (a
+ * seq handed out and never stored, PROTOCOL §5) holds its seq in the state but is not a row.
  */
 export function layoutMessages(messages, now) {
   const rows = [];
   let prev = null;
   for (const m of messages) {
+    if (m.type === "system" && m.meta && m.meta.event === "gap") continue;
     const day = dayKey(m.createdAt);
     if (!prev || dayKey(prev.createdAt) !== day) {
       rows.push({ kind: "day", key: `d${day}`, label: dayLabel(m.createdAt, now) });
