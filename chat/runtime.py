@@ -28,7 +28,7 @@ from chat.push import SocketEvents, typing_announcer
 from chat.ratelimit import Limit, RateLimiter
 from chat.realtime import Realtime
 from chat.service import ChatService
-from chat.settings import Settings
+from chat.settings import Settings, mask_uri
 from chat.store import Store
 from chat.typing_state import TypingTracker
 from chat.uploads import UploadsService, build_uploads
@@ -112,8 +112,5 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
 
 
 def _redact(uri: str) -> str:
-    """Hide credentials in a MongoDB URI for logs and /api/health."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        return scheme + "://***@" + rest.split("@", 1)[1]
-    return uri
+    """Hide credentials in a MongoDB URI for logs."""
+    return mask_uri(uri)
