@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 from chat import settings as settings_mod
 from chat.auth import mint_token
 from chat.errors import Unavailable
-from chat.ops.config_file import CONFIG_ENV, config_path, read_config, ssl_context, validate
+from chat.ops.config_file import CONFIG_ENV, config_path, mask, read_config, ssl_context, validate, warnings
 from chat.ops.embedded import CHILD_COMMAND, DataDirInUse, EmbeddedError, EmbeddedMongo, follow_launcher, read_state
 from chat.ops.logfmt import setup_logging
 from chat.ops.roster import RosterError, import_roster, parse_roster
@@ -148,6 +148,8 @@ async def _run(runtime: Runtime, sockets: Optional[List[socket.socket]] = None,
 def serve(settings: Settings) -> int:
     """Run the server until SIGINT/SIGTERM; returns the exit code."""
     _logging(settings.log_level, settings.log_format)
+    for warning in warnings(settings):
+        log.warning("%s", warning)
     try:
         sockets = _bind(settings)
     except OSError as exc:  # a one-line answer, before anything is written to the data dir
@@ -230,8 +232,6 @@ def check_config_command(argv: List[str]) -> int:
     parser = _parser("check-config", "Validate the settings (flags, environment, config file) and print the "
                                      "effective configuration, secrets masked. Exits 2 with the reason when invalid.")
     args = parser.parse_args(argv)
-    from chat.ops.config_file import mask
-
     path = config_path(args.config, os.environ)
     try:
         file_values = read_config(path) if path else None
@@ -243,6 +243,8 @@ def check_config_command(argv: List[str]) -> int:
         for problem in problems:
             print("error: %s" % problem, file=sys.stderr)
         return EXIT_CONFIG
+    for warning in warnings(settings):
+        print("warning: %s" % warning, file=sys.stderr)
     where = settings_mod.sources(args, os.environ, file_values)
     print("# school-chat %s; config file: %s" % (__version__, path or "(none)"))
     for name, *_rest in settings_mod.OPTIONS:

@@ -32,7 +32,7 @@ from chat.realtime.connections import ConnectionManager
 from chat.realtime.push import LocalDelivery, SocketEvents, presence_announcer, typing_announcer
 from chat.realtime.sessions import Realtime
 from chat.realtime.typing import TypingTracker
-from chat.settings import Settings
+from chat.settings import Settings, mask_uri
 from chat.store import Store
 from chat.uploads import UploadsService, build_uploads
 from chat.uploads.quota import Quota, UsedSince
@@ -147,8 +147,5 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
 
 
 def _redact(uri: str) -> str:
-    """Hide credentials in a MongoDB URI for logs and /api/health."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        return scheme + "://***@" + rest.split("@", 1)[1]
-    return uri
+    """Hide credentials in a MongoDB URI for logs."""
+    return mask_uri(uri)

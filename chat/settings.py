@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+import re
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+
+#: the only spellings a boolean environment variable may have (anything else is an error, never false)
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _bool(value: str) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError("must be one of %s (true) or %s (false)" % (", ".join(TRUE_WORDS), ", ".join(FALSE_WORDS)))
 
 
 def _list(value: str) -> List[str]:
@@ -148,16 +159,177 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed"),
     ("metrics_port", "CHAT_METRICS_PORT", int, 0,
      "serve /metrics on this loopback port only (0: on the main port; -1: disabled)"),
+    ("metrics_allow", "CHAT_METRICS_ALLOW", _list, [],
+     "CIDRs of clients the main port's /metrics also answers (loopback always; 0.0.0.0/0,::/0: anyone)"),
     ("embedded_log_max_bytes", "CHAT_EMBEDDED_LOG_MAX_BYTES", int, 10485760,
      "rotate <data-dir>/nx-27017.log past this size (0 never rotates)"),
     ("embedded_log_backups", "CHAT_EMBEDDED_LOG_BACKUPS", int, 3, "rotated embedded-database logs kept"),
 ]
 
-# Settings printed masked by `check-config` (a URI only loses its password).
-SECRETS = ("jwt_secret",)
+# Settings never printed or logged as they are (see mask()): these, and any name ending in
+# SECRET_SUFFIXES. Any string setting that is a URI loses its user:password and password-like
+# query parameters (mongodb_uri, redis_url, ...).
+SECRETS = ("jwt_secret", "upload_url_secret")
+SECRET_SUFFIXES = ("_secret", "_password", "_passphrase", "_token")
+_QUERY_SECRET = re.compile(r"(?i)([?&;](?:[a-z_]*password|passwd|pass|secret|token|[a-z_]*_key)=)[^&;#]*")
 
 
-@dataclasses.dataclass
+def is_secret(name: str) -> bool:
+    """True for a setting whose value is a secret as a whole."""
+    return name in SECRETS or name.endswith(SECRET_SUFFIXES)
+
+
+def mask_uri(value: str) -> str:
+    """A URI fit to print: its user:password (``scheme://***@host``) and password-like query
+    parameters (``?password=***``) hidden; any other string unchanged."""
+    if "://" not in value:
+        return value
+    scheme, rest = value.split("://", 1)
+    head, sep, query = rest.partition("?")
+    if "@" in head:  # the last @ before the query: a password may hold an unescaped @
+        head = "***@" + head.rsplit("@", 1)[1]
+    return _QUERY_SECRET.sub(r"\1***", scheme + "://" + head + sep + query)
+
+
+def mask(name: str, value: Any) -> Any:
+    """A setting's value fit to print or log: secrets hidden, credentials cut out of URIs."""
+    if is_secret(name):
+        return "***" if value else ""
+    if isinstance(value, str):
+        return mask_uri(value)
+    return value
+
+
+class Range(NamedTuple):
+    """The values a numeric setting may take: ``lo <= x <= hi`` (``lo < x`` when ``above``)."""
+
+    lo: float
+    hi: float
+    above: bool = False
+
+    def text(self) -> str:
+        """The range as documented: ``1..65535``, or ``above 0, up to 86400``."""
+        if self.above:
+            return "above %s, up to %s" % (_num(self.lo), _num(self.hi))
+        return "%s..%s" % (_num(self.lo), _num(self.hi))
+
+    def holds(self, value: float) -> bool:
+        return (self.lo < value if self.above else self.lo <= value) and value <= self.hi
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+_DAY = 86400
+_GIB = 1 << 30
+_TIB = 1 << 40
+_MANY = 10 ** 9  # "as many as you like": a count beyond any school's needs, still a number
+# Every int and float setting has a range here (a test checks it). NaN and infinity are always
+# refused. The README "Configuration" ranges table is generated from it (deploy/gen_config_example.py).
+RANGES: Dict[str, Range] = {
+    "port": Range(0, 65535),
+    "db_workers": Range(1, 256),
+    "db_timeout_ms": Range(1, 3_600_000),
+    "jwt_leeway": Range(0, _DAY),
+    "max_body_bytes": Range(1, _GIB),
+    "http_max_header_bytes": Range(1024, 1 << 24),
+    "http_discard_bytes": Range(0, _TIB),
+    "http_header_timeout": Range(0, _DAY, above=True),
+    "http_body_timeout": Range(0, _DAY, above=True),
+    "max_title": Range(1, 100_000),
+    "max_participants": Range(2, 1_000_000),
+    "max_text": Range(1, 10_000_000),
+    "max_attachments": Range(0, 1000),
+    "max_reaction_emojis": Range(1, 1000),
+    "max_upload_bytes": Range(1, _TIB),
+    "upload_quota_bytes": Range(0, 1 << 50),
+    "upload_orphan_hours": Range(0, 24 * 36500, above=True),
+    "upload_retention_days": Range(0, 36500),
+    "upload_url_ttl": Range(1, 7 * _DAY),
+    "upload_thumbnail_px": Range(16, 8192),
+    "upload_max_pixels": Range(1, 10 ** 10),
+    "upload_max_name": Range(16, 1000),
+    "upload_sweep_interval": Range(0, 7 * _DAY),
+    "ws_ping_interval": Range(0, _DAY),
+    "ws_ping_timeout": Range(0, _DAY, above=True),
+    "ws_max_message_size": Range(1024, _GIB),
+    "ws_max_frame_bytes": Range(1, _GIB),
+    "ws_max_pending_bytes": Range(1024, 1 << 40),
+    "rate_messages": Range(0, _MANY, above=True),
+    "rate_messages_burst": Range(1, _MANY),
+    "rate_frames": Range(0, _MANY, above=True),
+    "rate_frames_burst": Range(1, _MANY),
+    "rate_typing": Range(0, _MANY, above=True),
+    "rate_typing_burst": Range(1, _MANY),
+    "max_sockets_per_user": Range(1, 100_000),
+    "listen_backlog": Range(1, 1 << 20),
+    "max_opening_sockets": Range(1, _MANY),
+    "shed_retry_after": Range(0, 3600),
+    "rate_strikes": Range(1, _MANY),
+    "typing_timeout": Range(0, 3600, above=True),
+    "typing_debounce": Range(0, 3600),
+    "sync_cache_bytes": Range(0, _TIB),
+    "sync_limit": Range(1, _MANY),
+    "sync_max_messages": Range(1, _MANY),
+    "sync_max_bytes": Range(1024, _TIB),
+    "sync_changed_limit": Range(1, _MANY),
+    "unread_chunk": Range(1, _MANY),
+    "search_per_user": Range(1, 10_000),
+    "search_concurrency": Range(1, 10_000),
+    "search_chunk": Range(1, _MANY),
+    "write_linger": Range(0, 1),
+    "conversation_flush": Range(0, 3600, above=True),
+    "roster_refresh": Range(0, _DAY, above=True),
+    "last_seen_flush": Range(0, 3600, above=True),
+    "cluster_gap_timeout": Range(0, 60, above=True),
+    "cluster_node_ttl": Range(0, 3600, above=True),
+    "metrics_port": Range(-1, 65535),
+    "embedded_log_max_bytes": Range(0, _TIB),
+    "embedded_log_backups": Range(0, 1000),
+}
+
+#: the settings that take one of a few words
+CHOICES: Dict[str, Tuple[str, ...]] = {
+    "upload_backend": ("fs", "gridfs"),
+    "log_level": ("debug", "info", "warning", "error", "critical"),
+    "log_format": ("text", "json"),
+    "event_loop": ("asyncio", "uvloop"),
+}
+
+
+def _either(words: Tuple[str, ...]) -> str:
+    return words[0] if len(words) == 1 else "%s or %s" % (", ".join(words[:-1]), words[-1])
+
+
+def range_problems(settings: "Settings") -> List[str]:
+    """Numeric settings outside their :data:`RANGES` (NaN and infinity never pass), words outside
+    :data:`CHOICES`, and limits that contradict each other; each names its setting."""
+    problems: List[str] = []
+    for name, limits in RANGES.items():
+        value = getattr(settings, name, None)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append("%s must be a number, not %r" % (name, value))
+        elif not math.isfinite(value):
+            problems.append("%s must be a finite number, not %r" % (name, value))
+        elif not limits.holds(value):
+            problems.append("%s must be %s, not %s" % (name, limits.text(), _num(value)))
+    for name, words in CHOICES.items():
+        value = getattr(settings, name, None)
+        if value is not None and (value.lower() if name == "log_level" else value) not in words:
+            problems.append("%s must be %s, not %r" % (name, _either(words), value))
+    if settings.ws_max_frame_bytes > settings.ws_max_message_size:
+        problems.append("ws_max_frame_bytes (%d) cannot be above ws_max_message_size (%d)"
+                        % (settings.ws_max_frame_bytes, settings.ws_max_message_size))
+    if settings.sync_max_bytes >= settings.ws_max_pending_bytes:
+        problems.append("sync_max_bytes (%d) must be below ws_max_pending_bytes (%d): a sync reply would close "
+                        "the socket as a slow consumer" % (settings.sync_max_bytes, settings.ws_max_pending_bytes))
+    return problems
+
+
+@dataclasses.dataclass(repr=False)
 class Settings:
     """All tunables; build with :func:`load` (env + CLI) or directly in tests."""
 
@@ -240,8 +412,13 @@ class Settings:
     tls_key: str = ""
     trusted_proxies: List[str] = dataclasses.field(default_factory=list)
     metrics_port: int = 0
+    metrics_allow: List[str] = dataclasses.field(default_factory=list)
     embedded_log_max_bytes: int = 10485760
     embedded_log_backups: int = 3
+
+    def __repr__(self) -> str:  # secrets masked: a logged or printed Settings must not leak them
+        return "Settings(%s)" % ", ".join("%s=%r" % (f.name, mask(f.name, getattr(self, f.name)))
+                                          for f in dataclasses.fields(self))
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed."""

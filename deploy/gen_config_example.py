@@ -48,3 +48,14 @@ def readme_table() -> str:
             "`(empty)`" if default == "" else "`%s`" % (default,))
         rows.append("| `--%s` | `%s` | %s | %s |" % (name.replace("_", "-"), env, shown, help_text))
     return "\n".join(rows) + "\n"
+
+
+def readme_ranges() -> str:
+    """The README's table of numeric settings' ranges (a test checks the README holds exactly this)."""
+    from chat.settings import RANGES
+
+    rows = ["| setting | allowed values |", "|---|---|"]
+    for name, _env, conv, _default, _help in OPTIONS:
+        if conv in (int, float):
+            rows.append("| `%s` | %s |" % (name, RANGES[name].text()))
+    return "\n".join(rows) + "\n"

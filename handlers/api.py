@@ -17,7 +17,8 @@ from handlers.base import ApiHandler, dumps
 
 class HealthHandler(ApiHandler):
     """``GET /api/health``: no auth; 200 when storage answers, 503 when it does not.
-    ``HEAD`` answers the same status with no body (for load balancers and uptime checks)."""
+    ``HEAD`` answers the same status with no body (for load balancers and uptime checks).
+    Anyone may ask, so it names the kind of storage only: no path, host or credentials."""
 
     async def head(self) -> None:
         self.set_status(200 if await self.runtime.store.ping() else 503)
@@ -29,7 +30,7 @@ class HealthHandler(ApiHandler):
         data: Dict[str, Any] = {
             "status": "ok" if up else "degraded",
             "version": __version__,
-            "storage": rt.storage_label,
+            "storage": "embedded nx-27017" if rt.embedded is not None else "mongodb",
             "storageUp": up,
             "uptimeSeconds": round(time.time() - rt.started_at, 1),
             "connections": rt.manager.stats()["connections"],

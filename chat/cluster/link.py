@@ -19,6 +19,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from chat.settings import mask_uri
+
 log = logging.getLogger("chat.cluster.link")
 
 RETRY_FIRST = 0.1
@@ -262,7 +264,4 @@ class RedisLink:
 
 def _redact(url: str) -> str:
     """Hide a password in a Redis URL for logs and health."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return scheme + "://***@" + rest.split("@", 1)[1]
-    return url
+    return mask_uri(url)

@@ -12,7 +12,11 @@ data dir (copied after the snapshot, so every file the snapshot refers to is the
 It holds the secret that signs tokens: it is written with mode 0600.
 
 ``restore`` refuses while any process uses the data dir (see ``chat.ops.embedded.DataDirLock``),
-and holds that lock while it writes, so no server can start half-way through.
+and holds that lock while it writes, so no server can start half-way through. It reads the
+whole archive before it writes anything: a truncated or damaged archive, a member that is not a
+plain file of a known name (``../``, absolute paths, links, devices), a checksum that does not
+match, or a ``chat.db`` that is not a sound SQLite database is refused with one line
+(:class:`BackupError`) and the data dir is left as it was.
 """
 from __future__ import annotations
 
@@ -25,7 +29,9 @@ import sqlite3
 import tarfile
 import tempfile
 import time
-from typing import Any, Dict, Optional
+import urllib.parse
+import zlib
+from typing import Any, Dict, List, Optional
 
 from chat.ops.embedded import PID_FILE, STATE_FILE, DataDirLock
 from chat.version import __version__
@@ -35,6 +41,8 @@ SECRET_FILE = "jwt-secret"
 UPLOADS_DIR = "uploads"
 MANIFEST = "backup.json"
 FORMAT = 1
+#: what reading a damaged archive raises (a truncated gzip stream is an EOFError, not an OSError)
+_DAMAGED = (OSError, EOFError, zlib.error, tarfile.TarError)
 
 
 class BackupError(RuntimeError):
@@ -138,12 +146,57 @@ def read_manifest(archive: str) -> Dict[str, Any]:
             if member is None:
                 raise KeyError(MANIFEST)
             manifest: Dict[str, Any] = json.loads(member.read())
-    except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
-        raise BackupError("%s is not a school-chat backup: %s" % (archive, exc)) from None
+    except FileNotFoundError as exc:
+        raise BackupError("cannot read %s: %s" % (archive, exc.strerror)) from None
+    except (*_DAMAGED, KeyError, ValueError) as exc:
+        raise BackupError("%s is not a school-chat backup (or is damaged): %s" % (archive, _one_line(exc))) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or not all(
+            isinstance(meta, dict) and isinstance(meta.get("sha256"), str) for meta in manifest["files"].values()):
+        raise BackupError("%s is not a school-chat backup: its backup.json has no valid file list" % archive)
     if manifest.get("format") != FORMAT:
         raise BackupError("%s has backup format %r; this release reads format %d" % (
             archive, manifest.get("format"), FORMAT))
     return manifest
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _checked_members(tar: tarfile.TarFile, archive: str) -> List[tarfile.TarInfo]:
+    """Every member, each a plain file (or folder of uploads/) of a known, relative, clean name;
+    reading them all first finds a truncated archive before anything is written."""
+    members = tar.getmembers()
+    stream: Any = tar.fileobj
+    while stream is not None and stream.read(1 << 20):  # to the gzip trailer: its CRC and length are checked
+        pass
+    for m in members:
+        parts = m.name.split("/")
+        clean = not m.name.startswith("/") and ".." not in parts and "" not in parts[:-1] and "\\" not in m.name
+        known = m.name in (DB_FILE, SECRET_FILE, MANIFEST) or (parts[0] == UPLOADS_DIR and len(parts) > 1)
+        if not (clean and known):
+            raise BackupError("%s holds an unexpected member %r (not made by backup): nothing was restored"
+                              % (archive, m.name))
+        if not (m.isfile() or (m.isdir() and parts[0] == UPLOADS_DIR)):
+            raise BackupError("%s: member %r is not a plain file (links and devices are refused): nothing was "
+                              "restored" % (archive, m.name))
+    return members
+
+
+def verify_database(path: str) -> None:
+    """BackupError unless ``path`` is a SQLite database that passes ``PRAGMA quick_check``."""
+    try:
+        conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path)), uri=True)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise BackupError("%s is not a usable database: %s" % (DB_FILE, _one_line(exc))) from None
+    if [row[0] for row in rows] != ["ok"]:
+        raise BackupError("%s fails its integrity check: %s" % (
+            DB_FILE, "; ".join(" ".join(str(r[0]).replace("*** in database main ***", "").split()) for r in rows[:3])))
 
 
 def restore(archive: str, data_dir: str, force: bool = False, now: Optional[float] = None) -> Dict[str, Any]:
@@ -166,15 +219,14 @@ def restore(archive: str, data_dir: str, force: bool = False, now: Optional[floa
                               "to replace it (the current one is kept as chat.db.before-restore-<time>)" % data_dir)
         work = tempfile.mkdtemp(prefix=".restore-", dir=data_dir)
         try:
-            with tarfile.open(archive, "r:gz") as tar:
-                for name, meta in manifest["files"].items():
-                    if name not in (DB_FILE, SECRET_FILE):
-                        raise BackupError("unexpected file %r in %s" % (name, archive))
-                    tar.extract(name, work, filter="data")
-                    if _sha256(os.path.join(work, name)) != meta["sha256"]:
-                        raise BackupError("%s: %s does not match its checksum (damaged archive)" % (archive, name))
-                uploads = [m for m in tar.getmembers() if m.name.startswith(UPLOADS_DIR + "/") and m.isfile()]
-                tar.extractall(work, members=uploads, filter="data")  # "data" refuses paths leaving work/
+            try:
+                _extract(archive, manifest, work)
+            except _DAMAGED as exc:
+                raise BackupError("%s is damaged (%s): nothing was restored" % (archive, _one_line(exc))) from None
+            try:
+                verify_database(os.path.join(work, DB_FILE))
+            except BackupError as exc:
+                raise BackupError("%s: %s: nothing was restored" % (archive, _one_line(exc))) from None
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
             if os.path.exists(target):
                 os.replace(target, "%s.before-restore-%s" % (target, stamp))
@@ -198,3 +250,22 @@ def restore(archive: str, data_dir: str, force: bool = False, now: Optional[floa
     finally:
         lock.release()
     return manifest
+
+
+def _extract(archive: str, manifest: Dict[str, Any], work: str) -> None:
+    """The archive's files into ``work``, checked (names, types, checksums); raises BackupError,
+    or one of _DAMAGED for an archive that cannot be read to its end."""
+    with tarfile.open(archive, "r:gz") as tar:
+        members = {m.name: m for m in _checked_members(tar, archive)}
+        if DB_FILE not in manifest["files"]:
+            raise BackupError("%s has no %s: nothing was restored" % (archive, DB_FILE))
+        for name, meta in manifest["files"].items():
+            if name not in (DB_FILE, SECRET_FILE):
+                raise BackupError("unexpected file %r in %s" % (name, archive))
+            if name not in members:
+                raise BackupError("%s lacks %s, which its backup.json lists (damaged archive)" % (archive, name))
+            tar.extract(members[name], work, filter="data")
+            if _sha256(os.path.join(work, name)) != meta["sha256"]:
+                raise BackupError("%s: %s does not match its checksum (damaged archive)" % (archive, name))
+        uploads = [m for m in members.values() if m.name.startswith(UPLOADS_DIR + "/") and m.isfile()]
+        tar.extractall(work, members=uploads, filter="data")  # "data" refuses paths leaving work/ too
