@@ -275,6 +275,7 @@ RANGES: Dict[str, Range] = {
     "sync_max_bytes": Range(1024, _TIB),
     "sync_changed_limit": Range(1, _MANY),
     "unread_chunk": Range(1, _MANY),
+    "unread_concurrency": Range(1, 64),
     "search_per_user": Range(1, 10_000),
     "search_concurrency": Range(1, 10_000),
     "search_chunk": Range(1, _MANY),
