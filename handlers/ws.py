@@ -61,7 +61,12 @@ class StrictTextProtocol(tornado.websocket.WebSocketProtocol13):
 class Link:
     """One open socket as the hub knows it. Slots, and kept off the handler, whose attribute
     dict stays small: past 30 attributes CPython stops sharing a class's attribute keys and
-    gives every instance a dict of its own, over a kilobyte per idle socket."""
+    gives every instance a dict of its own, over a kilobyte per idle socket.
+
+    The handler and its link refer to each other while the socket is open; the handler lets go
+    of its link when the socket closes or its upgrade is refused, so that a closed session (the
+    handler, its request, stream and buffers) is freed at once by reference counting instead of
+    waiting, as a reference cycle, for a rare full collection of the cyclic garbage collector."""
 
     __slots__ = ("conn_id", "ident", "handler", "stream", "direct", "gone")
 
@@ -259,10 +264,15 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         if self.link is not None:
             self.hub.heartbeat.pong(self.link.conn_id)
 
+    def on_finish(self) -> None:
+        if self.get_status() != 101:  # the upgrade was refused (origin, headers): no socket
+            self.link = None  # break the cycle (see Link)
+
     def on_close(self) -> None:
         link = self.link
         if link is None:
             return
+        self.link = None  # break the cycle (see Link)
         link.gone = True
         self.hub.handlers.pop(link.conn_id, None)
         asyncio.ensure_future(self.runtime.realtime.close(link.conn_id))
