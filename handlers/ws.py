@@ -27,6 +27,7 @@ log = logging.getLogger("chat.ws")
 CLOSE_GOING_AWAY = 1001
 CLOSE_SLOW_CONSUMER = 1008
 CLOSE_INVALID_PAYLOAD = 1007
+CLOSE_PROTOCOL_ERROR = 1002
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -43,7 +44,25 @@ def text_frame(payload: bytes) -> bytes:
 class StrictTextProtocol(tornado.websocket.WebSocketProtocol13):
     """RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with close code 1007
     (Tornado drops the TCP connection without a close frame), and nothing the client sends
-    after the server's close frame is handled."""
+    after the server's close frame is handled. RFC 6455 §5.1: a client frame that is not
+    masked fails the connection with close code 1002 (Tornado reads the mask bit but accepts
+    either), before its payload is read."""
+
+    _at_header = False  # the next read of the stream is a frame's first two bytes
+
+    async def _receive_frame(self) -> None:
+        self._at_header = True
+        await super()._receive_frame()
+
+    async def _read_bytes(self, n: int) -> bytes:
+        data = await super()._read_bytes(n)
+        if self._at_header:
+            self._at_header = False
+            if not data[1] & 0x80:  # the MASK bit of the second header byte
+                self.close(CLOSE_PROTOCOL_ERROR, "client frames must be masked")
+                self._abort()
+                raise tornado.iostream.StreamClosedError()  # ends the frame loop
+        return data
 
     def _handle_message(self, opcode: int, data: bytes) -> Optional["asyncio.Future[None]"]:
         if opcode in (0x1, 0x2) and self.server_terminated:

@@ -3,13 +3,18 @@ behind, unmasked client frames fail the connection. Real server, real sockets, r
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
+import os
+import struct
 import weakref
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
+from urllib.parse import urlparse
 
 import pytest
 import tornado.httpclient
 import tornado.websocket
+import ujson
 
 from handlers.ws import ChatSocket
 from tests.conftest import Ws, token
@@ -98,3 +103,80 @@ async def test_closed_sessions_leave_nothing_behind(http_server, base_url, app, 
         gc.enable()
     assert session_structures(runtime, hub) == baseline
     assert len(runtime.limiter) <= 3 * 3  # per user and limit, never per socket
+
+
+# ---------------------------------------------------------------------- item 16: unmasked frames
+class RawSocket:
+    """A WebSocket client written by hand over TCP, to send frames no library would."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, base_url: str, user: str) -> "RawSocket":
+        url = urlparse(base_url)
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(("GET /ws?token=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                      % (token(user), url.netloc, key)).encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(reader, writer)
+
+    def send(self, opcode: int, payload: bytes, masked: bool = True) -> None:
+        size = len(payload)
+        mask_bit = 0x80 if masked else 0
+        if size < 126:
+            header = struct.pack("!BB", 0x80 | opcode, mask_bit | size)
+        elif size < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, mask_bit | 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, mask_bit | 127, size)
+        if masked:
+            mask = os.urandom(4)
+            payload = mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(header + payload)
+
+    def send_json(self, frame: Dict[str, Any], masked: bool = True) -> None:
+        self.send(0x1, ujson.dumps(frame).encode(), masked)
+
+    async def frame(self) -> Tuple[int, bytes]:
+        """The next frame from the server: (opcode, payload)."""
+        first, second = await self.reader.readexactly(2)
+        assert not second & 0x80, "server frames are never masked"
+        size = second & 0x7F
+        if size == 126:
+            size = struct.unpack("!H", await self.reader.readexactly(2))[0]
+        elif size == 127:
+            size = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+        return first & 0x0F, await self.reader.readexactly(size)
+
+    async def json(self) -> Dict[str, Any]:
+        opcode, payload = await self.frame()
+        assert opcode == 0x1, (opcode, payload)
+        return ujson.loads(payload)
+
+    async def close_code(self) -> int:
+        """The code of the server's close frame, which must be the next frame, then the end of
+        the TCP connection."""
+        opcode, payload = await self.frame()
+        assert opcode == 0x8, (opcode, payload)
+        assert await self.reader.read() == b""  # and the server hung up
+        return int(struct.unpack("!H", payload[:2])[0])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_unmasked_client_frames_fail_the_connection_with_1002(http_server, base_url, runtime):
+    raw = await RawSocket.connect(base_url, "st1")
+    assert (await raw.json())["event"] == "session:ready"
+    raw.send_json({"event": "ping", "ref": "masked"})
+    while (await raw.json()).get("ref") != "masked":
+        pass  # the pong push, then the reply: a masked frame is handled
+    raw.send_json({"event": "ping", "ref": "unmasked"}, masked=False)
+    assert await raw.close_code() == 1002
+    control = await RawSocket.connect(base_url, "st2")
+    assert (await control.json())["event"] == "session:ready"
+    control.send(0x9, b"hi", masked=False)  # a control frame must be masked too
+    assert await control.close_code() == 1002
+    await until(lambda: not runtime.realtime.sessions, "both sessions closed")
