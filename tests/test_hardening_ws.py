@@ -8,7 +8,7 @@ import gc
 import os
 import struct
 import weakref
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 from urllib.parse import urlparse
 
 import pytest
@@ -16,10 +16,33 @@ import tornado.httpclient
 import tornado.websocket
 import ujson
 
+from chat import protocol as p
+from chat.clock import ManualClock
+from chat.ratelimit import Limit, RateLimiter
+from chat.runtime import Runtime, build_runtime
+from chat.settings import Settings
 from handlers.ws import ChatSocket
 from tests.conftest import Ws, token
 
 pytestmark = pytest.mark.usefixtures("school")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def runtime(io_loop: Any, settings: Settings, mongo_uri: str, clock: ManualClock) -> Iterator[Runtime]:
+    """The test server with the manual clock: token buckets refill only when a test says so."""
+    rt = build_runtime(settings, mongo_uri, clock=clock)
+    io_loop.run_sync(rt.store.ensure_indexes)
+    yield rt
+    try:
+        io_loop.run_sync(rt.close, timeout=10)
+        io_loop.run_sync(rt.store.drop_database, timeout=10)
+    finally:
+        rt.store.close()
 
 
 async def until(condition: Any, what: str, turns: int = 3000) -> None:
@@ -29,6 +52,85 @@ async def until(condition: Any, what: str, turns: int = 3000) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("never happened: " + what)
+
+
+# ---------------------------------------------------------------------- item 4: refused frames
+def test_a_frame_costs_tokens_by_its_size_and_a_refused_take_costs_nothing():
+    s = Settings(rate_frame_bytes=100, rate_frames=1, rate_frames_burst=10)
+    assert [p.frame_cost("x" * n, s) for n in (0, 1, 100, 101, 200, 201, 1000)] == [1, 1, 1, 2, 2, 3, 10]
+    limiter = RateLimiter(s, ManualClock())
+    assert limiter.take("u", Limit.FRAME, 7)
+    assert not limiter.take("u", Limit.FRAME, 4)  # 3 left: refused, and nothing taken
+    assert limiter.take("u", Limit.FRAME, 3) and not limiter.take("u", Limit.FRAME)
+    assert limiter.take("v", Limit.FRAME, 50)  # more than a full bucket costs a full bucket
+
+
+def answers(clients: List[Ws]) -> List[Dict[str, Any]]:
+    """What the server answered to these sockets' frames (replies, errors, pongs)."""
+    return [f for c in clients for f in c.frames if f.get("event") in ("reply", "error", "pong")]
+
+
+GARBAGE = ["{not json", '{"event": "nope", "ref": "u"}', '{"event": "ping", "ref": 7}',
+           '{"event": "message:read", "data": {"seq": "x"}, "ref": "v"}']
+
+
+@pytest.mark.settings(rate_frames_burst=30, rate_strikes=5, max_sockets_per_user=4)
+@pytest.mark.gen_test(timeout=120)
+async def test_garbage_from_many_sockets_costs_the_users_frame_bucket(ws, api, clock, settings):
+    """Four sockets of one user, each sending 250 frames (malformed ones with a valid ping
+    after every four, which would reset a strike count that only rate limits fed): every frame
+    takes the user's frame tokens before it is parsed, so the answers stop when the bucket is
+    empty, each socket is told once, and the frames it goes on sending are strikes that close it.
+    Another user is not affected; the bucket survives a reconnect and refills with time."""
+    conv = await api.conversation("st2", "group", ["t1"], title="G")
+    sockets = [await ws("st1") for _ in range(4)]
+    other = await ws("st2")
+    for c in sockets:
+        for _ in range(50):
+            for raw in GARBAGE:
+                c.send("", raw=raw)
+            c.send("ping", ref="p")
+    for c in sockets:
+        await asyncio.wait_for(c.closed.wait(), 60)
+        assert c.close_code == 1008
+    got = answers(sockets)
+    limited = [f for f in got if f["event"] == "error" and f["error"]["code"] == "rate_limited"]
+    assert len(limited) == len(sockets)  # told once per socket, then frames dropped unread
+    taken = [f for f in got if f not in limited and f["event"] != "pong"]  # each cost a token
+    assert len(taken) == settings.rate_frames_burst  # nothing refills: the manual clock stands still
+    assert len(got) <= 2 * settings.rate_frames_burst + len(sockets)  # a ping: reply and pong
+    # st2, online with st1 all along, is untouched: its own bucket, no strikes
+    for i in range(10):
+        assert (await other.ok("message:send", {"conversationId": conv["id"], "text": "m%d" % i}))["seq"] == i + 1
+    assert not [f for f in other.frames if f.get("event") == "error"]
+    again = await ws("st1")  # reconnecting refills nothing
+    again.send("ping", ref="late")
+    assert (await again.expect("error"))["error"]["code"] == "rate_limited"
+    await other.barrier()
+    assert not again.of("reply")
+    clock.advance(2 / settings.rate_frames)  # two tokens back
+    assert (await again.ok("ping"))["serverTime"]
+
+
+@pytest.mark.settings(rate_frames_burst=30, rate_strikes=5)
+@pytest.mark.gen_test(timeout=120)
+async def test_big_frames_cost_by_their_size_and_are_strikes(ws, settings):
+    """Frames of 230 KB (under the hard limit, over the soft one) each cost 15 of the 30 tokens:
+    two are answered ``too_large``, the third is dropped unread (and told), and three more
+    refused frames close the socket."""
+    c = await ws("st3")
+    other = await ws("st2")
+    size = 230 * 1024
+    assert p.frame_cost("x" * size, settings) == 15
+    for i in range(10):
+        c.send("", raw=ujson.dumps({"event": "message:send", "ref": "b%d" % i,
+                                    "data": {"conversationId": "x", "text": "y" * size}}))
+    await asyncio.wait_for(c.closed.wait(), 60)
+    assert c.close_code == 1008
+    got = answers([c])
+    assert [(f.get("ref"), f["error"]["code"]) for f in got] == [
+        ("b0", "too_large"), ("b1", "too_large"), (None, "rate_limited")]
+    assert (await other.ok("ping"))["serverTime"]
 
 
 # ---------------------------------------------------------------------- item 6: session churn

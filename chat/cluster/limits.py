@@ -41,9 +41,9 @@ class SharedRateLimiter(RateLimiter):
         """Users whose limits are split between nodes now."""
         return len(self._shares)
 
-    def take(self, user_id: str, limit: Limit) -> bool:
+    def take(self, user_id: str, limit: Limit, cost: float = 1) -> bool:
         k = self._shares.get(user_id)
         if k is not None and (user_id, limit) not in self._buckets:
             rate, burst = self._rates[limit]
             self._buckets[(user_id, limit)] = TokenBucket(rate / k, burst / k, self.clock.monotonic())
-        return super().take(user_id, limit)
+        return super().take(user_id, limit, cost)
