@@ -33,10 +33,12 @@ class TokenBucket:
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float, cost: float = 1) -> bool:
+        """Take ``cost`` tokens (at most a full bucket, so that anything can pass eventually)."""
         self._refill(now)
-        if self.tokens >= 1:
-            self.tokens -= 1
+        need = max(1, min(cost, self.burst))
+        if self.tokens >= need:
+            self.tokens -= need
             return True
         return False
 
@@ -86,8 +88,9 @@ class RateLimiter:
         """Users whose limits are split between nodes now."""
         return len(self._shares)
 
-    def take(self, user_id: str, limit: Limit) -> bool:
-        """Take one token of this kind for this user; False when the user is over the limit."""
+    def take(self, user_id: str, limit: Limit, cost: float = 1) -> bool:
+        """Take ``cost`` tokens (one by default) of this kind for this user; False when the
+        user is over the limit (then nothing is taken)."""
         now = self.clock.monotonic()
         key = (user_id, limit)
         bucket = self._buckets.get(key)
@@ -98,7 +101,7 @@ class RateLimiter:
             self._made += 1
             if self._made % self.PRUNE_EVERY == 0:
                 self.prune()
-        return bucket.take(now)
+        return bucket.take(now, cost)
 
     def check(self, user_id: str, limit: Limit) -> None:
         """:meth:`take`, raising ``rate_limited`` (with the seconds to wait) when over."""

@@ -109,6 +109,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("rate_messages_burst", "CHAT_RATE_MESSAGES_BURST", float, 60.0, "send bucket size"),
     ("rate_frames", "CHAT_RATE_FRAMES", float, 60.0, "frames per second per user"),
     ("rate_frames_burst", "CHAT_RATE_FRAMES_BURST", float, 200.0, "frame bucket size"),
+    ("rate_frame_bytes", "CHAT_RATE_FRAME_BYTES", int, 16384,
+     "a frame costs one frame token per started this many bytes (taken before it is parsed)"),
     ("rate_typing", "CHAT_RATE_TYPING", float, 2.0, "typing events per second per user"),
     ("rate_typing_burst", "CHAT_RATE_TYPING_BURST", float, 10.0, "typing bucket size"),
     ("max_sockets_per_user", "CHAT_MAX_SOCKETS_PER_USER", int, 10,
@@ -118,7 +120,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("max_opening_sockets", "CHAT_MAX_OPENING_SOCKETS", int, 200,
      "WebSocket sessions set up at once; past it a handshake gets 503 with Retry-After (load shedding)"),
     ("shed_retry_after", "CHAT_SHED_RETRY_AFTER", float, 1.0, "seconds a shed handshake is told to wait (Retry-After)"),
-    ("rate_strikes", "CHAT_RATE_STRIKES", int, 20, "rate-limited frames in a row before the socket is closed (1008)"),
+    ("rate_strikes", "CHAT_RATE_STRIKES", int, 20,
+     "refused frames (rate-limited or malformed) in a row before the socket is closed (1008)"),
     ("typing_timeout", "CHAT_TYPING_TIMEOUT", float, 5.0, "seconds after the last typing:start before the server sends typing:stop"),
     ("typing_debounce", "CHAT_TYPING_DEBOUNCE", float, 2.0, "repeated typing:start within this many seconds is not re-broadcast"),
     ("sync_cache_bytes", "CHAT_SYNC_CACHE_BYTES", int, 8388608,
@@ -267,6 +270,7 @@ RANGES: Dict[str, Range] = {
     "max_opening_sockets": Range(1, _MANY),
     "shed_retry_after": Range(0, 3600),
     "rate_strikes": Range(1, _MANY),
+    "rate_frame_bytes": Range(1, 16 * 1024 * 1024),
     "typing_timeout": Range(0, 3600, above=True),
     "typing_debounce": Range(0, 3600),
     "sync_cache_bytes": Range(0, _TIB),
@@ -379,6 +383,7 @@ class Settings:
     rate_messages_burst: float = 60.0
     rate_frames: float = 60.0
     rate_frames_burst: float = 200.0
+    rate_frame_bytes: int = 16384
     rate_typing: float = 2.0
     rate_typing_burst: float = 10.0
     max_sockets_per_user: int = 10

@@ -23,6 +23,7 @@ from chat.realtime.heartbeat import Heartbeat
 from chat.runtime import Runtime
 from chat.vocab import CloseCode
 from handlers.base import JsonErrors, bearer
+from handlers.tornado_ws import StrictTextProtocol, socket_stream
 
 log = logging.getLogger("chat.ws")
 
@@ -39,28 +40,15 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
-class StrictTextProtocol(tornado.websocket.WebSocketProtocol13):
-    """RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with close code 1007
-    (Tornado drops the TCP connection without a close frame), and nothing the client sends
-    after the server's close frame is handled."""
-
-    def _handle_message(self, opcode: int, data: bytes) -> Optional["asyncio.Future[None]"]:
-        if opcode in (0x1, 0x2) and self.server_terminated:
-            return None  # closing: the rest of the client's frames change nothing
-        if opcode == 0x1 and not self._frame_compressed and not self.client_terminated:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                self.close(CloseCode.INVALID_PAYLOAD, "text frame is not valid UTF-8")
-                return None
-            return self._run_callback(self.handler.on_message, text)
-        return super()._handle_message(opcode, data)
-
-
 class Link:
     """One open socket as the hub knows it. Slots, and kept off the handler, whose attribute
     dict stays small: past 30 attributes CPython stops sharing a class's attribute keys and
-    gives every instance a dict of its own, over a kilobyte per idle socket."""
+    gives every instance a dict of its own, over a kilobyte per idle socket.
+
+    The handler and its link refer to each other while the socket is open; the handler lets go
+    of its link when the socket closes or its upgrade is refused, so that a closed session (the
+    handler, its request, stream and buffers) is freed at once by reference counting instead of
+    waiting, as a reference cycle, for a rare full collection of the cyclic garbage collector."""
 
     __slots__ = ("conn_id", "ident", "handler", "stream", "direct", "gone")
 
@@ -228,7 +216,7 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         assert link is not None
         runtime = self.runtime
         self.set_nodelay(True)
-        stream = getattr(self.ws_connection, "stream", None)
+        stream = socket_stream(self.ws_connection)
         link.stream = stream
         if stream is not None:
             # past this much unsent data a write raises: the consumer is too slow (public API)
@@ -259,10 +247,15 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
         if self.link is not None:
             self.hub.heartbeat.pong(self.link.conn_id)
 
+    def on_finish(self) -> None:
+        if self.get_status() != 101:  # the upgrade was refused (origin, headers): no socket
+            self.link = None  # break the cycle (see Link)
+
     def on_close(self) -> None:
         link = self.link
         if link is None:
             return
+        self.link = None  # break the cycle (see Link)
         link.gone = True
         self.hub.handlers.pop(link.conn_id, None)
         asyncio.ensure_future(self.runtime.realtime.close(link.conn_id))

@@ -9,6 +9,7 @@ answer exactly once.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Callable, Dict, Optional
 
 import ujson
@@ -72,6 +73,8 @@ class Session:
 
 MAX_REF = 64
 MAX_SYNC_CONVERSATIONS = 1000
+#: a JSON escape of a UTF-16 surrogate: how a frame that is valid UTF-8 carries a lone one
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclasses.dataclass
@@ -183,6 +186,12 @@ CLIENT_EVENTS: Dict[str, Callable[[Dict[str, Any], Settings], Dict[str, Any]]] =
 }
 
 
+def frame_cost(raw: Any, settings: Settings) -> int:
+    """The frame tokens a frame costs, taken before it is parsed: one per started
+    ``rate_frame_bytes``, since reading a frame costs in proportion to its size."""
+    return 1 + max(0, len(raw) - 1) // max(1, settings.rate_frame_bytes)
+
+
 def parse_frame(raw: Any, settings: Settings) -> Frame:
     """Decode and validate one client frame."""
     if isinstance(raw, bytes):
@@ -199,12 +208,13 @@ def parse_frame(raw: Any, settings: Settings) -> Frame:
     ref = decoded.get("ref")
     if ref is not None and (not isinstance(ref, str) or not ref or len(ref) > MAX_REF or not v.storable(ref)):
         raise FrameError(BadRequest("ref must be a string of 1 to %d characters" % MAX_REF))
-    try:
-        v.check_storable(decoded, "the frame")
-    except BadRequest as exc:
-        raise FrameError(exc, ref) from None
-    if too_large:
+    if too_large:  # refused: not walked
         raise FrameError(TooLarge("frame over %d bytes" % settings.ws_max_frame_bytes), ref)
+    if _SURROGATE_ESCAPE.search(raw) or not v.storable(raw):  # else no string in it holds one
+        try:
+            v.check_storable(decoded, "the frame")
+        except BadRequest as exc:
+            raise FrameError(exc, ref) from None
     event = decoded.get("event")
     if not isinstance(event, str):
         raise FrameError(BadRequest("event must be a string"), ref)

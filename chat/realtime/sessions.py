@@ -47,7 +47,8 @@ class Session:
     conn_id: str
     ident: Identity
     presence: Presence
-    strikes: int = 0
+    strikes: int = 0        # frames refused in a row
+    told_limited: bool = False  # this run of refused frames was told it is over the frame rate
     expiry: Optional[Timer] = None
 
 
@@ -165,14 +166,28 @@ class Realtime:
 
     # ------------------------------------------------------------------ frames
     async def handle(self, conn_id: str, raw: Any) -> None:
-        """Handle one client frame: exactly one reply when it has a ``ref``, after the work."""
+        """Handle one client frame: exactly one reply when it has a ``ref``, after the work.
+
+        Every frame first costs the user's frame tokens (all its sockets share them), by its
+        size and before it is parsed. A frame over that rate is not read at all: the first of
+        a run is answered with an ``error`` ``rate_limited`` (no ref: it was not read), the
+        others not, so that replies never outpace the bucket. A refused frame (over a rate, or
+        malformed) is a strike; more than ``rate_strikes`` in a row close the socket (1008)."""
         session = self.sessions.get(conn_id)
         if session is None:
             return
+        settings = self.settings
+        if not self.limiter.take(session.ident.user_id, Limit.FRAME, p.frame_cost(raw, settings)):
+            if not self._strike(session, "rate limit exceeded") and not session.told_limited:
+                session.told_limited = True
+                self.transport.send(conn_id, p.error_frame(RateLimited(
+                    "over the frame rate: frames are dropped unread until tokens are back"), None))
+            return
         try:
-            frame = p.parse_frame(raw, self.settings)
+            frame = p.parse_frame(raw, settings)
         except p.FrameError as exc:
-            self.transport.send(conn_id, p.error_frame(exc.error, exc.ref))
+            if not self._strike(session, "too many refused frames"):
+                self.transport.send(conn_id, p.error_frame(exc.error, exc.ref))
             return
         if self.draining:  # shutting down: frames already taken finish, later ones are refused
             self.transport.send(conn_id, p.error_frame(Unavailable("the server is shutting down"), frame.ref))
@@ -191,19 +206,23 @@ class Realtime:
             self.transport.send(conn_id, p.reply(frame.ref, result))
 
     def _check_rate(self, session: Session, event: str) -> None:
-        user = session.ident.user_id
-        ok = self.limiter.take(user, Limit.FRAME)
+        """The event's own limit (sends, typing), after the frame's tokens were taken."""
         kind = _LIMIT_OF.get(event)
-        if ok and kind is not None:
-            ok = self.limiter.take(user, kind)
-        if ok:
+        if kind is None or self.limiter.take(session.ident.user_id, kind):
             session.strikes = 0
+            session.told_limited = False
             return
-        session.strikes += 1
-        if session.strikes > self.settings.rate_strikes:
-            self.transport.close(session.conn_id, CloseCode.POLICY, "rate limit exceeded")
-            self.on_rate_limit_close()
+        self._strike(session, "rate limit exceeded")
         raise RateLimited("rate limit exceeded for %s" % event)
+
+    def _strike(self, session: Session, reason: str) -> bool:
+        """Count a refused frame; True when that closed the socket (nothing more to send)."""
+        session.strikes += 1
+        if session.strikes <= self.settings.rate_strikes:
+            return False
+        self.transport.close(session.conn_id, CloseCode.POLICY, reason)
+        self.on_rate_limit_close()
+        return True
 
     # ------------------------------------------------------------------ the dispatch table
     async def _send(self, s: Session, conversation_id: str, message: Any) -> Dict[str, Any]:
