@@ -66,7 +66,7 @@ class _Limits(tornado.httputil.HTTPServerConnectionDelegate):
                       ) -> tornado.httputil.HTTPMessageDelegate:
         return _LimitedRequest(self.app.start_request(server_conn, request_conn), request_conn, self.settings,
                                lambda start_line, headers: _streams_body(self.app, request_conn, start_line, headers),
-                               _IdleBody(self.clock, self.settings.http_body_timeout))
+                               self.clock)
 
     def on_close(self, server_conn: object) -> None:
         self.app.on_close(server_conn)
@@ -96,10 +96,10 @@ class _IdleBody:
     without a byte arriving while the application was not busy with the last one. One timer
     at a time, moved on lazily (not one per chunk)."""
 
-    def __init__(self, clock: Clock, timeout: float) -> None:
+    def __init__(self, clock: Clock, timeout: float, expire: Callable[[], None]) -> None:
         self.clock = clock
         self.timeout = timeout
-        self.expire: Callable[[], None] = lambda: None
+        self.expire: Optional[Callable[[], None]] = expire
         self.busy = False
         self.done = False
         self._last = 0.0
@@ -115,6 +115,9 @@ class _IdleBody:
 
     def stop(self) -> None:
         self.done = True
+        # the request's bound method points back at the request: let go of it, so a finished
+        # request (its handler, stream and buffers) is freed at once by reference counting
+        self.expire = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -139,8 +142,10 @@ class _IdleBody:
         if idle < self.timeout:
             self._schedule(self.timeout - idle)
             return
+        expire, self.expire = self.expire, None
         self.done = True
-        self.expire()
+        if expire is not None:
+            expire()
 
 
 class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
@@ -148,13 +153,12 @@ class _LimitedRequest(tornado.httputil.HTTPMessageDelegate):
     body goes idle, otherwise handed to the application's delegate unchanged."""
 
     def __init__(self, inner: tornado.httputil.HTTPMessageDelegate, conn: tornado.httputil.HTTPConnection,
-                 settings: Settings, streams: Callable[[Any, Any], bool], idle: _IdleBody) -> None:
+                 settings: Settings, streams: Callable[[Any, Any], bool], clock: Clock) -> None:
         self.inner = inner
         self.conn = conn
         self.settings = settings
         self.streams = streams
-        self.idle = idle
-        idle.expire = self._idle
+        self.idle = _IdleBody(clock, settings.http_body_timeout, self._idle)
         self.timed_out = False
         self.unlimited = False  # a streaming route: its handler limits the body
         self.refused: Optional[tuple] = None  # (status, message) once refused

@@ -147,9 +147,9 @@ def session_structures(runtime: Any, hub: Any) -> Dict[str, int]:
         "schools": len(manager.schools),
         "by_user": len(manager.by_user),
         "users": len(manager.users),
-        "by_school": len(manager.by_school),
-        "by_school_role": len(manager.by_school_role),
-        "by_class": len(manager.by_class),
+        "by_school": len(manager.online.by_school),
+        "by_school_role": len(manager.online.by_school_role),
+        "by_class": len(manager.online.by_class),
         "typing": len(realtime.typing._typing) + len(realtime.typing._by_user),
     }
 
