@@ -74,6 +74,7 @@ class Runtime:
         try:
             await self.service.close()
         finally:
+            self.uploads.images.close()
             await self.presence.close()
             if self.cluster is not None:
                 await self.cluster.close()
