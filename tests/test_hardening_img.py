@@ -22,6 +22,7 @@ from PIL import Image, ImageSequence
 from chat.errors import ChatError
 from tests import image_targets
 from tests.conftest import token
+from tests.test_binary import BINARY, IN_CI
 from tests.test_process import ServerProc
 from tests.uploads_helpers import upload
 
@@ -318,3 +319,69 @@ async def test_a_bmp_is_written_again_from_its_pixels_and_appended_bytes_are_gon
     assert body["data"]["size"] == len(stored) < len(out.getvalue()) + len(trailer)
     with Image.open(io.BytesIO(stored)) as im:
         assert im.format == "BMP" and im.size == (20, 10) and im.getpixel((5, 5)) == (0, 128, 255)
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_thumbnails_carry_no_metadata_either(api, base_url):
+    from tests.uploads_helpers import jpeg_with_gps
+
+    for name, data in (("gps.jpg", jpeg_with_gps((640, 480), orientation=6)), ("stereo.jpg", mpo())):
+        status, body = await upload(api, "st1", data, name, "image/jpeg")
+        assert status == 201, body
+        thumb = await download(base_url, body["data"]["thumbnail"], "st1")
+        assert b"Example Road" not in thumb and b"KidCam" not in thumb and b"Exif" not in thumb, name
+        assert b"MPF" not in thumb, name
+        with Image.open(io.BytesIO(thumb)) as im:
+            assert dict(im.getexif()) == {} and "comment" not in im.info, name
+            if name == "gps.jpg":
+                assert im.size == (240, 320)  # upright, like the photo
+
+
+@pytest.mark.skipif(not os.path.exists(BINARY) and not IN_CI, reason="dist/school-chat not built (deploy/build-binary.sh)")
+def test_the_one_file_executable_cleans_images_in_its_workers_and_takes_them_along(tmp_path):
+    import subprocess
+
+    from chat.embedded import free_port
+
+    port, data = free_port(), str(tmp_path / "data")
+    proc = subprocess.Popen([BINARY, "--port", str(port), "--data-dir", data], cwd=str(tmp_path), env={},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tree: List[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/api/health" % port, timeout=10):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        tok = subprocess.run([BINARY, "token", "--user", "t1", "--role", "teacher", "--school", "s1",
+                              "--data-dir", data], env={}, capture_output=True, text=True, timeout=60).stdout.strip()
+
+        def post(body: bytes) -> int:
+            req = urllib.request.Request("http://127.0.0.1:%d/api/uploads?name=f" % port, data=body, method="POST",
+                                         headers={"Authorization": "Bearer " + tok})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as resp:
+                    return int(resp.status)
+            except urllib.error.HTTPError as exc:
+                return int(exc.code)
+
+        assert post(mpo()) == 201
+        assert post(image_targets.big_jpeg(2000)) == 201
+        assert post(image_targets.many_frame_gif(3000, 400, 400)) == 413
+        tree = _descendants(proc.pid)
+        assert any("forkserver" in _cmdline(pid) for pid in tree), [_cmdline(pid) for pid in tree]
+        proc.kill()  # the launcher, as a supervisor's last resort: everything below goes with it
+        proc.wait(10)
+        deadline = time.monotonic() + 30
+        while any(_status_state(pid) not in (None, "Z") for pid in tree):
+            assert time.monotonic() < deadline, "left running: %s" % [_cmdline(pid) for pid in tree]
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in tree:
+            if _status_state(pid) not in (None, "Z"):
+                os.kill(pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ worker process (see ``imageworker.py``), so its peak is given back when the work
 from __future__ import annotations
 
 import dataclasses
+import struct
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
@@ -25,7 +26,7 @@ _WRITABLE = {"JPEG": ("L", "RGB", "CMYK"), "PNG": ("1", "L", "LA", "P", "RGB", "
 _KEEP = ("icc_profile", "transparency")
 _ANIMATED = ("GIF", "PNG", "WEBP")  # a JPEG's further pictures (MPO: stereo pair, depth map) are dropped
 _READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, KeyError, TypeError, IndexError,
-                EOFError, ZeroDivisionError)
+                EOFError, ZeroDivisionError, struct.error)
 
 
 @dataclasses.dataclass
@@ -133,11 +134,9 @@ def _write_still(im: Image.Image, fmt: str, out: str) -> "Tuple[Tuple[int, int],
     """One picture: decoded once, turned upright in place, written from its pixels."""
     im.seek(0)
     im.load()
-    ImageOps.exif_transpose(im, in_place=True)  # orientation lives in EXIF, which is about to go
+    _upright(im)  # orientation lives in EXIF, which is about to go
     icc = im.info.get("icc_profile")
     clean = _storable(_strip(im), fmt)
-    if clean.mode in ("RGB", "L", "RGBA") and "transparency" in clean.info and fmt in ("JPEG", "WEBP"):
-        del clean.info["transparency"]
     clean.save(out, fmt, **_params(fmt, icc))
     return clean.size, clean
 
@@ -186,7 +185,17 @@ def _jpeg_draft(path: str, px: int) -> Image.Image:
     with Image.open(path, formats=["JPEG"]) as im:
         im.draft(im.mode if im.mode in ("RGB", "L") else None, (px, px))
         im.load()
-        return ImageOps.exif_transpose(im)
+        return _upright(im.copy())  # a copy of a small image, detached from the file
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """``im`` turned as its EXIF orientation says, in place; as it is when the EXIF is broken
+    (the pixels are still good, and the EXIF is dropped anyway)."""
+    try:
+        ImageOps.exif_transpose(im, in_place=True)
+    except Exception:  # noqa: BLE001 - any parse error of a tag we are about to drop
+        pass
+    return im
 
 
 def _has_alpha(im: Image.Image) -> bool:
@@ -204,10 +213,13 @@ def _thumbnail(im: Image.Image, out: str, px: int) -> str:
     scale = min(1.0, px / max(width, height, 1))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     thumb = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0) if size != im.size else im
+    # a new image object of the small pixels: the source's info (a JPEG thumbnail's source is
+    # the uploaded file itself, comments and EXIF included) goes no further
+    final = _strip(thumb.convert("RGBA" if alpha else "RGB"), ("icc_profile",))
     if alpha:
-        thumb.convert("RGBA").save(out, "PNG", optimize=True)
+        final.save(out, "PNG", optimize=True)
         return "image/png"
-    thumb.convert("RGB").save(out, "JPEG", quality=80)
+    final.save(out, "JPEG", quality=80)
     return "image/jpeg"
 
 
