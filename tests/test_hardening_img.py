@@ -117,7 +117,7 @@ async def test_a_worker_that_is_killed_or_crashes_is_a_refusal_never_a_500(api, 
     assert status == 201, body
 
 
-@pytest.mark.settings(upload_image_workers=1)
+@pytest.mark.settings(upload_image_workers=1, upload_image_seconds=300)  # the gate, not the clock, holds it
 @pytest.mark.gen_test(timeout=180)
 async def test_images_are_decoded_one_at_a_time_with_one_worker(api, app, tmp_path):
     images = service(app).images

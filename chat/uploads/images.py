@@ -65,7 +65,7 @@ def process_image(path: str, mime: str, out_path: str, thumb_path: str, limits: 
     metadata but the colour profile) and its thumbnail to ``thumb_path``. ``TooLarge`` for an
     image over ``limits``, ``BadRequest`` for one that does not decode or cannot be stored."""
     fmt = image_format(mime)
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's own bomb check, for frames grown while decoding
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's own check at open, in step with ours (a worker: no one else)
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(path, formats=[fmt]) as im:
