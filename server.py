@@ -419,4 +419,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    # the one-file executable also runs the image workers' fork server (chat/uploads/imageworker.py)
+    multiprocessing.freeze_support()
     sys.exit(main())

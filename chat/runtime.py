@@ -81,6 +81,7 @@ class Runtime:
         try:
             await self.service.close()
         finally:
+            self.uploads.images.close()
             await self.presence.close()
             await self.presence_backend.close()
             await self.broker.close()

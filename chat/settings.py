@@ -95,6 +95,12 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("upload_thumbnail_px", "CHAT_UPLOAD_THUMBNAIL_PX", int, 320, "longest side of image thumbnails"),
     ("upload_max_pixels", "CHAT_UPLOAD_MAX_PIXELS", int, 50000000,
      "largest image (width x height) accepted; it is decoded to strip metadata and make a thumbnail"),
+    ("upload_max_total_pixels", "CHAT_UPLOAD_MAX_TOTAL_PIXELS", int, 50000000,
+     "largest width x height x frames of an image (every frame of an animation is decoded); 413 above"),
+    ("upload_image_seconds", "CHAT_UPLOAD_IMAGE_SECONDS", float, 20.0,
+     "seconds one image may take to be cleaned and thumbnailed (its worker process is killed past it: 413)"),
+    ("upload_image_workers", "CHAT_UPLOAD_IMAGE_WORKERS", int, 2,
+     "images cleaned at once, each in a short-lived worker process (more wait their turn)"),
     ("upload_max_name", "CHAT_UPLOAD_MAX_NAME", int, 200,
      "longest upload file name (longer names are shortened, keeping the extension)"),
     ("upload_sweep_interval", "CHAT_UPLOAD_SWEEP_INTERVAL", float, 600.0,
@@ -252,6 +258,9 @@ RANGES: Dict[str, Range] = {
     "upload_url_ttl": Range(1, 7 * _DAY),
     "upload_thumbnail_px": Range(16, 8192),
     "upload_max_pixels": Range(1, 10 ** 10),
+    "upload_max_total_pixels": Range(1, _MANY),
+    "upload_image_seconds": Range(0, 3600, above=True),
+    "upload_image_workers": Range(1, 64),
     "upload_max_name": Range(16, 1000),
     "upload_sweep_interval": Range(0, 7 * _DAY),
     "ws_ping_interval": Range(0, _DAY),
@@ -371,6 +380,9 @@ class Settings:
     upload_url_secret: str = ""
     upload_thumbnail_px: int = 320
     upload_max_pixels: int = 50000000
+    upload_max_total_pixels: int = 50000000
+    upload_image_seconds: float = 20.0
+    upload_image_workers: int = 2
     upload_max_name: int = 200
     upload_sweep_interval: float = 600.0
     ws_ping_interval: float = 25.0

@@ -275,7 +275,7 @@ async def test_thumbnails_are_made_and_served(api, base_url):
 @pytest.mark.gen_test
 async def test_huge_and_broken_images_are_refused(api, app):
     status, body = await upload(api, "st1", png((200, 200)), "big.png", "image/png")
-    assert status == 400 and "pixels" in body["error"]["message"]
+    assert status == 413 and body["error"]["code"] == "too_large" and "pixels" in body["error"]["message"]
     broken = png((50, 50))[:60]
     status, body = await upload(api, "st1", broken, "broken.png", "image/png")
     assert status == 400 and "could not be read" in body["error"]["message"]

@@ -16,7 +16,7 @@ from chat.errors import NotFound, RateLimited, TooLarge
 from chat.settings import Settings
 from chat.timeutil import iso, now_ms
 from chat.uploads import policy
-from chat.uploads.images import process_image
+from chat.uploads.imageworker import ImageWorker
 from chat.uploads.quota import Hold, LocalQuota, Quota
 from chat.uploads.repository import UploadsRepository
 from chat.uploads.signing import UrlSigner
@@ -124,6 +124,7 @@ class UploadsService:
         self.storage = storage
         self.signer = signer
         self.work_dir = work_dir
+        self.images = ImageWorker.from_settings(settings, work_dir)  # decodes in worker processes
         self.carried: Carried = carried or _never
         self._run = run
         self._allowed = policy.allowed_types(settings.upload_types)
@@ -240,8 +241,7 @@ class UploadsService:
                                   "thumbSha256": None, "thumbMime": None, "thumbSize": None}
         path, digest, size = sink.path, sink.digest.hexdigest(), sink.size
         if policy.is_safe_image(mime):
-            image = process_image(path, mime, self.work_dir, self.settings.upload_thumbnail_px,
-                                  self.settings.upload_max_pixels)
+            image = self.images.process(path, mime)
             made.extend([image.path, image.thumbnail_path])
             if image.path != path:
                 path = image.path
