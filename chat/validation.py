@@ -259,6 +259,8 @@ def parse_new_conversation(body: Any, settings: Settings) -> NewConversation:
     body = obj(body)
     kind = choice(body, "type", CONVERSATION_TYPES)
     participants = id_list(body, "participantIds", settings.max_participants, required=kind in ("direct", "group"))
+    if kind == "direct" and not participants:
+        raise BadRequest("participantIds must name the other user of a direct conversation")
     title = string(body, "title", required=kind == "group", max_len=settings.max_title)
     class_id = string(body, "classId", required=kind in ("class", "announcement"))
     return NewConversation(kind, participants, title, class_id)  # type: ignore[arg-type]
