@@ -270,6 +270,11 @@ _LINKS: Dict[Tuple[str, str], Tuple[str, List[Tuple[Any, ...]]]] = {
         # the creator leaves: a participant id the response names
         ("/api/conversations/{conversationId}/participants/{userId}", "delete",
          {"userId": "$response.body#/data/createdBy"})]),
+    ("/api/conversations/{conversationId}/participants", "post"): ("conversationId", [
+        ("/api/conversations/{conversationId}", "get"),
+        # the user just added is a participant now
+        ("/api/conversations/{conversationId}/participants/{userId}", "delete",
+         {"userId": "$request.body#/userIds/0"})]),
     ("/api/conversations/{conversationId}/messages", "post"): ("messageId", [
         ("/api/messages/{messageId}", "patch"), ("/api/messages/{messageId}", "delete"),
         ("/api/messages/{messageId}/reactions/{emoji}", "put"),

@@ -77,6 +77,12 @@ def config(ids: Dict[str, List[str]]) -> str:
     # no JSON Schema of a binary body can say which bytes make an accepted file, so random bytes
     # refused as "files of type application/zip are not accepted" are not a schema/server
     # disagreement. Every other check still runs on this operation.
+    # Links between operations come from the document (handlers/openapi.py _LINKS) and Location
+    # headers only. Schemathesis's dependency analysis reads POST .../participants (which answers
+    # the conversation) as creating a "participant" whose id is data.id, and feeds that
+    # conversation id to DELETE .../participants/{userId} as the user id: the server's 404 "not a
+    # participant" is then right, and ensure_resource_availability reports the guess, not the server.
+    lines += ["[phases.stateful.inference]", 'algorithms = ["location-headers"]', ""]
     lines += ["[[operations]]", 'include-path = "/api/uploads"', 'include-method = "POST"',
               "checks.positive_data_acceptance.enabled = false", ""]
     lines.append("[parameters]")
