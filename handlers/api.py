@@ -12,7 +12,7 @@ from chat.ratelimit import Limit
 from chat.rules import validation as v
 from chat.version import __version__
 from chat.vocab import ROLES
-from handlers.base import ApiHandler, dumps
+from handlers.base import ApiHandler, allowed_methods, dumps
 
 
 class HealthHandler(ApiHandler):
@@ -242,6 +242,8 @@ class DemoHandler(ApiHandler):
         # X-Forwarded-For left in place means a proxy we do not trust (trusted ones' headers are
         # consumed, see handlers/proxy.py): the real client is unknown, so it is not loopback.
         forwarded = "X-Forwarded-For" in self.request.headers
+        if self.request.method not in allowed_methods(type(self)):
+            return  # a method the route never has: 405 with Allow, like every route (it is documented)
         if not (self.runtime.settings.demo and is_loopback(self.request.remote_ip) and not forwarded):
             raise NotFound("no such route")
 
@@ -257,9 +259,8 @@ class DemoTokenHandler(DemoHandler):
     """``POST /api/demo/token {userId}``."""
 
     async def post(self) -> None:
-        user_id = v.string(v.obj(self.body()), "userId")
-        user = next((u for u in demo_users() if u["id"] == user_id), None)
-        if user is None:
-            raise BadRequest("not a demo user")
+        users = demo_users()
+        user_id = v.choice(v.obj(self.body()), "userId", [u["id"] for u in users])
+        user = next(u for u in users if u["id"] == user_id)
         token = mint_token(self.runtime.settings, user["id"], user["role"], user["school"], user["name"], 12 * 3600)
         self.send({"token": token, "user": user})

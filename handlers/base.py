@@ -11,7 +11,7 @@ import ujson
 from chat.auth import Identity
 from chat.errors import STATUS, BadRequest, ChatError, Internal, NotFound, RateLimited, TooLarge, Unavailable
 from chat.rules.render import dumps
-from chat.rules.validation import check_storable
+from chat.rules.validation import check_storable, query_text
 from chat.runtime import Runtime
 
 log = logging.getLogger("chat.http")
@@ -115,7 +115,13 @@ class ApiHandler(JsonErrors, tornado.web.RequestHandler):
         return check_storable(decoded)
 
     def arg(self, name: str) -> Optional[str]:
-        return self.get_query_argument(name, None)
+        """A query value exactly as sent (Tornado's own accessor turns control characters into
+        spaces and trims, so ``?limit=%04`` would read as no limit): the last one if repeated,
+        400 when it holds a control character."""
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return None
+        return query_text(self.decode_argument(values[-1], name), name)
 
     # ------------------------------------------------------------------ output
     def send(self, data: Any, status: int = 200) -> None:

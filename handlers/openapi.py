@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import os
 import tomllib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from chat.errors import STATUS
-from chat.rules.validation import CONVERSATION_TYPES
+from chat.rules.validation import BOOL_PATTERN, CONVERSATION_TYPES, EMOJI_PATTERN, MAX_EMOJI, NO_CONTROLS
 from chat.settings import Settings
 from handlers.base import ApiHandler, dumps
-from handlers.openapi_schemas import BOOL, ERROR_TEXT, EXAMPLES, INT, NSTR, NTIME, ROLES, STR, Schema, obj, ref, schemas
+from handlers.openapi_schemas import (
+    BOOL,
+    ERROR_TEXT,
+    EXAMPLES,
+    INT,
+    NSTR,
+    NTIME,
+    ROLES,
+    STR,
+    Schema,
+    new_attachment,
+    obj,
+    ref,
+    schemas,
+    trimmed,
+)
 
 
 def _data(schema: Schema) -> Schema:
@@ -54,10 +69,16 @@ def _path(name: str, description: str) -> Schema:
             "schema": {"type": "string", "minLength": 1}}
 
 
-def _query(name: str, schema: Schema, description: str) -> Schema:
-    """An optional query parameter; an empty value means the same as leaving it out."""
+TEXT = {"type": "string", "pattern": NO_CONTROLS}  # any query value: control characters are refused
+
+
+def _query(name: str, schema: Schema, description: str, any_text: bool = False) -> Schema:
+    """An optional query parameter; an empty value means the same as leaving it out.
+    ``any_text``: the handler reads it itself (not through ApiHandler.arg), control characters too."""
     if schema.get("type") != "string":
         schema = {"anyOf": [schema, {"const": ""}]}
+    elif "pattern" not in schema and not any_text:
+        schema = dict(schema, pattern=NO_CONTROLS)
     return {"name": name, "in": "query", "required": False, "schema": schema,
             "description": description + " (empty: as if absent)"}
 
@@ -67,13 +88,29 @@ def _limit(default: int, maximum: int) -> Schema:
                   "page size")
 
 
+def _cursor() -> Schema:
+    """before/after/around of a history page: one object, so that the document can say that
+    around takes neither of the others (OpenAPI has no rule across separate parameters).
+    ``style: form, explode: true`` sends each property as its own query parameter."""
+    seq = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 2 ** 53}, {"const": ""}]}
+    given = {"not": {"const": ""}}
+    return {"name": "cursor", "in": "query", "required": False, "style": "form", "explode": True,
+            "description": "before: newest messages before this seq; after: oldest messages after it; around: "
+                           "the page around this seq (included; about half older), not with before or after "
+                           "(empty values: as if absent)",
+            "schema": {"type": "object", "additionalProperties": False, "properties": {
+                "before": seq, "after": seq,
+                "around": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 2 ** 53}, {"const": ""}]}},
+                "not": {"anyOf": [{"required": ["around", other], "properties": {"around": given, other: given}}
+                                  for other in ("before", "after")]}}}
+
+
 CONV = _path("conversationId", "a conversation id")
 MSG = _path("messageId", "a message id")
 
 
 def _paths() -> Dict[str, Dict[str, Schema]]:
     """Every REST route, by path template and method: the document's half of the route table."""
-    seq_int = {"type": "integer", "minimum": 0, "maximum": 2 ** 53}
     role = _query("role", {"enum": ROLES}, "only users of this school role")
     conv_ok = {200: _json(_data(ref("Conversation")), "the conversation as the caller sees it")}
     return {
@@ -93,43 +130,39 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
             200: _json(_data(ref("Me")), "the caller")}, [])},
         "/api/users": {"get": _op("Same-school directory search", {
             200: _json(_list("DirectoryUser"), "matching users")}, [400], params=[
-                _query("q", {"type": "string"}, "name or id substring (first 100 characters)"), role,
+                _query("q", TEXT, "name or id substring (first 100 characters)"), role,
                 _limit(50, 200)])},
         "/api/conversations": {
             "get": _op("The caller's conversations, pinned first, then newest activity", {
                 200: _json(_list("Conversation"), "a page; next is the next offset")}, [400], params=[
                     _query("type", {"enum": list(CONVERSATION_TYPES)}, "only this type"),
-                    _query("archived", {"type": "boolean"}, "true: only archived; default: only the others"),
-                    _query("q", {"type": "string"}, "title or participant name substring"),
+                    _query("archived", {"type": "string", "pattern": BOOL_PATTERN},
+                           "true/yes/1: only archived; false/no/0 or absent: only the others"),
+                    _query("q", TEXT, "title or participant name substring"),
                     _limit(50, 100),
                     _query("offset", {"type": "integer", "minimum": 0, "maximum": 10 ** 6, "default": 0},
                            "skip this many")]),
             "post": _op("Start a conversation (direct ones are deduplicated)", {
                 200: _json(_data(ref("Conversation")), "the existing direct conversation"),
-                201: _json(_data(ref("Conversation")), "created")}, [403, 404], body="NewConversation")},
+                201: _json(_data(ref("Conversation")), "created")}, [403, 404, 409], body="NewConversation")},
         "/api/conversations/{conversationId}": {
             "get": _op("Details; participants carry online and their markers", conv_ok, [403, 404],
                        params=[CONV]),
             "patch": _op("Rename (owner/admin) or set the caller's muted, pinned, archived", conv_ok,
-                         [403, 404], params=[CONV], body="ConversationPatch")},
+                         [403, 404, 409], params=[CONV], body="ConversationPatch")},
         "/api/conversations/{conversationId}/participants": {
-            "post": _op("Add same-school users (owner/admin, not direct)", conv_ok, [403, 404],
+            "post": _op("Add same-school users (owner/admin, not direct)", conv_ok, [403, 404, 409],
                         params=[CONV], body="UserIds")},
         "/api/conversations/{conversationId}/participants/{userId}": {
             "delete": _op("Remove a participant (owner/admin), or leave (yourself)", {
-                200: _json(_data(ref("Removed")), "removed")}, [400, 403, 404],
+                200: _json(_data(ref("Removed")), "removed")}, [400, 403, 404, 409],
                 params=[CONV, _path("userId", "the participant's user id")])},
         "/api/conversations/{conversationId}/messages": {
             "get": _op("History by seq, ascending within the page", {
                 200: _json(dict(_list("Message"), properties=dict(_list("Message")["properties"], hasNewer=dict(
                     BOOL, description="with around: newer messages exist"))),
                     "a page; next is the before (or after) of the next page")},
-                [400, 403, 404], params=[
-                    CONV, _query("before", seq_int, "newest messages before this seq"),
-                    _query("after", seq_int, "oldest messages after this seq"),
-                    _query("around", {"type": "integer", "minimum": 1, "maximum": 2 ** 53},
-                           "the page around this seq (included; about half older); not with before/after"),
-                    _limit(50, 100)]),
+                [400, 403, 404], params=[CONV, _cursor(), _limit(50, 100)]),
             "post": _op("Send a message", {
                 200: _json(_data(ref("Message")), "a retry of a known clientMsgId: the stored message"),
                 201: _json(_data(ref("Message")), "stored")}, [403, 404, 409, 429], params=[CONV],
@@ -150,7 +183,10 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
                 200: _json(_data(ref("Deleted")), "deleted")}, [400, 403, 404], params=[MSG])},
         "/api/messages/{messageId}/reactions/{emoji}": {
             method: _op(summary, {200: _json(_data(ref("Reactions")), "the message's reactions")},
-                        [400, 403, 404, 409], params=[MSG, _path("emoji", "one URL-encoded emoji grapheme")])
+                        [400, 403, 404, 409], params=[MSG, dict(
+                            _path("emoji", "one URL-encoded emoji (at most %d code points)" % MAX_EMOJI),
+                            schema={"type": "string", "minLength": 1, "maxLength": MAX_EMOJI,
+                                    "pattern": EMOJI_PATTERN})])
             for method, summary in (("put", "Add the caller's reaction"),
                                     ("delete", "Remove the caller's reaction"))},
         "/api/messages/{messageId}/receipts": {
@@ -159,13 +195,13 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
         "/api/search": {"get": _op("Message text search in the caller's conversations", {
             200: _json(_list("Message"), "newest first")}, [400, 403, 404], params=[
                 {"name": "q", "in": "query", "required": True, "description": "2..200 characters after trimming",
-                 "schema": {"type": "string", "minLength": 2, "maxLength": 200}},
-                _query("conversationId", {"type": "string"}, "only this conversation"), _limit(20, 100)])},
+                 "schema": {"allOf": [TEXT, trimmed(2, 200)]}},
+                _query("conversationId", TEXT, "only this conversation"), _limit(20, 100)])},
         "/api/unread": {"get": _op("Unread counts per conversation and in total", {
             200: _json(_data(ref("Unread")), "unread counts")}, [])},
         "/api/presence": {"get": _op("Online users the caller may see", {
             200: _json(_list("OnlineUser"), "online users")}, [400], params=[
-                _query("classId", {"type": "string"}, "only this class"), role])},
+                _query("classId", TEXT, "only this class"), role])},
         "/api/demo/users": {"get": _op("Demo users (demo mode, loopback clients only)", {
             200: _json(_list("DemoUser"), "the demo school's users")}, [404], auth=False, tag="demo")},
         "/api/demo/token": {"post": _op("A token for a demo user (demo mode, loopback clients only)", {
@@ -181,7 +217,8 @@ def _upload_paths() -> Dict[str, Dict[str, Schema]]:
         "width": {"type": ["integer", "null"]}, "height": {"type": ["integer", "null"]},
         "url": STR, "thumbnail": NSTR, "createdAt": NTIME})
     link = obj(["url", "thumbnailUrl", "expiresAt"], {"url": STR, "thumbnailUrl": NSTR, "expiresAt": NTIME})
-    signed = [_query(name, {"type": "string"}, "signed link: %s" % what) for name, what in (
+    # any string: they are read only with sig, and then a wrong one is a 403, not malformed input
+    signed = [_query(name, STR, "signed link: %s" % what, any_text=True) for name, what in (
         ("u", "user"), ("r", "role"), ("s", "school"), ("e", "expiry"), ("sig", "signature"))]
     file_ok: Dict[int, Dict[str, Any]] = {
         200: {"description": "the file (Range, ETag and conditional requests supported)",
@@ -223,13 +260,21 @@ def operation_id(method: str, path: str) -> str:
 
 
 # What a created object's id leads to, so a stateful client (and a fuzzer) can follow it.
-_LINKS = {
+_LINKS: Dict[Tuple[str, str], Tuple[str, List[Tuple[Any, ...]]]] = {
     ("/api/conversations", "post"): ("conversationId", [
         ("/api/conversations/{conversationId}", "get"), ("/api/conversations/{conversationId}", "patch"),
         ("/api/conversations/{conversationId}/messages", "get"),
         ("/api/conversations/{conversationId}/messages", "post"),
         ("/api/conversations/{conversationId}/read", "post"),
-        ("/api/conversations/{conversationId}/participants", "post")]),
+        ("/api/conversations/{conversationId}/participants", "post"),
+        # the creator leaves: a participant id the response names
+        ("/api/conversations/{conversationId}/participants/{userId}", "delete",
+         {"userId": "$response.body#/data/createdBy"})]),
+    ("/api/conversations/{conversationId}/participants", "post"): ("conversationId", [
+        ("/api/conversations/{conversationId}", "get"),
+        # the user just added is a participant now
+        ("/api/conversations/{conversationId}/participants/{userId}", "delete",
+         {"userId": "$request.body#/userIds/0"})]),
     ("/api/conversations/{conversationId}/messages", "post"): ("messageId", [
         ("/api/messages/{messageId}", "patch"), ("/api/messages/{messageId}", "delete"),
         ("/api/messages/{messageId}/reactions/{emoji}", "put"),
@@ -239,8 +284,12 @@ _LINKS = {
 
 def _add_links(paths: Dict[str, Dict[str, Schema]]) -> None:
     for (path, method), (param, targets) in _LINKS.items():
-        links = {operation_id(m, p): {"operationId": operation_id(m, p),
-                                      "parameters": {param: "$response.body#/data/id"}} for p, m in targets}
+        links = {}
+        for target in targets:
+            p, m = target[0], target[1]
+            extra = target[2] if len(target) > 2 else {}
+            links[operation_id(m, p)] = {"operationId": operation_id(m, p),
+                                         "parameters": dict({param: "$response.body#/data/id"}, **extra)}
         for status, response in paths[path][method]["responses"].items():
             if status.startswith("2"):
                 response["links"] = links
@@ -254,8 +303,7 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     if uploads:
         paths.update(_upload_paths())
         components["UploadIds"] = obj(["ids"], {"ids": {"type": "array", "maxItems": 100, "items": STR}})
-        attachment = components["NewMessage"]["properties"]["attachments"]
-        attachment["items"] = {"anyOf": [attachment["items"], obj(["uploadId"], {"uploadId": STR})]}
+        components["NewMessage"]["properties"]["attachments"]["items"] = new_attachment(True)
     for path, item in paths.items():
         for method, op in item.items():
             op["operationId"] = operation_id(method, path)

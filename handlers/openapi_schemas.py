@@ -7,7 +7,18 @@ from typing import Any, Dict, List
 
 from chat import vocab
 from chat.errors import STATUS
-from chat.rules.validation import CONVERSATION_TYPES, MAX_CLIENT_MSG_ID, MAX_ID, MAX_MENTIONS, MESSAGE_TYPES
+from chat.ops.demo import demo_users
+from chat.rules.validation import (
+    CONVERSATION_TYPES,
+    HAS_TEXT,
+    MAX_CLIENT_MSG_ID,
+    MAX_ID,
+    MAX_MENTIONS,
+    MAX_URL,
+    MESSAGE_TYPES,
+    URL_PATTERN,
+    trimmed_pattern,
+)
 from chat.settings import Settings
 
 Schema = Dict[str, Any]
@@ -51,6 +62,30 @@ INT = {"type": "integer", "minimum": 0}
 BOOL = {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time"}
 NTIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def trimmed(min_len: int, max_len: int, *types: str) -> Schema:
+    """A string the server trims: min_len..max_len characters once leading and trailing
+    whitespace is gone (``types`` adds e.g. "null")."""
+    return {"type": ["string", *types] if types else "string", "pattern": trimmed_pattern(min_len, max_len),
+            "description": "%d..%d characters after trimming" % (min_len, max_len)}
+
+
+# an id in a list: something besides whitespace, at most MAX_ID characters as sent
+ID_ITEM = {"type": "string", "maxLength": MAX_ID, "pattern": HAS_TEXT}
+
+
+def new_attachment(uploads: bool) -> Schema:
+    """An attachment in a new message: a link, or (with uploads) one of the sender's uploads.
+    An object with an uploadId is always read as an upload."""
+    link = obj(["name", "size", "mimeType", "url"], {
+        "name": trimmed(1, 255), "size": {"type": "integer", "minimum": 0, "maximum": 2 ** 40},
+        "mimeType": trimmed(1, 255),
+        "url": {"type": "string", "maxLength": MAX_URL, "pattern": URL_PATTERN, "description": "http(s)"}},
+        **{"not": {"required": ["uploadId"]}})
+    if not uploads:
+        return link
+    return {"oneOf": [link, obj(["uploadId"], {"uploadId": trimmed(1, 64)})]}
 
 
 def _when_type(types: List[str], required: List[str], props: Schema) -> Schema:
@@ -136,21 +171,19 @@ def schemas(settings: Settings) -> Dict[str, Schema]:
         # request bodies
         "NewConversation": obj(["type"], {
             "type": {"enum": list(CONVERSATION_TYPES)},
-            "participantIds": {"type": "array", "maxItems": settings.max_participants,
-                               "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
-                               "description": "required for direct (exactly one other user) and group"},
-            "title": {"type": ["string", "null"], "maxLength": settings.max_title,
-                      "description": "required for group"},
-            "classId": {"type": ["string", "null"], "maxLength": MAX_ID,
-                        "description": "required for class and announcement"}},
+            "participantIds": {"type": ["array", "null"], "maxItems": settings.max_participants, "items": ID_ITEM,
+                               "description": "required for direct (exactly one other user, 409 otherwise) "
+                                              "and group"},
+            "title": dict(trimmed(1, settings.max_title, "null"), description="required for group"),
+            "classId": dict(trimmed(1, MAX_ID, "null"), description="required for class and announcement")},
             allOf=[_when_type(["direct"], ["participantIds"],
-                              {"participantIds": {"minItems": 1, "maxItems": 2}}),
-                   _when_type(["group"], ["participantIds", "title"], {"title": {"type": "string", "minLength": 1}}),
-                   _when_type(["class", "announcement"], ["classId"],
-                              {"classId": {"type": "string", "minLength": 1}})]),
+                              {"participantIds": {"type": "array", "minItems": 1, "maxItems": 2}}),
+                   _when_type(["group"], ["participantIds", "title"],
+                              {"participantIds": {"type": "array"}, "title": {"type": "string"}}),
+                   _when_type(["class", "announcement"], ["classId"], {"classId": {"type": "string"}})]),
         "ConversationPatch": obj([], {
-            "title": {"type": ["string", "null"], "minLength": 1, "maxLength": settings.max_title,
-                      "description": "owner/admin only, not for direct conversations"},
+            "title": dict(trimmed(1, settings.max_title, "null"),
+                          description="owner/admin only, not for direct conversations (409)"),
             "muted": {"type": ["boolean", "null"]}, "pinned": {"type": ["boolean", "null"]},
             "archived": {"type": ["boolean", "null"]}},
             additionalProperties=False, description="at least one field that is not null",
@@ -158,19 +191,21 @@ def schemas(settings: Settings) -> Dict[str, Schema]:
                    for key, kind in (("title", "string"), ("muted", "boolean"), ("pinned", "boolean"),
                                      ("archived", "boolean"))]),
         "UserIds": obj(["userIds"], {"userIds": {
-            "type": "array", "maxItems": settings.max_participants,
-            "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID}}}),
+            "type": "array", "minItems": 1, "maxItems": settings.max_participants, "items": ID_ITEM}}),
         "NewMessage": obj([], {
-            "text": {"type": ["string", "null"], "maxLength": settings.max_text,
-                     "description": "1..max characters after trimming, unless attachments are given"},
-            "type": {"enum": list(MESSAGE_TYPES)},
+            "text": dict(trimmed(0, settings.max_text, "null"), description=(
+                "1..%d characters after trimming, unless attachments are given" % settings.max_text)),
+            "type": {"enum": list(MESSAGE_TYPES), "default": "text"},
             "attachments": {"type": ["array", "null"], "maxItems": settings.max_attachments,
-                            "items": attachment},
-            "clientMsgId": {"type": ["string", "null"], "maxLength": MAX_CLIENT_MSG_ID},
-            "replyTo": {"type": ["string", "null"], "maxLength": 64},
-            "mentions": {"type": ["array", "null"], "maxItems": MAX_MENTIONS, "items": {"type": "string"},
-                         "description": "ids of participants the message mentions"}}),
-        "Edit": obj(["text"], {"text": {"type": "string", "minLength": 1, "maxLength": settings.max_text}}),
+                            "items": new_attachment(False)},
+            "clientMsgId": trimmed(1, MAX_CLIENT_MSG_ID, "null"),
+            "replyTo": dict(trimmed(1, 64, "null"), description="a message of this conversation (409 otherwise)"),
+            "mentions": {"type": ["array", "null"], "maxItems": MAX_MENTIONS, "items": ID_ITEM,
+                         "description": "ids of participants the message mentions (409 for others)"}},
+            # text with something in it, or at least one attachment
+            anyOf=[{"required": ["text"], "properties": {"text": {"type": "string", "pattern": HAS_TEXT}}},
+                   {"required": ["attachments"], "properties": {"attachments": {"type": "array", "minItems": 1}}}]),
+        "Edit": obj(["text"], {"text": trimmed(1, settings.max_text)}),
         "Seq": obj(["seq"], {"seq": {"type": "integer", "minimum": 0, "maximum": 2 ** 53}}),
-        "DemoTokenRequest": obj(["userId"], {"userId": {"type": "string", "minLength": 1, "maxLength": MAX_ID}}),
+        "DemoTokenRequest": obj(["userId"], {"userId": {"enum": [u["id"] for u in demo_users()]}}),
     }

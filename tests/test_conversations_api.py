@@ -62,10 +62,11 @@ async def test_direct_is_deduplicated_and_same_school_only(api):
     assert status == 201
     status, again = await api.post("/api/conversations", "st2", {"type": "direct", "participantIds": ["st1"]})
     assert status == 200 and again["data"]["id"] == first["data"]["id"]
-    for bad in (["x2"], ["nobody"], ["st1"], ["st2", "st3"], []):
+    # well formed but not allowed: other schools' and unknown users 403, not one other user 409
+    for bad, expected in ((["x2"], 403), (["nobody"], 403), (["st1"], 409), (["st2", "st3"], 409), ([], 400)):
         status, data = await api.post("/api/conversations", "st1", {"type": "direct", "participantIds": bad})
-        assert status == 400, bad
-        assert data["error"]["code"] == "bad_request"
+        assert status == expected, bad
+        assert data["error"]["code"] == {400: "bad_request", 403: "forbidden", 409: "conflict"}[expected]
     # the answer for another school's user is the same as for an unknown id
     _, a = await api.post("/api/conversations", "st1", {"type": "direct", "participantIds": ["x2"]})
     _, b = await api.post("/api/conversations", "st1", {"type": "direct", "participantIds": ["zzz"]})
@@ -138,7 +139,7 @@ async def test_patch_title_and_personal_flags(api):
         assert status == 400, bad
     direct = await api.conversation("st1", "direct", ["st3"])
     status, _ = await api.patch("/api/conversations/" + direct["id"], "st1", {"title": "x"})
-    assert status == 400
+    assert status == 409
 
 
 @pytest.mark.gen_test
@@ -182,7 +183,7 @@ async def test_participants_add_and_remove_rules(api):
     conv = await api.conversation("st1", "group", ["st2"], title="G")
     path = "/api/conversations/%s/participants" % conv["id"]
     assert (await api.post(path, "st2", {"userIds": ["st3"]}))[0] == 403  # a member may not add
-    assert (await api.post(path, "st1", {"userIds": ["x2"]}))[0] == 400  # another school
+    assert (await api.post(path, "st1", {"userIds": ["x2"]}))[0] == 403  # another school
     assert (await api.post(path, "st1", {"userIds": "st3"}))[0] == 400
     assert (await api.post(path, "st1", {"userIds": []}))[0] == 400
     status, data = await api.post(path, "st1", {"userIds": ["st3", "t1"]})
@@ -203,8 +204,8 @@ async def test_participants_add_and_remove_rules(api):
     assert [m["meta"]["action"] for m in hist["data"]] == ["added", "left", "removed"]
     direct = await api.conversation("st1", "direct", ["st2"])
     dpath = "/api/conversations/%s/participants" % direct["id"]
-    assert (await api.post(dpath, "st1", {"userIds": ["st3"]}))[0] == 400
-    assert (await api.delete(dpath + "/st2", "st1"))[0] == 400
+    assert (await api.post(dpath, "st1", {"userIds": ["st3"]}))[0] == 409
+    assert (await api.delete(dpath + "/st2", "st1"))[0] == 409
 
 
 @pytest.mark.gen_test

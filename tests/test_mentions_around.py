@@ -13,9 +13,9 @@ MSGS = "/api/conversations/%s/messages"
 async def test_mentions_are_validated_counted_and_reach_muted_conversations(api, ws):
     conv = await api.conversation("st1", "group", ["st2", "t1"], title="G")
     status, data = await api.post(MSGS % conv["id"], "st1", {"text": "hi @X", "mentions": ["x1"]})
-    assert status == 400 and "participants" in data["error"]["message"]  # another school's user
+    assert status == 409 and "participants" in data["error"]["message"]  # another school's user
     status, data = await api.post(MSGS % conv["id"], "st1", {"text": "hi", "mentions": ["st3"]})
-    assert status == 400  # same school, not a participant
+    assert status == 409  # same school, not a participant
     assert (await api.post(MSGS % conv["id"], "st1", {"text": "x", "mentions": "st2"}))[0] == 400
     first = await api.send("st1", conv["id"], "@Sue look", mentions=["st2", "st1"])
     assert first["mentions"] == ["st2"]  # mentioning oneself means nothing

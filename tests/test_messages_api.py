@@ -65,11 +65,15 @@ async def test_send_validation_and_permissions(api):
     assert status == 201 and data["data"]["attachments"] == [att] and data["data"]["text"] == ""
     bad = [{}, {"text": ""}, {"text": "   "}, {"text": "x" * 4001}, {"text": 12}, {"text": "x", "type": "system"},
            {"text": "x", "type": "video"}, {"attachments": [att] * 11}, {"attachments": [dict(att, url="ftp://x")]},
-           {"text": "x", "clientMsgId": "c" * 65}, {"text": "x", "replyTo": foreign["id"]},
-           {"text": "x", "replyTo": "0" * 24}, {"text": "x", "replyTo": "zzz"}, {"text": ["x"]}]
+           {"text": "x", "clientMsgId": "c" * 65}, {"text": ["x"]}]
     for body in bad:
         status, data = await api.post(MSGS % conv["id"], "st1", body)
         assert status == 400 and data["error"]["code"] == "bad_request", body
+    # well formed, but not a message of this conversation: 409
+    for body in ({"text": "x", "replyTo": foreign["id"]}, {"text": "x", "replyTo": "0" * 24},
+                 {"text": "x", "replyTo": "zzz"}):
+        status, data = await api.post(MSGS % conv["id"], "st1", body)
+        assert status == 409 and data["error"]["code"] == "conflict", body
     assert (await api.post(MSGS % conv["id"], "st1", {"text": "x" * 4000}))[0] == 201
     assert (await api.post(MSGS % conv["id"], "t1", {"text": "intruder"}))[0] == 403
     assert (await api.post(MSGS % conv["id"], "x2", {"text": "other school"}))[0] == 403
@@ -191,7 +195,7 @@ async def test_reactions(api, settings):
     for e in emojis:
         assert (await api.put(path + quote(e), "st1"))[0] == 200
     status, data = await api.put(path + quote("\U0001F680"), "st1")
-    assert status == 400 and "at most 20" in data["error"]["message"]
+    assert status == 409 and "at most 20" in data["error"]["message"]
     assert (await api.put(path + thumbs, "st1"))[0] == 200  # an existing emoji is still fine
 
 

@@ -77,11 +77,14 @@ async def test_attachments_must_be_the_senders_own_unclaimed_uploads(api, app):
     _, mine = await upload(api, "st1", PDF, "a.pdf")
     _, theirs = await upload(api, "st2", PDF, "b.pdf")
     _, foreign = await upload(api, "x2", PDF, "c.pdf")
-    for items in ([{"uploadId": theirs["data"]["id"]}], [{"uploadId": foreign["data"]["id"]}],
-                  [{"uploadId": "0" * 24}], [{"uploadId": "junk"}], [{"uploadId": 5}], ["x"],
-                  [{"uploadId": mine["data"]["id"]}] * 11):
+    for items in ([{"uploadId": 5}], ["x"], [{"uploadId": mine["data"]["id"]}] * 11):
         status, body = await api.post(MSGS % conv["id"], "st1", {"attachments": items})
         assert status == 400 and body["error"]["code"] == "bad_request", items
+    # well formed, but not one of the sender's uploads: 403
+    for items in ([{"uploadId": theirs["data"]["id"]}], [{"uploadId": foreign["data"]["id"]}],
+                  [{"uploadId": "0" * 24}], [{"uploadId": "junk"}]):
+        status, body = await api.post(MSGS % conv["id"], "st1", {"attachments": items})
+        assert status == 403 and body["error"]["code"] == "forbidden", items
     assert (await api.post(MSGS % conv["id"], "st1", {"attachments": [{"uploadId": mine["data"]["id"]}],
                                                       "clientMsgId": "one"}))[0] == 201
     status, body = await api.post(MSGS % other_conv["id"], "st1", {"attachments": [{"uploadId": mine["data"]["id"]}],

@@ -8,7 +8,7 @@ from chat.domain.core import Core
 from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
-from chat.errors import BadRequest, Forbidden, NotFound
+from chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat.events import Audience
 from chat.live.convcache import ConvState
 from chat.rules import policy, render
@@ -64,7 +64,7 @@ class ConversationActions:
         if req.type == "direct":
             others = [u for u in req.participant_ids if u != ident.user_id]
             if len(others) != 1 or len(req.participant_ids) > 2:
-                raise BadRequest("a direct conversation needs exactly one other user")
+                raise Conflict("a direct conversation needs exactly one other user")
             await self.directory.same_school(ident, others)
             pair = sorted([ident.user_id, others[0]])
             key = "direct:%s:%s:%s" % (ident.school, pair[0], pair[1])
@@ -72,7 +72,7 @@ class ConversationActions:
         elif req.type == "group":
             others = [u for u in req.participant_ids if u != ident.user_id]
             if len(others) + 1 > settings.max_participants:
-                raise BadRequest("at most %d participants" % settings.max_participants)
+                raise Conflict("at most %d participants" % settings.max_participants)
             await self.directory.same_school(ident, others)
             key = "conv:" + conv_id
             members = [(ident.user_id, "owner")] + [(u, "member") for u in others]
@@ -88,7 +88,7 @@ class ConversationActions:
             members += [(t, "admin") for t in klass.get("teacherIds", []) if t != ident.user_id]
             members += [(s, "member") for s in klass.get("studentIds", []) if s != ident.user_id]
             if len(members) > settings.max_participants:
-                raise BadRequest("the class has more than %d members" % settings.max_participants)
+                raise Conflict("the class has more than %d members" % settings.max_participants)
             title, class_id = req.title or klass.get("name"), klass["id"]
         doc: Dict[str, Any] = {
             "id": conv_id, "key": key, "type": req.type, "title": title, "classId": class_id,
@@ -183,7 +183,7 @@ class ConversationActions:
             raise BadRequest("userIds must not be empty")
         users = await self.directory.same_school(ident, user_ids)
         if len(set(state.roles) | set(user_ids)) > self.core.settings.max_participants:
-            raise BadRequest("at most %d participants" % self.core.settings.max_participants)
+            raise Conflict("at most %d participants" % self.core.settings.max_participants)
         added = await self.core.store.conversations.add_members(conversation_id, [(u, "member") for u in user_ids],
                                                                 now_ms(), read_upto=state.last_seq)
         if added:

@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.domain.core import Core
-from chat.errors import BadRequest, ChatError, Unavailable
+from chat.errors import ChatError, Forbidden, Unavailable
 from chat.singleflight import SingleFlight
 from chat.timeutil import now_ms
 
@@ -114,11 +114,11 @@ class DirectoryActions:
                 for u in users]
 
     async def same_school(self, ident: Identity, user_ids: Sequence[str]) -> Dict[str, Dict[str, Any]]:
-        """These users, all of the caller's school (400 otherwise)."""
+        """These users, all of the caller's school (403 otherwise: the request is well formed, the ids not allowed)."""
         users = await self.core.store.directory.get_users(user_ids)
         for uid in user_ids:
             user = users.get(uid)
             if user is None or user.get("school") != ident.school:
                 # one message for both: never reveal whether an id exists in another school
-                raise BadRequest("unknown user %s" % uid)
+                raise Forbidden("unknown user %s" % uid)
         return users

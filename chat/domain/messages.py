@@ -36,11 +36,11 @@ class MessageActions:
         policy.check_post(state.type, state.roles.get(ident.user_id))
         strangers = [u for u in req.mentions if u not in state.roles]
         if strangers:
-            raise BadRequest("mentions must be participants of this conversation: %s" % ", ".join(strangers[:5]))
+            raise Conflict("mentions must be participants of this conversation: %s" % ", ".join(strangers[:5]))
         if req.reply_to:
             target = await self.core.store.messages.get(req.reply_to)
             if target is None or target["conversationId"] != conversation_id:
-                raise BadRequest("replyTo must be a message of this conversation")
+                raise Conflict("replyTo must be a message of this conversation")
         client_msg_id = req.client_msg_id or new_id()
         attachments = req.attachments
         if any("uploadId" in a for a in attachments):

@@ -12,7 +12,7 @@ from typing import Dict, List
 
 from chat.auth import Identity
 from chat.domain.core import Core
-from chat.errors import BadRequest, Conflict
+from chat.errors import Conflict
 from chat.rules import policy, render
 from chat.rules.validation import valid_emoji
 from chat.timeutil import now_ms
@@ -40,7 +40,7 @@ class ReactionActions:
                     keys = current.get("reactionKeys") or []
                     emojis = {k.split("|", 1)[0] for k in keys}
                     if not policy.reaction_allowed(emojis, emoji, self.core.settings.max_reaction_emojis):
-                        raise BadRequest("at most %d different reactions per message"
+                        raise Conflict("at most %d different reactions per message"
                                          % self.core.settings.max_reaction_emojis)
                     changed, after = await messages.insert_reaction(message_id, state.id, ident.user_id, emoji,
                                                                     now_ms())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from chat.errors import BadRequest, Conflict, Forbidden
+from chat.errors import Conflict, Forbidden
 from chat.vocab import ConversationType, MemberRole, Role, is_staff
 
 MANAGERS = (MemberRole.OWNER.value, MemberRole.ADMIN.value)
@@ -50,14 +50,14 @@ def may_delete(message: Mapping[str, Any], user_id: str, user_role: str, conv_ty
 
 def check_rename(conv_type: str, conv_role: Optional[str]) -> None:
     if conv_type == ConversationType.DIRECT:
-        raise BadRequest("a direct conversation has no title")
+        raise Conflict("a direct conversation has no title")
     if not is_manager(conv_role):
         raise Forbidden("only the owner or an admin may rename")
 
 
 def check_add(conv_type: str, conv_role: Optional[str]) -> None:
     if conv_type == ConversationType.DIRECT:
-        raise BadRequest("a direct conversation takes no participant changes")
+        raise Conflict("a direct conversation takes no participant changes")
     if not is_manager(conv_role):
         raise Forbidden("only the owner or an admin may add participants")
 
@@ -65,7 +65,7 @@ def check_add(conv_type: str, conv_role: Optional[str]) -> None:
 def check_remove(conv_type: str, conv_role: Optional[str], leaving: bool) -> None:
     """Owner/admin removes anyone; a member removes only itself (leaves)."""
     if conv_type == ConversationType.DIRECT:
-        raise BadRequest("a direct conversation takes no participant changes")
+        raise Conflict("a direct conversation takes no participant changes")
     if not leaving and not is_manager(conv_role):
         raise Forbidden("only the owner or an admin may remove others")
 

@@ -19,7 +19,85 @@ MESSAGE_TYPES = ("text", "image", "file")
 MAX_ID = 128
 MAX_CLIENT_MSG_ID = 64
 MAX_MENTIONS = 50
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+MAX_URL = 2048
+MAX_EMOJI = 4  # code points: every accepted emoji fits 16 bytes of UTF-8
+
+
+# ---------------------------------------------------------------------- patterns
+# The rules below are regular expressions so that the OpenAPI document can state them exactly
+# (handlers/openapi_schemas.py publishes these strings): a request the document calls valid is
+# one the server accepts, and the other way round. They are written in the subset that ECMA-262
+# (with the u flag), Python and Rust regexes read alike: explicit classes, never \s or \d, BMP
+# characters as \uHHHH, supplementary ones literally.
+def _char(code: int) -> str:
+    char = chr(code)
+    if char in "\\]^-[":
+        return "\\" + char
+    if 0x20 < code < 0x7F:
+        return char
+    return char if code > 0xFFFF else "\\u%04x" % code
+
+
+def char_class(codes: List[int], negate: bool = False) -> str:
+    """A regex character class of these code points (ranges folded)."""
+    ranges: List[List[int]] = []
+    for code in sorted(set(codes)):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    body = "".join(_char(a) if a == b else "%s-%s" % (_char(a), _char(b)) for a, b in ranges)
+    return "[%s%s]" % ("^" if negate else "", body)
+
+
+# What str.strip() removes (Python's idea of whitespace, which neither \s of ECMA nor of Rust is).
+SPACE_CODES = [c for c in range(0x110000) if chr(c).isspace()]
+_SPACE = char_class(SPACE_CODES)
+_NOT_SPACE = char_class(SPACE_CODES, negate=True)
+_ANY = "[\\s\\S]"
+CONTROL_CODES = list(range(0x20)) + list(range(0x7F, 0xA0))  # Unicode category Cc
+NO_CONTROLS = "^%s*$" % char_class(CONTROL_CODES, negate=True)
+HAS_TEXT = _NOT_SPACE  # unanchored: the string holds something besides whitespace
+
+
+def trimmed_pattern(min_len: int, max_len: int) -> str:
+    """Strings whose str.strip() is min_len..max_len characters (min_len <= 2)."""
+    if max_len < 1:
+        core = ""
+    elif max_len == 1:
+        core = _NOT_SPACE
+    else:
+        core = "%s(?:%s{%d,%d}%s)%s" % (_NOT_SPACE, _ANY, max(0, min_len - 2), max_len - 2, _NOT_SPACE,
+                                        "" if min_len >= 2 else "?")
+    if min_len == 0 and core:
+        core = "(?:%s)?" % core
+    return "^%s*%s%s*$" % (_SPACE, core, _SPACE)
+
+
+def url_pattern() -> str:
+    """An http(s) URL with no whitespace inside, maybe surrounded by some (which is trimmed)."""
+    host = "[^%s/$.?#]" % char_class(SPACE_CODES)[1:-1]
+    return "^%s*[Hh][Tt][Tt][Pp][Ss]?://%s%s*%s*$" % (_SPACE, host, _NOT_SPACE, _SPACE)
+
+
+def _emoji_pattern() -> str:
+    base = [c for c in range(0x110000) if (unicodedata.category(chr(c)) in ("So", "Sk") or 0x1F000 <= c <= 0x1FAFF
+                                           or 0x2190 <= c <= 0x2BFF) and not 0x1F1E6 <= c <= 0x1F1FF]
+    # variation selectors, skin tones, tag characters (subdivision flags)
+    modifier = char_class([0xFE0E, 0xFE0F] + list(range(0x1F3FB, 0x1F400)) + list(range(0xE0020, 0xE0080)))
+    symbol = "%s%s*" % (char_class(base), modifier)
+    flag = char_class(list(range(0x1F1E6, 0x1F200))) + "{2}"
+    keycap = "[#*0-9]\\ufe0f?\\u20e3"
+    return "^(?:%s|%s|%s(?:\\u200d%s)*)$" % (flag, keycap, symbol, symbol)
+
+
+EMOJI_PATTERN = _emoji_pattern()
+_EMOJI = re.compile(EMOJI_PATTERN)
+URL_PATTERN = url_pattern()
+_URL = re.compile(URL_PATTERN)
+_INTEGER = re.compile("-?[0-9]+")
+BOOL_PATTERN = "^(?:[Tt][Rr][Uu][Ee]|[Yy][Ee][Ss]|1|[Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|0)?$"
+_TRUE = ("1", "true", "yes")
 
 
 def storable(text: str) -> bool:
@@ -84,6 +162,8 @@ def integer(body: Mapping[str, Any], key: str, *, required: bool = True, minimum
         if required:
             raise BadRequest("%s is required" % key)
         return None
+    if isinstance(value, float) and value.is_integer() and minimum <= value <= maximum:
+        value = int(value)  # JSON Schema's integer: 5.0 is the number 5, as every JSON parser may read it
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest("%s must be an integer" % key)
     if value < minimum or value > maximum:
@@ -128,27 +208,43 @@ def query_int(raw: Optional[str], key: str, default: int, minimum: int, maximum:
 
 
 def query_int_opt(raw: Optional[str], key: str, minimum: int, maximum: int) -> Optional[int]:
-    """An optional integer query parameter."""
+    """An optional integer query parameter: decimal digits with an optional minus sign, nothing
+    else (no spaces, signs, underscores or other scripts' digits, which int() would take)."""
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest("%s must be an integer" % key) from None
+    if not _INTEGER.fullmatch(raw):
+        raise BadRequest("%s must be an integer" % key)
+    value = int(raw)
     if value < minimum or value > maximum:
         raise BadRequest("%s must be between %d and %d" % (key, minimum, maximum))
     return value
 
 
 def query_bool(raw: Optional[str], key: str) -> Optional[bool]:
+    """An optional boolean query parameter: true/yes/1 or false/no/0 (any case)."""
     if raw is None or raw == "":
         return None
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes"):
-        return True
-    if lowered in ("0", "false", "no"):
-        return False
-    raise BadRequest("%s must be true or false" % key)
+    if not re.fullmatch(BOOL_PATTERN, raw):
+        raise BadRequest("%s must be true or false" % key)
+    return raw.lower() in _TRUE
+
+
+def query_text(raw: str, key: str) -> str:
+    """A query value as sent (not trimmed); control characters are refused rather than
+    silently turned into spaces, so ``?limit=%04`` is an error and not "no limit"."""
+    if not re.fullmatch(NO_CONTROLS, raw):
+        raise BadRequest("%s must not contain control characters" % key)
+    return raw
+
+
+def choice(body: Mapping[str, Any], key: str, allowed: Any, default: Optional[str] = None) -> str:
+    """One of ``allowed``, exactly as given (not trimmed: the document's enum is exact)."""
+    value = body.get(key, default)
+    if value is None:
+        raise BadRequest("%s is required" % key)
+    if not isinstance(value, str) or value not in allowed:
+        raise BadRequest("%s must be one of %s" % (key, ", ".join(allowed)))
+    return value
 
 
 # ---------------------------------------------------------------------- conversations
@@ -162,10 +258,10 @@ class NewConversation:
 
 def parse_new_conversation(body: Any, settings: Settings) -> NewConversation:
     body = obj(body)
-    kind = string(body, "type", max_len=32)
-    if kind not in CONVERSATION_TYPES:
-        raise BadRequest("type must be one of %s" % ", ".join(CONVERSATION_TYPES))
+    kind = choice(body, "type", CONVERSATION_TYPES)
     participants = id_list(body, "participantIds", settings.max_participants, required=kind in ("direct", "group"))
+    if kind == "direct" and not participants:
+        raise BadRequest("participantIds must name the other user of a direct conversation")
     title = string(body, "title", required=kind == "group", max_len=settings.max_title)
     class_id = string(body, "classId", required=kind in ("class", "announcement"))
     return NewConversation(kind, participants, title, class_id)  # type: ignore[arg-type]
@@ -235,18 +331,16 @@ def parse_attachments(body: Mapping[str, Any], settings: Settings) -> List[Dict[
         name = string(item, "name", max_len=255)
         size = integer(item, "size", minimum=0, maximum=2 ** 40)
         mime = string(item, "mimeType", max_len=255)
-        url = string(item, "url", max_len=2048)
-        if not _URL.match(url or ""):
-            raise BadRequest("attachment url must be http(s)")
-        out.append({"name": name, "size": size, "mimeType": mime, "url": url})
+        raw_url = item.get("url")
+        if not isinstance(raw_url, str) or len(raw_url) > MAX_URL or not _URL.fullmatch(raw_url):
+            raise BadRequest("attachment url must be an http(s) URL of at most %d characters" % MAX_URL)
+        out.append({"name": name, "size": size, "mimeType": mime, "url": raw_url.strip()})
     return out
 
 
 def parse_new_message(body: Any, settings: Settings) -> NewMessage:
     body = obj(body)
-    kind = body.get("type", "text")
-    if kind not in MESSAGE_TYPES:
-        raise BadRequest("type must be one of %s" % ", ".join(MESSAGE_TYPES))
+    kind = choice(body, "type", MESSAGE_TYPES, "text")
     attachments = parse_attachments(body, settings)
     text = parse_text(body, settings, required=not attachments)
     client_msg_id = string(body, "clientMsgId", required=False, max_len=MAX_CLIENT_MSG_ID)
@@ -260,43 +354,14 @@ def parse_edit(body: Any, settings: Settings) -> str:
 
 
 def valid_emoji(value: Any) -> str:
-    """One grapheme cluster of at most 16 UTF-8 bytes that is an emoji-like symbol."""
-    if not isinstance(value, str) or not value or len(value.encode("utf-8")) > 16:
-        raise BadRequest("emoji must be one emoji of at most 16 bytes")
-    if graphemes(value) != 1:
-        raise BadRequest("emoji must be a single grapheme")
-    base = value[0]
-    if 0x1F1E6 <= ord(base) <= 0x1F1FF and not (len(value) == 2 and 0x1F1E6 <= ord(value[1]) <= 0x1F1FF):
-        raise BadRequest("a flag is a pair of regional indicators")
-    category = unicodedata.category(base)
-    if not (category == "So" or category == "Sk" or 0x1F000 <= ord(base) <= 0x1FAFF or
-            0x2190 <= ord(base) <= 0x2BFF or base in "#*0123456789" and "\u20e3" in value):
-        raise BadRequest("emoji must be an emoji symbol")
+    """One emoji: a symbol with its variation selector, skin tone or tags, symbols joined by
+    zero-width joiners, a flag (two regional indicators) or a keycap; at most MAX_EMOJI code
+    points. The rule is EMOJI_PATTERN, which the OpenAPI document states as it is."""
+    if not isinstance(value, str) or not value or len(value) > MAX_EMOJI:
+        raise BadRequest("emoji must be one emoji of at most %d code points" % MAX_EMOJI)
+    if not _EMOJI.fullmatch(value):
+        raise BadRequest("emoji must be a single emoji")
     return value
-
-
-def graphemes(text: str) -> int:
-    """Count extended grapheme clusters (enough of UAX #29 for emoji: ZWJ sequences,
-    variation selectors, skin tones, keycaps, regional-indicator flags, tags)."""
-    count = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        count += 1
-        cp = ord(text[i])
-        i += 1
-        if 0x1F1E6 <= cp <= 0x1F1FF and i < n and 0x1F1E6 <= ord(text[i]) <= 0x1F1FF:
-            i += 1  # a flag: two regional indicators
-        while i < n:
-            c = ord(text[i])
-            if (c in (0xFE0E, 0xFE0F, 0x20E3) or 0x1F3FB <= c <= 0x1F3FF or 0xE0020 <= c <= 0xE007F
-                    or unicodedata.combining(text[i])):
-                i += 1
-            elif c == 0x200D and i + 1 < n:
-                i += 2  # zero-width joiner glues the next symbol in
-            else:
-                break
-    return count
 
 
 def parse_seq(body: Any) -> int:

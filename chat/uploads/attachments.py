@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from chat.auth import Identity
-from chat.errors import BadRequest, Conflict
+from chat.errors import BadRequest, Conflict, Forbidden
 from chat.timeutil import now_ms
 from chat.uploads.seam import StoreSeam
 from chat.uploads.service import UploadsService, render
@@ -48,7 +48,7 @@ async def resolve_attachments(uploads: UploadsService, ident: Identity, items: A
         meta = metas.get(upload_id) or await uploads.repo.get(upload_id)
         if (meta is None or meta["school"] != ident.school or meta["ownerId"] != ident.user_id
                 or meta.get("deletedAt") is not None):
-            raise BadRequest("unknown upload %s" % upload_id[:64])
+            raise Forbidden("unknown upload %s" % upload_id[:64])
         metas[upload_id] = meta
     now = now_ms()
     resolved: Dict[str, Dict[str, Any]] = {}
