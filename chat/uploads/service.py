@@ -12,7 +12,9 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from chat.auth import Identity
+from chat.clock import SystemClock
 from chat.errors import NotFound, RateLimited, TooLarge
+from chat.ratelimit import Limit, RateLimiter
 from chat.settings import Settings
 from chat.timeutil import iso, now_ms
 from chat.uploads import policy
@@ -59,22 +61,6 @@ async def _never(meta: Dict[str, Any], ident: Identity) -> bool:
     return False
 
 
-class _Bucket:
-    """Token bucket: ``rate`` per second up to ``burst`` (the per-user send limits)."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 @dataclasses.dataclass
 class UploadSink:
     """One upload being received: a temporary file, its running SHA-256 and size, and its
@@ -116,8 +102,9 @@ class UploadsService:
                  take_send_token: Optional[Callable[[str], bool]] = None, quota: Optional[Quota] = None) -> None:
         """``run(fn, *args)`` awaits blocking work (sniffing, Pillow, hashing) off the loop;
         ``carried`` is the message side of the download rule (see :func:`may_download`);
-        ``take_send_token(user_id)`` takes from the user's send bucket (default: a bucket of
-        the same settings kept here); ``quota`` is the daily quota's ledger (default: one kept
+        ``take_send_token(user_id)`` takes from the user's send bucket (default: a
+        :class:`chat.ratelimit.RateLimiter` of the same settings kept here, on the system
+        clock); ``quota`` is the daily quota's ledger (default: one kept
         here, over ``repo``; a cluster shares one in Redis)."""
         self.settings = settings
         self.repo = repo
@@ -128,8 +115,7 @@ class UploadsService:
         self.carried: Carried = carried or _never
         self._run = run
         self._allowed = policy.allowed_types(settings.upload_types)
-        self._buckets: Dict[str, _Bucket] = {}
-        self._take_send_token = take_send_token or self._own_bucket
+        self._take_send_token = take_send_token or self._own_limiter(settings)
         self.quota: Quota = quota or LocalQuota(settings.upload_quota_bytes, repo.bytes_since)
         self._sinks: Dict[int, UploadSink] = {}
         self._settling: Set["asyncio.Future[None]"] = set()
@@ -185,11 +171,12 @@ class UploadsService:
         """Uploads being received now and their bytes so far."""
         return {"uploads": len(self._sinks), "bytes": sum(s.size for s in self._sinks.values())}
 
-    def _own_bucket(self, user_id: str) -> bool:
-        bucket = self._buckets.get(user_id)
-        if bucket is None:
-            bucket = self._buckets[user_id] = _Bucket(self.settings.rate_messages, self.settings.rate_messages_burst)
-        return bucket.take()
+    @staticmethod
+    def _own_limiter(settings: Settings) -> Callable[[str], bool]:
+        """The send bucket of a service built without one (tools, tests): the same token
+        buckets as everywhere else."""
+        limiter = RateLimiter(settings, SystemClock())
+        return lambda user_id: limiter.take(user_id, Limit.SEND)
 
     def _close(self, sink: UploadSink) -> bool:
         if sink.closed:
