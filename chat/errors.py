@@ -11,10 +11,13 @@ STATUS: Dict[str, int] = {
     "bad_request": 400,
     "unauthorized": 401,
     "forbidden": 403,
+    "policy_forbidden": 403,
+    "muted": 403,
     "not_found": 404,
     "timeout": 408,
     "conflict": 409,
     "too_large": 413,
+    "content_blocked": 422,
     "rate_limited": 429,
     "internal": 500,
     "unavailable": 503,
@@ -54,6 +57,20 @@ class Forbidden(ChatError):
     default_message = "not allowed"
 
 
+class PolicyForbidden(Forbidden):
+    """The school's safeguarding policy does not allow it (a client can say why)."""
+
+    code = "policy_forbidden"
+    default_message = "the school's policy does not allow this"
+
+
+class Muted(Forbidden):
+    """The sender is muted in this conversation (or in slow mode) until a time."""
+
+    code = "muted"
+    default_message = "you are muted in this conversation"
+
+
 class NotFound(ChatError):
     code = "not_found"
     default_message = "not found"
@@ -82,6 +99,13 @@ class RequestTimeout(ChatError):
 
     code = "timeout"
     default_message = "the request body stopped arriving"
+
+
+class ContentBlocked(ChatError):
+    """The school's word filter refused the text (the message was not sent)."""
+
+    code = "content_blocked"
+    default_message = "the message was not sent: it contains words the school does not allow"
 
 
 class TooLarge(ChatError):

@@ -173,6 +173,14 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("embedded_log_max_bytes", "CHAT_EMBEDDED_LOG_MAX_BYTES", int, 10485760,
      "rotate <data-dir>/nx-27017.log past this size (0 never rotates)"),
     ("embedded_log_backups", "CHAT_EMBEDDED_LOG_BACKUPS", int, 3, "rotated embedded-database logs kept"),
+    # --- safeguarding: school policy (add below)
+
+    # --- safeguarding: reports and moderation (add below)
+
+    # --- safeguarding: blocks, mutes, slow mode (add below)
+
+    # --- safeguarding: word filters (add below)
+
 ]
 
 # Settings never printed or logged as they are (see mask()): these, and any name ending in
@@ -301,6 +309,14 @@ RANGES: Dict[str, Range] = {
     "metrics_port": Range(-1, 65535),
     "embedded_log_max_bytes": Range(0, _TIB),
     "embedded_log_backups": Range(0, 1000),
+    # --- safeguarding: school policy (add below)
+
+    # --- safeguarding: reports and moderation (add below)
+
+    # --- safeguarding: blocks, mutes, slow mode (add below)
+
+    # --- safeguarding: word filters (add below)
+
 }
 
 #: the settings that take one of a few words
@@ -433,6 +449,14 @@ class Settings:
     metrics_allow: List[str] = dataclasses.field(default_factory=list)
     embedded_log_max_bytes: int = 10485760
     embedded_log_backups: int = 3
+    # --- safeguarding: school policy (add below)
+
+    # --- safeguarding: reports and moderation (add below)
+
+    # --- safeguarding: blocks, mutes, slow mode (add below)
+
+    # --- safeguarding: word filters (add below)
+
 
     def __repr__(self) -> str:  # secrets masked: a logged or printed Settings must not leak them
         return "Settings(%s)" % ", ".join("%s=%r" % (f.name, mask(f.name, getattr(self, f.name)))

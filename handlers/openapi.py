@@ -304,6 +304,14 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
         paths.update(_upload_paths())
         components["UploadIds"] = obj(["ids"], {"ids": {"type": "array", "maxItems": 100, "items": STR}})
         components["NewMessage"]["properties"]["attachments"]["items"] = new_attachment(True)
+    # --- safeguarding: school policy (add below)
+
+    # --- safeguarding: reports and moderation (add below)
+
+    # --- safeguarding: blocks, mutes, slow mode (add below)
+
+    # --- safeguarding: word filters (add below)
+
     for path, item in paths.items():
         for method, op in item.items():
             op["operationId"] = operation_id(method, path)

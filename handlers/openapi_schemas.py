@@ -33,6 +33,7 @@ ERROR_TEXT = {
     404: "No such conversation, message, user or route (ids that are not ObjectIds are 404 too).",
     409: "Conflicts with the current state (the message was deleted; a clientMsgId reused elsewhere).",
     413: "Request body over the configured limit.",
+    422: "Refused by the school's word filter: the message was not sent (content_blocked).",
     429: "Too many sends: the caller's send bucket (shared with the socket) is empty; retry after "
          "the Retry-After header's seconds.",
     503: "Storage is not answering; retry later.",
@@ -40,7 +41,8 @@ ERROR_TEXT = {
 
 
 EXAMPLES = {400: "limit must be an integer", 401: "token expired", 403: "not a participant",
-             404: "not found", 409: "the message was deleted", 413: "request body over %d bytes", 429: "slow down",
+             404: "not found", 409: "the message was deleted", 413: "request body over %d bytes",
+             422: "the message was not sent: it contains words the school does not allow", 429: "slow down",
              503: "storage unavailable, try again"}
 
 

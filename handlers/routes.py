@@ -50,6 +50,14 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/uploads/links", up.UploadLinksHandler, files),
         (r"/api/uploads/%s" % ID, up.UploadFileHandler, dict(files, variant="file")),
         (r"/api/uploads/%s/thumbnail" % ID, up.UploadFileHandler, dict(files, variant="thumbnail")),
+        # --- safeguarding: school policy (add below)
+
+        # --- safeguarding: reports and moderation (add below)
+
+        # --- safeguarding: blocks, mutes, slow mode (add below)
+
+        # --- safeguarding: word filters (add below)
+
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),
         (r"/api/.*", NotFoundHandler, deps),

@@ -8,6 +8,7 @@ from chat.domain.core import Core
 from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
+from chat.domain.safety.gate import Start
 from chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat.events import Audience
 from chat.live.convcache import ConvState
@@ -90,6 +91,8 @@ class ConversationActions:
             if len(members) > settings.max_participants:
                 raise Conflict("the class has more than %d members" % settings.max_participants)
             title, class_id = req.title or klass.get("name"), klass["id"]
+        await self.core.safety.check_start(ident, Start(req.type, [m[0] for m in members if m[0] != ident.user_id],
+                                                        title, class_id))
         doc: Dict[str, Any] = {
             "id": conv_id, "key": key, "type": req.type, "title": title, "classId": class_id,
             "school": ident.school, "createdBy": ident.user_id, "createdAt": now, "lastSeq": 0,
@@ -158,6 +161,7 @@ class ConversationActions:
         now = now_ms()
         if patch.title is not None and patch.title != state.doc.get("title"):
             policy.check_rename(state.type, membership.get("role"))
+            await self.core.safety.check_title(ident, state, patch.title)
             await store.set_fields(conversation_id, {"title": patch.title})
             state.doc["title"] = patch.title
             await self.messages.post_system(ident, state, "renamed", "%s renamed the conversation to \u201c%s\u201d"
@@ -184,6 +188,7 @@ class ConversationActions:
         users = await self.directory.same_school(ident, user_ids)
         if len(set(state.roles) | set(user_ids)) > self.core.settings.max_participants:
             raise Conflict("at most %d participants" % self.core.settings.max_participants)
+        await self.core.safety.check_join(ident, state, user_ids)
         added = await self.core.store.conversations.add_members(conversation_id, [(u, "member") for u in user_ids],
                                                                 now_ms(), read_upto=state.last_seq)
         if added:
@@ -203,6 +208,7 @@ class ConversationActions:
         policy.check_remove(state.type, membership.get("role"), leaving)
         if user_id not in state.roles:
             raise NotFound("not a participant")
+        await self.core.safety.check_leave(ident, state, user_id)
         users = await self.core.store.directory.get_users([user_id])
         if leaving:
             text = "%s left" % ident.name

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from chat.auth import Identity
 from chat.clock import Clock
+from chat.domain.safety.gate import SafetyGate
 from chat.errors import Forbidden, NotFound
 from chat.events import EventSink
 from chat.live.convcache import ConversationCache, ConvState
@@ -34,6 +35,8 @@ class Core:
     writer: MessageWriter
     flusher: Flusher
     online: Callable[[str], bool]
+    #: every safeguarding rule, asked before what they govern (chat/domain/safety)
+    safety: SafetyGate = dataclasses.field(default_factory=SafetyGate)
 
     async def participant(self, ident: Identity, conversation_id: str) -> ConvState:
         """The conversation if the caller takes part in it, in the caller's token school

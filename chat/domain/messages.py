@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.domain.core import Core
+from chat.domain.safety.gate import Post
 from chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat.events import Audience
 from chat.live.convcache import ConvState, summary
@@ -41,6 +42,8 @@ class MessageActions:
             target = await self.core.store.messages.get(req.reply_to)
             if target is None or target["conversationId"] != conversation_id:
                 raise Conflict("replyTo must be a message of this conversation")
+        post = Post(req.text, [a.get("name") or "" for a in req.attachments], req.mentions)
+        await self.core.safety.check_post(ident, state, post)
         client_msg_id = req.client_msg_id or new_id()
         attachments = req.attachments
         if any("uploadId" in a for a in attachments):
@@ -58,7 +61,10 @@ class MessageActions:
                 raise Conflict("clientMsgId was already used in another conversation")
             # a retry's answer is the stored message as it is now (edits and reactions since)
             stored = await self.core.store.messages.get(stored["id"]) or stored
-        return render.message(stored), created
+            return render.message(stored), created
+        view = render.message(stored)
+        await self.core.safety.after_post(ident, state, post, view)
+        return view, created
 
     async def post_system(self, ident: Identity, state: ConvState, action: str, text: str,
                           user_ids: List[str]) -> Dict[str, Any]:
@@ -108,6 +114,7 @@ class MessageActions:
     async def edit(self, ident: Identity, message_id: str, text: str) -> Dict[str, Any]:
         msg, state = await self.core.message(ident, message_id)
         policy.check_edit(msg, ident.user_id)
+        await self.core.safety.check_post(ident, state, Post(text, edit_of=message_id))
         updated = await self.core.store.messages.edit(message_id, ident.user_id, text, now_ms())
         if updated is None:
             raise Conflict("the message was deleted")

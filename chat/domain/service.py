@@ -29,6 +29,7 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.reactions import ReactionActions
+from chat.domain.safety.rules import build_rules
 from chat.domain.search import SearchActions
 from chat.domain.sync import SyncActions
 from chat.events import EventSink, Fanout, NullEvents
@@ -70,6 +71,8 @@ class ChatService:
             writer.use_shared_seqs(shared_seqs.reserve, shared_seqs.give_back)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
                          writer=writer, flusher=flusher, online=online or (lambda _user_id: False))
+        for rule in build_rules(self.core):
+            self.core.safety.add(rule)
         counter = UnreadCounter(store, settings.unread_chunk, settings.unread_concurrency)
         self.directory = DirectoryActions(self.core)
         self.markers = MarkerActions(self.core, counter)

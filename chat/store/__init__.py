@@ -40,6 +40,14 @@ class Store:
         self.directory = Directory(self.db)
         self.conversations = Conversations(self.db)
         self.messages = Messages(self.db)
+        # --- safeguarding: school policy (add below)
+
+        # --- safeguarding: reports and moderation (add below)
+
+        # --- safeguarding: blocks, mutes, slow mode (add below)
+
+        # --- safeguarding: word filters (add below)
+
 
     async def ensure_indexes(self) -> None:
         """Create every index; idempotent (safe at each start-up)."""
@@ -47,6 +55,14 @@ class Store:
             self.directory.create_indexes()
             self.conversations.create_indexes()
             self.messages.create_indexes()
+            # --- safeguarding: school policy (add below)
+
+            # --- safeguarding: reports and moderation (add below)
+
+            # --- safeguarding: blocks, mutes, slow mode (add below)
+
+            # --- safeguarding: word filters (add below)
+
         await self.db.io(work)
 
     async def ping(self) -> bool:
