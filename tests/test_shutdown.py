@@ -103,7 +103,7 @@ def test_state_written_behind_is_written_even_when_closing_connections_times_out
         draining=False, close=close,
         realtime=types.SimpleNamespace(drain=lambda: calls.append("refuse frames"),
                                        close_all=lambda: calls.append("1001")),
-        service=types.SimpleNamespace(core=types.SimpleNamespace(writer=types.SimpleNamespace(drain=drain))))
+        service=types.SimpleNamespace(drain=drain))
     hub = types.SimpleNamespace(inflight=0, handlers={})
     asyncio.run(graceful_shutdown(Server(), hub, runtime, timeout=0.05))
     assert calls == ["refuse frames", "stop", "drain", "1001", "close"] and runtime.draining

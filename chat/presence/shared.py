@@ -265,8 +265,9 @@ class SharedPresence:
     def _announce(self, change: Change, presence: Presence, node_id: str) -> None:
         when = now_ms()
         if node_id == self.node_id:  # this node's user: its local peers hear it from here
-            self.remote.remove(presence.user_id)
-            self.announce(change is Change.ONLINE, presence, self._local_peers(presence), when)
+            known = self.remote.remove(presence.user_id) is not None
+            if not (change is Change.ONLINE and known):  # (known online elsewhere: they heard already)
+                self.announce(change is Change.ONLINE, presence, self._local_peers(presence), when)
         else:  # a dead node's user
             self._apply(change, presence, when)
         self.link.publish([self.prefix + "p:" + presence.school],
@@ -280,15 +281,19 @@ class SharedPresence:
             self._apply(message.change, message.presence, message.at)
 
     def _apply(self, change: Change, presence: Presence, when: int) -> None:
+        """Another node's user changed. Local peers hear of a change only once: a node whose
+        heartbeat lapsed registers its users again and says they are online, which for a user
+        already known online here changes nothing."""
         uid = presence.user_id
         if change is Change.ONLINE:
+            known = uid in self.remote
             self.remote.add(presence)  # kept also for a local user, for after it leaves here
-            if uid in self.local:
-                return  # online here already: local sockets saw it come online
+            if known or uid in self.local:
+                return  # local sockets saw it come online already
             self.announce(True, presence, self._local_peers(presence), None)
         else:
-            self.remote.remove(uid)
-            if uid in self.local:
+            known = self.remote.remove(uid) is not None
+            if not known or uid in self.local:
                 return
             self.announce(False, presence, self._local_peers(presence), when)
 
@@ -378,7 +383,11 @@ class SharedPresence:
 
     # ------------------------------------------------------------------ heartbeat and reaping
     async def start(self) -> None:
-        self._heartbeat()
+        """The first heartbeat before the first socket: another node meeting this node's
+        sockets in the registry before its heartbeat key exists would take them for a dead
+        node's and drop them."""
+        await self._beat_once()
+        self._beat = self.clock.call_later(self.ttl / 3, self._heartbeat)
 
     def stop(self) -> None:
         if self._beat is not None:
