@@ -79,7 +79,7 @@ class RedisBroker:
         self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore,
                               always=[self.all_channel, self.node_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout, self._on_missing)
-        self.seqs = SeqReserver(store.conversations)
+        self.seqs = SeqReserver(store.conversations, store.conversations.reserve_seqs_many)
         self.endpoint: NodeEndpoint = UNATTACHED
         self.presence: Optional[SharedPresence] = None
         self.resyncs = 0
