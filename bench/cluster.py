@@ -11,7 +11,8 @@ database (the ``db`` command) and one ``redis-server``. Members of a conversatio
 the processes round-robin, so most deliveries cross from one node to another through Redis (the
 worst case for a balancer without stickiness). Process i is pinned to CPU i where the machine has
 that many; the database, Redis and the generator are not pinned. CPU is measured for the servers,
-the database and Redis together; "deliveries/s per core" divides deliveries by the CPU they used.
+the database and Redis together, from the start of a step to the end of its drain (a backlog is
+worked off after the sending stops); "deliveries/s per core" divides deliveries by the CPU they used.
 """
 from __future__ import annotations
 
@@ -157,12 +158,16 @@ def main() -> None:
                                                           "max ms", "cpu %", "deliv/s/core", "cpu us/dlv"))
     for n, table in rows.items():
         for r in table:
-            per_core = r["received"] / r["serverCpuSeconds"] if r["serverCpuSeconds"] else 0
+            # CPU from step start to the end of its drain: what the deliveries cost, backlog included
+            cpu = r.get("stepCpuSeconds") or r["serverCpuSeconds"]
+            per_core = r["received"] / cpu if cpu else 0
             r["deliveriesPerCoreSecond"] = per_core
             r["cpuMicrosPerDelivery"] = 1e6 / per_core if per_core else 0
             print("%-6d %6d %9.0f %7d %8.1f %8.1f %8.1f %7.0f %12.0f %10.1f" % (
                 n, r["rate"], r["deliveriesPerSec"], r["loss"], r["p50"], r["p99"], r["max"], r["serverCpu"] * 100,
                 per_core, r["cpuMicrosPerDelivery"]))
+            if r.get("perProcessStepCpu"):
+                print("       cpu s (servers..., db, redis): %s" % r["perProcessStepCpu"])
         print("saturation with %d process(es) (p99 <= 100 ms, no loss): %d msg/s" % (n, saturation(table)))
     if 1 in rows:
         # the cost of crossing nodes: CPU per delivery (servers, database and Redis together) of

@@ -206,6 +206,7 @@ def run_loadgen(config: Dict[str, Any], pids: List[int]) -> List[Dict[str, Any]]
         if event["type"] == "step-start":
             marks[key] = (time.time(), cpu_of(pids), rss_of(pids))
             marks[("split", key)] = [cpu_of([p]) for p in pids]
+            marks[("start", key)] = marks[("split", key)]
         elif event["type"] == "step-end":
             t0, c0, _r0 = marks[key]
             wall = time.time() - t0
@@ -214,9 +215,13 @@ def run_loadgen(config: Dict[str, Any], pids: List[int]) -> List[Dict[str, Any]]
             marks[("split", key)] = [round((cpu_of([p]) - c) / wall, 3) for p, c in zip(pids, marks[("split", key)], strict=True)]
         elif event["type"] == "result":
             wall, cpu, rss = marks[key]
+            # the CPU of the whole step, drain included: a backlog is worked off after step-end,
+            # and deliveries count what arrived until the drain ended
+            through = [cpu_of([p]) - c for p, c in zip(pids, marks.get(("start", key), []), strict=True)]
             event.update(serverCpu=cpu / wall if wall else 0, serverCpuSeconds=cpu, serverRss=rss,
                          serverRssOwn=marks.get(("own", key), rss),
-                         perProcessCpu=marks.get(("split", key)))
+                         perProcessCpu=marks.get(("split", key)), stepCpuSeconds=sum(through),
+                         perProcessStepCpu=[round(c, 2) for c in through])
             results.append(event)
             print("  " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in event.items()}),
                   file=sys.stderr)

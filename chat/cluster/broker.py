@@ -1,8 +1,9 @@
 """The broker of a cluster node: deliveries between server processes through Redis.
 
-:meth:`RedisBroker.publish` delivers to this node's sockets directly, and one Lua script in
+:meth:`RedisBroker.publish` delivers to this node's sockets directly, and a Lua script in
 Redis routes the delivery's envelope (:mod:`chat.cluster.envelope`: the frame as serialized
-once, behind a small routing header) to the other nodes holding sockets of its receivers: the
+once, behind a small routing header; one script call carries all of a loop turn's, see
+:class:`chat.cluster.link.RouteBatch`) to the other nodes holding sockets of its receivers: the
 presence registry (``online:<user>``: node -> sockets, see :mod:`chat.presence.shared`) is the
 routing table, and each such node gets the envelope once, on its own channel
 (``<prefix>n:<node>``), whatever the number of its receivers. A node therefore receives only
@@ -46,16 +47,27 @@ log = logging.getLogger("chat.cluster.node")
 
 SEEN_IDS = 20000
 
-# KEYS: online:<user> of each receiver; ARGV: origin node, key prefix, payload. Publishes the
-# payload once to every other node holding a socket of any receiver; returns how many.
+# KEYS: online:<user> of the receivers of a turn's pushes, each once; ARGV: origin node, key
+# prefix, then per push its payload and the indices of its receivers' keys ("1 2 5"). Publishes
+# each payload once to every other node holding a socket of any of its receivers, in order;
+# returns how many publishes. A key's nodes are read once per call (a script runs atomically).
 _ROUTE = """
-local sent, count = {}, 0
-for _, key in ipairs(KEYS) do
-  for _, node in ipairs(redis.call('HKEYS', key)) do
-    if node ~= ARGV[1] and not sent[node] then
-      sent[node] = true
-      redis.call('PUBLISH', ARGV[2] .. 'n:' .. node, ARGV[3])
-      count = count + 1
+local nodes_of, count = {}, 0
+for i = 3, #ARGV, 2 do
+  local sent = {}
+  for at in string.gmatch(ARGV[i + 1], '%d+') do
+    local k = tonumber(at)
+    local nodes = nodes_of[k]
+    if nodes == nil then
+      nodes = redis.call('HKEYS', KEYS[k])
+      nodes_of[k] = nodes
+    end
+    for _, node in ipairs(nodes) do
+      if node ~= ARGV[1] and not sent[node] then
+        sent[node] = true
+        redis.call('PUBLISH', ARGV[2] .. 'n:' .. node, ARGV[i])
+        count = count + 1
+      end
     end
   end
 end
@@ -76,10 +88,11 @@ class RedisBroker:
         self.all_channel = self.prefix + "all"
         self.node_channel = self.prefix + "n:" + self.node_id
         self.presence_channels = self.prefix + "p:"
+        self._route_args = [self.node_id, self.prefix]
         self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore,
                               always=[self.all_channel, self.node_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout, self._on_missing)
-        self.seqs = SeqReserver(store.conversations)
+        self.seqs = SeqReserver(store.conversations, store.conversations.reserve_seqs_many)
         self.endpoint: NodeEndpoint = UNATTACHED
         self.presence: Optional[SharedPresence] = None
         self.resyncs = 0
@@ -151,8 +164,7 @@ class RedisBroker:
 
     def _route(self, user_ids: Sequence[str], payload: str) -> None:
         """Publish to every other node holding a socket of any of these users (once each)."""
-        self.link.run_script(_ROUTE, [self.prefix + "online:" + u for u in user_ids],
-                             [self.node_id, self.prefix, payload])
+        self.link.route(_ROUTE, self._route_args, [self.prefix + "online:" + u for u in user_ids], payload)
 
     # ------------------------------------------------------------------ receiving
     def _on_message(self, channel: str, payload: bytes) -> None:

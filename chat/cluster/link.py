@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Union
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -28,6 +28,40 @@ RETRY_MAX = 2.0
 
 #: (channel, payload) of one received message
 OnMessage = Callable[[str, bytes], None]
+
+MAX_ROUTED = 256  # payloads per routing script call (Redis runs a script without interruption)
+
+
+class RouteBatch:
+    """Payloads of one loop turn routed by one Lua script call: ``KEYS`` each key once,
+    ``ARGV`` the script's fixed arguments, then per payload the payload and the 1-based
+    indices of its keys, space-separated. One call instead of one per push: the script text,
+    the receivers' keys (a conversation's pushes share them) and a command's overhead travel
+    once per turn."""
+
+    __slots__ = ("script", "fixed", "keys", "args", "count")
+
+    def __init__(self, script: str, fixed: Sequence[str]) -> None:
+        self.script = script
+        self.fixed = list(fixed)
+        self.keys: Dict[str, int] = {}
+        self.args: List[str] = []
+        self.count = 0
+
+    def add(self, keys: Sequence[str], payload: str) -> None:
+        index = self.keys
+        positions = []
+        for key in keys:
+            at = index.get(key)
+            if at is None:
+                at = index[key] = len(index) + 1
+            positions.append(at)
+        self.args.append(payload)
+        self.args.append(" ".join(map(str, positions)))
+        self.count += 1
+
+    def command(self) -> List[Any]:
+        return ["EVAL", self.script, len(self.keys), *self.keys, *self.fixed, *self.args]
 
 
 class RedisLink:
@@ -50,7 +84,7 @@ class RedisLink:
         self.client: Optional[aioredis.Redis] = None
         self._sub_client: Optional[aioredis.Redis] = None
         self._pubsub: Any = None
-        self._queue: List[Tuple[str, List[Any], List[Any]]] = []  # (command, leading args, payload args)
+        self._queue: List[Union[List[Any], RouteBatch]] = []  # commands, in the order they were queued
         self._flushing: Optional["asyncio.Task[None]"] = None
         self._task: Optional["asyncio.Task[None]"] = None
         self._missed = False
@@ -148,12 +182,19 @@ class RedisLink:
     def publish(self, channels: Sequence[str], payload: str) -> None:
         """Queue one payload for these channels; written with everything queued this turn."""
         for channel in channels:
-            self._queue.append(("publish", [channel], [payload]))
+            self._queue.append(["PUBLISH", channel, payload])
         self._schedule()
 
-    def run_script(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> None:
-        """Queue a Lua script that publishes (fan-out routed in Redis); same turn, same pipeline."""
-        self._queue.append(("eval", [script, len(keys), *keys], list(args)))
+    def route(self, script: str, fixed: Sequence[str], keys: Sequence[str], payload: str) -> None:
+        """Queue a payload for a Lua script that publishes it (fan-out routed in Redis, see
+        :class:`RouteBatch`); consecutive routes of one turn share one script call, and
+        everything keeps the order it was queued in."""
+        last = self._queue[-1] if self._queue else None
+        if (not isinstance(last, RouteBatch) or last.script is not script or last.fixed != list(fixed)
+                or last.count >= MAX_ROUTED):
+            last = RouteBatch(script, fixed)
+            self._queue.append(last)
+        last.add(keys, payload)
         self._schedule()
 
     def _schedule(self) -> None:
@@ -164,19 +205,20 @@ class RedisLink:
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
+                count = sum(entry.count if isinstance(entry, RouteBatch) else 1 for entry in batch)
                 if not self.up or self.client is None:
-                    self._lost(len(batch))
+                    self._lost(count)
                     continue
                 pipe = self.client.pipeline(transaction=False)
-                for command, head, tail in batch:
-                    pipe.execute_command(command.upper(), *head, *tail)
+                for entry in batch:
+                    pipe.execute_command(*(entry.command() if isinstance(entry, RouteBatch) else entry))
                 try:
                     await pipe.execute()
                 except (RedisError, OSError) as exc:
                     log.warning("publishing to redis failed (%s); clients will resync", exc)
-                    self._lost(len(batch))
+                    self._lost(count)
                     continue
-                self.published += len(batch)
+                self.published += count
                 if self._missed and self.up:
                     self._missed = False
                     self.on_restore()

@@ -1,6 +1,6 @@
 """The Redis link and the ordering buffer as Prometheus gauges (for a ``/metrics`` registry).
 
-Read when scraped from :meth:`chat.cluster.node.ClusterNode.stats`; nothing here counts on its
+Read when scraped from :meth:`chat.cluster.broker.RedisBroker.stats`; nothing here counts on its
 own. ``prometheus_client`` is imported only when a registry asks for these gauges.
 """
 from __future__ import annotations

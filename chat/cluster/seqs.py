@@ -17,7 +17,7 @@ message as a floor; a reservation at or under it is discarded and made again abo
 from __future__ import annotations
 
 import asyncio
-from typing import Dict, Mapping, Protocol
+from typing import Awaitable, Callable, Dict, Mapping, Optional, Protocol
 
 MAX_TRIES = 4
 
@@ -30,21 +30,37 @@ class SeqCounter(Protocol):
     async def give_back_seqs(self, conversation_id: str, top: int, count: int) -> bool: ...
 
 
-class SeqReserver:
-    """Reserves seq ranges in the database (see the module doc)."""
+#: conversation -> count: the first reserved seq of each, in one storage job
+ReserveMany = Callable[[Dict[str, int]], Awaitable[Dict[str, int]]]
 
-    def __init__(self, counter: SeqCounter) -> None:
+
+class SeqReserver:
+    """Reserves seq ranges in the database (see the module doc). ``many``, when given,
+    reserves a whole batch's conversations in one storage job (``Conversations.reserve_seqs_many``)."""
+
+    def __init__(self, counter: SeqCounter, many: Optional[ReserveMany] = None) -> None:
         self.counter = counter
+        self.many = many
         self.reservations = 0  # round trips made (metrics, tests)
 
     async def reserve(self, counts: Mapping[str, int], floors: Mapping[str, int]) -> Dict[str, int]:
         """For each conversation, the first of ``counts[cid]`` consecutive seqs now owned by
         the caller, all above ``floors[cid]``."""
+        cids = list(counts)
+        if self.many is not None:
+            self.reservations += len(cids)
+            firsts = await self.many(dict(counts))
+            # a counter behind the stored messages (rare: see the module doc) is moved past them
+            lagging = [cid for cid in cids if firsts[cid] <= floors.get(cid, 0)]
+            if lagging:
+                again = await asyncio.gather(*(self._one(cid, counts[cid], floors.get(cid, 0), firsts[cid])
+                                               for cid in lagging))
+                firsts.update(zip(lagging, again, strict=True))
+            return {cid: firsts[cid] for cid in cids}
         # one round trip per conversation, all at once: a batch spans many conversations, and
         # one after the other they would cost the sum of their latencies
-        cids = list(counts)
-        firsts = await asyncio.gather(*(self._one(cid, counts[cid], floors.get(cid, 0)) for cid in cids))
-        return dict(zip(cids, firsts, strict=True))
+        gathered = await asyncio.gather(*(self._one(cid, counts[cid], floors.get(cid, 0)) for cid in cids))
+        return dict(zip(cids, gathered, strict=True))
 
     async def give_back(self, conversation_id: str, top: int, count: int) -> bool:
         """Return the ``count`` seqs ending at ``top`` (reserved, never stored) if nobody
@@ -52,8 +68,9 @@ class SeqReserver:
         self.reservations += 1
         return await self.counter.give_back_seqs(conversation_id, top, count)
 
-    async def _one(self, cid: str, count: int, floor: int) -> int:
-        first = await self._take(cid, count)
+    async def _one(self, cid: str, count: int, floor: int, first: Optional[int] = None) -> int:
+        if first is None:
+            first = await self._take(cid, count)
         tries = 1
         while first <= floor and tries < MAX_TRIES:
             # the counter lags stored messages: move it past them, then reserve again

@@ -1,0 +1,106 @@
+"""Cross-node delivery costs: a writer batch reserves its seqs in one storage job; a loop turn's
+pushes are routed by one Redis script call (real redis-server)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from chat.cluster.broker import _ROUTE as ROUTE
+from chat.cluster.link import RedisLink
+from chat.cluster.seqs import SeqReserver
+from chat.ops.embedded import free_port
+
+
+class Counters:
+    """``lastSeq`` per conversation; ``jobs`` records each storage job's conversations."""
+
+    def __init__(self, start: Dict[str, int]) -> None:
+        self.last = dict(start)
+        self.jobs: List[List[str]] = []
+
+    async def reserve_seqs(self, conversation_id: str, count: int) -> int:
+        self.jobs.append([conversation_id])
+        self.last[conversation_id] = self.last.get(conversation_id, 0) + count
+        return self.last[conversation_id] - count + 1
+
+    async def reserve_seqs_many(self, counts: Dict[str, int]) -> Dict[str, int]:
+        self.jobs.append(list(counts))
+        firsts = {}
+        for cid, count in counts.items():
+            self.last[cid] = self.last.get(cid, 0) + count
+            firsts[cid] = self.last[cid] - count + 1
+        return firsts
+
+    async def give_back_seqs(self, conversation_id: str, top: int, count: int) -> bool:
+        return False
+
+
+def test_a_batch_reserves_all_its_conversations_in_one_job_and_moves_a_lagging_counter():
+    async def main() -> None:
+        counters = Counters({"a": 0, "b": 3, "c": 7})  # b's lastSeq lags: seq 9 is stored
+        reserver = SeqReserver(counters, counters.reserve_seqs_many)
+        firsts = await reserver.reserve({"a": 2, "b": 1, "c": 3}, {"a": 0, "b": 9, "c": 7})
+        assert firsts == {"a": 1, "b": 10, "c": 8}
+        assert counters.jobs[0] == ["a", "b", "c"]            # one job for the batch
+        assert all(job == ["b"] for job in counters.jobs[1:])  # only the lagging one again
+        assert counters.last == {"a": 2, "b": 10, "c": 10}
+        # the next batch continues where these ended, nothing handed out twice
+        assert await reserver.reserve({"b": 2, "c": 1}, {"b": 10, "c": 10}) == {"b": 11, "c": 11}
+    asyncio.run(main())
+
+
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+@pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
+def test_a_turns_pushes_travel_in_one_script_call_each_once_per_node_in_order(tmp_path: Any) -> None:
+    port = free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        asyncio.run(_route_scenario("redis://127.0.0.1:%d/0" % port))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def _route_scenario(url: str) -> None:
+    prefix = "chat:t:"
+    got: List[Tuple[str, bytes]] = []
+    arrived = asyncio.Event()
+
+    def on_message(channel: str, payload: bytes) -> None:
+        got.append((channel, payload))
+        if len(got) == 5:
+            arrived.set()
+
+    link = RedisLink(url, on_message, lambda: None, always=[prefix + "n:B", prefix + "n:C", prefix + "all"])
+    link.start()
+    try:
+        for _ in range(200):  # redis-server is starting: the link retries until it answers
+            if await link.wait_up(0.1):
+                break
+        assert link.up
+        for channel in (prefix + "n:B", prefix + "n:C", prefix + "all"):
+            await link.confirmed(channel)
+        assert link.client is not None
+        await link.client.hset(prefix + "online:u1", mapping={"A": 1, "B": 1})
+        await link.client.hset(prefix + "online:u2", mapping={"B": 1, "C": 2})
+        await link.client.hset(prefix + "online:u3", mapping={"A": 1})
+        keys = {u: prefix + "online:" + u for u in ("u1", "u2", "u3")}
+        link.route(ROUTE, ["A", prefix], [keys["u1"], keys["u2"]], "one")
+        link.route(ROUTE, ["A", prefix], [keys["u3"]], "only A")   # nobody else holds u3
+        link.publish([prefix + "all"], "between")
+        link.route(ROUTE, ["A", prefix], [keys["u2"], keys["u1"]], "two")
+        assert len(link._queue) == 3  # the first two routes share one script call
+        await asyncio.wait_for(arrived.wait(), 30)
+        assert [(c[len(prefix):], p) for c, p in got] == [
+            ("n:B", b"one"), ("n:C", b"one"), ("all", b"between"), ("n:B", b"two"), ("n:C", b"two")]
+        assert link.published == 4 and link.dropped == 0
+    finally:
+        await link.close()
