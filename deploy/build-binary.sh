@@ -18,7 +18,7 @@ rm -rf build/pyinstaller dist/school-chat
   --add-data "$root/static:static" \
   --collect-submodules chat --collect-submodules handlers \
   --collect-submodules nx_27017 --collect-submodules neosqlite \
-  --hidden-import prometheus_client \
+  --hidden-import prometheus_client --hidden-import hiredis \
   --exclude-module tkinter --exclude-module pytest --exclude-module hypothesis \
   --exclude-module playwright --exclude-module IPython --exclude-module numpy \
   --strip --log-level WARN \
