@@ -7,6 +7,8 @@ from typing import Any, Dict
 
 import pytest
 
+from chat.ops.config_file import validate
+from chat.settings import Settings
 from tests.conftest import token
 
 pytestmark = pytest.mark.usefixtures("school")
@@ -217,3 +219,11 @@ async def test_the_admin_rule_makes_a_students_direct_conversation_with_an_admin
     assert refused(await api.post("/api/conversations/%s/messages" % conv["id"], "st1", {"text": "hi"}))
     await api.send("a1", conv["id"], "the admin may still write")
     await api.send("st2", mine["id"], "an admin started this one")
+
+
+def test_the_default_policy_settings_take_only_their_words(tmp_path):
+    base = Settings(data_dir=str(tmp_path), event_loop="asyncio")
+    assert validate(base) == []
+    problems = validate(base.replace(policy_student_direct="nobody", policy_student_groups="sometimes"))
+    assert "policy_student_direct must be any, classmates, staff_only or none, not 'nobody'" in problems
+    assert "policy_student_groups must be allowed, supervised or staff_only, not 'sometimes'" in problems
