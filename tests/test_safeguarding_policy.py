@@ -3,13 +3,15 @@ enforcement on REST and socket paths, the read-only state of conversations a tig
 governs, and the ``school:policy`` push (real server, real nx-27017)."""
 from __future__ import annotations
 
+import os
 from typing import Any, Dict
 
 import pytest
 
 from chat.ops.config_file import validate
 from chat.settings import Settings
-from tests.conftest import token
+from tests.conftest import Api, token
+from tests.test_cluster import REDIS, cluster, connect, run, subscribed  # noqa: F401 (cluster: the fixture)
 
 pytestmark = pytest.mark.usefixtures("school")
 
@@ -227,3 +229,32 @@ def test_the_default_policy_settings_take_only_their_words(tmp_path):
     problems = validate(base.replace(policy_student_direct="nobody", policy_student_groups="sometimes"))
     assert "policy_student_direct must be any, classmates, staff_only or none, not 'nobody'" in problems
     assert "policy_student_groups must be allowed, supervised or staff_only, not 'sometimes'" in problems
+
+
+# ------------------------------------------------------------------ a cluster
+@pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
+def test_a_change_on_one_node_is_pushed_and_enforced_on_the_other(cluster):  # noqa: F811
+    # policy_refresh far below any request's time: node b reads the policy for each decision, so
+    # the test waits on answers, never on the refresh interval
+    a, b = cluster.start(2, policy_refresh=0.001)
+
+    async def main() -> None:
+        api_a, api_b = Api(a.url), Api(b.url)
+        conv = await api_b.conversation("st1", "direct", ["st3"])
+        await api_b.send("st1", conv["id"], "before")
+        sock = await connect(b, "st1")
+        await subscribed(b)
+        await subscribed(a)
+        status, data = await api_a.put(POLICY, "a1", {"studentDirect": "classmates"})
+        assert status == 200, data
+        pushed = await sock.expect("school:policy")
+        assert pushed["data"]["policy"]["studentDirect"] == "classmates"
+        note = await sock.expect("message:new", lambda f: f["data"]["type"] == "system")
+        assert "can no longer post" in note["data"]["text"]
+        reply = await sock.request("message:send", {"conversationId": conv["id"], "text": "hi", "clientMsgId": "c1"})
+        assert reply["ok"] is False and reply["error"]["code"] == "policy_forbidden", reply
+        assert refused(await api_b.post("/api/conversations", "st1", {"type": "direct", "participantIds": ["st3"]}))
+        await api_a.put(POLICY, "a1", {"studentDirect": "any"})
+        await sock.ok("message:send", {"conversationId": conv["id"], "text": "again", "clientMsgId": "c2"})
+        await sock.close()
+    run(main())
