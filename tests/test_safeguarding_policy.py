@@ -231,6 +231,29 @@ def test_the_default_policy_settings_take_only_their_words(tmp_path):
     assert "policy_student_groups must be allowed, supervised or staff_only, not 'sometimes'" in problems
 
 
+
+@pytest.mark.gen_test
+async def test_the_policy_store_operations_answer_exactly(api, runtime):
+    store = runtime.store.policies
+    assert await store.get("s9") is None
+    fields = {"studentDirect": "none", "studentGroups": "supervised", "studentsMayMessageAdmins": 0}
+    previous = {"studentDirect": "any", "studentGroups": "allowed", "studentsMayMessageAdmins": 1}
+    await store.put("s9", fields, previous, "a1", 1234)
+    assert await store.get("s9") == dict(fields, id="s9", updatedAt=1234, updatedBy="a1")
+    assert await store.get("s2") is None
+    [change] = await store.changes_of("s9")
+    assert {k: v for k, v in change.items() if k != "id"} == {
+        "school": "s9", "actorId": "a1", "at": 1234, "previous": previous, "policy": fields}
+    assert await store.changes_of("s2") == []
+    assert await store.school_roles("s2") == {"x1": "teacher", "x2": "student"}
+    direct = await api.conversation("t1", "direct", ["st1"])
+    group = await api.conversation("st1", "group", ["st2"], title="G")
+    await api.conversation("t1", "class", classId="c1")
+    await api.conversation("x1", "direct", ["x2"])
+    found = sorted(await store.school_conversations("s1"), key=lambda d: d["type"])
+    assert [(d["id"], d["type"], d["createdBy"], sorted(d["memberIds"])) for d in found] == [
+        (direct["id"], "direct", "t1", ["st1", "t1"]), (group["id"], "group", "st1", ["st1", "st2"])]
+
 # ------------------------------------------------------------------ a cluster
 @pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
 def test_a_change_on_one_node_is_pushed_and_enforced_on_the_other(cluster):  # noqa: F811

@@ -48,7 +48,8 @@ class Policies:
 
     async def school_conversations(self, school: str) -> List[Dict[str, Any]]:
         """The school's direct and group conversations: type, creator and members (a policy
-        change decides which of them it now governs)."""
+        change decides which of them it now governs). Not indexed: a scan, for a change an
+        admin makes now and then, never on a request path of students."""
         fields = {"type": 1, "school": 1, "createdBy": 1, "memberIds": 1}
 
         def work() -> List[Dict[str, Any]]:
