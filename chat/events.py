@@ -50,6 +50,9 @@ class EventSink(Protocol):
     def conversation_left(self, conversation_id: str, audience: Audience) -> None:
         """The audience (one user) is no longer a participant."""
 
+    def school_policy(self, data: Dict[str, Any], audience: Audience) -> None:
+        """A school's safeguarding policy changed (``schoolId``, ``policy``); the audience is its users."""
+
 
 class NullEvents:
     """A sink that drops everything (tools and tests that need no pushes)."""
@@ -76,6 +79,9 @@ class NullEvents:
         return None
 
     def conversation_left(self, conversation_id: str, audience: Audience) -> None:
+        return None
+
+    def school_policy(self, data: Dict[str, Any], audience: Audience) -> None:
         return None
 
 
@@ -119,3 +125,7 @@ class Fanout(NullEvents):
     def conversation_left(self, conversation_id: str, audience: Audience) -> None:
         for sink in self.sinks:
             sink.conversation_left(conversation_id, audience)
+
+    def school_policy(self, data: Dict[str, Any], audience: Audience) -> None:
+        for sink in self.sinks:
+            sink.school_policy(data, audience)

@@ -174,6 +174,15 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "rotate <data-dir>/nx-27017.log past this size (0 never rotates)"),
     ("embedded_log_backups", "CHAT_EMBEDDED_LOG_BACKUPS", int, 3, "rotated embedded-database logs kept"),
     # --- safeguarding: school policy (add below)
+    ("policy_student_direct", "CHAT_POLICY_STUDENT_DIRECT", str, "any",
+     "default school policy: whom a student may start a direct conversation with (any, classmates, staff_only "
+     "or none)"),
+    ("policy_student_groups", "CHAT_POLICY_STUDENT_GROUPS", str, "allowed",
+     "default school policy: student groups (allowed, supervised: a staff member stays in, or staff_only)"),
+    ("policy_students_may_message_admins", "CHAT_POLICY_STUDENTS_MAY_MESSAGE_ADMINS", _bool, True,
+     "default school policy: students may start direct conversations with admins and add them to groups"),
+    ("policy_refresh", "CHAT_POLICY_REFRESH", float, 5.0,
+     "in a cluster, seconds a node serves a school policy from memory before reading it again"),
 
     # --- safeguarding: reports and moderation (add below)
 
@@ -310,6 +319,7 @@ RANGES: Dict[str, Range] = {
     "embedded_log_max_bytes": Range(0, _TIB),
     "embedded_log_backups": Range(0, 1000),
     # --- safeguarding: school policy (add below)
+    "policy_refresh": Range(0, _DAY, above=True),
 
     # --- safeguarding: reports and moderation (add below)
 
@@ -325,6 +335,8 @@ CHOICES: Dict[str, Tuple[str, ...]] = {
     "log_level": ("debug", "info", "warning", "error", "critical"),
     "log_format": ("text", "json"),
     "event_loop": ("asyncio", "uvloop"),
+    "policy_student_direct": ("any", "classmates", "staff_only", "none"),
+    "policy_student_groups": ("allowed", "supervised", "staff_only"),
 }
 
 
@@ -450,6 +462,10 @@ class Settings:
     embedded_log_max_bytes: int = 10485760
     embedded_log_backups: int = 3
     # --- safeguarding: school policy (add below)
+    policy_student_direct: str = "any"
+    policy_student_groups: str = "allowed"
+    policy_students_may_message_admins: bool = True
+    policy_refresh: float = 5.0
 
     # --- safeguarding: reports and moderation (add below)
 

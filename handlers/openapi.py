@@ -305,6 +305,9 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
         components["UploadIds"] = obj(["ids"], {"ids": {"type": "array", "maxItems": 100, "items": STR}})
         components["NewMessage"]["properties"]["attachments"]["items"] = new_attachment(True)
     # --- safeguarding: school policy (add below)
+    from handlers.openapi_policy import policy_paths, policy_schemas
+    paths.update(policy_paths())
+    components.update(policy_schemas())
 
     # --- safeguarding: reports and moderation (add below)
 

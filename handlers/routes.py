@@ -11,6 +11,7 @@ from chat.vocab import Marker
 from handlers import api, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
+from handlers.school_policy import SchoolPolicyHandler
 from handlers.ws import ChatSocket, SocketHub
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
@@ -51,6 +52,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/uploads/%s" % ID, up.UploadFileHandler, dict(files, variant="file")),
         (r"/api/uploads/%s/thumbnail" % ID, up.UploadFileHandler, dict(files, variant="thumbnail")),
         # --- safeguarding: school policy (add below)
+        (r"/api/schools/%s/policy" % ID, SchoolPolicyHandler, deps),
 
         # --- safeguarding: reports and moderation (add below)
 

@@ -57,6 +57,10 @@ class Presence:
     LIST = "presence:list"
 
 
+class School:
+    POLICY = "school:policy"  # push: the school's safeguarding policy changed
+
+
 class Auth:
     REFRESH = "auth:refresh"
     EXPIRED = "auth:expired"

@@ -21,6 +21,7 @@ from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
 from chat.store.message_repo import InsertOutcome, Messages
+from chat.store.policy_repo import Policies
 from chat.store.user_repo import Directory
 
 __all__ = ["Store", "Directory", "Conversations", "Messages", "InsertOutcome", "new_id", "ping_uri",
@@ -41,6 +42,7 @@ class Store:
         self.conversations = Conversations(self.db)
         self.messages = Messages(self.db)
         # --- safeguarding: school policy (add below)
+        self.policies = Policies(self.db)
 
         # --- safeguarding: reports and moderation (add below)
 
@@ -56,6 +58,7 @@ class Store:
             self.conversations.create_indexes()
             self.messages.create_indexes()
             # --- safeguarding: school policy (add below)
+            self.policies.create_indexes()
 
             # --- safeguarding: reports and moderation (add below)
 

@@ -5,12 +5,14 @@ from typing import List
 
 from chat.domain.core import Core
 from chat.domain.safety.gate import SafetyRule
+from chat.domain.safety.school_policy import SchoolPolicyRule
 
 
 def build_rules(core: Core) -> List[SafetyRule]:
     """Every rule of the school's safeguarding, built on the domain's shared dependencies."""
     rules: List[SafetyRule] = []
     # --- safeguarding: school policy (add below)
+    rules.append(SchoolPolicyRule(core))
 
     # --- safeguarding: reports and moderation (add below)
 
