@@ -214,7 +214,7 @@ def _render_in_chromium(url: str) -> Tuple[List[str], List[str], List[str]]:
     """Open the docs page; return the operation summaries shown, page errors and outside requests."""
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import CHROMIUM_ARGS
+    from tests.e2e.test_browser import CHROMIUM_ARGS
 
     errors: List[str] = []
     outside: List[str] = []

@@ -18,8 +18,8 @@ from chat.auth import Identity
 from chat.timeutil import now_ms
 from chat.uploads import lifecycle, may_download
 from tests.conftest import token
-from tests.test_uploads import blobs, fetch, service
-from tests.uploads_helpers import PDF, jpeg_with_gps, upload
+from tests.e2e.test_uploads import blobs, fetch, service
+from tests.e2e.uploads_helpers import PDF, jpeg_with_gps, upload
 
 pytestmark = pytest.mark.usefixtures("school", "http_server")
 

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 import tornado.websocket
 
-from tests.test_process import ROOT, ServerProc, http
+from tests.e2e.test_process import ROOT, ServerProc, http
 
 UNLIMITED = ("--rate-messages", "1e6", "--rate-messages-burst", "1e6", "--rate-frames", "1e6",
              "--rate-frames-burst", "1e6")

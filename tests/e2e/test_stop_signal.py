@@ -15,7 +15,7 @@ from chat.auth import mint_token
 from chat.settings import Settings
 from handlers.http_server import install_stop_signals
 from tests.conftest import SECRET
-from tests.test_process import ServerProc
+from tests.e2e.test_process import ServerProc
 
 SOCKETS = 2000
 

@@ -137,7 +137,7 @@ def test_killing_the_database_child_during_sends_leaves_no_gap(tmp_path):
     import signal
     import threading
 
-    from tests.test_process import ServerProc, http, wait_gone
+    from tests.e2e.test_process import ServerProc, http, wait_gone
 
     server = ServerProc(str(tmp_path / "data"))
     try:

@@ -17,7 +17,7 @@ from chat.auth import Identity
 from chat.settings import Settings
 from chat.uploads import policy
 from tests.conftest import token
-from tests.uploads_helpers import PDF, docx, jpeg_with_gps, png, upload
+from tests.e2e.uploads_helpers import PDF, docx, jpeg_with_gps, png, upload
 
 pytestmark = pytest.mark.usefixtures("school", "http_server")
 

@@ -13,7 +13,7 @@ from chat.cluster.seqs import SeqReserver
 from chat.errors import Unavailable
 from chat.live.convcache import ConversationCache
 from chat.live.writer import MessageWriter, is_tombstone
-from tests.test_writer_unit import Broadcasts, FakeLog, fake_store, msg, send_all
+from tests.unit.test_writer import Broadcasts, FakeLog, fake_store, msg, send_all
 
 
 class Counter:
@@ -132,7 +132,7 @@ def test_a_tombstone_loses_to_a_message_stored_meanwhile():
 
 
 def test_the_ordering_buffer_reports_seqs_the_database_does_not_have():
-    from tests.test_cluster_unit import Harness, env
+    from tests.unit.test_cluster_ordering import Harness, env
 
     async def main() -> None:
         h = Harness(stored=[3])  # 2 and 4 were handed out and never stored (a node died)

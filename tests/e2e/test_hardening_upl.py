@@ -28,8 +28,8 @@ from chat.clock import ManualClock
 from chat.settings import Settings
 from handlers.http_server import build_http_server
 from tests.conftest import token
-from tests.test_cluster import REDIS, Cluster, RedisProc, run
-from tests.uploads_helpers import upload
+from tests.e2e.test_cluster import REDIS, Cluster, RedisProc, run
+from tests.e2e.uploads_helpers import upload
 
 in_process = pytest.mark.usefixtures("school", "http_server")
 needs_redis = pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
@@ -279,7 +279,7 @@ async def test_a_slow_but_steady_upload_is_not_timed_out(clocked_url, clock, app
 # ---------------------------------------------------------------------- the quota across nodes
 @pytest.fixture
 def cluster(tmp_path: Any) -> Iterator[Cluster]:
-    """A database process, a Redis and server nodes on them (see tests/test_cluster.py)."""
+    """A database process, a Redis and server nodes on them (see tests/e2e/test_cluster.py)."""
     c = Cluster(str(tmp_path))
     try:
         yield c

@@ -12,8 +12,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.test_uploads import fetch, service
-from tests.uploads_helpers import PDF, jpeg_with_gps, upload
+from tests.e2e.test_uploads import fetch, service
+from tests.e2e.uploads_helpers import PDF, jpeg_with_gps, upload
 
 pytestmark = pytest.mark.usefixtures("school", "http_server")
 

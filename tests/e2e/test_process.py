@@ -15,7 +15,7 @@ import pytest
 
 from chat.ops.embedded import free_port, pid_alive
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def http(method: str, url: str, tok: Optional[str] = None, body: Any = None) -> Tuple[int, Dict[str, Any]]:

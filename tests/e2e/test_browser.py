@@ -14,13 +14,13 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.test_process import ServerProc, http
+from tests.e2e.test_process import ServerProc, http
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
 STARTUP_CEILING = 120  # seconds: a generous bound for a server start on a busy machine
 

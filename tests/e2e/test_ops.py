@@ -15,7 +15,7 @@ from chat.ops.config_file import read_config
 from chat.settings import OPTIONS, SettingsError
 from chat.version import __version__
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "a-secret-that-is-long-enough-for-hs256-signing"
 
 
@@ -189,7 +189,7 @@ def test_metrics_methods_count_what_the_core_reports():
 
 
 def _server(tmp_path, *extra: str):
-    from tests.test_process import ServerProc
+    from tests.e2e.test_process import ServerProc
 
     proc = ServerProc(str(tmp_path / "data"), *extra)
     proc.wait_ready()
@@ -230,7 +230,7 @@ def test_metrics_on_their_own_loopback_port_only(tmp_path):
     import urllib.request
 
     from chat.ops.embedded import free_port
-    from tests.test_process import http
+    from tests.e2e.test_process import http
 
     port = free_port()
     server = _server(tmp_path, "--metrics-port", str(port))
@@ -247,7 +247,7 @@ def test_json_logs_health_version_head_and_no_token_in_any_log_line(tmp_path):
     import json
     import urllib.request
 
-    from tests.test_process import http
+    from tests.e2e.test_process import http
 
     server = _server(tmp_path, "--log-format", "json", "--log-level", "info")
     try:
@@ -315,7 +315,7 @@ def test_a_server_refuses_data_from_a_newer_release(tmp_path):
     import pymongo
 
     from chat.version import SCHEMA_VERSION
-    from tests.test_process import ServerProc
+    from tests.e2e.test_process import ServerProc
 
     server = _server(tmp_path)
     with open(os.path.join(server.data_dir, "mongo.json"), encoding="utf-8") as fh:

@@ -20,11 +20,11 @@ import tornado.httpclient
 from PIL import Image, ImageSequence
 
 from chat.errors import ChatError
-from tests import image_targets
 from tests.conftest import token
-from tests.test_binary import BINARY, IN_CI
-from tests.test_process import ServerProc
-from tests.uploads_helpers import upload
+from tests.e2e import image_targets
+from tests.e2e.test_binary import BINARY, IN_CI
+from tests.e2e.test_process import ServerProc
+from tests.e2e.uploads_helpers import upload
 
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp"}
 
@@ -323,7 +323,7 @@ async def test_a_bmp_is_written_again_from_its_pixels_and_appended_bytes_are_gon
 
 @pytest.mark.gen_test(timeout=120)
 async def test_thumbnails_carry_no_metadata_either(api, base_url):
-    from tests.uploads_helpers import jpeg_with_gps
+    from tests.e2e.uploads_helpers import jpeg_with_gps
 
     for name, data in (("gps.jpg", jpeg_with_gps((640, 480), orientation=6)), ("stereo.jpg", mpo())):
         status, body = await upload(api, "st1", data, name, "image/jpeg")

@@ -22,7 +22,7 @@ import tornado.httpclient
 
 from chat.ops.config_file import read_config, validate
 from chat.settings import OPTIONS, RANGES, Settings, SettingsError, mask
-from tests.test_ops import ROOT, effective, run
+from tests.e2e.test_ops import ROOT, effective, run
 
 SECRET = "a-secret-that-is-long-enough-for-hs256-signing"
 URL_SECRET = "upload-links-signing-key-0123456789abcdef"
@@ -224,7 +224,7 @@ def test_check_config_warns_about_a_certificate_outside_its_validity(tmp_path, w
 
 
 def test_serve_logs_a_warning_for_an_expired_certificate(tmp_path):
-    from tests.test_process import ServerProc
+    from tests.e2e.test_process import ServerProc
 
     cert, key = _certificate(tmp_path, datetime.datetime(2001, 1, 1, tzinfo=UTC),
                              datetime.datetime(2002, 1, 1, tzinfo=UTC))
@@ -387,7 +387,7 @@ async def test_metrics_relayed_by_an_untrusted_proxy_are_refused(http_server, ba
 
 
 def test_health_shows_no_path_and_no_secret_is_logged(tmp_path):
-    from tests.test_process import ServerProc, http
+    from tests.e2e.test_process import ServerProc, http
 
     data = str(tmp_path / "data")
     server = ServerProc(data, "--log-level", "debug", "--upload-url-secret", URL_SECRET,

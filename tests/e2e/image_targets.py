@@ -1,4 +1,4 @@
-"""Stand-ins for the image cleaner run in the worker processes of tests/test_hardening_img.py
+"""Stand-ins for the image cleaner run in the worker processes of tests/e2e/test_hardening_img.py
 (imported there by the worker, so only the standard library and the cleaner itself), and
 sample files that are costly or impossible to make with Pillow's writers."""
 from __future__ import annotations

@@ -10,8 +10,8 @@ from typing import List
 
 import pytest
 
-from tests.test_process import ServerProc
-from tests.uploads_helpers import PDF, jpeg_with_gps
+from tests.e2e.test_process import ServerProc
+from tests.e2e.uploads_helpers import PDF, jpeg_with_gps
 
 
 def curl(*args: str) -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from tests.test_process import ServerProc, http
+from tests.e2e.test_process import ServerProc, http
 
 
 def make_certificate(directory) -> Tuple[str, str]:

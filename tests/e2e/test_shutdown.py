@@ -7,7 +7,7 @@ import signal
 import tornado.websocket
 import ujson
 
-from tests.test_process import ServerProc, http
+from tests.e2e.test_process import ServerProc, http
 
 
 def test_sigterm_answers_every_send_it_took_and_closes_with_1001(tmp_path):

@@ -23,7 +23,7 @@ import pytest
 from chat.ops.embedded import free_port, pid_alive
 from chat.store import ping_uri
 from tests.conftest import CLASSES, SECRET, USERS, Api, Ws
-from tests.test_process import ROOT, ServerProc, wait_gone
+from tests.e2e.test_process import ROOT, ServerProc, wait_gone
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 pytestmark = pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
