@@ -19,14 +19,12 @@ import pytest
 import tornado.httpclient
 from PIL import Image, ImageSequence
 
-from chat.errors import ChatError
 from tests.conftest import token
 from tests.e2e import image_targets
 from tests.e2e.test_binary import BINARY, IN_CI
 from tests.e2e.test_process import ServerProc
 from tests.e2e.uploads_helpers import upload
-
-MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp"}
+from tests.unit.test_images import encoded
 
 
 def service(app: Any) -> Any:
@@ -41,15 +39,6 @@ async def download(base_url: str, path: str, user: str) -> bytes:
     resp = await tornado.httpclient.AsyncHTTPClient().fetch(
         base_url + path, headers={"Authorization": "Bearer " + token(user)}, request_timeout=60)
     return resp.body
-
-
-def encoded(fmt: str, mode: str = "RGB", size: Tuple[int, int] = (60, 40), **params: Any) -> bytes:
-    out = io.BytesIO()
-    im = Image.new(mode, size)
-    if mode == "P":
-        im.info["transparency"] = 0
-    im.save(out, fmt, **params)
-    return out.getvalue()
 
 
 def mpo() -> bytes:
@@ -134,19 +123,6 @@ async def test_images_are_decoded_one_at_a_time_with_one_worker(api, app, tmp_pa
     open(os.path.join(work, "gate"), "w").close()
     assert (await first)[0] == 201 and (await second)[0] == 201
     assert len([f for f in os.listdir(work) if f.startswith("started-")]) == 2
-
-
-def test_a_closed_worker_refuses_with_unavailable(tmp_path):
-    from chat.uploads.images import ImageLimits
-    from chat.uploads.imageworker import ImageWorker
-
-    worker = ImageWorker(ImageLimits(1000, 1000, 32), 5, 1, str(tmp_path))
-    worker.close()
-    path = tmp_path / "a.png"
-    path.write_bytes(encoded("PNG"))
-    with pytest.raises(ChatError) as caught:
-        worker.process(str(path), "image/png")
-    assert caught.value.code == "unavailable" and os.listdir(str(tmp_path)) == ["a.png"]
 
 
 def _descendants(pid: int) -> List[int]:
@@ -249,40 +225,6 @@ async def test_a_multi_picture_jpeg_is_stored_as_its_first_picture(api, base_url
     with Image.open(io.BytesIO(stored)) as im:
         assert im.format == "JPEG" and getattr(im, "n_frames", 1) == 1 and im.getpixel((32, 24))[0] > 200
     assert b"MPF" not in stored and up["thumbnail"]
-
-
-def _written() -> List[Tuple[str, str]]:
-    """Every (format, mode) Pillow writes, of the image types uploads accept."""
-    pairs = []
-    for fmt in MIME:
-        for mode in ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "I", "I;16", "I;16B",
-                     "F", "LAB", "HSV"):
-            try:
-                encoded(fmt, mode)
-            except (OSError, ValueError, KeyError):
-                continue
-            pairs.append((fmt, mode))
-    return pairs
-
-
-@pytest.mark.parametrize("fmt,mode", _written())
-def test_every_mode_pillow_writes_is_stored_cleanly_or_refused(tmp_path, fmt, mode):
-    from chat.uploads.images import ImageLimits, process_image
-
-    src = tmp_path / "in"
-    src.write_bytes(encoded(fmt, mode))
-    try:
-        done = process_image(str(src), MIME[fmt], str(tmp_path / "out"), str(tmp_path / "thumb"),
-                             ImageLimits(50_000_000, 50_000_000, 32))
-    except ChatError as exc:
-        assert exc.code in ("bad_request", "too_large")
-        return
-    with Image.open(done.path) as clean:
-        assert clean.format == fmt and clean.size == (60, 40) == (done.width, done.height)
-        clean.load()
-    with Image.open(done.thumbnail_path) as thumb:
-        assert thumb.format == {"image/png": "PNG", "image/jpeg": "JPEG"}[done.thumbnail_mime]
-        assert max(thumb.size) == 32
 
 
 @pytest.mark.gen_test(timeout=120)

@@ -7,7 +7,6 @@ import datetime
 import hashlib
 import io
 import json
-import math
 import os
 import resource
 import sqlite3
@@ -20,8 +19,8 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 import tornado.httpclient
 
-from chat.ops.config_file import read_config, validate
-from chat.settings import OPTIONS, RANGES, Settings, SettingsError, mask
+from chat.ops.config_file import read_config
+from chat.settings import SettingsError
 from tests.e2e.test_ops import ROOT, effective, run
 
 SECRET = "a-secret-that-is-long-enough-for-hs256-signing"
@@ -49,60 +48,7 @@ def test_check_config_masks_every_secret(tmp_path):
     assert "hunter2" not in query.stdout and "password=***&db=1" in query.stdout
 
 
-def test_settings_repr_and_every_secret_like_setting_are_masked():
-    settings = Settings(jwt_secret=SECRET, upload_url_secret=URL_SECRET,
-                        redis_url="redis://:hunter2@127.0.0.1:6379/0", mongodb_uri="mongodb://u:pw@db:27017/")
-    text = repr(settings) + str(settings)
-    for secret in (SECRET, URL_SECRET, "hunter2", ":pw@"):
-        assert secret not in text
-    assert "redis://***@127.0.0.1:6379/0" in text
-    # any setting named like a secret (a future smtp_password, say) is masked as a whole
-    assert mask("smtp_password", "pa55") == "***" and mask("webhook_token", "t0k") == "***"
-    assert mask("redis_url", "rediss://:p%40ss@h:6380/0") == "rediss://***@h:6380/0"
-
-
-def test_the_redis_link_logs_no_password_from_the_query():
-    from chat.cluster.link import _redact
-
-    assert "hunter2" not in _redact("redis://127.0.0.1:6379/0?password=hunter2")
-    assert _redact("redis://user:hunter2@127.0.0.1:6379/0") == "redis://***@127.0.0.1:6379/0"
-
-
 # ------------------------------------------------------------------ item 9: ranges
-def test_every_numeric_setting_has_a_documented_range():
-    numeric = {name for name, _env, conv, _d, _h in OPTIONS if conv in (int, float)}
-    assert numeric <= set(RANGES), "add a Range to chat.settings.RANGES for %s" % sorted(numeric - set(RANGES))
-    defaults = Settings()
-    for name in numeric:
-        assert RANGES[name].holds(getattr(defaults, name)), name  # every default is in its range
-    sys.path.insert(0, os.path.join(ROOT, "deploy"))
-    try:
-        from gen_config_example import readme_ranges
-    finally:
-        sys.path.pop(0)
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
-        assert readme_ranges() in fh.read()
-
-
-def _outside(name: str) -> List[float]:
-    limits = RANGES[name]
-    conv = next(c for n, _e, c, _d, _h in OPTIONS if n == name)
-    bad: List[float] = [limits.lo if limits.above else limits.lo - 1, limits.hi + 1]
-    if conv is float:
-        bad += [math.nan, math.inf, -math.inf]
-    return bad
-
-
-def test_every_numeric_setting_refuses_values_outside_its_range(tmp_path):
-    base = Settings(data_dir=str(tmp_path), event_loop="asyncio")
-    assert validate(base) == []
-    accepted = []
-    for name in sorted(RANGES):
-        for value in _outside(name):
-            problems = validate(base.replace(**{name: value}))
-            if not any(p.startswith(name + " ") for p in problems):
-                accepted.append((name, value))
-    assert accepted == []
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,6 +1,6 @@
-"""The wire protocol: unit tests of the parser, and a hypothesis fuzz test that throws generated
-frames at a live connection (every frame with a ref gets exactly one reply, nothing is stored,
-and the connection keeps working)."""
+"""The wire protocol under a hypothesis fuzz test that throws generated frames at a live
+connection: every frame with a ref gets exactly one reply, nothing is stored, and the connection
+keeps working (the parser's own tests are in tests/unit/test_protocol.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +13,6 @@ import tornado.websocket
 import ujson
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from chat.errors import BadRequest, TooLarge
 from chat.ops.embedded import free_port
 from chat.ops.roster import import_roster
 from chat.realtime import protocol as p
@@ -23,54 +22,6 @@ from chat.settings import Settings
 from handlers.http_server import build_http_server
 from handlers.routes import make_app
 from tests.conftest import CLASSES, SECRET, USERS, token
-
-
-def test_parse_valid_frames():
-    s = Settings()
-    f = p.parse_frame('{"event":"message:send","data":{"conversationId":"c","text":" hi "},"ref":"r1"}', s)
-    assert f.event == "message:send" and f.ref == "r1"
-    assert f.args["conversation_id"] == "c" and f.args["message"].text == "hi"
-    assert p.parse_frame('{"event":"ping"}', s).args == {} and p.parse_frame('{"event":"ping"}', s).ref is None
-    f = p.parse_frame(ujson.dumps({"event": "sync", "data": {"conversations": {"a": 3}, "changedSince":
-                                                            "2026-01-01T00:00:00.000Z"}}), s)
-    assert f.args == {"seen": {"a": 3}, "changed_since": 1767225600000, "limit": 100}
-    f = p.parse_frame('{"event":"message:react","data":{"messageId":"m","emoji":"\\ud83d\\udc4d"}}', s)
-    assert f.args["on"] is True
-    assert set(p.CLIENT_EVENTS) == {"message:send", "message:edit", "message:delete", "message:delivered",
-                                    "message:read", "message:react", "typing:start", "typing:stop", "sync",
-                                    "presence:list", "auth:refresh", "ping"}
-
-
-@pytest.mark.parametrize("raw,code,ref", [
-    ("nope", "bad_request", None),
-    ("[]", "bad_request", None),
-    ('{"event": "x", "ref": "a"}', "bad_request", "a"),
-    ('{"event": "ping", "ref": ""}', "bad_request", None),
-    ('{"event": "ping", "ref": 5}', "bad_request", None),
-    ('{"event": "ping", "ref": "' + "r" * 65 + '"}', "bad_request", None),
-    ('{"ref": "b"}', "bad_request", "b"),
-    ('{"event": "message:read", "data": {"conversationId": "c", "seq": 1.5}, "ref": "c"}', "bad_request", "c"),
-    ('{"event": "message:read", "data": "x", "ref": "d"}', "bad_request", "d"),
-    ('{"event": "presence:list", "data": {"role": "king"}, "ref": "e"}', "bad_request", "e"),
-    ('{"event": "sync", "data": {"conversations": [1]}, "ref": "f"}', "bad_request", "f"),
-    ('{"event": "sync", "data": {"limit": 100000}, "ref": "g"}', "bad_request", "g"),
-])
-def test_parse_rejects(raw, code, ref):
-    with pytest.raises(p.FrameError) as info:
-        p.parse_frame(raw, Settings())
-    assert info.value.error.code == code and info.value.ref == ref
-
-
-def test_too_large_keeps_the_ref_and_error_frames():
-    s = Settings(ws_max_frame_bytes=50)
-    with pytest.raises(p.FrameError) as info:
-        p.parse_frame(ujson.dumps({"event": "ping", "ref": "big", "data": {"pad": "x" * 100}}), s)
-    assert isinstance(info.value.error, TooLarge) and info.value.ref == "big"
-    assert ujson.loads(p.error_frame(BadRequest("no"), "r")) == {
-        "event": "reply", "ref": "r", "ok": False, "error": {"code": "bad_request", "message": "no"}}
-    assert ujson.loads(p.error_frame(BadRequest("no"), None)) == {
-        "event": "error", "error": {"code": "bad_request", "message": "no"}}
-    assert ujson.loads(p.reply("r", {"a": 1})) == {"event": "reply", "ref": "r", "ok": True, "data": {"a": 1}}
 
 
 # ---------------------------------------------------------------------- live fuzzing

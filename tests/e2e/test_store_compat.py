@@ -9,8 +9,8 @@ import pytest
 
 from chat.errors import Duplicate
 from chat.live.unread import UnreadCounter
-from chat.store import InsertOutcome, Store, new_id, seq_key
-from chat.store.db import UNSET, has, oid
+from chat.store import InsertOutcome, Store, new_id
+from chat.store.db import UNSET, has
 
 
 @pytest.fixture
@@ -20,11 +20,6 @@ def store(runtime) -> Store:
 
 def run(io_loop, coro_fn):
     return io_loop.run_sync(coro_fn, timeout=30)
-
-
-def test_oid_and_seq_key_are_pure():
-    assert oid("0" * 24) is not None and oid("zz" * 12) is None and oid(5) is None and oid("abc") is None
-    assert seq_key("c", 5) < seq_key("c", 40) < seq_key("c", 1000)
 
 
 def test_users_upsert_find_and_last_seen(io_loop, store):

@@ -148,3 +148,8 @@ async def test_a_message_stored_during_an_outage_is_broadcast_by_its_retry(api, 
                                {"text": "hello", "clientMsgId": "h1"})
     await barrier(st1, st2)
     assert status == 200 and new_texts(st2) == ["hello"]  # broadcast once, never again
+
+
+def test_messages_are_written_with_a_journaled_majority_write_concern(runtime):
+    concern = runtime.store.messages.messages.write_concern.document
+    assert concern == {"w": "majority", "j": True}

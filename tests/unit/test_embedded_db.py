@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-import pymongo
 import pytest
-from pymongo.errors import BulkWriteError
 
 from chat.ops import embedded_db
-from chat.ops.embedded import child_argv
 
 
 def _handler(tmp_path: Any, patched: bool) -> Any:
@@ -93,23 +90,3 @@ def test_a_refused_document_fails_alone_as_before(tmp_path, patched):
     assert unordered["n"] == 9 and [e["index"] for e in unordered["writeErrors"]] == [0]
     found = sorted(d["_id"] for d in h.get_database("chat")["messages"].find({}))
     assert found == sorted(["m%d" % i for i in range(15)])
-
-
-def test_the_database_child_runs_with_one_commit_per_insert(mongo_uri, request):
-    """The server's child is this module (so the pinned nx-27017 is wrapped), and through the
-    wire an ordered batch with a duplicate stores what precedes it."""
-    if request.config.getoption("--mongodb-uri"):
-        pytest.skip("an external MongoDB: no embedded child")
-    assert embedded_db.install()
-    assert "chat.ops.embedded_db" in " ".join(child_argv())
-    client: Any = pymongo.MongoClient(mongo_uri)
-    try:
-        coll = client["embedded_db_test"]["m"]
-        coll.insert_one({"_id": "d3"})
-        with pytest.raises(BulkWriteError) as info:
-            coll.insert_many([{"_id": "d%d" % i} for i in range(6)], ordered=True)
-        assert info.value.details["nInserted"] == 3
-        assert sorted(d["_id"] for d in coll.find({})) == ["d0", "d1", "d2", "d3"]
-        client.drop_database("embedded_db_test")
-    finally:
-        client.close()

@@ -1,4 +1,5 @@
-"""Fast unit tests of the pure modules: settings, auth, validation, rendering, roster parsing."""
+"""Fast unit tests of the pure modules: settings, auth, validation, rendering, roster parsing,
+proxy rules, storage keys."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,8 @@ from chat.errors import BadRequest, Unauthorized
 from chat.ops.roster import RosterError, parse_roster
 from chat.rules import validation as v
 from chat.settings import Settings
+from chat.store import seq_key
+from chat.store.db import oid
 from chat.timeutil import iso, parse_iso
 
 
@@ -167,3 +170,20 @@ def test_demo_routes_accept_only_loopback_addresses():
         assert is_loopback(ip), ip
     for ip in ("10.0.0.5", "192.168.1.20", "8.8.8.8", "::ffff:10.0.0.1", "fe80::1", "", "localhost", "garbage"):
         assert not is_loopback(ip), ip
+
+
+def test_proxy_rules_read_the_forwarded_chain_from_the_right():
+    from chat.ops.proxies import ProxyRules
+
+    rules = ProxyRules(["10.0.0.0/8", "127.0.0.1"])
+    assert rules.client_ip("10.0.0.1", "198.51.100.1, 203.0.113.9, 10.1.1.1") == "203.0.113.9"
+    assert rules.client_ip("10.0.0.1", "") == "10.0.0.1"
+    assert rules.client_ip("10.0.0.1", "garbage, 10.2.2.2") == "10.2.2.2"
+    assert rules.forwarded("192.0.2.1", {"X-Forwarded-For": "127.0.0.1"}) is None
+    assert rules.forwarded("::ffff:127.0.0.1", {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "a.example"}) == {
+        "remote_ip": "::ffff:127.0.0.1", "protocol": "https", "host": "a.example"}
+
+
+def test_oid_and_seq_key_are_pure():
+    assert oid("0" * 24) is not None and oid("zz" * 12) is None and oid(5) is None and oid("abc") is None
+    assert seq_key("c", 5) < seq_key("c", 40) < seq_key("c", 1000)

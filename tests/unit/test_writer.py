@@ -233,11 +233,6 @@ def test_pinned_and_dirty_states_are_never_evicted():
     asyncio.run(scenario())
 
 
-def test_messages_are_written_with_a_journaled_majority_write_concern(runtime):
-    concern = runtime.store.messages.messages.write_concern.document
-    assert concern == {"w": "majority", "j": True}
-
-
 @pytest.mark.parametrize("fault", ["invalid", "duplicate_seq"])
 def test_faults_never_leave_a_sender_waiting(fault):
     async def scenario() -> None:
