@@ -42,7 +42,7 @@ from chat.vocab import ROLES
 log = logging.getLogger("chat.server")
 
 # Exit codes (documented in the README, "Operations"): systemd's Restart=on-failure retries all
-# but 2, which needs a person (see RestartPreventExitStatus in deploy/school-chat.domain.service).
+# but 2, which needs a person (see RestartPreventExitStatus in deploy/school-chat.service).
 EXIT_FAILURE = 1  # unexpected error (a traceback is logged)
 EXIT_CONFIG = 2  # bad command line, settings or config file
 EXIT_STORAGE = 3  # the database cannot be started or reached, or the data dir is in use

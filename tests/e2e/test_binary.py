@@ -10,7 +10,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-UNIT = os.path.join(ROOT, "deploy", "school-chat.domain.service")
+UNIT = os.path.join(ROOT, "deploy", "school-chat.service")
 BINARY = os.path.join(ROOT, "dist", "school-chat")
 
 
@@ -35,12 +35,12 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
     fake.chmod(0o755)
     with open(UNIT, encoding="utf-8") as fh:
         text = fh.read().replace("/usr/local/bin/school-chat", str(fake))
-    copy = tmp_path / "school-chat.domain.service"
+    copy = tmp_path / "school-chat.service"
     copy.write_text(text)
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(copy)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "school-chat.domain.service" not in result.stderr, result.stderr  # no warning about our unit either
+    assert "school-chat.service" not in result.stderr, result.stderr  # no warning about our unit either
 
 
 def test_systemd_unit_runs_sandboxed_as_its_own_user_with_a_config_check():
