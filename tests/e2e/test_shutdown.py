@@ -77,33 +77,3 @@ def test_sigterm_answers_every_send_it_took_and_closes_with_1001(tmp_path):
             again.stop()
     finally:
         proc.stop()
-
-
-def test_state_written_behind_is_written_even_when_closing_connections_times_out():
-    import types
-
-    from handlers.lifecycle import graceful_shutdown
-
-    calls = []
-
-    class Server:
-        def stop(self):
-            calls.append("stop")
-
-        async def close_all_connections(self):
-            await asyncio.Event().wait()  # a connection that never closes
-
-    async def drain():
-        calls.append("drain")
-
-    async def close():
-        calls.append("close")
-
-    runtime = types.SimpleNamespace(
-        draining=False, close=close,
-        realtime=types.SimpleNamespace(drain=lambda: calls.append("refuse frames"),
-                                       close_all=lambda: calls.append("1001")),
-        service=types.SimpleNamespace(core=types.SimpleNamespace(writer=types.SimpleNamespace(drain=drain))))
-    hub = types.SimpleNamespace(inflight=0, handlers={})
-    asyncio.run(graceful_shutdown(Server(), hub, runtime, timeout=0.05))
-    assert calls == ["refuse frames", "stop", "drain", "1001", "close"] and runtime.draining
