@@ -31,7 +31,7 @@ import tornado.httpclient  # noqa: E402
 
 from bench.common import ROOT, proc_rss_bytes  # noqa: E402
 from chat.ops.embedded import free_port  # noqa: E402
-from tests.image_targets import big_jpeg, many_frame_gif  # noqa: E402
+from tests.e2e.image_targets import big_jpeg, many_frame_gif  # noqa: E402
 
 MB = 1024 * 1024
 

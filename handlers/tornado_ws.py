@@ -11,7 +11,7 @@ into ``tornado.websocket.WebSocketProtocol13``'s private methods and attributes:
 - ``stream``: the socket's IOStream, written directly by the hub (one ``send()`` per push).
 
 They are checked at import against the Tornado versions they were written for, and
-``tests/test_tornado_ws.py`` checks each still exists with the signature used, so an upgrade
+``tests/unit/test_tornado_ws.py`` checks each still exists with the signature used, so an upgrade
 that moves them fails loudly instead of silently accepting what RFC 6455 refuses.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ now one sync per batch. The command's write concern is applied before the transa
 before the error is answered.
 
 The wrapped names are nx-27017 internals (the version is pinned); when they are not found the
-database runs as published and says so once in its log. ``tests/test_embedded_db.py`` fails
+database runs as published and says so once in its log. ``tests/unit/test_embedded_db.py`` fails
 when the wrapping is not in place.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Uploads in messages: ``attachments: [{uploadId}]`` of a send resolved into stored metadata,
 and the message side of the download rule.
 
-How the message service uses this (``tests/test_uploads_attach.py`` checks it end to end):
+How the message service uses this (``tests/e2e/test_uploads_attach.py`` checks it end to end):
 
 - ``validation.parse_attachments`` keeps an item with ``uploadId`` as ``{"uploadId": str}``;
 - the send decides its ``clientMsgId`` first (the client's or a new id) and, when an item has
