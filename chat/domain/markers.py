@@ -5,7 +5,7 @@ from typing import Any, Dict, List
 
 from chat.auth import Identity
 from chat.domain.core import Core
-from chat.errors import Forbidden
+from chat.errors import Forbidden, NotFound
 from chat.events import Audience
 from chat.live.unread import UnreadCounter
 from chat.rules import render
@@ -48,6 +48,8 @@ class MarkerActions:
     async def receipts(self, ident: Identity, message_id: str) -> Dict[str, Any]:
         """Per other participant: delivered/read with the time its marker last moved."""
         msg, state = await self.core.message(ident, message_id)
+        if msg.get("deletedAt") is not None:
+            raise NotFound("the message was deleted")  # nothing to report receipts of
         members = await self.core.store.conversations.memberships_of([state.id])
         users = await self.core.store.directory.get_users(m["userId"] for m in members)
         rows = []

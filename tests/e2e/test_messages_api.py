@@ -225,6 +225,9 @@ async def test_read_and_delivered_markers_and_receipts(api):
     rows = {r["userId"]: r for r in data["data"]["receipts"]}
     assert rows["st3"]["status"] == "sent" and rows["st3"]["deliveredAt"] is None
     assert (await api.get("/api/messages/%s/receipts" % msgs[0]["id"], "t1"))[0] == 403
+    assert (await api.delete("/api/messages/%s" % msgs[4]["id"], "st1"))[0] == 200
+    status, data = await api.get("/api/messages/%s/receipts" % msgs[4]["id"], "st1")
+    assert status == 404 and data["error"]["code"] == "not_found"  # a deleted message has no receipts
 
 
 @pytest.mark.gen_test
