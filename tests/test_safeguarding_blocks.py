@@ -8,6 +8,7 @@ from typing import Any, Dict, Iterator, Tuple
 import pytest
 
 from chat.clock import ManualClock
+from chat.domain.safety.blockbook import BlockBook
 from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings
 
@@ -244,3 +245,23 @@ async def test_slow_mode_is_not_for_direct_conversations(api):
     conv = await api.conversation("st1", "direct", ["st2"])
     assert code(await api.patch("/api/conversations/%s" % conv["id"], "st1",
                                 {"slowModeSeconds": 10})) == (409, "conflict")
+
+
+
+@pytest.mark.gen_test
+async def test_the_block_cache_reads_through_and_expires_after_its_ttl(runtime, clock):
+    """In a cluster another node's change reaches this one's cache within ``block_cache_ttl``
+    (the two-node test runs it with 0); here the default-like TTL on the manual clock."""
+    book = BlockBook(runtime.store, clock, ttl=5)
+    assert (await book.of_user("st1")).made == frozenset()
+    assert await book.mutes("c") == {}
+    await runtime.store.blocks.put_block("s1", "st1", "st2", 1)  # as another node would
+    await runtime.store.blocks.put_mute("c", "st3", 10 ** 13, "t1", 1)
+    clock.advance(4.9)
+    assert (await book.of_user("st1")).made == frozenset() and await book.mutes("c") == {}  # still trusted
+    clock.advance(0.1)
+    assert (await book.of_user("st1")).made == {"st2"} and (await book.of_user("st2")).against == {"st1"}
+    assert await book.mutes("c") == {"st3": 10 ** 13}
+    await runtime.store.blocks.delete_block("st1", "st2")
+    book.blocks_changed("st1", "st2")  # this node's own change: seen at once
+    assert (await book.of_user("st1")).made == frozenset()
