@@ -2,8 +2,6 @@
 Each method: parse, authorize, one service call, render."""
 from __future__ import annotations
 
-from chat.domain.safety.blocks import MAX_MUTE_MINUTES
-from chat.errors import BadRequest
 from chat.rules import validation as v
 from handlers.base import ApiHandler
 
@@ -41,12 +39,8 @@ class MuteHandler(ApiHandler):
 
     async def put(self, conversation_id: str, user_id: str) -> None:
         ident = await self.identity()
-        body = v.obj(self.body())
-        unknown = set(body) - {"minutes"}
-        if unknown:
-            raise BadRequest("unknown field %s" % sorted(unknown)[0])
-        minutes = v.integer(body, "minutes", minimum=1, maximum=MAX_MUTE_MINUTES)
-        self.send(await self.runtime.service.blocks.mute(ident, conversation_id, user_id, minutes or 1))
+        minutes = v.parse_mute(self.body())
+        self.send(await self.runtime.service.blocks.mute(ident, conversation_id, user_id, minutes))
 
     async def delete(self, conversation_id: str, user_id: str) -> None:
         ident = await self.identity()

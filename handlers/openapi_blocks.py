@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Dict
 
-from chat.domain.safety.blocks import MAX_MUTE_MINUTES
-from chat.rules.validation import MAX_SLOW_MODE_SECONDS
+from chat.rules.validation import MAX_MUTE_MINUTES, MAX_SLOW_MODE_SECONDS
 from handlers.openapi import CONV, _data, _json, _op, _path
 from handlers.openapi_schemas import NSTR, NTIME, STR, TIME, Schema, obj, ref
 

@@ -293,6 +293,18 @@ def parse_conversation_patch(body: Any, settings: Settings) -> ConversationPatch
     return patch
 
 
+MAX_MUTE_MINUTES = 7 * 24 * 60
+
+
+def parse_mute(body: Any) -> int:
+    """``{minutes}`` of a conversation mute: 1..MAX_MUTE_MINUTES, nothing else."""
+    body = obj(body)
+    unknown = set(body) - {"minutes"}
+    if unknown:
+        raise BadRequest("unknown field %s" % sorted(unknown)[0])
+    return integer(body, "minutes", minimum=1, maximum=MAX_MUTE_MINUTES)  # type: ignore[return-value]
+
+
 # ---------------------------------------------------------------------- messages
 @dataclasses.dataclass
 class NewMessage:

@@ -26,11 +26,9 @@ from chat.domain.safety.gate import Post, SafetyRule, Start
 from chat.errors import Conflict, Forbidden, Muted, NotFound, PolicyForbidden
 from chat.live.convcache import ConvState
 from chat.rules import policy
+from chat.rules.validation import MAX_SLOW_MODE_SECONDS
 from chat.timeutil import iso
 from chat.vocab import ConversationType, Role, is_staff
-
-MAX_MUTE_MINUTES = 7 * 24 * 60
-MAX_SLOW_MODE = 3600
 
 
 class BlockRule(SafetyRule):
@@ -81,7 +79,7 @@ class BlockRule(SafetyRule):
         # what no slow mode can still need: memory stays bounded by the last hour's senders
         while self._last_send:
             first_key, first = next(iter(self._last_send.items()))
-            if now - first < MAX_SLOW_MODE:
+            if now - first < MAX_SLOW_MODE_SECONDS:
                 break
             del self._last_send[first_key]
 
