@@ -187,6 +187,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     # --- safeguarding: reports and moderation (add below)
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
+    ("block_cache_ttl", "CHAT_BLOCK_CACHE_TTL", float, 5.0,
+     "with Redis, seconds a node trusts its cached blocks and conversation mutes (another node's change shows within it)"),
 
     # --- safeguarding: word filters (add below)
 
@@ -324,6 +326,7 @@ RANGES: Dict[str, Range] = {
     # --- safeguarding: reports and moderation (add below)
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
+    "block_cache_ttl": Range(0, 3600),
 
     # --- safeguarding: word filters (add below)
 
@@ -470,6 +473,7 @@ class Settings:
     # --- safeguarding: reports and moderation (add below)
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
+    block_cache_ttl: float = 5.0
 
     # --- safeguarding: word filters (add below)
 

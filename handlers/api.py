@@ -123,6 +123,9 @@ class MessagesHandler(ApiHandler):
 
     async def get(self, conversation_id: str) -> None:
         ident = await self.identity()
+        for name in self.request.query_arguments:  # before[x]=1: a cursor field sent as an object
+            if name.partition("[")[0] in ("before", "after", "around") and "[" in name:
+                raise BadRequest("%s must be an integer" % name.partition("[")[0])
         before = v.query_int_opt(self.arg("before"), "before", 0, 2 ** 53)
         after = v.query_int_opt(self.arg("after"), "after", 0, 2 ** 53)
         around = v.query_int_opt(self.arg("around"), "around", 1, 2 ** 53)

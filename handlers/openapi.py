@@ -312,6 +312,8 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     # --- safeguarding: reports and moderation (add below)
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
+    from handlers.openapi_blocks import add_block_docs  # it builds on this module's helpers
+    add_block_docs(paths, components)
 
     # --- safeguarding: word filters (add below)
 

@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, openapi, uploads as up
+from handlers import api, blocks, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
@@ -57,6 +57,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- safeguarding: reports and moderation (add below)
 
         # --- safeguarding: blocks, mutes, slow mode (add below)
+        (r"/api/blocks", blocks.BlocksHandler, deps),
+        (r"/api/blocks/%s" % ID, blocks.BlockHandler, deps),
+        (r"/api/conversations/%s/mutes" % ID, blocks.MutesHandler, deps),
+        (r"/api/conversations/%s/mutes/%s" % (ID, ID), blocks.MuteHandler, deps),
 
         # --- safeguarding: word filters (add below)
 

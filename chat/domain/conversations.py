@@ -155,7 +155,7 @@ class ConversationActions:
 
     # ------------------------------------------------------------------ change
     async def update(self, ident: Identity, conversation_id: str, patch: ConversationPatch) -> Dict[str, Any]:
-        """Title (owner/admin, not direct) and the caller's own muted/pinned/archived."""
+        """Title and slow mode (owner/admin, not direct) and the caller's own muted/pinned/archived."""
         state, membership = await self.core.membership(ident, conversation_id)
         store = self.core.store.conversations
         now = now_ms()
@@ -166,6 +166,12 @@ class ConversationActions:
             state.doc["title"] = patch.title
             await self.messages.post_system(ident, state, "renamed", "%s renamed the conversation to \u201c%s\u201d"
                                             % (ident.name, patch.title), [])
+            await self._tell(state, [u for u in state.roles if u != ident.user_id], joined=False)
+        slow = patch.slow_mode_seconds
+        if slow is not None and slow != int(state.doc.get("slowModeSeconds") or 0):
+            policy.check_slow_mode(state.type, membership.get("role"))
+            await store.set_fields(conversation_id, {"slowModeSeconds": slow})
+            state.doc["slowModeSeconds"] = slow
             await self._tell(state, [u for u in state.roles if u != ident.user_id], joined=False)
         mine: Dict[str, Any] = {}
         for flag, field, value in (("muted", "mutedUntil", MUTE_FOREVER), ("pinned", "pinnedAt", now),

@@ -54,7 +54,9 @@ class MessageActions:
             "id": new_id(), "conversationId": conversation_id, "senderId": ident.user_id,
             "senderName": ident.name, "type": req.type, "text": req.text, "attachments": attachments,
             "replyTo": req.reply_to, "clientMsgId": client_msg_id, "createdAt": now_ms(),
-            "editedAt": None, "deletedAt": None, "mentions": [u for u in req.mentions if u != ident.user_id]}
+            "editedAt": None, "deletedAt": None,
+            # as the gate left them (a blocked sender's mentions of its blocker are dropped)
+            "mentions": [u for u in post.mentions if u != ident.user_id]}
         stored, created = await self.core.writer.submit(conversation_id, doc, bool(req.client_msg_id))
         if not created:
             if stored["conversationId"] != conversation_id:

@@ -29,6 +29,7 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.reactions import ReactionActions
+from chat.domain.safety.blocks import BlockActions
 from chat.domain.safety.policy_actions import PolicyActions
 from chat.domain.safety.rules import build_rules
 from chat.domain.search import SearchActions
@@ -84,6 +85,8 @@ class ChatService:
         self.syncer = SyncActions(self.core, self.recent)
         # safeguarding: school policy
         self.school_policy = PolicyActions(self.core, self.messages)
+        # safeguarding: blocks, mutes, slow mode
+        self.blocks = BlockActions(self.core)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -84,3 +84,17 @@ def counts_as_unread(message: Mapping[str, Any], user_id: str) -> bool:
 def reaction_allowed(existing_emojis: "set[str]", emoji: str, cap: int) -> bool:
     """A new distinct emoji is refused once a message has ``cap`` distinct ones."""
     return emoji in existing_emojis or len(existing_emojis) < cap
+
+
+def may_mute(user_role: str, conv_type: str, conv_role: Optional[str], same_school: bool) -> bool:
+    """Who mutes a conversation's members: its owner/admins, and a moderator
+    (:func:`moderates`: the school's staff in class and announcement conversations)."""
+    return (same_school and is_manager(conv_role)) or moderates(user_role, conv_type, same_school)
+
+
+def check_slow_mode(conv_type: str, conv_role: Optional[str]) -> None:
+    """Slow mode is set by the owner/admins, never on a direct conversation."""
+    if conv_type == ConversationType.DIRECT:
+        raise Conflict("a direct conversation has no slow mode")
+    if not is_manager(conv_role):
+        raise Forbidden("only the owner or an admin may set slow mode")

@@ -105,4 +105,5 @@ def conversation(conv: Dict[str, Any], membership: Optional[Dict[str, Any]],
         "pinned": mine.get("pinnedAt") is not None,
         "archived": mine.get("archivedAt") is not None,
         "role": mine.get("role"),
+        "slowModeSeconds": int(conv.get("slowModeSeconds") or 0),
     }

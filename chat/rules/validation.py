@@ -273,18 +273,36 @@ class ConversationPatch:
     muted: Optional[bool]
     pinned: Optional[bool]
     archived: Optional[bool]
+    #: owner/admin: one message per this many seconds per member (0: off)
+    slow_mode_seconds: Optional[int] = None
+
+
+MAX_SLOW_MODE_SECONDS = 3600
 
 
 def parse_conversation_patch(body: Any, settings: Settings) -> ConversationPatch:
     body = obj(body)
-    unknown = set(body) - {"title", "muted", "pinned", "archived"}
+    unknown = set(body) - {"title", "muted", "pinned", "archived", "slowModeSeconds"}
     if unknown:
         raise BadRequest("unknown field %s" % sorted(unknown)[0])
     patch = ConversationPatch(string(body, "title", required=False, max_len=settings.max_title),
-                              boolean(body, "muted"), boolean(body, "pinned"), boolean(body, "archived"))
+                              boolean(body, "muted"), boolean(body, "pinned"), boolean(body, "archived"),
+                              integer(body, "slowModeSeconds", required=False, maximum=MAX_SLOW_MODE_SECONDS))
     if patch == ConversationPatch(None, None, None, None):
-        raise BadRequest("nothing to change: give title, muted, pinned or archived")
+        raise BadRequest("nothing to change: give title, muted, pinned, archived or slowModeSeconds")
     return patch
+
+
+MAX_MUTE_MINUTES = 7 * 24 * 60
+
+
+def parse_mute(body: Any) -> int:
+    """``{minutes}`` of a conversation mute: 1..MAX_MUTE_MINUTES, nothing else."""
+    body = obj(body)
+    unknown = set(body) - {"minutes"}
+    if unknown:
+        raise BadRequest("unknown field %s" % sorted(unknown)[0])
+    return integer(body, "minutes", minimum=1, maximum=MAX_MUTE_MINUTES)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------- messages

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from chat.store.block_repo import Blocks
 from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
@@ -47,6 +48,7 @@ class Store:
         # --- safeguarding: reports and moderation (add below)
 
         # --- safeguarding: blocks, mutes, slow mode (add below)
+        self.blocks = Blocks(self.db)
 
         # --- safeguarding: word filters (add below)
 
@@ -63,6 +65,7 @@ class Store:
             # --- safeguarding: reports and moderation (add below)
 
             # --- safeguarding: blocks, mutes, slow mode (add below)
+            self.blocks.create_indexes()
 
             # --- safeguarding: word filters (add below)
 

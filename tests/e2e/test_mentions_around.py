@@ -69,3 +69,11 @@ async def test_the_page_around_a_seq(api):
     assert (await api.get(MSGS % conv["id"] + "?around=5&before=3", "st2"))[0] == 400
     assert (await api.get(MSGS % conv["id"] + "?around=0", "st2"))[0] == 400
     assert (await api.get(MSGS % conv["id"] + "?around=5", "st3"))[0] == 403
+
+
+@pytest.mark.gen_test
+async def test_a_cursor_field_sent_as_an_object_is_malformed(api):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    for query in ("around%5Bx%5D=1", "before%5B%5D=2", "after%5Ba%5D%5B0%5D=3&limit=5"):
+        status, data = await api.get(MSGS % conv["id"] + "?" + query, "st1")
+        assert (status, data["error"]["code"]) == (400, "bad_request"), query

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import List
 
 from chat.domain.core import Core
+from chat.domain.safety.blocks import BlockRule
 from chat.domain.safety.gate import SafetyRule
 from chat.domain.safety.school_policy import SchoolPolicyRule
 
@@ -17,6 +18,7 @@ def build_rules(core: Core) -> List[SafetyRule]:
     # --- safeguarding: reports and moderation (add below)
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
+    rules.append(BlockRule(core))
 
     # --- safeguarding: word filters (add below)
 
