@@ -50,6 +50,10 @@ class EventSink(Protocol):
     def conversation_left(self, conversation_id: str, audience: Audience) -> None:
         """The audience (one user) is no longer a participant."""
 
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
+        """A moderation case was opened, reported again or changed status; the audience is
+        the school's online moderators."""
+
 
 class NullEvents:
     """A sink that drops everything (tools and tests that need no pushes)."""
@@ -76,6 +80,9 @@ class NullEvents:
         return None
 
     def conversation_left(self, conversation_id: str, audience: Audience) -> None:
+        return None
+
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
         return None
 
 
@@ -119,3 +126,7 @@ class Fanout(NullEvents):
     def conversation_left(self, conversation_id: str, audience: Audience) -> None:
         for sink in self.sinks:
             sink.conversation_left(conversation_id, audience)
+
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
+        for sink in self.sinks:
+            sink.case_changed(case_view, audience)

@@ -176,6 +176,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     # --- safeguarding: school policy (add below)
 
     # --- safeguarding: reports and moderation (add below)
+    ("rate_reports", "CHAT_RATE_REPORTS", float, 0.1, "reports per second per user (message and user reports share it)"),
+    ("rate_reports_burst", "CHAT_RATE_REPORTS_BURST", float, 10.0, "report bucket size"),
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
 
@@ -312,6 +314,8 @@ RANGES: Dict[str, Range] = {
     # --- safeguarding: school policy (add below)
 
     # --- safeguarding: reports and moderation (add below)
+    "rate_reports": Range(0, _MANY, above=True),
+    "rate_reports_burst": Range(1, _MANY),
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
 
@@ -452,6 +456,8 @@ class Settings:
     # --- safeguarding: school policy (add below)
 
     # --- safeguarding: reports and moderation (add below)
+    rate_reports: float = 0.1
+    rate_reports_burst: float = 10.0
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
 

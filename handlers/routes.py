@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, openapi, uploads as up
+from handlers import api, moderation as mod, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.ws import ChatSocket, SocketHub
@@ -53,6 +53,11 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- safeguarding: school policy (add below)
 
         # --- safeguarding: reports and moderation (add below)
+        (r"/api/messages/%s/report" % ID, mod.ReportMessageHandler, deps),
+        (r"/api/users/%s/report" % ID, mod.ReportUserHandler, deps),
+        (r"/api/moderation/cases", mod.CasesHandler, deps),
+        (r"/api/moderation/cases/%s" % ID, mod.CaseHandler, deps),
+        (r"/api/moderation/summary", mod.SummaryHandler, deps),
 
         # --- safeguarding: blocks, mutes, slow mode (add below)
 

@@ -57,6 +57,10 @@ class Presence:
     LIST = "presence:list"
 
 
+class Moderation:
+    CASE = "moderation:case"  # push: a case of the school opened, reported again or changed status
+
+
 class Auth:
     REFRESH = "auth:refresh"
     EXPIRED = "auth:expired"

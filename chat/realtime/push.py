@@ -70,6 +70,9 @@ class SocketEvents:
         self.broker.conversation_changed(conversation_id, audience.school, None)
         self._push(p.Conversation.REMOVED, {"conversationId": conversation_id}, audience)
 
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Moderation.CASE, case_view, audience)
+
 
 class LocalDelivery:
     """This node's :class:`chat.realtime.broker.NodeEndpoint` (see the module doc).

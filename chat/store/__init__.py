@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from chat.store.case_repo import Cases
 from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
@@ -43,6 +44,7 @@ class Store:
         # --- safeguarding: school policy (add below)
 
         # --- safeguarding: reports and moderation (add below)
+        self.cases = Cases(self.db)
 
         # --- safeguarding: blocks, mutes, slow mode (add below)
 
@@ -58,6 +60,7 @@ class Store:
             # --- safeguarding: school policy (add below)
 
             # --- safeguarding: reports and moderation (add below)
+            self.cases.create_indexes()
 
             # --- safeguarding: blocks, mutes, slow mode (add below)
 

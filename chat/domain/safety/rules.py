@@ -13,6 +13,8 @@ def build_rules(core: Core) -> List[SafetyRule]:
     # --- safeguarding: school policy (add below)
 
     # --- safeguarding: reports and moderation (add below)
+    from chat.domain.safety.moderation_mute import ModerationMuteRule  # each section keeps its lines together
+    rules.append(ModerationMuteRule(core))
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
 
