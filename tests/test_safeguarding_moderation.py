@@ -410,7 +410,8 @@ async def test_case_store_operations_give_exact_results(runtime):
     assert [c["id"] for c in await cases.page("s1", None, second["id"], 10)] == [first["id"]]
     assert [c["id"] for c in await cases.page("s1", "in_review", None, 10)] == [first["id"]]
     assert await cases.page("s2", None, None, 10) == []
-    assert sorted(c["status"] for c in await cases.of_school("s1")) == ["in_review", "open"]
+    by_status, by_reason = await cases.counts("s1", ["open", "in_review", "resolved"], ["spam", "bullying", "other"])
+    assert (by_status, by_reason) == ({"open": 1, "in_review": 1, "resolved": 0}, {"spam": 2, "bullying": 1, "other": 0})
     assert await cases.get("0" * 24) is None and await cases.get("nope") is None
     await cases.set_mute("c1", "st2", 100, "a1", first["id"], 1)
     await cases.set_mute("c1", "st2", 200, "a1", first["id"], 2)  # one per conversation and user

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from chat.store.db import Database, DuplicateKeyError, ObjectId, ReturnDocument, oid
+from chat.store.db import Database, DuplicateKeyError, ObjectId, ReturnDocument, has, oid
 from chat.store.docs import out, outs
 
 
@@ -82,10 +82,15 @@ class Cases:
             query["_id"] = {"$lt": ObjectId(before)}
         return outs(await self._db.io(lambda: list(self.cases.find(query).sort("_id", -1).limit(limit))))
 
-    async def of_school(self, school: str) -> List[Dict[str, Any]]:
-        """Status and reasons of every case of a school (the summary)."""
-        return outs(await self._db.io(lambda: list(self.cases.find({"school": school},
-                                                                   {"status": 1, "reasons": 1}))))
+    async def counts(self, school: str, statuses: Sequence[str], reasons: Sequence[str]
+                     ) -> Tuple[Dict[str, int], Dict[str, int]]:
+        """How many of a school's cases have each status, and each reason (the summary):
+        counted in the database, so the answer costs the same however many cases there are."""
+        def work() -> Tuple[Dict[str, int], Dict[str, int]]:
+            by_status = {s: self.cases.count_documents({"school": school, "status": s}) for s in statuses}
+            by_reason = {r: self.cases.count_documents({"school": school, "reasons": has(r)}) for r in reasons}
+            return by_status, by_reason
+        return await self._db.io(work)
 
     # ------------------------------------------------------------------ reports, actions, reads
     async def add_report(self, doc: Dict[str, Any]) -> bool:

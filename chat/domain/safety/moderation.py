@@ -207,14 +207,8 @@ class ModerationActions:
         """Counts of the school's cases by status, and by reason (a case counts under each
         reason its reports gave)."""
         await self.check_moderator(ident)
-        by_status = {s: 0 for s in STATUSES}
-        by_reason = {r: 0 for r in REASONS}
-        docs = await self.core.store.cases.of_school(ident.school)
-        for d in docs:
-            by_status[d.get("status", "open")] = by_status.get(d.get("status", "open"), 0) + 1
-            for r in d.get("reasons") or []:
-                by_reason[r] = by_reason.get(r, 0) + 1
-        return {"total": len(docs), "byStatus": by_status, "byReason": by_reason}
+        by_status, by_reason = await self.core.store.cases.counts(ident.school, STATUSES, REASONS)
+        return {"total": sum(by_status.values()), "byStatus": by_status, "byReason": by_reason}
 
     async def _push(self, case: Dict[str, Any]) -> None:
         """To the school's moderators' sockets (only connected ones receive it)."""
