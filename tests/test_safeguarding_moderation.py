@@ -313,6 +313,25 @@ async def test_moderators_online_get_moderation_case_pushes(api, ws, runtime):
 
 
 @pytest.mark.gen_test
+async def test_a_case_about_a_moderator_is_for_the_other_moderators(api, ws, runtime):
+    await make_safeguarding(runtime, "t2")
+    admin, lead = await ws("a1", tok=tok("a1")), await ws("t2", tok=tok("t2"))
+    status, body = await api.post("/api/users/a1/report", tok("st1"), {"reason": "harassment"})
+    assert status == 201, body
+    case_id = body["data"]["caseId"]
+    assert (await lead.expect("moderation:case"))["data"]["id"] == case_id
+    await admin.none("moderation:case")
+    status, page = await api.get("/api/moderation/cases", tok("a1"))
+    assert status == 200 and page["data"] == []
+    for method, payload in (("GET", None), ("PATCH", {"status": "resolved"})):
+        status, _ = await api.call(method, "/api/moderation/cases/%s" % case_id, tok("a1"), payload)
+        assert status == 404
+    _, summary = await api.get("/api/moderation/summary", tok("a1"))
+    assert summary["data"]["total"] == 0
+    assert (await case_detail(api, case_id, "t2"))["case"]["subjectId"] == "a1"
+
+
+@pytest.mark.gen_test
 async def test_summary_counts_by_status_and_reason(api):
     conv = await class_conversation(api)
     msgs = [await api.send("st2", conv["id"], "m%d" % i) for i in range(3)]
@@ -406,12 +425,15 @@ async def test_case_store_operations_give_exact_results(runtime):
     after = await cases.update(first["id"], {"updatedAt": 5}, reason="spam")  # $addToSet: no duplicate
     assert sorted(after["reasons"]) == ["bullying", "spam"]
     second, _ = await cases.open_case(dict(base, key="user:s1:st3", kind="user"))
-    assert [c["id"] for c in await cases.page("s1", None, None, 10)] == [second["id"], first["id"]]
-    assert [c["id"] for c in await cases.page("s1", None, second["id"], 10)] == [first["id"]]
-    assert [c["id"] for c in await cases.page("s1", "in_review", None, 10)] == [first["id"]]
-    assert await cases.page("s2", None, None, 10) == []
-    by_status, by_reason = await cases.counts("s1", ["open", "in_review", "resolved"], ["spam", "bullying", "other"])
+    assert [c["id"] for c in await cases.page("s1", None, None, 10, "a1")] == [second["id"], first["id"]]
+    assert [c["id"] for c in await cases.page("s1", None, second["id"], 10, "a1")] == [first["id"]]
+    assert [c["id"] for c in await cases.page("s1", "in_review", None, 10, "a1")] == [first["id"]]
+    assert [c["id"] for c in await cases.page("s1", None, None, 10, "st2")] == []  # both are about st2
+    assert await cases.page("s2", None, None, 10, "a1") == []
+    by_status, by_reason = await cases.counts("s1", ["open", "in_review", "resolved"], ["spam", "bullying", "other"],
+                                              "a1")
     assert (by_status, by_reason) == ({"open": 1, "in_review": 1, "resolved": 0}, {"spam": 2, "bullying": 1, "other": 0})
+    assert (await cases.counts("s1", ["open"], ["spam"], "st2")) == ({"open": 0}, {"spam": 0})
     assert await cases.get("0" * 24) is None and await cases.get("nope") is None
     await cases.set_mute("c1", "st2", 100, "a1", first["id"], 1)
     await cases.set_mute("c1", "st2", 200, "a1", first["id"], 2)  # one per conversation and user

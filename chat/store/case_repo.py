@@ -72,23 +72,27 @@ class Cases:
         return out(await self._db.io(lambda: self.cases.find_one_and_update(
             {"_id": ObjectId(case_id)}, change, return_document=ReturnDocument.AFTER)))
 
-    async def page(self, school: str, status: Optional[str], before: Optional[str], limit: int
-                   ) -> List[Dict[str, Any]]:
-        """A school's cases, newest first (``_id`` descending), older than ``before``."""
-        query: Dict[str, Any] = {"school": school}
+    async def page(self, school: str, status: Optional[str], before: Optional[str], limit: int,
+                   not_about: str) -> List[Dict[str, Any]]:
+        """A school's cases, newest first (``_id`` descending), older than ``before``, but for
+        those about the user ``not_about``."""
+        query: Dict[str, Any] = {"school": school, "subjectId": {"$ne": not_about}}
         if status is not None:
             query["status"] = status
         if before is not None:
             query["_id"] = {"$lt": ObjectId(before)}
         return outs(await self._db.io(lambda: list(self.cases.find(query).sort("_id", -1).limit(limit))))
 
-    async def counts(self, school: str, statuses: Sequence[str], reasons: Sequence[str]
+    async def counts(self, school: str, statuses: Sequence[str], reasons: Sequence[str], not_about: str
                      ) -> Tuple[Dict[str, int], Dict[str, int]]:
-        """How many of a school's cases have each status, and each reason (the summary):
-        counted in the database, so the answer costs the same however many cases there are."""
+        """How many of a school's cases (but for those about ``not_about``) have each status, and
+        each reason (the summary): counted in the database, so the answer costs the same however
+        many cases there are."""
+        base = {"school": school, "subjectId": {"$ne": not_about}}
+
         def work() -> Tuple[Dict[str, int], Dict[str, int]]:
-            by_status = {s: self.cases.count_documents({"school": school, "status": s}) for s in statuses}
-            by_reason = {r: self.cases.count_documents({"school": school, "reasons": has(r)}) for r in reasons}
+            by_status = {s: self.cases.count_documents(dict(base, status=s)) for s in statuses}
+            by_reason = {r: self.cases.count_documents(dict(base, reasons=has(r))) for r in reasons}
             return by_status, by_reason
         return await self._db.io(work)
 

@@ -4,11 +4,12 @@ Anyone reports a message they can see, or a user of their school; reports of the
 (or user) join one case, whose unique ``key`` decides between concurrent reports. A reporter
 is answered the case id and its status; the reported user learns nothing. The school's
 moderators (its admins and the users the roster marks ``safeguarding``) see the cases of their
-school only, read a case with the message's context (each read is recorded), and act on it:
-keep, remove the message (the ordinary soft delete: the participants see it deleted), mute the
-author in that conversation for some hours (:mod:`chat.domain.safety.moderation_mute`),
-escalate. Every action is recorded on the case with who and when, and each change is pushed
-to the school's moderators (``moderation:case``).
+school only (never a case about themselves: that one is for the others), read a case with the
+message's context (each read is recorded), and act on it: keep, remove the message (the ordinary
+soft delete: the participants see it deleted), mute the author in that conversation for some
+hours (:mod:`chat.domain.safety.moderation_mute`), escalate. Every action is recorded on the
+case with who and when, and each change is pushed to the school's moderators
+(``moderation:case``).
 """
 from __future__ import annotations
 
@@ -127,7 +128,8 @@ class ModerationActions:
     async def _case(self, ident: Identity, case_id: str) -> Dict[str, Any]:
         await self.check_moderator(ident)
         case = await self.core.store.cases.get(case_id)
-        if case is None or case.get("school") != ident.school:
+        # a case about a moderator is for the school's other moderators
+        if case is None or case.get("school") != ident.school or case["subjectId"] == ident.user_id:
             raise NotFound("no such case")
         return case
 
@@ -135,7 +137,7 @@ class ModerationActions:
                    ) -> Tuple[List[Dict[str, Any]], bool, Optional[str]]:
         """The school's cases, newest first; ``next`` is the ``next`` of the older page."""
         await self.check_moderator(ident)
-        docs = await self.core.store.cases.page(ident.school, status, before, limit + 1)
+        docs = await self.core.store.cases.page(ident.school, status, before, limit + 1, ident.user_id)
         has_more = len(docs) > limit
         page = [case_view(d) for d in docs[:limit]]
         return page, has_more, (page[-1]["id"] if has_more and page else None)
@@ -207,11 +209,12 @@ class ModerationActions:
         """Counts of the school's cases by status, and by reason (a case counts under each
         reason its reports gave)."""
         await self.check_moderator(ident)
-        by_status, by_reason = await self.core.store.cases.counts(ident.school, STATUSES, REASONS)
+        by_status, by_reason = await self.core.store.cases.counts(ident.school, STATUSES, REASONS, ident.user_id)
         return {"total": sum(by_status.values()), "byStatus": by_status, "byReason": by_reason}
 
     async def _push(self, case: Dict[str, Any]) -> None:
         """To the school's moderators' sockets (only connected ones receive it)."""
-        moderators = await self.core.store.directory.moderator_ids(case["school"])
+        moderators = [m for m in await self.core.store.directory.moderator_ids(case["school"])
+                      if m != case["subjectId"]]  # the reported user learns nothing, moderator or not
         if moderators:
             self.core.events.case_changed(case_view(case), Audience(case["school"], moderators))
