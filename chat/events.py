@@ -53,6 +53,10 @@ class EventSink(Protocol):
     def school_policy(self, data: Dict[str, Any], audience: Audience) -> None:
         """A school's safeguarding policy changed (``schoolId``, ``policy``); the audience is its users."""
 
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
+        """A moderation case was opened, reported again or changed status; the audience is
+        the school's online moderators."""
+
 
 class NullEvents:
     """A sink that drops everything (tools and tests that need no pushes)."""
@@ -82,6 +86,9 @@ class NullEvents:
         return None
 
     def school_policy(self, data: Dict[str, Any], audience: Audience) -> None:
+        return None
+
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
         return None
 
 
@@ -129,3 +136,7 @@ class Fanout(NullEvents):
     def school_policy(self, data: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
             sink.school_policy(data, audience)
+
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
+        for sink in self.sinks:
+            sink.case_changed(case_view, audience)

@@ -19,6 +19,7 @@ class Limit(enum.Enum):
     FRAME = "frame"
     SEND = "send"
     TYPING = "typing"
+    REPORT = "report"  # safeguarding: reports and moderation
 
 
 class TokenBucket:
@@ -62,6 +63,7 @@ class RateLimiter:
             Limit.FRAME: (settings.rate_frames, settings.rate_frames_burst),
             Limit.SEND: (settings.rate_messages, settings.rate_messages_burst),
             Limit.TYPING: (settings.rate_typing, settings.rate_typing_burst),
+            Limit.REPORT: (settings.rate_reports, settings.rate_reports_burst),
         }
         self._buckets: Dict[Tuple[str, Limit], TokenBucket] = {}
         self._shares: Dict[str, int] = {}  # user -> nodes holding its sockets (a cluster), when over 1

@@ -185,6 +185,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "in a cluster, seconds a node serves a school policy from memory before reading it again"),
 
     # --- safeguarding: reports and moderation (add below)
+    ("rate_reports", "CHAT_RATE_REPORTS", float, 0.1, "reports per second per user (message and user reports share it)"),
+    ("rate_reports_burst", "CHAT_RATE_REPORTS_BURST", float, 10.0, "report bucket size"),
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
     ("block_cache_ttl", "CHAT_BLOCK_CACHE_TTL", float, 5.0,
@@ -324,6 +326,8 @@ RANGES: Dict[str, Range] = {
     "policy_refresh": Range(0, _DAY, above=True),
 
     # --- safeguarding: reports and moderation (add below)
+    "rate_reports": Range(0, _MANY, above=True),
+    "rate_reports_burst": Range(1, _MANY),
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
     "block_cache_ttl": Range(0, 3600),
@@ -471,6 +475,8 @@ class Settings:
     policy_refresh: float = 5.0
 
     # --- safeguarding: reports and moderation (add below)
+    rate_reports: float = 0.1
+    rate_reports_burst: float = 10.0
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
     block_cache_ttl: float = 5.0

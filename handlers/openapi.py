@@ -310,6 +310,9 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     components.update(policy_schemas())
 
     # --- safeguarding: reports and moderation (add below)
+    from handlers.openapi_moderation import moderation_paths, moderation_schemas  # it builds on this module
+    paths.update(moderation_paths())
+    components.update(moderation_schemas())
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
     from handlers.openapi_blocks import add_block_docs  # it builds on this module's helpers

@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, blocks, openapi, uploads as up
+from handlers import api, blocks, moderation as mod, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
@@ -55,6 +55,11 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/schools/%s/policy" % ID, SchoolPolicyHandler, deps),
 
         # --- safeguarding: reports and moderation (add below)
+        (r"/api/messages/%s/report" % ID, mod.ReportMessageHandler, deps),
+        (r"/api/users/%s/report" % ID, mod.ReportUserHandler, deps),
+        (r"/api/moderation/cases", mod.CasesHandler, deps),
+        (r"/api/moderation/cases/%s" % ID, mod.CaseHandler, deps),
+        (r"/api/moderation/summary", mod.SummaryHandler, deps),
 
         # --- safeguarding: blocks, mutes, slow mode (add below)
         (r"/api/blocks", blocks.BlocksHandler, deps),

@@ -30,6 +30,7 @@ from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
+from chat.domain.safety.moderation import ModerationActions
 from chat.domain.safety.policy_actions import PolicyActions
 from chat.domain.safety.rules import build_rules
 from chat.domain.search import SearchActions
@@ -87,6 +88,8 @@ class ChatService:
         self.school_policy = PolicyActions(self.core, self.messages)
         # safeguarding: blocks, mutes, slow mode
         self.blocks = BlockActions(self.core)
+        # safeguarding: reports and moderation
+        self.moderation = ModerationActions(self.core, self.messages)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -1,9 +1,11 @@
 """Roster import: users and classes from JSON or CSV into the directory, idempotently.
 
-JSON: ``{"users": [{"id", "name", "role", "school"}], "classes": [{"id", "school", "name",
-"teacherIds": [...], "studentIds": [...]}]}``.
-CSV: a users file with the header ``id,name,role,school``, or a classes file with the header
-``id,school,name,teacherIds,studentIds`` where the id lists are separated by ``;``.
+JSON: ``{"users": [{"id", "name", "role", "school", "safeguarding"?}], "classes": [{"id", "school",
+"name", "teacherIds": [...], "studentIds": [...]}]}``.
+CSV: a users file with the header ``id,name,role,school`` (and optionally ``safeguarding``), or a
+classes file with the header ``id,school,name,teacherIds,studentIds`` where the id lists are
+separated by ``;``. ``safeguarding`` (JSON ``true``/``false``; CSV ``true``/``false``/``1``/``0``/
+``yes``/``no`` or empty) marks a member of the school's safeguarding team: a moderator.
 """
 from __future__ import annotations
 
@@ -37,6 +39,20 @@ def _ids(entry: Dict[str, Any], key: str, where: str) -> List[str]:
     return sorted({x.strip() for x in value if x.strip()})
 
 
+_YES = ("true", "1", "yes")
+_NO = ("false", "0", "no", "")
+
+
+def _flag(entry: Dict[str, Any], key: str, where: str) -> bool:
+    """An optional boolean: JSON true/false, or a CSV cell's word for one."""
+    value = entry.get(key)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _YES + _NO:
+        return value.strip().lower() in _YES
+    raise RosterError("%s: %s must be true or false" % (where, key))
+
+
 def parse_roster(content: str, filename: str = "") -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Validated (users, classes) from JSON or CSV text."""
     stripped = content.lstrip()
@@ -67,8 +83,11 @@ def parse_roster(content: str, filename: str = "") -> Tuple[List[Dict[str, Any]]
         role = _text(entry, "role", where)
         if role not in ROLES:
             raise RosterError("%s: role must be one of %s" % (where, ", ".join(ROLES)))
-        users.append({"id": _text(entry, "id", where), "name": _text(entry, "name", where), "role": role,
-                      "school": _text(entry, "school", where)})
+        user: Dict[str, Any] = {"id": _text(entry, "id", where), "name": _text(entry, "name", where),
+                                "role": role, "school": _text(entry, "school", where)}
+        if _flag(entry, "safeguarding", where):
+            user["safeguarding"] = True
+        users.append(user)
     classes = []
     for i, entry in enumerate(raw_classes):
         where = "classes[%d]" % i

@@ -61,6 +61,10 @@ class School:
     POLICY = "school:policy"  # push: the school's safeguarding policy changed
 
 
+class Moderation:
+    CASE = "moderation:case"  # push: a case of the school opened, reported again or changed status
+
+
 class Auth:
     REFRESH = "auth:refresh"
     EXPIRED = "auth:expired"

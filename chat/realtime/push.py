@@ -73,6 +73,9 @@ class SocketEvents:
     def school_policy(self, data: Dict[str, Any], audience: Audience) -> None:
         self._push(p.School.POLICY, data, audience)
 
+    def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
+        self._push(p.Moderation.CASE, case_view, audience)
+
 
 class LocalDelivery:
     """This node's :class:`chat.realtime.broker.NodeEndpoint` (see the module doc).

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from chat.store.block_repo import Blocks
+from chat.store.case_repo import Cases
 from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
@@ -46,6 +47,7 @@ class Store:
         self.policies = Policies(self.db)
 
         # --- safeguarding: reports and moderation (add below)
+        self.cases = Cases(self.db)
 
         # --- safeguarding: blocks, mutes, slow mode (add below)
         self.blocks = Blocks(self.db)
@@ -63,6 +65,7 @@ class Store:
             self.policies.create_indexes()
 
             # --- safeguarding: reports and moderation (add below)
+            self.cases.create_indexes()
 
             # --- safeguarding: blocks, mutes, slow mode (add below)
             self.blocks.create_indexes()

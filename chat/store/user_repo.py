@@ -35,8 +35,12 @@ class Directory:
         """Bulk roster upsert; returns how many were new."""
         if not users:
             return 0
+        # safeguarding: the school whose roster marked the user (null otherwise), not a boolean
+        # (none are written by update), so that a token naming another school does not carry it there
         ops = [UpdateOne({"_id": u["id"]},
-                         {"$set": {"name": u["name"], "role": u["role"], "school": u["school"], "updatedAt": now},
+                         {"$set": {"name": u["name"], "role": u["role"], "school": u["school"],
+                                   "safeguarding": u["school"] if u.get("safeguarding") else None,
+                                   "updatedAt": now},
                           "$setOnInsert": {"createdAt": now}}, upsert=True) for u in users]
         result = await self._db.io(lambda: self.users.bulk_write(ops, ordered=False))
         return int(result.upserted_count)
@@ -127,3 +131,12 @@ class Directory:
             seen = {c["_id"] for c in taught}
             return taught + [c for c in self.classes.find({"studentIds": has(user_id)}) if c["_id"] not in seen]
         return outs(await self._db.io(work))
+
+    async def moderator_ids(self, school: str) -> List[str]:
+        """The school's moderators: its admins and the users the roster marks ``safeguarding``
+        (two equality queries on the school's users)."""
+        def work() -> List[str]:
+            admins = [u["_id"] for u in self.users.find({"school": school, "role": "admin"}, {"_id": 1})]
+            flagged = [u["_id"] for u in self.users.find({"school": school, "safeguarding": school}, {"_id": 1})]
+            return sorted(set(admins) | set(flagged))
+        return await self._db.io(work)

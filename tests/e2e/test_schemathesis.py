@@ -25,7 +25,8 @@ import pytest
 import tornado.process
 import ujson
 
-from tests.conftest import Api, token
+from chat.ops.roster import import_roster
+from tests.conftest import BY_ID, Api, token
 
 pytestmark = pytest.mark.usefixtures("school")
 
@@ -36,7 +37,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "20261121"))
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 
 
-async def seed(api: Api) -> Dict[str, List[str]]:
+async def seed(api: Api, runtime: Any) -> Dict[str, List[str]]:
     """Conversations of every kind the caller is in, with messages, a reply, a reaction and an edit."""
     direct = await api.conversation(USER, "direct", ["st1"])
     group = await api.conversation(USER, "group", ["st1", "st2"], title="Project team")
@@ -52,9 +53,13 @@ async def seed(api: Api) -> Dict[str, List[str]]:
     status, _ = await api.patch("/api/messages/%s" % messages[0], USER, {"text": "hello, edited"})
     assert status == 200
     messages.append((await api.send("t2", other["id"], "elsewhere"))["id"])
+    # safeguarding: the caller moderates too (so the queue's routes answer it), and a case is open
+    await import_roster(runtime.store, [dict(BY_ID[USER], safeguarding=True)], [])
+    status, case = await api.post("/api/messages/%s/report" % messages[1], USER, {"reason": "spam"})
+    assert status == 201, case
     return {"conversations": [direct["id"], group["id"], klass["id"], other["id"]], "messages": messages,
             "users": ["st1", "st2", "st3", "t1", "t2", "x1"], "emoji": ["\U0001F44D", "\u2764\ufe0f", "\U0001F389"],
-            "classes": ["c1", "c2", "cx"]}
+            "classes": ["c1", "c2", "cx"], "cases": [case["data"]["caseId"]]}
 
 
 def config(ids: Dict[str, List[str]]) -> str:
@@ -64,7 +69,7 @@ def config(ids: Dict[str, List[str]]) -> str:
     bindings = {"path.conversationId": "conversations", "query.conversationId": "conversations",
                 "path.messageId": "messages", "path.userId": "users", "path.emoji": "emoji",
                 "query.classId": "classes", "body.userIds[*]": "users", "body.participantIds[*]": "users",
-                "body.classId": "classes", "body.replyTo": "messages"}
+                "body.classId": "classes", "body.replyTo": "messages", "path.caseId": "cases"}
     # every check schemathesis has, positive_data_acceptance included (in the config file, not with
     # --checks, so that the one operation below can leave one out)
     lines = ["[checks]", "enabled = true", ""]
@@ -95,8 +100,9 @@ def config(ids: Dict[str, List[str]]) -> str:
 # the demo routes exist (the client is loopback), so they are fuzzed too; short text limits keep the
 # document's "n characters after trimming" patterns small, so generating from them is quick
 @pytest.mark.settings(demo=True, max_text=64, max_title=32)
-async def test_schemathesis_finds_nothing(api: Api, base_url: str, settings: Any, tmp_path: Any) -> None:
-    ids = await seed(api)
+async def test_schemathesis_finds_nothing(api: Api, base_url: str, settings: Any, tmp_path: Any,
+                                          runtime: Any) -> None:
+    ids = await seed(api, runtime)
     config_path = tmp_path / "schemathesis.toml"
     config_path.write_text(config(ids), encoding="utf-8")
     report = tmp_path / "junit.xml"

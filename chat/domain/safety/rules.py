@@ -16,6 +16,8 @@ def build_rules(core: Core) -> List[SafetyRule]:
     rules.append(SchoolPolicyRule(core))
 
     # --- safeguarding: reports and moderation (add below)
+    from chat.domain.safety.moderation_mute import ModerationMuteRule  # each section keeps its lines together
+    rules.append(ModerationMuteRule(core))
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
     rules.append(BlockRule(core))
