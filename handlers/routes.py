@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, openapi, uploads as up
+from handlers import api, filters, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.ws import ChatSocket, SocketHub
@@ -57,6 +57,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- safeguarding: blocks, mutes, slow mode (add below)
 
         # --- safeguarding: word filters (add below)
+        (r"/api/schools/%s/filters" % ID, filters.SchoolFiltersHandler, deps),
 
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),

@@ -29,6 +29,7 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.reactions import ReactionActions
+from chat.domain.safety.filter_actions import FilterActions
 from chat.domain.safety.rules import build_rules
 from chat.domain.search import SearchActions
 from chat.domain.sync import SyncActions
@@ -81,6 +82,7 @@ class ChatService:
         self.reactions = ReactionActions(self.core)
         self.searcher = SearchActions(self.core)
         self.syncer = SyncActions(self.core, self.recent)
+        self.filters = FilterActions(self.core)  # safeguarding: word filters
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

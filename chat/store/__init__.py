@@ -20,6 +20,7 @@ from typing import Callable, Optional
 from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
+from chat.store.filter_repo import Filters
 from chat.store.message_repo import InsertOutcome, Messages
 from chat.store.user_repo import Directory
 
@@ -47,6 +48,7 @@ class Store:
         # --- safeguarding: blocks, mutes, slow mode (add below)
 
         # --- safeguarding: word filters (add below)
+        self.filters = Filters(self.db)
 
 
     async def ensure_indexes(self) -> None:
@@ -62,6 +64,7 @@ class Store:
             # --- safeguarding: blocks, mutes, slow mode (add below)
 
             # --- safeguarding: word filters (add below)
+            self.filters.create_indexes()
 
         await self.db.io(work)
 

@@ -17,5 +17,7 @@ def build_rules(core: Core) -> List[SafetyRule]:
     # --- safeguarding: blocks, mutes, slow mode (add below)
 
     # --- safeguarding: word filters (add below)
+    from chat.domain.safety.filters import WordFilter  # here: each section's lines stay under its anchor
+    rules.append(WordFilter(core))
 
     return rules
