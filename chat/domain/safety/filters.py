@@ -78,9 +78,10 @@ class FilterBook:
         have = self._schools.get(school)
         if have is not None and now - have.checked < self.settings.filter_cache_seconds:
             return have
-        if have is not None and await self.repo.version(school) == have.version:
-            have.checked = now
-            return have
+        if have is not None:
+            have.checked = now  # the sends meanwhile use this copy: one version read per school
+            if await self.repo.version(school) == have.version:
+                return have
         pending = self._loading.get(school)
         if pending is not None:  # one load per school at a time, however many senders wait
             return await asyncio.shield(pending)
