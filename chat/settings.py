@@ -193,6 +193,14 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "with Redis, seconds a node trusts its cached blocks and conversation mutes (another node's change shows within it)"),
 
     # --- safeguarding: word filters (add below)
+    ("filter_max_lists", "CHAT_FILTER_MAX_LISTS", int, 20, "most word lists one school's filter may have"),
+    ("filter_max_terms", "CHAT_FILTER_MAX_TERMS", int, 10000, "most terms in one school's word lists together"),
+    ("filter_max_term_chars", "CHAT_FILTER_MAX_TERM_CHARS", int, 64, "longest word-filter term (characters)"),
+    ("filter_cache_seconds", "CHAT_FILTER_CACHE_SECONDS", float, 5.0,
+     "seconds a node uses a school's compiled word filter before checking its version in storage (another node's change shows within this)"),
+    ("filter_repeat_blocks", "CHAT_FILTER_REPEAT_BLOCKS", int, 3,
+     "blocked messages by one sender within filter_repeat_minutes that record a flag for moderators (0: never)"),
+    ("filter_repeat_minutes", "CHAT_FILTER_REPEAT_MINUTES", float, 10.0, "window of filter_repeat_blocks"),
 
 ]
 
@@ -333,6 +341,12 @@ RANGES: Dict[str, Range] = {
     "block_cache_ttl": Range(0, 3600),
 
     # --- safeguarding: word filters (add below)
+    "filter_max_lists": Range(1, 1000),
+    "filter_max_terms": Range(1, 1_000_000),
+    "filter_max_term_chars": Range(1, 1000),
+    "filter_cache_seconds": Range(0, 3600),
+    "filter_repeat_blocks": Range(0, 1000),
+    "filter_repeat_minutes": Range(0, 10_080, above=True),
 
 }
 
@@ -482,6 +496,12 @@ class Settings:
     block_cache_ttl: float = 5.0
 
     # --- safeguarding: word filters (add below)
+    filter_max_lists: int = 20
+    filter_max_terms: int = 10000
+    filter_max_term_chars: int = 64
+    filter_cache_seconds: float = 5.0
+    filter_repeat_blocks: int = 3
+    filter_repeat_minutes: float = 10.0
 
 
     def __repr__(self) -> str:  # secrets masked: a logged or printed Settings must not leak them

@@ -295,6 +295,36 @@ def _add_links(paths: Dict[str, Dict[str, Schema]]) -> None:
                 response["links"] = links
 
 
+
+def _filter_schemas(settings: Settings) -> Dict[str, Schema]:
+    """Word filters (safeguarding §5): a school's lists as sent and as answered."""
+    term = trimmed(1, settings.filter_max_term_chars)
+    word_list = obj(["name", "action", "terms"], {
+        "name": trimmed(1, 64), "action": {"enum": ["flag", "block"]},
+        "terms": {"type": "array", "maxItems": settings.filter_max_terms, "items": term}},
+        additionalProperties=False)
+    return {
+        "FilterLists": obj(["lists"], {"lists": {"type": "array", "maxItems": settings.filter_max_lists,
+                                                  "items": word_list}}, additionalProperties=False,
+                           description="at most %d terms in all lists together" % settings.filter_max_terms),
+        "SchoolFilters": obj(["lists", "version", "updatedAt"], {
+            "lists": {"type": "array", "items": obj(["name", "action", "terms"], {
+                "name": STR, "action": {"enum": ["flag", "block"]}, "terms": {"type": "array", "items": STR}})},
+            "version": {"type": "integer", "minimum": 0, "description": "raised by every change (0: never set)"},
+            "updatedAt": {"type": ["integer", "null"], "description": "epoch ms of the last change"}}),
+    }
+
+
+def _filter_paths() -> Dict[str, Dict[str, Schema]]:
+    school = _path("schoolId", "the caller's school id (another school: 404)")
+    ok = {200: _json(_data(ref("SchoolFilters")), "the school's word lists")}
+    return {"/api/schools/{schoolId}/filters": {
+        "get": _op("The school's word filter lists (the school's admins only)", ok, [403, 404],
+                   params=[school], tag="chat"),
+        "put": _op("Replace the school's word filter lists (the school's admins only): block refuses a "
+                   "text with content_blocked, flag delivers it and records a flag", ok, [403, 404],
+                   params=[school], body="FilterLists", tag="chat")}}
+
 def build_document(settings: Settings, version: str = "", uploads: bool = False) -> Dict[str, Any]:
     """The OpenAPI 3.1 document of the REST API under these settings; ``uploads``: whether the
     application routes the upload endpoints."""
@@ -319,6 +349,12 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     add_block_docs(paths, components)
 
     # --- safeguarding: word filters (add below)
+    paths.update(_filter_paths())
+    components.update(_filter_schemas(settings))
+    for path, method in (("/api/conversations", "post"), ("/api/conversations/{conversationId}", "patch"),
+                         ("/api/conversations/{conversationId}/messages", "post"),
+                         ("/api/messages/{messageId}", "patch")):
+        paths[path][method]["responses"]["422"] = {"$ref": "#/components/responses/E422"}
 
     for path, item in paths.items():
         for method, op in item.items():

@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, blocks, moderation as mod, openapi, uploads as up
+from handlers import api, blocks, filters, moderation as mod, openapi, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
@@ -68,6 +68,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/conversations/%s/mutes/%s" % (ID, ID), blocks.MuteHandler, deps),
 
         # --- safeguarding: word filters (add below)
+        (r"/api/schools/%s/filters" % ID, filters.SchoolFiltersHandler, deps),
 
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),

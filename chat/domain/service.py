@@ -30,6 +30,7 @@ from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
+from chat.domain.safety.filter_actions import FilterActions
 from chat.domain.safety.moderation import ModerationActions
 from chat.domain.safety.policy_actions import PolicyActions
 from chat.domain.safety.rules import build_rules
@@ -90,6 +91,7 @@ class ChatService:
         self.blocks = BlockActions(self.core)
         # safeguarding: reports and moderation
         self.moderation = ModerationActions(self.core, self.messages)
+        self.filters = FilterActions(self.core)  # safeguarding: word filters
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -22,6 +22,7 @@ from chat.store.case_repo import Cases
 from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
+from chat.store.filter_repo import Filters
 from chat.store.message_repo import InsertOutcome, Messages
 from chat.store.policy_repo import Policies
 from chat.store.user_repo import Directory
@@ -53,6 +54,7 @@ class Store:
         self.blocks = Blocks(self.db)
 
         # --- safeguarding: word filters (add below)
+        self.filters = Filters(self.db)
 
 
     async def ensure_indexes(self) -> None:
@@ -71,6 +73,7 @@ class Store:
             self.blocks.create_indexes()
 
             # --- safeguarding: word filters (add below)
+            self.filters.create_indexes()
 
         await self.db.io(work)
 

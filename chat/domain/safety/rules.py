@@ -23,5 +23,7 @@ def build_rules(core: Core) -> List[SafetyRule]:
     rules.append(BlockRule(core))
 
     # --- safeguarding: word filters (add below)
+    from chat.domain.safety.filters import WordFilter  # here: each section's lines stay under its anchor
+    rules.append(WordFilter(core))
 
     return rules
