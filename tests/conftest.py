@@ -14,6 +14,7 @@ import tornado.websocket
 import ujson
 
 from chat.auth import mint_token
+from chat.clock import ManualClock
 from chat.ops.embedded import EmbeddedMongo
 from chat.ops.roster import import_roster
 from chat.runtime import Runtime, build_runtime
@@ -73,8 +74,16 @@ def settings(request: Any, tmp_path: Any) -> Settings:
 
 
 @pytest.fixture
-def runtime(io_loop: Any, settings: Settings, mongo_uri: str) -> Iterator[Runtime]:
-    rt = build_runtime(settings, mongo_uri)
+def clock() -> ManualClock:
+    """A clock that moves only when the test advances it."""
+    return ManualClock()
+
+
+@pytest.fixture
+def runtime(request: Any, io_loop: Any, settings: Settings, mongo_uri: str) -> Iterator[Runtime]:
+    """The test server; ``@pytest.mark.manual_clock`` builds it on the ``clock`` fixture."""
+    manual = request.getfixturevalue("clock") if request.node.get_closest_marker("manual_clock") else None
+    rt = build_runtime(settings, mongo_uri, clock=manual)
     io_loop.run_sync(rt.store.ensure_indexes)
     yield rt
     try:

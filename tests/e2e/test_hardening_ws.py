@@ -8,7 +8,7 @@ import gc
 import os
 import struct
 import weakref
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 from urllib.parse import urlparse
 
 import pytest
@@ -19,30 +19,12 @@ import ujson
 from chat.clock import ManualClock
 from chat.ratelimit import Limit, RateLimiter
 from chat.realtime import protocol as p
-from chat.runtime import Runtime, build_runtime
 from chat.settings import Settings
 from handlers.ws import ChatSocket
 from tests.conftest import Ws, token
 
-pytestmark = pytest.mark.usefixtures("school")
+pytestmark = [pytest.mark.usefixtures("school"), pytest.mark.manual_clock]  # the server runs on the clock fixture
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def runtime(io_loop: Any, settings: Settings, mongo_uri: str, clock: ManualClock) -> Iterator[Runtime]:
-    """The test server with the manual clock: token buckets refill only when a test says so."""
-    rt = build_runtime(settings, mongo_uri, clock=clock)
-    io_loop.run_sync(rt.store.ensure_indexes)
-    yield rt
-    try:
-        io_loop.run_sync(rt.close, timeout=10)
-        io_loop.run_sync(rt.store.drop_database, timeout=10)
-    finally:
-        rt.store.close()
 
 
 async def until(condition: Any, what: str, turns: int = 3000) -> None:

@@ -3,35 +3,16 @@ buckets, token expiry), driven by an injected clock: no test here waits for wall
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator
+from typing import Any
 
 import jwt
 import pytest
 
 from chat.clock import ManualClock
-from chat.runtime import Runtime, build_runtime
-from chat.settings import Settings
 from tests.conftest import Ws, token
 
-pytestmark = pytest.mark.usefixtures("school")
+pytestmark = [pytest.mark.usefixtures("school"), pytest.mark.manual_clock]  # the server runs on the clock fixture
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def runtime(io_loop: Any, settings: Settings, mongo_uri: str, clock: ManualClock) -> Iterator[Runtime]:
-    """The test server, built with the manual clock."""
-    rt = build_runtime(settings, mongo_uri, clock=clock)
-    io_loop.run_sync(rt.store.ensure_indexes)
-    yield rt
-    try:
-        io_loop.run_sync(rt.close, timeout=10)
-        io_loop.run_sync(rt.store.drop_database, timeout=10)
-    finally:
-        rt.store.close()
 
 
 async def barrier(*clients: Ws) -> None:

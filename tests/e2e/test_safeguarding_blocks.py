@@ -3,34 +3,14 @@ mode"), end to end through REST and sockets. Durations run on an injected Manual
 here waits for wall time."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Tuple
 
 import pytest
 
-from chat.clock import ManualClock
 from chat.domain.safety.blockbook import BlockBook
-from chat.runtime import Runtime, build_runtime
-from chat.settings import Settings
 
-pytestmark = pytest.mark.usefixtures("school")
+pytestmark = [pytest.mark.usefixtures("school"), pytest.mark.manual_clock]  # the server runs on the clock fixture
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def runtime(io_loop: Any, settings: Settings, mongo_uri: str, clock: ManualClock) -> Iterator[Runtime]:
-    """The test server, built with the manual clock."""
-    rt = build_runtime(settings, mongo_uri, clock=clock)
-    io_loop.run_sync(rt.store.ensure_indexes)
-    yield rt
-    try:
-        io_loop.run_sync(rt.close, timeout=10)
-        io_loop.run_sync(rt.store.drop_database, timeout=10)
-    finally:
-        rt.store.close()
 
 
 def code(result: Tuple[int, Dict[str, Any]]) -> Tuple[int, str]:

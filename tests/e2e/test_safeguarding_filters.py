@@ -2,38 +2,20 @@
 (messages and edits over REST and the socket, attachment names, conversation titles)."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
 from chat.clock import ManualClock
-from chat.runtime import Runtime, build_runtime
-from chat.settings import Settings
+from chat.runtime import Runtime
 
-pytestmark = pytest.mark.usefixtures("school")
+pytestmark = [pytest.mark.usefixtures("school"), pytest.mark.manual_clock]  # the server runs on the clock fixture
 
 LISTS = {"lists": [{"name": "Bullying", "action": "block", "terms": ["loser", "kill yourself"]},
                    {"name": "Worry", "action": "flag", "terms": ["sad", "ពិបាកចិត្ត"]}]}
 PATH = "/api/schools/s1/filters"
 BLOCKED = "not sent: contains words the school does not allow (list: Bullying)"
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def runtime(io_loop: Any, settings: Settings, mongo_uri: str, clock: ManualClock) -> Iterator[Runtime]:
-    """The test server, built with the manual clock (repeated blocks are counted in time)."""
-    rt = build_runtime(settings, mongo_uri, clock=clock)
-    io_loop.run_sync(rt.store.ensure_indexes)
-    yield rt
-    try:
-        io_loop.run_sync(rt.close, timeout=10)
-        io_loop.run_sync(rt.store.drop_database, timeout=10)
-    finally:
-        rt.store.close()
 
 
 async def set_lists(api: Any, body: Dict[str, Any] = LISTS) -> Dict[str, Any]:

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
-from chat.clock import ManualClock
 from chat.ops.roster import RosterError, import_roster, parse_roster
-from chat.runtime import Runtime, build_runtime
-from chat.settings import Settings
+from chat.runtime import Runtime
 from tests.conftest import BY_ID, Api, token
 
-pytestmark = pytest.mark.usefixtures("school")
+pytestmark = [pytest.mark.usefixtures("school"), pytest.mark.manual_clock]  # the server runs on the clock fixture
 
 LONG = 100 * 3600  # tokens that outlive the clock's jumps
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def runtime(io_loop: Any, settings: Settings, mongo_uri: str, clock: ManualClock) -> Iterator[Runtime]:
-    """The test server, built with the manual clock."""
-    rt = build_runtime(settings, mongo_uri, clock=clock)
-    io_loop.run_sync(rt.store.ensure_indexes)
-    yield rt
-    try:
-        io_loop.run_sync(rt.close, timeout=10)
-        io_loop.run_sync(rt.store.drop_database, timeout=10)
-    finally:
-        rt.store.close()
 
 
 def tok(user: str, **kw: Any) -> str:
