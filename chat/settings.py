@@ -202,6 +202,16 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "blocked messages by one sender within filter_repeat_minutes that record a flag for moderators (0: never)"),
     ("filter_repeat_minutes", "CHAT_FILTER_REPEAT_MINUTES", float, 10.0, "window of filter_repeat_blocks"),
 
+    # --- oversight: audit log (add below)
+
+    # --- oversight: access grants (add below)
+
+    # --- oversight: retention and holds (add below)
+
+    # --- oversight: export and erasure (add below)
+
+    # --- oversight: quiet hours (add below)
+
 ]
 
 # Settings never printed or logged as they are (see mask()): these, and any name ending in
@@ -347,6 +357,16 @@ RANGES: Dict[str, Range] = {
     "filter_cache_seconds": Range(0, 3600),
     "filter_repeat_blocks": Range(0, 1000),
     "filter_repeat_minutes": Range(0, 10_080, above=True),
+
+    # --- oversight: audit log (add below)
+
+    # --- oversight: access grants (add below)
+
+    # --- oversight: retention and holds (add below)
+
+    # --- oversight: export and erasure (add below)
+
+    # --- oversight: quiet hours (add below)
 
 }
 
@@ -502,6 +522,16 @@ class Settings:
     filter_cache_seconds: float = 5.0
     filter_repeat_blocks: int = 3
     filter_repeat_minutes: float = 10.0
+
+    # --- oversight: audit log (add below)
+
+    # --- oversight: access grants (add below)
+
+    # --- oversight: retention and holds (add below)
+
+    # --- oversight: export and erasure (add below)
+
+    # --- oversight: quiet hours (add below)
 
 
     def __repr__(self) -> str:  # secrets masked: a logged or printed Settings must not leak them

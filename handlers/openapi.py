@@ -356,6 +356,16 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
                          ("/api/messages/{messageId}", "patch")):
         paths[path][method]["responses"]["422"] = {"$ref": "#/components/responses/E422"}
 
+    # --- oversight: audit log (add below)
+
+    # --- oversight: access grants (add below)
+
+    # --- oversight: retention and holds (add below)
+
+    # --- oversight: export and erasure (add below)
+
+    # --- oversight: quiet hours (add below)
+
     for path, item in paths.items():
         for method, op in item.items():
             op["operationId"] = operation_id(method, path)

@@ -70,6 +70,16 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- safeguarding: word filters (add below)
         (r"/api/schools/%s/filters" % ID, filters.SchoolFiltersHandler, deps),
 
+        # --- oversight: audit log (add below)
+
+        # --- oversight: access grants (add below)
+
+        # --- oversight: retention and holds (add below)
+
+        # --- oversight: export and erasure (add below)
+
+        # --- oversight: quiet hours (add below)
+
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),
         (r"/api/.*", NotFoundHandler, deps),

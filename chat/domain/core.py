@@ -11,6 +11,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from chat.auth import Identity
 from chat.clock import Clock
+from chat.domain.oversight.audit import AuditLog
+from chat.domain.oversight.holds import HoldBook
 from chat.domain.safety.gate import SafetyGate
 from chat.errors import Forbidden, NotFound
 from chat.events import EventSink
@@ -37,6 +39,10 @@ class Core:
     online: Callable[[str], bool]
     #: every safeguarding rule, asked before what they govern (chat/domain/safety)
     safety: SafetyGate = dataclasses.field(default_factory=SafetyGate)
+    #: where staff actions are recorded (chat/domain/oversight/audit.py)
+    audit: AuditLog = dataclasses.field(default_factory=AuditLog)
+    #: legal holds every deleting path asks first (chat/domain/oversight/holds.py)
+    holds: HoldBook = dataclasses.field(default_factory=HoldBook)
 
     async def participant(self, ident: Identity, conversation_id: str) -> ConvState:
         """The conversation if the caller takes part in it, in the caller's token school

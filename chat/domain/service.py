@@ -28,6 +28,7 @@ from chat.domain.core import Core
 from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
+from chat.domain.oversight.audit import AuditLog
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
 from chat.domain.safety.filter_actions import FilterActions
@@ -74,7 +75,8 @@ class ChatService:
         if shared_seqs is not None:
             writer.use_shared_seqs(shared_seqs.reserve, shared_seqs.give_back)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
-                         writer=writer, flusher=flusher, online=online or (lambda _user_id: False))
+                         writer=writer, flusher=flusher, online=online or (lambda _user_id: False),
+                         audit=AuditLog(store.audit, clock))
         for rule in build_rules(self.core):
             self.core.safety.add(rule)
         counter = UnreadCounter(store, settings.unread_chunk, settings.unread_concurrency)
@@ -92,6 +94,16 @@ class ChatService:
         # safeguarding: reports and moderation
         self.moderation = ModerationActions(self.core, self.messages)
         self.filters = FilterActions(self.core)  # safeguarding: word filters
+
+        # --- oversight: audit log (add below)
+
+        # --- oversight: access grants (add below)
+
+        # --- oversight: retention and holds (add below)
+
+        # --- oversight: export and erasure (add below)
+
+        # --- oversight: quiet hours (add below)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

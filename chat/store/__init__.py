@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from chat.store.audit_repo import AuditEntries
 from chat.store.block_repo import Blocks
 from chat.store.case_repo import Cases
 from chat.store.conversation_repo import Conversations
@@ -56,6 +57,17 @@ class Store:
         # --- safeguarding: word filters (add below)
         self.filters = Filters(self.db)
 
+        # --- oversight: audit log (add below)
+        self.audit = AuditEntries(self.db)
+
+        # --- oversight: access grants (add below)
+
+        # --- oversight: retention and holds (add below)
+
+        # --- oversight: export and erasure (add below)
+
+        # --- oversight: quiet hours (add below)
+
 
     async def ensure_indexes(self) -> None:
         """Create every index; idempotent (safe at each start-up)."""
@@ -74,6 +86,17 @@ class Store:
 
             # --- safeguarding: word filters (add below)
             self.filters.create_indexes()
+
+            # --- oversight: audit log (add below)
+            self.audit.create_indexes()
+
+            # --- oversight: access grants (add below)
+
+            # --- oversight: retention and holds (add below)
+
+            # --- oversight: export and erasure (add below)
+
+            # --- oversight: quiet hours (add below)
 
         await self.db.io(work)
 

@@ -26,4 +26,10 @@ def build_rules(core: Core) -> List[SafetyRule]:
     from chat.domain.safety.filters import WordFilter  # here: each section's lines stay under its anchor
     rules.append(WordFilter(core))
 
+    # --- oversight: access grants (add below)
+
+    # --- oversight: quiet hours (add below)
+
+    # --- oversight: retention and holds (add below)
+
     return rules
