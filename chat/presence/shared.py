@@ -30,6 +30,7 @@ import ujson
 from chat.clock import Clock, Timer
 from chat.presence.backend import Announce
 from chat.presence.relation import ContactsOf, OnlineIndex, Presence
+from chat.presence.serial import SerialWork
 from chat.timeutil import now_ms
 
 log = logging.getLogger("chat.cluster.presence")
@@ -170,8 +171,7 @@ class SharedPresence:
         self._beaten = False
         self._missing: Dict[str, int] = {}
         self._loading = 0  # school snapshots being read
-        self._ops: "asyncio.Queue[Any]" = asyncio.Queue()
-        self._worker: Optional["asyncio.Task[None]"] = None
+        self._ops = SerialWork(self._run)  # in order: a user's open and close never overtake each other
         self._beat: Optional[Timer] = None
         self._schools: Dict[str, int] = {}
 
@@ -204,32 +204,24 @@ class SharedPresence:
         self._enqueue(("close", conn_id, presence, last_here))
 
     def _enqueue(self, op: Any) -> None:
-        # one worker, in order: an open and a close of one user never overtake each other
-        self._ops.put_nowait(op)
-        if self._worker is None:
-            self._worker = asyncio.ensure_future(self._work())
+        self._ops.put(op)
 
-    async def _work(self) -> None:
+    async def _run(self, op: Any) -> None:
+        presence = op[2]
         try:
-            while not self._ops.empty():
-                op = self._ops.get_nowait()
-                presence = op[2]
-                try:
-                    await (self._open(op[1], presence, op[3]) if op[0] == "open" else self._close(presence, op[3]))
-                except Exception as exc:  # Redis away: as in one process, local sockets only
-                    log.info("presence through redis failed (%s); told local sockets only", exc)
-                    if op[3]:  # the first socket here opened, or the last one closed
-                        self.announce(op[0] == "open", presence, self._local_peers(presence), None)
-                if op[0] == "close" and op[3]:
-                    self._unwant_school(presence.school)
-        finally:
-            self._worker = None
+            await (self._open(op[1], presence, op[3]) if op[0] == "open" else self._close(presence, op[3]))
+        except Exception as exc:  # Redis away: as in one process, local sockets only
+            log.info("presence through redis failed (%s); told local sockets only", exc)
+            if op[3]:  # the first socket here opened, or the last one closed
+                self.announce(op[0] == "open", presence, self._local_peers(presence), None)
+        if op[0] == "close" and op[3]:
+            self._unwant_school(presence.school)
 
     @property
     def pending(self) -> int:
         """Socket opens and closes not yet settled in Redis, and school snapshots being read
         (metrics, test barriers)."""
-        return self._ops.qsize() + (1 if self._worker is not None else 0) + self._loading
+        return self._ops.pending + self._loading
 
     def _keys(self, presence: Presence, node_id: str) -> list:
         return [self.prefix + "online:" + presence.user_id, self.prefix + "users:" + node_id,
@@ -399,12 +391,8 @@ class SharedPresence:
         after the TTL), stop the heartbeat and drop this node's key."""
         self.stop()
         await asyncio.sleep(0)  # the session closes the transport scheduled run first
-        worker = self._worker
-        if worker is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(worker), timeout)
-            except asyncio.TimeoutError:
-                log.warning("presence of %d sockets not settled at shutdown; the TTL will", self._ops.qsize())
+        if not await self._ops.settle(timeout):
+            log.warning("presence of %d sockets not settled at shutdown; the TTL will", self._ops.pending)
         try:
             client = self._client()
             await client.delete(self.prefix + "node:" + self.node_id)

@@ -1,0 +1,44 @@
+"""Work done one item at a time, in the order it was queued (a user's socket open and close
+must never overtake each other on their way to Redis)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Optional
+
+
+class SerialWork:
+    """A queue with at most one worker task, started when work arrives and gone when it is done."""
+
+    def __init__(self, run: Callable[[Any], Awaitable[None]]) -> None:
+        self._run = run
+        self._items: "asyncio.Queue[Any]" = asyncio.Queue()
+        self._worker: Optional["asyncio.Task[None]"] = None
+
+    def put(self, item: Any) -> None:
+        """Queue ``item``; ``run(item)`` is awaited after everything queued before it."""
+        self._items.put_nowait(item)
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while not self._items.empty():
+                await self._run(self._items.get_nowait())
+        finally:
+            self._worker = None
+
+    @property
+    def pending(self) -> int:
+        """Items queued, plus one while an item is being run."""
+        return self._items.qsize() + (1 if self._worker is not None else 0)
+
+    async def settle(self, timeout: float) -> bool:
+        """Wait until the queue is empty; False when ``timeout`` seconds passed first."""
+        worker = self._worker
+        if worker is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(worker), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
