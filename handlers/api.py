@@ -214,6 +214,14 @@ class UnreadHandler(ApiHandler):
         self.send(await self.runtime.service.markers.unread(ident))
 
 
+class MyClassesHandler(ApiHandler):
+    """``GET /api/classes/mine``: the caller's classes from the roster with their conversations."""
+
+    async def get(self) -> None:
+        ident = await self.identity()
+        self.send(await self.runtime.service.classes.mine(ident))
+
+
 class PresenceHandler(ApiHandler):
     """``GET /api/presence?classId=&role=``: online users the caller may see."""
 

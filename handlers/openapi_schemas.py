@@ -168,6 +168,12 @@ def schemas(settings: Settings) -> Dict[str, Schema]:
             "status": {"enum": ["ok", "degraded"]}, "storage": STR, "storageUp": BOOL,
             "uptimeSeconds": {"type": "number", "minimum": 0}, "connections": INT, "usersOnline": INT,
             "embeddedRestarts": INT}),
+        "MyClass": obj(["id", "name", "role", "teacherIds", "studentCount", "mayOpen", "conversations"], {
+            "id": STR, "name": STR, "role": {"enum": ["teacher", "student", "admin"]},
+            "teacherIds": {"type": "array", "items": STR}, "studentCount": INT,
+            "mayOpen": {"type": "boolean", "description": "the caller may open the class's conversations"},
+            "conversations": {"type": "array", "items": obj(["id", "type", "title"], {
+                "id": STR, "type": {"enum": ["class", "announcement"]}, "title": NSTR})}}),
         "DemoUser": obj(["id", "name", "role", "school"], {
             "id": STR, "name": STR, "role": {"enum": ROLES}, "school": STR}),
         # request bodies
@@ -177,8 +183,12 @@ def schemas(settings: Settings) -> Dict[str, Schema]:
                                "description": "required for direct (exactly one other user, 409 otherwise) "
                                               "and group"},
             "title": dict(trimmed(1, settings.max_title, "null"), description="required for group"),
-            "classId": dict(trimmed(1, MAX_ID, "null"), description="required for class and announcement")},
-            allOf=[_when_type(["direct"], ["participantIds"],
+            "classId": dict(trimmed(1, MAX_ID, "null"), description="required for class and announcement"),
+            "separate": {"type": ["boolean", "null"],
+                         "description": "class and announcement only: true makes another conversation beside "
+                                        "the class's existing one; otherwise asking again answers 200 with it"}},
+            allOf=[_when_type(["direct", "group"], [], {"separate": {"enum": [False, None]}}),
+                   _when_type(["direct"], ["participantIds"],
                               {"participantIds": {"type": "array", "minItems": 1, "maxItems": 2}}),
                    _when_type(["group"], ["participantIds", "title"],
                               {"participantIds": {"type": "array"}, "title": {"type": "string"}}),

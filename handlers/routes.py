@@ -42,6 +42,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/search", api.SearchHandler, deps),
         (r"/api/unread", api.UnreadHandler, deps),
         (r"/api/presence", api.PresenceHandler, deps),
+        (r"/api/classes/mine", api.MyClassesHandler, deps),
         (r"/api/demo/users", api.DemoUsersHandler, deps),
         (r"/api/demo/token", api.DemoTokenHandler, deps),
         (r"/api/openapi\.json", openapi.OpenApiHandler, {"runtime": runtime, "document": document}),

@@ -15,6 +15,7 @@ from chat.live.convcache import ConvState
 from chat.rules import policy, render
 from chat.rules.validation import ConversationPatch, NewConversation
 from chat.store import new_id
+from chat.store.docs import class_conversation_key
 from chat.timeutil import now_ms
 
 MUTE_FOREVER = 2 ** 62
@@ -84,7 +85,8 @@ class ConversationActions:
                 raise NotFound("no such class")
             if not policy.may_open_class_conversation(ident.user_id, ident.role, klass.get("teacherIds", [])):
                 raise Forbidden("only a teacher of the class or a school admin may do that")
-            key = "conv:" + conv_id
+            key = ("conv:" + conv_id if req.separate
+                   else class_conversation_key(ident.school, req.type, str(klass["id"])))
             members = [(ident.user_id, "owner")]
             members += [(t, "admin") for t in klass.get("teacherIds", []) if t != ident.user_id]
             members += [(s, "member") for s in klass.get("studentIds", []) if s != ident.user_id]
@@ -104,8 +106,21 @@ class ConversationActions:
         if created:
             await self._tell(state, [m[0] for m in members if m[0] != ident.user_id], joined=True)
         elif ident.user_id not in state.roles:
-            raise Forbidden("not a participant of this conversation")
+            if req.type not in ("class", "announcement"):
+                raise Forbidden("not a participant of this conversation")
+            await self._join_class_conversation(ident, state)
         return await self.view(ident, state), created
+
+    async def _join_class_conversation(self, ident: Identity, state: ConvState) -> None:
+        """A teacher of the class or a school admin asked for the class's conversation, which
+        someone else started: they join it as one of its admins (not a second, empty copy)."""
+        added = await self.core.store.conversations.add_members(state.id, [(ident.user_id, "admin")], now_ms(),
+                                                                read_upto=state.last_seq)
+        if added:
+            others = [u for u in state.roles if u != ident.user_id]
+            state.roles[ident.user_id] = "admin"
+            await self._tell(state, [ident.user_id], joined=True)
+            await self._tell(state, others, joined=False)
 
     # ------------------------------------------------------------------ read
     async def list(self, ident: Identity, type_: Optional[str], archived: Optional[bool], q: Optional[str],

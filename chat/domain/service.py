@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from chat.clock import Clock, SystemClock
+from chat.domain.classes import ClassActions
 from chat.domain.conversations import ConversationActions
 from chat.domain.core import Core
 from chat.domain.directory import DirectoryActions
@@ -84,6 +85,7 @@ class ChatService:
         self.markers = MarkerActions(self.core, counter)
         self.messages = MessageActions(self.core, counter, uploads)
         self.conversations = ConversationActions(self.core, self.directory, self.messages, self.markers)
+        self.classes = ClassActions(self.core)
         self.reactions = ReactionActions(self.core)
         self.searcher = SearchActions(self.core)
         self.syncer = SyncActions(self.core, self.recent)

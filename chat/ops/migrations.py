@@ -15,6 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
+from chat.store.docs import class_conversation_key
 from chat.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -43,8 +44,25 @@ def _v2_unread_ranges(db: Any) -> None:
                                      {"$set": {"unreadFrom": read, "unreadSeq": read, "unread": 0}})
 
 
+def _v3_class_keys(db: Any) -> None:
+    """2 -> 3: a class has one class conversation and one announcement conversation, found
+    again by a unique key. The oldest existing one of each takes that key; any later ones
+    (made when asking twice made a second) stay as separate conversations."""
+    claimed = {d["key"] for d in db["conversations"].find({"type": {"$in": ["class", "announcement"]}}, {"key": 1})
+               if str(d.get("key", "")).startswith("class:")}
+    docs = db["conversations"].find({"type": {"$in": ["class", "announcement"]}},
+                                    {"key": 1, "school": 1, "type": 1, "classId": 1, "createdAt": 1})
+    for doc in sorted(docs, key=lambda d: (int(d.get("createdAt") or 0), str(d["_id"]))):
+        if not doc.get("classId") or str(doc.get("key", "")).startswith("class:"):
+            continue
+        key = class_conversation_key(str(doc.get("school")), str(doc["type"]), str(doc["classId"]))
+        if key not in claimed:
+            db["conversations"].update_one({"_id": doc["_id"]}, {"$set": {"key": key}})
+            claimed.add(key)
+
+
 # version -> the step that produces it from the version before
-MIGRATIONS: Dict[int, Callable[[Any], None]] = {1: _v1_baseline, 2: _v2_unread_ranges}
+MIGRATIONS: Dict[int, Callable[[Any], None]] = {1: _v1_baseline, 2: _v2_unread_ranges, 3: _v3_class_keys}
 
 
 def stored_version(db: Any) -> Optional[int]:

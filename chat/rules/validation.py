@@ -254,6 +254,8 @@ class NewConversation:
     participant_ids: List[str]
     title: Optional[str]
     class_id: Optional[str]
+    #: a class or announcement conversation beside the class's existing one (asked explicitly)
+    separate: bool = False
 
 
 def parse_new_conversation(body: Any, settings: Settings) -> NewConversation:
@@ -264,7 +266,10 @@ def parse_new_conversation(body: Any, settings: Settings) -> NewConversation:
         raise BadRequest("participantIds must name the other user of a direct conversation")
     title = string(body, "title", required=kind == "group", max_len=settings.max_title)
     class_id = string(body, "classId", required=kind in ("class", "announcement"))
-    return NewConversation(kind, participants, title, class_id)  # type: ignore[arg-type]
+    separate = boolean(body, "separate")
+    if separate and kind not in ("class", "announcement"):
+        raise BadRequest("separate applies to class and announcement conversations only")
+    return NewConversation(kind, participants, title, class_id, bool(separate))  # type: ignore[arg-type]
 
 
 @dataclasses.dataclass

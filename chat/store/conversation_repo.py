@@ -66,6 +66,12 @@ class Conversations:
             return list(self.conversations.find({"_id": {"$in": ids}})) if ids else []
         return outs(await self._db.io(work))
 
+    async def of_class(self, class_id: str) -> List[Dict[str, Any]]:
+        """The class's class and announcement conversations (``classId`` is indexed; one
+        equality query per class: ``$in`` over it would scan)."""
+        fields = {"type": 1, "title": 1, "classId": 1, "school": 1, "key": 1, "createdAt": 1}
+        return outs(await self._db.io(lambda: list(self.conversations.find({"classId": class_id}, fields))))
+
     async def contact_groups(self) -> List[Dict[str, Any]]:
         """Every direct and group conversation's school and members (presence contacts);
         read once at start-up, then kept current from events."""

@@ -24,6 +24,12 @@ def seq_key(conversation_id: str, seq: int) -> str:
     return "%s:%012d" % (conversation_id, seq)
 
 
+def class_conversation_key(school: str, kind: str, class_id: str) -> str:
+    """The unique ``key`` of a class's one class (or announcement) conversation: asking for it
+    again finds it, as a direct pair's key does."""
+    return "class:%s:%s:%s" % (school, kind, class_id)
+
+
 def reaction_key(emoji: str, user_id: str) -> str:
     """How a reaction is kept in a message's ``reactionKeys`` (emojis never contain ``|``)."""
     return emoji + "|" + user_id

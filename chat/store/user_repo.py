@@ -132,6 +132,10 @@ class Directory:
             return taught + [c for c in self.classes.find({"studentIds": has(user_id)}) if c["_id"] not in seen]
         return outs(await self._db.io(work))
 
+    async def classes_of_school(self, school: str, limit: int) -> List[Dict[str, Any]]:
+        """A school's classes (``classes.school`` is indexed), at most ``limit`` of them."""
+        return outs(await self._db.io(lambda: list(self.classes.find({"school": school}).limit(limit))))
+
     async def moderator_ids(self, school: str) -> List[str]:
         """The school's moderators: its admins and the users the roster marks ``safeguarding``
         (two equality queries on the school's users)."""
