@@ -203,7 +203,7 @@ def _paths() -> Dict[str, Dict[str, Schema]]:
             200: _json(_list("OnlineUser"), "online users")}, [400], params=[
                 _query("classId", TEXT, "only this class"), role])},
         "/api/classes/mine": {"get": _op("The caller's classes from the roster, each with its conversations", {
-            200: _json(obj(["classes"], {"classes": {"type": "array", "items": ref("MyClass")}}),
+            200: _json(_data(obj(["classes"], {"classes": {"type": "array", "items": ref("MyClass")}})),
                        "by name; an admin: every class of the school")}, [])},
         "/api/demo/users": {"get": _op("Demo users (demo mode, loopback clients only)", {
             200: _json(_list("DemoUser"), "the demo school's users")}, [404], auth=False, tag="demo")},
