@@ -54,7 +54,7 @@ class SchoolPolicy:
         return cls(direct if direct in STUDENT_DIRECT else default.student_direct,
                    groups if groups in STUDENT_GROUPS else default.student_groups,
                    bool(admins) if admins is not None else default.students_may_message_admins,
-                   bool(notice) if notice is not None else default.review_notice)
+                   review_notice=bool(notice) if notice is not None else default.review_notice)
 
     def stored(self) -> Dict[str, Any]:
         """The fields as stored (the boolean as 0/1: storage writes no booleans by update)."""
