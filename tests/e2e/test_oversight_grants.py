@@ -130,6 +130,12 @@ async def test_an_admin_reads_a_conversation_only_under_a_grant_and_never_writes
     for sock in members:  # the participants are not told: no system message, no push
         for event in ("message:new", "conversation:changed", "conversation:joined", "marker:moved"):
             await sock.none(event)
+    # a grant gives no socket subscription: the holder's socket gets nothing of the conversation
+    holder = await ws("a1", tok=tok("a1"))
+    await api.send("st2", conv["id"], "a new one")  # published before the answer
+    await members[0].expect("message:new", lambda f: f["data"]["text"] == "a new one")
+    for event in ("message:new", "conversation:joined", "conversation:changed"):
+        await holder.none(event)
 
 
 @pytest.mark.gen_test
