@@ -205,6 +205,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     # --- oversight: audit log (add below)
 
     # --- oversight: access grants (add below)
+    ("oversight_minutes", "CHAT_OVERSIGHT_MINUTES", float, 60.0,
+     "minutes an oversight grant lets a school admin or safeguarding lead read one conversation"),
 
     # --- oversight: retention and holds (add below)
 
@@ -361,6 +363,7 @@ RANGES: Dict[str, Range] = {
     # --- oversight: audit log (add below)
 
     # --- oversight: access grants (add below)
+    "oversight_minutes": Range(0, 10_080, above=True),
 
     # --- oversight: retention and holds (add below)
 
@@ -526,6 +529,7 @@ class Settings:
     # --- oversight: audit log (add below)
 
     # --- oversight: access grants (add below)
+    oversight_minutes: float = 60.0
 
     # --- oversight: retention and holds (add below)
 

@@ -362,6 +362,8 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     # --- oversight: audit log (add below)
 
     # --- oversight: access grants (add below)
+    from handlers.openapi_oversight import add_grant_docs  # it builds on this module's helpers
+    add_grant_docs(paths, components)
 
     # --- oversight: retention and holds (add below)
 

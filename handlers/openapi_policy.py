@@ -20,6 +20,9 @@ def policy_schemas() -> Dict[str, Schema]:
                                          "removed); staff_only: only staff create groups"},
         "studentsMayMessageAdmins": dict(BOOL, description="whether students may start a direct conversation "
                                                            "with an admin or add one to a group"),
+        # oversight: the review notice
+        "reviewNotice": dict(BOOL, description="whether every conversation view carries reviewNotice: "
+                                               "\"This school may review conversations.\" (default true)"),
     }
     return {
         "SchoolPolicy": obj(list(props), props, additionalProperties=False),

@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, blocks, filters, moderation as mod, openapi, uploads as up
+from handlers import api, blocks, filters, moderation as mod, openapi, oversight, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
@@ -74,6 +74,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- oversight: audit log (add below)
 
         # --- oversight: access grants (add below)
+        (r"/api/oversight/grants", oversight.GrantsHandler, deps),
 
         # --- oversight: retention and holds (add below)
 

@@ -9,6 +9,8 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.safety.gate import Start
+from chat.domain.safety.policy_doc import REVIEW_NOTICE
+from chat.domain.safety.school_policy import policy_rule
 from chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat.events import Audience
 from chat.live.convcache import ConvState
@@ -28,6 +30,12 @@ class ConversationActions:
         self.directory = directory
         self.messages = messages
         self.markers = markers
+        self._policies = policy_rule(core).policies  # oversight: the review notice
+
+    async def _notice(self, school: str) -> Optional[str]:
+        """The review notice every conversation view carries while the school's policy asks
+        for it (oversight: its moderators may read any conversation under a grant)."""
+        return REVIEW_NOTICE if (await self._policies.get(school)).review_notice else None
 
     # ------------------------------------------------------------------ views
     async def view(self, ident: Identity, state: ConvState) -> Dict[str, Any]:
@@ -36,7 +44,9 @@ class ConversationActions:
         mine = [m for m in members if m["userId"] == ident.user_id]
         await self.markers.catch_up(mine, {state.id: state.last_seq})
         users = await self.directory.users(m["userId"] for m in members)
-        return render.conversation(state.as_doc(), mine[0] if mine else None, members, users, self.core.online)
+        view = render.conversation(state.as_doc(), mine[0] if mine else None, members, users, self.core.online)
+        view["reviewNotice"] = await self._notice(state.school)
+        return view
 
     async def _tell(self, state: ConvState, user_ids: Iterable[str], joined: bool) -> None:
         """Push the conversation to each receiver as that receiver sees it."""
@@ -47,8 +57,9 @@ class ConversationActions:
         users = await self.directory.users(m["userId"] for m in members)
         by_user = {m["userId"]: m for m in members}
         doc = state.as_doc()
+        notice = await self._notice(state.school)
         for uid in targets:
-            view = render.conversation(doc, by_user.get(uid), members, users)
+            view = dict(render.conversation(doc, by_user.get(uid), members, users), reviewNotice=notice)
             if joined:
                 self.core.events.conversation_joined(view, Audience.one(state.school, uid))
             else:
@@ -157,12 +168,13 @@ class ConversationActions:
             if m["userId"] == ident.user_id:
                 m = memberships.get(m["conversationId"], m)  # the caught-up one
             by_conv.setdefault(m["conversationId"], []).append(m)
-        views = [render.conversation(c, memberships[c["id"]], by_conv.get(c["id"], []), users, self.core.online)
-                 for c in page]
+        notice = await self._notice(ident.school)
+        views = [dict(render.conversation(c, memberships[c["id"]], by_conv.get(c["id"], []), users,
+                                          self.core.online), reviewNotice=notice) for c in page]
         return views, len(convs) > offset + limit
 
     async def get(self, ident: Identity, conversation_id: str) -> Dict[str, Any]:
-        return await self.view(ident, await self.core.participant(ident, conversation_id))
+        return await self.view(ident, await self.core.reader(ident, conversation_id, "view"))
 
     async def member_ids(self, ident: Identity, conversation_id: str) -> List[str]:
         """The participants of a conversation the caller is in (403/404 otherwise)."""

@@ -11,7 +11,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from chat.auth import Identity
 from chat.clock import Clock
-from chat.domain.oversight.audit import AuditLog
+from chat.domain.oversight.audit import AuditAction, AuditLog
+from chat.domain.oversight.grant_book import GrantBook
 from chat.domain.oversight.holds import HoldBook
 from chat.domain.safety.gate import SafetyGate
 from chat.errors import Forbidden, NotFound
@@ -43,12 +44,31 @@ class Core:
     audit: AuditLog = dataclasses.field(default_factory=AuditLog)
     #: legal holds every deleting path asks first (chat/domain/oversight/holds.py)
     holds: HoldBook = dataclasses.field(default_factory=HoldBook)
+    #: oversight access grants the read paths honour (chat/domain/oversight/grants.py)
+    grants: GrantBook = dataclasses.field(default_factory=GrantBook)
 
     async def participant(self, ident: Identity, conversation_id: str) -> ConvState:
         """The conversation if the caller takes part in it, in the caller's token school
         (a membership in another school's conversation is invisible); 404 unknown, 403
         otherwise."""
         state = await self.cache.get(conversation_id)
+        if state.school != ident.school or ident.user_id not in state.roles:
+            raise Forbidden("not a participant of this conversation")
+        return state
+
+    async def reader(self, ident: Identity, conversation_id: str, what: str) -> ConvState:
+        """The conversation if the caller may READ it: a participant (as :meth:`participant`),
+        or someone of its school holding an oversight grant for it now, whose read is then
+        recorded as ``what`` (history, search, receipts, attachment, view). Read paths only:
+        every write keeps asking :meth:`participant`."""
+        state = await self.cache.get(conversation_id)
+        if state.school == ident.school and ident.user_id not in state.roles:
+            grant = await self.grants.active(ident.user_id, conversation_id)
+            if grant is not None and grant.get("school") == state.school:
+                await self.audit.record(ident.user_id, AuditAction.GRANT_READ, state.school,
+                                        {"conversationId": state.id},
+                                        {"reason": grant["reason"], "grantId": grant["id"], "what": what})
+                return state
         if state.school != ident.school or ident.user_id not in state.roles:
             raise Forbidden("not a participant of this conversation")
         return state
@@ -67,6 +87,14 @@ class Core:
         if msg is None:
             raise NotFound("no such message")
         return msg, await self.participant(ident, msg["conversationId"])
+
+    async def readable_message(self, ident: Identity, message_id: str, what: str
+                               ) -> Tuple[Dict[str, Any], ConvState]:
+        """A message of a conversation the caller may read (see :meth:`reader`)."""
+        msg = await self.store.messages.get(message_id)
+        if msg is None:
+            raise NotFound("no such message")
+        return msg, await self.reader(ident, msg["conversationId"], what)
 
     async def live_docs(self, conversation_ids: Iterable[str]) -> List[Dict[str, Any]]:
         """Conversation documents, with the live fields of cached ones."""

@@ -47,7 +47,7 @@ class MarkerActions:
 
     async def receipts(self, ident: Identity, message_id: str) -> Dict[str, Any]:
         """Per other participant: delivered/read with the time its marker last moved."""
-        msg, state = await self.core.message(ident, message_id)
+        msg, state = await self.core.readable_message(ident, message_id, "receipts")
         if msg.get("deletedAt") is not None:
             raise NotFound("the message was deleted")  # nothing to report receipts of
         members = await self.core.store.conversations.memberships_of([state.id])

@@ -84,7 +84,7 @@ class MessageActions:
         """A page by seq, ascending. Without ``after``: the newest before ``before`` and
         ``next`` is the ``before`` of the older page. With ``after``: the oldest after it and
         ``next`` is the ``after`` of the newer page."""
-        await self.core.participant(ident, conversation_id)
+        await self.core.reader(ident, conversation_id, "history")
         docs = await self.core.store.messages.history(conversation_id, before, after, limit + 1)
         has_more = len(docs) > limit
         if has_more:
@@ -100,7 +100,7 @@ class MessageActions:
         """The page around ``seq`` (search results jump there): ascending, at most ``limit``,
         ``seq`` included, about half older. Returns (page, older exist, the ``before`` cursor of
         the older page, newer exist)."""
-        await self.core.participant(ident, conversation_id)
+        await self.core.reader(ident, conversation_id, "history")
         messages = self.core.store.messages
         older_count = limit // 2
         older = await messages.history(conversation_id, seq + 1, None, older_count + 2)

@@ -49,7 +49,7 @@ class SearchActions:
     async def _search(self, ident: Identity, q: str, conversation_id: Optional[str], limit: int
                       ) -> List[Dict[str, Any]]:
         if conversation_id:
-            convs = [(await self.core.participant(ident, conversation_id)).as_doc()]
+            convs = [(await self.core.reader(ident, conversation_id, "search")).as_doc()]
         else:
             _memberships, convs = await self.core.my_memberships(ident)
         needle = search_text(q)

@@ -30,6 +30,8 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.oversight.audit import AuditLog
+from chat.domain.oversight.grant_book import StoredGrants
+from chat.domain.oversight.grants import GrantActions
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
 from chat.domain.safety.filter_actions import FilterActions
@@ -47,7 +49,7 @@ from chat.live.writer import MessageWriter, SharedSeqs
 from chat.metrics import Metrics
 from chat.settings import Settings
 from chat.store import Store
-from chat.uploads import UploadsService
+from chat.uploads import MessageCarried, UploadsService
 
 
 class ChatService:
@@ -100,6 +102,10 @@ class ChatService:
         # --- oversight: audit log (add below)
 
         # --- oversight: access grants (add below)
+        self.core.grants = StoredGrants(store.grants, clock)
+        self.grants = GrantActions(self.core, self.core.grants)
+        if uploads is not None and isinstance(uploads.carried, MessageCarried):
+            uploads.carried.reader = self.grants.attachment_reader  # granted reads of attachments
 
         # --- oversight: retention and holds (add below)
 

@@ -24,6 +24,7 @@ from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
 from chat.store.filter_repo import Filters
+from chat.store.grant_repo import Grants
 from chat.store.message_repo import InsertOutcome, Messages
 from chat.store.policy_repo import Policies
 from chat.store.user_repo import Directory
@@ -61,6 +62,7 @@ class Store:
         self.audit = AuditEntries(self.db)
 
         # --- oversight: access grants (add below)
+        self.grants = Grants(self.db)
 
         # --- oversight: retention and holds (add below)
 
@@ -91,6 +93,7 @@ class Store:
             self.audit.create_indexes()
 
             # --- oversight: access grants (add below)
+            self.grants.create_indexes()
 
             # --- oversight: retention and holds (add below)
 

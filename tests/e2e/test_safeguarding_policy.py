@@ -16,7 +16,8 @@ from tests.e2e.test_cluster import REDIS, cluster, connect, run, subscribed  # n
 pytestmark = pytest.mark.usefixtures("school")
 
 POLICY = "/api/schools/s1/policy"
-DEFAULT = {"studentDirect": "any", "studentGroups": "allowed", "studentsMayMessageAdmins": True}
+DEFAULT = {"studentDirect": "any", "studentGroups": "allowed", "studentsMayMessageAdmins": True,
+           "reviewNotice": True}
 
 
 async def put(api: Any, body: Dict[str, Any], user: str = "a1") -> Dict[str, Any]:

@@ -4,7 +4,8 @@ read, and which conversations it governs (pure: no storage, no I/O).
 ``studentDirect`` is whom a student may start a direct conversation with, ``studentGroups``
 whether (and how) students take part in groups, ``studentsMayMessageAdmins`` whether a student
 may open a direct conversation with an admin or add one to a group. Staff may always message
-anyone of their school.
+anyone of their school. ``reviewNotice`` (oversight): every conversation view carries
+:data:`REVIEW_NOTICE` (the school's moderators may read any conversation under a grant).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from chat.vocab import ConversationType, Role, is_staff
 
 STUDENT_DIRECT = ("any", "classmates", "staff_only", "none")
 STUDENT_GROUPS = ("allowed", "supervised", "staff_only")
-FIELDS = ("studentDirect", "studentGroups", "studentsMayMessageAdmins")
+FIELDS = ("studentDirect", "studentGroups", "studentsMayMessageAdmins", "reviewNotice")
 
 NO_ADMINS = "students may not message the school's admins directly"
 NO_DIRECT = "students may not start direct conversations"
@@ -25,6 +26,7 @@ STAFF_ONLY_DIRECT = "students may start direct conversations with staff only"
 CLASSMATES_DIRECT = "students may start direct conversations only with their classmates and staff"
 STAFF_ONLY_GROUPS = "only staff may create groups"
 SUPERVISED_GROUPS = "every group with students must keep a member of staff"
+REVIEW_NOTICE = "This school may review conversations."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,7 @@ class SchoolPolicy:
     student_direct: str = "any"
     student_groups: str = "allowed"
     students_may_message_admins: bool = True
+    review_notice: bool = True  # oversight: the notice every conversation view carries
 
     @classmethod
     def defaults(cls, settings: Settings) -> "SchoolPolicy":
@@ -47,19 +50,22 @@ class SchoolPolicy:
         direct = doc.get("studentDirect")
         groups = doc.get("studentGroups")
         admins = doc.get("studentsMayMessageAdmins")
+        notice = doc.get("reviewNotice")
         return cls(direct if direct in STUDENT_DIRECT else default.student_direct,
                    groups if groups in STUDENT_GROUPS else default.student_groups,
-                   bool(admins) if admins is not None else default.students_may_message_admins)
+                   bool(admins) if admins is not None else default.students_may_message_admins,
+                   review_notice=bool(notice) if notice is not None else default.review_notice)
 
     def stored(self) -> Dict[str, Any]:
         """The fields as stored (the boolean as 0/1: storage writes no booleans by update)."""
         return {"studentDirect": self.student_direct, "studentGroups": self.student_groups,
-                "studentsMayMessageAdmins": int(self.students_may_message_admins)}
+                "studentsMayMessageAdmins": int(self.students_may_message_admins),
+                "reviewNotice": int(self.review_notice)}
 
     def view(self) -> Dict[str, Any]:
         """The policy as clients see it."""
         return {"studentDirect": self.student_direct, "studentGroups": self.student_groups,
-                "studentsMayMessageAdmins": self.students_may_message_admins}
+                "studentsMayMessageAdmins": self.students_may_message_admins, "reviewNotice": self.review_notice}
 
     @property
     def lenient(self) -> bool:
@@ -87,6 +93,10 @@ class SchoolPolicy:
             if not isinstance(body["studentsMayMessageAdmins"], bool):
                 raise BadRequest("studentsMayMessageAdmins must be true or false")
             out = dataclasses.replace(out, students_may_message_admins=body["studentsMayMessageAdmins"])
+        if "reviewNotice" in body:
+            if not isinstance(body["reviewNotice"], bool):
+                raise BadRequest("reviewNotice must be true or false")
+            out = dataclasses.replace(out, review_notice=body["reviewNotice"])
         return out
 
     # ------------------------------------------------------------------ what it allows
