@@ -104,8 +104,10 @@ class ChatService:
         # --- oversight: access grants (add below)
         self.core.grants = StoredGrants(store.grants, clock)
         self.grants = GrantActions(self.core, self.core.grants)
-        if uploads is not None and isinstance(uploads.carried, MessageCarried):
-            uploads.carried.reader = self.grants.attachment_reader  # granted reads of attachments
+        if uploads is not None:
+            if isinstance(uploads.carried, MessageCarried):
+                uploads.carried.use_reader(self.grants.attachment_reader)  # granted reads of attachments
+            uploads.use_admin_look(self.grants.admin_file_look)  # an admin's look at a carried file
 
         # --- oversight: retention and holds (add below)
 

@@ -88,6 +88,10 @@ class MessageCarried:
         self._seam = seam
         self.reader: Optional[Reader] = None
 
+    def use_reader(self, reader: Reader) -> None:
+        """Let ``reader`` decide for callers who do not take part in the conversation."""
+        self.reader = reader
+
     async def __call__(self, meta: Dict[str, Any], ident: Identity) -> bool:
         if not meta.get("clientMsgId") or not meta.get("conversationId"):
             return False

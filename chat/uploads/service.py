@@ -44,13 +44,23 @@ def render(doc: Dict[str, Any]) -> Dict[str, Any]:
             "createdAt": iso(doc.get("createdAt"))}
 
 
-async def may_download(meta: Optional[Dict[str, Any]], ident: Identity, carried: Carried) -> bool:
+#: told when a school admin opens a file carried into a conversation (the look is recorded)
+Look = Callable[[Dict[str, Any], Identity], Awaitable[None]]
+
+
+async def may_download(meta: Optional[Dict[str, Any]], ident: Identity, carried: Carried,
+                       look: Optional[Look] = None) -> bool:
     """The download rule. The uploader, and a school admin (the school's audit), always; anyone
     else of the school while a live message in a conversation they take part in carries it
-    (never after that message was deleted); other schools never."""
+    (never after that message was deleted); other schools never. An admin's look at a file
+    carried into a conversation is told to ``look`` (the audit log records it)."""
     if meta is None or meta.get("school") != ident.school:
         return False
-    if meta.get("ownerId") == ident.user_id or ident.role == "admin":
+    if meta.get("ownerId") == ident.user_id:
+        return True
+    if ident.role == "admin":
+        if look is not None and meta.get("conversationId"):
+            await look(meta, ident)
         return True
     if meta.get("deletedAt") is not None or meta.get("attachedAt") is None:
         return False
@@ -113,6 +123,7 @@ class UploadsService:
         self.work_dir = work_dir
         self.images = ImageWorker.from_settings(settings, work_dir)  # decodes in worker processes
         self.carried: Carried = carried or _never
+        self._look: Optional[Look] = None
         self._run = run
         self._allowed = policy.allowed_types(settings.upload_types)
         self._take_send_token = take_send_token or self._own_limiter(settings)
@@ -239,12 +250,16 @@ class UploadsService:
         fields.update(path=path, sha256=digest, size=size)
         return fields
 
+    def use_admin_look(self, look: Look) -> None:
+        """Tell ``look`` of each school admin's look at a file carried into a conversation."""
+        self._look = look
+
     # ------------------------------------------------------------------ finding
     async def get_authorized(self, ident: Identity, upload_id: str) -> Dict[str, Any]:
         """The upload if ``ident`` may download it; ``NotFound`` otherwise (existence is not
         revealed to anyone else)."""
         meta = await self.repo.get(upload_id)
-        if not await may_download(meta, ident, self.carried):
+        if not await may_download(meta, ident, self.carried, self._look):
             raise NotFound("no such upload")
         return meta  # type: ignore[return-value]
 

@@ -265,6 +265,26 @@ async def test_attachments_of_the_conversation_open_under_a_grant(api, runtime, 
 
 
 @pytest.mark.gen_test
+async def test_a_school_admins_look_at_a_file_of_a_conversation_it_is_not_in_is_recorded(api, runtime, base_url):
+    conv = await group(api)
+    _, up = await upload(api, tok("st1"), PDF, "essay.pdf", "application/pdf")
+    msg = await api.send("st1", conv["id"], "my essay", attachments=[{"uploadId": up["data"]["id"]}])
+    resp = await fetch(base_url, msg["attachments"][0]["url"], "a1")  # admins open every file of the school
+    assert resp.code == 200 and resp.body == PDF
+    (entry,) = [e for e in await audit(runtime, "a1") if e["action"] == "oversight.read"]
+    assert entry["target"] == {"conversationId": conv["id"]}
+    assert entry["detail"]["what"] == "attachment" and entry["detail"]["grantId"] is None
+    assert entry["detail"]["uploadId"] == up["data"]["id"] and "my essay" not in str(entry)
+    # the uploader's own look, and an admin's look at a file of its own conversation, are not
+    assert (await fetch(base_url, msg["attachments"][0]["url"], "st1")).code == 200
+    mine = await api.conversation("a1", "group", ["st1"], title="Office")
+    _, up2 = await upload(api, tok("st1"), PDF + b"2", "form.pdf", "application/pdf")
+    msg2 = await api.send("st1", mine["id"], "form", attachments=[{"uploadId": up2["data"]["id"]}])
+    assert (await fetch(base_url, msg2["attachments"][0]["url"], "a1")).code == 200
+    assert len([e for e in await audit(runtime) if e["action"] == "oversight.read"]) == 1
+
+
+@pytest.mark.gen_test
 async def test_every_conversation_view_carries_the_review_notice_unless_the_policy_turns_it_off(api, ws):
     conv = await group(api)
     _, policy = await api.get("/api/schools/s1/policy", tok("st1"))

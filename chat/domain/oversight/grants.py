@@ -95,3 +95,18 @@ class GrantActions:
         except (Forbidden, NotFound):
             return False
         return True
+
+    async def admin_file_look(self, meta: Dict[str, Any], ident: Identity) -> None:
+        """A school admin opened a file carried into a conversation (admins may open every
+        file of their school): when they do not take part in that conversation, the look is
+        recorded as a read under oversight."""
+        try:
+            state = await self.core.cache.get(str(meta["conversationId"]))
+        except NotFound:
+            return
+        if state.school != ident.school or ident.user_id in state.roles:
+            return
+        await self.core.audit.record(ident.user_id, AuditAction.GRANT_READ, state.school,
+                                     {"conversationId": state.id},
+                                     {"what": "attachment", "grantId": None, "uploadId": str(meta.get("id")),
+                                      "reason": "a school admin opened a file of the school"})
