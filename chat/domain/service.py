@@ -29,6 +29,7 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.oversight.audit import AuditLog
+from chat.domain.oversight.audit_actions import AuditActions
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
 from chat.domain.safety.filter_actions import FilterActions
@@ -96,6 +97,7 @@ class ChatService:
         self.filters = FilterActions(self.core)  # safeguarding: word filters
 
         # --- oversight: audit log (add below)
+        self.audit = AuditActions(self.core)
 
         # --- oversight: access grants (add below)
 
