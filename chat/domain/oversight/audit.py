@@ -36,8 +36,9 @@ from chat.domain.oversight.audit_chain import GENESIS, seal
 from chat.errors import Unavailable
 from chat.store.audit_repo import AuditEntries
 
-#: inserts one append tries before it gives up (each refused one means another process appended)
-MAX_ATTEMPTS = 16
+#: inserts one append tries before it answers unavailable (each refused one means another process
+#: appended meanwhile: a bound on how long another node's burst can hold this one back)
+MAX_ATTEMPTS = 64
 
 
 class AuditAction(str, enum.Enum):
