@@ -35,7 +35,8 @@ def audit_schemas() -> Dict[str, Schema]:
 
 def audit_paths() -> Dict[str, Dict[str, Schema]]:
     """``GET /api/audit``."""
-    time_text = {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}
+    # a date-time, or empty (as if absent): not a string schema, so _query adds the empty case
+    time_text = {"anyOf": [{"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}]}
     return {"/api/audit": {"get": _op(
         "The school's audit log, newest first (the school's admins only; entries of the token's school)",
         {200: _json(ref("AuditPage"), "a page of entries")}, [400, 403], params=[

@@ -71,7 +71,7 @@ def test_plain_values_hash_as_storage_answers_them():
     assert plain({"ok": True, "no": False, "n": 2.0, "f": 0.5, "t": (1, 2), "w": Word.X, 3: "k"}) == \
         {"ok": 1, "no": 0, "n": 2, "f": 0.5, "t": [1, 2], "w": "x.y", "3": "k"}
     assert type(plain(Word.X)) is str
-    assert plain(float("nan")) == "nan"
+    assert plain(float("nan")) == "nan" and plain(2 ** 70) == str(2 ** 70)
 
 
 def test_an_intact_chain_verifies():

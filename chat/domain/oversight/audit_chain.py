@@ -39,8 +39,8 @@ HASHED = ("school", "at", "actor", "action", "target", "detail", "prev")
 def plain(value: Any) -> Any:
     """``value`` as the JSON the entry is stored and hashed as, so what storage answers later
     hashes the same: booleans as 0/1 (the storage rules keep booleans out), integral floats
-    as integers, tuples as lists, keys as strings, anything else (and NaN/infinity) as its
-    string."""
+    as integers, tuples as lists, keys as strings, anything else (NaN, infinity, an integer
+    past 64 bits) as its string."""
     if value is None or type(value) is str:
         return value
     if isinstance(value, str):
@@ -48,7 +48,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
+        return int(value) if -2 ** 63 <= value < 2 ** 63 else str(value)  # BSON holds 64 bits
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
