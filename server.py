@@ -7,6 +7,7 @@
     school-chat check-config [--config FILE]
     school-chat backup OUT.tar.gz
     school-chat restore IN.tar.gz
+    school-chat audit verify [--school S] | audit export --school S --format csv|jsonl [--output FILE]
     school-chat --version
 
 (`python server.py ...` is the same program from a source checkout.) Every option is also an
@@ -390,6 +391,13 @@ def db_command(argv: List[str]) -> int:
     return run(argv)
 
 
+def audit_command(argv: List[str]) -> int:
+    """``audit verify`` / ``audit export`` (chat/ops/audit_cli.py)."""
+    from chat.ops.audit_cli import audit_command as run
+
+    return run(argv)
+
+
 COMMANDS: Dict[str, Callable[[List[str]], int]] = {
     "serve": serve_command,
     "token": token_command,
@@ -398,6 +406,7 @@ COMMANDS: Dict[str, Callable[[List[str]], int]] = {
     "backup": backup_command,
     "restore": restore_command,
     "db": db_command,
+    "audit": audit_command,
 }
 
 

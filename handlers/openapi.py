@@ -360,6 +360,9 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
         paths[path][method]["responses"]["422"] = {"$ref": "#/components/responses/E422"}
 
     # --- oversight: audit log (add below)
+    from handlers.openapi_audit import audit_paths, audit_schemas  # it builds on this module's helpers
+    paths.update(audit_paths())
+    components.update(audit_schemas())
 
     # --- oversight: access grants (add below)
     from handlers.openapi_oversight import add_grant_docs  # it builds on this module's helpers

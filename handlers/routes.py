@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, blocks, filters, moderation as mod, openapi, oversight, uploads as up
+from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
@@ -72,6 +72,7 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/schools/%s/filters" % ID, filters.SchoolFiltersHandler, deps),
 
         # --- oversight: audit log (add below)
+        (r"/api/audit", audit.AuditHandler, deps),
 
         # --- oversight: access grants (add below)
         (r"/api/oversight/grants", oversight.GrantsHandler, deps),

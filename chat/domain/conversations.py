@@ -8,6 +8,7 @@ from chat.domain.core import Core
 from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
+from chat.domain.oversight.audit import AuditAction
 from chat.domain.safety.gate import Start
 from chat.domain.safety.policy_doc import REVIEW_NOTICE
 from chat.domain.safety.school_policy import policy_rule
@@ -19,6 +20,7 @@ from chat.rules.validation import ConversationPatch, NewConversation
 from chat.store import new_id
 from chat.store.docs import class_conversation_key
 from chat.timeutil import now_ms
+from chat.vocab import is_staff
 
 MUTE_FOREVER = 2 ** 62
 
@@ -222,6 +224,11 @@ class ConversationActions:
         if len(set(state.roles) | set(user_ids)) > self.core.settings.max_participants:
             raise Conflict("at most %d participants" % self.core.settings.max_participants)
         await self.core.safety.check_join(ident, state, user_ids)
+        joining = sorted(set(user_ids) - set(state.roles))
+        if joining and is_staff(ident.role):  # staff changing who is in: recorded first (oversight/audit.py)
+            await self.core.audit.record(ident.user_id, AuditAction.PARTICIPANT_ADD, state.school,
+                                         {"conversationId": state.id},
+                                         {"userIds": joining, "role": ident.role, "conversationType": state.type})
         added = await self.core.store.conversations.add_members(conversation_id, [(u, "member") for u in user_ids],
                                                                 now_ms(), read_upto=state.last_seq)
         if added:
@@ -243,6 +250,10 @@ class ConversationActions:
             raise NotFound("not a participant")
         await self.core.safety.check_leave(ident, state, user_id)
         users = await self.core.store.directory.get_users([user_id])
+        if not leaving and is_staff(ident.role):  # recorded before anything changes (oversight/audit.py)
+            await self.core.audit.record(ident.user_id, AuditAction.PARTICIPANT_REMOVE, state.school,
+                                         {"conversationId": state.id, "userId": user_id},
+                                         {"role": ident.role, "conversationType": state.type})
         if leaving:
             text = "%s left" % ident.name
         else:

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from chat.auth import Identity
 from chat.domain.core import Core
+from chat.domain.oversight.audit import AuditAction
 from chat.domain.safety.gate import Post
 from chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat.events import Audience
@@ -141,6 +142,12 @@ class MessageActions:
         if not policy.may_delete(msg, ident.user_id, ident.role, state.type, state.roles.get(ident.user_id),
                                  same_school):
             raise Forbidden("you may not delete this message")
+        if msg["senderId"] != ident.user_id and msg.get("deletedAt") is None:
+            # someone else's message: recorded before it is deleted (chat/domain/oversight/audit.py)
+            await self.core.audit.record(ident.user_id, AuditAction.MESSAGE_DELETE, state.school,
+                                         {"messageId": msg["id"], "conversationId": state.id},
+                                         {"seq": msg["seq"], "authorId": msg["senderId"], "role": ident.role,
+                                          "conversationType": state.type})
         return await self.soft_delete(ident, msg, state)
 
     async def soft_delete(self, ident: Identity, msg: Dict[str, Any], state: ConvState) -> Dict[str, Any]:

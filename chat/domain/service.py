@@ -30,6 +30,7 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.oversight.audit import AuditLog
+from chat.domain.oversight.audit_actions import AuditActions
 from chat.domain.oversight.grant_book import StoredGrants
 from chat.domain.oversight.grants import GrantActions
 from chat.domain.reactions import ReactionActions
@@ -100,6 +101,7 @@ class ChatService:
         self.filters = FilterActions(self.core)  # safeguarding: word filters
 
         # --- oversight: audit log (add below)
+        self.audit = AuditActions(self.core)
 
         # --- oversight: access grants (add below)
         self.core.grants = StoredGrants(store.grants, clock)

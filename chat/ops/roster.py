@@ -15,6 +15,7 @@ import json
 from typing import Any, Dict, List, Tuple
 
 from chat.auth import ROLES
+from chat.domain.oversight.audit import AuditAction, AuditLog
 from chat.store import Store
 from chat.timeutil import now_ms
 
@@ -99,10 +100,28 @@ def parse_roster(content: str, filename: str = "") -> Tuple[List[Dict[str, Any]]
     return users, classes
 
 
-async def import_roster(store: Store, users: List[Dict[str, Any]], classes: List[Dict[str, Any]]) -> Dict[str, int]:
-    """Upsert users and classes; re-importing updates and never duplicates."""
+async def import_roster(store: Store, users: List[Dict[str, Any]], classes: List[Dict[str, Any]],
+                        actor: str = "roster") -> Dict[str, int]:
+    """Upsert users and classes; re-importing updates and never duplicates. Each school it
+    touches gets an audit entry (counts, by ``actor``) first: an import that cannot be recorded
+    does not happen (chat/domain/oversight/audit.py)."""
+    audit = AuditLog(store.audit)
+    for school, counts in sorted(_per_school(users, classes).items()):
+        await audit.record(actor, AuditAction.ROSTER_IMPORT, school, {"school": school}, counts)
     now = now_ms()
     new_users = await store.directory.upsert_users(users, now)
     new_classes = await store.directory.upsert_classes(classes, now)
     await store.directory.bump_roster_version()  # running servers reload their class index
     return {"users": len(users), "newUsers": new_users, "classes": len(classes), "newClasses": new_classes}
+
+
+def _per_school(users: List[Dict[str, Any]], classes: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
+    """What an import brings to each school: users, safeguarding-team members, classes (counts only)."""
+    counts: Dict[str, Dict[str, int]] = {}
+    for user in users:
+        row = counts.setdefault(user["school"], {"users": 0, "safeguarding": 0, "classes": 0})
+        row["users"] += 1
+        row["safeguarding"] += 1 if user.get("safeguarding") else 0
+    for klass in classes:
+        counts.setdefault(klass["school"], {"users": 0, "safeguarding": 0, "classes": 0})["classes"] += 1
+    return counts

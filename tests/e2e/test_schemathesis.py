@@ -90,6 +90,10 @@ def config(ids: Dict[str, List[str]]) -> str:
     lines += ["[phases.stateful.inference]", 'algorithms = ["location-headers"]', ""]
     lines += ["[[operations]]", 'include-path = "/api/uploads"', 'include-method = "POST"',
               "checks.positive_data_acceptance.enabled = false", ""]
+    # the audit log is for the school's admins only (the caller, a teacher, gets 403 for all of it):
+    # its operation is fuzzed as the school's admin
+    lines += ["[[operations]]", 'include-path = "/api/audit"',
+              'headers = { Authorization = "Bearer %s" }' % token("a1"), ""]
     lines.append("[parameters]")
     for param, name in bindings.items():
         lines.append('"%s" = { dictionary = "%s", probability = 0.6 }' % (param, name))
