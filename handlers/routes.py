@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, blocks, filters, moderation as mod, openapi, uploads as up
+from handlers import api, blocks, filters, moderation as mod, openapi, retention, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
@@ -75,6 +75,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- oversight: access grants (add below)
 
         # --- oversight: retention and holds (add below)
+        (r"/api/schools/%s/retention" % ID, retention.SchoolRetentionHandler, deps),
+        (r"/api/holds", retention.HoldsHandler, deps),
+        (r"/api/holds/users/%s" % ID, retention.HoldHandler, {"runtime": runtime, "kind": "user"}),
+        (r"/api/holds/conversations/%s" % ID, retention.HoldHandler, {"runtime": runtime, "kind": "conversation"}),
 
         # --- oversight: export and erasure (add below)
 

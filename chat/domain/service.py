@@ -29,6 +29,9 @@ from chat.domain.directory import DirectoryActions
 from chat.domain.markers import MarkerActions
 from chat.domain.messages import MessageActions
 from chat.domain.oversight.audit import AuditLog
+from chat.domain.oversight.holds import HoldActions, HoldBook
+from chat.domain.oversight.retention import RetentionActions
+from chat.domain.oversight.retention_sweep import RetentionSweeper
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
 from chat.domain.safety.filter_actions import FilterActions
@@ -76,7 +79,7 @@ class ChatService:
             writer.use_shared_seqs(shared_seqs.reserve, shared_seqs.give_back)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
                          writer=writer, flusher=flusher, online=online or (lambda _user_id: False),
-                         audit=AuditLog(store.audit, clock))
+                         audit=AuditLog(store.audit, clock), holds=HoldBook(store.holds))
         for rule in build_rules(self.core):
             self.core.safety.add(rule)
         counter = UnreadCounter(store, settings.unread_chunk, settings.unread_concurrency)
@@ -100,6 +103,9 @@ class ChatService:
         # --- oversight: access grants (add below)
 
         # --- oversight: retention and holds (add below)
+        self.retention = RetentionActions(self.core)
+        self.holds = HoldActions(self.core)
+        self.retention_sweeper = RetentionSweeper(self.core, uploads, metrics)
 
         # --- oversight: export and erasure (add below)
 
