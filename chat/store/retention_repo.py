@@ -22,7 +22,7 @@ LEASE_ID = "sweep"
 
 #: what a tombstone keeps of a message (and what the sweep reads to decide)
 PAGE_FIELDS = {"conversationId": 1, "seq": 1, "senderId": 1, "createdAt": 1, "attachments": 1, "deletedAt": 1,
-               "deletedBy": 1, "purgedAt": 1, "heldAt": 1, "type": 1}
+               "deletedBy": 1, "deletedReason": 1, "purgedAt": 1, "heldAt": 1, "type": 1}
 
 
 class RetentionStore:
@@ -104,16 +104,20 @@ class RetentionStore:
         return outs(await self._db.io(lambda: list(self.messages.find({"_id": {"$in": keys}}, PAGE_FIELDS))))
 
     async def purge(self, messages: Sequence[Dict[str, Any]], reason: str, now: int) -> List[str]:
-        """Replace the content of these messages by a tombstone (seq, sender, times and
-        ``deletedReason`` stay; text, attachments, mentions and reactions go) and delete their
-        edits and reactions. Returns the ids purged (one already purged is skipped)."""
+        """Replace the content of these messages by a tombstone and delete their edits and
+        reactions: seq, sender and times stay, with ``deletedReason`` (``reason`` for one still
+        shown, else why it was deleted); text, attachments, mentions and reactions go. Returns
+        the ids purged (one already purged is skipped)."""
         def work() -> List[str]:
             done: List[str] = []
             for msg in messages:
                 deleted_at = msg.get("deletedAt")
-                fields: Dict[str, Any] = {"text": None, "textLower": "", "attachments": [], "mentions": [], "reactionKeys": [],
+                fields: Dict[str, Any] = {
+                          "text": None, "textLower": "", "attachments": [], "mentions": [], "reactionKeys": [],
                           "deletedAt": deleted_at if deleted_at is not None else now,
-                          "deletedReason": reason, "purgedAt": now, "heldAt": None, "updatedAt": now}
+                          # one already deleted stays "deleted" for its readers: they saw it go
+                          "deletedReason": reason if deleted_at is None else (msg.get("deletedReason") or "deleted"),
+                          "purgedAt": now, "heldAt": None, "updatedAt": now}
                 changed = self.messages.update_one({"_id": ObjectId(msg["id"]), "purgedAt": UNSET},
                                                    {"$set": fields})
                 if changed.modified_count:

@@ -354,9 +354,15 @@ class RetentionSweeper:
             cached.last_message = dict(cached.last_message, preview=None, deleted=1)
             cached.dirty = True
             self.core.flusher.schedule()
-        if msg.get("deletedAt") is None and cached is not None:
-            self.core.events.message_deleted({"messageId": msg["id"], "conversationId": msg["conversationId"],
-                                              "seq": msg["seq"], "reason": reason}, cached.audience())
+        if msg.get("deletedAt") is not None:
+            return  # its readers already see it deleted: nothing they see changes
+        try:
+            state = cached or await self.core.cache.get(msg["conversationId"])
+        except ChatError:  # the conversation is gone
+            return
+        # also what tells the kept sync pages of this process that the conversation changed
+        self.core.events.message_deleted({"messageId": msg["id"], "conversationId": msg["conversationId"],
+                                          "seq": msg["seq"], "reason": reason}, state.audience())
 
 
 def _before(school: str) -> str:
