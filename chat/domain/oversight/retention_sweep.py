@@ -87,6 +87,7 @@ class RetentionSweeper:
         self._timer: Any = None
         self._task: Optional["asyncio.Task[None]"] = None
         self._stopped = True
+        self._leased = False  # whether this node ever took the lease (only then is there one to give up)
         self._next_school = ""  # schools are taken in turn across passes
         self._next_pending = ""  # and pending deletions: a large hold never starves the schools
 
@@ -132,8 +133,11 @@ class RetentionSweeper:
         if self._timer is not None:
             self._timer.cancel()
         await self.settled()
+        if not self._leased:
+            return
         try:
             await self.repo.release_lease(self.node_id)
+            self._leased = False
         except ChatError:
             pass
 
@@ -147,6 +151,7 @@ class RetentionSweeper:
         ttl = int(max(60.0, 3 * self.interval) * 1000)
         if not await self.repo.take_lease(self.node_id, self._now(), ttl):
             return False
+        self._leased = True
         budget = Budget(settings.retention_tick_batches)
         done = Pass()
         # pending deletions get at most half of the pass (what holds keep is read again each pass)
