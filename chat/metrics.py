@@ -56,6 +56,18 @@ class Metrics:
         self._closes = Counter("chat_socket_closes", "Sockets the server closed, by reason", ["reason"], registry=r)
         for reason in ("slow_consumer", "rate_limit"):
             self._closes.labels(reason=reason)  # present (at 0) before the first one
+        # --- oversight: retention and holds (add below)
+        self._retention_passes = Counter("chat_retention_sweeps", "Retention sweeps this node ran", registry=r)
+        self._retention_deleted = Counter("chat_retention_deleted", "What retention sweeps deleted, by kind "
+                                          "(message: content left as a tombstone; file: an upload's bytes)",
+                                          ["kind"], registry=r)
+        self._retention_kept = Counter("chat_retention_kept", "Due deletions a sweep skipped, by what kept them "
+                                       "(hold: a legal hold; case: a moderation case's evidence), counted each sweep",
+                                       ["by"], registry=r)
+        for kind in ("message", "file"):
+            self._retention_deleted.labels(kind=kind)
+        for by in ("hold", "case"):
+            self._retention_kept.labels(by=by)
         if process:
             ProcessCollector(registry=r)  # process_resident_memory_bytes, process_open_fds, ...
         self.bind(stats, embedded_restarts)
@@ -97,6 +109,14 @@ class Metrics:
     def rate_limit_closed(self) -> None:
         """A socket was closed after rate_strikes rate-limited frames in a row."""
         self._closes.labels(reason="rate_limit").inc()
+
+    def retention_pass(self, messages: int, files: int, kept_hold: int, kept_case: int) -> None:
+        """One retention sweep ran: what it deleted and what holds and cases kept (counts only)."""
+        self._retention_passes.inc()
+        self._retention_deleted.labels(kind="message").inc(messages)
+        self._retention_deleted.labels(kind="file").inc(files)
+        self._retention_kept.labels(by="hold").inc(kept_hold)
+        self._retention_kept.labels(by="case").inc(kept_case)
 
     # -- exposition ---------------------------------------------------------------------------
     def render(self) -> bytes:

@@ -70,6 +70,7 @@ class Runtime:
         read what handshakes need into memory before the first one arrives."""
         await self.broker.start()
         await self.presence_backend.start()
+        self.service.retention_sweeper.start()  # oversight: retention and holds
         try:
             await self.service.start()
             await self.presence.people.ready()
@@ -79,6 +80,7 @@ class Runtime:
     async def close(self) -> None:
         """Finish queued sends and write everything written behind (at shutdown)."""
         try:
+            await self.service.retention_sweeper.stop()  # oversight: retention and holds
             await self.service.close()
         finally:
             self.uploads.images.close()

@@ -209,6 +209,16 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "minutes an oversight grant lets a school admin or safeguarding lead read one conversation"),
 
     # --- oversight: retention and holds (add below)
+    ("retention_message_days", "CHAT_RETENTION_MESSAGE_DAYS", int, 0,
+     "default school retention: days a message's content is kept before the sweep leaves a tombstone (0: forever)"),
+    ("retention_case_days", "CHAT_RETENTION_CASE_DAYS", int, 90,
+     "default school retention: days the evidence of a moderation case is kept after the case is resolved"),
+    ("retention_sweep_interval", "CHAT_RETENTION_SWEEP_INTERVAL", float, 300.0,
+     "seconds between retention sweeps (0: never sweep)"),
+    ("retention_batch", "CHAT_RETENTION_BATCH", int, 50,
+     "messages one retention storage call reads or purges (it holds nx-27017's single lock that long)"),
+    ("retention_tick_batches", "CHAT_RETENTION_TICK_BATCHES", int, 200,
+     "batches one retention sweep does at most; the rest waits for the next sweep (resumes from the cursor)"),
 
     # --- oversight: export and erasure (add below)
 
@@ -366,6 +376,11 @@ RANGES: Dict[str, Range] = {
     "oversight_minutes": Range(0, 10_080, above=True),
 
     # --- oversight: retention and holds (add below)
+    "retention_message_days": Range(0, 36500),
+    "retention_case_days": Range(0, 36500),
+    "retention_sweep_interval": Range(0, 7 * _DAY),
+    "retention_batch": Range(1, 1000),
+    "retention_tick_batches": Range(1, 100_000),
 
     # --- oversight: export and erasure (add below)
 
@@ -532,6 +547,11 @@ class Settings:
     oversight_minutes: float = 60.0
 
     # --- oversight: retention and holds (add below)
+    retention_message_days: int = 0
+    retention_case_days: int = 90
+    retention_sweep_interval: float = 300.0
+    retention_batch: int = 50
+    retention_tick_batches: int = 200
 
     # --- oversight: export and erasure (add below)
 

@@ -369,6 +369,8 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     add_grant_docs(paths, components)
 
     # --- oversight: retention and holds (add below)
+    from handlers.openapi_retention import add_retention_docs  # it builds on this module's helpers
+    add_retention_docs(paths, components)
 
     # --- oversight: export and erasure (add below)
 

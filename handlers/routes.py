@@ -8,7 +8,7 @@ import tornado.web
 
 from chat.runtime import Runtime
 from chat.vocab import Marker
-from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, uploads as up
+from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
@@ -78,6 +78,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/oversight/grants", oversight.GrantsHandler, deps),
 
         # --- oversight: retention and holds (add below)
+        (r"/api/schools/%s/retention" % ID, retention.SchoolRetentionHandler, deps),
+        (r"/api/holds", retention.HoldsHandler, deps),
+        (r"/api/holds/users/%s" % ID, retention.HoldHandler, {"runtime": runtime, "kind": "user"}),
+        (r"/api/holds/conversations/%s" % ID, retention.HoldHandler, {"runtime": runtime, "kind": "conversation"}),
 
         # --- oversight: export and erasure (add below)
 

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.oversight.audit import AuditAction
+from chat.domain.oversight.retention import own_delete
 from chat.domain.safety.gate import Post
 from chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat.events import Audience
@@ -165,6 +166,8 @@ class MessageActions:
             state.dirty = True
             self.core.flusher.schedule()
         self.core.events.message_deleted(result, state.audience())
+        if msg["senderId"] == ident.user_id:  # a member's own delete: its content goes unless a hold keeps it
+            await own_delete(self.core, msg, state)
         if self.uploads is not None:
             await message_deleted(self.uploads, msg)
         if policy.counts_as_unread(msg, ""):

@@ -33,6 +33,9 @@ from chat.domain.oversight.audit import AuditLog
 from chat.domain.oversight.audit_actions import AuditActions
 from chat.domain.oversight.grant_book import StoredGrants
 from chat.domain.oversight.grants import GrantActions
+from chat.domain.oversight.holds import HoldActions, HoldBook
+from chat.domain.oversight.retention import RetentionActions
+from chat.domain.oversight.retention_sweep import RetentionSweeper
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
 from chat.domain.safety.filter_actions import FilterActions
@@ -80,7 +83,7 @@ class ChatService:
             writer.use_shared_seqs(shared_seqs.reserve, shared_seqs.give_back)
         self.core = Core(settings=settings, store=store, events=self.events, clock=clock, cache=cache,
                          writer=writer, flusher=flusher, online=online or (lambda _user_id: False),
-                         audit=AuditLog(store.audit, clock))
+                         audit=AuditLog(store.audit, clock), holds=HoldBook(store.holds))
         for rule in build_rules(self.core):
             self.core.safety.add(rule)
         counter = UnreadCounter(store, settings.unread_chunk, settings.unread_concurrency)
@@ -112,6 +115,9 @@ class ChatService:
             uploads.use_admin_look(self.grants.admin_file_look)  # an admin's look at a carried file
 
         # --- oversight: retention and holds (add below)
+        self.retention = RetentionActions(self.core)
+        self.holds = HoldActions(self.core)
+        self.retention_sweeper = RetentionSweeper(self.core, uploads, metrics)
 
         # --- oversight: export and erasure (add below)
 

@@ -25,8 +25,10 @@ from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
 from chat.store.filter_repo import Filters
 from chat.store.grant_repo import Grants
+from chat.store.hold_repo import Holds
 from chat.store.message_repo import InsertOutcome, Messages
 from chat.store.policy_repo import Policies
+from chat.store.retention_repo import RetentionStore
 from chat.store.user_repo import Directory
 
 __all__ = ["Store", "Directory", "Conversations", "Messages", "InsertOutcome", "new_id", "ping_uri",
@@ -65,6 +67,8 @@ class Store:
         self.grants = Grants(self.db)
 
         # --- oversight: retention and holds (add below)
+        self.retention = RetentionStore(self.db)
+        self.holds = Holds(self.db)
 
         # --- oversight: export and erasure (add below)
 
@@ -96,6 +100,8 @@ class Store:
             self.grants.create_indexes()
 
             # --- oversight: retention and holds (add below)
+            self.retention.create_indexes()
+            self.holds.create_indexes()
 
             # --- oversight: export and erasure (add below)
 

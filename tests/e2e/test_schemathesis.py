@@ -62,7 +62,7 @@ async def seed(api: Api, runtime: Any) -> Dict[str, List[str]]:
             "classes": ["c1", "c2", "cx"], "cases": [case["data"]["caseId"]]}
 
 
-def config(ids: Dict[str, List[str]]) -> str:
+def config(ids: Dict[str, List[str]], admin: str = "") -> str:
     """A schemathesis.toml: dictionaries of existing ids bound to the matching parameters."""
     def values(items: List[str]) -> str:
         return "[%s]" % ", ".join('"%s"' % item for item in items)
@@ -90,10 +90,10 @@ def config(ids: Dict[str, List[str]]) -> str:
     lines += ["[phases.stateful.inference]", 'algorithms = ["location-headers"]', ""]
     lines += ["[[operations]]", 'include-path = "/api/uploads"', 'include-method = "POST"',
               "checks.positive_data_acceptance.enabled = false", ""]
-    # the audit log is for the school's admins only (the caller, a teacher, gets 403 for all of it):
-    # its operation is fuzzed as the school's admin
-    lines += ["[[operations]]", 'include-path = "/api/audit"',
-              'headers = { Authorization = "Bearer %s" }' % token("a1"), ""]
+    # the audit log, legal holds and retention are for the school's admins only (the caller, a
+    # teacher, gets 403 for all of it): those routes are fuzzed as the school's admin
+    lines += ["[[operations]]", 'include-path-regex = "^/api/(audit|holds|schools/.+/retention)"',
+              'headers = { Authorization = "Bearer %s" }' % (admin or token("a1")), ""]
     lines.append("[parameters]")
     for param, name in bindings.items():
         lines.append('"%s" = { dictionary = "%s", probability = 0.6 }' % (param, name))
@@ -108,7 +108,7 @@ async def test_schemathesis_finds_nothing(api: Api, base_url: str, settings: Any
                                           runtime: Any) -> None:
     ids = await seed(api, runtime)
     config_path = tmp_path / "schemathesis.toml"
-    config_path.write_text(config(ids), encoding="utf-8")
+    config_path.write_text(config(ids, token("a1", settings)), encoding="utf-8")
     report = tmp_path / "junit.xml"
     args = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config_path), "--no-color",
             "run", base_url + "/api/openapi.json",
