@@ -145,8 +145,11 @@ test("the moderation slice: the queue by filter, pushes, the case on screen and 
     { type: "moderation/detail", detail: { case: kase(2, "open"), reports: [], actions: [], message: { id: "m2", conversationId: "c1", seq: 5 },
       context: [{ id: "m2", conversationId: "c1", seq: 5, deleted: false }] } });
   assert.equal(s.moderation.detail.case.id, 2);
-  s = reduce(s, { type: "message/deleted", conversationId: "c1", seq: 5 });
-  assert.equal(s.moderation.detail.context[0].deleted, true);
+  const pushed = reduce(s, { type: "message/deleted", conversationId: "c1", seq: 5 });
+  assert.equal(pushed.moderation.detail.context[0].deleted, true);
+  s = reduce(s, { type: "moderation/acted", case: kase(2, "open"), record: { actorName: "Ada", action: "remove_message", status: null } });
+  assert.equal(s.moderation.detail.message.deleted, true, "my removal shows without reading the case again");
+  assert.deepEqual(s.moderation.detail.actions.map((a) => a.action), ["remove_message"]);
   s = reduce(s, { type: "moderation/case", case: kase(2, "resolved") });
   assert.deepEqual(queue(s.moderation).map((c) => c.id), [3, 1], "a resolved case leaves the open queue");
   assert.equal(s.moderation.detail.case.status, "resolved");

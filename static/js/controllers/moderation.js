@@ -116,9 +116,13 @@ export class ModerationController {
     this.dispatch({ type: "moderation/error", text: "" });
     try {
       const updated = (await this.api.patch(`/api/moderation/cases/${encodeURIComponent(id)}`, body)).data;
+      const me = this.state.me;
       this.dispatch({ type: "moderation/case", case: updated });
+      this.dispatch({ type: "moderation/acted", case: updated, record: { actorId: me.id, actorName: me.name,
+        action: body.action || null, status: body.status || null, note: body.note || null,
+        hours: body.action === "mute_author" ? body.hours || 24 : null, at: new Date().toISOString() } });
       $("mod-live").textContent = "Done.";
-      await Promise.all([this.loadCase(id), this.probe()]);
+      await this.probe();
     } catch (err) {
       this.dispatch({ type: "moderation/error", text: `That did not work: ${err.message}` });
     } finally {
@@ -133,7 +137,10 @@ export class ModerationController {
     this.dispatch({ type: "moderation/case", case: c });
     if (this.slice.shown && !known) $("mod-live").textContent = `New case: ${c.subjectName}`;
     await this.probe();
-    if (this.slice.selected === c.id && !this.slice.busy) await this.loadCase(c.id);
+    // a new report on the case on screen: read it again for the report (another moderator's
+    // change shows in the case itself; each read of a case is an audited access)
+    const d = this.slice.detail;
+    if (d && d.case.id === c.id && c.reportCount > d.reports.length && !this.slice.busy) await this.loadCase(c.id);
   }
 
   wire() {

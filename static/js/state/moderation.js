@@ -46,6 +46,17 @@ export function moderationReducer(slice = INITIAL, action) {
     case "moderation/detail":
       if (slice.selected !== action.detail.case.id) return slice;
       return { ...slice, detail: action.detail, cases: { ...slice.cases, [action.detail.case.id]: action.detail.case } };
+    case "moderation/acted": {
+      // my change, answered: recorded on the case on screen without reading it again (each read
+      // of a case is an audited access)
+      const d = slice.detail;
+      if (!d || d.case.id !== action.case.id) return slice;
+      const a = action.record;
+      const removed = a.action === "remove_message" && d.message;
+      const context = removed ? d.context.map((m) => (m.id === d.message.id ? { ...m, deleted: true } : m)) : d.context;
+      return { ...slice, detail: { ...d, case: action.case, context, actions: [...d.actions, a],
+        message: removed ? { ...d.message, deleted: true } : d.message } };
+    }
     case "moderation/busy":
       return slice.busy === action.busy ? slice : { ...slice, busy: action.busy };
     case "moderation/error":

@@ -23,12 +23,16 @@ export class ReportDialog {
     this.dialog = $("report-dialog");
     this.target = null;
     this.opener = null;  // the control focus returns to
+    this.openerKey = null;  // ...or its message, rebuilt meanwhile (it now says "Reported")
     $("report-reasons").append(...REPORT_REASONS.map(([value, label]) => el("label", { class: "reason" },
       el("input", { type: "radio", name: "report-reason", value, "data-testid": "report-reason" }), ` ${label}`)));
     $("report-send").addEventListener("click", (ev) => { ev.preventDefault(); this.submit(); });
     this.dialog.addEventListener("close", () => {
+      const again = this.openerKey && document.querySelector(`#message-list [data-key="${CSS.escape(this.openerKey)}"]`);
       if (this.opener && this.opener.isConnected) this.opener.focus();
+      else if (again) again.focus();
       this.opener = null;
+      this.openerKey = null;
     });
   }
 
@@ -36,6 +40,8 @@ export class ReportDialog {
   open(target, name, kind) {
     this.target = target;
     this.opener = document.activeElement;
+    const row = this.opener && this.opener.closest ? this.opener.closest("#message-list [data-key]") : null;
+    this.openerKey = row ? row.dataset.key : null;
     $("report-heading").textContent = kind === "message" ? `Report a message from ${name}` : `Report ${name}`;
     for (const r of document.querySelectorAll("input[name=report-reason]")) r.checked = false;
     $("report-note").value = "";
