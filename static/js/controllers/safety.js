@@ -125,7 +125,7 @@ export class SafetyController {
     $("blocked-empty").hidden = list.length > 0;
     $("blocked-list").replaceChildren(...list.map((b) => el("li", { class: "blocked", "data-testid": "blocked-person", dataset: { user: b.userId } },
       el("span", { class: "name", text: b.name || b.userId }), el("span", { class: "role", text: b.role || "" }),
-      el("button", { type: "button", "data-testid": "unblock", dataset: { action: "unblock", user: b.userId },
+      el("button", { type: "button", "data-testid": "unblock", dataset: { action: "unblock", person: b.userId },
         "aria-label": `Unblock ${b.name || b.userId}`, text: "Unblock" }))));
   }
 
@@ -134,14 +134,14 @@ export class SafetyController {
     $("people-list").addEventListener("click", (ev) => {
       const btn = ev.target.closest("button[data-action]");
       if (!btn) return;
-      const { action, user, name } = btn.dataset;
-      if (action === "report-user") this.reportUser(user, name);
-      else if (action === "block") this.block(user);
-      else if (action === "unblock") this.unblock(user);
+      const { action, person, name } = btn.dataset;
+      if (action === "report-user") this.reportUser(person, name);
+      else if (action === "block") this.block(person);
+      else if (action === "unblock") this.unblock(person);
     });
     $("blocked-list").addEventListener("click", (ev) => {
       const btn = ev.target.closest("button[data-action=unblock]");
-      if (btn) this.unblock(btn.dataset.user);
+      if (btn) this.unblock(btn.dataset.person);
     });
     $("blocked-open").addEventListener("click", () => {
       $("blocked-error").textContent = "";

@@ -87,14 +87,14 @@ function personActions(p, state) {
   const box = el("span", { class: "person-actions" });
   const reported = safety.reportedUsers[p.userId];
   box.append(el("button", { type: "button", class: "link", "data-testid": "report-user", disabled: reported ? true : null,
-    dataset: { action: "report-user", user: p.userId, name }, "aria-label": reported ? `${name} reported` : `Report ${name}`,
+    dataset: { action: "report-user", person: p.userId, name }, "aria-label": reported ? `${name} reported` : `Report ${name}`,
     text: reported ? "Reported" : "Report" }));
   const studentToStaff = state.me.role === "student" && isStaff(p.userRole);
   if (isBlocked(safety, p.userId)) {
-    box.append(el("button", { type: "button", class: "link", "data-testid": "unblock", dataset: { action: "unblock", user: p.userId },
+    box.append(el("button", { type: "button", class: "link", "data-testid": "unblock", dataset: { action: "unblock", person: p.userId },
       "aria-label": `Unblock ${name}`, text: "Unblock" }));
   } else if (!studentToStaff) {
-    box.append(el("button", { type: "button", class: "link", "data-testid": "block", dataset: { action: "block", user: p.userId },
+    box.append(el("button", { type: "button", class: "link", "data-testid": "block", dataset: { action: "block", person: p.userId },
       "aria-label": `Block ${name}`, text: "Block" }));
   }
   const error = safety.personErrors[p.userId];

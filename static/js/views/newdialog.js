@@ -85,12 +85,13 @@ export class NewConversationDialog {
   onKind() {
     const kind = this.kind();
     const group = kind === "group";
-    const forClass = kind === "class" || kind === "announcement" || !kind;
+    const forClass = kind === "class" || kind === "announcement";
     $("new-title").hidden = !group && !forClass;
     $("new-title").placeholder = forClass ? "Title (the class name if empty)" : "Group title";
     $("new-title").setAttribute("aria-label", forClass ? "Title" : "Group title");
     $("class-pick").hidden = !forClass;
-    for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = forClass;
+    // nothing the policy lets me start: only the note stays
+    for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = forClass || !kind;
     if (!group && this.picked.size > 1) {
       // a direct message has one other person: keep the first picked
       const [first] = this.picked;
