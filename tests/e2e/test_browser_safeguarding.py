@@ -8,6 +8,7 @@ polls it). Each test puts back the policy and filters it changed (the demo serve
 the module)."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -279,5 +280,43 @@ def test_no_serious_accessibility_violations_on_the_report_dialog_and_moderation
     found += tb.serious_violations(admin, "moderation page")
     assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
     for page in (dan, admin):
+        assert page.errors == []
+        page.context.close()
+
+
+def refused(page: Page, code: str):
+    return page.locator("[data-testid=message][data-pending='1'][data-code=%s]" % code)
+
+
+def test_slow_mode_and_a_mute_are_said_inline_with_when_and_no_retry(browser, demo):
+    title = "Quiet please " + uuid.uuid4().hex[:6]
+    conv_id = tb.new_group(demo, "t-kahlo", ["s-finn", "s-dan"], title)
+    kahlo = demo.token("t-kahlo")
+    status, data = http("PATCH", demo.url + "/api/conversations/%s" % conv_id, kahlo, {"slowModeSeconds": 3600})
+    assert status == 200, data
+    finn = tb.open_as(browser, demo, "s-finn")
+    tb.conv_item(finn, title).click()
+    expect(finn.get_by_test_id("conv-note")).to_have_text("Slow mode: one message every 3600 seconds")
+    tb.send(finn, "first, allowed")
+    finn.get_by_test_id("composer").fill("second, too soon")
+    finn.get_by_test_id("composer").press("Enter")
+    slow = refused(finn, "muted")
+    expect(slow.get_by_test_id("send-error")).to_contain_text("Not sent: slow mode is on here. You can send again in ")
+    expect(slow.get_by_test_id("retry")).to_have_count(0)
+    slow.get_by_test_id("discard").click()
+    expect(slow).to_have_count(0)
+    # a member muted by the teacher: until when, in the reader's time
+    status, data = http("PUT", demo.url + "/api/conversations/%s/mutes/s-dan" % conv_id, kahlo, {"minutes": 90})
+    assert status == 200, data
+    dan = tb.open_as(browser, demo, "s-dan")
+    tb.conv_item(dan, title).click()
+    dan.get_by_test_id("composer").fill("can I speak?")
+    dan.get_by_test_id("composer").press("Enter")
+    muted = refused(dan, "muted")
+    expect(muted.get_by_test_id("send-error")).to_contain_text(
+        re.compile(r"^Not sent: you are muted in this conversation until .*\d\d:\d\d"))
+    expect(muted.get_by_test_id("retry")).to_have_count(0)
+    assert "T" not in muted.get_by_test_id("send-error").inner_text().split("until")[1]  # not the server's ISO time
+    for page in (finn, dan):
         assert page.errors == []
         page.context.close()
