@@ -251,6 +251,18 @@ def test_blocking_from_the_people_panel_and_unblocking_from_the_list(browser, de
     expect(finn.get_by_test_id("blocked-empty")).to_be_visible()
     finn.keyboard.press("Escape")
     expect(dan.get_by_test_id("block")).to_be_visible()
+    # reporting a person: the same dialog, and the button then says so
+    expect(finn.get_by_test_id("people-panel")).to_be_visible()
+    dan.get_by_test_id("report-user").click()
+    dialog = finn.get_by_test_id("report-dialog")
+    expect(dialog.get_by_role("heading")).to_have_text("Report Dan Okafor")
+    dialog.get_by_label("Harassment or unwanted contact").check()
+    dialog.get_by_test_id("report-send").click()
+    expect(dialog).to_be_hidden()
+    expect(dan.get_by_test_id("report-user")).to_have_text("Reported")
+    expect(dan.get_by_test_id("report-user")).to_be_disabled()
+    _, cases = http("GET", demo.url + "/api/moderation/cases?status=open", demo.token("admin"))
+    assert any(c["kind"] == "user" and c["subjectId"] == "s-dan" for c in cases["data"])
     assert finn.errors == []
     finn.context.close()
 
