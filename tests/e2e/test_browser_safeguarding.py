@@ -122,6 +122,7 @@ def test_a_report_reaches_the_moderator_live_and_the_removal_reaches_the_class(b
     expect(reported).to_have_attribute("data-deleted", "1")
     expect(detail.get_by_test_id("mod-history")).to_contain_text("Ada Lovelace removed the message")
     # closing it: the queue of open cases no longer lists it, and the badge counts one less
+    expect(detail.get_by_test_id("mod-set-status")).to_be_enabled()
     admin.get_by_test_id("mod-status").select_option("resolved")
     detail.get_by_test_id("mod-set-status").click()
     expect(item).to_have_count(0)

@@ -69,6 +69,8 @@ function renderDetail(slice, on) {
   // what a moderator typed survives a rebuild (a push about this case)
   const note = $("mod-note") ? $("mod-note").value : "";
   const hours = $("mod-hours") ? $("mod-hours").value : "24";
+  const held = $("mod-status");
+  const picked = held && held.dataset.caseId === d.case.id && held.dataset.was === d.case.status ? held.value : null;
   const c = d.case;
   $("mod-detail-heading").textContent = c.kind === "message" ? `A message by ${c.subjectName}` : `${c.subjectName} (the person)`;
   const facts = el("p", { class: "case-facts", "data-testid": "mod-facts" },
@@ -84,7 +86,7 @@ function renderDetail(slice, on) {
     if (d.context.length) parts.push(contextEl(d));
     else parts.push(el("p", { class: "hint", text: "The message is no longer stored." }));
   }
-  parts.push(actionsEl(c, on, slice.busy, note, hours));
+  parts.push(actionsEl(c, on, slice.busy, note, hours, picked));
   parts.push(el("p", { class: "error", role: "alert", "data-testid": "mod-error", text: slice.error || "" }));
   if (d.actions.length) {
     parts.push(el("h4", { text: "What was done" }), el("ul", { class: "mod-history", "data-testid": "mod-history" },
@@ -116,7 +118,7 @@ function contextEl(d) {
     }));
 }
 
-function actionsEl(c, on, busy, note, hours) {
+function actionsEl(c, on, busy, note, hours, picked) {
   const dis = busy ? true : null;
   const noteBox = el("textarea", { id: "mod-note", rows: "2", maxlength: "1000", "data-testid": "mod-note" });
   noteBox.value = note;
@@ -141,8 +143,10 @@ function actionsEl(c, on, busy, note, hours) {
       el("button", { type: "button", "data-testid": "mod-mute", disabled: dis,
         onclick: () => on.act("mute_author", { hours: Number($("mod-hours").value) || 24 }), text: "Mute" })));
   }
-  const select = el("select", { id: "mod-status", "data-testid": "mod-status" },
+  // a status picked and not yet set survives a rebuild (unless the case's status moved meanwhile)
+  const select = el("select", { id: "mod-status", "data-testid": "mod-status", dataset: { caseId: c.id, was: c.status } },
     ...["open", "in_review", "resolved"].map((s) => el("option", { value: s, text: statusLabel(s), selected: s === c.status ? true : null })));
+  if (picked) select.value = picked;
   box.append(el("div", { class: "mod-status-row" }, el("label", { for: "mod-status", text: "Status" }), select,
     el("button", { type: "button", "data-testid": "mod-set-status", disabled: dis, onclick: () => on.setStatus(select.value),
       text: "Set status" })));
