@@ -18,13 +18,18 @@ import { Renderer } from "./controllers/render.js";
 import { SessionController } from "./controllers/session.js";
 import { SyncController } from "./controllers/sync.js";
 import { TypingController } from "./controllers/typing.js";
+import { SafetyController } from "./controllers/safety.js";
+import { ModerationController } from "./controllers/moderation.js";
+import { refusalText } from "./policy.js";
 
 const $ = (id) => document.getElementById(id);
 
 const store = createStore();
 const dispatch = (action) => store.dispatch(action);
-// a failed action's message, shown in the typing line until the next change
-const showError = (err) => dispatch({ type: "notice/set", text: `\u26A0 ${err.message}` });
+// a failed action's message, shown in the typing line until the next change (a refusal by the
+// school's rules in plain words, never the server's)
+const showError = (err) => dispatch({ type: "notice/set",
+  text: `\u26A0 ${(refusalText(err.code, err.message, Date.now()) || err.message).replace(/^Not sent:/, "Not saved:")}` });
 
 // The controllers call one another through these: each is built once, before any event arrives.
 const messagesView = new MessagesView($("messages"), $("message-list"), $("load-older"), {
@@ -38,6 +43,8 @@ const messagesView = new MessagesView($("messages"), $("message-list"), $("load-
   reply: (m) => composer.reply(m),
   jumpTo: (conversationId, messageId) => history.jumpTo(conversationId, messageId),
   receipts: async (m) => (await session.api.get(`/api/messages/${m.id}/receipts`)).data.receipts,
+  report: (m) => safety.reportMessage(m),
+  discard: (cid) => composer.discard(cid), takeBack: (cid) => composer.takeBack(cid),
 });
 const attachments = new AttachmentsController({
   api: () => session.api, state: () => store.state, dispatch, update: (action) => store.update(action), showError,
@@ -51,7 +58,9 @@ const mentionPicker = new MentionPicker($("composer-input"), $("mention-list"), 
 });
 
 const session = new SessionController({
-  store, loaded: () => conversations.load(), ready: (d) => sync.ready(d), tick: () => renderer.tick(),
+  store, tick: () => renderer.tick(),
+  loaded: () => Promise.all([conversations.load(), safety.load(), moderation.probe()]),
+  ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
     "message:new": (m) => messages.received(m),
     "session:resync": () => sync.resync(),
@@ -66,6 +75,8 @@ const session = new SessionController({
     "conversation:created": (c) => dispatch({ type: "conversation/upsert", conversation: c }),
     "conversation:updated": (c) => dispatch({ type: "conversation/upsert", conversation: c }),
     "conversation:removed": (d) => dispatch({ type: "conversation/removed", conversationId: d.conversationId }),
+    "school:policy": (d) => safety.policyPushed(d),
+    "moderation:case": (c) => moderation.pushed(c),
   },
 });
 const receipts = new ReceiptsController({ store, session });
@@ -74,10 +85,14 @@ const conversations = new ConversationsController({ store, session, history, rec
 const typing = new TypingController({ store });
 const notifications = new NotificationsController({ store, openConversation: (id) => conversations.open(id) });
 const messages = new MessagesController({ store, session, conversations, typing, receipts, notifications, showError });
-const composer = new ComposerController({ store, session, history, receipts, attachments, mentionPicker, newId: newClientId, showError });
+const composer = new ComposerController({ store, session, history, receipts, attachments, mentionPicker, newId: newClientId, showError,
+  composerHidden: () => $("composer").hidden });
+const safety = new SafetyController({ store, session, policyChanged: () => conversations.policyChanged() });
+const moderation = new ModerationController({ store, session });
 const sync = new SyncController({ store, session, history, conversations, composer, receipts });
 const renderer = new Renderer({
   store, messagesView, attachments, openConversation: (id) => conversations.open(id), openAt: (id, seq) => conversations.openAt(id, seq),
+  moderation: moderation.handlers(), renderBlocked: () => safety.renderBlocked(),
 });
 store.subscribe((prev) => renderer.render(prev));
 
@@ -87,4 +102,6 @@ conversations.wire();
 receipts.wire();
 composer.wire();
 history.wire();
+safety.wire();
+moderation.wire();
 session.resume();

@@ -13,7 +13,7 @@ const TYPING_EVERY_MS = 2000;
 export class ComposerController {
   /**
    * @param {object} deps {store, session, history, receipts, attachments, mentionPicker, newId(): string,
-   *   showError(err)}
+   *   showError(err), composerHidden(): bool}
    */
   constructor(deps) {
     this.deps = deps;
@@ -76,8 +76,31 @@ export class ComposerController {
       // a drop or a lost reply keeps it queued: resent with the same clientMsgId (the server
       // stores it once) after the reconnect, or at once by Retry
       if (err.code === "disconnected" || err.code === "timeout") this.dispatch({ type: "outbox/waiting", clientMsgId });
-      else this.dispatch({ type: "outbox/failed", clientMsgId, error: err.message });
+      else {
+        this.dispatch({ type: "outbox/failed", clientMsgId, error: err.message, code: err.code });
+        // the policy (or a block) keeps me from posting here: the composer gives way to a note
+        if (err.code === "policy_forbidden") {
+          this.dispatch({ type: "send/refused", conversationId: p.conversationId,
+            why: /no longer send messages/.test(err.message) ? "blocked" : "refused" });
+        }
+      }
     }
+  }
+
+  /** A refused message back in the composer (to change it), out of the list. */
+  takeBack(clientMsgId) {
+    const p = this.state.outbox[clientMsgId];
+    if (!p) return;
+    this.dispatch({ type: "outbox/discard", clientMsgId });
+    if (this.state.conversations.active !== p.conversationId || this.deps.composerHidden()) return;
+    this.input.value = p.text;
+    this.input.focus();
+  }
+
+  /** Drop a refused message. */
+  discard(clientMsgId) {
+    this.dispatch({ type: "outbox/discard", clientMsgId });
+    if (!this.deps.composerHidden()) this.input.focus();
   }
 
   /** Send what waited for the socket, oldest first. */

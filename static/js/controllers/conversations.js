@@ -1,6 +1,7 @@
 // The conversation list and the conversation on screen: loading the list, opening one (from the
 // list, a search hit or a notification), closing it, its header buttons (people, pin, mute,
 // archive, leave), the list filter and message search, and the New conversation dialog.
+import { classmatesFrom } from "../policy.js";
 import { hasMessage, convMessages } from "../state/messages.js";
 import { armLeave, togglePeople } from "../views/chrome.js";
 import { NewConversationDialog } from "../views/newdialog.js";
@@ -16,6 +17,7 @@ export class ConversationsController {
   constructor(deps) {
     this.deps = deps;
     this.searchTimer = null;  // the debounce of the message search
+    this.dialog = null;       // the New conversation dialog (built by wire)
   }
 
   get state() { return this.deps.store.state; }
@@ -119,6 +121,11 @@ export class ConversationsController {
     return [...seen].map(([id, name]) => ({ id, name }));
   }
 
+  /** The school's policy changed: an open New dialog follows it. */
+  policyChanged() {
+    if (this.dialog) this.dialog.refresh();
+  }
+
   wire() {
     $("back").addEventListener("click", () => this.close());
     $("conv-people").addEventListener("click", () => togglePeople());
@@ -140,8 +147,11 @@ export class ConversationsController {
     const dialog = new NewConversationDialog({
       api: () => this.deps.session.api, me: () => this.state.me,
       classes: () => this.knownClasses(),
+      policy: () => this.state.safety.policy,
+      classmates: () => classmatesFrom(this.state.conversations.byId, this.state.me.id),
       created: async (conv) => { this.dispatch({ type: "conversation/upsert", conversation: conv }); await this.open(conv.id); },
     });
+    this.dialog = dialog;
     $("new-conv").addEventListener("click", () => dialog.open());
   }
 }

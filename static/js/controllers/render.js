@@ -5,12 +5,15 @@ import { renderConn, renderHeader, renderTitle, renderTyping } from "../views/ch
 import { renderList } from "../views/list.js";
 import { renderSearch } from "../views/search.js";
 import { renderTray } from "../views/attachments.js";
+import { renderModeration } from "../views/moderation.js";
 
 const $ = (id) => document.getElementById(id);
 
 export class Renderer {
   /**
-   * @param {object} deps {store, messagesView, attachments, openConversation(id), openAt(id, seq)}
+   * @param {object} deps {store, messagesView, attachments, openConversation(id), openAt(id, seq),
+   *   moderation: {select(id), act(action, extra), setStatus(status)} (the moderation page's handlers),
+   *   renderBlocked() (the Blocked people dialog's list)}
    */
   constructor(deps) {
     this.deps = deps;
@@ -26,15 +29,18 @@ export class Renderer {
     const viewChanged = (key) => !prev || prev.view[key] !== state.view[key];
     if (changed("conversations") || changed("unread") || sessionChanged("online")) {
       renderList($("conv-list"), state, (id) => this.deps.openConversation(id), now);
-      renderHeader(state);
     }
+    if (changed("conversations") || sessionChanged("online") || changed("safety")) renderHeader(state);
+    if (changed("safety") && $("blocked-dialog").open) this.deps.renderBlocked();
+    if (changed("moderation")) renderModeration(state.moderation, prev && prev.moderation, this.deps.moderation, now);
     if (sessionChanged("conn")) renderConn(state, now);
     // a notice shows at once; a cleared one goes with the line's next change
     if (sessionChanged("typing") || changed("conversations") || (viewChanged("notice") && state.view.notice)) {
       renderTyping(state, state.view.notice);
     }
     if (changed("unread") || changed("conversations")) renderTitle(state);
-    if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui") || changed("links")) {
+    if (changed("conversations") || changed("messages") || changed("outbox") || changed("ui") || changed("links")
+      || changed("safety")) {
       messagesView.render(state, state.view.stick, state.view.keepScroll);
       store.update({ type: "scroll/done" });
       attachments.fetchLinks();

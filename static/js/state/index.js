@@ -11,6 +11,8 @@ import { linksReducer, uploadsReducer } from "./uploads.js";
 import { viewReducer } from "./view.js";
 import { linkReducer } from "./link.js";
 import { linkAsksReducer } from "./linkasks.js";
+import { safetyReducer } from "./safety.js";
+import { moderationReducer } from "./moderation.js";
 
 /** A fresh state for a signed-in user (`me` as /api/me renders it). */
 export function initialState(me) {
@@ -28,6 +30,8 @@ export function initialState(me) {
     view: viewReducer(undefined, init),
     link: linkReducer(undefined, init),
     linkAsks: linkAsksReducer(undefined, init),
+    safety: safetyReducer(undefined, init),
+    moderation: moderationReducer(undefined, init),
   };
 }
 
@@ -46,6 +50,8 @@ export function reduce(state, action) {
     view: viewReducer(state.view, action),
     link: linkReducer(state.link, action),
     linkAsks: linkAsksReducer(state.linkAsks, action),
+    safety: safetyReducer(state.safety, action),
+    moderation: moderationReducer(state.moderation, action),
   };
   for (const key of Object.keys(next)) if (next[key] !== state[key]) return next;
   return state;

@@ -1,6 +1,6 @@
 // Messages written here and not yet stored by the server, keyed by clientMsgId:
 // {conversationId, text, attachments (uploads' server data), replyTo, createdAt,
-// status: "sending" | "queued" | "failed", error}.
+// status: "sending" | "queued" | "failed", error, code (the refusal's error code)}.
 // "queued" waits for a socket (resent by the outbox flush after a reconnect, or by Retry);
 // "failed" was refused by the server and is only resent by Retry.
 import { without } from "./keyed.js";
@@ -18,7 +18,10 @@ export function outboxReducer(slice = {}, action) {
     case "outbox/waiting":
       return setStatus(slice, action.clientMsgId, "queued", null);
     case "outbox/failed":
-      return setStatus(slice, action.clientMsgId, "failed", action.error || null);
+      return setStatus(slice, action.clientMsgId, "failed", action.error || null, action.code || null);
+    case "outbox/discard":
+      // a refused message the writer took back (to edit it, or to drop it)
+      return without(slice, action.clientMsgId);
     case "message/new":
     case "message/stored": {
       // the stored copy replaces the optimistic one (clientMsgIds are random per browser tab)
@@ -36,10 +39,10 @@ export function outboxReducer(slice = {}, action) {
   }
 }
 
-function setStatus(slice, clientMsgId, status, error) {
+function setStatus(slice, clientMsgId, status, error, code = null) {
   const p = slice[clientMsgId];
-  if (!p || (p.status === status && p.error === error)) return slice;
-  return { ...slice, [clientMsgId]: { ...p, status, error } };
+  if (!p || (p.status === status && p.error === error && (p.code || null) === code)) return slice;
+  return { ...slice, [clientMsgId]: { ...p, status, error, code } };
 }
 
 /** Entries waiting for a socket, oldest first (the order they were written). */

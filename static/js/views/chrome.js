@@ -1,7 +1,9 @@
 // The small views around the list and the messages: the chat header, the connection status,
 // the typing line and the tab title. Each renders from state alone.
 import { el, initials } from "../dom.js";
+import { isStaff, isSupervised, readOnlyReason, readOnlyText } from "../policy.js";
 import { convTitle, others, peopleCount } from "../state/conversations.js";
+import { isBlocked } from "../state/safety.js";
 import { typingText } from "../state/session.js";
 import { unreadTotal } from "../state/unread.js";
 
@@ -32,9 +34,27 @@ export function renderHeader(state) {
   if (conv.type === "direct" && rest[0]) sub = online[rest[0].userId] ? "online" : "offline";
   else if (here) sub += ` · ${here} online`;
   $("chat-sub").textContent = sub;
-  const readOnly = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
-  $("composer").hidden = readOnly;
-  $("readonly-note").hidden = !readOnly;
+  const announcement = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
+  // read-only for me: an announcement, or what the school's policy (or a refused send) says
+  const why = announcement ? null : readOnlyReason(conv, state.safety.policy, state.me, null) || state.safety.refused[conv.id] || null;
+  $("composer").hidden = announcement || Boolean(why);
+  $("readonly-note").hidden = !announcement && !why;
+  const noteText = announcement ? "Only teachers can post in this announcement channel." : why ? readOnlyText(why) : "";
+  if ($("readonly-note").textContent !== noteText && noteText) $("readonly-note").textContent = noteText;
+  $("readonly-note").dataset.why = announcement ? "announcement" : why || "";
+  renderConvNote(conv, state);
+}
+
+// "Supervised" (a group the policy keeps a member of staff in) and slow mode, under the title.
+function renderConvNote(conv, state) {
+  const notes = [];
+  if (isSupervised(conv, state.safety.policy)) notes.push("Supervised: a member of staff always stays in this group");
+  const slow = conv.slowModeSeconds || 0;
+  if (slow > 0) notes.push(`Slow mode: one message every ${slow} second${slow === 1 ? "" : "s"}`);
+  const text = notes.join(" \u00b7 ");
+  $("conv-note").hidden = !text;
+  $("conv-note").dataset.supervised = isSupervised(conv, state.safety.policy) ? "1" : "0";
+  if ($("conv-note").textContent !== text) $("conv-note").textContent = text;
 }
 
 const ROLE_NAMES = { owner: "owner", admin: "admin", member: "member" };
@@ -54,8 +74,32 @@ function renderPeople(conv, state) {
       el("span", { class: "avatar", "aria-hidden": "true", text: initials(p.name) },
         el("span", { class: "dot" + (here ? " online" : "") })),
       el("span", { class: "name", text: p.userId === me ? `${p.name} (you)` : p.name }),
-      el("span", { class: "role", text: `${roles}${roles ? " \u00b7 " : ""}${here ? "online" : "offline"}` }));
+      el("span", { class: "role", text: `${roles}${roles ? " \u00b7 " : ""}${here ? "online" : "offline"}` }),
+      p.userId === me ? null : personActions(p, state));
   }));
+}
+
+// Report and block for another person (the safety controller listens for data-action); a
+// student is not offered blocking staff (a school rule), and a refusal shows under the name.
+function personActions(p, state) {
+  const safety = state.safety;
+  const name = p.name || p.userId;
+  const box = el("span", { class: "person-actions" });
+  const reported = safety.reportedUsers[p.userId];
+  box.append(el("button", { type: "button", class: "link", "data-testid": "report-user", disabled: reported ? true : null,
+    dataset: { action: "report-user", person: p.userId, name }, "aria-label": reported ? `${name} reported` : `Report ${name}`,
+    text: reported ? "Reported" : "Report" }));
+  const studentToStaff = state.me.role === "student" && isStaff(p.userRole);
+  if (isBlocked(safety, p.userId)) {
+    box.append(el("button", { type: "button", class: "link", "data-testid": "unblock", dataset: { action: "unblock", person: p.userId },
+      "aria-label": `Unblock ${name}`, text: "Unblock" }));
+  } else if (!studentToStaff) {
+    box.append(el("button", { type: "button", class: "link", "data-testid": "block", dataset: { action: "block", person: p.userId },
+      "aria-label": `Block ${name}`, text: "Block" }));
+  }
+  const error = safety.personErrors[p.userId];
+  if (error) box.append(el("span", { class: "error person-error", role: "alert", "data-testid": "person-error", text: error }));
+  return box;
 }
 
 /** Show or hide the participant panel (Escape in it closes it and focus returns to its button). */

@@ -9,6 +9,7 @@ import { splitMentions } from "../mentions.js";
 import { tickStatus } from "../state/conversations.js";
 import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
+import { FINAL_SEND_ERRORS, refusalText } from "../policy.js";
 import { attachmentsEl } from "./attachments.js";
 
 const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
@@ -21,7 +22,8 @@ export class MessagesView {
    * @param {HTMLElement} older the "loading older" note
    * @param {object} handlers {react(m, emoji), startEdit(m), editChange(text), saveEdit(m), cancelEdit(),
    *   armDelete(m), remove(m), retry(clientMsgId), view(attachment),
-   *   reply(m), jumpTo(conversationId, messageId), receipts(m): Promise<rows>}
+   *   reply(m), jumpTo(conversationId, messageId), receipts(m): Promise<rows>, report(m),
+   *   discard(clientMsgId), takeBack(clientMsgId) (a refused message back into the composer)}
    */
   constructor(box, list, older, handlers) {
     this.box = box;
@@ -167,7 +169,8 @@ export class MessagesView {
     const editing = state.ui.editing && state.ui.editing.messageId === m.id && !m.deleted;
     const sig = { m, mine, type: conv.type, editing: Boolean(editing),
       showsTicks: mine && !m.deleted, links: linkSig(m, state.links),
-      quoted: m.replyTo ? this.byId.get(m.replyTo) || null : null, cont: Boolean(cont) };
+      quoted: m.replyTo ? this.byId.get(m.replyTo) || null : null, cont: Boolean(cont),
+      reported: Boolean(state.safety.reported[m.id]) };
     const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
     const seen = sig.showsTicks && conv.type !== "direct" ? seenBy(conv, m, meId) : null;
     const build = () => (m.type === "system" ? systemEl(m)
@@ -182,12 +185,21 @@ export class MessagesView {
 
   pendingEl(clientMsgId, p) {
     const waiting = p.status !== "sending";
-    const li = el("li", { class: "msg mine pending" + (waiting ? " failed" : ""), "data-testid": "message",
-      dataset: { clientId: clientMsgId, pending: "1", status: p.status } },
+    const final = p.status === "failed" && FINAL_SEND_ERRORS.includes(p.code);
+    const li = el("li", { class: "msg mine pending" + (waiting ? " failed" : "") + (final ? " refused" : ""), "data-testid": "message",
+      dataset: { clientId: clientMsgId, pending: "1", status: p.status, code: p.code || "" } },
     p.text ? textEl(p.text) : null,
     p.attachments && p.attachments.length ? attachmentsEl(p.attachments, {}, { view: () => {} }) : null);
     const meta = el("div", { class: "meta", "data-testid": "send-state" });
-    if (waiting) {
+    if (final) {
+      // the school's rules refused it: sending it again would not help, so no Retry
+      meta.append(el("span", { class: "send-error", role: "alert", "data-testid": "send-error",
+        text: refusalText(p.code, p.error, Date.now()) }), " ",
+      el("button", { type: "button", class: "link", "data-testid": "take-back", text: "Edit",
+        "aria-label": "Put this message back in the box to change it", onclick: () => this.on.takeBack(clientMsgId) }), " \u00b7 ",
+      el("button", { type: "button", class: "link", "data-testid": "discard", text: "Remove",
+        "aria-label": "Remove this unsent message", onclick: () => this.on.discard(clientMsgId) }));
+    } else if (waiting) {
       meta.append(el("span", { text: p.error ? `Not sent: ${p.error}` : "Not sent" }), " \u2013 ",
         el("button", { type: "button", class: "link", "data-testid": "retry", text: "Retry",
           onclick: () => this.on.retry(clientMsgId) }));
@@ -229,6 +241,7 @@ export class MessagesView {
         onclick: () => this.toggleReceipts(m, li, btn) });
       meta.append(btn);
     }
+    if (sig.reported && !m.deleted) meta.append(el("span", { class: "reported", "data-testid": "reported", text: "Reported \u00b7 " }));
     meta.append(el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
     if (sig.showsTicks) {
       meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
@@ -265,6 +278,9 @@ export class MessagesView {
         dataset: { armed: "0", messageId: m.id }, text: "\u{1F5D1}",
         onclick: () => (del.dataset.armed === "1" ? this.on.remove(m) : this.on.armDelete(m)) });
       bar.append(del);
+    } else if (!sig.reported) {
+      bar.append(el("button", { type: "button", title: "Report", "aria-label": `Report this message from ${m.senderName}`,
+        "data-testid": "report", text: "\u2691", onclick: () => this.on.report(m) }));
     }
     return bar;
   }

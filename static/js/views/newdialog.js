@@ -1,15 +1,18 @@
 // The "New conversation" dialog: pick people (one for a direct message, one or more plus a
 // title for a group), or, for teachers and admins, a class (its class or announcement
 // conversation; the members come from the roster). It starts blank every time it opens, and
-// refuses a group nobody is in.
+// refuses a group nobody is in. For students it offers only the kinds and people the school's
+// policy allows (followed live), with a short note saying why others are missing.
 import { el } from "../dom.js";
+import { allowedKinds, mayPick, policyNote } from "../policy.js";
 
 const $ = (id) => document.getElementById(id);
 const SEARCH_DEBOUNCE_MS = 200;
 
 export class NewConversationDialog {
   /**
-   * @param {object} deps {api(): Api, me(): user, classes(): [{id, name}], created(conversation): Promise}
+   * @param {object} deps {api(): Api, me(): user, classes(): [{id, name}], created(conversation): Promise,
+   *   policy(): policy | null, classmates(): Set of user ids (people I share a class conversation with)}
    */
   constructor(deps) {
     this.deps = deps;
@@ -26,7 +29,34 @@ export class NewConversationDialog {
   }
 
   kind() {
-    return document.querySelector("input[name=kind]:checked").value;
+    const picked = document.querySelector("input[name=kind]:checked");
+    return picked ? picked.value : "";
+  }
+
+  // The Direct and Group choices the policy allows me (a checked one it no longer allows moves on).
+  applyKinds() {
+    const kinds = allowedKinds(this.deps.policy(), this.deps.me());
+    for (const kind of ["direct", "group"]) {
+      const radio = document.querySelector(`input[name=kind][value=${kind}]`);
+      radio.parentElement.hidden = !kinds[kind];
+      if (!kinds[kind] && radio.checked) radio.checked = false;
+    }
+    if (!this.kind()) {
+      const first = [...document.querySelectorAll("input[name=kind]")].find((r) => !r.parentElement.hidden);
+      if (first) first.checked = true;
+    }
+    const none = !this.kind();
+    $("new-create").disabled = none;
+    for (const id of ["user-search", "user-results", "picked"]) if (none) $(id).hidden = true;
+  }
+
+  /** The policy changed (a school:policy push): an open dialog offers what it allows now. */
+  refresh() {
+    if (!this.dialog.open) return;
+    const before = this.kind();
+    this.applyKinds();
+    if (this.kind() !== before) this.onKind();
+    else this.findUsers();
   }
 
   /** Open blank: direct message, no title, nobody picked, the people search focused. */
@@ -41,6 +71,8 @@ export class NewConversationDialog {
     $("new-title").hidden = true;
     $("class-pick").hidden = true;
     for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = false;
+    this.applyKinds();
+    if (this.kind() !== "direct") this.onKind();
     $("new-error").textContent = "";
     $("user-search").value = "";
     $("user-results").replaceChildren();
@@ -58,7 +90,8 @@ export class NewConversationDialog {
     $("new-title").placeholder = forClass ? "Title (the class name if empty)" : "Group title";
     $("new-title").setAttribute("aria-label", forClass ? "Title" : "Group title");
     $("class-pick").hidden = !forClass;
-    for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = forClass;
+    // nothing the policy lets me start: only the note stays
+    for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = forClass || !kind;
     if (!group && this.picked.size > 1) {
       // a direct message has one other person: keep the first picked
       const [first] = this.picked;
@@ -74,6 +107,11 @@ export class NewConversationDialog {
   }
 
   async findUsers() {
+    const kind = this.kind();
+    const note = kind === "class" || kind === "announcement" ? "" : policyNote(this.deps.policy(), this.deps.me(), kind);
+    $("new-policy-note").textContent = note;
+    $("new-policy-note").hidden = !note;
+    if (!kind || $("user-results").hidden) return;
     const q = $("user-search").value.trim();
     const ticket = ++this.asked;
     let page;
@@ -86,7 +124,13 @@ export class NewConversationDialog {
     if (ticket !== this.asked) return;
     const me = this.deps.me();
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.user : null;
-    const items = page.data.filter((u) => u.id !== me.id).map((u) => el("li", {},
+    const policy = this.deps.policy();
+    const classmates = this.deps.classmates();
+    // people the policy does not let me start this kind with are left out (the note says why)
+    const allowed = page.data.filter((u) => u.id !== me.id && mayPick(policy, me, u, this.kind(), classmates));
+    for (const u of page.data) if (this.picked.has(u.id) && !allowed.includes(u)) this.picked.delete(u.id);
+    this.showPicked();
+    const items = allowed.map((u) => el("li", {},
       el("button", { type: "button", class: "user" + (this.picked.has(u.id) ? " picked" : ""), dataset: { user: u.id },
         "aria-pressed": String(this.picked.has(u.id)), onclick: () => this.toggle(u) },
       el("span", { text: u.name }), el("span", { class: "role", text: u.role }))));
