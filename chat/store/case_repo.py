@@ -72,6 +72,25 @@ class Cases:
         return out(await self._db.io(lambda: self.cases.find_one_and_update(
             {"_id": ObjectId(case_id)}, change, return_document=ReturnDocument.AFTER)))
 
+    async def add_filter_hit(self, case_id: str, lists: Sequence[str], now: int, reopen: bool
+                             ) -> Optional[Dict[str, Any]]:
+        """The word filter matched again (another flagged edit of the message, or more
+        repeated blocks): the case gets the ``filter`` reason and these list names, counts one
+        more hit and (``reopen``) is open again if it was resolved; returns the case after."""
+        def work() -> Optional[Dict[str, Any]]:
+            doc = self.cases.find_one({"_id": ObjectId(case_id)})
+            if doc is None:
+                return None
+            known = list(doc.get("lists") or [])
+            fields: Dict[str, Any] = {"updatedAt": now, "lists": known + [n for n in lists if n not in known]}
+            if reopen and doc.get("status") == "resolved":
+                fields["status"] = "open"
+            change: Dict[str, Any] = {"$set": fields, "$inc": {"filterHits": 1},
+                                      "$addToSet": {"reasons": "filter"}}  # every case has reasons[]
+            return self.cases.find_one_and_update(  # type: ignore[no-any-return]
+                {"_id": doc["_id"]}, change, return_document=ReturnDocument.AFTER)
+        return out(await self._db.io(work))
+
     async def page(self, school: str, status: Optional[str], before: Optional[str], limit: int,
                    not_about: str) -> List[Dict[str, Any]]:
         """A school's cases, newest first (``_id`` descending), older than ``before``, but for

@@ -329,7 +329,7 @@ async def test_summary_counts_by_status_and_reason(api):
     assert body["data"] == {
         "total": 4, "byStatus": {"open": 2, "in_review": 1, "resolved": 1},
         "byReason": {"bullying": 1, "harassment": 0, "self_harm": 1, "sexual_content": 0, "violence": 0,
-                     "spam": 2, "other": 1}}
+                     "spam": 2, "other": 1, "filter": 0}}
     status, page = await api.get("/api/moderation/cases?status=open", tok("a1"))
     assert status == 200 and len(page["data"]) == 2
 

@@ -18,11 +18,11 @@ from typing import Any, Dict, List, Optional, Tuple
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
+from chat.domain.safety.cases import case_view, push_case
 from chat.domain.safety.moderation_mute import ModerationMuteRule
 from chat.errors import Conflict, Forbidden, NotFound
-from chat.events import Audience
 from chat.rules import render
-from chat.rules.moderation_input import REASONS, STATUSES, CaseChange
+from chat.rules.moderation_input import CASE_REASONS, STATUSES, CaseChange
 from chat.timeutil import iso, now_ms
 from chat.vocab import Role
 
@@ -35,16 +35,6 @@ def is_moderator(role: str, user: Optional[Dict[str, Any]], school: str) -> bool
     if role == Role.ADMIN:
         return True
     return user is not None and user.get("school") == school and user.get("safeguarding") == school
-
-
-def case_view(case: Dict[str, Any]) -> Dict[str, Any]:
-    """A case as moderators see it."""
-    return {"id": case["id"], "kind": case["kind"], "status": case["status"],
-            "reasons": list(case.get("reasons") or []), "reportCount": int(case.get("reportCount", 0)),
-            "subjectId": case["subjectId"], "subjectName": case.get("subjectName") or case["subjectId"],
-            "messageId": case.get("messageId"), "conversationId": case.get("conversationId"),
-            "createdAt": iso(case["createdAt"]), "updatedAt": iso(case["updatedAt"]),
-            "escalatedAt": iso(case.get("escalatedAt"))}
 
 
 def _moderator_message(doc: Dict[str, Any], edits: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -209,12 +199,8 @@ class ModerationActions:
         """Counts of the school's cases by status, and by reason (a case counts under each
         reason its reports gave)."""
         await self.check_moderator(ident)
-        by_status, by_reason = await self.core.store.cases.counts(ident.school, STATUSES, REASONS, ident.user_id)
+        by_status, by_reason = await self.core.store.cases.counts(ident.school, STATUSES, CASE_REASONS, ident.user_id)
         return {"total": sum(by_status.values()), "byStatus": by_status, "byReason": by_reason}
 
     async def _push(self, case: Dict[str, Any]) -> None:
-        """To the school's moderators' sockets (only connected ones receive it)."""
-        moderators = [m for m in await self.core.store.directory.moderator_ids(case["school"])
-                      if m != case["subjectId"]]  # the reported user learns nothing, moderator or not
-        if moderators:
-            self.core.events.case_changed(case_view(case), Audience(case["school"], moderators))
+        await push_case(self.core, case)
