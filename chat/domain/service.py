@@ -92,7 +92,7 @@ class ChatService:
         # safeguarding: blocks, mutes, slow mode
         self.blocks = BlockActions(self.core)
         # safeguarding: reports and moderation
-        self.moderation = ModerationActions(self.core, self.messages)
+        self.moderation = ModerationActions(self.core, self.messages, self.blocks)
         self.filters = FilterActions(self.core)  # safeguarding: word filters
 
         # --- oversight: audit log (add below)

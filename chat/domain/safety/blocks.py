@@ -5,7 +5,9 @@
   can); the blocked user's mentions of the blocker are dropped from its messages (they notify
   nothing). Students cannot block staff: a school rule (an adult must stay reachable).
 - A mute: a conversation's owner/admins, or (in class and announcement conversations) the
-  school's staff, silence a member until a time; its sends and edits answer ``muted``.
+  school's staff, silence a member until a time; its sends and edits answer ``muted``. A
+  moderator's ``mute_author`` (a case action) is the same mute, with the case as its
+  ``reason``; only staff replace or lift such a mute while it lasts.
 - Slow mode: ``slowModeSeconds`` on the conversation; a member may post once per that many
   seconds (staff and the conversation's owner/admins exempt); a send too soon answers ``muted``
   with the seconds left.
@@ -22,6 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.safety.blockbook import BlockBook
+from chat.domain.safety.cases import is_moderator
 from chat.domain.safety.gate import Post, SafetyRule, Start
 from chat.errors import Conflict, Forbidden, Muted, NotFound, PolicyForbidden
 from chat.live.convcache import ConvState
@@ -53,9 +56,11 @@ class BlockRule(SafetyRule):
 
     async def check_post(self, ident: Identity, state: ConvState, post: Post) -> None:
         now_ms = int(self.core.clock.time() * 1000)
-        until = (await self.book.mutes(state.id)).get(ident.user_id)
-        if until is not None and until > now_ms:
-            raise Muted("you are muted in this conversation until %s" % iso(until))
+        mute = (await self.book.mutes(state.id)).get(ident.user_id)
+        if mute is not None and mute.until > now_ms:
+            if mute.reason:
+                raise Muted("a moderator muted you in this conversation until %s" % iso(mute.until))
+            raise Muted("you are muted in this conversation until %s" % iso(mute.until))
         if state.type == ConversationType.DIRECT or post.mentions:
             against = (await self.book.of_user(ident.user_id)).against
             if against:
@@ -157,17 +162,46 @@ class BlockActions:
         target = (await self.core.store.directory.get_users([user_id])).get(user_id) or {}
         if not is_staff(ident.role) and is_staff(target.get("role") or ""):
             raise PolicyForbidden("students cannot mute teachers or admins (a school rule)")
+        await self._not_a_moderators(ident, state.id, user_id)
         now = self._now()
         doc = await self.core.store.blocks.put_mute(state.id, user_id, now + minutes * 60_000, ident.user_id, now)
         self.book.mutes_changed(state.id)
         return _mute_view(doc, target)
 
+    async def mute_author(self, moderator: Identity, conversation_id: str, user_id: str, until: int,
+                          case_id: str) -> Dict[str, Any]:
+        """A moderator's ``mute_author`` (the caller checked it moderates the case): the same
+        conversation mute, its ``reason`` the case."""
+        doc = await self.core.store.blocks.put_mute(conversation_id, user_id, until, moderator.user_id,
+                                                    self._now(), reason=case_id)
+        self.book.mutes_changed(conversation_id)
+        return doc
+
     async def unmute(self, ident: Identity, conversation_id: str, user_id: str) -> Dict[str, Any]:
-        """Lift a member's mute (idempotent)."""
-        state = await self._moderated(ident, conversation_id)
+        """Lift a member's mute (idempotent). The school's moderators may lift a moderator's
+        mute in any conversation of the school (they set it without managing it)."""
+        state = await self.core.cache.get(conversation_id)
+        doc = await self.core.store.blocks.mute_of(state.id, user_id)
+        if not (doc is not None and doc.get("reason") and state.school == ident.school
+                and await self._is_moderator(ident)):
+            state = await self._moderated(ident, conversation_id)
+            await self._not_a_moderators(ident, state.id, user_id)
         await self.core.store.blocks.delete_mute(state.id, user_id)
         self.book.mutes_changed(state.id)
         return {"conversationId": state.id, "userId": user_id}
+
+    async def _is_moderator(self, ident: Identity) -> bool:
+        user = None if ident.role == Role.ADMIN else await self.core.store.directory.get_user(ident.user_id)
+        return is_moderator(ident.role, user, ident.school)
+
+    async def _not_a_moderators(self, ident: Identity, conversation_id: str, user_id: str) -> None:
+        """A moderator's mute still in force is replaced or lifted by staff only (a student who
+        owns a group cannot undo a safeguarding decision)."""
+        if is_staff(ident.role):
+            return
+        doc = await self.core.store.blocks.mute_of(conversation_id, user_id)
+        if doc is not None and doc.get("reason") and int(doc["until"]) > self._now():
+            raise PolicyForbidden("a moderator muted this member: only staff may change that mute")
 
     async def mutes(self, ident: Identity, conversation_id: str) -> List[Dict[str, Any]]:
         """The conversation's mutes that have not ended, soonest end first."""
@@ -188,4 +222,4 @@ def _block_view(user_id: str, user: Optional[Dict[str, Any]], doc: Dict[str, Any
 def _mute_view(doc: Dict[str, Any], user: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     return {"conversationId": doc["conversationId"], "userId": doc["userId"],
             "name": (user or {}).get("name") or doc["userId"], "until": iso(doc["until"]),
-            "mutedBy": doc.get("by"), "createdAt": iso(doc.get("createdAt"))}
+            "mutedBy": doc.get("by"), "reason": doc.get("reason"), "createdAt": iso(doc.get("createdAt"))}

@@ -16,6 +16,14 @@ from chat.domain.core import Core
 from chat.events import Audience
 from chat.rules.moderation_input import FILTER_REASON
 from chat.timeutil import iso
+from chat.vocab import Role
+
+
+def is_moderator(role: str, user: Optional[Dict[str, Any]], school: str) -> bool:
+    """A school's admins, and the users of that school its roster marks ``safeguarding``."""
+    if role == Role.ADMIN:
+        return True
+    return user is not None and user.get("school") == school and user.get("safeguarding") == school
 
 
 def case_view(case: Dict[str, Any]) -> Dict[str, Any]:

@@ -7,7 +7,8 @@ moderators (its admins and the users the roster marks ``safeguarding``) see the 
 school only (never a case about themselves: that one is for the others), read a case with the
 message's context (each read is recorded), and act on it: keep, remove the message (the ordinary
 soft delete: the participants see it deleted), mute the author in that conversation for some
-hours (:mod:`chat.domain.safety.moderation_mute`), escalate. Every action is recorded on the
+hours (a conversation mute whose ``reason`` is the case, :mod:`chat.domain.safety.blocks`),
+escalate. Every action is recorded on the
 case with who and when, and each change is pushed to the school's moderators
 (``moderation:case``).
 """
@@ -18,8 +19,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
-from chat.domain.safety.cases import case_view, push_case
-from chat.domain.safety.moderation_mute import ModerationMuteRule
+from chat.domain.safety.blocks import BlockActions
+from chat.domain.safety.cases import case_view, is_moderator, push_case
 from chat.errors import Conflict, Forbidden, NotFound
 from chat.rules import render
 from chat.rules.moderation_input import CASE_REASONS, STATUSES, CaseChange
@@ -28,13 +29,6 @@ from chat.vocab import Role
 
 #: messages of context shown on either side of a reported one
 CONTEXT = 10
-
-
-def is_moderator(role: str, user: Optional[Dict[str, Any]], school: str) -> bool:
-    """A school's admins, and the users of that school its roster marks ``safeguarding``."""
-    if role == Role.ADMIN:
-        return True
-    return user is not None and user.get("school") == school and user.get("safeguarding") == school
 
 
 def _moderator_message(doc: Dict[str, Any], edits: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -52,10 +46,10 @@ def _moderator_message(doc: Dict[str, Any], edits: List[Dict[str, Any]]) -> Dict
 class ModerationActions:
     """Report, list, read, act on and count cases (see the module doc)."""
 
-    def __init__(self, core: Core, messages: MessageActions) -> None:
+    def __init__(self, core: Core, messages: MessageActions, blocks: BlockActions) -> None:
         self.core = core
         self.messages = messages
-        self.mutes = next((r for r in core.safety.rules if isinstance(r, ModerationMuteRule)), None)
+        self.blocks = blocks
 
     # ------------------------------------------------------------------ reports
     async def report_message(self, ident: Identity, message_id: str, reason: str, note: Optional[str]
@@ -172,10 +166,7 @@ class ModerationActions:
             await self._remove(ident, case)
         elif req.action == "mute_author":
             until = int(self.core.clock.time() * 1000) + req.hours * 3_600_000
-            await self.core.store.cases.set_mute(case["conversationId"], case["subjectId"], until, ident.user_id,
-                                                 case["id"], now)
-            if self.mutes is not None:
-                self.mutes.note(case["conversationId"], case["subjectId"], until)
+            await self.blocks.mute_author(ident, case["conversationId"], case["subjectId"], until, case["id"])
         elif req.action == "escalate":
             fields["escalatedAt"] = now
         if req.status is not None:
