@@ -25,6 +25,7 @@ from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.safety.blockbook import BlockBook
 from chat.domain.safety.cases import is_moderator
+from chat.domain.safety.changes import BLOCKS, MUTES, announce
 from chat.domain.safety.gate import Post, SafetyRule, Start
 from chat.errors import Conflict, Forbidden, Muted, NotFound, PolicyForbidden
 from chat.live.convcache import ConvState
@@ -113,6 +114,15 @@ class BlockActions:
             raise NotFound("no such user")  # never tell whether an id exists in another school
         return user
 
+    def _blocks_changed(self, *user_ids: str) -> None:
+        self.book.blocks_changed(*user_ids)
+        for uid in user_ids:
+            announce(self.core, BLOCKS, uid)
+
+    def _mutes_changed(self, conversation_id: str) -> None:
+        self.book.mutes_changed(conversation_id)
+        announce(self.core, MUTES, conversation_id)
+
     # ------------------------------------------------------------------ blocks
     async def block(self, ident: Identity, user_id: str) -> Dict[str, Any]:
         """Block a user of the caller's school (idempotent)."""
@@ -123,14 +133,14 @@ class BlockActions:
             raise PolicyForbidden("students cannot block teachers or admins (a school rule); "
                                   "you can report a message or tell another member of staff")
         doc = await self.core.store.blocks.put_block(ident.school, ident.user_id, user_id, self._now())
-        self.book.blocks_changed(ident.user_id, user_id)
+        self._blocks_changed(ident.user_id, user_id)
         return _block_view(user_id, user, doc)
 
     async def unblock(self, ident: Identity, user_id: str) -> Dict[str, Any]:
         """Lift the caller's block of a user (idempotent)."""
         await self._same_school_user(ident, user_id)
         await self.core.store.blocks.delete_block(ident.user_id, user_id)
-        self.book.blocks_changed(ident.user_id, user_id)
+        self._blocks_changed(ident.user_id, user_id)
         return {"userId": user_id}
 
     async def list(self, ident: Identity) -> List[Dict[str, Any]]:
@@ -165,7 +175,7 @@ class BlockActions:
         await self._not_a_moderators(ident, state.id, user_id)
         now = self._now()
         doc = await self.core.store.blocks.put_mute(state.id, user_id, now + minutes * 60_000, ident.user_id, now)
-        self.book.mutes_changed(state.id)
+        self._mutes_changed(state.id)
         return _mute_view(doc, target)
 
     async def mute_author(self, moderator: Identity, conversation_id: str, user_id: str, until: int,
@@ -174,7 +184,7 @@ class BlockActions:
         conversation mute, its ``reason`` the case."""
         doc = await self.core.store.blocks.put_mute(conversation_id, user_id, until, moderator.user_id,
                                                     self._now(), reason=case_id)
-        self.book.mutes_changed(conversation_id)
+        self._mutes_changed(conversation_id)
         return doc
 
     async def unmute(self, ident: Identity, conversation_id: str, user_id: str) -> Dict[str, Any]:
@@ -187,7 +197,7 @@ class BlockActions:
             state = await self._moderated(ident, conversation_id)
             await self._not_a_moderators(ident, state.id, user_id)
         await self.core.store.blocks.delete_mute(state.id, user_id)
-        self.book.mutes_changed(state.id)
+        self._mutes_changed(state.id)
         return {"conversationId": state.id, "userId": user_id}
 
     async def _is_moderator(self, ident: Identity) -> bool:

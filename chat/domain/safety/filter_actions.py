@@ -5,6 +5,7 @@ from typing import Any, Dict, List
 
 from chat.auth import Identity
 from chat.domain.core import Core
+from chat.domain.safety.changes import FILTERS, announce
 from chat.domain.safety.filters import FilterBook, WordFilter
 from chat.errors import Forbidden, NotFound
 from chat.vocab import Role
@@ -37,6 +38,7 @@ class FilterActions:
         self._admin(ident, school_id)
         doc = await self.core.store.filters.put(school_id, lists, ident.user_id, int(self.core.clock.time() * 1000))
         self.book.put(school_id, doc)
+        announce(self.core, FILTERS, school_id)
         return view(doc)
 
 

@@ -12,7 +12,8 @@ The text itself is never logged or stored with a flag or a case.
 Each school's lists are compiled into one automaton (:class:`chat.rules.textmatch.Matcher`),
 kept in memory and used for ``filter_cache_seconds``; then one small read of the school's
 version number tells whether another node changed them (a change made on this node is seen at
-once). So a cluster node applies another node's change within ``filter_cache_seconds``.
+once; another node's is announced and dropped here at once, :mod:`chat.domain.safety.changes`,
+and the version read is the fallback within ``filter_cache_seconds``).
 """
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ class FilterBook:
             doc = await self.repo.get(school)
             compiled = compile_lists(int(doc.get("version", 0)) if doc else 0,
                                      list(doc.get("lists", [])) if doc else [], now)
-            self._schools[school] = compiled
+            if self._loading.get(school) is future:  # else forgotten meanwhile: maybe older than the change
+                self._schools[school] = compiled
             future.set_result(compiled)
             return compiled
         except BaseException as exc:
@@ -102,7 +104,14 @@ class FilterBook:
             future.exception()  # retrieved: a waiter-less failure is not "never retrieved"
             raise
         finally:
-            del self._loading[school]
+            if self._loading.get(school) is future:
+                del self._loading[school]
+
+    def forget(self, school: str) -> None:
+        """Another node changed the school's lists: compile them again on next use (a load
+        under way may predate the change: it is not waited for)."""
+        self._schools.pop(school, None)
+        self._loading.pop(school, None)
 
     def put(self, school: str, doc: Dict[str, Any]) -> Compiled:
         """What this node just stored: used at once."""

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Set
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
+from chat.domain.safety.changes import POLICY, announce
 from chat.domain.safety.policy_doc import SchoolPolicy
 from chat.domain.safety.school_policy import policy_rule
 from chat.errors import Forbidden, NotFound
@@ -54,6 +55,7 @@ class PolicyActions:
         await self.core.store.policies.put(school_id, new.stored(), old.stored(), ident.user_id, now_ms())
         self.rule.policies.remember(school_id, new)
         self.rule.forget_verdicts()
+        announce(self.core, POLICY, school_id)
         roles = await self.core.store.policies.school_roles(school_id)
         await self._tell_conversations(ident, old, new, roles)
         data = {"schoolId": school_id, "policy": new.view()}
