@@ -7,7 +7,8 @@
 - A mute: a conversation's owner/admins, or (in class and announcement conversations) the
   school's staff, silence a member until a time; its sends and edits answer ``muted``. A
   moderator's ``mute_author`` (a case action) is the same mute, with the case as its
-  ``reason``; only staff replace or lift such a mute while it lasts.
+  ``reason``; only staff replace or lift such a mute while it lasts. Each mute set or lifted
+  is audited (``mute.set``, ``mute.clear``).
 - Slow mode: ``slowModeSeconds`` on the conversation; a member may post once per that many
   seconds (staff and the conversation's owner/admins exempt); a send too soon answers ``muted``
   with the seconds left.
@@ -23,6 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from chat.auth import Identity
 from chat.domain.core import Core
+from chat.domain.oversight.audit import AuditAction
 from chat.domain.safety.blockbook import BlockBook
 from chat.domain.safety.cases import is_moderator
 from chat.domain.safety.changes import BLOCKS, MUTES, announce
@@ -176,6 +178,7 @@ class BlockActions:
         now = self._now()
         doc = await self.core.store.blocks.put_mute(state.id, user_id, now + minutes * 60_000, ident.user_id, now)
         self._mutes_changed(state.id)
+        await self._audit_mute(ident, AuditAction.MUTE_SET, state, user_id, {"minutes": minutes, "until": doc["until"]})
         return _mute_view(doc, target)
 
     async def mute_author(self, moderator: Identity, conversation_id: str, user_id: str, until: int,
@@ -185,6 +188,9 @@ class BlockActions:
         doc = await self.core.store.blocks.put_mute(conversation_id, user_id, until, moderator.user_id,
                                                     self._now(), reason=case_id)
         self._mutes_changed(conversation_id)
+        await self.core.audit.record(moderator.user_id, AuditAction.MUTE_SET, moderator.school,
+                                     {"conversationId": conversation_id, "userId": user_id},
+                                     {"until": until, "reason": case_id})
         return doc
 
     async def unmute(self, ident: Identity, conversation_id: str, user_id: str) -> Dict[str, Any]:
@@ -196,9 +202,17 @@ class BlockActions:
                 and await self._is_moderator(ident)):
             state = await self._moderated(ident, conversation_id)
             await self._not_a_moderators(ident, state.id, user_id)
-        await self.core.store.blocks.delete_mute(state.id, user_id)
+        lifted = await self.core.store.blocks.delete_mute(state.id, user_id)
         self._mutes_changed(state.id)
+        if lifted:
+            await self._audit_mute(ident, AuditAction.MUTE_CLEAR, state, user_id,
+                                   {"reason": doc.get("reason") if doc else None})
         return {"conversationId": state.id, "userId": user_id}
+
+    async def _audit_mute(self, ident: Identity, action: AuditAction, state: ConvState, user_id: str,
+                          detail: Dict[str, Any]) -> None:
+        await self.core.audit.record(ident.user_id, action, state.school,
+                                     {"conversationId": state.id, "userId": user_id}, detail)
 
     async def _is_moderator(self, ident: Identity) -> bool:
         user = None if ident.role == Role.ADMIN else await self.core.store.directory.get_user(ident.user_id)

@@ -5,7 +5,8 @@ Anyone reports a message they can see, or a user of their school; reports of the
 is answered the case id and its status; the reported user learns nothing. The school's
 moderators (its admins and the users the roster marks ``safeguarding``) see the cases of their
 school only (never a case about themselves: that one is for the others), read a case with the
-message's context (each read is recorded), and act on it: keep, remove the message (the ordinary
+message's context (each read is recorded, and audited as ``moderation.case_read``), and act
+on it (audited as ``moderation.action``): keep, remove the message (the ordinary
 soft delete: the participants see it deleted), mute the author in that conversation for some
 hours (a conversation mute whose ``reason`` is the case, :mod:`chat.domain.safety.blocks`),
 escalate. Every action is recorded on the
@@ -19,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
+from chat.domain.oversight.audit import AuditAction
 from chat.domain.safety.blocks import BlockActions
 from chat.domain.safety.cases import case_view, is_moderator, push_case
 from chat.errors import Conflict, Forbidden, NotFound
@@ -41,6 +43,12 @@ def _moderator_message(doc: Dict[str, Any], edits: List[Dict[str, Any]]) -> Dict
     view["edits"] = [{"text": e.get("text"), "editorId": e.get("editorId"), "editedAt": iso(e.get("editedAt"))}
                      for e in edits]
     return view
+
+
+def _target(case: Dict[str, Any]) -> Dict[str, Any]:
+    """What an audit entry about a case names (ids only)."""
+    return {"caseId": case["id"], "userId": case["subjectId"], "messageId": case.get("messageId"),
+            "conversationId": case.get("conversationId")}
 
 
 class ModerationActions:
@@ -133,6 +141,8 @@ class ModerationActions:
         cases = self.core.store.cases
         await cases.record_read({"caseId": case["id"], "actorId": ident.user_id, "school": ident.school,
                                  "at": now_ms()})
+        await self.core.audit.record(ident.user_id, AuditAction.CASE_READ, ident.school, _target(case),
+                                     {"kind": case["kind"]})
         message, context = None, []
         if case["kind"] == "message":
             msg = await self.core.store.messages.get(case["messageId"])
@@ -176,6 +186,9 @@ class ModerationActions:
             "status": req.status, "note": req.note, "hours": req.hours if req.action == "mute_author" else None,
             "at": now})
         updated = await self.core.store.cases.update(case["id"], fields) or case
+        await self.core.audit.record(ident.user_id, AuditAction.CASE_ACTION, ident.school, _target(case), {
+            "action": req.action, "status": req.status, "statusBefore": case["status"],
+            "hours": req.hours if req.action == "mute_author" else None})  # the note stays on the case
         await self._push(updated)
         return case_view(updated)
 

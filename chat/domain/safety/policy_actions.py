@@ -1,6 +1,7 @@
 """Reading and changing a school's policy (``GET``/``PUT /api/schools/{id}/policy``).
 
-A change is stored with a record of it (``policy_changes``: before, after, who, when), applies
+A change is stored with a record of it (``policy_changes``: before, after, who, when; and an
+audit entry ``policy.change`` with the values before and after), applies
 at once in this process, is pushed to the school's online users as ``school:policy``, and
 tells each direct or group conversation whose standing it changed why: one that now breaks
 the policy becomes read-only for its students, one that no longer does is open again.
@@ -12,6 +13,7 @@ from typing import Any, Dict, List, Set
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
+from chat.domain.oversight.audit import AuditAction
 from chat.domain.safety.changes import POLICY, announce
 from chat.domain.safety.policy_doc import SchoolPolicy
 from chat.domain.safety.school_policy import policy_rule
@@ -56,6 +58,8 @@ class PolicyActions:
         self.rule.policies.remember(school_id, new)
         self.rule.forget_verdicts()
         announce(self.core, POLICY, school_id)
+        await self.core.audit.record(ident.user_id, AuditAction.POLICY_CHANGE, school_id, {"schoolId": school_id},
+                                     {"before": old.view(), "after": new.view()})
         roles = await self.core.store.policies.school_roles(school_id)
         await self._tell_conversations(ident, old, new, roles)
         data = {"schoolId": school_id, "policy": new.view()}
