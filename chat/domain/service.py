@@ -111,6 +111,8 @@ class ChatService:
         """Read what handshakes need into memory (after a restart the whole school reconnects
         at once: the first hundred handshakes should not all wait on these reads)."""
         await self.directory.load()
+        # safeguarding: school policy (a change a crash interrupted tells its conversations now)
+        await self.school_policy.resume_pending()
 
     async def drain(self) -> None:
         """Wait until every queued send is written and answered."""
