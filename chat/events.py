@@ -57,6 +57,11 @@ class EventSink(Protocol):
         """A moderation case was opened, reported again or changed status; the audience is
         the school's online moderators."""
 
+    def safety_changed(self, kind: str, key: str) -> None:
+        """A safeguarding setting other processes keep a copy of changed here (``kind``
+        ``policy``/``filters``: ``key`` a school; ``blocks``: a user; ``mutes``: a
+        conversation): they drop their copy (a cluster relays it; no socket push)."""
+
 
 class NullEvents:
     """A sink that drops everything (tools and tests that need no pushes)."""
@@ -89,6 +94,9 @@ class NullEvents:
         return None
 
     def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
+        return None
+
+    def safety_changed(self, kind: str, key: str) -> None:
         return None
 
 
@@ -140,3 +148,7 @@ class Fanout(NullEvents):
     def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
         for sink in self.sinks:
             sink.case_changed(case_view, audience)
+
+    def safety_changed(self, kind: str, key: str) -> None:
+        for sink in self.sinks:
+            sink.safety_changed(kind, key)

@@ -140,7 +140,7 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
             people.set_members(conversation_id, school, members)
 
     broker.attach(LocalDelivery(manager, typing, metrics.delivered, conversation_elsewhere,
-                                service.message_stored_elsewhere))
+                                service.message_stored_elsewhere, service.safety_changed_elsewhere))
     broker.register_metrics(metrics.registry)
     label = "embedded nx-27017 (%s)" % embedded.db_path if embedded is not None else "mongodb (%s)" % _redact(uri)
     return Runtime(settings=settings, clock=clock, store=store, verifier=verifier, service=service,

@@ -5,4 +5,4 @@ __version__ = "0.2.0"
 
 # Bumped whenever stored documents change shape; start-up migrates older data forward
 # (chat/ops/migrations.py) and refuses data written by a newer release.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4

@@ -21,9 +21,11 @@ def add_block_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, Sc
     components["Block"] = obj(["userId", "name", "role", "createdAt"], {
         "userId": STR, "name": STR, "role": {"type": ["string", "null"], "description": "the user's school role"},
         "createdAt": NTIME})
-    components["Mute"] = obj(["conversationId", "userId", "name", "until", "mutedBy", "createdAt"], {
+    components["Mute"] = obj(["conversationId", "userId", "name", "until", "mutedBy", "reason", "createdAt"], {
         "conversationId": STR, "userId": STR, "name": STR,
-        "until": dict(TIME, description="when the mute ends"), "mutedBy": NSTR, "createdAt": NTIME})
+        "until": dict(TIME, description="when the mute ends"), "mutedBy": NSTR,
+        "reason": dict(NSTR, description="a moderator's mute (mute_author): the case id; null for a manager's"),
+        "createdAt": NTIME})
     components["MuteRequest"] = obj(["minutes"], {
         "minutes": {"type": "integer", "minimum": 1, "maximum": MAX_MUTE_MINUTES,
                     "description": "how long, from now (at most 7 days)"}}, additionalProperties=False)

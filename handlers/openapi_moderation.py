@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Dict
 
-from chat.rules.moderation_input import ACTIONS, MAX_CASES_PAGE, MAX_MUTE_HOURS, MAX_NOTE, REASONS, STATUSES
+from chat.rules.moderation_input import (
+    ACTIONS,
+    CASE_KINDS,
+    CASE_REASONS,
+    MAX_CASES_PAGE,
+    MAX_MUTE_HOURS,
+    MAX_NOTE,
+    REASONS,
+    STATUSES,
+)
 from handlers.openapi import MSG, _data, _json, _limit, _op, _path, _query
 from handlers.openapi_schemas import BOOL, INT, NSTR, NTIME, STR, TIME, Schema, obj, ref
 
@@ -16,9 +25,15 @@ CASE = _path("caseId", "a case id")
 def moderation_schemas() -> Dict[str, Schema]:
     """The bodies the moderation routes read and write."""
     case_props: Schema = {
-        "id": STR, "kind": {"enum": ["message", "user"]}, "status": {"enum": list(STATUSES)},
-        "reasons": {"type": "array", "items": STR, "description": "every reason its reports gave"},
-        "reportCount": INT, "subjectId": dict(STR, description="the reported user (the message's author)"),
+        "id": STR, "kind": {"enum": list(CASE_KINDS),
+                            "description": "repeated_blocks: the word filter blocked the subject's texts repeatedly"},
+        "status": {"enum": list(STATUSES)},
+        "reasons": {"type": "array", "items": {"enum": list(CASE_REASONS)},
+                    "description": "every reason its reports gave; filter: the word filter opened or joined it"},
+        "reportCount": INT,
+        "lists": {"type": "array", "items": STR, "description": "the word-filter lists that matched (reason filter)"},
+        "filterHits": dict(INT, description="how many times the word filter added to the case"),
+        "subjectId": dict(STR, description="the reported user (the message's author)"),
         "subjectName": STR, "messageId": NSTR, "conversationId": NSTR, "createdAt": TIME, "updatedAt": TIME,
         "escalatedAt": NTIME}
     return {

@@ -13,7 +13,8 @@ Message deliveries pass through :class:`chat.cluster.order.OrderBuffer` on every
 receiver never sees seq n+1 of a conversation before n. Participant and title changes are
 announced on the cluster-wide channel (``<prefix>all``, rare events), so every node re-reads
 the conversation it has cached and keeps its presence contacts current; the same channel
-carries "resync" after a Redis outage. Whatever a delivery implies on a node happens in the
+carries "resync" after a Redis outage, and safeguarding changes (a policy, filter lists, a
+block or a mute: every node drops its cached copy at once). Whatever a delivery implies on a node happens in the
 node's endpoint (:class:`chat.realtime.push.LocalDelivery`), as in one process.
 """
 from __future__ import annotations
@@ -104,6 +105,7 @@ class RedisBroker:
             Kind.CONVERSATION: self._on_conversation,
             Kind.RESYNC: self._on_resync,
             Kind.HOLD: self._on_hold,
+            Kind.SAFETY: self._on_safety,
         }
 
     def presence_backend(self, sockets: LocalSockets, contacts_of: ContactsOf, announce: Announce,
@@ -156,6 +158,10 @@ class RedisBroker:
                             members=tuple(members) if members is not None else None)
         self.link.publish([self.all_channel], envelope.encode())
 
+    def safety_changed(self, kind: str, key: str) -> None:
+        """On the cluster-wide channel, like a conversation change: every node drops its copy."""
+        self.link.publish([self.all_channel], Envelope(Kind.SAFETY, self.node_id, topic=kind, key=key).encode())
+
     def holders_changed(self, user_id: str, nodes: int) -> None:
         """Each node holding sockets of the user gets an equal share of its rate limits, so
         together they allow what one process would."""
@@ -193,6 +199,10 @@ class RedisBroker:
         if envelope.conversation_id is not None:
             self.endpoint.conversation_changed_elsewhere(envelope.conversation_id, envelope.school or "",
                                                          envelope.members)
+
+    def _on_safety(self, envelope: Envelope) -> None:
+        if envelope.topic is not None and envelope.key is not None:
+            self.endpoint.safety_changed_elsewhere(envelope.topic, envelope.key)
 
     def _on_resync(self, envelope: Envelope) -> None:
         self._tell_resync()

@@ -22,6 +22,7 @@ class Kind(enum.StrEnum):
     CONVERSATION = "conversation"  # a conversation's participants or title changed: re-read it
     RESYNC = "resync"              # Redis came back: every client should sync
     HOLD = "hold"                  # the number of nodes holding a user's sockets changed
+    SAFETY = "safety"              # a safeguarding setting changed: drop the cached copy
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -35,13 +36,16 @@ class Envelope:
     members: Optional[Tuple[str, ...]] = None  # CONVERSATION: a direct or group one's participants
     user_id: Optional[str] = None          # HOLD
     nodes: int = 0                         # HOLD
+    topic: Optional[str] = None            # SAFETY: policy, filters, blocks or mutes
+    key: Optional[str] = None              # SAFETY: the school, user or conversation
 
     def encode(self) -> str:
         header: Dict[str, Any] = {"kind": self.kind.value, "origin": self.origin}
         d = self.delivery
         if d is None:
             for key, value in (("conversationId", self.conversation_id), ("school", self.school),
-                               ("members", self.members), ("userId", self.user_id)):
+                               ("members", self.members), ("userId", self.user_id),
+                               ("topic", self.topic), ("key", self.key)):
                 if value is not None:
                     header[key] = value
             if self.kind is Kind.HOLD:
@@ -69,4 +73,4 @@ class Envelope:
         members = head.get("members")
         return cls(kind, head["origin"], conversation_id=head.get("conversationId"), school=head.get("school"),
                    members=tuple(members) if members is not None else None, user_id=head.get("userId"),
-                   nodes=int(head.get("nodes") or 0))
+                   nodes=int(head.get("nodes") or 0), topic=head.get("topic"), key=head.get("key"))

@@ -71,14 +71,16 @@ class MessageActions:
         return view, created
 
     async def post_system(self, ident: Identity, state: ConvState, action: str, text: str,
-                          user_ids: List[str]) -> Dict[str, Any]:
-        """A server-written ``system`` message (never counted as unread)."""
+                          user_ids: List[str], client_msg_id: Optional[str] = None) -> Dict[str, Any]:
+        """A server-written ``system`` message (never counted as unread). ``client_msg_id``:
+        a key that makes posting it again a no-op (a step resumed after a crash)."""
         doc: Dict[str, Any] = {
             "id": new_id(), "conversationId": state.id, "senderId": ident.user_id, "senderName": ident.name,
-            "type": "system", "text": text, "attachments": [], "replyTo": None, "clientMsgId": new_id(),
+            "type": "system", "text": text, "attachments": [], "replyTo": None,
+            "clientMsgId": client_msg_id or new_id(),
             "createdAt": now_ms(), "editedAt": None, "deletedAt": None,
             "meta": {"action": action, "userIds": user_ids}}
-        stored, _created = await self.core.writer.submit(state.id, doc, False)
+        stored, _created = await self.core.writer.submit(state.id, doc, client_msg_id is not None)
         return render.message(stored)
 
     async def history(self, ident: Identity, conversation_id: str, before: Optional[int], after: Optional[int],

@@ -16,7 +16,7 @@ nothing reaches under them. Each action module is one concept:
 Whatever must reach other users leaves through the :class:`chat.events.EventSink` the service
 is built with. Start-up, drain and what a cluster needs are named methods here (:meth:`start`,
 :meth:`drain`, :meth:`close`, :meth:`conversation_changed_elsewhere`,
-:meth:`message_stored_elsewhere`), so nothing outside reaches into the live state.
+:meth:`message_stored_elsewhere`, :meth:`safety_changed_elsewhere`), so nothing outside reaches into the live state.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from chat.domain.oversight.retention import RetentionActions
 from chat.domain.oversight.retention_sweep import RetentionSweeper
 from chat.domain.reactions import ReactionActions
 from chat.domain.safety.blocks import BlockActions
+from chat.domain.safety.changes import safety_changed_elsewhere
 from chat.domain.safety.filter_actions import FilterActions
 from chat.domain.safety.moderation import ModerationActions
 from chat.domain.safety.policy_actions import PolicyActions
@@ -100,7 +101,7 @@ class ChatService:
         # safeguarding: blocks, mutes, slow mode
         self.blocks = BlockActions(self.core)
         # safeguarding: reports and moderation
-        self.moderation = ModerationActions(self.core, self.messages)
+        self.moderation = ModerationActions(self.core, self.messages, self.blocks)
         self.filters = FilterActions(self.core)  # safeguarding: word filters
 
         # --- oversight: audit log (add below)
@@ -128,6 +129,8 @@ class ChatService:
         """Read what handshakes need into memory (after a restart the whole school reconnects
         at once: the first hundred handshakes should not all wait on these reads)."""
         await self.directory.load()
+        # safeguarding: school policy (a change a crash interrupted tells its conversations now)
+        await self.school_policy.resume_pending()
 
     async def drain(self) -> None:
         """Wait until every queued send is written and answered."""
@@ -137,6 +140,11 @@ class ChatService:
         """Another process changed the conversation's participants or title: re-read it
         before its next use, however soon that is."""
         self.core.cache.mark_stale(conversation_id)
+
+    def safety_changed_elsewhere(self, kind: str, key: str) -> None:
+        """Another process changed a safeguarding setting (a school's policy or filter lists,
+        a user's blocks, a conversation's mutes): drop the copy kept here at once."""
+        safety_changed_elsewhere(self.core, kind, key)
 
     def message_stored_elsewhere(self, conversation_id: str, seq: int) -> None:
         """Another process stored seq ``seq``: markers here may move up to it."""

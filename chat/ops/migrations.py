@@ -15,7 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
-from chat.store.docs import class_conversation_key
+from chat.store.docs import class_conversation_key, membership_id
 from chat.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -61,8 +61,24 @@ def _v3_class_keys(db: Any) -> None:
             claimed.add(key)
 
 
+def _v4_one_mute_store(db: Any) -> None:
+    """3 -> 4: a moderator's ``mute_author`` is a conversation mute (``mutes``, its ``reason``
+    the case). Each ``moderation_mutes`` document moves there (unless a mute ending later is
+    already stored for that member) and is then deleted, so a re-run moves nothing twice."""
+    for doc in list(db["moderation_mutes"].find({})):
+        key = membership_id(str(doc["conversationId"]), str(doc["userId"]))
+        have = db["mutes"].find_one({"_id": key}, {"until": 1})
+        if have is None or int(have.get("until", 0)) < int(doc.get("until", 0)):
+            db["mutes"].update_one({"_id": key}, {"$set": {
+                "conversationId": doc["conversationId"], "userId": doc["userId"], "until": int(doc["until"]),
+                "by": doc.get("by"), "reason": doc.get("caseId"), "createdAt": int(doc.get("at") or 0)}},
+                upsert=True)
+        db["moderation_mutes"].delete_one({"_id": doc["_id"]})
+
+
 # version -> the step that produces it from the version before
-MIGRATIONS: Dict[int, Callable[[Any], None]] = {1: _v1_baseline, 2: _v2_unread_ranges, 3: _v3_class_keys}
+MIGRATIONS: Dict[int, Callable[[Any], None]] = {1: _v1_baseline, 2: _v2_unread_ranges, 3: _v3_class_keys,
+                                              4: _v4_one_mute_store}
 
 
 def stored_version(db: Any) -> Optional[int]:

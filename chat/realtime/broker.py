@@ -58,6 +58,9 @@ class NodeEndpoint(Protocol):
     def message_stored_elsewhere(self, conversation_id: str, seq: int) -> None:
         """Another node stored seq ``seq`` of the conversation."""
 
+    def safety_changed_elsewhere(self, kind: str, key: str) -> None:
+        """Another node changed a safeguarding setting (see :meth:`chat.events.EventSink.safety_changed`)."""
+
     def resync_all(self) -> None:
         """Events may have been missed (a Redis outage): every client should ``sync``."""
 
@@ -74,6 +77,9 @@ class Broker(Protocol):
 
     def holders_changed(self, user_id: str, nodes: int) -> None:
         """The user's sockets are now on ``nodes`` nodes (rate limits are shared by them)."""
+
+    def safety_changed(self, kind: str, key: str) -> None:
+        """Tell other nodes a safeguarding setting changed here (they drop their copy)."""
 
     def shared_seqs(self) -> Optional[SharedSeqs]:
         """Where the writer takes seqs when several processes write (None: it counts them)."""
@@ -100,6 +106,9 @@ class _Unattached:
     def message_stored_elsewhere(self, conversation_id: str, seq: int) -> None:
         return None
 
+    def safety_changed_elsewhere(self, kind: str, key: str) -> None:
+        return None
+
     def resync_all(self) -> None:
         return None
 
@@ -124,6 +133,9 @@ class LocalBroker:
 
     def holders_changed(self, user_id: str, nodes: int) -> None:
         return None
+
+    def safety_changed(self, kind: str, key: str) -> None:
+        return None  # no other node holds a copy
 
     def shared_seqs(self) -> Optional[SharedSeqs]:
         return None  # the only writer: seqs are counted in memory

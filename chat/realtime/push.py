@@ -76,23 +76,29 @@ class SocketEvents:
     def case_changed(self, case_view: Dict[str, Any], audience: Audience) -> None:
         self._push(p.Moderation.CASE, case_view, audience)
 
+    def safety_changed(self, kind: str, key: str) -> None:
+        self.broker.safety_changed(kind, key)  # for the other nodes' services only: no socket push
+
 
 class LocalDelivery:
     """This node's :class:`chat.realtime.broker.NodeEndpoint` (see the module doc).
 
     ``on_conversation`` and ``on_message`` are what the live state does when another node
     changed a conversation or stored a message (the service's and the contacts index's named
-    methods); ``delivered`` counts message pushes written to sockets (metrics)."""
+    methods), ``on_safety`` when it changed a safeguarding setting; ``delivered`` counts
+    message pushes written to sockets (metrics)."""
 
     def __init__(self, manager: ConnectionManager, typing: TypingTracker,
                  delivered: Callable[[int], None],
                  on_conversation: Callable[[str, str, Optional[Sequence[str]]], None],
-                 on_message: Callable[[str, int], None]) -> None:
+                 on_message: Callable[[str, int], None],
+                 on_safety: Optional[Callable[[str, str], None]] = None) -> None:
         self.manager = manager
         self.typing = typing
         self.delivered = delivered
         self.on_conversation = on_conversation
         self.on_message = on_message
+        self.on_safety = on_safety
 
     def deliver(self, delivery: Delivery) -> None:
         written = self.manager.publish_frame(delivery.frame, delivery.users, delivery.school)
@@ -108,6 +114,10 @@ class LocalDelivery:
 
     def message_stored_elsewhere(self, conversation_id: str, seq: int) -> None:
         self.on_message(conversation_id, seq)
+
+    def safety_changed_elsewhere(self, kind: str, key: str) -> None:
+        if self.on_safety is not None:
+            self.on_safety(kind, key)
 
     def resync_all(self) -> None:
         everyone = [str(u) for u in self.manager.by_user]

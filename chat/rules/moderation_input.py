@@ -9,6 +9,12 @@ from chat.errors import BadRequest
 from chat.rules import validation as v
 
 REASONS = ("bullying", "harassment", "self_harm", "sexual_content", "violence", "spam", "other")
+#: the reason of a case the word filter opened (the server's own: no report may give it)
+FILTER_REASON = "filter"
+#: every reason a case may have (the summary counts each)
+CASE_REASONS = REASONS + (FILTER_REASON,)
+#: what a case is about: a message, a user (reported), or a sender's repeated blocked texts
+CASE_KINDS = ("message", "user", "repeated_blocks")
 STATUSES = ("open", "in_review", "resolved")
 ACTIONS = ("keep", "remove_message", "mute_author", "escalate")
 MAX_NOTE = 1000

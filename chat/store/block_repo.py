@@ -1,5 +1,6 @@
 """``blocks`` (one document per blocker and blocked user) and conversation ``mutes`` (one
-document per conversation and muted member, with the time the mute ends).
+document per conversation and muted member, with the time the mute ends, who set it and, for a
+moderator's ``mute_author``, the case as its ``reason``).
 
 Both are read by single-field equality on an index (``blockerId``, ``blockedId``,
 ``conversationId``) and written by ``_id``; times are integer epoch milliseconds.
@@ -55,9 +56,12 @@ class Blocks:
         return outs(made), outs(against)
 
     # ------------------------------------------------------------------ mutes
-    async def put_mute(self, conversation_id: str, user_id: str, until: int, by: str, now: int) -> Dict[str, Any]:
-        """Mute (or re-mute: the new end replaces the old one) a member; returns the mute."""
-        doc = {"conversationId": conversation_id, "userId": user_id, "until": until, "by": by, "createdAt": now}
+    async def put_mute(self, conversation_id: str, user_id: str, until: int, by: str, now: int,
+                       reason: Optional[str] = None) -> Dict[str, Any]:
+        """Mute (or re-mute: the new end replaces the old one) a member; returns the mute.
+        ``reason``: the moderation case of a moderator's mute (None: a conversation manager's)."""
+        doc = {"conversationId": conversation_id, "userId": user_id, "until": until, "by": by, "createdAt": now,
+               "reason": reason}
         key = membership_id(conversation_id, user_id)
         await self._db.io(lambda: self.mutes.update_one({"_id": key}, {"$set": doc}, upsert=True))
         return dict(doc, id=key)
@@ -66,6 +70,10 @@ class Blocks:
         """Lift a mute; False when there was none."""
         result = await self._db.io(self.mutes.delete_one, {"_id": membership_id(conversation_id, user_id)})
         return bool(result.deleted_count)
+
+    async def mute_of(self, conversation_id: str, user_id: str) -> Optional[Dict[str, Any]]:
+        """One member's stored mute (None: none)."""
+        return out(await self._db.io(self.mutes.find_one, {"_id": membership_id(conversation_id, user_id)}))
 
     async def mutes_of(self, conversation_id: str) -> List[Dict[str, Any]]:
         """Every stored mute of the conversation (ended ones too: callers compare ``until``)."""

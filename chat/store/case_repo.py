@@ -1,6 +1,6 @@
 """Moderation ``cases`` (one per reported message or user), their ``case_reports`` (one per
-reporter), ``case_actions`` (what moderators did), ``case_reads`` (who looked at a case) and
-``moderation_mutes`` (an author muted in one conversation by a moderator)."""
+reporter), ``case_actions`` (what moderators did) and ``case_reads`` (who looked at a case). A moderator's
+``mute_author`` is a conversation mute (:mod:`chat.store.block_repo`)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -14,12 +14,8 @@ def report_id(case_id: str, reporter_id: str) -> str:
     return case_id + ":" + reporter_id
 
 
-def mute_id(conversation_id: str, user_id: str) -> str:
-    return conversation_id + ":" + user_id
-
-
 class Cases:
-    """Cases, reports, actions, reads and moderation mutes."""
+    """Cases, reports, actions and reads."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -27,7 +23,6 @@ class Cases:
         self.reports = db.collection("case_reports")
         self.actions = db.collection("case_actions")
         self.reads = db.collection("case_reads")
-        self.mutes = db.collection("moderation_mutes")
 
     def create_indexes(self) -> None:
         """Blocking; run through the seam by :meth:`chat.store.Store.ensure_indexes`."""
@@ -36,7 +31,6 @@ class Cases:
         self.reports.create_index("caseId")
         self.actions.create_index("caseId")
         self.reads.create_index("caseId")
-        self.mutes.create_index("conversationId")
 
     # ------------------------------------------------------------------ cases
     async def open_case(self, doc: Dict[str, Any]) -> Tuple[Dict[str, Any], bool]:
@@ -71,6 +65,25 @@ class Cases:
             change["$addToSet"] = {"reasons": reason}
         return out(await self._db.io(lambda: self.cases.find_one_and_update(
             {"_id": ObjectId(case_id)}, change, return_document=ReturnDocument.AFTER)))
+
+    async def add_filter_hit(self, case_id: str, lists: Sequence[str], now: int, reopen: bool
+                             ) -> Optional[Dict[str, Any]]:
+        """The word filter matched again (another flagged edit of the message, or more
+        repeated blocks): the case gets the ``filter`` reason and these list names, counts one
+        more hit and (``reopen``) is open again if it was resolved; returns the case after."""
+        def work() -> Optional[Dict[str, Any]]:
+            doc = self.cases.find_one({"_id": ObjectId(case_id)})
+            if doc is None:
+                return None
+            known = list(doc.get("lists") or [])
+            fields: Dict[str, Any] = {"updatedAt": now, "lists": known + [n for n in lists if n not in known]}
+            if reopen and doc.get("status") == "resolved":
+                fields["status"] = "open"
+            change: Dict[str, Any] = {"$set": fields, "$inc": {"filterHits": 1},
+                                      "$addToSet": {"reasons": "filter"}}  # every case has reasons[]
+            return self.cases.find_one_and_update(  # type: ignore[no-any-return]
+                {"_id": doc["_id"]}, change, return_document=ReturnDocument.AFTER)
+        return out(await self._db.io(work))
 
     async def page(self, school: str, status: Optional[str], before: Optional[str], limit: int,
                    not_about: str) -> List[Dict[str, Any]]:
@@ -127,17 +140,6 @@ class Cases:
 
     async def reads_of(self, case_id: str) -> List[Dict[str, Any]]:
         return outs(await self._db.io(lambda: list(self.reads.find({"caseId": case_id}).sort("_id", 1))))
-
-    # ------------------------------------------------------------------ mutes
-    async def set_mute(self, conversation_id: str, user_id: str, until: int, by: str, case_id: str,
-                       now: int) -> None:
-        await self._db.io(lambda: self.mutes.update_one(
-            {"_id": mute_id(conversation_id, user_id)},
-            {"$set": {"conversationId": conversation_id, "userId": user_id, "until": until, "by": by,
-                      "caseId": case_id, "at": now}}, upsert=True))
-
-    async def mutes_of(self, conversation_id: str) -> List[Dict[str, Any]]:
-        return outs(await self._db.io(lambda: list(self.mutes.find({"conversationId": conversation_id}))))
 
     async def edits_of(self, message_ids: Sequence[str]) -> List[Dict[str, Any]]:
         """The earlier texts of these messages (the ``edits`` collection), oldest first; one

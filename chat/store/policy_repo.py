@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from chat.store.db import Database
+from chat.store.db import Database, ObjectId
 from chat.store.docs import out, outs
 
 
@@ -28,14 +28,32 @@ class Policies:
         return out(await self._db.io(self.policies.find_one, {"_id": school}))
 
     async def put(self, school: str, fields: Dict[str, Any], previous: Dict[str, Any], actor: str,
-                  now: int) -> None:
-        """Store the school's policy and record the change (``previous``: what applied before)."""
+                  now: int) -> str:
+        """Store the school's policy and record the change (``previous``: what applied before).
+        The policy document keeps the change as pending (``pendingId``, ``pendingPrevious``,
+        ``pendingActor``, ``pendingAt``) until :meth:`settle`: the conversations it affects are
+        told after, and a crash in between leaves it to be completed. Returns the pending id."""
+        change_id = str(ObjectId())
+
         def work() -> None:
-            self.policies.update_one({"_id": school}, {"$set": dict(fields, updatedAt=now, updatedBy=actor)},
-                                     upsert=True)
-            self.changes.insert_one({"school": school, "actorId": actor, "at": now,
+            self.policies.update_one({"_id": school}, {"$set": dict(
+                fields, updatedAt=now, updatedBy=actor, pendingId=change_id, pendingPrevious=dict(previous),
+                pendingActor=actor, pendingAt=now)}, upsert=True)
+            self.changes.insert_one({"_id": ObjectId(change_id), "school": school, "actorId": actor, "at": now,
                                      "previous": dict(previous), "policy": dict(fields)})
         await self._db.io(work)
+        return change_id
+
+    async def pending(self) -> List[Dict[str, Any]]:
+        """Every school policy with a change whose conversations were not all told (a scan of
+        one document per school, at start-up)."""
+        return outs(await self._db.io(lambda: list(self.policies.find({"pendingAt": {"$gt": 0}}))))
+
+    async def settle(self, school: str, change_id: str) -> None:
+        """The change's conversations were all told (a newer change's pending stays)."""
+        await self._db.io(lambda: self.policies.update_one(
+            {"_id": school, "pendingId": change_id},
+            {"$set": {"pendingId": None, "pendingPrevious": None, "pendingActor": None, "pendingAt": 0}}))
 
     async def changes_of(self, school: str) -> List[Dict[str, Any]]:
         """A school's recorded changes, oldest first."""

@@ -241,7 +241,7 @@ async def test_the_block_cache_reads_through_and_expires_after_its_ttl(runtime, 
     assert (await book.of_user("st1")).made == frozenset() and await book.mutes("c") == {}  # still trusted
     clock.advance(0.1)
     assert (await book.of_user("st1")).made == {"st2"} and (await book.of_user("st2")).against == {"st1"}
-    assert await book.mutes("c") == {"st3": 10 ** 13}
+    assert await book.mutes("c") == {"st3": (10 ** 13, None)}
     await runtime.store.blocks.delete_block("st1", "st2")
     book.blocks_changed("st1", "st2")  # this node's own change: seen at once
     assert (await book.of_user("st1")).made == frozenset()

@@ -199,3 +199,80 @@ async def test_a_change_in_storage_is_seen_within_the_cache_time(api: Any, runti
     clock.advance(6)
     status, data = await api.post("/api/conversations/%s/messages" % conv["id"], "st1", {"text": "ok then"})
     assert status == 422 and data["error"]["message"].endswith("(list: New)")
+
+
+async def cases_of(api: Any, user: str = "a1") -> List[Dict[str, Any]]:
+    status, page = await api.get("/api/moderation/cases", user)
+    assert status == 200, page
+    return list(page["data"])
+
+
+@pytest.mark.gen_test
+async def test_a_flag_opens_the_messages_case_for_the_moderators(api: Any, ws: Any, runtime: Runtime) -> None:
+    """REST and socket sends and edits a flag list matches open a case (reason filter, the
+    list's name), pushed to the moderators and not to the author; reports join that case."""
+    conv = await api.conversation("t1", "class", classId="c1")
+    await set_lists(api)
+    admin, author = await ws("a1"), await ws("st1")
+    sent = await api.send("st1", conv["id"], "I feel s.a.d today")
+    pushed = (await admin.expect("moderation:case", lambda f: f["data"]["messageId"] == sent["id"]))["data"]
+    assert (pushed["kind"], pushed["reasons"], pushed["lists"], pushed["reportCount"], pushed["subjectId"],
+            pushed["conversationId"], pushed["status"]) == (
+        "message", ["filter"], ["Worry"], 0, "st1", conv["id"], "open")
+    assert "text" not in pushed
+    khmer = await author.ok("message:send", {"conversationId": conv["id"], "text": "ខ្ញុំពិបាកចិត្តណាស់"})
+    await admin.expect("moderation:case", lambda f: f["data"]["messageId"] == khmer["id"])
+    plain = await api.send("st1", conv["id"], "hello")  # no list: no case
+    edited = await author.ok("message:edit", {"messageId": plain["id"], "text": "so sad now"})
+    assert edited["text"] == "so sad now"
+    on_edit = (await admin.expect("moderation:case", lambda f: f["data"]["messageId"] == plain["id"]))["data"]
+    status, _ = await api.patch("/api/messages/%s" % plain["id"], "st1", {"text": "still sad"})
+    assert status == 200
+    again = (await admin.expect("moderation:case", lambda f: f["data"]["filterHits"] == 2))["data"]
+    assert again["id"] == on_edit["id"], "one case per message"
+    await author.none("moderation:case")
+    listed = await cases_of(api)
+    assert [c["messageId"] for c in listed] == [plain["id"], khmer["id"], sent["id"]]
+    status, body = await api.get("/api/moderation/cases/%s" % pushed["id"], "a1")
+    assert status == 200 and body["data"]["message"]["text"] == "I feel s.a.d today"  # as for a report
+    assert body["data"]["reports"] == []
+    # a report of the flagged message joins its case; no user may report with the reason filter
+    status, body = await api.post("/api/messages/%s/report" % sent["id"], "st2", {"reason": "filter"})
+    assert status == 400 and body["error"]["code"] == "bad_request"
+    status, body = await api.post("/api/messages/%s/report" % sent["id"], "st2", {"reason": "bullying"})
+    assert (status, body["data"]["caseId"]) == (200, pushed["id"])
+    joined = (await admin.expect("moderation:case", lambda f: f["data"]["reportCount"] == 1))["data"]
+    assert sorted(joined["reasons"]) == ["bullying", "filter"] and joined["id"] == pushed["id"]
+    status, summary = await api.get("/api/moderation/summary", "a1")
+    assert status == 200 and summary["data"]["byReason"]["filter"] == 3 and summary["data"]["total"] == 3
+    assert summary["data"]["byReason"]["bullying"] == 1
+    assert [c for c in await runtime.store.cases.page("s1", None, None, 10, "a1") if "text" in c] == []
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(filter_repeat_blocks=2, filter_repeat_minutes=10)
+async def test_repeated_blocks_open_a_case_about_the_sender(api: Any, ws: Any, clock: ManualClock) -> None:
+    conv = await api.conversation("t1", "class", classId="c1")
+    await set_lists(api)
+    admin = await ws("a1")
+    sock = await ws("st1")
+    for _ in range(2):
+        reply = await sock.request("message:send", {"conversationId": conv["id"], "text": "loser"})
+        assert reply["error"]["code"] == "content_blocked"
+    pushed = (await admin.expect("moderation:case"))["data"]
+    assert (pushed["kind"], pushed["subjectId"], pushed["reasons"], pushed["lists"], pushed["messageId"],
+            pushed["conversationId"], pushed["filterHits"]) == (
+        "repeated_blocks", "st1", ["filter"], ["Bullying"], None, conv["id"], 1)
+    await sock.none("moderation:case")
+    status, body = await api.patch("/api/moderation/cases/%s" % pushed["id"], "a1",
+                                   {"action": "keep", "status": "resolved"})
+    assert status == 200, body
+    await admin.expect("moderation:case", lambda f: f["data"]["status"] == "resolved")
+    status, body = await api.patch("/api/moderation/cases/%s" % pushed["id"], "a1", {"action": "mute_author"})
+    assert status == 409  # not a case about a message
+    for _ in range(2):  # two more: the same case, open again
+        status, _ = await api.post("/api/conversations/%s/messages" % conv["id"], "st1", {"text": "loser"})
+        assert status == 422
+    again = (await admin.expect("moderation:case", lambda f: f["data"]["filterHits"] == 2))["data"]
+    assert (again["id"], again["status"]) == (pushed["id"], "open")
+    assert [c["id"] for c in await cases_of(api)] == [pushed["id"]]

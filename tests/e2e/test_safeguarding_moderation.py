@@ -329,7 +329,7 @@ async def test_summary_counts_by_status_and_reason(api):
     assert body["data"] == {
         "total": 4, "byStatus": {"open": 2, "in_review": 1, "resolved": 1},
         "byReason": {"bullying": 1, "harassment": 0, "self_harm": 1, "sexual_content": 0, "violence": 0,
-                     "spam": 2, "other": 1}}
+                     "spam": 2, "other": 1, "filter": 0}}
     status, page = await api.get("/api/moderation/cases?status=open", tok("a1"))
     assert status == 200 and len(page["data"]) == 2
 
@@ -416,10 +416,12 @@ async def test_case_store_operations_give_exact_results(runtime):
     assert (by_status, by_reason) == ({"open": 1, "in_review": 1, "resolved": 0}, {"spam": 2, "bullying": 1, "other": 0})
     assert (await cases.counts("s1", ["open"], ["spam"], "st2")) == ({"open": 0}, {"spam": 0})
     assert await cases.get("0" * 24) is None and await cases.get("nope") is None
-    await cases.set_mute("c1", "st2", 100, "a1", first["id"], 1)
-    await cases.set_mute("c1", "st2", 200, "a1", first["id"], 2)  # one per conversation and user
-    assert [(m["userId"], m["until"]) for m in await cases.mutes_of("c1")] == [("st2", 200)]
-    assert await cases.mutes_of("c2") == []
+    mutes = runtime.store.blocks  # a moderator's mute is a conversation mute with the case as its reason
+    await mutes.put_mute("c1", "st2", 100, "a1", 1, reason=first["id"])
+    await mutes.put_mute("c1", "st2", 200, "a1", 2, reason=first["id"])  # one per conversation and user
+    assert [(m["userId"], m["until"], m["reason"]) for m in await mutes.mutes_of("c1")] == [("st2", 200, first["id"])]
+    assert (await mutes.mute_of("c1", "st2"))["by"] == "a1" and await mutes.mute_of("c2", "st2") is None
+    assert await mutes.mutes_of("c2") == []
     await cases.add_action({"caseId": first["id"], "actorId": "a1", "action": "keep", "at": 3})
     await cases.record_read({"caseId": first["id"], "actorId": "a1", "school": "s1", "at": 4})
     assert [a["action"] for a in await cases.actions_of(first["id"])] == ["keep"]
@@ -429,3 +431,60 @@ async def test_case_store_operations_give_exact_results(runtime):
     await make_safeguarding(runtime, "t2")
     assert await runtime.store.directory.moderator_ids("s1") == ["a1", "t2"]
     assert await runtime.store.directory.moderator_ids("s2") == []
+
+
+@pytest.mark.gen_test
+async def test_a_moderators_mute_is_a_conversation_mute(api, ws, runtime):
+    """mute_author is stored with the conversation's mutes (by the moderator, the case as its
+    reason), listed with them, and only staff lift it; a manager's mute lists beside it."""
+    conv = await api.conversation("st1", "group", ["st2", "st3", "t1"], title="Club")  # st1 owns it
+    msg = await api.send("st2", conv["id"], "go away")
+    _, body = await report(api, "st3", msg["id"], "bullying")
+    case_id = body["data"]["caseId"]
+    status, _ = await api.patch("/api/moderation/cases/%s" % case_id, tok("a1"), {"action": "mute_author", "hours": 3})
+    assert status == 200
+    assert (await api.put("/api/conversations/%s/mutes/st3" % conv["id"], tok("st1"), {"minutes": 5}))[0] == 200
+    status, body = await api.get("/api/conversations/%s/mutes" % conv["id"], tok("st1"))
+    assert status == 200
+    assert sorted((m["userId"], m["mutedBy"], m["reason"]) for m in body["data"]) == [
+        ("st2", "a1", case_id), ("st3", "st1", None)]
+    author = await ws("st2", tok=tok("st2"))
+    reply = await author.request("message:send", {"conversationId": conv["id"], "text": "hi"})
+    assert reply["error"]["code"] == "muted" and "moderator" in reply["error"]["message"]
+    # the student owner can neither lift nor shorten the moderator's mute
+    for method, payload in (("DELETE", None), ("PUT", {"minutes": 1})):
+        status, body = await api.call(method, "/api/conversations/%s/mutes/st2" % conv["id"], tok("st1"), payload)
+        assert (status, body["error"]["code"]) == (403, "policy_forbidden"), (method, body)
+    assert (await author.request("message:send", {"conversationId": conv["id"], "text": "hi"}))["error"]["code"] == "muted"
+    assert (await api.delete("/api/conversations/%s/mutes/st2" % conv["id"], tok("t1")))[0] == 403  # not a manager
+    assert (await api.delete("/api/conversations/%s/mutes/st2" % conv["id"], tok("a1")))[0] == 200  # a moderator
+    await author.ok("message:send", {"conversationId": conv["id"], "text": "sorry"})
+    assert await runtime.store.db.io(lambda: runtime.store.db.blocking_handle()["moderation_mutes"].count_documents({})) == 0
+
+
+@pytest.mark.gen_test
+async def test_migration_moves_moderation_mutes_into_the_conversation_mutes(api, ws, runtime):
+    from chat.ops.migrations import MIGRATIONS
+    conv = await class_conversation(api)
+    handle = runtime.store.db.blocking_handle()
+    far = 10 ** 13
+
+    def seed() -> None:
+        handle["moderation_mutes"].insert_many([
+            {"_id": conv["id"] + ":st2", "conversationId": conv["id"], "userId": "st2", "until": far, "by": "a1",
+             "caseId": "c" * 24, "at": 5},
+            {"_id": conv["id"] + ":st1", "conversationId": conv["id"], "userId": "st1", "until": 7, "by": "a1",
+             "caseId": "d" * 24, "at": 5}])
+        handle["mutes"].insert_one({"_id": conv["id"] + ":st1", "conversationId": conv["id"], "userId": "st1",
+                                    "until": 9, "by": "t1", "createdAt": 6})  # ends later: kept
+    await runtime.store.db.io(seed)
+    for _ in range(2):  # a re-run moves nothing twice
+        await runtime.store.db.io(MIGRATIONS[3], handle)
+    mutes = {m["userId"]: m for m in await runtime.store.blocks.mutes_of(conv["id"])}
+    assert (mutes["st2"]["until"], mutes["st2"]["by"], mutes["st2"]["reason"], mutes["st2"]["createdAt"]) == (
+        far, "a1", "c" * 24, 5)
+    assert (mutes["st1"]["until"], mutes["st1"]["by"]) == (9, "t1")
+    assert await runtime.store.db.io(lambda: handle["moderation_mutes"].count_documents({})) == 0
+    author = await ws("st2", tok=tok("st2"))
+    reply = await author.request("message:send", {"conversationId": conv["id"], "text": "hi"})
+    assert reply["error"]["code"] == "muted"

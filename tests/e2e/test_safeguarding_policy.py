@@ -239,10 +239,19 @@ async def test_the_policy_store_operations_answer_exactly(api, runtime):
     assert await store.get("s9") is None
     fields = {"studentDirect": "none", "studentGroups": "supervised", "studentsMayMessageAdmins": 0}
     previous = {"studentDirect": "any", "studentGroups": "allowed", "studentsMayMessageAdmins": 1}
-    await store.put("s9", fields, previous, "a1", 1234)
-    assert await store.get("s9") == dict(fields, id="s9", updatedAt=1234, updatedBy="a1")
+    change_id = await store.put("s9", fields, previous, "a1", 1234)
+    pending = dict(pendingId=change_id, pendingPrevious=previous, pendingActor="a1", pendingAt=1234)
+    assert await store.get("s9") == dict(fields, id="s9", updatedAt=1234, updatedBy="a1", **pending)
+    assert [d["id"] for d in await store.pending()] == ["s9"]
+    await store.settle("s9", "0" * 24)  # another change's id: still pending
+    assert [d["id"] for d in await store.pending()] == ["s9"]
+    await store.settle("s9", change_id)
+    assert await store.pending() == []
+    assert await store.get("s9") == dict(fields, id="s9", updatedAt=1234, updatedBy="a1", pendingId=None,
+                                         pendingPrevious=None, pendingActor=None, pendingAt=0)
     assert await store.get("s2") is None
     [change] = await store.changes_of("s9")
+    assert change["id"] == change_id
     assert {k: v for k, v in change.items() if k != "id"} == {
         "school": "s9", "actorId": "a1", "at": 1234, "previous": previous, "policy": fields}
     assert await store.changes_of("s2") == []
@@ -282,3 +291,43 @@ def test_a_change_on_one_node_is_pushed_and_enforced_on_the_other(cluster):  # n
         await sock.ok("message:send", {"conversationId": conv["id"], "text": "again", "clientMsgId": "c2"})
         await sock.close()
     run(main())
+
+
+# ------------------------------------------------------------------ a change a crash interrupted
+@pytest.mark.gen_test
+async def test_a_change_interrupted_before_its_system_messages_is_completed_once(api, runtime):
+    """A crash between storing a change and telling its conversations leaves the change pending
+    (stored straight through the repository here, as the crashed process had); start-up's
+    resume_pending or the school's next PUT posts the system messages, each once however often
+    it is completed."""
+    far = await api.conversation("st1", "direct", ["st3"])  # students, not classmates
+    group = await api.conversation("st1", "group", ["st2"], title="Just us")
+    policies = runtime.store.policies
+    before = {"studentDirect": "any", "studentGroups": "allowed", "studentsMayMessageAdmins": 1}
+    change_id = await policies.put("s1", dict(before, studentDirect="staff_only"), before, "a1", 1)
+    assert [d["id"] for d in await policies.pending()] == ["s1"]
+
+    async def notes(conv: Any) -> Any:
+        return policy_texts((await api.get("/api/conversations/%s/messages" % conv["id"], "st1"))[1])
+    assert await notes(far) == []
+    service = runtime.service.school_policy
+    assert await service.resume_pending() == 1  # as at start-up
+    assert len(await notes(far)) == 1 and "can no longer post" in (await notes(far))[0]
+    assert await notes(group) == []  # groups are not governed by studentDirect
+    assert await policies.pending() == []
+    assert refused(await api.post("/api/conversations/%s/messages" % far["id"], "st1", {"text": "hi"}))
+    # a crash after the messages and before settling: completing it again posts nothing twice
+    await runtime.store.db.io(lambda: runtime.store.db.blocking_handle()["school_policies"].update_one(
+        {"_id": "s1"}, {"$set": {"pendingId": change_id, "pendingPrevious": before, "pendingActor": "a1",
+                                 "pendingAt": 1}}))
+    assert await service.resume_pending() == 1
+    assert len(await notes(far)) == 1
+    # the next PUT completes a pending one first, then tells its own
+    stored = dict(before, studentDirect="staff_only")
+    await policies.put("s1", dict(stored, studentGroups="supervised"), stored, "a1", 2)
+    await put(api, {"studentGroups": "staff_only"})
+    group_notes = await notes(group)
+    assert len(group_notes) == 1 and "can no longer post" in group_notes[0], group_notes
+    assert await policies.pending() == []
+    status, data = await api.get(POLICY, "st1")
+    assert data["data"]["policy"] == dict(DEFAULT, studentDirect="staff_only", studentGroups="staff_only")

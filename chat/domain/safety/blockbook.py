@@ -1,6 +1,7 @@
 """What the block rule reads on every send, kept in memory with the store as the truth.
 
-Blocks (per user, both directions) and conversation mutes (per conversation) are read through
+Blocks (per user, both directions) and conversation mutes (per conversation; a moderator's
+``mute_author`` is one of them, its ``reason`` the case id) are read through
 a small bounded cache. In one process every change passes through :class:`BlockBook` (it
 drops the entries a change touches), so the cache is exact and never expires. In a cluster
 (``redis_url``) another node's change does not pass here: entries are then trusted for
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Dict, FrozenSet, Generic, Hashable, Optional, Tuple, TypeVar
+from typing import Dict, FrozenSet, Generic, Hashable, NamedTuple, Optional, Tuple, TypeVar
 
 from chat.clock import Clock
 from chat.store import Store
@@ -60,13 +61,20 @@ class UserBlocks:
     against: FrozenSet[str]
 
 
+class Mute(NamedTuple):
+    """A member's mute: when it ends (epoch ms) and, for a moderator's, the case id."""
+
+    until: int
+    reason: Optional[str] = None
+
+
 class BlockBook:
     """Blocks and mutes as the send path needs them (see the module doc)."""
 
     def __init__(self, store: Store, clock: Clock, ttl: Optional[float]) -> None:
         self.store = store
         self._blocks: TtlCache[UserBlocks] = TtlCache(clock, ttl)
-        self._mutes: TtlCache[Dict[str, int]] = TtlCache(clock, ttl)
+        self._mutes: TtlCache[Dict[str, Mute]] = TtlCache(clock, ttl)
         # bumped by every change: a read that started before one does not fill the cache
         self._version = 0
 
@@ -81,13 +89,14 @@ class BlockBook:
             self._blocks.put(user_id, entry)
         return entry
 
-    async def mutes(self, conversation_id: str) -> Dict[str, int]:
-        """userId -> when its mute ends (epoch ms; ended ones too)."""
+    async def mutes(self, conversation_id: str) -> Dict[str, Mute]:
+        """userId -> its mute (ended ones too: callers compare ``until``)."""
         found = self._mutes.get(conversation_id)
         if found is not None:
             return found
         version = self._version
-        entry = {d["userId"]: int(d["until"]) for d in await self.store.blocks.mutes_of(conversation_id)}
+        entry = {d["userId"]: Mute(int(d["until"]), d.get("reason"))
+                 for d in await self.store.blocks.mutes_of(conversation_id)}
         if version == self._version:
             self._mutes.put(conversation_id, entry)
         return entry

@@ -5,7 +5,10 @@
   can); the blocked user's mentions of the blocker are dropped from its messages (they notify
   nothing). Students cannot block staff: a school rule (an adult must stay reachable).
 - A mute: a conversation's owner/admins, or (in class and announcement conversations) the
-  school's staff, silence a member until a time; its sends and edits answer ``muted``.
+  school's staff, silence a member until a time; its sends and edits answer ``muted``. A
+  moderator's ``mute_author`` (a case action) is the same mute, with the case as its
+  ``reason``; only staff replace or lift such a mute while it lasts. Each mute set or lifted
+  is audited (``mute.set``, ``mute.clear``).
 - Slow mode: ``slowModeSeconds`` on the conversation; a member may post once per that many
   seconds (staff and the conversation's owner/admins exempt); a send too soon answers ``muted``
   with the seconds left.
@@ -21,7 +24,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from chat.auth import Identity
 from chat.domain.core import Core
+from chat.domain.oversight.audit import AuditAction
 from chat.domain.safety.blockbook import BlockBook
+from chat.domain.safety.cases import is_moderator
+from chat.domain.safety.changes import BLOCKS, MUTES, announce
 from chat.domain.safety.gate import Post, SafetyRule, Start
 from chat.errors import Conflict, Forbidden, Muted, NotFound, PolicyForbidden
 from chat.live.convcache import ConvState
@@ -53,9 +59,11 @@ class BlockRule(SafetyRule):
 
     async def check_post(self, ident: Identity, state: ConvState, post: Post) -> None:
         now_ms = int(self.core.clock.time() * 1000)
-        until = (await self.book.mutes(state.id)).get(ident.user_id)
-        if until is not None and until > now_ms:
-            raise Muted("you are muted in this conversation until %s" % iso(until))
+        mute = (await self.book.mutes(state.id)).get(ident.user_id)
+        if mute is not None and mute.until > now_ms:
+            if mute.reason:
+                raise Muted("a moderator muted you in this conversation until %s" % iso(mute.until))
+            raise Muted("you are muted in this conversation until %s" % iso(mute.until))
         if state.type == ConversationType.DIRECT or post.mentions:
             against = (await self.book.of_user(ident.user_id)).against
             if against:
@@ -108,6 +116,15 @@ class BlockActions:
             raise NotFound("no such user")  # never tell whether an id exists in another school
         return user
 
+    def _blocks_changed(self, *user_ids: str) -> None:
+        self.book.blocks_changed(*user_ids)
+        for uid in user_ids:
+            announce(self.core, BLOCKS, uid)
+
+    def _mutes_changed(self, conversation_id: str) -> None:
+        self.book.mutes_changed(conversation_id)
+        announce(self.core, MUTES, conversation_id)
+
     # ------------------------------------------------------------------ blocks
     async def block(self, ident: Identity, user_id: str) -> Dict[str, Any]:
         """Block a user of the caller's school (idempotent)."""
@@ -118,14 +135,14 @@ class BlockActions:
             raise PolicyForbidden("students cannot block teachers or admins (a school rule); "
                                   "you can report a message or tell another member of staff")
         doc = await self.core.store.blocks.put_block(ident.school, ident.user_id, user_id, self._now())
-        self.book.blocks_changed(ident.user_id, user_id)
+        self._blocks_changed(ident.user_id, user_id)
         return _block_view(user_id, user, doc)
 
     async def unblock(self, ident: Identity, user_id: str) -> Dict[str, Any]:
         """Lift the caller's block of a user (idempotent)."""
         await self._same_school_user(ident, user_id)
         await self.core.store.blocks.delete_block(ident.user_id, user_id)
-        self.book.blocks_changed(ident.user_id, user_id)
+        self._blocks_changed(ident.user_id, user_id)
         return {"userId": user_id}
 
     async def list(self, ident: Identity) -> List[Dict[str, Any]]:
@@ -157,17 +174,58 @@ class BlockActions:
         target = (await self.core.store.directory.get_users([user_id])).get(user_id) or {}
         if not is_staff(ident.role) and is_staff(target.get("role") or ""):
             raise PolicyForbidden("students cannot mute teachers or admins (a school rule)")
+        await self._not_a_moderators(ident, state.id, user_id)
         now = self._now()
         doc = await self.core.store.blocks.put_mute(state.id, user_id, now + minutes * 60_000, ident.user_id, now)
-        self.book.mutes_changed(state.id)
+        self._mutes_changed(state.id)
+        await self._audit_mute(ident, AuditAction.MUTE_SET, state, user_id, {"minutes": minutes, "until": doc["until"]})
         return _mute_view(doc, target)
 
+    async def mute_author(self, moderator: Identity, conversation_id: str, user_id: str, until: int,
+                          case_id: str) -> Dict[str, Any]:
+        """A moderator's ``mute_author`` (the caller checked it moderates the case): the same
+        conversation mute, its ``reason`` the case."""
+        doc = await self.core.store.blocks.put_mute(conversation_id, user_id, until, moderator.user_id,
+                                                    self._now(), reason=case_id)
+        self._mutes_changed(conversation_id)
+        await self.core.audit.record(moderator.user_id, AuditAction.MUTE_SET, moderator.school,
+                                     {"conversationId": conversation_id, "userId": user_id},
+                                     {"until": until, "reason": case_id})
+        return doc
+
     async def unmute(self, ident: Identity, conversation_id: str, user_id: str) -> Dict[str, Any]:
-        """Lift a member's mute (idempotent)."""
-        state = await self._moderated(ident, conversation_id)
-        await self.core.store.blocks.delete_mute(state.id, user_id)
-        self.book.mutes_changed(state.id)
+        """Lift a member's mute (idempotent). The school's moderators may lift a moderator's
+        mute in any conversation of the school (they set it without managing it)."""
+        state = await self.core.cache.get(conversation_id)
+        doc = await self.core.store.blocks.mute_of(state.id, user_id)
+        if not (doc is not None and doc.get("reason") and state.school == ident.school
+                and await self._is_moderator(ident)):
+            state = await self._moderated(ident, conversation_id)
+            await self._not_a_moderators(ident, state.id, user_id)
+        lifted = await self.core.store.blocks.delete_mute(state.id, user_id)
+        self._mutes_changed(state.id)
+        if lifted:
+            await self._audit_mute(ident, AuditAction.MUTE_CLEAR, state, user_id,
+                                   {"reason": doc.get("reason") if doc else None})
         return {"conversationId": state.id, "userId": user_id}
+
+    async def _audit_mute(self, ident: Identity, action: AuditAction, state: ConvState, user_id: str,
+                          detail: Dict[str, Any]) -> None:
+        await self.core.audit.record(ident.user_id, action, state.school,
+                                     {"conversationId": state.id, "userId": user_id}, detail)
+
+    async def _is_moderator(self, ident: Identity) -> bool:
+        user = None if ident.role == Role.ADMIN else await self.core.store.directory.get_user(ident.user_id)
+        return is_moderator(ident.role, user, ident.school)
+
+    async def _not_a_moderators(self, ident: Identity, conversation_id: str, user_id: str) -> None:
+        """A moderator's mute still in force is replaced or lifted by staff only (a student who
+        owns a group cannot undo a safeguarding decision)."""
+        if is_staff(ident.role):
+            return
+        doc = await self.core.store.blocks.mute_of(conversation_id, user_id)
+        if doc is not None and doc.get("reason") and int(doc["until"]) > self._now():
+            raise PolicyForbidden("a moderator muted this member: only staff may change that mute")
 
     async def mutes(self, ident: Identity, conversation_id: str) -> List[Dict[str, Any]]:
         """The conversation's mutes that have not ended, soonest end first."""
@@ -188,4 +246,4 @@ def _block_view(user_id: str, user: Optional[Dict[str, Any]], doc: Dict[str, Any
 def _mute_view(doc: Dict[str, Any], user: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     return {"conversationId": doc["conversationId"], "userId": doc["userId"],
             "name": (user or {}).get("name") or doc["userId"], "until": iso(doc["until"]),
-            "mutedBy": doc.get("by"), "createdAt": iso(doc.get("createdAt"))}
+            "mutedBy": doc.get("by"), "reason": doc.get("reason"), "createdAt": iso(doc.get("createdAt"))}

@@ -1,10 +1,13 @@
-"""Word filters (safeguarding §5): the school admins' reading and replacing of the lists."""
+"""Word filters (safeguarding §5): the school admins' reading and replacing of the lists (each
+change audited as ``filters.change``: list names, actions and term counts, never the terms)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
 from chat.auth import Identity
 from chat.domain.core import Core
+from chat.domain.oversight.audit import AuditAction
+from chat.domain.safety.changes import FILTERS, announce
 from chat.domain.safety.filters import FilterBook, WordFilter
 from chat.errors import Forbidden, NotFound
 from chat.vocab import Role
@@ -35,9 +38,20 @@ class FilterActions:
     async def put(self, ident: Identity, school_id: str, lists: List[Dict[str, Any]]) -> Dict[str, Any]:
         """Replace the school's lists (parsed by :func:`chat.rules.filterlists.parse_filter_lists`)."""
         self._admin(ident, school_id)
+        before = await self.core.store.filters.get(school_id)
         doc = await self.core.store.filters.put(school_id, lists, ident.user_id, int(self.core.clock.time() * 1000))
         self.book.put(school_id, doc)
+        announce(self.core, FILTERS, school_id)
+        await self.core.audit.record(ident.user_id, AuditAction.FILTER_CHANGE, school_id, {"schoolId": school_id},
+                                     {"before": outline(before), "after": outline(doc),
+                                      "version": int(doc.get("version", 0))})
         return view(doc)
+
+
+def outline(doc: Any) -> List[Dict[str, Any]]:
+    """The lists as the audit records them: names, actions and term counts, never the terms."""
+    return [{"name": lst["name"], "action": lst["action"], "terms": len(lst.get("terms") or [])}
+            for lst in (doc or {}).get("lists", [])]
 
 
 def view(doc: Any) -> Dict[str, Any]:

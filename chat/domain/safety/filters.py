@@ -2,15 +2,18 @@
 attachment name and conversation title.
 
 A ``block`` list refuses the text with ``content_blocked``, naming the list (never the word);
-a ``flag`` list lets it through and records a flag (``filter_flags``) for the moderators. A
-sender whose texts are blocked ``filter_repeat_blocks`` times within ``filter_repeat_minutes``
-gets a flag too (counted per node, in memory). The text itself is never logged or stored with
-a flag.
+a ``flag`` list lets it through, records a flag (``filter_flags``) and opens (or adds to) the
+message's moderation case with the reason ``filter`` and the list's name
+(:mod:`chat.domain.safety.cases`). A sender whose texts are blocked ``filter_repeat_blocks``
+times within ``filter_repeat_minutes`` gets a flag and a ``repeated_blocks`` case too (counted
+per node, in memory). A flagged title is recorded as a flag only (there is no message to read).
+The text itself is never logged or stored with a flag or a case.
 
 Each school's lists are compiled into one automaton (:class:`chat.rules.textmatch.Matcher`),
 kept in memory and used for ``filter_cache_seconds``; then one small read of the school's
 version number tells whether another node changed them (a change made on this node is seen at
-once). So a cluster node applies another node's change within ``filter_cache_seconds``.
+once; another node's is announced and dropped here at once, :mod:`chat.domain.safety.changes`,
+and the version read is the fallback within ``filter_cache_seconds``).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 from chat.auth import Identity
 from chat.clock import Clock
 from chat.domain.core import Core
+from chat.domain.safety.cases import FilterCases
 from chat.domain.safety.gate import Post, SafetyRule
 from chat.errors import ContentBlocked
 from chat.live.convcache import ConvState
@@ -91,7 +95,8 @@ class FilterBook:
             doc = await self.repo.get(school)
             compiled = compile_lists(int(doc.get("version", 0)) if doc else 0,
                                      list(doc.get("lists", [])) if doc else [], now)
-            self._schools[school] = compiled
+            if self._loading.get(school) is future:  # else forgotten meanwhile: maybe older than the change
+                self._schools[school] = compiled
             future.set_result(compiled)
             return compiled
         except BaseException as exc:
@@ -99,7 +104,14 @@ class FilterBook:
             future.exception()  # retrieved: a waiter-less failure is not "never retrieved"
             raise
         finally:
-            del self._loading[school]
+            if self._loading.get(school) is future:
+                del self._loading[school]
+
+    def forget(self, school: str) -> None:
+        """Another node changed the school's lists: compile them again on next use (a load
+        under way may predate the change: it is not waited for)."""
+        self._schools.pop(school, None)
+        self._loading.pop(school, None)
 
     def put(self, school: str, doc: Dict[str, Any]) -> Compiled:
         """What this node just stored: used at once."""
@@ -114,6 +126,7 @@ class WordFilter(SafetyRule):
     def __init__(self, core: Core) -> None:
         self.core = core
         self.book = FilterBook(core.store.filters, core.clock, core.settings)
+        self.cases = FilterCases(core)
         self._blocks: "collections.OrderedDict[Tuple[str, str], Deque[float]]" = collections.OrderedDict()
 
     async def check_post(self, ident: Identity, state: ConvState, post: Post) -> None:
@@ -127,6 +140,7 @@ class WordFilter(SafetyRule):
         post.flags.extend({"list": lst["name"], "field": field} for field, lst in hits)
         if post.edit_of is not None:  # an edit has no after_post: its flags are recorded now
             await self._record(ident, state.school, state.id, post.edit_of, post.flags)
+            await self._open_case(ident, state, post.edit_of, post.flags)
 
     async def check_title(self, ident: Identity, state: Optional[ConvState], title: str) -> None:
         school = state.school if state is not None else ident.school
@@ -146,6 +160,15 @@ class WordFilter(SafetyRule):
                 await self._record(ident, state.school, state.id, message.get("id"), post.flags)
             except Exception:  # the message is delivered; a lost flag must not fail the send
                 log.warning("could not record a word-filter flag for message %s", message.get("id"), exc_info=True)
+            await self._open_case(ident, state, str(message.get("id")), post.flags)
+
+    async def _open_case(self, ident: Identity, state: ConvState, message_id: str,
+                         flags: Sequence[Dict[str, Any]]) -> None:
+        """The message's case, for the moderators (a failure is logged: the message stands)."""
+        try:
+            await self.cases.flagged_message(ident, state.school, state.id, message_id, [f["list"] for f in flags])
+        except Exception:
+            log.warning("could not open the word-filter case of message %s", message_id, exc_info=True)
 
     # ------------------------------------------------------------------ internals
     @staticmethod
@@ -162,6 +185,10 @@ class WordFilter(SafetyRule):
         if self._repeated(school, ident.user_id):
             await self._record(ident, school, conversation_id, None,
                                [{"list": blocked["name"], "field": "text"}], KIND_REPEATED)
+            try:
+                await self.cases.repeated_blocks(ident, school, conversation_id, blocked["name"])
+            except Exception:  # the refusal is the answer whatever happens to the case
+                log.warning("could not open a repeated-blocks case", exc_info=True)
         raise ContentBlocked("not sent: contains words the school does not allow (list: %s)" % blocked["name"])
 
     def _repeated(self, school: str, user_id: str) -> bool:

@@ -5,9 +5,11 @@ Anyone reports a message they can see, or a user of their school; reports of the
 is answered the case id and its status; the reported user learns nothing. The school's
 moderators (its admins and the users the roster marks ``safeguarding``) see the cases of their
 school only (never a case about themselves: that one is for the others), read a case with the
-message's context (each read is recorded), and act on it: keep, remove the message (the ordinary
+message's context (each read is recorded, and audited as ``moderation.case_read``), and act
+on it (audited as ``moderation.action``): keep, remove the message (the ordinary
 soft delete: the participants see it deleted), mute the author in that conversation for some
-hours (:mod:`chat.domain.safety.moderation_mute`), escalate. Every action is recorded on the
+hours (a conversation mute whose ``reason`` is the case, :mod:`chat.domain.safety.blocks`),
+escalate. Every action is recorded on the
 case with who and when, and each change is pushed to the school's moderators
 (``moderation:case``).
 """
@@ -18,33 +20,17 @@ from typing import Any, Dict, List, Optional, Tuple
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
-from chat.domain.safety.moderation_mute import ModerationMuteRule
+from chat.domain.oversight.audit import AuditAction
+from chat.domain.safety.blocks import BlockActions
+from chat.domain.safety.cases import case_view, is_moderator, push_case
 from chat.errors import Conflict, Forbidden, NotFound
-from chat.events import Audience
 from chat.rules import render
-from chat.rules.moderation_input import REASONS, STATUSES, CaseChange
+from chat.rules.moderation_input import CASE_REASONS, STATUSES, CaseChange
 from chat.timeutil import iso, now_ms
 from chat.vocab import Role
 
 #: messages of context shown on either side of a reported one
 CONTEXT = 10
-
-
-def is_moderator(role: str, user: Optional[Dict[str, Any]], school: str) -> bool:
-    """A school's admins, and the users of that school its roster marks ``safeguarding``."""
-    if role == Role.ADMIN:
-        return True
-    return user is not None and user.get("school") == school and user.get("safeguarding") == school
-
-
-def case_view(case: Dict[str, Any]) -> Dict[str, Any]:
-    """A case as moderators see it."""
-    return {"id": case["id"], "kind": case["kind"], "status": case["status"],
-            "reasons": list(case.get("reasons") or []), "reportCount": int(case.get("reportCount", 0)),
-            "subjectId": case["subjectId"], "subjectName": case.get("subjectName") or case["subjectId"],
-            "messageId": case.get("messageId"), "conversationId": case.get("conversationId"),
-            "createdAt": iso(case["createdAt"]), "updatedAt": iso(case["updatedAt"]),
-            "escalatedAt": iso(case.get("escalatedAt"))}
 
 
 def _moderator_message(doc: Dict[str, Any], edits: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -59,13 +45,19 @@ def _moderator_message(doc: Dict[str, Any], edits: List[Dict[str, Any]]) -> Dict
     return view
 
 
+def _target(case: Dict[str, Any]) -> Dict[str, Any]:
+    """What an audit entry about a case names (ids only)."""
+    return {"caseId": case["id"], "userId": case["subjectId"], "messageId": case.get("messageId"),
+            "conversationId": case.get("conversationId")}
+
+
 class ModerationActions:
     """Report, list, read, act on and count cases (see the module doc)."""
 
-    def __init__(self, core: Core, messages: MessageActions) -> None:
+    def __init__(self, core: Core, messages: MessageActions, blocks: BlockActions) -> None:
         self.core = core
         self.messages = messages
-        self.mutes = next((r for r in core.safety.rules if isinstance(r, ModerationMuteRule)), None)
+        self.blocks = blocks
 
     # ------------------------------------------------------------------ reports
     async def report_message(self, ident: Identity, message_id: str, reason: str, note: Optional[str]
@@ -149,6 +141,8 @@ class ModerationActions:
         cases = self.core.store.cases
         await cases.record_read({"caseId": case["id"], "actorId": ident.user_id, "school": ident.school,
                                  "at": now_ms()})
+        await self.core.audit.record(ident.user_id, AuditAction.CASE_READ, ident.school, _target(case),
+                                     {"kind": case["kind"]})
         message, context = None, []
         if case["kind"] == "message":
             msg = await self.core.store.messages.get(case["messageId"])
@@ -182,10 +176,7 @@ class ModerationActions:
             await self._remove(ident, case)
         elif req.action == "mute_author":
             until = int(self.core.clock.time() * 1000) + req.hours * 3_600_000
-            await self.core.store.cases.set_mute(case["conversationId"], case["subjectId"], until, ident.user_id,
-                                                 case["id"], now)
-            if self.mutes is not None:
-                self.mutes.note(case["conversationId"], case["subjectId"], until)
+            await self.blocks.mute_author(ident, case["conversationId"], case["subjectId"], until, case["id"])
         elif req.action == "escalate":
             fields["escalatedAt"] = now
         if req.status is not None:
@@ -195,6 +186,9 @@ class ModerationActions:
             "status": req.status, "note": req.note, "hours": req.hours if req.action == "mute_author" else None,
             "at": now})
         updated = await self.core.store.cases.update(case["id"], fields) or case
+        await self.core.audit.record(ident.user_id, AuditAction.CASE_ACTION, ident.school, _target(case), {
+            "action": req.action, "status": req.status, "statusBefore": case["status"],
+            "hours": req.hours if req.action == "mute_author" else None})  # the note stays on the case
         await self._push(updated)
         return case_view(updated)
 
@@ -209,12 +203,8 @@ class ModerationActions:
         """Counts of the school's cases by status, and by reason (a case counts under each
         reason its reports gave)."""
         await self.check_moderator(ident)
-        by_status, by_reason = await self.core.store.cases.counts(ident.school, STATUSES, REASONS, ident.user_id)
+        by_status, by_reason = await self.core.store.cases.counts(ident.school, STATUSES, CASE_REASONS, ident.user_id)
         return {"total": sum(by_status.values()), "byStatus": by_status, "byReason": by_reason}
 
     async def _push(self, case: Dict[str, Any]) -> None:
-        """To the school's moderators' sockets (only connected ones receive it)."""
-        moderators = [m for m in await self.core.store.directory.moderator_ids(case["school"])
-                      if m != case["subjectId"]]  # the reported user learns nothing, moderator or not
-        if moderators:
-            self.core.events.case_changed(case_view(case), Audience(case["school"], moderators))
+        await push_case(self.core, case)

@@ -16,8 +16,7 @@ def build_rules(core: Core) -> List[SafetyRule]:
     rules.append(SchoolPolicyRule(core))
 
     # --- safeguarding: reports and moderation (add below)
-    from chat.domain.safety.moderation_mute import ModerationMuteRule  # each section keeps its lines together
-    rules.append(ModerationMuteRule(core))
+    # (a moderator's mute_author is a conversation mute: the block rule enforces it)
 
     # --- safeguarding: blocks, mutes, slow mode (add below)
     rules.append(BlockRule(core))

@@ -7,9 +7,10 @@ direct or group conversation that now breaks it is read-only for the students in
 (:meth:`SchoolPolicyRule.check_post`) until the policy is loosened again.
 
 Each school's policy is read once and kept in memory; a change made here replaces it at once.
-In a cluster another node may change it, so there a node serves it from memory for at most
-``policy_refresh`` seconds before reading it again (storage is the truth; a ``school:policy``
-push reaches sockets, not the other nodes' services).
+In a cluster another node may change it: that node announces the change and every node drops
+its copy at once (:mod:`chat.domain.safety.changes`); as a fallback (an announcement lost in a
+Redis outage) a node serves it from memory for at most ``policy_refresh`` seconds before
+reading it again (storage is the truth).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class SchoolPolicies:
     def __init__(self, core: Core) -> None:
         self.core = core
         self._by_school: Dict[str, Tuple[SchoolPolicy, float]] = {}
+        self._generation = 0  # moved by forget: a read begun before it does not fill the copy
 
     def default(self) -> SchoolPolicy:
         return SchoolPolicy.defaults(self.core.settings)
@@ -49,6 +51,7 @@ class SchoolPolicies:
         if held is not None and (not self.core.settings.redis_url
                                  or now - held[1] < self.core.settings.policy_refresh):
             return held[0]
+        generation = self._generation
         try:
             policy = SchoolPolicy.from_stored(await self.core.store.policies.get(school), self.default())
         except ChatError:
@@ -56,8 +59,14 @@ class SchoolPolicies:
                 raise
             log.warning("could not re-read a school policy; the one read before applies")
             return held[0]
-        self._by_school[school] = (policy, now)
+        if generation == self._generation:
+            self._by_school[school] = (policy, now)
         return policy
+
+    def forget(self, school: str) -> None:
+        """Another process changed the school's policy: read it again on next use."""
+        self._generation += 1
+        self._by_school.pop(school, None)
 
     def remember(self, school: str, policy: SchoolPolicy) -> None:
         """A change this process stored: it applies here at once."""
