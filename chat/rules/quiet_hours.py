@@ -86,6 +86,8 @@ class Schedule:
     zone: str = "UTC"
     windows: Tuple[Tuple[str, Tuple[Window, ...]], ...] = ()
     holidays: Tuple[Holiday, ...] = ()
+    #: the school chose its zone (False: the server's default applies, and follows it)
+    zone_chosen: bool = False
 
     def restricts(self, role: str) -> bool:
         """Whether quiet hours apply to this role at all (it has windows)."""
@@ -107,12 +109,19 @@ class Schedule:
                 "quietHours": {role: [w.view() for w in windows] for role, windows in self.windows},
                 "holidays": [h.view() for h in self.holidays]}
 
+    def stored(self) -> Dict[str, Any]:
+        """The fields as stored: the zone only when the school chose one."""
+        out = self.view()
+        if not self.zone_chosen:
+            del out["timeZone"]
+        return out
+
     def changed(self, body: Mapping[str, Any]) -> "Schedule":
         """This schedule with those of :data:`FIELDS` that ``body`` has replaced (each
         validated; 400 naming what is wrong)."""
         out = self
         if "timeZone" in body:
-            out = dataclasses.replace(out, zone=parse_zone(body["timeZone"]))
+            out = dataclasses.replace(out, zone=parse_zone(body["timeZone"]), zone_chosen=True)
         if "quietHours" in body:
             out = dataclasses.replace(out, windows=parse_windows(body["quietHours"]))
         if "holidays" in body:

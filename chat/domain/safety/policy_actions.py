@@ -12,10 +12,12 @@ from typing import Any, Dict, List, Set
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
+from chat.domain.oversight.audit import AuditAction
 from chat.domain.safety.policy_doc import SchoolPolicy
 from chat.domain.safety.school_policy import policy_rule
 from chat.errors import Forbidden, NotFound
 from chat.events import Audience
+from chat.rules import quiet_hours
 from chat.timeutil import now_ms
 from chat.vocab import Role
 
@@ -40,7 +42,9 @@ class PolicyActions:
         """The policy of the caller's school (any member may read it: clients offer only what it allows)."""
         self._same_school(ident, school_id)
         policy = await self.rule.policies.get(school_id)
-        return {"schoolId": school_id, "policy": policy.view()}
+        # oversight: quiet hours: whether the caller may send now, and until when
+        sending = quiet_hours.status(policy.quiet, ident.role, quiet_hours.instant_of(self.core.clock.time()))
+        return {"schoolId": school_id, "policy": policy.view(), "sending": sending}
 
     async def put(self, ident: Identity, school_id: str, body: Any) -> Dict[str, Any]:
         """Change the policy (the school's admins only); see the module doc."""
@@ -54,6 +58,10 @@ class PolicyActions:
         await self.core.store.policies.put(school_id, new.stored(), old.stored(), ident.user_id, now_ms())
         self.rule.policies.remember(school_id, new)
         self.rule.forget_verdicts()
+        if new.quiet != old.quiet:  # oversight: quiet hours
+            await self.core.audit.record(ident.user_id, AuditAction.QUIET_HOURS_CHANGE, school_id,
+                                         {"schoolId": school_id},
+                                         {"before": old.quiet.view(), "after": new.quiet.view()})
         roles = await self.core.store.policies.school_roles(school_id)
         await self._tell_conversations(ident, old, new, roles)
         data = {"schoolId": school_id, "policy": new.view()}

@@ -9,15 +9,17 @@ anyone of their school.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Mapping, Optional, Set
+from typing import Any, Dict, Mapping, Optional, Set, Tuple
 
 from chat.errors import BadRequest
+from chat.rules import quiet_hours
 from chat.settings import Settings
 from chat.vocab import ConversationType, Role, is_staff
 
 STUDENT_DIRECT = ("any", "classmates", "staff_only", "none")
 STUDENT_GROUPS = ("allowed", "supervised", "staff_only")
-FIELDS = ("studentDirect", "studentGroups", "studentsMayMessageAdmins")
+FIELDS: Tuple[str, ...] = ("studentDirect", "studentGroups", "studentsMayMessageAdmins")
+FIELDS += quiet_hours.FIELDS  # oversight: quiet hours (timeZone, quietHours, holidays)
 
 NO_ADMINS = "students may not message the school's admins directly"
 NO_DIRECT = "students may not start direct conversations"
@@ -32,12 +34,15 @@ class SchoolPolicy:
     student_direct: str = "any"
     student_groups: str = "allowed"
     students_may_message_admins: bool = True
+    #: oversight: quiet hours (the school's time zone, its windows per role, its holidays)
+    quiet: quiet_hours.Schedule = quiet_hours.Schedule()
 
     @classmethod
     def defaults(cls, settings: Settings) -> "SchoolPolicy":
         """The policy of a school that never set one (settings, config file)."""
         return cls(settings.policy_student_direct, settings.policy_student_groups,
-                   settings.policy_students_may_message_admins)
+                   settings.policy_students_may_message_admins,
+                   quiet=quiet_hours.Schedule(zone=settings.policy_time_zone))
 
     @classmethod
     def from_stored(cls, doc: Optional[Mapping[str, Any]], default: "SchoolPolicy") -> "SchoolPolicy":
@@ -49,17 +54,18 @@ class SchoolPolicy:
         admins = doc.get("studentsMayMessageAdmins")
         return cls(direct if direct in STUDENT_DIRECT else default.student_direct,
                    groups if groups in STUDENT_GROUPS else default.student_groups,
-                   bool(admins) if admins is not None else default.students_may_message_admins)
+                   bool(admins) if admins is not None else default.students_may_message_admins,
+                   quiet=quiet_hours.Schedule.from_stored(doc, default.quiet))
 
     def stored(self) -> Dict[str, Any]:
         """The fields as stored (the boolean as 0/1: storage writes no booleans by update)."""
         return {"studentDirect": self.student_direct, "studentGroups": self.student_groups,
-                "studentsMayMessageAdmins": int(self.students_may_message_admins)}
+                "studentsMayMessageAdmins": int(self.students_may_message_admins), **self.quiet.stored()}
 
     def view(self) -> Dict[str, Any]:
         """The policy as clients see it."""
         return {"studentDirect": self.student_direct, "studentGroups": self.student_groups,
-                "studentsMayMessageAdmins": self.students_may_message_admins}
+                "studentsMayMessageAdmins": self.students_may_message_admins, **self.quiet.view()}
 
     @property
     def lenient(self) -> bool:
@@ -87,6 +93,7 @@ class SchoolPolicy:
             if not isinstance(body["studentsMayMessageAdmins"], bool):
                 raise BadRequest("studentsMayMessageAdmins must be true or false")
             out = dataclasses.replace(out, students_may_message_admins=body["studentsMayMessageAdmins"])
+        out = dataclasses.replace(out, quiet=out.quiet.changed(body))  # oversight: quiet hours
         return out
 
     # ------------------------------------------------------------------ what it allows

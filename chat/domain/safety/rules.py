@@ -29,6 +29,8 @@ def build_rules(core: Core) -> List[SafetyRule]:
     # --- oversight: access grants (add below)
 
     # --- oversight: quiet hours (add below)
+    from chat.domain.oversight.quiet_hours import QuietHoursRule  # each section keeps its lines together
+    rules.append(QuietHoursRule(core))
 
     # --- oversight: retention and holds (add below)
 
