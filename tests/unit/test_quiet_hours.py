@@ -250,3 +250,15 @@ def test_touching_windows_and_zones_accepted() -> None:
     for zone in ("UTC", "Europe/London", "America/New_York", "Asia/Phnom_Penh", "America/Argentina/Buenos_Aires",
                  "Etc/GMT+5"):
         assert parse_zone(zone) == zone
+
+
+def test_zones_come_from_the_tzdata_package_without_a_system_database() -> None:
+    """requirements.txt pins tzdata: with no system zone folder the zones still load."""
+    import zoneinfo
+    saved = zoneinfo.TZPATH
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        zone = zoneinfo.ZoneInfo.no_cache("Europe/London")
+        assert datetime.datetime(2026, 7, 1, tzinfo=zone).utcoffset() == datetime.timedelta(hours=1)
+    finally:
+        zoneinfo.reset_tzpath(to=saved)
