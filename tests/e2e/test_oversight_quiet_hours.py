@@ -260,3 +260,17 @@ async def test_new_york_across_its_autumn_change(api, clock):
     assert quiet(await send(api, "st1", conv["id"], "mon early"), "2026-11-02T07:30:00-05:00")
     at(clock, "2026-11-02T12:30:00Z")  # 07:30 EST
     assert (await send(api, "st1", conv["id"], "mon"))[0] == 201
+
+
+@pytest.mark.gen_test
+async def test_a_refused_send_does_not_count_for_slow_mode(api, clock):
+    conv = await api.conversation("t1", "group", ["st1", "st2"], title="Slow")
+    status, data = await api.patch("/api/conversations/%s" % conv["id"], "t1", {"slowModeSeconds": 60})
+    assert status == 200, data
+    await set_policy(api, LONDON)
+    at(clock, "2026-03-23T07:29:59Z")
+    assert quiet(await send(api, "st1", conv["id"], "first"), "2026-03-23T07:30:00+00:00")
+    at(clock, "2026-03-23T07:30:00Z")  # a second later: quiet hours asked first, so slow mode saw no send
+    assert (await send(api, "st1", conv["id"], "first, at 07:30"))[0] == 201
+    status, data = await send(api, "st1", conv["id"], "too soon")
+    assert status == 403 and data["error"]["code"] == "muted"  # slow mode itself still applies

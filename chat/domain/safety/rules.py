@@ -30,7 +30,8 @@ def build_rules(core: Core) -> List[SafetyRule]:
 
     # --- oversight: quiet hours (add below)
     from chat.domain.oversight.quiet_hours import QuietHoursRule  # each section keeps its lines together
-    rules.append(QuietHoursRule(core))
+    # asked first: a send refused for the hour must not count for slow mode or record a filter flag
+    rules.insert(0, QuietHoursRule(core))
 
     # --- oversight: retention and holds (add below)
 
