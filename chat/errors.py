@@ -5,7 +5,7 @@ HTTP statuses and WebSocket error frames are derived from ``code`` in one place 
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict, Optional
 
 STATUS: Dict[str, int] = {
     "bad_request": 400,
@@ -13,6 +13,7 @@ STATUS: Dict[str, int] = {
     "forbidden": 403,
     "policy_forbidden": 403,
     "muted": 403,
+    "quiet_hours": 403,
     "not_found": 404,
     "timeout": 408,
     "conflict": 409,
@@ -38,7 +39,8 @@ class ChatError(Exception):
     def status(self) -> int:
         return STATUS[self.code]
 
-    def to_dict(self) -> Dict[str, str]:
+    def to_dict(self) -> Dict[str, Any]:
+        """The error as clients get it (REST body and socket frame alike); a few codes add fields."""
         return {"code": self.code, "message": self.message}
 
 
@@ -69,6 +71,23 @@ class Muted(Forbidden):
 
     code = "muted"
     default_message = "you are muted in this conversation"
+
+
+class QuietHours(Forbidden):
+    """The sender's role may not send now: the school's quiet hours (or a holiday). ``opensAt``
+    is when it may again (ISO 8601 with the school's offset), ``opensAtMs`` the same in epoch
+    ms; both null when no opening is in sight."""
+
+    code = "quiet_hours"
+    default_message = "quiet hours: chat is closed now"
+
+    def __init__(self, message: str = "", opens_at: Optional[str] = None, opens_at_ms: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.opens_at = opens_at
+        self.opens_at_ms = opens_at_ms
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(super().to_dict(), opensAt=self.opens_at, opensAtMs=self.opens_at_ms)
 
 
 class NotFound(ChatError):

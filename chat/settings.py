@@ -14,6 +14,9 @@ import os
 import re
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
+from chat.errors import BadRequest
+from chat.rules.quiet_hours import parse_zone
+
 #: the only spellings a boolean environment variable may have (anything else is an error, never false)
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -223,6 +226,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     # --- oversight: export and erasure (add below)
 
     # --- oversight: quiet hours (add below)
+    ("policy_time_zone", "CHAT_POLICY_TIME_ZONE", str, "UTC",
+     "default school policy: the school's IANA time zone, in which its quiet hours and holidays are read"),
 
 ]
 
@@ -421,6 +426,7 @@ def range_problems(settings: "Settings") -> List[str]:
         value = getattr(settings, name, None)
         if value is not None and (value.lower() if name == "log_level" else value) not in words:
             problems.append("%s must be %s, not %r" % (name, _either(words), value))
+    problems += _zone_problems(settings)  # oversight: quiet hours
     if settings.ws_max_frame_bytes > settings.ws_max_message_size:
         problems.append("ws_max_frame_bytes (%d) cannot be above ws_max_message_size (%d)"
                         % (settings.ws_max_frame_bytes, settings.ws_max_message_size))
@@ -428,6 +434,15 @@ def range_problems(settings: "Settings") -> List[str]:
         problems.append("sync_max_bytes (%d) must be below ws_max_pending_bytes (%d): a sync reply would close "
                         "the socket as a slow consumer" % (settings.sync_max_bytes, settings.ws_max_pending_bytes))
     return problems
+
+
+def _zone_problems(settings: "Settings") -> List[str]:
+    """The default school time zone must be one this machine knows (oversight: quiet hours)."""
+    try:
+        parse_zone(settings.policy_time_zone)
+    except BadRequest as exc:
+        return ["policy_time_zone: %s" % exc.message]
+    return []
 
 
 @dataclasses.dataclass(repr=False)
@@ -556,6 +571,7 @@ class Settings:
     # --- oversight: export and erasure (add below)
 
     # --- oversight: quiet hours (add below)
+    policy_time_zone: str = "UTC"
 
 
     def __repr__(self) -> str:  # secrets masked: a logged or printed Settings must not leak them

@@ -2,7 +2,9 @@
 # Builds the one-file executable dist/school-chat: Python, every dependency, the web client
 # (static/) and the embedded database (nx-27017, started as the same executable with a hidden
 # command). Needs: python3.11 with pip, and binutils (objdump, strip) on Debian. Shared libraries
-# are stripped of their symbols (uvloop's alone carries 12 MB of them).
+# are stripped of their symbols (uvloop's alone carries 12 MB of them). The IANA time zones
+# (tzdata: each folder of zones is a package, loaded by zoneinfo at run time, so collected by
+# name) make quiet hours work on machines without /usr/share/zoneinfo.
 #   deploy/build-binary.sh            # installs requirements-build.txt, then builds
 #   SKIP_PIP=1 deploy/build-binary.sh # when the build requirements are already installed
 set -euo pipefail
@@ -18,6 +20,7 @@ rm -rf build/pyinstaller dist/school-chat
   --add-data "$root/static:static" \
   --collect-submodules chat --collect-submodules handlers \
   --collect-submodules nx_27017 --collect-submodules neosqlite \
+  --collect-data tzdata --collect-submodules tzdata \
   --hidden-import prometheus_client --hidden-import hiredis \
   --exclude-module tkinter --exclude-module pytest --exclude-module hypothesis \
   --exclude-module playwright --exclude-module IPython --exclude-module numpy \

@@ -389,6 +389,9 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
         response = _json(schema, text)
         message = EXAMPLES[status].replace("%d", str(settings.max_body_bytes))
         response["content"]["application/json"]["example"] = {"error": {"code": codes[0], "message": message}}
+        if status == 403:  # oversight: quiet hours (a quiet_hours refusal says when chat opens)
+            from handlers.openapi_policy import QUIET_ERROR_FIELDS
+            schema["properties"]["error"]["properties"].update(QUIET_ERROR_FIELDS)
         if status == 429:
             response["headers"] = {"Retry-After": {"description": "seconds to wait", "required": True,
                                                    "schema": {"type": "integer", "minimum": 1}}}

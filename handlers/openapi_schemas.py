@@ -29,7 +29,8 @@ MEMBER_ROLES = list(vocab.MEMBER_ROLES)
 ERROR_TEXT = {
     400: "Bad input: a malformed parameter or body (nothing changed).",
     401: "Missing, malformed, expired or wrongly signed bearer token.",
-    403: "The caller may not do this (not a participant, not the owner, read-only announcement...).",
+    403: "The caller may not do this (not a participant, not the owner, read-only announcement...; "
+         "quiet_hours: not now, with opensAt).",
     404: "No such conversation, message, user or route (ids that are not ObjectIds are 404 too).",
     409: "Conflicts with the current state (the message was deleted; a clientMsgId reused elsewhere).",
     413: "Request body over the configured limit.",

@@ -123,6 +123,8 @@ class ChatService:
         # --- oversight: export and erasure (add below)
 
         # --- oversight: quiet hours (add below)
+        from chat.domain.oversight.quiet_hours import QuietHoursActions  # each section keeps its lines together
+        self.quiet_hours = QuietHoursActions(self.core)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -249,7 +249,9 @@ class Realtime:
         return await self.service.reactions.react(s.ident, message_id, emoji, on)
 
     async def _typing_start(self, s: Session, conversation_id: str) -> Dict[str, Any]:
-        members = await self.service.conversations.member_ids(s.ident, conversation_id)
+        members = await self.service.quiet_hours.typing_audience(s.ident, conversation_id)
+        if members is None:  # the safety gate drops it (quiet hours): the reply is still ok
+            return {}
         self.typing.start(conversation_id, s.ident.user_id, s.ident.name, members)
         return {}
 

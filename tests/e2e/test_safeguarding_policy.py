@@ -16,8 +16,10 @@ from tests.e2e.test_cluster import REDIS, cluster, connect, run, subscribed  # n
 pytestmark = pytest.mark.usefixtures("school")
 
 POLICY = "/api/schools/s1/policy"
+OPEN = {"open": True, "opensAt": None, "opensAtMs": None, "closesAt": None, "closesAtMs": None, "holiday": None}
 DEFAULT = {"studentDirect": "any", "studentGroups": "allowed", "studentsMayMessageAdmins": True,
            "reviewNotice": True}
+DEFAULT.update({"timeZone": "UTC", "quietHours": {}, "holidays": []})  # oversight: quiet hours
 
 
 async def put(api: Any, body: Dict[str, Any], user: str = "a1") -> Dict[str, Any]:
@@ -41,7 +43,7 @@ def refused(result: Any) -> bool:
 async def test_any_member_reads_the_policy_with_its_defaults_and_another_school_gets_404(api):
     for user in ("st1", "t1", "a1"):
         status, data = await api.get(POLICY, user)
-        assert status == 200 and data["data"] == {"schoolId": "s1", "policy": DEFAULT}
+        assert status == 200 and data["data"] == {"schoolId": "s1", "policy": DEFAULT, "sending": OPEN}
     for user in ("x1", "x2"):
         status, data = await api.get(POLICY, user)
         assert status == 404 and data["error"]["code"] == "not_found"

@@ -59,6 +59,10 @@ class SafetyRule:
     async def after_post(self, ident: Identity, state: ConvState, post: Post, message: Dict[str, Any]) -> None:
         """After the message (its client view) was stored; must not raise."""
 
+    async def may_type(self, ident: Identity, state: ConvState) -> bool:
+        """Whether ``ident``'s ``typing:start`` here reaches the others (False: it is dropped)."""
+        return True
+
 
 class SafetyGate:
     """Every rule, in order; the first refusal wins."""
@@ -94,3 +98,9 @@ class SafetyGate:
     async def after_post(self, ident: Identity, state: ConvState, post: Post, message: Dict[str, Any]) -> None:
         for rule in self.rules:
             await rule.after_post(ident, state, post, message)
+
+    async def may_type(self, ident: Identity, state: ConvState) -> bool:
+        for rule in self.rules:
+            if not await rule.may_type(ident, state):
+                return False
+        return True

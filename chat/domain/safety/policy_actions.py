@@ -25,6 +25,7 @@ from chat.domain.safety.policy_doc import SchoolPolicy
 from chat.domain.safety.school_policy import policy_rule
 from chat.errors import ChatError, Forbidden, NotFound
 from chat.events import Audience
+from chat.rules import quiet_hours
 from chat.timeutil import now_ms
 from chat.vocab import Role
 
@@ -51,7 +52,9 @@ class PolicyActions:
         """The policy of the caller's school (any member may read it: clients offer only what it allows)."""
         self._same_school(ident, school_id)
         policy = await self.rule.policies.get(school_id)
-        return {"schoolId": school_id, "policy": policy.view()}
+        # oversight: quiet hours: whether the caller may send now, and until when
+        sending = quiet_hours.status(policy.quiet, ident.role, quiet_hours.instant_of(self.core.clock.time()))
+        return {"schoolId": school_id, "policy": policy.view(), "sending": sending}
 
     async def put(self, ident: Identity, school_id: str, body: Any) -> Dict[str, Any]:
         """Change the policy (the school's admins only); see the module doc."""
@@ -71,6 +74,10 @@ class PolicyActions:
         announce(self.core, POLICY, school_id)
         await self.core.audit.record(ident.user_id, AuditAction.POLICY_CHANGE, school_id, {"schoolId": school_id},
                                      {"before": old.view(), "after": new.view()})
+        if new.quiet != old.quiet:  # oversight: quiet hours
+            await self.core.audit.record(ident.user_id, AuditAction.QUIET_HOURS_CHANGE, school_id,
+                                         {"schoolId": school_id},
+                                         {"before": old.quiet.view(), "after": new.quiet.view()})
         roles = await self.core.store.policies.school_roles(school_id)
         await self._tell_conversations(ident, old, new, roles, change_id)
         await self.core.store.policies.settle(school_id, change_id)

@@ -10,15 +10,17 @@ anyone of their school. ``reviewNotice`` (oversight): every conversation view ca
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Mapping, Optional, Set
+from typing import Any, Dict, Mapping, Optional, Set, Tuple
 
 from chat.errors import BadRequest
+from chat.rules import quiet_hours
 from chat.settings import Settings
 from chat.vocab import ConversationType, Role, is_staff
 
 STUDENT_DIRECT = ("any", "classmates", "staff_only", "none")
 STUDENT_GROUPS = ("allowed", "supervised", "staff_only")
-FIELDS = ("studentDirect", "studentGroups", "studentsMayMessageAdmins", "reviewNotice")
+FIELDS: Tuple[str, ...] = ("studentDirect", "studentGroups", "studentsMayMessageAdmins", "reviewNotice")
+FIELDS += quiet_hours.FIELDS  # oversight: quiet hours (timeZone, quietHours, holidays)
 
 NO_ADMINS = "students may not message the school's admins directly"
 NO_DIRECT = "students may not start direct conversations"
@@ -35,12 +37,15 @@ class SchoolPolicy:
     student_groups: str = "allowed"
     students_may_message_admins: bool = True
     review_notice: bool = True  # oversight: the notice every conversation view carries
+    #: oversight: quiet hours (the school's time zone, its windows per role, its holidays)
+    quiet: quiet_hours.Schedule = quiet_hours.Schedule()
 
     @classmethod
     def defaults(cls, settings: Settings) -> "SchoolPolicy":
         """The policy of a school that never set one (settings, config file)."""
         return cls(settings.policy_student_direct, settings.policy_student_groups,
-                   settings.policy_students_may_message_admins)
+                   settings.policy_students_may_message_admins,
+                   quiet=quiet_hours.Schedule(zone=settings.policy_time_zone))
 
     @classmethod
     def from_stored(cls, doc: Optional[Mapping[str, Any]], default: "SchoolPolicy") -> "SchoolPolicy":
@@ -54,18 +59,20 @@ class SchoolPolicy:
         return cls(direct if direct in STUDENT_DIRECT else default.student_direct,
                    groups if groups in STUDENT_GROUPS else default.student_groups,
                    bool(admins) if admins is not None else default.students_may_message_admins,
-                   review_notice=bool(notice) if notice is not None else default.review_notice)
+                   review_notice=bool(notice) if notice is not None else default.review_notice,
+                   quiet=quiet_hours.Schedule.from_stored(doc, default.quiet))
 
     def stored(self) -> Dict[str, Any]:
         """The fields as stored (the boolean as 0/1: storage writes no booleans by update)."""
         return {"studentDirect": self.student_direct, "studentGroups": self.student_groups,
                 "studentsMayMessageAdmins": int(self.students_may_message_admins),
-                "reviewNotice": int(self.review_notice)}
+                "reviewNotice": int(self.review_notice), **self.quiet.stored()}
 
     def view(self) -> Dict[str, Any]:
         """The policy as clients see it."""
         return {"studentDirect": self.student_direct, "studentGroups": self.student_groups,
-                "studentsMayMessageAdmins": self.students_may_message_admins, "reviewNotice": self.review_notice}
+                "studentsMayMessageAdmins": self.students_may_message_admins, "reviewNotice": self.review_notice,
+                **self.quiet.view()}
 
     @property
     def lenient(self) -> bool:
@@ -97,6 +104,7 @@ class SchoolPolicy:
             if not isinstance(body["reviewNotice"], bool):
                 raise BadRequest("reviewNotice must be true or false")
             out = dataclasses.replace(out, review_notice=body["reviewNotice"])
+        out = dataclasses.replace(out, quiet=out.quiet.changed(body))  # oversight: quiet hours
         return out
 
     # ------------------------------------------------------------------ what it allows

@@ -28,6 +28,9 @@ def build_rules(core: Core) -> List[SafetyRule]:
     # --- oversight: access grants (add below)
 
     # --- oversight: quiet hours (add below)
+    from chat.domain.oversight.quiet_hours import QuietHoursRule  # each section keeps its lines together
+    # asked first: a send refused for the hour must not count for slow mode or record a filter flag
+    rules.insert(0, QuietHoursRule(core))
 
     # --- oversight: retention and holds (add below)
 
