@@ -42,7 +42,8 @@ async def audit(runtime: Runtime, actor: Optional[str] = None) -> List[Dict[str,
     query: Dict[str, Any] = {"school": "s1"}
     if actor is not None:
         query["actor"] = actor
-    return list(await runtime.store.db.io(lambda: list(repo.entries.find(query).sort("seq", 1))))
+    entries = await runtime.store.db.io(lambda: list(repo.entries.find(query).sort("seq", 1)))
+    return [e for e in entries if e["action"] != "roster.import"]  # the test school's own import
 
 
 async def fetch(base_url: str, path: str, user: Optional[str] = None) -> Any:

@@ -479,7 +479,7 @@ async def test_migration_moves_moderation_mutes_into_the_conversation_mutes(api,
                                     "until": 9, "by": "t1", "createdAt": 6})  # ends later: kept
     await runtime.store.db.io(seed)
     for _ in range(2):  # a re-run moves nothing twice
-        await runtime.store.db.io(MIGRATIONS[3], handle)
+        await runtime.store.db.io(MIGRATIONS[4], handle)
     mutes = {m["userId"]: m for m in await runtime.store.blocks.mutes_of(conv["id"])}
     assert (mutes["st2"]["until"], mutes["st2"]["by"], mutes["st2"]["reason"], mutes["st2"]["createdAt"]) == (
         far, "a1", "c" * 24, 5)
