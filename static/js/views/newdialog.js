@@ -164,7 +164,9 @@ export class NewConversationDialog {
       }
       const body = { type, classId, participantIds: [] };
       const title = $("new-title").value.trim();
-      if (title) body.title = title;
+      // a class keeps one conversation of each kind (asking again opens it); one given its own
+      // name is another, beside it
+      if (title) Object.assign(body, { title, separate: true });
       return this.post(body);
     }
     if (this.picked.size === 0) {
