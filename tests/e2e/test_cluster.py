@@ -162,15 +162,6 @@ class Cluster:
         self.redis.stop()
 
 
-@pytest.fixture
-def cluster(tmp_path: Any) -> Any:
-    c = Cluster(str(tmp_path))
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
 def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 240))
 

@@ -1,4 +1,4 @@
-"""Oversight §2 across a two-node cluster: staff deletes through both nodes at once (each node
+"""Oversight §2 across a two-node cluster: staff deletes through both cluster at once (each node
 with its own head of the chain in memory) make one linear chain that ``audit verify`` accepts,
 with every delete recorded once (tests/test_cluster.py's processes: real nx-27017, real Redis)."""
 from __future__ import annotations
@@ -7,29 +7,19 @@ import asyncio
 import os
 import subprocess
 import sys
-from typing import Any, Iterator
 
 import pymongo
 import pytest
 
 from tests.conftest import Api, token
-from tests.e2e.test_cluster import REDIS, Cluster, run
+from tests.e2e.test_cluster import REDIS, run
 from tests.e2e.test_process import ROOT
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
 
 
-@pytest.fixture
-def nodes(tmp_path: Any) -> Iterator[Cluster]:
-    c = Cluster(str(tmp_path))
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
-def test_deletes_through_two_nodes_at_once_keep_one_chain(nodes):
-    a, b = nodes.start(2)
+def test_deletes_through_two_nodes_at_once_keep_one_chain(cluster):
+    a, b = cluster.start(2)
     per_node = 12
 
     async def main() -> None:
@@ -45,13 +35,13 @@ def test_deletes_through_two_nodes_at_once_keep_one_chain(nodes):
         assert status == 200 and len(body["data"]) == len(sent), body
         assert sorted(e["target"]["messageId"] for e in body["data"]) == sorted(m["id"] for m in sent)
     run(main())
-    client: pymongo.MongoClient = pymongo.MongoClient(nodes.mongo_uri, serverSelectionTimeoutMS=5000)
+    client: pymongo.MongoClient = pymongo.MongoClient(cluster.mongo_uri, serverSelectionTimeoutMS=5000)
     try:
-        seqs = [d["seq"] for d in client[nodes.db_name]["audit_log"].find({"school": "s1"}).sort("seq", 1)]
+        seqs = [d["seq"] for d in client[cluster.db_name]["audit_log"].find({"school": "s1"}).sort("seq", 1)]
     finally:
         client.close()
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == 2 * per_node + 1  # + the roster import
-    verify = subprocess.run([sys.executable, "server.py", "audit", "verify", "--mongodb-uri", nodes.mongo_uri,
-                             "--db-name", nodes.db_name], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    verify = subprocess.run([sys.executable, "server.py", "audit", "verify", "--mongodb-uri", cluster.mongo_uri,
+                             "--db-name", cluster.db_name], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.strip().splitlines()[-1] == "ok %d entries" % (2 * per_node + 2)  # s2's import too

@@ -5,29 +5,19 @@ real nx-27017, real Redis: tests/e2e/test_cluster.py's harness)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
 
 import pytest
 
 from tests.conftest import Api
-from tests.e2e.test_cluster import REDIS, Cluster, run
+from tests.e2e.test_cluster import REDIS, run
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
 
 MSGS = "/api/conversations/%s/messages"
 
 
-@pytest.fixture
-def nodes(tmp_path: Any) -> Iterator[Cluster]:
-    c = Cluster(str(tmp_path))
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
-def test_a_grant_opened_on_one_node_reads_on_the_other(nodes):
-    a, b = nodes.start(2)
+def test_a_grant_opened_on_one_node_reads_on_the_other(cluster):
+    a, b = cluster.start(2)
 
     async def main() -> None:
         api_a, api_b = Api(a.url), Api(b.url)

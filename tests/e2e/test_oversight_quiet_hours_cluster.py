@@ -12,7 +12,7 @@ import os
 import pytest
 
 from tests.conftest import Api
-from tests.e2e.test_cluster import REDIS, barrier, cluster, connect, run, subscribed  # noqa: F401 (the fixture)
+from tests.e2e.test_cluster import REDIS, barrier, connect, run, subscribed
 
 POLICY = "/api/schools/s1/policy"
 ALWAYS = {"student": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "00:00", "to": "24:00"}]}

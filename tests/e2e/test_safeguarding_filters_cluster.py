@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api, Ws
-from tests.e2e.test_cluster import cluster, connect, run, subscribed  # noqa: F401  (the fixture)
+from tests.e2e.test_cluster import connect, run, subscribed
 
 PATH = "/api/schools/s1/filters"
 

@@ -4,27 +4,17 @@ for the participants on the first (tests/test_cluster.py's processes: real nx-27
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
 
 import pytest
 
 from tests.conftest import Api
-from tests.e2e.test_cluster import REDIS, Cluster, connect, run, subscribed
+from tests.e2e.test_cluster import REDIS, connect, run, subscribed
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server is not installed")
 
 
-@pytest.fixture
-def nodes(tmp_path: Any) -> Iterator[Cluster]:
-    c = Cluster(str(tmp_path))
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
-def test_reports_and_moderation_across_nodes(nodes):
-    a, b = nodes.start(2)
+def test_reports_and_moderation_across_nodes(cluster):
+    a, b = cluster.start(2)
 
     async def main() -> None:
         admin = await connect(b, "a1")

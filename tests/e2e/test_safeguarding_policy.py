@@ -11,7 +11,7 @@ import pytest
 from chat.ops.config_file import validate
 from chat.settings import Settings
 from tests.conftest import Api, token
-from tests.e2e.test_cluster import REDIS, cluster, connect, run, subscribed  # noqa: F401 (cluster: the fixture)
+from tests.e2e.test_cluster import REDIS, connect, run, subscribed
 
 pytestmark = pytest.mark.usefixtures("school")
 
