@@ -229,6 +229,16 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("policy_time_zone", "CHAT_POLICY_TIME_ZONE", str, "UTC",
      "default school policy: the school's IANA time zone, in which its quiet hours and holidays are read"),
 
+    # --- notifications: missed-message email (add below)
+
+    # --- notifications: webhooks (add below)
+
+    # --- notifications: bots (add below)
+
+    # --- notifications: scheduled messages (add below)
+
+    # --- notifications: forwarding (add below)
+
 ]
 
 # Settings never printed or logged as they are (see mask()): these, and any name ending in
@@ -390,6 +400,16 @@ RANGES: Dict[str, Range] = {
     # --- oversight: export and erasure (add below)
 
     # --- oversight: quiet hours (add below)
+
+    # --- notifications: missed-message email (add below)
+
+    # --- notifications: webhooks (add below)
+
+    # --- notifications: bots (add below)
+
+    # --- notifications: scheduled messages (add below)
+
+    # --- notifications: forwarding (add below)
 
 }
 
@@ -572,6 +592,16 @@ class Settings:
 
     # --- oversight: quiet hours (add below)
     policy_time_zone: str = "UTC"
+
+    # --- notifications: missed-message email (add below)
+
+    # --- notifications: webhooks (add below)
+
+    # --- notifications: bots (add below)
+
+    # --- notifications: scheduled messages (add below)
+
+    # --- notifications: forwarding (add below)
 
 
     def __repr__(self) -> str:  # secrets masked: a logged or printed Settings must not leak them

@@ -376,6 +376,16 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
 
     # --- oversight: quiet hours (add below)
 
+    # --- notifications: missed-message email (add below)
+
+    # --- notifications: webhooks (add below)
+
+    # --- notifications: bots (add below)
+
+    # --- notifications: scheduled messages (add below)
+
+    # --- notifications: forwarding (add below)
+
     for path, item in paths.items():
         for method, op in item.items():
             op["operationId"] = operation_id(method, path)

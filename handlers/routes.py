@@ -87,6 +87,16 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
 
         # --- oversight: quiet hours (add below)
 
+        # --- notifications: missed-message email (add below)
+
+        # --- notifications: webhooks (add below)
+
+        # --- notifications: bots (add below)
+
+        # --- notifications: scheduled messages (add below)
+
+        # --- notifications: forwarding (add below)
+
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),
         (r"/api/.*", NotFoundHandler, deps),

@@ -126,6 +126,16 @@ class ChatService:
         from chat.domain.oversight.quiet_hours import QuietHoursActions  # each section keeps its lines together
         self.quiet_hours = QuietHoursActions(self.core)
 
+        # --- notifications: missed-message email (add below)
+
+        # --- notifications: webhooks (add below)
+
+        # --- notifications: bots (add below)
+
+        # --- notifications: scheduled messages (add below)
+
+        # --- notifications: forwarding (add below)
+
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Read what handshakes need into memory (after a restart the whole school reconnects

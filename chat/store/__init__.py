@@ -74,6 +74,16 @@ class Store:
 
         # --- oversight: quiet hours (add below)
 
+        # --- notifications: missed-message email (add below)
+
+        # --- notifications: webhooks (add below)
+
+        # --- notifications: bots (add below)
+
+        # --- notifications: scheduled messages (add below)
+
+        # --- notifications: forwarding (add below)
+
 
     async def ensure_indexes(self) -> None:
         """Create every index; idempotent (safe at each start-up)."""
@@ -106,6 +116,16 @@ class Store:
             # --- oversight: export and erasure (add below)
 
             # --- oversight: quiet hours (add below)
+
+            # --- notifications: missed-message email (add below)
+
+            # --- notifications: webhooks (add below)
+
+            # --- notifications: bots (add below)
+
+            # --- notifications: scheduled messages (add below)
+
+            # --- notifications: forwarding (add below)
 
         await self.db.io(work)
 
