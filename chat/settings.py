@@ -232,8 +232,26 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     # --- notifications: missed-message email (add below)
 
     # --- notifications: webhooks (add below)
+    ("webhook_timeout", "CHAT_WEBHOOK_TIMEOUT", float, 10.0,
+     "seconds one webhook POST may take (connect and answer) before it counts as failed"),
+    ("webhook_max_attempts", "CHAT_WEBHOOK_MAX_ATTEMPTS", int, 8,
+     "attempts of one webhook delivery before it goes to the dead letters"),
+    ("webhook_backoff", "CHAT_WEBHOOK_BACKOFF", float, 2.0,
+     "seconds before a failed webhook delivery's first retry (doubling each time, with jitter)"),
+    ("webhook_backoff_max", "CHAT_WEBHOOK_BACKOFF_MAX", float, 600.0, "longest wait between two webhook attempts"),
+    ("webhook_max_pending", "CHAT_WEBHOOK_MAX_PENDING", int, 10000,
+     "deliveries one webhook may have waiting; past it new events go straight to its dead letters"),
+    ("webhook_poll_interval", "CHAT_WEBHOOK_POLL_INTERVAL", float, 2.0,
+     "seconds between a node's looks at the outbox for retries due and deliveries another node left"),
+    ("webhook_lease", "CHAT_WEBHOOK_LEASE", float, 60.0,
+     "seconds a node holds a claimed webhook delivery (kept fresh while it works); a stopped node's are taken over after it"),
+    ("webhook_allow_text", "CHAT_WEBHOOK_ALLOW_TEXT", _bool, False,
+     "whether a school admin may set includeText on a webhook (message text in message.created); off: never"),
+    ("webhook_allow_private", "CHAT_WEBHOOK_ALLOW_PRIVATE", _bool, False,
+     "allow webhook URLs on loopback and private addresses (tests, an LMS on the same network)"),
 
     # --- notifications: bots (add below)
+    ("bot_max_per_school", "CHAT_BOT_MAX_PER_SCHOOL", int, 50, "most bot accounts (not revoked) one school may have"),
 
     # --- notifications: scheduled messages (add below)
 
@@ -404,8 +422,16 @@ RANGES: Dict[str, Range] = {
     # --- notifications: missed-message email (add below)
 
     # --- notifications: webhooks (add below)
+    "webhook_timeout": Range(0, 600, above=True),
+    "webhook_max_attempts": Range(1, 100),
+    "webhook_backoff": Range(0, 86400, above=True),
+    "webhook_backoff_max": Range(0, 7 * _DAY, above=True),
+    "webhook_max_pending": Range(1, 10_000_000),
+    "webhook_poll_interval": Range(0, 3600, above=True),
+    "webhook_lease": Range(1, 86400),
 
     # --- notifications: bots (add below)
+    "bot_max_per_school": Range(1, 10_000),
 
     # --- notifications: scheduled messages (add below)
 
@@ -596,8 +622,18 @@ class Settings:
     # --- notifications: missed-message email (add below)
 
     # --- notifications: webhooks (add below)
+    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 2.0
+    webhook_backoff_max: float = 600.0
+    webhook_max_pending: int = 10000
+    webhook_poll_interval: float = 2.0
+    webhook_lease: float = 60.0
+    webhook_allow_text: bool = False
+    webhook_allow_private: bool = False
 
     # --- notifications: bots (add below)
+    bot_max_per_school: int = 50
 
     # --- notifications: scheduled messages (add below)
 
