@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import jwt
 
@@ -31,6 +31,26 @@ class Identity:
 
     def public(self) -> Dict[str, Any]:
         return {"id": self.user_id, "name": self.name, "role": self.role, "school": self.school}
+
+
+#: how a bot's token starts (a JWT never does): REST tells the two apart by it
+BOT_TOKEN_PREFIX = "chatbot_"
+#: a bot speaks as this id prefix (never an LMS user id the roster could hold: ids are checked)
+BOT_USER_PREFIX = "bot:"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BotIdentity(Identity):
+    """A bot (service account) of a school: sends as staff (``role`` teacher) to the
+    conversations and classes of its scopes, and nothing else (chat/domain/notify/bots.py)."""
+
+    bot_id: str = ""
+    conversation_ids: Tuple[str, ...] = ()
+    class_ids: Tuple[str, ...] = ()
+
+
+def is_bot_token(token: Optional[str]) -> bool:
+    return bool(token) and str(token).startswith(BOT_TOKEN_PREFIX)
 
 
 def resolve_secret(settings: Settings) -> str:

@@ -62,6 +62,11 @@ class EventSink(Protocol):
         ``policy``/``filters``: ``key`` a school; ``blocks``: a user; ``mutes``: a
         conversation): they drop their copy (a cluster relays it; no socket push)."""
 
+    def conversation_created(self, view: Dict[str, Any], audience: Audience) -> None:
+        """A new conversation was stored (once, on the node that created it; ``view`` as no
+        member in particular sees it; the audience is its participants): for integrations
+        (webhooks), no socket push."""
+
 
 class NullEvents:
     """A sink that drops everything (tools and tests that need no pushes)."""
@@ -97,6 +102,9 @@ class NullEvents:
         return None
 
     def safety_changed(self, kind: str, key: str) -> None:
+        return None
+
+    def conversation_created(self, view: Dict[str, Any], audience: Audience) -> None:
         return None
 
 
@@ -152,3 +160,7 @@ class Fanout(NullEvents):
     def safety_changed(self, kind: str, key: str) -> None:
         for sink in self.sinks:
             sink.safety_changed(kind, key)
+
+    def conversation_created(self, view: Dict[str, Any], audience: Audience) -> None:
+        for sink in self.sinks:
+            sink.conversation_created(view, audience)

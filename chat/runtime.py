@@ -71,6 +71,7 @@ class Runtime:
         await self.broker.start()
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
+        await self.service.webhook_dispatcher.start()  # notifications: webhooks (the outbox goes out)
         try:
             await self.service.start()
             await self.presence.people.ready()
@@ -82,6 +83,7 @@ class Runtime:
         try:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
             await self.service.close()
+            await self.service.webhook_dispatcher.stop()  # notifications: webhooks (after the last events)
         finally:
             self.uploads.images.close()
             await self.presence.close()

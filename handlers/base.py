@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Optional
 import tornado.web
 import ujson
 
-from chat.auth import Identity
-from chat.errors import STATUS, BadRequest, ChatError, Internal, NotFound, RateLimited, TooLarge, Unavailable
+from chat.auth import Identity, is_bot_token
+from chat.errors import STATUS, BadRequest, ChatError, Forbidden, Internal, NotFound, RateLimited, TooLarge, Unavailable
 from chat.rules.render import dumps
 from chat.rules.validation import check_storable, query_text
 from chat.runtime import Runtime
@@ -98,9 +98,17 @@ class ApiHandler(JsonErrors, tornado.web.RequestHandler):
             raise TooLarge("request body over %d bytes" % limit)
 
     # ------------------------------------------------------------------ input
-    async def identity(self) -> Identity:
-        """The verified caller (401 otherwise), with the directory refreshed from its claims."""
-        ident = self.runtime.verifier.verify(bearer(self.request))
+    async def identity(self, bots: bool = False) -> Identity:
+        """The verified caller (401 otherwise), with the directory refreshed from its claims.
+        A bot's token (notifications: bots) is 401 when unknown or revoked, and 403 on every
+        route but those that pass ``bots=True`` (sending a message)."""
+        token = bearer(self.request)
+        if is_bot_token(token):
+            bot = await self.runtime.service.bots.authenticate(str(token))
+            if not bots:
+                raise Forbidden("a bot may only post messages to the conversations of its scopes")
+            return bot
+        ident = self.runtime.verifier.verify(token)
         return await self.runtime.service.directory.touch_identity(ident)
 
     def body(self) -> Any:

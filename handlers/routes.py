@@ -10,8 +10,10 @@ from chat.runtime import Runtime
 from chat.vocab import Marker
 from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
+from handlers.bots import BotHandler, BotsHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
+from handlers.webhooks import DeadLettersHandler, ReplayHandler, WebhookHandler, WebhooksHandler
 from handlers.ws import ChatSocket, SocketHub
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
@@ -90,8 +92,14 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- notifications: missed-message email (add below)
 
         # --- notifications: webhooks (add below)
+        (r"/api/webhooks", WebhooksHandler, deps),
+        (r"/api/webhooks/%s" % ID, WebhookHandler, deps),
+        (r"/api/webhooks/%s/dead-letters" % ID, DeadLettersHandler, deps),
+        (r"/api/webhooks/%s/dead-letters/replay" % ID, ReplayHandler, deps),
 
         # --- notifications: bots (add below)
+        (r"/api/bots", BotsHandler, deps),
+        (r"/api/bots/%s" % ID, BotHandler, deps),
 
         # --- notifications: scheduled messages (add below)
 

@@ -118,6 +118,9 @@ class ConversationActions:
         state = await self.core.cache.get(conv["id"])
         if created:
             await self._tell(state, [m[0] for m in members if m[0] != ident.user_id], joined=True)
+            # notifications: webhooks (conversation.created)
+            self.core.events.conversation_created(render.conversation(state.as_doc(), None, [], {}),
+                                                  state.audience())
         elif ident.user_id not in state.roles:
             if req.type not in ("class", "announcement"):
                 raise Forbidden("not a participant of this conversation")

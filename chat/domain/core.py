@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from chat.auth import Identity
+from chat.auth import BotIdentity, Identity
 from chat.clock import Clock
 from chat.domain.oversight.audit import AuditAction, AuditLog
 from chat.domain.oversight.grant_book import GrantBook
@@ -54,6 +54,19 @@ class Core:
         state = await self.cache.get(conversation_id)
         if state.school != ident.school or ident.user_id not in state.roles:
             raise Forbidden("not a participant of this conversation")
+        return state
+
+    async def poster(self, ident: Identity, conversation_id: str) -> ConvState:
+        """The conversation if the caller may send to it: a participant (as :meth:`participant`),
+        or a bot whose scopes name it (notifications: bots; it posts as staff, not a member)."""
+        if not isinstance(ident, BotIdentity):
+            return await self.participant(ident, conversation_id)
+        state = await self.cache.get(conversation_id)
+        class_id = state.doc.get("classId")
+        if state.school != ident.school or not (
+                state.id in ident.conversation_ids
+                or (class_id and class_id in ident.class_ids and state.type in ("class", "announcement"))):
+            raise Forbidden("this conversation is outside the bot's scopes")
         return state
 
     async def reader(self, ident: Identity, conversation_id: str, what: str) -> ConvState:

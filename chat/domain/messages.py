@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from chat.auth import Identity
+from chat.auth import BotIdentity, Identity
 from chat.domain.core import Core
 from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.retention import own_delete
@@ -35,8 +35,9 @@ class MessageActions:
     async def send(self, ident: Identity, conversation_id: str, req: NewMessage) -> Tuple[Dict[str, Any], bool]:
         """Store and broadcast a message. Returns (message, created); a retry with a known
         clientMsgId returns the stored message with created=False and changes nothing."""
-        state = await self.core.participant(ident, conversation_id)
-        policy.check_post(state.type, state.roles.get(ident.user_id))
+        state = await self.core.poster(ident, conversation_id)  # a participant, or a bot in its scopes
+        bot = isinstance(ident, BotIdentity)
+        policy.check_post(state.type, "admin" if bot else state.roles.get(ident.user_id))
         strangers = [u for u in req.mentions if u not in state.roles]
         if strangers:
             raise Conflict("mentions must be participants of this conversation: %s" % ", ".join(strangers[:5]))
@@ -59,6 +60,8 @@ class MessageActions:
             "editedAt": None, "deletedAt": None,
             # as the gate left them (a blocked sender's mentions of its blocker are dropped)
             "mentions": [u for u in post.mentions if u != ident.user_id]}
+        if bot:
+            doc["senderKind"] = "bot"  # notifications: bots (rendered as "bot": true)
         stored, created = await self.core.writer.submit(conversation_id, doc, bool(req.client_msg_id))
         if not created:
             if stored["conversationId"] != conversation_id:

@@ -74,7 +74,8 @@ class ChatService:
         self.recent = (RecentPages(settings.sync_cache_bytes, clock)
                        if single_writer and settings.sync_cache_bytes > 0 else None)
         sink: EventSink = events or NullEvents()
-        self.events: EventSink = Fanout([self.recent, sink]) if self.recent is not None else sink
+        # a Fanout always: a section adds its own sink below (notifications: webhooks)
+        self.events: Fanout = Fanout([self.recent, sink] if self.recent is not None else [sink])
         cache = ConversationCache(store)
         flusher = Flusher(cache, store.conversations, clock, settings.conversation_flush)
         writer = MessageWriter(cache, store.messages, self.events, flusher.schedule, settings.write_linger,
@@ -129,8 +130,16 @@ class ChatService:
         # --- notifications: missed-message email (add below)
 
         # --- notifications: webhooks (add below)
+        from chat.domain.notify.webhook_dispatch import WebhookDispatcher  # each section keeps its lines together
+        from chat.domain.notify.webhook_events import WebhookEvents
+        from chat.domain.notify.webhooks import WebhookActions
+        self.webhook_dispatcher = WebhookDispatcher(settings, store.webhooks, clock)
+        self.events.add(WebhookEvents(self.webhook_dispatcher, settings, cache))
+        self.webhooks = WebhookActions(self.core, self.webhook_dispatcher)
 
         # --- notifications: bots (add below)
+        from chat.domain.notify.bots import BotActions
+        self.bots = BotActions(self.core)
 
         # --- notifications: scheduled messages (add below)
 

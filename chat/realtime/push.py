@@ -79,6 +79,9 @@ class SocketEvents:
     def safety_changed(self, kind: str, key: str) -> None:
         self.broker.safety_changed(kind, key)  # for the other nodes' services only: no socket push
 
+    def conversation_created(self, view: Dict[str, Any], audience: Audience) -> None:
+        return None  # for integrations (webhooks): the members hear of it as conversation:created
+
 
 class LocalDelivery:
     """This node's :class:`chat.realtime.broker.NodeEndpoint` (see the module doc).

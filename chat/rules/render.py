@@ -51,6 +51,8 @@ def message(doc: Dict[str, Any]) -> Dict[str, Any]:
         "clientMsgId": doc.get("clientMsgId"),
         "mentions": [] if deleted else list(doc.get("mentions") or []),
     }
+    if doc.get("senderKind") == "bot":  # a bot (service account) sent it
+        out["bot"] = True
     if doc.get("meta"):
         out["meta"] = doc["meta"]
     if deleted:  # why it is a tombstone: deleted (by a member or moderator), retention, ...

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 
 from chat.store.audit_repo import AuditEntries
 from chat.store.block_repo import Blocks
+from chat.store.bot_repo import Bots
 from chat.store.case_repo import Cases
 from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
@@ -30,6 +31,7 @@ from chat.store.message_repo import InsertOutcome, Messages
 from chat.store.policy_repo import Policies
 from chat.store.retention_repo import RetentionStore
 from chat.store.user_repo import Directory
+from chat.store.webhook_repo import Webhooks
 
 __all__ = ["Store", "Directory", "Conversations", "Messages", "InsertOutcome", "new_id", "ping_uri",
            "seq_key", "reaction_key", "search_text"]
@@ -77,8 +79,10 @@ class Store:
         # --- notifications: missed-message email (add below)
 
         # --- notifications: webhooks (add below)
+        self.webhooks = Webhooks(self.db)
 
         # --- notifications: bots (add below)
+        self.bots = Bots(self.db)
 
         # --- notifications: scheduled messages (add below)
 
@@ -120,8 +124,10 @@ class Store:
             # --- notifications: missed-message email (add below)
 
             # --- notifications: webhooks (add below)
+            self.webhooks.create_indexes()
 
             # --- notifications: bots (add below)
+            self.bots.create_indexes()
 
             # --- notifications: scheduled messages (add below)
 

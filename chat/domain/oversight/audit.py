@@ -64,6 +64,13 @@ class AuditAction(str, enum.Enum):
     ERASURE = "user.erase"
     ROSTER_IMPORT = "roster.import"
     RETENTION_SWEEP = "retention.sweep"
+    # notifications: webhooks and bots
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_UPDATE = "webhook.update"
+    WEBHOOK_DELETE = "webhook.delete"
+    WEBHOOK_REPLAY = "webhook.replay"
+    BOT_CREATE = "bot.create"
+    BOT_REVOKE = "bot.revoke"
 
 
 #: every action word, for the API's ``action=`` filter
