@@ -31,8 +31,9 @@ async def post(url: str, headers: Dict[str, str], body: bytes, timeout: float,
                context: Optional[ssl.SSLContext] = None) -> PostResult:
     """POST ``body`` to ``url`` (``Connection: close``)."""
     try:
-        return await asyncio.wait_for(_post(url, headers, body, context), timeout)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout):  # (wait_for of 3.11 may swallow a cancellation)
+            return await _post(url, headers, body, context)
+    except TimeoutError:
         return PostResult(0, "timed out after %gs" % timeout)
     except (OSError, ValueError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
         return PostResult(0, "%s: %s" % (type(exc).__name__, str(exc)[:200]))

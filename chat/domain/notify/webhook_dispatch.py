@@ -70,21 +70,25 @@ class HookWorker:
         self.wakeup = _Wakeup(dispatcher.clock)
         self.soonest: Optional[float] = None  # epoch seconds of a retry this worker scheduled
         self.task: Optional[asyncio.Task[None]] = None
+        self.stopped = False
 
     def start(self) -> None:
         self.task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
+        """Stop the worker (an attempt in flight is abandoned: its claim is given back)."""
+        self.stopped = True
+        self.wakeup.set()
+        task = self.task
+        while task is not None and not task.done():
+            task.cancel()  # again if a cancellation was lost in a finishing await
+            await asyncio.wait([task], timeout=1.0)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error("webhook %s: worker failed", self.hook_id, exc_info=task.exception())
 
     async def _run(self) -> None:
         d = self.dispatcher
-        while True:
+        while not self.stopped:
             try:
                 claimed = await d.store.claim(self.hook_id, d.node, d.now_ms(), d.lease_ms)
             except ChatError as exc:
