@@ -1,0 +1,83 @@
+"""Pure modules of webhooks and bots: the signature a receiver checks, the backoff and its
+limit, and the parsing of webhook and bot bodies (the URL rule, private targets)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from chat.errors import BadRequest, Forbidden
+from chat.rules import notify_input as ni
+from chat.rules import retry_backoff
+from chat.rules.webhook_sign import sign, signed_payload, verify
+
+SECRET = "whsec_test"
+BODY = b'{"event":"message.created","data":{"seq":1}}'
+
+
+def test_the_signature_is_hmac_sha256_of_timestamp_dot_body():
+    expected = hmac.new(SECRET.encode(), b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    assert sign(SECRET, 1700000000, BODY) == "sha256=" + expected
+    assert signed_payload(1700000000, BODY) == b"1700000000." + BODY
+
+
+def test_a_receiver_verifies_within_the_window_only():
+    sig = sign(SECRET, 1700000000, BODY)
+    assert verify(SECRET, "1700000000", BODY, sig, now=1700000100)
+    assert not verify(SECRET, "1700000000", BODY, sig, now=1700000000 + 301)  # replayed later
+    assert not verify(SECRET, "1700000000", BODY, sig, now=1700000000 - 301)
+    assert not verify(SECRET, "1700000001", BODY, sig, now=1700000000)  # timestamp changed
+    assert not verify(SECRET, "1700000000", BODY + b" ", sig, now=1700000000)  # body changed
+    assert not verify("whsec_other", "1700000000", BODY, sig, now=1700000000)
+    for stamp, signature in ((None, sig), ("", sig), ("17e8", sig), ("1700000000", None), ("1700000000", "")):
+        assert not verify(SECRET, stamp, BODY, signature, now=1700000000)
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter_down_to_a_half():
+    assert retry_backoff.delay(0, 2.0, 600.0, lambda: 0.0) == 0.0
+    assert [retry_backoff.delay(n, 2.0, 600.0, lambda: 0.0) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
+    assert retry_backoff.delay(20, 2.0, 600.0, lambda: 0.0) == 600.0
+    assert retry_backoff.delay(10_000, 2.0, 600.0, lambda: 0.0) == 600.0  # no overflow
+    assert retry_backoff.delay(3, 2.0, 600.0, lambda: 0.999999) == pytest.approx(4.0, rel=1e-5)
+    assert not retry_backoff.exhausted(2, 3) and retry_backoff.exhausted(3, 3)
+
+
+def test_webhook_bodies():
+    spec = ni.parse_webhook({"url": "https://lms.example.org/hooks?x=1", "events": ["message.created"] * 2},
+                            creating=True)
+    assert spec.events == ["message.created"] and spec.include_text is None
+    for body in ({}, {"url": "https://a"}, {"events": ["case.created"]}, {"url": "ftp://a", "events": ["case.created"]},
+                 {"url": "https://a b", "events": ["case.created"]}, {"url": "https://u:p@a", "events": ["case.created"]},
+                 {"url": "https://a", "events": "case.created"}, {"url": "https://a", "events": ["nope"]},
+                 {"url": "https://a", "events": ["case.created"], "includeText": "yes"},
+                 {"url": "https://a", "events": ["case.created"], "rotateSecret": True}, []):
+        with pytest.raises(BadRequest):
+            ni.parse_webhook(body, creating=True)
+    with pytest.raises(BadRequest):
+        ni.parse_webhook({}, creating=False)
+    assert ni.parse_webhook({"rotateSecret": True}, creating=False).rotate_secret
+
+
+def test_private_targets_are_refused_unless_allowed():
+    for url in ("http://127.0.0.1/x", "http://localhost:8080/", "http://a.localhost/", "http://10.1.2.3/",
+                "http://192.168.0.1/", "http://169.254.169.254/latest", "http://0.0.0.0/"):
+        with pytest.raises(Forbidden):
+            ni.check_target(url, allow_private=False)
+        ni.check_target(url, allow_private=True)
+    ni.check_target("https://lms.example.org/hook", allow_private=False)
+    ni.check_target("https://8.8.8.8/hook", allow_private=False)
+
+
+def test_bot_bodies_and_replay_bodies():
+    spec = ni.parse_bot({"name": " LMS ", "scopes": {"classes": ["c1", "c1"], "conversations": []}})
+    assert (spec.name, spec.class_ids, spec.conversation_ids) == ("LMS", ["c1"], [])
+    for body in ({"name": "b"}, {"name": "b", "scopes": {}}, {"name": "b", "scopes": {"rooms": ["x"]}},
+                 {"name": "", "scopes": {"classes": ["c1"]}}, {"name": "b", "scopes": {"classes": "c1"}},
+                 {"name": "b", "scopes": {"classes": ["c1"]}, "role": "admin"}):
+        with pytest.raises(BadRequest):
+            ni.parse_bot(body)
+    assert ni.parse_replay({}) is None
+    assert ni.parse_replay({"ids": ["a" * 24]}) == ["a" * 24]
+    with pytest.raises(BadRequest):
+        ni.parse_replay({"ids": ["nope"]})
