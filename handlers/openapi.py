@@ -379,8 +379,12 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     # --- notifications: missed-message email (add below)
 
     # --- notifications: webhooks (add below)
+    from handlers.openapi_notify import add_webhook_docs  # it builds on this module's helpers
+    add_webhook_docs(paths, components)
 
     # --- notifications: bots (add below)
+    from handlers.openapi_notify import add_bot_docs
+    add_bot_docs(paths, components)
 
     # --- notifications: scheduled messages (add below)
 

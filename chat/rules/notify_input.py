@@ -24,6 +24,9 @@ WEBHOOK_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(
 _URL = re.compile(WEBHOOK_URL_PATTERN)
 #: a delivery id (ObjectId)
 DELIVERY_ID_PATTERN = "^[0-9a-fA-F]{24}$"
+_DELIVERY_ID = re.compile(DELIVERY_ID_PATTERN)
+#: most webhooks one school may have
+MAX_HOOKS_PER_SCHOOL = 20
 
 
 @dataclasses.dataclass
@@ -104,17 +107,19 @@ def check_target(url: str, allow_private: bool) -> None:
 
 
 def parse_replay(body: Any) -> Optional[List[str]]:
-    """``{ids}`` of dead letters to replay (absent: all of the webhook's, up to a page)."""
+    """``{ids}`` of dead letters to replay (absent or null: the newest of the webhook's, up to
+    a page)."""
     body = v.obj(body)
     unknown = sorted(set(body) - {"ids"})
     if unknown:
         raise BadRequest("unknown field: %s" % unknown[0])
-    if body.get("ids") is None:
+    ids = body.get("ids")
+    if ids is None:
         return None
-    ids = v.id_list(body, "ids", MAX_DEAD_PAGE)
-    if any(not re.match(DELIVERY_ID_PATTERN, i) for i in ids):
-        raise BadRequest("ids must be delivery ids")
-    return ids
+    if (not isinstance(ids, list) or len(ids) > MAX_DEAD_PAGE
+            or any(not isinstance(i, str) or not _DELIVERY_ID.match(i) for i in ids)):
+        raise BadRequest("ids must be a list of at most %d delivery ids" % MAX_DEAD_PAGE)
+    return list(dict.fromkeys(ids))
 
 
 @dataclasses.dataclass

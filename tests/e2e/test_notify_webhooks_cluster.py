@@ -42,7 +42,7 @@ async def known_on(api: Api, conversation_id: str, rx: Receiver) -> None:
     for i in range(100):
         probe = await api.send("t1", conversation_id, "probe %d" % i)
         try:
-            await rx.until(lambda: any(d.json["data"]["messageId"] == probe["id"] for d in rx.attempts),
+            await rx.until(lambda probe=probe: any(d.json["data"]["messageId"] == probe["id"] for d in rx.attempts),
                            timeout=2, what="a probe")
             return
         except AssertionError:

@@ -8,8 +8,7 @@ import hmac
 import pytest
 
 from chat.errors import BadRequest, Forbidden
-from chat.rules import notify_input as ni
-from chat.rules import retry_backoff
+from chat.rules import notify_input as ni, retry_backoff
 from chat.rules.webhook_sign import sign, signed_payload, verify
 
 SECRET = "whsec_test"

@@ -12,8 +12,8 @@ from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.notify.webhook_dispatch import WebhookDispatcher
 from chat.domain.oversight.audit import AuditAction
-from chat.errors import Forbidden, NotFound
-from chat.rules.notify_input import MAX_DEAD_PAGE, WebhookSpec, check_target
+from chat.errors import Conflict, Forbidden, NotFound
+from chat.rules.notify_input import MAX_DEAD_PAGE, MAX_HOOKS_PER_SCHOOL, WebhookSpec, check_target
 from chat.timeutil import iso
 from chat.vocab import Role
 
@@ -77,6 +77,8 @@ class WebhookActions:
     async def create(self, ident: Identity, spec: WebhookSpec) -> Dict[str, Any]:
         self._admin(ident)
         self._check(spec)
+        if len(await self.store.hooks_of(ident.school)) >= MAX_HOOKS_PER_SCHOOL:
+            raise Conflict("the school has %d webhooks already" % MAX_HOOKS_PER_SCHOOL)
         now = self._now()
         doc = {"school": ident.school, "url": spec.url, "events": spec.events,
                "secret": SECRET_PREFIX + secrets.token_urlsafe(32), "includeText": 1 if spec.include_text else 0,
