@@ -244,7 +244,7 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("webhook_poll_interval", "CHAT_WEBHOOK_POLL_INTERVAL", float, 2.0,
      "seconds between a node's looks at the outbox for retries due and deliveries another node left"),
     ("webhook_lease", "CHAT_WEBHOOK_LEASE", float, 60.0,
-     "seconds a node holds a claimed webhook delivery (kept fresh while it works); a stopped node's are taken over after it"),
+     "seconds a node holds a claimed webhook delivery (at least twice webhook_timeout); a killed node's are taken over after it"),
     ("webhook_allow_text", "CHAT_WEBHOOK_ALLOW_TEXT", _bool, False,
      "whether a school admin may set includeText on a webhook (message text in message.created); off: never"),
     ("webhook_allow_private", "CHAT_WEBHOOK_ALLOW_PRIVATE", _bool, False,
