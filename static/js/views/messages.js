@@ -217,7 +217,8 @@ export class MessagesView {
     // a run of one sender's messages names the sender once
     if (!sig.mine && sig.type !== "direct" && !sig.cont) {
       li.append(el("div", { class: "who" }, el("span", { class: "mini-avatar", "aria-hidden": "true", "data-testid": "avatar",
-        text: initials(m.senderName) }), el("span", { text: m.senderName })));
+        text: initials(m.senderName) }), el("span", { text: m.senderName }),
+        m.bot && el("span", { class: "bot-badge", "data-testid": "bot-badge", title: "Sent by a bot: an automated account of the school", text: "BOT" })));
     }
     if (m.replyTo && !m.deleted) li.append(this.quoteEl(m, sig.quoted));
     if (sig.editing) li.append(this.editBoxFor(m, draft));
