@@ -148,6 +148,8 @@ def identity_from_claims(claims: Dict[str, Any]) -> Identity:
     if not _claim_ok(user_id, 128):
         raise Unauthorized("token claim %s (or sub/userId) must be a non-empty string of at most 128 characters"
                            % user_key)
+    if str(user_id).startswith(BOT_USER_PREFIX):
+        raise Unauthorized("user ids starting with %s are the server's bots" % BOT_USER_PREFIX)
     if not _claim_ok(school, 128):
         raise Unauthorized("token claim %s (or school/schoolId) must be a non-empty string of at most 128 characters"
                            % school_key)

@@ -84,12 +84,14 @@ def add_webhook_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, 
                       )}
     paths["/api/webhooks/{webhookId}/dead-letters"] = {
         "get": _op("Deliveries given up after webhook_max_attempts, newest first (admins only)",
-                   {200: _json(listing("DeadLetter"), "the dead letters")}, [403, 404],
+                   {200: _json(listing("DeadLetter"), "the dead letters")}, [400, 403, 404],
                    params=[hook, _limit(50, ni.MAX_DEAD_PAGE)])}
     paths["/api/webhooks/{webhookId}/dead-letters/replay"] = {
         "post": _op("Queue dead letters again, attempts starting over (admins only; audited)",
                     {200: _json(_data(ref("Replayed")), "how many were queued")}, [403, 404], params=[hook],
                     body="ReplayRequest")}
+    # no body at all means the same as {}: the newest dead letters
+    paths["/api/webhooks/{webhookId}/dead-letters/replay"]["post"]["requestBody"]["required"] = False
 
 
 def add_bot_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, Schema]) -> None:

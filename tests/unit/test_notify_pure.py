@@ -80,3 +80,12 @@ def test_bot_bodies_and_replay_bodies():
     assert ni.parse_replay({"ids": ["a" * 24]}) == ["a" * 24]
     with pytest.raises(BadRequest):
         ni.parse_replay({"ids": ["nope"]})
+
+
+def test_a_token_may_not_speak_as_a_bot():
+    from chat.auth import identity_from_claims
+    from chat.errors import Unauthorized
+    claims = {"sub": "bot:6b110c40e4b483ee0fe521de", "role": "teacher", "school": "s1", "exp": 2 ** 40}
+    with pytest.raises(Unauthorized):
+        identity_from_claims(claims)
+    assert identity_from_claims(dict(claims, sub="robot")).user_id == "robot"
