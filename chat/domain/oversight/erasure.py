@@ -29,6 +29,7 @@ from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.holds import HeldSet
 from chat.domain.oversight.retention_sweep import Pass
 from chat.errors import ChatError, Forbidden, NotFound
+from chat.timeutil import iso
 from chat.uploads.lifecycle import remove_upload
 from chat.vocab import Role
 
@@ -82,7 +83,7 @@ class ErasureActions:
             await self.core.store.personal.anonymise_user(user_id, ERASED_NAME, now)
         self.directory.erased(user_id, ERASED_NAME)
         self.core.events.safety_changed(DIRECTORY, user_id)  # the other nodes' copies
-        return dict(done, userId=user_id, name=ERASED_NAME, erasedAt=erased_at, already=already)
+        return dict(done, userId=user_id, name=ERASED_NAME, erasedAt=iso(erased_at), already=already)
 
     async def _messages(self, school: str, user_id: str, actor: str, held: HeldSet, done: Dict[str, int]) -> None:
         personal = self.core.store.personal
