@@ -146,6 +146,7 @@ async def test_the_signed_link_expires_and_refuses_tampering_with_403(api, runti
                 dict(args, s="s2"), {k: v for k, v in args.items() if k != "sig"}]
     for bad in tampered:
         assert (await fetch(base_url, path + "?" + urlencode(bad)))[0] == 403, bad
+    assert (await fetch(base_url, "/api/exports/%s/download?%s" % ("0" * 24, query)))[0] == 404  # no such export
     other = await api.post("/api/exports", tok("a1"), {"userId": "st2"})
     await runtime.service.exports.settled()
     # a link of one export does not open another

@@ -8,8 +8,8 @@ storing its progress after each page (``running``, ``progress {messages, files, 
 and ends ``done`` (``size``) or ``failed`` (``error``). ``GET /api/exports`` and
 ``GET /api/exports/{id}`` show the jobs; a done job's view carries ``downloadUrl``, signed for
 the caller and valid ``export_link_ttl`` seconds (on the injected clock).
-``GET /api/exports/{id}/download?u=&r=&s=&e=&sig=`` checks the signature (a forged, altered or
-expired link: 403), that its signer is still an admin of the job's school, records
+``GET /api/exports/{id}/download?u=&r=&s=&e=&sig=`` finds the job (an unknown id: 404), checks
+the signature (a forged, altered or expired link: 403), that its signer is still an admin of the job's school, records
 ``export.download`` and streams the file.
 
 The archive is on the disk of the process that wrote it (``node`` in the job): in a cluster
@@ -188,7 +188,10 @@ class ExportActions:
     # ------------------------------------------------------------------ download
     async def download(self, job_id: str, args: Dict[str, str]) -> Dict[str, Any]:
         """What a signed link serves: ``{path, name}``; 403 for a forged, altered or expired
-        link or a signer who is no longer an admin; 404 when there is nothing to serve here."""
+        link or a signer who is no longer an admin; 404 for an unknown export, or when there is
+        nothing to serve here."""
+        if await self.core.store.personal.get_job(job_id) is None:
+            raise NotFound("no such export")
         try:
             ident = self.signer.verify(job_id, VARIANT, args, now=self.core.clock.time())
         except Unauthorized as exc:
