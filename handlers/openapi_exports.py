@@ -35,6 +35,9 @@ def add_export_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, S
             "messagesKept": dict(INT, description="messages a legal hold keeps (hidden, content stored)"),
             "files": dict(INT, description="uploads deleted now"),
             "filesKept": dict(INT, description="uploads a legal hold keeps")}, additionalProperties=False)
+    reason = components.get("Message", {}).get("properties", {}).get("reason")
+    if isinstance(reason, dict) and "description" in reason:
+        reason["description"] = reason["description"].rstrip(")") + "; erased: the sender's data was erased)"
     export_id = _path("exportId", "an export id")
     user_id = _path("userId", "a user of the caller's school")
     listed = obj(["data", "hasMore", "next"], {"data": {"type": "array", "items": ref("Export")},
