@@ -19,7 +19,7 @@ from chat.store.docs import out, outs
 
 #: what a page of a user's messages carries for the erasure (never the text)
 ERASE_FIELDS = {"conversationId": 1, "seq": 1, "senderId": 1, "createdAt": 1, "attachments": 1, "deletedAt": 1,
-                "deletedBy": 1, "deletedReason": 1, "purgedAt": 1, "heldAt": 1, "type": 1}
+                "deletedBy": 1, "deletedReason": 1, "purgedAt": 1, "heldAt": 1, "type": 1, "mentions": 1}
 
 
 class PersonalData:

@@ -68,6 +68,8 @@ async def test_erasure_leaves_tombstones_for_everyone_and_names_the_user_former_
     await api.put("/api/messages/%s/reactions/%s" % (edited["id"], THUMBS), tok("st2"))
     kept = await api.send("st2", conv["id"], "st2 keeps talking")
     sock = await ws("st3")
+    _, view = await api.get("/api/conversations/" + conv["id"], tok("st3"))
+    assert view["data"]["unread"] == 3  # counted now: the erasure must take st1's two off
     before = len(await erase_entries(api))
     done = await erase(api)
     assert done["userId"] == "st1" and done["name"] == "Former user" and done["already"] is False
@@ -102,7 +104,8 @@ async def test_erasure_leaves_tombstones_for_everyone_and_names_the_user_former_
     # the directory says "Former user" everywhere
     status, users = await api.get("/api/users?q=st1", tok("st2"))
     assert status == 200 and [(u["id"], u["name"]) for u in users["data"]] == [("st1", "Former user")]
-    _, view = await api.get("/api/conversations/" + conv["id"], tok("st2"))
+    _, view = await api.get("/api/conversations/" + conv["id"], tok("st3"))
+    assert view["data"]["unread"] == 1
     names = {p["userId"]: p["name"] for p in view["data"]["participants"]}
     assert names["st1"] == "Former user" and names["st2"] == "Sue Student"
     # one audit entry, no text in it; a second erasure does nothing more and records nothing

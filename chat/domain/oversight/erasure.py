@@ -29,6 +29,7 @@ from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.holds import HeldSet
 from chat.domain.oversight.retention_sweep import Pass
 from chat.errors import ChatError, Forbidden, NotFound
+from chat.rules import policy
 from chat.timeutil import iso
 from chat.uploads.lifecycle import remove_upload
 from chat.vocab import Role
@@ -97,6 +98,7 @@ class ErasureActions:
             keep = [m for m in live if held.covers(m.get("senderId"), m["conversationId"])]
             kept_ids = {m["id"] for m in keep}
             purge = [m for m in live if m["id"] not in kept_ids]
+            shown = [m for m in live if policy.counts_as_unread(m, "")]  # counted by others' unread counters
             swept = Pass()
             await self.sweeper.purge(school, purge, REASON, swept)
             done["messages"] += sum(swept.messages.values())
@@ -104,6 +106,9 @@ class ErasureActions:
             for msg in keep:
                 await self._hide(school, msg, actor)
             done["messagesKept"] += len(keep)
+            for msg in shown:  # as a delete does: one fewer unread for whoever had counted it
+                await self.core.store.conversations.uncount_deleted(msg["conversationId"], msg["senderId"],
+                                                                    msg["seq"], msg.get("mentions") or [])
             await personal.rename_sender(page, ERASED_NAME)
             self._rename_cached(page)
             after = page[-1]["id"]
