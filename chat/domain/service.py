@@ -165,7 +165,7 @@ class ChatService:
         """Another process changed a safeguarding setting (a school's policy or filter lists,
         a user's blocks, a conversation's mutes): drop the copy kept here at once."""
         if kind == self._directory_kind:  # an erased user's directory entry (oversight: erasure)
-            self.directory.erased(key, self.erasure.name)
+            self.erasure.erased_elsewhere(key)
             return
         safety_changed_elsewhere(self.core, kind, key)
 

@@ -113,13 +113,14 @@ class PersonalData:
             {"_id": user_id}, {"$set": {"name": name, "erasedAt": now, "updatedAt": now}}))
 
     async def rename_sender(self, messages: Sequence[Dict[str, Any]], name: str) -> None:
-        """The sender name stored with these messages (and with their conversation's last
-        message) becomes ``name``."""
+        """The sender name stored with these (erased, so deleted) messages becomes ``name``;
+        a conversation whose last message is one of them shows that name and no preview."""
         def work() -> None:
             for msg in messages:
                 self.messages.update_one({"_id": ObjectId(msg["id"])}, {"$set": {"senderName": name}})
                 self.conversations.update_one({"_id": ObjectId(msg["conversationId"]), "lastMessage.id": msg["id"]},
-                                              {"$set": {"lastMessage.senderName": name}})
+                                              {"$set": {"lastMessage.senderName": name, "lastMessage.preview": None,
+                                                        "lastMessage.deleted": 1}})
         if messages:
             await self._db.io(work)
 

@@ -164,6 +164,9 @@ async def test_a_user_hold_keeps_every_message_and_upload(api, runtime):
     assert (done["messages"], done["messagesKept"], done["files"], done["filesKept"]) == (0, 1, 0, 1)
     assert (await runtime.store.messages.get(msg["id"]))["text"] == "kept words"
     assert (await history(api, conv["id"]))[0]["text"] is None
+    _, view = await api.get("/api/conversations/" + conv["id"], tok("st2"))
+    last = view["data"]["lastMessage"]  # the hidden message was the last one: no preview of it
+    assert (last["preview"], last["senderName"], last["deleted"]) == (None, "Former user", True)
     assert await runtime.uploads.repo.get(loose["data"]["id"]) is not None
     entries = await erase_entries(api)
     assert entries[0]["detail"] == {"held": 1}
@@ -225,6 +228,10 @@ def test_an_erasure_on_one_node_renames_the_user_on_the_other(cluster):
         while await name_on_b() != "Former user":
             assert time.monotonic() < deadline, "node B still shows the old name"
             await asyncio.sleep(0.05)
+        # node B kept the conversation's last message in memory: no longer the erased text or name
+        _, view = await api_b.get("/api/conversations/" + conv["id"], tok("st2"))
+        last = view["data"]["lastMessage"]
+        assert (last["preview"], last["senderName"], last["deleted"]) == (None, "Former user", True)
         after = await api_b.send(named, conv["id"], "after the erasure")
         assert after["senderName"] == "Former user"
         status, page = await api_b.get(MSGS % conv["id"], tok("st2"))

@@ -22,7 +22,7 @@ participant), and so do tokens: the LMS decides who may sign in.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from chat.auth import Identity
 from chat.domain.oversight.audit import AuditAction
@@ -58,6 +58,7 @@ class ErasureActions:
         self.directory = directory
         self.sweeper = sweeper
         self.uploads = uploads
+        self._following: Set["asyncio.Task[None]"] = set()
 
     def _now(self) -> int:
         return int(self.core.clock.time() * 1000)
@@ -135,14 +136,34 @@ class ErasureActions:
             "senderId": msg.get("senderId"), "type": msg.get("type"), "kind": "delete", "at": now}])
 
     def _rename_cached(self, page: List[Dict[str, Any]]) -> None:
-        """This process's live state of the conversations whose last message is one of these."""
+        """This process's live state of the conversations whose last message is one of these
+        (all deleted now): no preview, the new name."""
         ids = {m["id"] for m in page}
-        for state in self.core.cache.cached(list({m["conversationId"] for m in page})).values():
+        self._scrub(list({m["conversationId"] for m in page}), lambda last: last.get("id") in ids)
+
+    def _scrub(self, conversation_ids: List[str], match: Any) -> None:
+        for state in self.core.cache.cached(conversation_ids).values():
             last = state.last_message
-            if last and last.get("id") in ids:
-                state.last_message = dict(last, senderName=ERASED_NAME)
-                state.dirty = True
+            if last and match(last):
+                state.last_message = dict(last, senderName=ERASED_NAME, preview=None, deleted=1)
+                state.dirty = True  # written behind: storage gets the scrubbed summary too
                 self.core.flusher.schedule()
+
+    def erased_elsewhere(self, user_id: str) -> None:
+        """Another node erased the user: this node's copies follow (the conversations it keeps
+        whose last message is the user's lose its preview, then the directory entry)."""
+        task = asyncio.ensure_future(self._follow(user_id))
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+
+    async def _follow(self, user_id: str) -> None:
+        try:
+            memberships = await self.core.store.conversations.memberships_of_user(user_id)
+            self._scrub([m["conversationId"] for m in memberships], lambda last: last.get("senderId") == user_id)
+        except ChatError:  # storage down: the cached previews wait for their next reload
+            pass
+        finally:
+            self.directory.erased(user_id, ERASED_NAME)
 
     async def _uploads(self, user_id: str, held: HeldSet, done: Dict[str, int]) -> None:
         """The user's uploads left (those of purged messages went with them), but held ones."""
