@@ -51,6 +51,8 @@ class ErasureActions:
     """Erase one user's data (see the module doc)."""
 
     name = ERASED_NAME
+    #: the change another node announces (:meth:`chat.domain.service.ChatService.safety_changed_elsewhere`)
+    kind = DIRECTORY
 
     def __init__(self, core: "Core", directory: "DirectoryActions", sweeper: "RetentionSweeper",
                  uploads: Optional["UploadsService"]) -> None:
