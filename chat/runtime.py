@@ -81,6 +81,7 @@ class Runtime:
         """Finish queued sends and write everything written behind (at shutdown)."""
         try:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
+            await self.service.exports.stop()  # oversight: export and erasure
             await self.service.close()
         finally:
             self.uploads.images.close()

@@ -224,6 +224,9 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "batches one retention sweep does at most; the rest waits for the next sweep (resumes from the cursor)"),
 
     # --- oversight: export and erasure (add below)
+    ("export_batch", "CHAT_EXPORT_BATCH", int, 500,
+     "documents one export storage call reads (what an export holds in memory at once)"),
+    ("export_link_ttl", "CHAT_EXPORT_LINK_TTL", int, 600, "seconds a signed export download link stays valid"),
 
     # --- oversight: quiet hours (add below)
     ("policy_time_zone", "CHAT_POLICY_TIME_ZONE", str, "UTC",
@@ -398,6 +401,8 @@ RANGES: Dict[str, Range] = {
     "retention_tick_batches": Range(1, 100_000),
 
     # --- oversight: export and erasure (add below)
+    "export_batch": Range(1, 10_000),
+    "export_link_ttl": Range(1, 7 * _DAY),
 
     # --- oversight: quiet hours (add below)
 
@@ -589,6 +594,8 @@ class Settings:
     retention_tick_batches: int = 200
 
     # --- oversight: export and erasure (add below)
+    export_batch: int = 500
+    export_link_ttl: int = 600
 
     # --- oversight: quiet hours (add below)
     policy_time_zone: str = "UTC"

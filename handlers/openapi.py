@@ -373,6 +373,8 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     add_retention_docs(paths, components)
 
     # --- oversight: export and erasure (add below)
+    from handlers.openapi_exports import add_export_docs  # it builds on this module's helpers
+    add_export_docs(paths, components)
 
     # --- oversight: quiet hours (add below)
 

@@ -10,6 +10,7 @@ from chat.runtime import Runtime
 from chat.vocab import Marker
 from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
+from handlers.exports import EraseHandler, ExportFileHandler, ExportHandler, ExportsHandler
 from handlers.metrics import MetricsHandler
 from handlers.school_policy import SchoolPolicyHandler
 from handlers.ws import ChatSocket, SocketHub
@@ -84,6 +85,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/holds/conversations/%s" % ID, retention.HoldHandler, {"runtime": runtime, "kind": "conversation"}),
 
         # --- oversight: export and erasure (add below)
+        (r"/api/exports", ExportsHandler, deps),
+        (r"/api/exports/%s" % ID, ExportHandler, deps),
+        (r"/api/exports/%s/download" % ID, ExportFileHandler, deps),
+        (r"/api/users/%s/erase" % ID, EraseHandler, deps),
 
         # --- oversight: quiet hours (add below)
 

@@ -121,6 +121,13 @@ class ChatService:
         self.retention_sweeper = RetentionSweeper(self.core, uploads, metrics)
 
         # --- oversight: export and erasure (add below)
+        from chat.domain.oversight.erasure import ErasureActions  # each section keeps its lines together
+        from chat.domain.oversight.exports import ExportActions
+        self.exports = ExportActions(self.core, uploads)
+        self.erasure = ErasureActions(self.core, self.directory, self.retention_sweeper, uploads)
+        if uploads is not None:  # the upload sweep keeps what a legal hold covers
+            from chat.domain.oversight.upload_holds import held_uploads
+            uploads.use_holds(held_uploads(self.core.holds))
 
         # --- oversight: quiet hours (add below)
         from chat.domain.oversight.quiet_hours import QuietHoursActions  # each section keeps its lines together
@@ -156,6 +163,9 @@ class ChatService:
     def safety_changed_elsewhere(self, kind: str, key: str) -> None:
         """Another process changed a safeguarding setting (a school's policy or filter lists,
         a user's blocks, a conversation's mutes): drop the copy kept here at once."""
+        if kind == self.erasure.kind:  # an erased user's directory entry (oversight: erasure)
+            self.erasure.erased_elsewhere(key)
+            return
         safety_changed_elsewhere(self.core, kind, key)
 
     def message_stored_elsewhere(self, conversation_id: str, seq: int) -> None:

@@ -27,6 +27,7 @@ from chat.store.filter_repo import Filters
 from chat.store.grant_repo import Grants
 from chat.store.hold_repo import Holds
 from chat.store.message_repo import InsertOutcome, Messages
+from chat.store.personal_repo import PersonalData
 from chat.store.policy_repo import Policies
 from chat.store.retention_repo import RetentionStore
 from chat.store.user_repo import Directory
@@ -71,6 +72,7 @@ class Store:
         self.holds = Holds(self.db)
 
         # --- oversight: export and erasure (add below)
+        self.personal = PersonalData(self.db)
 
         # --- oversight: quiet hours (add below)
 
@@ -114,6 +116,7 @@ class Store:
             self.holds.create_indexes()
 
             # --- oversight: export and erasure (add below)
+            self.personal.create_indexes()
 
             # --- oversight: quiet hours (add below)
 
