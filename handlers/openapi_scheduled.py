@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict
 
+from chat.domain.notify.scheduled import MAX_TIME_TEXT, SEND_AT_PATTERN
 from chat.settings import Settings
 from handlers.openapi_schemas import INT, NSTR, NTIME, STR, TIME, Schema, obj, ref, trimmed
 
@@ -14,11 +15,15 @@ def add_scheduled_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str
                        settings: Settings) -> None:
     """Add ``sendAt`` to a send, the scheduled message's schemas and the ``/api/scheduled`` routes."""
     from handlers.openapi import _data, _json, _op, _path  # the document's own helpers (it imports this module)
-    send_at = {"oneOf": [dict(TIME, maxLength=40), {"type": "integer", "minimum": 0, "maximum": 2 ** 53}],
-               "description": "send later: a time after now and at most %d days ahead, ISO 8601 (Z or an "
-                              "offset) or epoch milliseconds; the answer is then a ScheduledMessage (201). "
-                              "Text only (no attachments, no clientMsgId)" % settings.scheduled_max_days}
+    send_at = {"oneOf": [dict(TIME, maxLength=MAX_TIME_TEXT, pattern=SEND_AT_PATTERN), {"type": "integer"}],
+               "description": "send later: a time after now and at most %d days ahead (409 otherwise), an "
+                              "RFC 3339 date-time (Z or an offset) or epoch milliseconds; the answer is then "
+                              "a ScheduledMessage (201). Text only (no attachments, no clientMsgId)"
+                              % settings.scheduled_max_days}
     components["NewMessage"]["properties"]["sendAt"] = send_at
+    # a scheduled message is text only: with sendAt, no attachments and no clientMsgId
+    components["NewMessage"]["dependentSchemas"] = {"sendAt": {"properties": {
+        "attachments": {"type": ["array", "null"], "maxItems": 0}, "clientMsgId": {"type": "null"}}}}
     components["ScheduledMessage"] = obj(
         ["id", "conversationId", "text", "mentions", "replyTo", "sendAt", "sendAtMs", "status", "attempts",
          "messageId", "sentAt", "error", "createdAt", "updatedAt"], {

@@ -24,8 +24,7 @@ class ScheduledHandler(ApiHandler):
 
     async def patch(self, scheduled_id: str) -> None:
         ident = await self.identity()
-        now = int(self.runtime.clock.time() * 1000)
-        patch = parse_schedule_patch(self.body(), self.runtime.settings, now)
+        patch = parse_schedule_patch(self.body(), self.runtime.settings)
         self.send(await self.runtime.service.scheduled.edit(ident, scheduled_id, patch))
 
     async def delete(self, scheduled_id: str) -> None:

@@ -1,6 +1,6 @@
-"""Pure input rules of scheduled messages and forwards: ``sendAt`` (ISO 8601 with ``Z`` or an
-offset, as every time the API answers, or epoch milliseconds, as its ``...Ms`` fields), the
-body of an edit, and the body of a forward."""
+"""Pure input rules of scheduled messages and forwards: the body of an edit of a scheduled
+message and the body of a forward (``sendAt`` itself is read by
+:func:`chat.domain.notify.scheduled.parse_send_at`, against the server's clock)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,40 +9,16 @@ from typing import Any, Dict, Optional
 from chat.errors import BadRequest
 from chat.rules.validation import MAX_CLIENT_MSG_ID, obj, parse_text, string
 from chat.settings import Settings
-from chat.timeutil import parse_iso
-
-DAY_MS = 86_400_000
-#: the longest ISO 8601 text accepted for ``sendAt``
-MAX_TIME_TEXT = 40
-
-
-def parse_send_at(value: Any, now_ms: int, max_days: int) -> int:
-    """``sendAt`` as epoch ms: after ``now_ms`` and at most ``max_days`` days after it."""
-    if isinstance(value, bool) or value is None:
-        raise BadRequest("sendAt must be an ISO 8601 time or epoch milliseconds")
-    if isinstance(value, int):
-        when = value
-    elif isinstance(value, str) and 0 < len(value) <= MAX_TIME_TEXT:
-        try:
-            when = parse_iso(value)
-        except (ValueError, OverflowError):
-            raise BadRequest("sendAt must be an ISO 8601 time (2026-01-02T08:00:00Z) or epoch milliseconds") from None
-    else:
-        raise BadRequest("sendAt must be an ISO 8601 time or epoch milliseconds")
-    if when <= now_ms:
-        raise BadRequest("sendAt must be in the future")
-    if when > now_ms + max_days * DAY_MS:
-        raise BadRequest("sendAt must be at most %d days ahead" % max_days)
-    return when
 
 
 @dataclasses.dataclass
 class SchedulePatch:
     text: Optional[str] = None
-    send_at: Optional[int] = None
+    send_at: Any = None  # as sent: the domain reads it against its clock
+    has_send_at: bool = False
 
 
-def parse_schedule_patch(body: Any, settings: Settings, now_ms: int) -> SchedulePatch:
+def parse_schedule_patch(body: Any, settings: Settings) -> SchedulePatch:
     """``{text?, sendAt?}``: at least one; nothing else."""
     body = obj(body)
     unknown = sorted(set(body) - {"text", "sendAt"})
@@ -54,7 +30,7 @@ def parse_schedule_patch(body: Any, settings: Settings, now_ms: int) -> Schedule
     if "text" in body:
         patch.text = parse_text(body, settings, required=True)
     if "sendAt" in body:
-        patch.send_at = parse_send_at(body["sendAt"], now_ms, settings.scheduled_max_days)
+        patch.send_at, patch.has_send_at = body["sendAt"], True
     return patch
 
 

@@ -113,10 +113,13 @@ async def test_bad_schedules_are_refused_and_store_nothing(api, clock):
     conv = await api.conversation("st1", "group", ["st2"], title="G")
     news = await api.conversation("t1", "announcement", classId="c1")
     now = now_ms(clock)
-    for send_at in (now - 1000, now, iso_ms(now - 60_000), now + 31 * 86400_000, "tomorrow", True, None,
-                    {"at": 1}, "2026-02-30T08:00:00Z"):
+    for send_at in ("tomorrow", True, None, {"at": 1}, "2026-02-30T08:00:00Z", 1.5, "2026-03-23 08:00"):
         status, data = await api.post(MSGS % conv["id"], "st1", {"text": "x", "sendAt": send_at})
         assert status == 400 and data["error"]["code"] == "bad_request", (send_at, status, data)
+    # well formed, but not a time it can be sent at (judged against the server's clock: 409)
+    for send_at in (now - 1000, now, iso_ms(now - 60_000), now + 31 * 86400_000):
+        status, data = await api.post(MSGS % conv["id"], "st1", {"text": "x", "sendAt": send_at})
+        assert status == 409 and data["error"]["code"] == "conflict", (send_at, status, data)
     later = now + 3600_000
     bad = [({"text": "x", "sendAt": later, "attachments": [{"name": "a", "size": 1, "mimeType": "text/plain",
                                                               "url": "https://example.org/a"}]}, 400),
@@ -130,6 +133,13 @@ async def test_bad_schedules_are_refused_and_store_nothing(api, clock):
     assert (await api.post(MSGS % news["id"], "st1", {"text": "x", "sendAt": later}))[0] == 403  # read-only
     status, data = await api.patch("%s/%s" % (SCHEDULED, "0" * 24), "st1", {"text": "y"})
     assert status == 404
+    waiting = await schedule(api, "st1", conv["id"], "waiting", later)
+    for body in ({}, {"sendAt": None}, {"text": None}, {"text": " "}, {"sendAt": "soon"}, {"other": 1}):
+        status, data = await api.patch("%s/%s" % (SCHEDULED, waiting["id"]), "st1", body)
+        assert status == 400, (body, status, data)
+    assert (await api.patch("%s/%s" % (SCHEDULED, waiting["id"]), "st1", {"sendAt": now - 1}))[0] == 409
+    assert (await item(api, "st1", waiting["id"]))["sendAtMs"] == later  # unchanged
+    assert (await api.delete("%s/%s" % (SCHEDULED, waiting["id"]), "st1"))[0] == 200
     assert (await api.get(SCHEDULED, "st1"))[1]["data"] == []
 
 

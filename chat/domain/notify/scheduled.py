@@ -11,11 +11,38 @@ from typing import Any, Dict, List
 
 from chat.auth import Identity
 from chat.domain.core import Core
+from chat.domain.oversight.audit_query import DATE_TIME_PATTERN, parse_time
 from chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat.rules import policy
-from chat.rules.scheduling import SchedulePatch, parse_send_at, without_send_at
+from chat.rules.scheduling import SchedulePatch, without_send_at
 from chat.rules.validation import parse_new_message
 from chat.timeutil import iso
+
+DAY_MS = 86_400_000
+#: the longest date-time text accepted for ``sendAt``
+MAX_TIME_TEXT = 40
+#: what ``sendAt`` may look like (the OpenAPI document states it)
+SEND_AT_PATTERN = DATE_TIME_PATTERN
+
+
+def parse_send_at(value: Any, now_ms: int, max_days: int) -> int:
+    """``sendAt`` as epoch ms: an RFC 3339 date-time (``Z`` or an offset, as every time the API
+    answers) or epoch milliseconds (as its ``...Ms`` fields); 400 when it is neither. Then it must
+    be after now and at most ``max_days`` days ahead: judged against the server's clock, not
+    from the request alone, so 409."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadRequest("sendAt must be a date-time like 2026-12-02T08:00:00Z or epoch milliseconds")
+    if isinstance(value, int):
+        when = value
+    elif len(value) > MAX_TIME_TEXT:
+        raise BadRequest("sendAt must be at most %d characters" % MAX_TIME_TEXT)
+    else:
+        when = parse_time(value, "sendAt")
+    if when <= now_ms:
+        raise Conflict("sendAt must be in the future")
+    if when > now_ms + max_days * DAY_MS:
+        raise Conflict("sendAt must be at most %d days ahead" % max_days)
+    return when
 
 
 def view(doc: Dict[str, Any]) -> Dict[str, Any]:
@@ -88,8 +115,8 @@ class ScheduledActions:
         fields: Dict[str, Any] = {"updatedAt": self._now()}
         if patch.text is not None:
             fields["text"] = patch.text
-        if patch.send_at is not None:
-            fields["sendAt"] = patch.send_at
+        if patch.has_send_at:
+            fields["sendAt"] = parse_send_at(patch.send_at, self._now(), self.core.settings.scheduled_max_days)
         updated = await self.repo.update_pending(scheduled_id, ident.user_id, fields)
         if updated is None:
             raise Conflict("the scheduled message is already being sent, sent or refused")
