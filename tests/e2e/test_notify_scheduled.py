@@ -174,6 +174,7 @@ async def test_it_is_sent_at_its_time_through_the_ordinary_path_once(api, ws, ru
     sent = await item(api, "st1", due["id"])
     assert sent["status"] == "sent" and sent["messageId"] == pushed["data"]["id"] and sent["attempts"] == 1
     assert sent["error"] is None and sent["sentAt"] is not None
+    assert sent["text"] is None  # the text lives in the message alone now (its retention governs it)
     assert (await api.get(SCHEDULED, "st1"))[1]["data"] == []  # the list is what has not gone
     assert (await api.patch("%s/%s" % (SCHEDULED, due["id"]), "st1", {"text": "too late"}))[0] == 409
     assert (await api.delete("%s/%s" % (SCHEDULED, due["id"]), "st1"))[0] == 409

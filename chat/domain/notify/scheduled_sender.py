@@ -131,8 +131,10 @@ class ScheduledSender:
         except ChatError as exc:  # a refusal of the send path: recorded for its author, never retried
             await self._failed(doc, exc, now)
             return
+        # the text now lives in the message alone (its retention, holds and deletes govern it)
         await self.repo.finish(doc["id"], self.node_id, {"status": "sent", "messageId": message["id"],
-                                                         "sentAt": now, "error": None, "updatedAt": now})
+                                                         "sentAt": now, "error": None, "updatedAt": now,
+                                                         "text": None, "mentions": []})
 
     async def _failed(self, doc: Dict[str, Any], exc: ChatError, now: int) -> None:
         log.info("scheduled message %s not sent: %s", doc["id"], exc.code)  # never its text
