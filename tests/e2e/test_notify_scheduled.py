@@ -2,8 +2,8 @@
 GET /api/scheduled, PATCH and DELETE /api/scheduled/{id}; the send at its time through the
 ordinary send path on the injected clock (quiet hours refusing it then, recorded for the author,
 never retried); exactly once across a restart (a server stopped before its claim, and one stopped
-after its claim, with or without the message stored) and across two cluster nodes (real
-processes, real Redis, real nx-27017)."""
+after its claim, with or without the message stored; a real server SIGKILLed between its send and
+its record) and across two cluster nodes (real processes, real Redis, real nx-27017)."""
 from __future__ import annotations
 
 import datetime
@@ -20,7 +20,12 @@ from chat.runtime import build_runtime
 from tests.conftest import Api
 from tests.e2e.test_cluster import REDIS, connect, eventually, run, subscribed
 
-pytestmark = [pytest.mark.usefixtures("school", "http_server"), pytest.mark.manual_clock]
+
+def in_process(test: Any) -> Any:
+    """A test of the in-process server on the injected clock (the process and cluster tests at
+    the end start their own servers)."""
+    return pytest.mark.gen_test(pytest.mark.manual_clock(pytest.mark.usefixtures("school", "http_server")(test)))
+
 
 MSGS = "/api/conversations/%s/messages"
 SCHEDULED = "/api/scheduled"
@@ -78,7 +83,7 @@ async def history(api: Any, user: str, conversation_id: str) -> List[Dict[str, A
 
 
 # ------------------------------------------------------------------ REST
-@pytest.mark.gen_test
+@in_process
 async def test_the_author_lists_edits_and_cancels_and_no_one_else_sees_them(api, clock):
     conv = await api.conversation("st1", "group", ["st2", "t1"], title="Homework")
     at = now_ms(clock) + 3600_000
@@ -108,7 +113,7 @@ async def test_the_author_lists_edits_and_cancels_and_no_one_else_sees_them(api,
     assert await history(api, "st2", conv["id"]) == []  # nothing is sent before its time
 
 
-@pytest.mark.gen_test
+@in_process
 async def test_bad_schedules_are_refused_and_store_nothing(api, clock):
     conv = await api.conversation("st1", "group", ["st2"], title="G")
     news = await api.conversation("t1", "announcement", classId="c1")
@@ -143,7 +148,7 @@ async def test_bad_schedules_are_refused_and_store_nothing(api, clock):
     assert (await api.get(SCHEDULED, "st1"))[1]["data"] == []
 
 
-@pytest.mark.gen_test
+@in_process
 @pytest.mark.settings(scheduled_max_pending=2)
 async def test_a_user_has_at_most_the_settings_pending_messages(api, clock):
     conv = await api.conversation("st1", "group", ["st2"], title="G")
@@ -158,7 +163,7 @@ async def test_a_user_has_at_most_the_settings_pending_messages(api, clock):
 
 
 # ------------------------------------------------------------------ at its time
-@pytest.mark.gen_test
+@in_process
 async def test_it_is_sent_at_its_time_through_the_ordinary_path_once(api, ws, runtime, clock):
     conv = await api.conversation("st1", "group", ["st2", "t1"], title="Homework")
     due = await schedule(api, "st1", conv["id"], "good morning @st2", now_ms(clock) + 60_000, mentions=["st2"])
@@ -186,7 +191,7 @@ async def test_it_is_sent_at_its_time_through_the_ordinary_path_once(api, ws, ru
     assert status == 200 and unread["data"]["total"] == 1, unread
 
 
-@pytest.mark.gen_test
+@in_process
 async def test_quiet_hours_at_its_time_are_recorded_for_the_author_and_not_retried(api, runtime, clock):
     conv = await api.conversation("st1", "group", ["st2", "t1"], title="Homework")
     status, data = await api.put("/api/schools/s1/policy", "a1", LONDON)
@@ -225,7 +230,7 @@ async def stop(second: Any) -> None:
     second.store.close()
 
 
-@pytest.mark.gen_test
+@in_process
 async def test_a_server_stopped_before_the_claim_sends_it_after_its_restart(api, runtime, clock, settings, mongo_uri):
     conv = await api.conversation("st1", "group", ["st2"], title="G")
     due = await schedule(api, "st1", conv["id"], "while you were out", now_ms(clock) + 60_000)
@@ -242,7 +247,7 @@ async def test_a_server_stopped_before_the_claim_sends_it_after_its_restart(api,
         ("while you were out", due["id"])]
 
 
-@pytest.mark.gen_test
+@in_process
 @pytest.mark.parametrize("stored", [False, True], ids=["claimed", "claimed-and-stored"])
 async def test_a_server_stopped_after_its_claim_is_taken_over_and_the_message_is_stored_once(
         api, runtime, clock, settings, mongo_uri, stored):
@@ -312,3 +317,66 @@ def test_two_nodes_send_each_due_message_exactly_once(cluster):
         await reader.none("message:new")
         await reader.close()
     run(main())
+
+
+# ------------------------------------------------------------------ a real process killed after its claim
+def test_a_server_killed_between_claim_and_record_is_restarted_and_the_message_stored_once(tmp_path):
+    """A real server (SIGKILLed) on its embedded database: the first run never sends by itself
+    (interval 0), holds the claim and has stored the message under the scheduled id, as a node
+    dying between its send and its record would; the restarted server takes the stale claim over
+    and the writer's idempotency answers with the stored message: one message, the item sent."""
+    from bson import ObjectId
+
+    from tests.e2e.test_process import ServerProc, http, wait_gone
+    data_dir = str(tmp_path / "data")
+    first = ServerProc(data_dir, "--demo", "--scheduled-interval", "0")
+    first.wait_ready(120)
+    try:
+        def tok(user: str) -> str:
+            return http("POST", first.url + "/api/demo/token", None, {"userId": user})[1]["data"]["token"]
+        alice = tok("s-alice")
+        status, conv = http("POST", first.url + "/api/conversations", alice,
+                            {"type": "group", "participantIds": ["s-bob"], "title": "Killed"})
+        assert status == 201, conv
+        conv_id = conv["data"]["id"]
+        later = int((datetime.datetime.now(datetime.timezone.utc).timestamp() + 3600) * 1000)
+        status, data = http("POST", first.url + MSGS % conv_id, alice, {"text": "once", "sendAt": later})
+        assert status == 201, data
+        scheduled_id = data["data"]["id"]
+        # the send was stored under the scheduled id (the clientMsgId a node sends it with) ...
+        status, sent = http("POST", first.url + MSGS % conv_id, alice, {"text": "once", "clientMsgId": scheduled_id})
+        assert status == 201, sent
+        # ... by a node holding the claim, which dies before recording it
+        client: Any = pymongo.MongoClient(first.state()["uri"])
+        try:
+            claimed = client["chat"]["scheduled_messages"].update_one(
+                {"_id": ObjectId(scheduled_id), "status": "scheduled"},
+                {"$set": {"status": "sending", "claimedBy": "the-killed-node", "sendAt": 0,
+                          "claimedAt": int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)},
+                 "$inc": {"attempts": 1}})
+            assert claimed.modified_count == 1
+        finally:
+            client.close()
+        child = first.child
+        first.proc.kill()
+        first.proc.wait(10)
+        assert child is None or wait_gone(child)
+    finally:
+        first.stop()
+    second = ServerProc(data_dir, "--demo", "--scheduled-interval", "0.05", "--scheduled-claim-seconds", "1",
+                        port=first.port)
+    second.wait_ready(120)
+    try:
+        alice = http("POST", second.url + "/api/demo/token", None, {"userId": "s-alice"})[1]["data"]["token"]
+        bob = http("POST", second.url + "/api/demo/token", None, {"userId": "s-bob"})[1]["data"]["token"]
+
+        async def taken_over() -> bool:
+            return http("GET", second.url + "%s/%s" % (SCHEDULED, scheduled_id), alice)[1]["data"]["status"] == "sent"
+        run(eventually(taken_over, 120, "the stale claim taken over"))
+        item_ = http("GET", second.url + "%s/%s" % (SCHEDULED, scheduled_id), alice)[1]["data"]
+        assert item_["attempts"] == 2 and item_["messageId"] == sent["data"]["id"]
+        status, page = http("GET", second.url + MSGS % conv_id, bob)
+        assert status == 200
+        assert [(m["text"], m["clientMsgId"]) for m in page["data"] if m["type"] != "system"] == [("once", scheduled_id)]
+    finally:
+        second.stop()
