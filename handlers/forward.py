@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chat.ratelimit import Limit
-from chat.rules.scheduling import parse_forward
+from chat.rules.forwarding import parse_forward
 from handlers.base import ApiHandler
 
 

@@ -16,8 +16,8 @@ import ujson
 
 from chat.errors import BadRequest, ChatError, TooLarge
 from chat.rules import validation as v
+from chat.rules.forwarding import parse_forward
 from chat.rules.render import dumps
-from chat.rules.scheduling import parse_forward
 from chat.settings import Settings
 from chat.timeutil import parse_iso
 from chat.vocab import ROLES

@@ -1,13 +1,13 @@
-"""Pure input rules of scheduled messages and forwards: the body of an edit of a scheduled
-message and the body of a forward (``sendAt`` itself is read by
-:func:`chat.domain.notify.scheduled.parse_send_at`, against the server's clock)."""
+"""Pure input rules of scheduled messages: the body of an edit, and whether a send asks for a
+later one (``sendAt`` itself is read by :func:`chat.domain.notify.scheduled.parse_send_at`,
+against the server's clock)."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Dict, Optional
 
 from chat.errors import BadRequest
-from chat.rules.validation import MAX_CLIENT_MSG_ID, obj, parse_text, string
+from chat.rules.validation import obj, parse_text
 from chat.settings import Settings
 
 
@@ -32,19 +32,6 @@ def parse_schedule_patch(body: Any, settings: Settings) -> SchedulePatch:
     if "sendAt" in body:
         patch.send_at, patch.has_send_at = body["sendAt"], True
     return patch
-
-
-@dataclasses.dataclass
-class Forward:
-    conversation_id: str
-    client_msg_id: Optional[str]
-
-
-def parse_forward(body: Any) -> Forward:
-    """``{conversationId, clientMsgId?}`` (the clientMsgId makes a retried forward idempotent)."""
-    body = obj(body)
-    return Forward(string(body, "conversationId", max_len=64) or "",
-                   string(body, "clientMsgId", required=False, max_len=MAX_CLIENT_MSG_ID))
 
 
 def has_send_at(body: Any) -> bool:

@@ -18,7 +18,7 @@ from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
 from chat.errors import Conflict, MessageGone
-from chat.rules.scheduling import Forward
+from chat.rules.forwarding import Forward
 from chat.rules.validation import NewMessage
 from chat.store import new_id
 from chat.timeutil import iso
