@@ -71,6 +71,7 @@ class Runtime:
         await self.broker.start()
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
+        self.service.scheduled_sender.start()  # notifications: scheduled messages
         try:
             await self.service.start()
             await self.presence.people.ready()
@@ -82,6 +83,7 @@ class Runtime:
         try:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
             await self.service.exports.stop()  # oversight: export and erasure
+            await self.service.scheduled_sender.stop()  # notifications: scheduled messages
             await self.service.close()
         finally:
             self.uploads.images.close()

@@ -239,6 +239,15 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     # --- notifications: bots (add below)
 
     # --- notifications: scheduled messages (add below)
+    ("scheduled_max_pending", "CHAT_SCHEDULED_MAX_PENDING", int, 50,
+     "scheduled messages one user may have waiting at a time (0: scheduling is off)"),
+    ("scheduled_max_days", "CHAT_SCHEDULED_MAX_DAYS", int, 30, "how far ahead a message may be scheduled (days)"),
+    ("scheduled_interval", "CHAT_SCHEDULED_INTERVAL", float, 5.0,
+     "seconds between looks for scheduled messages that are due (0: this node never sends them)"),
+    ("scheduled_claim_seconds", "CHAT_SCHEDULED_CLAIM_SECONDS", float, 60.0,
+     "seconds after which a scheduled send a node claimed but never finished (it stopped) is taken over by another"),
+    ("scheduled_max_attempts", "CHAT_SCHEDULED_MAX_ATTEMPTS", int, 3,
+     "tries of a scheduled send that storage keeps failing before it is recorded as failed"),
 
     # --- notifications: forwarding (add below)
 
@@ -413,6 +422,11 @@ RANGES: Dict[str, Range] = {
     # --- notifications: bots (add below)
 
     # --- notifications: scheduled messages (add below)
+    "scheduled_max_pending": Range(0, 10_000),
+    "scheduled_max_days": Range(1, 366),
+    "scheduled_interval": Range(0, _DAY),
+    "scheduled_claim_seconds": Range(1, _DAY),
+    "scheduled_max_attempts": Range(1, 100),
 
     # --- notifications: forwarding (add below)
 
@@ -607,6 +621,11 @@ class Settings:
     # --- notifications: bots (add below)
 
     # --- notifications: scheduled messages (add below)
+    scheduled_max_pending: int = 50
+    scheduled_max_days: int = 30
+    scheduled_interval: float = 5.0
+    scheduled_claim_seconds: float = 60.0
+    scheduled_max_attempts: int = 3
 
     # --- notifications: forwarding (add below)
 

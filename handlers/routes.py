@@ -11,7 +11,9 @@ from chat.vocab import Marker
 from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.exports import EraseHandler, ExportFileHandler, ExportHandler, ExportsHandler
+from handlers.forward import ForwardHandler  # notifications: forwarding
 from handlers.metrics import MetricsHandler
+from handlers.scheduled import ScheduledHandler, ScheduledListHandler  # notifications: scheduled messages
 from handlers.school_policy import SchoolPolicyHandler
 from handlers.ws import ChatSocket, SocketHub
 
@@ -99,8 +101,11 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- notifications: bots (add below)
 
         # --- notifications: scheduled messages (add below)
+        (r"/api/scheduled", ScheduledListHandler, deps),
+        (r"/api/scheduled/%s" % ID, ScheduledHandler, deps),
 
         # --- notifications: forwarding (add below)
+        (r"/api/messages/%s/forward" % ID, ForwardHandler, deps),
 
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),

@@ -140,8 +140,16 @@ class ChatService:
         # --- notifications: bots (add below)
 
         # --- notifications: scheduled messages (add below)
+        from chat.domain.notify.scheduled import ScheduledActions
+        from chat.domain.notify.scheduled_sender import ScheduledSender
+        self.scheduled = ScheduledActions(self.core)
+        self.scheduled_sender = ScheduledSender(self.core, self.messages)
 
         # --- notifications: forwarding (add below)
+        from chat.domain.notify.forwarding import ForwardActions
+        self.forwarding = ForwardActions(self.core, self.messages)
+        if uploads is not None and isinstance(uploads.carried, MessageCarried):
+            uploads.carried.use_forwards(self.forwarding.carries)  # forwarded files, read by the target's members
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
