@@ -165,6 +165,25 @@ class Messages:
             return len(found), sum(1 for d in found if user_id in (d.get("mentions") or ()))
         return await self._db.io(work)
 
+    async def by_seqs(self, keys: Sequence[Tuple[str, int]]) -> List[Dict[str, Any]]:
+        """The messages at these ``(conversationId, seq)`` (absent ones left out): one ``$in``
+        on the unique ``seqKey`` index."""
+        wanted = [seq_key(c, s) for c, s in keys]
+        if not wanted:
+            return []
+        return outs(await self._db.io(lambda: list(self.messages.find({"seqKey": {"$in": wanted}}))))
+
+    async def search_changed(self, conversation_ids: Sequence[str], since: int, needle: str, limit: int
+                             ) -> List[Dict[str, Any]]:
+        """Live messages of these conversations edited after ``since`` whose text contains
+        ``needle``: a range on the ``updatedAt`` index (what the search index may not have seen)."""
+        ids = list(conversation_ids)
+        if not ids:
+            return []
+        query = {"updatedAt": {"$gt": since}, "editedAt": {"$gt": since}, "conversationId": {"$in": ids},
+                 "textLower": {"$regex": re.escape(needle)}, "deletedAt": UNSET}
+        return outs(await self._db.io(lambda: list(self.messages.find(query).sort("updatedAt", -1).limit(limit))))
+
     async def search_range(self, conversation_id: str, lower: int, upper: int, needle: str, limit: int
                            ) -> List[Dict[str, Any]]:
         """Live messages with seq in (lower, upper) whose lowercased text contains ``needle``
