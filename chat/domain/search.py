@@ -24,7 +24,7 @@ from chat.domain.search_indexer import EDIT_SKEW_MS, EDITS_KEY
 from chat.errors import BadRequest, RateLimited
 from chat.rules import render
 from chat.store import search_text
-from chat.store.search_index import SearchIndex, trigram_query
+from chat.store.search_index import MIN_INDEXED, SearchIndex
 
 #: edited messages one search reads beside the index; past it the search scans instead
 EDITED_CAP = 1000
@@ -67,11 +67,10 @@ class SearchActions:
         else:
             _memberships, convs = await self.core.my_memberships(ident)
         needle = search_text(q)
-        query = trigram_query(needle) if self.index is not None else None
-        if query is None or self.index is None:
+        if self.index is None or len(needle) < MIN_INDEXED:
             found = await self._scan(convs, needle, limit, {})
         else:
-            found = await self._indexed(self.index, convs, needle, query, limit)
+            found = await self._indexed(self.index, convs, needle, limit)
         found.sort(key=lambda d: (d["createdAt"], d["seq"]), reverse=True)
         return [render.message(d) for d in found[:limit]]
 
@@ -92,8 +91,8 @@ class SearchActions:
             found.extend(hits)
         return found
 
-    async def _indexed(self, index: SearchIndex, convs: List[Dict[str, Any]], needle: str, query: str,
-                       limit: int) -> List[Dict[str, Any]]:
+    async def _indexed(self, index: SearchIndex, convs: List[Dict[str, Any]], needle: str, limit: int
+                       ) -> List[Dict[str, Any]]:
         ids = [c["id"] for c in convs]
         if not ids:
             return []
@@ -117,12 +116,12 @@ class SearchActions:
         below: Optional[int] = None
         want = limit * 2 + 10
         while verified < limit:
-            rows = await index.candidates(ids, query, below, want)
+            rows = await index.candidates(ids, needle, below, want)
             if not rows:
                 break
             below = rows[-1][0]
-            keys = list(dict.fromkeys((conv, seq) for _, conv, seq in rows if seq <= marks.get(conv, 0)))
-            for doc in await self.core.store.messages.by_seqs(keys):
+            wanted = list(dict.fromkeys(m for _, conv, seq, m in rows if seq <= marks.get(conv, 0)))
+            for doc in await self.core.store.messages.get_many(wanted):
                 if doc["id"] in seen or doc.get("deletedAt") or needle not in search_text(doc.get("text")):
                     continue  # a stale row: the message changed or went after it was indexed
                 seen.add(doc["id"])

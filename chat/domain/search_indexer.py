@@ -118,14 +118,14 @@ class SearchIndexer:
         done = 0
         while True:
             docs = await messages.history(conversation_id, None, mark, batch)
-            rows: List[Tuple[int, int, str]] = []
+            rows: List[Tuple[int, int, str, str]] = []
             top = mark
             for doc in docs:
                 if doc["seq"] != top + 1:
                     break  # a gap: stop before it, and come back for it
                 top = doc["seq"]
                 if not doc.get("deletedAt") and doc.get("text"):
-                    rows.append((top, int(doc.get("createdAt") or 0), search_text(doc["text"])))
+                    rows.append((top, int(doc.get("createdAt") or 0), search_text(doc["text"]), doc["id"]))
             if top == mark:
                 return done
             await self.index.add(conversation_id, rows, top)
@@ -149,7 +149,7 @@ class SearchIndexer:
             for d in edited:
                 by_conv.setdefault(d["conversationId"], []).append(d)
             for conversation_id, found in by_conv.items():
-                rows = [(int(d["seq"]), int(d.get("createdAt") or 0), search_text(d["text"])) for d in found]
+                rows = [(int(d["seq"]), int(d.get("createdAt") or 0), search_text(d["text"]), d["id"]) for d in found]
                 await self.index.add(conversation_id, rows, None, [int(d["editedAt"]) for d in found])
                 done += len(rows)
             if len(docs) < batch:

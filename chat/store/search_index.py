@@ -35,34 +35,34 @@ SEARCH_INDEX_FILE = "search-index.sqlite3"
 ROW_SLOTS = 1 << 16
 #: a needle shorter than this has no trigram: it is scanned the old way
 MIN_INDEXED = 3
-#: the most trigrams one query asks for (a long needle: these are enough to narrow it)
-MAX_GRAMS = 24
+#: the trigrams one query asks for: the needle's rarest (FTS5 intersects whole doclists, so a
+#: common trigram costs a read of most of the index while narrowing nothing)
+QUERY_GRAMS = 3
 
 SCHEMA = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS grams USING fts5(text, content='', detail=none, tokenize='trigram')",
-    "CREATE TABLE IF NOT EXISTS rows (rowid INTEGER PRIMARY KEY, conv TEXT NOT NULL, seq INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS rows (rowid INTEGER PRIMARY KEY, conv TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "message TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS marks (conv TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS edits (conv TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, "
     "PRIMARY KEY (conv, seq, at)) WITHOUT ROWID",
+    # how many indexed texts hold each trigram: which of a needle's trigrams narrow the most
+    "CREATE TABLE IF NOT EXISTS freq (gram TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
 )
 
 
-def trigram_query(needle: str) -> Optional[str]:
-    """The FTS5 query "every trigram of ``needle``" (each a quoted one-token string, so no
-    phrase is needed), or None when the needle is too short to have one."""
-    if len(needle) < MIN_INDEXED:
-        return None
-    grams: List[str] = []
-    seen = set()
-    for i in range(len(needle) - MIN_INDEXED + 1):
-        gram = needle[i:i + MIN_INDEXED]
-        if gram not in seen:
-            seen.add(gram)
-            grams.append(gram)
-    if len(grams) > MAX_GRAMS:  # spread over the needle: the first, the last and between
-        step = (len(grams) - 1) / (MAX_GRAMS - 1)
-        grams = [grams[round(i * step)] for i in range(MAX_GRAMS)]
+def trigrams(text: str) -> List[str]:
+    """The distinct trigrams of ``text``, in order of first appearance (none under 3 characters)."""
+    seen: Dict[str, None] = {}
+    for i in range(len(text) - MIN_INDEXED + 1):
+        seen.setdefault(text[i:i + MIN_INDEXED], None)
+    return list(seen)
+
+
+def match_query(grams: Sequence[str]) -> str:
+    """The FTS5 query "all of these trigrams", each a quoted one-token string (no phrase: the
+    table keeps no positions)."""
     return " AND ".join('"%s"' % g.replace('"', '""') for g in grams)
 
 
@@ -104,16 +104,17 @@ class SearchIndex:
         self._pool.shutdown(wait=True)
 
     # ------------------------------------------------------------------ writing
-    async def add(self, conversation_id: str, rows: Sequence[Tuple[int, int, str]], mark: Optional[int],
+    async def add(self, conversation_id: str, rows: Sequence[Tuple[int, int, str, str]], mark: Optional[int],
                   edited: Optional[Sequence[int]] = None) -> None:
-        """Index ``(seq, createdAt, searchText)`` rows of one conversation and move its mark
+        """Index ``(seq, createdAt, searchText, messageId)`` rows of one conversation and move its mark
         to ``mark`` (every seq up to it is now indexed), in one transaction. With ``edited``
         (each row's ``editedAt``) the rows are new texts of edits, each indexed once."""
         def work() -> None:
             db = self._conn()
+            counts: Dict[str, int] = {}
             db.execute("BEGIN")
             try:
-                for i, (seq, created, text) in enumerate(rows):
+                for i, (seq, created, text, message_id) in enumerate(rows):
                     if not text:
                         continue
                     if edited is not None and not db.execute(
@@ -126,8 +127,14 @@ class SearchIndex:
                     rowid = base if top is None else top + 1
                     if rowid >= base + ROW_SLOTS:  # the whole transaction (and the mark) stays undone
                         raise OverflowError("over %d messages created in one millisecond" % ROW_SLOTS)
-                    db.execute("INSERT INTO rows (rowid, conv, seq) VALUES (?, ?, ?)", (rowid, conversation_id, seq))
+                    db.execute("INSERT INTO rows (rowid, conv, seq, message) VALUES (?, ?, ?, ?)",
+                               (rowid, conversation_id, seq, message_id))
                     db.execute("INSERT INTO grams (rowid, text) VALUES (?, ?)", (rowid, text))
+                    for gram in trigrams(text):
+                        counts[gram] = counts.get(gram, 0) + 1
+                if counts:
+                    db.executemany("INSERT INTO freq (gram, n) VALUES (?, ?) ON CONFLICT(gram) DO UPDATE SET "
+                                   "n = n + excluded.n", counts.items())
                 if mark is not None:
                     db.execute("INSERT INTO marks (conv, seq) VALUES (?, ?) ON CONFLICT(conv) DO UPDATE SET "
                                "seq = max(seq, excluded.seq)", (conversation_id, mark))
@@ -167,26 +174,36 @@ class SearchIndex:
             return found
         return await self._io(work)
 
-    async def candidates(self, conversation_ids: Sequence[str], query: str, below: Optional[int], limit: int
-                         ) -> List[Tuple[int, str, int]]:
-        """Up to ``limit`` rows ``(rowid, conversation, seq)`` of these conversations whose text
-        has every trigram of the query, newest first, below rowid ``below`` (to page on)."""
+    async def candidates(self, conversation_ids: Sequence[str], needle: str, below: Optional[int], limit: int
+                         ) -> List[Tuple[int, str, int, str]]:
+        """Up to ``limit`` rows ``(rowid, conversation, seq, messageId)`` of these conversations
+        whose text holds the needle's rarest trigrams, newest first, below rowid ``below`` (to
+        page on). A superset of the indexed texts that contain the needle."""
         ids = list(conversation_ids)
+        grams = trigrams(needle)
 
-        def work() -> List[Tuple[int, str, int]]:
+        def work() -> List[Tuple[int, str, int, str]]:
             db = self._conn()
-            args: List[Any] = [query]
+            sql = "SELECT gram, n FROM freq WHERE gram IN (%s)" % ",".join("?" * len(grams))
+            known = dict(db.execute(sql, grams).fetchall())
+            if len(known) < len(grams):
+                return []  # a trigram no indexed text has: no indexed text holds the needle
+            rarest = sorted(grams, key=lambda g: known[g])[:QUERY_GRAMS]
+            args: List[Any] = [match_query(rarest)]
             where = ""
             if below is not None:
                 where = " AND grams.rowid < ?"
                 args.append(below)
             one = len(ids) == 1
-            sql = ("SELECT grams.rowid, rows.conv, rows.seq FROM grams JOIN rows ON rows.rowid = grams.rowid "
-                   "WHERE grams MATCH ?%s AND rows.conv %s ORDER BY grams.rowid DESC LIMIT ?"
-                   % (where, "= ?" if one else "IN (SELECT value FROM json_each(?))"))
+            among = "= ?" if one else "IN (SELECT value FROM json_each(?))"
+            sql = ("SELECT grams.rowid, rows.conv, rows.seq, rows.message FROM grams "
+                   "JOIN rows ON rows.rowid = grams.rowid WHERE grams MATCH ?%s AND rows.conv %s "
+                   "ORDER BY grams.rowid DESC LIMIT ?" % (where, among))
             args.append(ids[0] if one else json.dumps(ids))
             args.append(limit)
-            return [(int(r), str(c), int(s)) for r, c, s in db.execute(sql, args)]
+            return [(int(r), str(c), int(s), str(m)) for r, c, s, m in db.execute(sql, args)]
+        if not ids or not grams:
+            return []
         return await self._io(work)
 
     async def size_bytes(self) -> int:
