@@ -151,7 +151,7 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "keep a trigram full-text index of message texts beside the database, so search need not scan history"),
     ("search_index_path", "CHAT_SEARCH_INDEX_PATH", str, "",
      "the search index's file (each node keeps its own; default: search-index.sqlite3 in data_dir)"),
-    ("search_index_interval", "CHAT_SEARCH_INDEX_INTERVAL", float, 1.0,
+    ("search_index_interval", "CHAT_SEARCH_INDEX_INTERVAL", float, 2.0,
      "seconds between the indexer's passes over conversations with new or edited messages"),
     ("search_index_batch", "CHAT_SEARCH_INDEX_BATCH", int, 500,
      "messages the indexer reads from the database in one query (it holds nx-27017's single lock that long)"),
@@ -366,7 +366,7 @@ RANGES: Dict[str, Range] = {
     "search_per_user": Range(1, 10_000),
     "search_concurrency": Range(1, 10_000),
     "search_chunk": Range(1, _MANY),
-    "search_index_interval": Range(0.01, 3600),
+    "search_index_interval": Range(0, 3600, above=True),
     "search_index_batch": Range(1, 10_000),
     "write_linger": Range(0, 1),
     "conversation_flush": Range(0, 3600, above=True),
@@ -549,7 +549,7 @@ class Settings:
     search_chunk: int = 5000
     search_index: bool = True
     search_index_path: str = ""
-    search_index_interval: float = 1.0
+    search_index_interval: float = 2.0
     search_index_batch: int = 500
     write_linger: float = 0.004
     conversation_flush: float = 1.0
