@@ -72,6 +72,7 @@ class Runtime:
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
         self.service.scheduled_sender.start()  # notifications: scheduled messages
+        await self.service.start_search_index()
         try:
             await self.service.start()
             await self.presence.people.ready()
@@ -84,6 +85,7 @@ class Runtime:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
             await self.service.exports.stop()  # oversight: export and erasure
             await self.service.scheduled_sender.stop()  # notifications: scheduled messages
+            await self.service.stop_search_index()
             await self.service.close()
         finally:
             self.uploads.images.close()

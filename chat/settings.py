@@ -147,6 +147,14 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("search_per_user", "CHAT_SEARCH_PER_USER", int, 2, "searches one user may run at once (429 past it)"),
     ("search_concurrency", "CHAT_SEARCH_CONCURRENCY", int, 8, "searches the server runs at once (429 past it)"),
     ("search_chunk", "CHAT_SEARCH_CHUNK", int, 5000, "messages one search query scans (newest first, chunk by chunk)"),
+    ("search_index", "CHAT_SEARCH_INDEX", _bool, True,
+     "keep a trigram full-text index of message texts beside the database, so search need not scan history"),
+    ("search_index_path", "CHAT_SEARCH_INDEX_PATH", str, "",
+     "the search index's file (each node keeps its own; default: search-index.sqlite3 in data_dir)"),
+    ("search_index_interval", "CHAT_SEARCH_INDEX_INTERVAL", float, 2.0,
+     "seconds between the indexer's passes over conversations with new or edited messages"),
+    ("search_index_batch", "CHAT_SEARCH_INDEX_BATCH", int, 500,
+     "messages the indexer reads from the database in one query (it holds nx-27017's single lock that long)"),
     ("write_linger", "CHAT_WRITE_LINGER", float, 0.004,
      "under load, seconds the message writer waits for a batch to fill (0 disables; idle senders never wait)"),
     ("conversation_flush", "CHAT_CONVERSATION_FLUSH", float, 1.0,
@@ -370,6 +378,8 @@ RANGES: Dict[str, Range] = {
     "search_per_user": Range(1, 10_000),
     "search_concurrency": Range(1, 10_000),
     "search_chunk": Range(1, _MANY),
+    "search_index_interval": Range(0, 3600, above=True),
+    "search_index_batch": Range(1, 10_000),
     "write_linger": Range(0, 1),
     "conversation_flush": Range(0, 3600, above=True),
     "roster_refresh": Range(0, _DAY, above=True),
@@ -556,6 +566,10 @@ class Settings:
     search_per_user: int = 2
     search_concurrency: int = 8
     search_chunk: int = 5000
+    search_index: bool = True
+    search_index_path: str = ""
+    search_index_interval: float = 2.0
+    search_index_batch: int = 500
     write_linger: float = 0.004
     conversation_flush: float = 1.0
     roster_refresh: float = 10.0

@@ -20,6 +20,7 @@ is built with. Start-up, drain and what a cluster needs are named methods here (
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
 
 from chat.clock import Clock, SystemClock
@@ -44,6 +45,7 @@ from chat.domain.safety.moderation import ModerationActions
 from chat.domain.safety.policy_actions import PolicyActions
 from chat.domain.safety.rules import build_rules
 from chat.domain.search import SearchActions
+from chat.domain.search_indexer import SearchIndexer
 from chat.domain.sync import SyncActions
 from chat.events import EventSink, Fanout, NullEvents
 from chat.live.convcache import ConversationCache
@@ -54,6 +56,7 @@ from chat.live.writer import MessageWriter, SharedSeqs
 from chat.metrics import Metrics
 from chat.settings import Settings
 from chat.store import Store
+from chat.store.search_index import SEARCH_INDEX_FILE, SearchIndex
 from chat.uploads import MessageCarried, UploadsService
 
 
@@ -94,7 +97,12 @@ class ChatService:
         self.conversations = ConversationActions(self.core, self.directory, self.messages, self.markers)
         self.classes = ClassActions(self.core)
         self.reactions = ReactionActions(self.core)
-        self.searcher = SearchActions(self.core)
+        self.search_index = None
+        if settings.search_index:  # each node keeps its own file (chat/store/search_index.py)
+            self.search_index = SearchIndex(settings.search_index_path
+                                            or os.path.join(settings.data_dir, SEARCH_INDEX_FILE))
+        self.searcher = SearchActions(self.core, self.search_index)
+        self.search_indexer = SearchIndexer(self.core, self.search_index) if self.search_index else None
         self.syncer = SyncActions(self.core, self.recent)
         # safeguarding: school policy
         self.school_policy = PolicyActions(self.core, self.messages)
@@ -183,6 +191,17 @@ class ChatService:
     async def flush(self) -> None:
         """Write the live conversation state of changed conversations now."""
         await self.core.flusher.flush()
+
+    async def start_search_index(self) -> None:
+        """Open the search index and start feeding it (when ``search_index`` is on)."""
+        if self.search_index is not None and self.search_indexer is not None:
+            await self.search_index.open()
+            self.search_indexer.start()
+
+    async def stop_search_index(self) -> None:
+        if self.search_index is not None and self.search_indexer is not None:
+            await self.search_indexer.stop()
+            await self.search_index.close()
 
     async def close(self) -> None:
         """Finish queued sends and write the conversation state (at shutdown)."""
