@@ -71,6 +71,8 @@ class Runtime:
         await self.broker.start()
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
+        self.service.scheduled_sender.start()  # notifications: scheduled messages
+        await self.service.start_search_index()
         await self.service.webhook_dispatcher.start()  # notifications: webhooks (the outbox goes out)
         try:
             await self.service.start()
@@ -82,6 +84,9 @@ class Runtime:
         """Finish queued sends and write everything written behind (at shutdown)."""
         try:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
+            await self.service.exports.stop()  # oversight: export and erasure
+            await self.service.scheduled_sender.stop()  # notifications: scheduled messages
+            await self.service.stop_search_index()
             await self.service.close()
             await self.service.webhook_dispatcher.stop()  # notifications: webhooks (after the last events)
         finally:

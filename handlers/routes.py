@@ -11,7 +11,10 @@ from chat.vocab import Marker
 from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.bots import BotHandler, BotsHandler
+from handlers.exports import EraseHandler, ExportFileHandler, ExportHandler, ExportsHandler
+from handlers.forward import ForwardHandler  # notifications: forwarding
 from handlers.metrics import MetricsHandler
+from handlers.scheduled import ScheduledHandler, ScheduledListHandler  # notifications: scheduled messages
 from handlers.school_policy import SchoolPolicyHandler
 from handlers.webhooks import DeadLettersHandler, ReplayHandler, WebhookHandler, WebhooksHandler
 from handlers.ws import ChatSocket, SocketHub
@@ -86,6 +89,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/holds/conversations/%s" % ID, retention.HoldHandler, {"runtime": runtime, "kind": "conversation"}),
 
         # --- oversight: export and erasure (add below)
+        (r"/api/exports", ExportsHandler, deps),
+        (r"/api/exports/%s" % ID, ExportHandler, deps),
+        (r"/api/exports/%s/download" % ID, ExportFileHandler, deps),
+        (r"/api/users/%s/erase" % ID, EraseHandler, deps),
 
         # --- oversight: quiet hours (add below)
 
@@ -102,8 +109,11 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/bots/%s" % ID, BotHandler, deps),
 
         # --- notifications: scheduled messages (add below)
+        (r"/api/scheduled", ScheduledListHandler, deps),
+        (r"/api/scheduled/%s" % ID, ScheduledHandler, deps),
 
         # --- notifications: forwarding (add below)
+        (r"/api/messages/%s/forward" % ID, ForwardHandler, deps),
 
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),

@@ -1,2 +1,4 @@
-"""Notifications and integrations: webhooks (events POSTed to a school's LMS) and bots
-(service accounts an LMS posts with)."""
+"""Notifications and integrations (README "Notifications and integrations"): paths that send
+later or on a user's behalf, each through the ordinary send path
+(:meth:`chat.domain.messages.MessageActions.send`, so every safety rule applies), webhooks (events
+POSTed to a school's LMS) and bots (service accounts an LMS posts with)."""
