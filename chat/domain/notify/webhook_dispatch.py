@@ -104,6 +104,9 @@ class HookWorker:
                 await self._attempt(hook, claimed)
             except ChatError as exc:
                 log.warning("webhook %s: could not record an attempt (%s)", self.hook_id, exc.message)
+            except Exception:  # a bug must not end the webhook's deliveries: its lease runs out, it is tried again
+                log.exception("webhook %s: attempt of %s failed", self.hook_id, claimed.get("id"))
+                await self.wakeup.wait(d.settings.webhook_poll_interval)
 
     def _idle_seconds(self) -> float:
         poll = self.dispatcher.settings.webhook_poll_interval
