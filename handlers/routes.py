@@ -11,6 +11,7 @@ from chat.vocab import Marker
 from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
+from handlers.roster import RosterImportHandler
 from handlers.school_policy import SchoolPolicyHandler
 from handlers.ws import ChatSocket, SocketHub
 
@@ -52,6 +53,9 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/uploads/links", up.UploadLinksHandler, files),
         (r"/api/uploads/%s" % ID, up.UploadFileHandler, dict(files, variant="file")),
         (r"/api/uploads/%s/thumbnail" % ID, up.UploadFileHandler, dict(files, variant="thumbnail")),
+        # --- web client: roster import (add below)
+        (r"/api/roster/import", RosterImportHandler, deps),
+
         # --- safeguarding: school policy (add below)
         (r"/api/schools/%s/policy" % ID, SchoolPolicyHandler, deps),
 
