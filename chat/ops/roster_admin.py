@@ -33,8 +33,11 @@ def parse_upload(text: str, content_type: str) -> Tuple[List[Dict[str, Any]], Li
     400 naming what is wrong. An id given twice counts once, as its last entry."""
     kind = (content_type or "").split(";")[0].strip().lower()
     filename = "roster.csv" if kind.endswith("csv") else "roster.json" if kind.endswith("json") else ""
+    text = text.lstrip("\ufeff")
+    if filename.endswith(".csv") and text.lstrip().startswith("{"):
+        raise BadRequest("roster: a text/csv body must be CSV (send JSON as application/json)")
     try:
-        users, classes = parse_roster(text.lstrip("\ufeff"), filename)
+        users, classes = parse_roster(text, filename)
     except RosterError as exc:
         raise BadRequest("roster: %s" % exc) from None
     except (csv.Error, RecursionError, ValueError) as exc:  # a NUL byte, a JSON nested too deep

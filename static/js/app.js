@@ -20,6 +20,9 @@ import { SyncController } from "./controllers/sync.js";
 import { TypingController } from "./controllers/typing.js";
 import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
+import { AdminController } from "./controllers/admin.js";
+import { AdminRecordsController } from "./controllers/adminrecords.js";
+import { QuietController } from "./controllers/adminquiet.js";
 import { refusalText } from "./policy.js";
 
 const $ = (id) => document.getElementById(id);
@@ -59,7 +62,7 @@ const mentionPicker = new MentionPicker($("composer-input"), $("mention-list"), 
 
 const session = new SessionController({
   store, tick: () => renderer.tick(),
-  loaded: () => Promise.all([conversations.load(), safety.load(), moderation.probe()]),
+  loaded: () => Promise.all([conversations.load(), safety.load(), moderation.probe(), quiet.load(), admin.load()]),
   ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
     "message:new": (m) => messages.received(m),
@@ -75,7 +78,7 @@ const session = new SessionController({
     "conversation:created": (c) => dispatch({ type: "conversation/upsert", conversation: c }),
     "conversation:updated": (c) => dispatch({ type: "conversation/upsert", conversation: c }),
     "conversation:removed": (d) => dispatch({ type: "conversation/removed", conversationId: d.conversationId }),
-    "school:policy": (d) => safety.policyPushed(d),
+    "school:policy": (d) => { safety.policyPushed(d); quiet.policyPushed(d); },
     "moderation:case": (c) => moderation.pushed(c),
   },
 });
@@ -95,6 +98,11 @@ const renderer = new Renderer({
   moderation: moderation.handlers(), renderBlocked: () => safety.renderBlocked(),
 });
 store.subscribe((prev) => renderer.render(prev));
+// the admin area and quiet hours (controllers/admin*.js) render after the rest
+const quiet = new QuietController({ store, session });
+const records = new AdminRecordsController({ store, session });
+const admin = new AdminController({ store, session, records, quiet, closeModeration: () => moderation.show(false) });
+store.subscribe((prev) => { admin.render(prev); quiet.render(); });
 
 notifications.wire();
 $("signout").addEventListener("click", () => session.signOut());
@@ -104,4 +112,6 @@ composer.wire();
 history.wire();
 safety.wire();
 moderation.wire();
+admin.wire();
+records.wire();
 session.resume();

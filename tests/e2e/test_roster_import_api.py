@@ -117,7 +117,7 @@ async def test_only_admins_only_their_school_and_malformed_files_refused(api: Ap
     for raw, headers in ((b'{"users": [{"id": "n4", "role": "pupil", "name": "N", "school": "s1"}]}', JSON),
                          (b'{"users": {"id": "n4"}}', JSON), (b"not json", JSON), (b"[1]", JSON),
                          (b"a,b\n1,2\n", CSV), (b"id,name,role,school\nn5,,student,s1\n", CSV),
-                         (b"id,name,role,school\nn5,N,,s1\n", CSV), (b"\xff\xfe", CSV),
+                         (b"id,name,role,school\nn5,N,,s1\n", CSV), (b"\xff\xfe", CSV), (b"{}", CSV),
                          (b'{"users": [{"id": "\\ud800", "name": "N", "role": "student", "school": "s1"}]}', JSON)):
         status, body = await api.post(ROUTE, "a1", raw=raw, headers=headers)
         assert (status, body["error"]["code"]) == (400, "bad_request"), (raw, body)
