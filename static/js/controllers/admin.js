@@ -67,7 +67,9 @@ export class AdminController {
     if (load) await load();
   }
 
-  async guarded(tab, work) {
+  /** Run `work`, its failure said on the tab's status line (`busy`: said meanwhile). */
+  async guarded(tab, work, busy) {
+    if (busy) this.note(tab, busy);
     try {
       await work();
     } catch (err) {
@@ -91,7 +93,7 @@ export class AdminController {
       this.dispatch({ type: "admin/policy", policy: data.policy });
       this.note("policy", "Saved. Everyone's chat follows the new policy now.");
       this.deps.quiet.load();
-    });
+    }, "Saving\u2026");
   }
 
   // ------------------------------------------------------------------ retention
@@ -108,7 +110,7 @@ export class AdminController {
       const data = (await this.api.call("PUT", `/api/schools/${this.school}/retention`, read.body)).data;
       this.dispatch({ type: "admin/retention", retention: data.retention });
       this.note("retention", "Saved. The next sweep applies it.");
-    });
+    }, "Saving\u2026");
   }
 
   // ------------------------------------------------------------------ holds
@@ -125,7 +127,7 @@ export class AdminController {
       await this.api.call("PUT", `/api/holds/${kind === "user" ? "users" : "conversations"}/${encodeURIComponent(targetId)}`, { reason });
       await this.loadHolds();
       this.note("holds", `Hold placed on ${targetId}.`);
-    });
+    }, "Saving\u2026");
   }
 
   releaseHold(kind, targetId) {
@@ -133,7 +135,7 @@ export class AdminController {
       await this.api.delete(`/api/holds/${kind === "user" ? "users" : "conversations"}/${encodeURIComponent(targetId)}`);
       await this.loadHolds();
       this.note("holds", `Hold on ${targetId} released.`);
-    });
+    }, "Saving\u2026");
   }
 
   // ------------------------------------------------------------------ roster
@@ -155,7 +157,7 @@ export class AdminController {
       // Apply sends exactly what was previewed (kept in the slice with its preview)
       this.dispatch({ type: "admin/roster-preview", preview, sent: { text, type } });
       this.note("roster", "This is a preview: nothing has changed yet.");
-    });
+    }, "Reading the file\u2026");
   }
 
   applyRoster() {
@@ -165,7 +167,7 @@ export class AdminController {
       const result = await this.postRoster(sent.text, sent.type, false);
       this.dispatch({ type: "admin/roster-applied", result });
       this.note("roster", "Imported.");
-    });
+    }, "Importing\u2026");
   }
 
   /** Every change of the store: the area follows its slice. */
