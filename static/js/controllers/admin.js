@@ -63,7 +63,8 @@ export class AdminController {
 
   async loadTab(t) {
     const load = { policy: () => this.loadPolicy(), retention: () => this.loadRetention(), holds: () => this.loadHolds(),
-      audit: () => this.deps.records.auditSearch(), oversight: () => this.deps.records.loadGrants() }[t];
+      audit: () => this.deps.records.auditSearch(), exports: () => this.deps.records.loadExports(),
+      oversight: () => this.deps.records.loadGrants() }[t];
     if (load) await load();
   }
 

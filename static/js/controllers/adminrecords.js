@@ -18,6 +18,11 @@ function toIso(local) {
   return new Date(local).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/** A 404 of the router itself (this server has no such route), not of a missing user or export. */
+function missingRoute(err) {
+  return (err.status === 404 && /no such route/.test(err.message)) || err.status === 405;
+}
+
 export class AdminRecordsController {
   /** @param {object} deps {store, session} */
   constructor(deps) {
@@ -86,17 +91,28 @@ export class AdminRecordsController {
   }
 
   // ------------------------------------------------------------------ exports
+  /** The school's exports (GET /api/exports), the unfinished ones followed; a server without the route says so. */
+  async loadExports() {
+    try {
+      const jobs = (await this.api.get("/api/exports")).data;
+      for (const job of jobs.slice().reverse()) this.dispatch({ type: "admin/export", job });
+      for (const job of jobs) if (!this.polls[job.id]) this.poll(job.id);
+    } catch (err) {
+      if (missingRoute(err)) this.dispatch({ type: "admin/exports-unavailable" });
+      else this.note("exports", `The exports could not be read: ${err.message}`, true);
+    }
+  }
+
   async startExport() {
     const { userId } = readExportForm();
     if (!userId) return this.note("exports", "Give the person's user id.", true);
     try {
-      const job = (await this.api.post("/api/exports", { userId })).data;
+      const job = (await this.api.post("/api/exports", { userId })).data;  // 202: queued
       this.dispatch({ type: "admin/export", job: { userId, ...job } });
       this.note("exports", `Export of ${userId} started.`);
       this.poll(job.id);
     } catch (err) {
-      if (err.status === 404 && /no such route/.test(err.message)) return this.dispatch({ type: "admin/exports-unavailable" });
-      if (err.status === 405) return this.dispatch({ type: "admin/exports-unavailable" });
+      if (missingRoute(err)) return this.dispatch({ type: "admin/exports-unavailable" });
       this.note("exports", `Not started: ${err.message}`, true);
     }
   }
@@ -108,9 +124,12 @@ export class AdminRecordsController {
       try {
         const fresh = (await this.api.get(`/api/exports/${encodeURIComponent(id)}`)).data;
         this.dispatch({ type: "admin/export", job: fresh });
-        if (exportFinished(fresh)) this.note("exports", fresh.downloadUrl ? "The export is ready to download." : `The export ended: ${fresh.status}.`);
+        if (exportFinished(fresh)) {
+          this.note("exports", fresh.downloadUrl ? "The export is ready to download." : `The export ended: ${fresh.error || fresh.status}.`,
+            !fresh.downloadUrl);
+        }
       } catch (err) {
-        this.dispatch({ type: "admin/export", job: { id, status: "error", error: err.message } });
+        this.dispatch({ type: "admin/export", job: { id, status: "failed", error: err.message } });
       }
       this.poll(id);
     }, POLL_MS);

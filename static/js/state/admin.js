@@ -180,10 +180,10 @@ export function windowFrom(days, from, to) {
   return { window: { days: DAYS.filter((d) => days.includes(d)), from, to } };
 }
 
-/** A retention days field: "" is null (where allowed), else a whole number in range, or an error. */
-export function daysValue(raw, { min = 0, max = 36500, blank = null } = {}) {
+/** A retention days field: "" is null (unless `required`), else a whole number in range, or an error. */
+export function daysValue(raw, { min = 0, max = 36500, required = false } = {}) {
   const text = String(raw ?? "").trim();
-  if (text === "") return blank === undefined ? { error: "A number of days is needed." } : { value: blank };
+  if (text === "") return required ? { error: "A number of days is needed." } : { value: null };
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) return { error: `Days are whole numbers from ${min} to ${max}.` };
   return { value: Number(text) };
 }
@@ -208,15 +208,23 @@ export function changeText(changes) {
   }).join("; ");
 }
 
-/** An export job's progress (0..1) or null when the server gives none. */
+/** An export job's progress (0..1) when the server gives a fraction, else null (a running bar). */
 export function exportProgress(job) {
-  if (job.status === "done" || job.status === "ready") return 1;
+  if (job.status === "done") return 1;
   const p = job.progress;
   if (typeof p !== "number" || !Number.isFinite(p)) return null;
   return Math.max(0, Math.min(1, p > 1 ? p / 100 : p));
 }
 
-/** Whether an export job is finished one way or the other. */
+/** What an export wrote so far, in words ("1,204 messages, 3 files"), from its progress counts. */
+export function exportCounts(job) {
+  const p = job.progress;
+  if (!p || typeof p !== "object") return "";
+  const n = (x) => Number(x || 0).toLocaleString("en");
+  return `${n(p.messages)} message${p.messages === 1 ? "" : "s"}, ${n(p.files)} file${p.files === 1 ? "" : "s"}`;
+}
+
+/** Whether an export job is finished one way or the other (queued and running are not). */
 export function exportFinished(job) {
-  return ["done", "ready", "failed", "error", "expired"].includes(job.status) || Boolean(job.downloadUrl);
+  return ["done", "failed"].includes(job.status) || Boolean(job.downloadUrl);
 }

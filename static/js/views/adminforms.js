@@ -135,9 +135,9 @@ export function retentionScreen(r, on) {
 
 /** The retention form as a PUT body, or {error}. */
 export function readRetentionForm() {
-  const messages = daysValue($("ret-messages").value, { blank: undefined });
-  const uploads = daysValue($("ret-uploads").value, { min: 1, blank: undefined });
-  const cases = daysValue($("ret-cases").value, { blank: undefined });
+  const messages = daysValue($("ret-messages").value, { required: true });
+  const uploads = daysValue($("ret-uploads").value, { min: 1, required: true });
+  const cases = daysValue($("ret-cases").value, { required: true });
   const byType = {};
   for (const [t] of TYPES) {
     const v = daysValue($(`ret-${t}`).value);

@@ -3,7 +3,7 @@
 // banner), and the roster import with its preview. Built from the admin slice; user text goes
 // in through textContent only.
 import { clock, el } from "../dom.js";
-import { AUDIT_ACTIONS, bannerText, changeText, exportProgress, grantLive, previewLines, targetText } from "../state/admin.js";
+import { AUDIT_ACTIONS, bannerText, changeText, exportCounts, exportProgress, grantLive, previewLines, targetText } from "../state/admin.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -69,7 +69,8 @@ export function exportsScreen(exp, on) {
       const bar = el("progress", { max: "1", "aria-label": `Export of ${job.userId || job.id}` });
       if (p !== null) bar.value = p;
       return el("li", { "data-testid": "export-job", dataset: { id: job.id, status: job.status || "" } },
-        el("span", { text: `${job.userId || ""} \u00b7 ${job.status || "queued"}${p !== null && p < 1 ? ` ${Math.round(p * 100)}%` : ""}` }), bar,
+        el("span", { text: [job.userId || "", job.status || "queued", p !== null && p < 1 ? `${Math.round(p * 100)}%` : "", exportCounts(job)]
+          .filter(Boolean).join(" \u00b7 ") }), bar,
         job.downloadUrl ? el("a", { href: job.downloadUrl, rel: "noopener noreferrer", "data-testid": "export-download", text: "Download" }) : null,
         job.error ? el("span", { class: "error", text: job.error }) : null);
     })));
