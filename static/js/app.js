@@ -62,7 +62,7 @@ const mentionPicker = new MentionPicker($("composer-input"), $("mention-list"), 
 
 const session = new SessionController({
   store, tick: () => renderer.tick(),
-  loaded: () => Promise.all([conversations.load(), safety.load(), moderation.probe(), quiet.load(), admin.load()]),
+  loaded: () => Promise.all([conversations.load(), safety.load(), moderation.probe()]),
   ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
     "message:new": (m) => messages.received(m),
@@ -102,7 +102,11 @@ store.subscribe((prev) => renderer.render(prev));
 const quiet = new QuietController({ store, session });
 const records = new AdminRecordsController({ store, session });
 const admin = new AdminController({ store, session, records, quiet, closeModeration: () => moderation.show(false) });
-store.subscribe((prev) => { admin.render(prev); quiet.render(); });
+store.subscribe((prev) => {
+  if (!prev) { quiet.load(); admin.load(); }  // a sign-in: whether I may send now; a new school's admin starts on its roster
+  admin.render(prev);
+  quiet.render();
+});
 
 notifications.wire();
 $("signout").addEventListener("click", () => session.signOut());

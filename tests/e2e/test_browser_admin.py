@@ -98,7 +98,6 @@ def test_quiet_hours_saved_from_the_policy_screen_and_a_student_sees_when_chat_o
         expect(quiet).to_contain_text("Test break: chat is closed. Chat opens on ")
         expect(quiet).to_contain_text(" at 07:30")
         expect(student.get_by_test_id("composer")).to_be_hidden()
-        # staff are not restricted: the admin's own composer stays
         # the admin takes the limit away from the screen: the student's composer comes back
         admin.get_by_test_id("admin-back").click()
         admin.get_by_test_id("admin-open").click()
