@@ -19,6 +19,9 @@ _FLAG = {"anyOf": [{"type": ["boolean", "null"]},
                    {"type": "string", "pattern": "^%s*%s%s*$" % (_SPACE, _WORD, _SPACE)}],
          "description": "a member of the school's safeguarding team: true/false, or a CSV word (true, false, 1, "
                         "0, yes, no, empty)"}
+_CSV = ("one CSV file: users (header id,name,role,school[,safeguarding]) or classes (header id,school,name,"
+        "teacherIds,studentIds; ids separated by ;); a body that starts with { is refused (send JSON as "
+        "application/json)")
 _IDS = {"anyOf": [{"type": "array", "items": STR}, {"type": "string"}],
         "description": "member ids: a list, or one string separated by ; or , (blank ids are dropped)"}
 
@@ -74,7 +77,5 @@ def add_roster_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, S
                             "true: only the preview, nothing is written")])
     op["requestBody"] = {"required": True, "content": {
         "application/json": {"schema": ref("Roster")},
-        "text/csv": {"schema": {"type": "string", "description": "one CSV file: users (header id,name,role,school"
-                                                                 "[,safeguarding]) or classes (header id,school,name,"
-                                                                 "teacherIds,studentIds; ids separated by ;)"}}}}
+        "text/csv": {"schema": {"type": "string", "description": _CSV}}}}
     paths["/api/roster/import"] = {"post": op}
