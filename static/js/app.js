@@ -18,11 +18,11 @@ import { Renderer } from "./controllers/render.js";
 import { SessionController } from "./controllers/session.js";
 import { SyncController } from "./controllers/sync.js";
 import { TypingController } from "./controllers/typing.js";
-import { SafetyController } from "./controllers/safety.js";
-import { ModerationController } from "./controllers/moderation.js";
 import { AdminController } from "./controllers/admin.js";
 import { AdminRecordsController } from "./controllers/adminrecords.js";
 import { QuietController } from "./controllers/adminquiet.js";
+import { SafetyController } from "./controllers/safety.js";
+import { ModerationController } from "./controllers/moderation.js";
 import { refusalText } from "./policy.js";
 
 const $ = (id) => document.getElementById(id);

@@ -9,11 +9,11 @@ import { uiReducer } from "./ui.js";
 import { unreadReducer } from "./unread.js";
 import { linksReducer, uploadsReducer } from "./uploads.js";
 import { viewReducer } from "./view.js";
+import { adminReducer } from "./admin.js";
 import { linkReducer } from "./link.js";
 import { linkAsksReducer } from "./linkasks.js";
 import { safetyReducer } from "./safety.js";
 import { moderationReducer } from "./moderation.js";
-import { adminReducer } from "./admin.js";
 
 /** A fresh state for a signed-in user (`me` as /api/me renders it). */
 export function initialState(me) {
@@ -29,11 +29,11 @@ export function initialState(me) {
     uploads: uploadsReducer(undefined, init),
     links: linksReducer(undefined, init),
     view: viewReducer(undefined, init),
+    admin: adminReducer(undefined, init),
     link: linkReducer(undefined, init),
     linkAsks: linkAsksReducer(undefined, init),
     safety: safetyReducer(undefined, init),
     moderation: moderationReducer(undefined, init),
-    admin: adminReducer(undefined, init),
   };
 }
 
@@ -50,11 +50,11 @@ export function reduce(state, action) {
     uploads: uploadsReducer(state.uploads, action),
     links: linksReducer(state.links, action),
     view: viewReducer(state.view, action),
+    admin: adminReducer(state.admin, action),
     link: linkReducer(state.link, action),
     linkAsks: linkAsksReducer(state.linkAsks, action),
     safety: safetyReducer(state.safety, action),
     moderation: moderationReducer(state.moderation, action),
-    admin: adminReducer(state.admin, action),
   };
   for (const key of Object.keys(next)) if (next[key] !== state[key]) return next;
   return state;
