@@ -237,9 +237,11 @@ def test_exports_say_when_the_server_has_none_and_follow_an_export_to_its_downlo
     expect(row).to_contain_text("s-bob")
     # polled once a second: the ceilings leave room for a slow machine
     expect(row).to_contain_text("running \u00b7 1,204 messages, 0 files", timeout=30000)
+    admin.get_by_test_id("export-user").fill("s-eve")  # typed while the screen follows the export
     expect(row).to_have_attribute("data-status", "done", timeout=30000)
     expect(row).to_contain_text("done \u00b7 1,300 messages, 0 files")
     expect(row.get_by_test_id("export-download")).to_have_attribute("href", "/api/exports/e1/download?sig=x")
+    expect(admin.get_by_test_id("export-user")).to_have_value("s-eve")  # not lost to the screen's updates
     expect(note(admin)).to_have_text("The export is ready to download.")
     assert polls["n"] == 3
     assert admin.errors == []

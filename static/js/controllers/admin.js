@@ -127,6 +127,8 @@ export class AdminController {
     return this.guarded("holds", async () => {
       await this.api.call("PUT", `/api/holds/${kind === "user" ? "users" : "conversations"}/${encodeURIComponent(targetId)}`, { reason });
       await this.loadHolds();
+      $("hold-target").value = "";  // done: the form starts again
+      $("hold-reason").value = "";
       this.note("holds", `Hold placed on ${targetId}.`);
     }, "Saving\u2026");
   }

@@ -49,7 +49,9 @@ export function renderAdmin(slice, prev, on, now, isAdmin) {
   }
   if (fresh || SOURCES[slice.tab].some((k) => prev[k] !== slice[k])) {
     const note = el("p", { id: "admin-note", class: "admin-note", role: "status", "data-testid": "admin-note" });
+    const kept = fresh ? null : typed($("admin-panel"));
     $("admin-panel").replaceChildren(el("h3", { text: TAB_LABELS[slice.tab] }), note, screen(slice, on, now));
+    if (kept) retype(kept);
   }
   const n = slice.notes[slice.tab] || { text: "", error: false };
   const note = $("admin-note");
@@ -57,6 +59,23 @@ export function renderAdmin(slice, prev, on, now, isAdmin) {
     note.textContent = n.text;
     note.classList.toggle("error", n.error);
   }
+}
+
+// What is being typed in a screen's entry fields (those marked data-keep) and where the focus is,
+// so that a screen built again (a poll's answer, a list arriving) keeps them.
+function typed(panel) {
+  const values = {};
+  for (const box of panel.querySelectorAll("[data-keep]")) values[box.id] = box.value;
+  const active = document.activeElement;
+  return { values, focus: active && panel.contains(active) && active.id ? active.id : null };
+}
+
+function retype(kept) {
+  for (const [id, value] of Object.entries(kept.values)) {
+    const box = $(id);
+    if (box && box.value !== value) box.value = value;
+  }
+  if (kept.focus && $(kept.focus)) $(kept.focus).focus();
 }
 
 /**

@@ -169,8 +169,8 @@ export function holdsScreen(holds, on) {
     el("form", { class: "admin-form admin-inline", "data-testid": "hold-form", onsubmit: (ev) => { ev.preventDefault(); on.placeHold(); } },
       el("h4", { text: "Place a hold" }),
       select("hold-kind", "On", "user", [["user", "A person (user id)"], ["conversation", "A conversation (id)"]]),
-      input("hold-target", "Id", "", { required: true, maxlength: "128", autocomplete: "off" }),
-      input("hold-reason", "Reason", "", { required: true, maxlength: "500" }),
+      input("hold-target", "Id", "", { required: true, maxlength: "128", autocomplete: "off", "data-keep": true }),
+      input("hold-reason", "Reason", "", { required: true, maxlength: "500", "data-keep": true }),
       el("button", { type: "submit", class: "primary", "data-testid": "hold-place", text: "Place the hold" })));
 }
 

@@ -25,6 +25,7 @@ export function auditScreen(audit, on) {
   since.value = f.since || "";
   const until = el("input", { type: "datetime-local" });
   until.value = f.until || "";
+  for (const box of [action, actor, since, until]) box.dataset.keep = "1";
   const form = el("form", { class: "admin-form admin-inline", "data-testid": "audit-filters", onsubmit: (ev) => { ev.preventDefault(); on.auditSearch(); } },
     field("audit-actor", "Who (user id)", actor), field("audit-action", "Action", action),
     field("audit-since", "From", since), field("audit-until", "Until", until),
@@ -53,7 +54,7 @@ export function readAuditForm() {
 
 // ------------------------------------------------------------------ exports
 export function exportsScreen(exp, on) {
-  const userId = el("input", { required: true, maxlength: "128", autocomplete: "off" });
+  const userId = el("input", { required: true, maxlength: "128", autocomplete: "off", "data-keep": true });
   const parts = [el("p", { class: "hint", text: "Everything one person wrote and received, for a data request. The file is ready to download when the export is done." })];
   if (exp.unavailable) {
     parts.push(el("p", { class: "admin-warn", role: "alert", "data-testid": "exports-unavailable",
@@ -87,7 +88,7 @@ export function readExportForm() {
 export function oversightScreen(slice, on, now) {
   const o = slice.oversight;
   if (o && o.conversation) return readerEl(o, on, now);
-  const conv = el("input", { required: true, maxlength: "128", autocomplete: "off" });
+  const conv = el("input", { required: true, maxlength: "128", autocomplete: "off", "data-keep": true });
   const grants = (slice.grants || []).filter((g) => grantLive(g, now));
   return el("div", {},
     el("p", { class: "hint", text: "Read a conversation of your school you are not in, read-only, by saying why. The access lasts a limited time; the participants are not told, and your reason and every read go into the audit log." }),
@@ -121,7 +122,7 @@ function readerEl(o, on, now) {
 export function rosterScreen(slice, on) {
   const r = slice.roster;
   const file = el("input", { type: "file", accept: ".json,.csv,application/json,text/csv", "data-testid": "roster-file" });
-  const text = el("textarea", { rows: "6", spellcheck: "false", "data-testid": "roster-text" });
+  const text = el("textarea", { rows: "6", spellcheck: "false", "data-testid": "roster-text", "data-keep": true });
   const parts = [];
   if (slice.firstRun) {
     parts.push(el("div", { class: "admin-welcome", "data-testid": "first-run" },
