@@ -310,6 +310,8 @@ def test_a_new_schools_first_admin_imports_its_roster_preview_then_apply(browser
     page.goto(demo.url + "/")
     expect(page.get_by_test_id("token-help")).to_contain_text("Your school's learning platform (LMS)")
     expect(page.get_by_test_id("start-guide")).to_have_attribute("href", "/start.html")
+    guide = page.request.get(demo.url + "/start.html")
+    assert guide.status == 200 and "How people sign in" in guide.text() and "Roster import" in guide.text()
     page.fill("#token-input", tok)
     page.click("#token-form button[type=submit]")
     tb.online(page)
