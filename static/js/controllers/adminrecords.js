@@ -48,7 +48,8 @@ export class AdminRecordsController {
     try {
       const page = await this.api.get(`/api/audit${auditQuery(filters, toIso, PAGE)}`);
       this.dispatch({ type: "admin/audit", filters, entries: page.data, hasMore: page.hasMore, next: page.next });
-      this.note("audit", `${page.data.length}${page.hasMore ? "+" : ""} entries.`);
+      const n = page.data.length;
+      this.note("audit", `${n}${page.hasMore ? "+" : ""} ${n === 1 && !page.hasMore ? "entry" : "entries"}.`);
     } catch (err) {
       this.note("audit", `The audit log could not be read: ${err.message}`, true);
     }
