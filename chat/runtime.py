@@ -71,6 +71,7 @@ class Runtime:
         await self.broker.start()
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
+        await self.service.exports.start(alone=not self.clustered)  # oversight: export and erasure
         try:
             await self.service.start()
             await self.presence.people.ready()
