@@ -57,7 +57,8 @@ def add_export_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, S
     signed = [_query(name, STR, "signed link: %s" % what, any_text=True) for name, what in (
         ("u", "user"), ("r", "role"), ("s", "school"), ("e", "expiry"), ("sig", "signature"))]
     download = _op("Download a done export through its signed link (a forged, altered or expired link: 403; "
-                   "an export whose archive was deleted after the keep window: 410 export_expired; audited)", {200: {"description": "the zip (Range supported)", "content": {
+                   "an export whose archive was deleted after the keep window: 410 export_expired; audited)",
+                   {200: {"description": "the zip (Range supported)", "content": {
                        "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                                 206: {"description": "the requested range", "content": {
                                     "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
