@@ -89,30 +89,36 @@ async def test_a_finished_archive_is_deleted_after_the_keep_window_and_its_link_
     assert code == 410 and json.loads(body)["error"]["code"] == "export_expired", body
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=120)
 @pytest.mark.manual_clock
 @pytest.mark.usefixtures("school", "http_server")
-async def test_a_job_of_a_node_gone_silent_is_failed_after_the_stale_time(api, runtime, clock):
+@pytest.mark.settings(export_stale_seconds=60, export_batch=1, export_page_pause_ms=600_000)
+async def test_a_job_of_a_node_gone_silent_is_failed_after_the_stale_time_not_one_written_here(api, runtime, clock):
     now = int(clock.time() * 1000)
     repo = runtime.store.personal
 
-    async def job(status: str, heartbeat_age_s: float) -> str:
+    async def job(status: str) -> str:
         made = await repo.insert_job({"school": "s1", "userId": "st1", "requestedBy": "a1", "status": status,
                                       "progress": {"messages": 3, "files": 0, "bytes": 10}, "node": "gone",
-                                      "createdAt": now, "heartbeatAt": now - int(heartbeat_age_s * 1000)})
+                                      "createdAt": now, "heartbeatAt": now - 60_000})
         return made["id"]
-    silent = await job("running", runtime.settings.export_stale_seconds)
-    queued = await job("queued", runtime.settings.export_stale_seconds)
-    recent = await job("running", 0)
+    silent, queued = await job("running"), await job("queued")
+    conv = await api.conversation("st1", "direct", ["st2"])
+    for n in range(2):
+        await api.send("st1", conv["id"], "message %d" % n)
+    status, made = await api.post("/api/exports", tok("a1"), {"userId": "st1"})  # paused after its first page
+    assert status == 202
+    live = made["data"]["id"]
+    await eventually(lambda: _progressed(api, live), 60, "the first page")
     await runtime.service.exports.start(alone=False)  # a cluster node: another node may be writing
-    assert [(await job_of(api, j))["status"] for j in (silent, queued, recent)] == ["running", "queued", "running"]
-    await sweep(runtime, clock, 1)
+    assert [(await job_of(api, j))["status"] for j in (silent, queued, live)] == ["running", "queued", "running"]
+    await sweep(runtime, clock, 1)  # every heartbeat is older than 60 s now, but this node's own is renewed
     for j in (silent, queued):
         failed = await job_of(api, j)
         assert failed["status"] == "failed" and failed["error"] == STALE, failed
-    assert (await job_of(api, recent))["status"] == "running"
-    await sweep(runtime, clock, runtime.settings.export_stale_seconds)
-    assert (await job_of(api, recent))["status"] == "failed"
+    assert (await job_of(api, live))["status"] == "running"
+    stored = repo.exports.find_one({"_id": ObjectId(live)})
+    assert stored["heartbeatAt"] == int(clock.time() * 1000)
 
 
 def _roster(tmp_path: Any) -> str:
