@@ -5,8 +5,8 @@ steps is a conditional update, so two nodes doing it at once do no harm):
 
 1. the heartbeat: ``heartbeatAt`` of the jobs this process is writing becomes now;
 2. a job ``queued`` or ``running`` whose heartbeat is older than ``export_stale_seconds`` (its
-   process was killed, or its node is gone) becomes ``failed`` with a reason: the admin starts
-   another;
+   process was killed, or its node is gone) becomes ``failed`` with a reason (what it had
+   stored of its archive removed): the admin starts another;
 3. a ``done`` job finished more than ``export_keep_hours`` ago loses its archive (from the
    upload storage, unless an upload has the same bytes) and becomes ``expired``: it stays
    listed, and its link answers 410 ``export_expired``;
@@ -67,8 +67,9 @@ class ExportSweeper:
         try:
             if alone:
                 for job in await self.core.store.personal.unfinished_jobs(10 * PAGE):
-                    if job["id"] not in self.writing():
-                        await self.core.store.personal.fail_job(job["id"], STOPPED, self._now())
+                    if job["id"] not in self.writing() and await self.core.store.personal.fail_job(
+                            job["id"], STOPPED, self._now()):
+                        await self.remove_archive(job)
             await self.run_once()
         except ChatError as exc:  # storage down: the next pass does it
             log.warning("export sweep at start-up failed: %s", exc.message)
@@ -119,6 +120,7 @@ class ExportSweeper:
             if job["id"] not in live and int(job.get("heartbeatAt") or job.get("createdAt") or 0) < stale_before:
                 if await repo.fail_job(job["id"], STALE, now, stale_before=stale_before):
                     log.warning("export %s failed: no heartbeat since %s", job["id"], job.get("heartbeatAt"))
+                    await self.remove_archive(job)
         while True:
             due = await repo.due_jobs(now - settings.export_keep_hours * 3_600_000, PAGE)
             for job in due:
@@ -130,8 +132,9 @@ class ExportSweeper:
         self.passes += 1
 
     async def remove_archive(self, job: Any) -> None:
-        """The archive's bytes: from the upload storage (unless an upload has the same bytes),
-        or the local file of a server without one."""
+        """The archive's bytes (of an expired job, or of one that failed while or after they
+        were stored): from the upload storage (unless an upload has the same bytes), or the
+        local file of a server without one."""
         sha = job.get("sha256")
         if sha and self.uploads is not None:
             if not await self.core.store.personal.sha_in_uploads(sha):

@@ -98,6 +98,7 @@ class ExportActions:
         self.dir = export_dir(core.settings.data_dir)
         self._tasks: Set["asyncio.Task[None]"] = set()
         self._writing: Set[str] = set()  # the ids of the jobs this process is writing
+        self._serving: Dict[str, int] = {}  # archive sha256 -> downloads of it under way here
         self.sweeper = ExportSweeper(core, uploads, self.dir, lambda: set(self._writing))
 
     def _now(self) -> int:
@@ -159,26 +160,30 @@ class ExportActions:
             sha: Optional[str] = None
             if self.uploads is not None:  # stored where every node finds it
                 sha = await loop.run_in_executor(None, _sha256, path)
+                job["sha256"] = sha  # first: a job that fails from here on removes what was stored
+                await repo.update_job(job["id"], {"sha256": sha, "heartbeatAt": self._now()})
                 await self.uploads.storage.put(sha, path)
             await repo.update_job(job["id"], {"status": "done", "progress": counts, "size": size, "sha256": sha,
                                               "file": os.path.basename(path), "finishedAt": self._now()})
         except asyncio.CancelledError:  # the server stops: the job says so
-            await self._failed(job["id"], STOPPED, path)
+            await self._failed(job, STOPPED, path)
             raise
         except Exception as exc:  # storage or disk: the job says so, the admin may start another
             log.warning("export %s failed: %s", job["id"], exc if isinstance(exc, ChatError) else type(exc).__name__)
-            await self._failed(job["id"], "the export could not be written", path)
+            await self._failed(job, "the export could not be written", path)
 
-    async def _failed(self, job_id: str, error: str, path: str) -> None:
+    async def _failed(self, job: Dict[str, Any], error: str, path: str) -> None:
         for leftover in (path, path + ".part"):
             try:
                 os.unlink(leftover)
             except OSError:
                 pass
         try:
-            await self.core.store.personal.update_job(job_id, {"status": "failed", "error": error,
-                                                               "finishedAt": self._now()})
-        except ChatError:
+            if job.get("sha256"):  # stored (or being stored) already: removed
+                await self.sweeper.remove_archive(job)
+            await self.core.store.personal.update_job(job["id"], {"status": "failed", "error": error,
+                                                                  "finishedAt": self._now()})
+        except (ChatError, OSError):
             pass
 
     async def settled(self) -> None:
@@ -254,15 +259,26 @@ class ExportActions:
             raise NotFound("the export's archive is not stored")
         await self.core.audit.record(ident.user_id, AuditAction.EXPORT_DOWNLOAD, ident.school,
                                      {"userId": job.get("userId"), "exportId": job["id"]}, {})
+        if sha:
+            self._serving[sha] = self._serving.get(sha, 0) + 1
         return {"path": path, "root": root, "sha256": sha,
                 "name": "export-%s-%s.zip" % (job.get("userId"), job["id"])}
 
     async def served(self, found: Dict[str, Any]) -> None:
-        """A download ended: a local copy that only caches the stored archive (``gridfs``) is
-        dropped, so personal data is not left on every node that served it."""
-        if found.get("sha256") and self.uploads is not None:
+        """A download ended: once no other download of it is under way here, a local copy that
+        only caches the stored archive (``gridfs``) is dropped, so personal data is not left on
+        every node that served it."""
+        sha = found.get("sha256")
+        if not sha:
+            return
+        left = self._serving.get(sha, 1) - 1
+        if left > 0:  # another download of it is still reading the copy
+            self._serving[sha] = left
+            return
+        self._serving.pop(sha, None)
+        if self.uploads is not None:
             try:
-                await self.uploads.storage.drop_copy(found["sha256"])
+                await self.uploads.storage.drop_copy(sha)
             except OSError:
                 pass
 
