@@ -73,6 +73,7 @@ class Runtime:
         self.service.retention_sweeper.start()  # oversight: retention and holds
         self.service.scheduled_sender.start()  # notifications: scheduled messages
         await self.service.start_search_index()
+        await self.service.exports.start(alone=not self.clustered)  # oversight: export and erasure
         await self.service.webhook_dispatcher.start()  # notifications: webhooks (the outbox goes out)
         try:
             await self.service.start()
