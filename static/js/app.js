@@ -20,6 +20,7 @@ import { SyncController } from "./controllers/sync.js";
 import { TypingController } from "./controllers/typing.js";
 import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
+import { PersistController } from "./controllers/persist.js";
 import { refusalText } from "./policy.js";
 
 const $ = (id) => document.getElementById(id);
@@ -57,9 +58,11 @@ const mentionPicker = new MentionPicker($("composer-input"), $("mention-list"), 
   conversationId: () => store.state.conversations.active,
 });
 
+const persist = new PersistController({ store });
 const session = new SessionController({
   store, tick: () => renderer.tick(),
-  loaded: () => Promise.all([conversations.load(), safety.load(), moderation.probe()]),
+  // the saved outbox and drafts first: a conversation opened from the list finds its draft
+  loaded: () => persist.restore().then(() => Promise.all([conversations.load(), safety.load(), moderation.probe()])),
   ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
     "message:new": (m) => messages.received(m),
@@ -86,7 +89,7 @@ const typing = new TypingController({ store });
 const notifications = new NotificationsController({ store, openConversation: (id) => conversations.open(id) });
 const messages = new MessagesController({ store, session, conversations, typing, receipts, notifications, showError });
 const composer = new ComposerController({ store, session, history, receipts, attachments, mentionPicker, newId: newClientId, showError,
-  composerHidden: () => $("composer").hidden });
+  composerHidden: () => $("composer").hidden, draftTyped: (id, text) => persist.draftTyped(id, text) });
 const safety = new SafetyController({ store, session, policyChanged: () => conversations.policyChanged() });
 const moderation = new ModerationController({ store, session });
 const sync = new SyncController({ store, session, history, conversations, composer, receipts });
@@ -97,6 +100,7 @@ const renderer = new Renderer({
 store.subscribe((prev) => renderer.render(prev));
 
 notifications.wire();
+persist.wire();
 $("signout").addEventListener("click", () => session.signOut());
 conversations.wire();
 receipts.wire();

@@ -410,13 +410,13 @@ def test_offline_status_counts_down_and_an_unsent_message_offers_retry(browser, 
     bob.context.set_offline(True)
     expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "offline")
     bob.wait_for_function(COUNTED_DOWN, polling="raf", timeout=120000)
-    # written while offline: not "Sending…" forever, but "Not sent" with a Retry
+    # written while offline: not "Sending…" forever, but waiting for the connection, with "Try now"
     bob.get_by_test_id("composer").fill("written offline")
     bob.get_by_test_id("composer").press("Enter")
     pending = bob.locator("[data-testid=message][data-pending='1']", has_text="written offline")
-    expect(pending.get_by_test_id("send-state")).to_contain_text("Not sent")
-    pending.get_by_test_id("retry").click()  # still offline: tried, and back to "Not sent"
-    expect(pending.get_by_test_id("send-state")).to_contain_text("Not sent")
+    expect(pending.get_by_test_id("send-state")).to_contain_text("Waiting for the connection")
+    pending.get_by_test_id("retry").click()  # still offline: tried, and back to waiting
+    expect(pending.get_by_test_id("send-state")).to_contain_text("Waiting for the connection")
     expect(pending).to_have_count(1)
     bob.context.set_offline(False)  # back online: reconnects at once and sends it, once
     expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=60000)

@@ -6,6 +6,7 @@ import { convTitle, others, peopleCount } from "../state/conversations.js";
 import { isBlocked } from "../state/safety.js";
 import { typingText } from "../state/session.js";
 import { unreadTotal } from "../state/unread.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const APP_TITLE = "School chat";
@@ -153,6 +154,10 @@ export function renderConn(state, now) {
     node.dataset.retryIn = secs === null ? "" : String(secs);
   }
   if (node.textContent !== text) node.textContent = text;
+  // inside the conversation too (on a phone the list's status line is not on screen)
+  const banner = $("offline-banner");
+  banner.hidden = conn !== "offline";
+  if (!banner.hidden && !banner.textContent) banner.textContent = t("offline.banner");
 }
 
 /** Who is typing in the open conversation (an error notice wins until the next change). */

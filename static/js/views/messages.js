@@ -11,6 +11,7 @@ import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
 import { FINAL_SEND_ERRORS, refusalText } from "../policy.js";
 import { attachmentsEl } from "./attachments.js";
+import { t } from "../i18n.js";
 
 const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
 const NEAR_BOTTOM_PX = 60;
@@ -184,10 +185,12 @@ export class MessagesView {
   }
 
   pendingEl(clientMsgId, p) {
-    const waiting = p.status !== "sending";
-    const final = p.status === "failed" && FINAL_SEND_ERRORS.includes(p.code);
-    const li = el("li", { class: "msg mine pending" + (waiting ? " failed" : "") + (final ? " refused" : ""), "data-testid": "message",
-      dataset: { clientId: clientMsgId, pending: "1", status: p.status, code: p.code || "" } },
+    // queued: waiting for the connection (it goes by itself); failed: the server refused it
+    const waiting = p.status === "queued";
+    const failed = p.status === "failed";
+    const final = failed && FINAL_SEND_ERRORS.includes(p.code);
+    const li = el("li", { class: "msg mine pending" + (waiting ? " waiting" : "") + (failed ? " failed" : "") + (final ? " refused" : ""),
+      "data-testid": "message", dataset: { clientId: clientMsgId, pending: "1", status: p.status, code: p.code || "" } },
     p.text ? textEl(p.text) : null,
     p.attachments && p.attachments.length ? attachmentsEl(p.attachments, {}, { view: () => {} }) : null);
     const meta = el("div", { class: "meta", "data-testid": "send-state" });
@@ -197,13 +200,17 @@ export class MessagesView {
         text: refusalText(p.code, p.error, Date.now()) }), " ",
       el("button", { type: "button", class: "link", "data-testid": "take-back", text: "Edit",
         "aria-label": "Put this message back in the box to change it", onclick: () => this.on.takeBack(clientMsgId) }), " \u00b7 ",
-      el("button", { type: "button", class: "link", "data-testid": "discard", text: "Remove",
+      el("button", { type: "button", class: "link", "data-testid": "discard", text: t("outbox.remove"),
         "aria-label": "Remove this unsent message", onclick: () => this.on.discard(clientMsgId) }));
-    } else if (waiting) {
-      meta.append(el("span", { text: p.error ? `Not sent: ${p.error}` : "Not sent" }), " \u2013 ",
-        el("button", { type: "button", class: "link", "data-testid": "retry", text: "Retry",
+    } else if (failed) {
+      meta.append(el("span", { class: "send-error", text: t("outbox.notSent", { error: p.error || t("err.generic") }) }), " \u2013 ",
+        el("button", { type: "button", class: "link", "data-testid": "retry", text: t("outbox.retry"),
           onclick: () => this.on.retry(clientMsgId) }));
-    } else meta.append(el("span", { text: "Sending\u2026" }));
+    } else if (waiting) {
+      meta.append(el("span", { class: "waiting-note", text: `\u23F3 ${t("outbox.waiting")}` }), " \u2013 ",
+        el("button", { type: "button", class: "link", "data-testid": "retry", text: t("outbox.sendNow"),
+          onclick: () => this.on.retry(clientMsgId) }));
+    } else meta.append(el("span", { text: t("outbox.sending") }));
     li.append(meta);
     return li;
   }

@@ -1,0 +1,102 @@
+// The words the page says, looked up by key: `t(key, params)` fills `{name}` placeholders, and a
+// `count` param picks the plural form (`key.one` / `key.other`, by Intl.PluralRules). One English
+// catalogue for now; another language is another catalogue of the same keys.
+const EN = Object.freeze({
+  "app.title": "School chat",
+  "outbox.waiting": "Waiting for the connection",
+  "outbox.waitingUpload": "Sends when the files are uploaded",
+  "outbox.sendNow": "Try now",
+  "composer.removeFailed": "Remove the files that failed to upload (or retry them) first.",
+  "outbox.sending": "Sending\u2026",
+  "outbox.notSent": "Not sent: {error}",
+  "outbox.retry": "Retry",
+  "outbox.remove": "Remove",
+  "offline.banner": "You are offline. Messages you write are kept and go out when the connection is back.",
+  "chat.pick": "Pick a conversation",
+  "chat.loading": "Loading messages\u2026",
+  "chat.empty": "No messages yet. Say hello!",
+  "chat.emptyReadOnly": "No announcements yet.",
+  "list.empty": "No conversations yet. Start one with \u201c+ New\u201d.",
+  "list.emptyFilter": "Nothing matches.",
+  "list.loading": "Loading conversations\u2026",
+  "kind.direct": "Direct message",
+  "kind.group": "Group",
+  "kind.class": "Class",
+  "kind.announcement": "Announcement",
+  "header.more": "More",
+  "header.moreLabel": "More conversation settings",
+  "header.people.one": "{count} person",
+  "header.people.other": "{count} people",
+  "flag.pin": "Pin", "flag.unpin": "Unpin",
+  "flag.mute": "Mute notifications", "flag.unmute": "Unmute notifications",
+  "flag.archive": "Archive", "flag.unarchive": "Unarchive",
+  "toast.archived": "Conversation archived",
+  "toast.unarchived": "Conversation moved back to the inbox",
+  "toast.undo": "Undo",
+  "toast.removedPerson": "{name} was removed",
+  "toast.addedPeople.one": "{count} person added",
+  "toast.addedPeople.other": "{count} people added",
+  "msg.actions": "Message actions",
+  "msg.actionsFor": "Actions for the message from {name}",
+  "msg.moreReactions": "More reactions",
+  "msg.react": "React {emoji}",
+  "msg.reply": "Reply",
+  "msg.edit": "Edit message",
+  "msg.delete": "Delete message",
+  "msg.deleteStaff": "Delete this message (as staff)",
+  "msg.confirmDelete": "Confirm delete",
+  "msg.report": "Report",
+  "msg.close": "Close",
+  "msg.seenClose": "Close the list",
+  "classes.heading": "My classes",
+  "classes.open": "Open class chat",
+  "classes.openAnnouncements": "Announcements",
+  "classes.students.one": "{count} student",
+  "classes.students.other": "{count} students",
+  "classes.none": "You are not in any class.",
+  "classes.start": "Start the class chat",
+  "people.add": "Add people",
+  "people.addLabel": "Find people to add",
+  "people.addButton": "Add",
+  "people.remove": "Remove",
+  "people.removeLabel": "Remove {name} from this conversation",
+  "people.confirmRemove": "Remove?",
+  "err.generic": "Something went wrong. Try again.",
+  "err.invalid_token": "That sign-in link or token is not valid. Ask your school for a new one.",
+  "err.expired": "Your session expired. Sign in again.",
+  "err.forbidden": "You are not allowed to do that.",
+  "err.not_found": "That is no longer here.",
+  "err.unsupported_type": "This kind of file cannot be sent.",
+  "err.too_large": "This file is too big to send.",
+  "err.network": "No connection. Try again when you are online.",
+});
+
+const CATALOGUES = Object.freeze({ en: EN });
+const PLURALS = new Intl.PluralRules("en");
+
+/** The text for `key` with `{name}` placeholders filled from `params` (`count` picks the plural). */
+export function t(key, params) {
+  const cat = CATALOGUES.en;
+  let text = cat[key];
+  if (params && typeof params.count === "number" && text === undefined) {
+    text = cat[`${key}.${PLURALS.select(params.count)}`] || cat[`${key}.other`];
+  }
+  if (text === undefined) return key;
+  return params ? text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m)) : text;
+}
+
+/** Whether the catalogue has `key` (a plural key counts when it has an `other` form). */
+export function hasText(key) {
+  return key in CATALOGUES.en || `${key}.other` in CATALOGUES.en;
+}
+
+/** The user's words for a server error: a known code's own text, never the server's raw message. */
+export function errorText(err, fallbackKey = "err.generic") {
+  const code = err && err.code;
+  if (code && hasText(`err.${code}`)) return t(`err.${code}`);
+  if (err && err.status === 401) return t("err.invalid_token");
+  if (err && (err.status === 403 || code === "forbidden")) return t("err.forbidden");
+  if (err && (err.status === 413)) return t("err.too_large");
+  if (err && (err.status === 415)) return t("err.unsupported_type");
+  return t(fallbackKey);
+}

@@ -1,0 +1,130 @@
+"""The web client's school features in a real headless chromium (Debian's) against the real demo
+server (the fixtures and helpers of ``test_browser``): the outbox and drafts kept in IndexedDB
+across a real reload, phones (Back, the compact header, the message action sheet), "My classes",
+membership and staff moderation, and the clear states of issue 24.
+
+No test waits on the clock: every wait is for a condition on the page or in the browser's
+IndexedDB (Playwright's ``expect`` and ``wait_for_function`` poll it); the socket is held back by
+a gate (``route_web_socket``) or by ``context.set_offline``. Timeouts are ceilings for slow machines."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e import test_browser as tb
+from tests.e2e.test_process import http
+
+pytestmark = pytest.mark.browser
+
+demo = tb.demo
+browser = tb.browser
+conv_item, stored, send, online, open_as = tb.conv_item, tb.stored, tb.send, tb.online, tb.open_as
+
+PHONE = {"width": 375, "height": 720, "touch": True}
+LAPTOP = {"width": 1280, "height": 800}
+
+# what the page saved in IndexedDB: {outbox: [{clientMsgId, entry}], drafts: [{conversationId, text}]}
+SAVED = """async () => {
+  const db = await new Promise((ok, fail) => { const r = indexedDB.open("school-chat", 1);
+    r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const all = (name) => new Promise((ok) => { const q = db.transaction(name).objectStore(name).getAll();
+    q.onsuccess = () => ok(q.result); });
+  const out = { outbox: await all("outbox"), drafts: await all("drafts") };
+  db.close();
+  return out;
+}"""
+
+
+def saved(page: Page) -> dict:
+    return page.evaluate(SAVED)
+
+
+def wait_saved(page: Page, condition: str, ceiling: float = 30.0) -> None:
+    """Poll the page's IndexedDB until ``condition`` (a JS expression over ``s``) holds."""
+    check = "async () => { const s = await (%s)(); return Boolean(%s); }" % (SAVED, condition)
+    deadline = time.monotonic() + ceiling
+    while not page.evaluate(check):
+        assert time.monotonic() < deadline, "IndexedDB never held: " + condition
+        page.wait_for_timeout(50)
+
+
+def history(demo, conv_id: str, user: str):
+    _, data = http("GET", demo.url + "/api/conversations/%s/messages?limit=100" % conv_id, demo.token(user))
+    return [m.get("text") for m in data["data"] if m.get("type") != "system"]
+
+
+def pending(page: Page, text: str = ""):
+    return page.locator("[data-testid=message][data-pending='1']", has_text=text)
+
+
+# --- item 4: the outbox and the drafts survive a reload ---------------------------------------
+
+def test_a_message_written_offline_survives_a_reload_and_arrives_once(browser, demo):
+    title = "Outbox " + uuid.uuid4().hex[:6]
+    conv_id = tb.new_group(demo, "s-bob", ["s-carol"], title)
+    gate = {"open": True}
+    bob = open_as(browser, demo, "s-bob", gate=gate)
+    conv_item(bob, title).click()
+    send(bob, "while online")
+    gate["open"] = False
+    # the socket drops and cannot come back: REST (the page itself) still works, the socket does not
+    bob.context.set_offline(True)
+    expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "offline")
+    expect(bob.get_by_test_id("offline-banner")).to_be_visible()
+    bob.get_by_test_id("composer").fill("written offline")
+    bob.get_by_test_id("composer").press("Enter")
+    waiting = pending(bob, "written offline")
+    expect(waiting).to_have_attribute("data-status", "queued")
+    # waiting, not an error: it goes out by itself
+    expect(waiting.get_by_test_id("send-state")).to_contain_text("Waiting for the connection")
+    expect(waiting.get_by_test_id("send-state")).not_to_contain_text("Not sent")
+    bob.get_by_test_id("composer").fill("a half-written draft")
+    wait_saved(bob, "s.outbox.some((r) => r.entry.text === 'written offline')"
+                    " && s.drafts.some((d) => d.text === 'a half-written draft')")
+    bob.context.set_offline(False)  # the page can load again; the gate still refuses the socket
+    bob.reload()
+    expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "offline", timeout=60000)
+    conv_item(bob, title).click()
+    expect(pending(bob, "written offline")).to_have_attribute("data-status", "queued")
+    expect(bob.get_by_test_id("composer")).to_have_value("a half-written draft")
+    assert history(demo, conv_id, "s-carol") == ["while online"]
+    gate["open"] = True  # back: the restored outbox goes out, once
+    online(bob)
+    expect(stored(bob, "written offline")).to_have_count(1, timeout=30000)
+    expect(pending(bob)).to_have_count(0)
+    wait_saved(bob, "s.outbox.length === 0")
+    bob.reload()  # nothing left to send again
+    online(bob)
+    conv_item(bob, title).click()
+    expect(stored(bob, "written offline")).to_have_count(1)
+    expect(pending(bob)).to_have_count(0)
+    assert history(demo, conv_id, "s-carol") == ["while online", "written offline"]
+    assert bob.errors == []
+    bob.context.close()
+
+
+def test_send_during_an_upload_waits_for_it(browser, demo):
+    title = "Upload wait " + uuid.uuid4().hex[:6]
+    conv_id = tb.new_group(demo, "s-dan", ["s-eve"], title)
+    dan = open_as(browser, demo, "s-dan")
+    held = []
+    dan.route("**/api/uploads?*", lambda route: held.append(route))  # answered when the test says so
+    conv_item(dan, title).click()
+    dan.get_by_test_id("attach-input").set_input_files([{"name": "notes.pdf", "mimeType": "application/pdf",
+                                                         "buffer": b"%PDF-1.4\n%test\n"}])
+    expect(dan.get_by_test_id("upload-item")).to_have_attribute("data-status", "uploading")
+    dan.get_by_test_id("composer").fill("the notes")
+    dan.get_by_test_id("composer").press("Enter")
+    expect(dan.get_by_test_id("typing")).to_have_text("Sends when the files are uploaded")
+    expect(dan.locator("[data-testid=message]", has_text="the notes")).to_have_count(0)
+    assert not dan.get_by_test_id("typing").inner_text().startswith("\u26A0")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(stored(dan, "the notes")).to_have_count(1)
+    expect(stored(dan, "the notes").locator(".file-card")).to_have_count(1)
+    assert history(demo, conv_id, "s-eve") == ["the notes"]
+    assert dan.errors == []
+    dan.context.close()
