@@ -21,7 +21,9 @@ import { TypingController } from "./controllers/typing.js";
 import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
 import { PersistController } from "./controllers/persist.js";
+import { RouteController } from "./controllers/route.js";
 import { refusalText } from "./policy.js";
+import { wireSheet } from "./views/sheet.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -62,7 +64,8 @@ const persist = new PersistController({ store });
 const session = new SessionController({
   store, tick: () => renderer.tick(),
   // the saved outbox and drafts first: a conversation opened from the list finds its draft
-  loaded: () => persist.restore().then(() => Promise.all([conversations.load(), safety.load(), moderation.probe()])),
+  loaded: () => persist.restore().then(() => Promise.all([conversations.load(), safety.load(), moderation.probe()]))
+    .then(() => route.start()),
   ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
     "message:new": (m) => messages.received(m),
@@ -93,6 +96,7 @@ const composer = new ComposerController({ store, session, history, receipts, att
 const safety = new SafetyController({ store, session, policyChanged: () => conversations.policyChanged() });
 const moderation = new ModerationController({ store, session });
 const sync = new SyncController({ store, session, history, conversations, composer, receipts });
+const route = new RouteController({ store, open: (id) => conversations.open(id), close: () => conversations.close() });
 const renderer = new Renderer({
   store, messagesView, attachments, openConversation: (id) => conversations.open(id), openAt: (id, seq) => conversations.openAt(id, seq),
   moderation: moderation.handlers(), renderBlocked: () => safety.renderBlocked(),
@@ -101,6 +105,13 @@ store.subscribe((prev) => renderer.render(prev));
 
 notifications.wire();
 persist.wire();
+wireSheet();
+// touch or not decides how a message offers its actions (a sheet on touch screens, a bar otherwise)
+document.addEventListener("pointerdown", (ev) => {
+  const kind = ev.pointerType === "touch" ? "touch" : "pointer";
+  if (document.documentElement.dataset.input !== kind) document.documentElement.dataset.input = kind;
+}, { capture: true });
+route.wire();
 $("signout").addEventListener("click", () => session.signOut());
 conversations.wire();
 receipts.wire();

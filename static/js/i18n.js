@@ -37,6 +37,7 @@ const EN = Object.freeze({
   "toast.addedPeople.one": "{count} person added",
   "toast.addedPeople.other": "{count} people added",
   "msg.actions": "Message actions",
+  "msg.you": "You",
   "msg.actionsFor": "Actions for the message from {name}",
   "msg.moreReactions": "More reactions",
   "msg.react": "React {emoji}",

@@ -569,13 +569,13 @@ def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, dem
     # a new message from someone else is announced to screen readers
     post_message(demo, conv_id, carol_token, "hear me")
     expect(alice.get_by_test_id("announcer")).to_have_text("Carol Singh: hear me")
-    # on a touch screen a tap on a message shows its actions
+    # on a touch screen a tap on a message opens its action sheet
     phone = open_as(browser, demo, "s-alice", width=375, height=720, touch=True)
     conv_item(phone, title).tap()
     tapped = stored(phone, "hear me")
     tapped.get_by_test_id("message-text").tap()
-    expect(tapped.locator(".actions")).to_be_visible()
-    tapped.get_by_test_id("react").nth(1).tap()
+    expect(phone.get_by_test_id("msg-sheet")).to_be_visible()
+    phone.get_by_test_id("sheet-react").nth(1).tap()
     expect(tapped.get_by_test_id("reaction")).to_have_text("\u2764\uFE0F 1")
     assert alice.errors == [] and phone.errors == []
     for page in (alice, phone):

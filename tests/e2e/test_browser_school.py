@@ -128,3 +128,123 @@ def test_send_during_an_upload_waits_for_it(browser, demo):
     assert history(demo, conv_id, "s-eve") == ["the notes"]
     assert dan.errors == []
     dan.context.close()
+
+
+# --- item 5: phones -----------------------------------------------------------------------------
+
+def box(locator) -> dict:
+    b = locator.bounding_box()
+    assert b is not None
+    return b
+
+
+def test_phone_back_goes_to_the_list_and_each_conversation_has_an_address(browser, demo):
+    phone = open_as(browser, demo, "s-alice", **PHONE)
+    start = phone.url
+    conv_item(phone, "Maths 7A").tap()
+    expect(phone.get_by_test_id("chat-title")).to_have_text("Maths 7A")
+    assert "#c/" in phone.url
+    address = phone.url
+    phone.go_back()  # the browser's Back: the list, still in the app
+    expect(phone.get_by_test_id("conv-list")).to_be_visible()
+    expect(phone.get_by_test_id("chat")).to_be_hidden()
+    assert phone.url.split("#")[0] == start.split("#")[0] and "#c/" not in phone.url
+    phone.go_forward()
+    expect(phone.get_by_test_id("chat-title")).to_have_text("Maths 7A")
+    # the page's own ‹ is the same Back
+    phone.get_by_test_id("chat").locator("#back").tap()
+    expect(phone.get_by_test_id("conv-list")).to_be_visible()
+    assert "#c/" not in phone.url
+    # an address opens its conversation after a reload, and Back from there is the list
+    phone.goto(address)
+    phone.reload()
+    online(phone)
+    expect(phone.get_by_test_id("chat-title")).to_have_text("Maths 7A")
+    expect(phone.get_by_test_id("conv-list")).to_be_hidden()
+    phone.go_back()
+    expect(phone.get_by_test_id("conv-list")).to_be_visible()
+    assert phone.url.startswith(demo.url)
+    assert phone.errors == []
+    phone.context.close()
+
+
+def test_phone_header_is_compact_with_an_overflow_menu_and_an_offline_banner(browser, demo):
+    title = "A study group with a really rather long title " + uuid.uuid4().hex[:6]
+    tb.new_group(demo, "s-carol", ["s-alice", "s-bob"], title)
+    phone = open_as(browser, demo, "s-carol", **PHONE)
+    conv_item(phone, title).tap()
+    heading = phone.get_by_test_id("chat-title")
+    expect(heading).to_have_text(title)
+    line = phone.evaluate("parseFloat(getComputedStyle(document.getElementById('chat-title')).lineHeight) || 24")
+    assert box(heading)["height"] <= line * 1.5, "the title stays on one line"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    pin, more = phone.get_by_test_id("conv-pin"), phone.get_by_test_id("conv-more")
+    expect(pin).to_be_hidden()
+    for target in (more, phone.get_by_test_id("conv-people"), phone.locator("#back")):
+        b = box(target)
+        assert b["width"] >= 44 and b["height"] >= 44
+    more.tap()
+    expect(more).to_have_attribute("aria-expanded", "true")
+    expect(pin).to_be_visible()
+    assert box(pin)["height"] >= 44
+    expect(pin).to_contain_text("Pin")
+    pin.tap()
+    expect(pin).to_have_attribute("aria-pressed", "true")
+    expect(pin).to_be_hidden()  # a choice closes the menu
+    more.tap()
+    phone.keyboard.press("Escape")
+    expect(pin).to_be_hidden()
+    expect(more).to_be_focused()
+    # offline: a banner inside the conversation (the list's status line is off screen)
+    phone.context.set_offline(True)
+    expect(phone.get_by_test_id("offline-banner")).to_be_visible()
+    expect(phone.get_by_test_id("offline-banner")).to_contain_text("offline")
+    phone.context.set_offline(False)
+    online(phone)
+    expect(phone.get_by_test_id("offline-banner")).to_be_hidden()
+    assert phone.errors == []
+    phone.context.close()
+
+
+def test_message_actions_open_as_a_sheet_with_large_targets_and_more_reactions(browser, demo):
+    title = "Sheet " + uuid.uuid4().hex[:6]
+    conv_id = tb.new_group(demo, "s-eve", ["s-dan"], title)  # Dan is a plain member
+    tb.post_message(demo, conv_id, demo.token("s-eve"), "first from Eve")
+    tb.post_message(demo, conv_id, demo.token("s-eve"), "second from Eve")
+    phone = open_as(browser, demo, "s-dan", **PHONE)
+    conv_item(phone, title).tap()
+    first = stored(phone, "first from Eve")
+    first.get_by_test_id("message-text").tap()
+    sheet = phone.get_by_test_id("msg-sheet")
+    expect(sheet).to_be_visible()
+    expect(first.locator(".actions")).to_be_hidden()  # no bar left over the next message
+    buttons = sheet.locator("button")
+    assert buttons.count() > 8  # more than the three quick reactions
+    for i in range(buttons.count()):
+        b = box(buttons.nth(i))
+        assert b["width"] >= 44 and b["height"] >= 44, buttons.nth(i).inner_text()
+    expect(sheet.get_by_test_id("sheet-reply")).to_be_visible()
+    expect(sheet.get_by_test_id("sheet-report")).to_be_visible()
+    expect(sheet.get_by_test_id("sheet-delete")).to_have_count(0)  # not mine, not the owner, not staff
+    sheet.locator("[data-testid=sheet-react]", has_text="\U0001F389").tap()
+    expect(sheet).to_be_hidden()
+    expect(first.get_by_test_id("reaction")).to_have_text("\U0001F389 1")
+    expect(stored(phone, "second from Eve").locator(".actions")).to_be_hidden()
+    # the sheet's Reply starts a reply
+    first.get_by_test_id("message-text").tap()
+    sheet.get_by_test_id("sheet-reply").tap()
+    expect(phone.get_by_test_id("reply-bar")).to_be_visible()
+    # on a laptop the bar's ⋯ opens the same sheet; Escape closes it and focus goes back to the ⋯
+    laptop = open_as(browser, demo, "s-eve", **LAPTOP)
+    conv_item(laptop, title).click()
+    mine = stored(laptop, "first from Eve")
+    mine.hover()
+    mine.get_by_test_id("more").click()
+    expect(laptop.get_by_test_id("msg-sheet")).to_be_visible()
+    expect(laptop.get_by_test_id("sheet-delete")).to_be_visible()
+    laptop.keyboard.press("Escape")
+    expect(laptop.get_by_test_id("msg-sheet")).to_be_hidden()
+    expect(mine.get_by_test_id("more")).to_be_focused()
+    assert phone.errors == [] and laptop.errors == []
+    for page in (phone, laptop):
+        page.context.close()

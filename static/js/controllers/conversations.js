@@ -121,16 +121,37 @@ export class ConversationsController {
     return [...seen].map(([id, name]) => ({ id, name }));
   }
 
+  /** Open or close the header's overflow menu (phones: pin, mute, archive and leave live in it). */
+  toggleMenu(open) {
+    const box = $("conv-actions");
+    const show = open === undefined ? !box.classList.contains("menu-open") : open;
+    if (show === box.classList.contains("menu-open")) return;
+    box.classList.toggle("menu-open", show);
+    $("conv-more").setAttribute("aria-expanded", String(show));
+    if (show) { const first = $("conv-menu").querySelector("button:not([hidden])"); if (first) first.focus(); }
+  }
+
   /** The school's policy changed: an open New dialog follows it. */
   policyChanged() {
     if (this.dialog) this.dialog.refresh();
   }
 
   wire() {
-    $("back").addEventListener("click", () => this.close());
-    $("conv-people").addEventListener("click", () => togglePeople());
-    $("people-panel").addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape") { togglePeople(false); $("conv-people").focus(); }
+    $("conv-people").addEventListener("click", () => { this.toggleMenu(false); togglePeople(); });
+    $("conv-more").addEventListener("click", () => { togglePeople(false); this.toggleMenu(); });
+    // a choice in the overflow menu closes it (Leave's first press only arms it)
+    $("conv-menu").addEventListener("click", (ev) => {
+      const b = ev.target.closest("button");
+      if (b && b.id !== "conv-leave") this.toggleMenu(false);
+    });
+    document.addEventListener("click", (ev) => {
+      if (!ev.target.closest("#conv-actions")) this.toggleMenu(false);
+    });
+    // Escape closes what floats over the conversation, wherever focus is, and focus goes back to its button
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape" || ev.defaultPrevented) return;
+      if (!$("people-panel").hidden) { ev.preventDefault(); togglePeople(false); $("conv-people").focus(); }
+      else if ($("conv-actions").classList.contains("menu-open")) { ev.preventDefault(); this.toggleMenu(false); $("conv-more").focus(); }
     });
     $("conv-pin").addEventListener("click", () => this.setFlag("pinned"));
     $("conv-mute").addEventListener("click", () => this.setFlag("muted"));

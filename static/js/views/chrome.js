@@ -114,15 +114,18 @@ export function togglePeople(open) {
 // Pin, mute, archive and leave for the open conversation; each button says what it does now.
 function renderSettings(conv) {
   $("conv-actions").hidden = false;
-  const set = (id, on, onLabel, offLabel) => {
+  const set = (id, on, onLabel, offLabel, icons) => {
     const b = $(id);
     b.setAttribute("aria-pressed", String(Boolean(on)));
     b.title = on ? onLabel : offLabel;
-    b.querySelector(".sr-only").textContent = ` ${on ? onLabel : offLabel}`;
+    b.querySelector(".label").textContent = ` ${on ? onLabel : offLabel}`;
+    // the icon says the state (a bell struck through while muted), not only the pressed look
+    if (icons) b.querySelector(".icon").textContent = on ? icons[0] : icons[1];
   };
-  set("conv-pin", conv.pinned, "Unpin", "Pin");
-  set("conv-mute", conv.muted, "Unmute", "Mute");
-  set("conv-archive", conv.archived, "Unarchive", "Archive");
+  set("conv-pin", conv.pinned, t("flag.unpin"), t("flag.pin"));
+  set("conv-mute", conv.muted, t("flag.unmute"), t("flag.mute"), ["\u{1F515}", "\u{1F514}"]);
+  set("conv-archive", conv.archived, t("flag.unarchive"), t("flag.archive"));
+  $("conv-mute").dataset.muted = conv.muted ? "1" : "0";
   const leave = $("conv-leave");
   leave.hidden = conv.type === "direct";
   if (leave.dataset.conversationId !== conv.id) {

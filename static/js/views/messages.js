@@ -9,9 +9,10 @@ import { splitMentions } from "../mentions.js";
 import { tickStatus } from "../state/conversations.js";
 import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
-import { FINAL_SEND_ERRORS, refusalText } from "../policy.js";
+import { FINAL_SEND_ERRORS, isStaff, readOnlyReason, refusalText } from "../policy.js";
 import { attachmentsEl } from "./attachments.js";
 import { t } from "../i18n.js";
+import { openSheet } from "./sheet.js";
 
 const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
 const NEAR_BOTTOM_PX = 60;
@@ -171,7 +172,7 @@ export class MessagesView {
     const sig = { m, mine, type: conv.type, editing: Boolean(editing),
       showsTicks: mine && !m.deleted, links: linkSig(m, state.links),
       quoted: m.replyTo ? this.byId.get(m.replyTo) || null : null, cont: Boolean(cont),
-      reported: Boolean(state.safety.reported[m.id]) };
+      reported: Boolean(state.safety.reported[m.id]), ...mayAct(state, conv, mine) };
     const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
     const seen = sig.showsTicks && conv.type !== "direct" ? seenBy(conv, m, meId) : null;
     const build = () => (m.type === "system" ? systemEl(m)
@@ -254,7 +255,19 @@ export class MessagesView {
       meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
     }
     li.append(meta);
-    if (!m.deleted && !sig.editing) li.append(this.actionsEl(m, sig));
+    if (!m.deleted && !sig.editing) {
+      li.append(this.actionsEl(m, sig));
+      // touch: a tap (not on a link or a button) or a long-press opens the action sheet
+      li.addEventListener("contextmenu", (ev) => {
+        if (ev.target.closest("a, button, textarea")) return;
+        ev.preventDefault();
+        this.openSheet(m, sig, li);
+      });
+      li.addEventListener("click", (ev) => {
+        if (document.documentElement.dataset.input !== "touch" || ev.target.closest("a, button, textarea")) return;
+        this.openSheet(m, sig, li);
+      });
+    }
     return li;
   }
 
@@ -270,25 +283,51 @@ export class MessagesView {
     who ? el("strong", { text: who }) : null, el("span", { text: text.slice(0, 140) }));
   }
 
+  // What one may do with a message: the same list for its action bar and its action sheet.
+  actionList(m, sig) {
+    const out = [];
+    if (sig.canReply) out.push({ key: "reply", icon: "\u21A9", label: t("msg.reply"), run: () => this.on.reply(m) });
+    if (sig.mine) out.push({ key: "edit", icon: "\u270E", label: t("msg.edit"), run: () => this.on.startEdit(m) });
+    if (sig.canDelete) {
+      out.push({ key: "delete", icon: "\u{1F5D1}", label: sig.mine ? t("msg.delete") : t("msg.deleteStaff"),
+        confirm: t("msg.confirmDelete"), run: () => this.on.remove(m) });
+    }
+    if (!sig.mine && !sig.reported) {
+      out.push({ key: "report", icon: "\u2691", label: t("msg.report"), run: () => this.on.report(m) });
+    }
+    return out;
+  }
+
+  /** The action sheet for a message (a long-press, a tap on a touch screen, or ⋯). */
+  openSheet(m, sig, back) {
+    const reactions = {};
+    for (const [emoji, users] of Object.entries(m.reactions || {})) if (users.includes(this.me)) reactions[emoji] = true;
+    const text = m.text || ((m.attachments || [])[0] || {}).name || "";
+    openSheet({ heading: `${sig.mine ? t("msg.you") : m.senderName}: ${text}`.slice(0, 120), reactions,
+      react: (emoji) => this.on.react(m, emoji),
+      actions: this.actionList(m, sig).map((a) => ({ label: a.label, testid: a.key, run: a.run, confirm: a.confirm })) }, back);
+  }
+
   actionsEl(m, sig) {
     const bar = el("div", { class: "actions" });
     for (const emoji of QUICK_REACTIONS) {
-      bar.append(el("button", { type: "button", title: `React ${emoji}`, "aria-label": `React ${emoji}`,
+      bar.append(el("button", { type: "button", title: t("msg.react", { emoji }), "aria-label": t("msg.react", { emoji }),
         "data-testid": "react", text: emoji, onclick: () => this.on.react(m, emoji) }));
     }
-    bar.append(el("button", { type: "button", title: "Reply", "aria-label": "Reply", "data-testid": "reply",
-      text: "\u21A9", onclick: () => this.on.reply(m) }));
-    if (sig.mine) {
-      bar.append(el("button", { type: "button", title: "Edit", "aria-label": "Edit message", "data-testid": "edit",
-        text: "\u270E", onclick: () => this.on.startEdit(m) }));
-      const del = el("button", { type: "button", title: "Delete", "aria-label": "Delete message", "data-testid": "delete",
-        dataset: { armed: "0", messageId: m.id }, text: "\u{1F5D1}",
-        onclick: () => (del.dataset.armed === "1" ? this.on.remove(m) : this.on.armDelete(m)) });
-      bar.append(del);
-    } else if (!sig.reported) {
-      bar.append(el("button", { type: "button", title: "Report", "aria-label": `Report this message from ${m.senderName}`,
-        "data-testid": "report", text: "\u2691", onclick: () => this.on.report(m) }));
+    for (const a of this.actionList(m, sig)) {
+      if (a.key === "delete") {
+        const del = el("button", { type: "button", title: a.label, "aria-label": a.label, "data-testid": "delete",
+          dataset: { armed: "0", messageId: m.id }, text: a.icon,
+          onclick: () => (del.dataset.armed === "1" ? this.on.remove(m) : this.on.armDelete(m)) });
+        bar.append(del);
+      } else {
+        bar.append(el("button", { type: "button", title: a.label, "aria-label": a.key === "report"
+          ? `Report this message from ${m.senderName}` : a.label, "data-testid": a.key, text: a.icon, onclick: a.run }));
+      }
     }
+    const more = el("button", { type: "button", class: "more", title: t("msg.moreReactions"), "aria-label": t("msg.actions"),
+      "aria-haspopup": "dialog", "data-testid": "more", text: "\u22EF", onclick: () => this.openSheet(m, sig, more) });
+    bar.append(more);
     return bar;
   }
 
@@ -363,6 +402,16 @@ function textEl(text, mentioned, meId) {
 // The signed links a message's attachments show: a new link rebuilds the message, others do not.
 function linkSig(m, links) {
   return (m.attachments || []).map((a) => (a.id && links[a.id] ? links[a.id].url : "")).join(" ");
+}
+
+// May I answer in this conversation, and delete this message (mine; an owner or admin of the
+// conversation; a teacher or admin of the school in a class or announcement conversation)?
+function mayAct(state, conv, mine) {
+  const announcement = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
+  const canReply = !announcement && !readOnlyReason(conv, state.safety.policy, state.me, null) && !state.safety.refused[conv.id];
+  const staffHere = ["class", "announcement"].includes(conv.type) && isStaff(state.me.role);
+  const canDelete = mine || staffHere || ["owner", "admin"].includes(conv.role);
+  return { canReply, canDelete };
 }
 
 function sameSig(a, b) {
