@@ -22,6 +22,7 @@ import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
 import { PersistController } from "./controllers/persist.js";
 import { RouteController } from "./controllers/route.js";
+import { ClassesController } from "./controllers/classes.js";
 import { refusalText } from "./policy.js";
 import { wireSheet } from "./views/sheet.js";
 
@@ -64,7 +65,7 @@ const persist = new PersistController({ store });
 const session = new SessionController({
   store, tick: () => renderer.tick(),
   // the saved outbox and drafts first: a conversation opened from the list finds its draft
-  loaded: () => persist.restore().then(() => Promise.all([conversations.load(), safety.load(), moderation.probe()]))
+  loaded: () => persist.restore().then(() => Promise.all([conversations.load(), safety.load(), moderation.probe(), classes.load()]))
     .then(() => route.start()),
   ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
@@ -96,10 +97,12 @@ const composer = new ComposerController({ store, session, history, receipts, att
 const safety = new SafetyController({ store, session, policyChanged: () => conversations.policyChanged() });
 const moderation = new ModerationController({ store, session });
 const sync = new SyncController({ store, session, history, conversations, composer, receipts });
+const classes = new ClassesController({ store, session, open: (id) => conversations.open(id), showError });
 const route = new RouteController({ store, open: (id) => conversations.open(id), close: () => conversations.close() });
 const renderer = new Renderer({
   store, messagesView, attachments, openConversation: (id) => conversations.open(id), openAt: (id, seq) => conversations.openAt(id, seq),
   moderation: moderation.handlers(), renderBlocked: () => safety.renderBlocked(),
+  openClass: (classId, type) => classes.open(classId, type),
 });
 store.subscribe((prev) => renderer.render(prev));
 

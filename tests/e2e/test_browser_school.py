@@ -248,3 +248,59 @@ def test_message_actions_open_as_a_sheet_with_large_targets_and_more_reactions(b
     assert phone.errors == [] and laptop.errors == []
     for page in (phone, laptop):
         page.context.close()
+
+
+# --- item 2: My classes -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_my_classes_open_the_class_chat_in_one_step(browser, demo, size):
+    teacher = open_as(browser, demo, "t-turing", **size)
+    classes = teacher.get_by_test_id("my-classes")
+    expect(classes).to_be_visible()
+    expect(classes).to_have_attribute("open", "")  # staff see them at once
+    rows = teacher.get_by_test_id("class-row")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Maths 7A")
+    expect(rows.nth(0)).to_contain_text("3 students")
+    expect(rows.nth(1)).to_contain_text("Science 7C")
+    # the class chat that exists: one press
+    rows.nth(0).get_by_test_id("class-open").click()
+    expect(teacher.get_by_test_id("chat-title")).to_have_text("Maths 7A")
+    expect(teacher.get_by_test_id("composer")).to_be_visible()
+    if size is PHONE:
+        teacher.go_back()
+        expect(teacher.get_by_test_id("conv-list")).to_be_visible()
+    # Science 7C has none yet: one press starts it (the class's own) and opens it
+    science = rows.nth(1).get_by_test_id("class-open")
+    science.click()
+    expect(teacher.get_by_test_id("chat-title")).to_have_text("Science 7C")
+    expect(conv_item(teacher, "Science 7C")).to_have_count(1)
+    _, listed = http("GET", demo.url + "/api/classes/mine", demo.token("t-turing"))
+    sci = next(c for c in listed["data"]["classes"] if c["id"] == "science-7c")
+    assert [c["type"] for c in sci["conversations"]] == ["class"]
+    if size is PHONE:
+        teacher.go_back()
+    # the second press opens the same one
+    expect(rows.nth(1).get_by_test_id("class-open")).to_have_text("Open class chat")
+    rows.nth(1).get_by_test_id("class-open").click()
+    expect(teacher.get_by_test_id("chat-title")).to_have_text("Science 7C")
+    _, again = http("GET", demo.url + "/api/conversations?type=class", demo.token("t-turing"))
+    assert sorted(c["title"] for c in again["data"]) == ["Maths 7A", "Science 7C"]
+    assert teacher.errors == []
+    teacher.context.close()
+
+
+def test_a_student_sees_their_classes_and_no_start_button(browser, demo):
+    student = open_as(browser, demo, "s-finn")
+    classes = student.get_by_test_id("my-classes")
+    expect(classes).to_be_visible()
+    expect(classes).not_to_have_attribute("open", "")
+    classes.locator("summary").click()
+    row = student.get_by_test_id("class-row")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Art 7B")
+    expect(row.get_by_test_id("class-open")).to_have_count(0)  # no class chat for Art 7B, and a student does not start one
+    row.get_by_test_id("class-news").click()
+    expect(student.get_by_test_id("chat-title")).to_have_text("Art 7B news")
+    assert student.errors == []
+    student.context.close()

@@ -111,9 +111,11 @@ export class ConversationsController {
     }
   }
 
-  // The classes a teacher can start a conversation for without typing an id: those of the class and
-  // announcement conversations it is in (no route lists a user's classes).
+  // The classes a teacher can start a conversation for without typing an id: "My classes" from the
+  // roster (those I may open), else those of the class and announcement conversations I am in.
   knownClasses() {
+    const roster = this.state.classes.list.filter((c) => c.mayOpen).map((c) => ({ id: c.id, name: c.name }));
+    if (roster.length) return roster;
     const seen = new Map();
     for (const c of Object.values(this.state.conversations.byId)) {
       if (c.classId && !seen.has(c.classId)) seen.set(c.classId, c.type === "class" ? c.title : null);
