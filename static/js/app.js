@@ -23,6 +23,7 @@ import { ModerationController } from "./controllers/moderation.js";
 import { PersistController } from "./controllers/persist.js";
 import { RouteController } from "./controllers/route.js";
 import { ClassesController } from "./controllers/classes.js";
+import { PeopleController } from "./controllers/people.js";
 import { refusalText } from "./policy.js";
 import { wireSheet } from "./views/sheet.js";
 
@@ -98,6 +99,7 @@ const safety = new SafetyController({ store, session, policyChanged: () => conve
 const moderation = new ModerationController({ store, session });
 const sync = new SyncController({ store, session, history, conversations, composer, receipts });
 const classes = new ClassesController({ store, session, open: (id) => conversations.open(id), showError });
+const people = new PeopleController({ store, session, showError });
 const route = new RouteController({ store, open: (id) => conversations.open(id), close: () => conversations.close() });
 const renderer = new Renderer({
   store, messagesView, attachments, openConversation: (id) => conversations.open(id), openAt: (id, seq) => conversations.openAt(id, seq),
@@ -115,6 +117,7 @@ document.addEventListener("pointerdown", (ev) => {
   if (document.documentElement.dataset.input !== kind) document.documentElement.dataset.input = kind;
 }, { capture: true });
 route.wire();
+people.wire();
 $("signout").addEventListener("click", () => session.signOut());
 conversations.wire();
 receipts.wire();

@@ -304,3 +304,69 @@ def test_a_student_sees_their_classes_and_no_start_button(browser, demo):
     expect(student.get_by_test_id("chat-title")).to_have_text("Art 7B news")
     assert student.errors == []
     student.context.close()
+
+
+# --- item 3: membership and staff moderation ---------------------------------------------------
+
+def class_conv_id(demo, title: str) -> str:
+    _, listed = http("GET", demo.url + "/api/conversations?type=class", demo.token("t-turing"))
+    return next(c["id"] for c in listed["data"] if c["title"] == title)
+
+
+def members(demo, conv_id: str):
+    _, data = http("GET", demo.url + "/api/conversations/%s" % conv_id, demo.token("t-turing"))
+    return sorted(p["userId"] for p in data["data"]["participants"])
+
+
+def test_a_teacher_adds_and_removes_people_and_deletes_a_students_message(browser, demo):
+    conv_id = class_conv_id(demo, "Maths 7A")
+    text = "something unkind " + uuid.uuid4().hex[:6]
+    tb.post_message(demo, conv_id, demo.token("s-alice"), text)
+    teacher = open_as(browser, demo, "t-turing", **LAPTOP)
+    conv_item(teacher, "Maths 7A").click()
+    teacher.get_by_test_id("conv-people").click()
+    panel = teacher.get_by_test_id("people-panel")
+    expect(panel.get_by_test_id("people-add")).to_be_visible()
+    panel.get_by_test_id("people-add-input").fill("Finn")
+    panel.get_by_test_id("add-person").filter(has_text="Finn Larsen").click()
+    expect(panel.locator("[data-testid=person][data-user=s-finn]")).to_have_count(1)
+    expect(teacher.get_by_test_id("toast")).to_contain_text("1 person added")
+    assert "s-finn" in members(demo, conv_id)
+    remove = panel.locator("[data-testid=person][data-user=s-finn]").get_by_test_id("remove-person")
+    remove.click()
+    expect(remove).to_have_text("Remove?")
+    assert "s-finn" in members(demo, conv_id)  # the first press only asks
+    remove.click()
+    expect(panel.locator("[data-testid=person][data-user=s-finn]")).to_have_count(0)
+    expect(teacher.get_by_test_id("toast")).to_contain_text("Finn Larsen was removed")
+    assert "s-finn" not in members(demo, conv_id)
+    # Escape closes the panel wherever focus is in it, and focus goes back to 👥
+    teacher.get_by_test_id("conv-people").focus()
+    teacher.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(teacher.get_by_test_id("conv-people")).to_be_focused()
+    # staff delete in a class conversation
+    seq = stored(teacher, text).get_attribute("data-seq")
+    theirs = teacher.locator("[data-testid=message][data-seq='%s']" % seq)
+    theirs.hover()
+    delete = theirs.get_by_test_id("delete")
+    expect(delete).to_have_attribute("aria-label", "Delete this message (as staff)")
+    delete.click()
+    theirs.get_by_test_id("delete").click()
+    expect(theirs.get_by_test_id("message-text")).to_have_text("This message was deleted")
+    _, page = http("GET", demo.url + "/api/conversations/%s/messages?limit=100" % conv_id, demo.token("s-bob"))
+    assert [m for m in page["data"] if m.get("text") == text] == []
+    # a student of the class gets neither
+    bob = open_as(browser, demo, "s-bob", **PHONE)
+    conv_item(bob, "Maths 7A").tap()
+    bob.get_by_test_id("conv-people").tap()
+    expect(bob.get_by_test_id("people-add")).to_be_hidden()
+    expect(bob.get_by_test_id("remove-person")).to_have_count(0)
+    bob.keyboard.press("Escape")
+    stored(bob, "every step").get_by_test_id("message-text").tap()
+    expect(bob.get_by_test_id("msg-sheet")).to_be_visible()
+    expect(bob.get_by_test_id("sheet-delete")).to_have_count(0)
+    expect(bob.get_by_test_id("sheet-report")).to_be_visible()
+    assert teacher.errors == [] and bob.errors == []
+    for p in (teacher, bob):
+        p.context.close()

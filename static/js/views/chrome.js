@@ -64,6 +64,7 @@ const ROLE_NAMES = { owner: "owner", admin: "admin", member: "member" };
 function renderPeople(conv, state) {
   const people = conv.participants || [];
   $("people-count").textContent = String(people.length);
+  $("people-add").hidden = !mayManage(conv);
   const online = state.session.online;
   const me = state.me.id;
   const sorted = [...people].sort((a, b) => (b.userId === me) - (a.userId === me) || Boolean(online[b.userId]) - Boolean(online[a.userId])
@@ -98,9 +99,18 @@ function personActions(p, state) {
     box.append(el("button", { type: "button", class: "link", "data-testid": "block", dataset: { action: "block", person: p.userId },
       "aria-label": `Block ${name}`, text: "Block" }));
   }
+  if (mayManage(state.conversations.byId[state.conversations.active])) {
+    box.append(el("button", { type: "button", class: "link", "data-testid": "remove-person", dataset: { action: "remove-person",
+      person: p.userId, name, armed: "0" }, "aria-label": t("people.removeLabel", { name }), text: t("people.remove") }));
+  }
   const error = safety.personErrors[p.userId];
   if (error) box.append(el("span", { class: "error person-error", role: "alert", "data-testid": "person-error", text: error }));
   return box;
+}
+
+/** Whether I may add and remove people here (an owner or admin of a conversation that is not direct). */
+export function mayManage(conv) {
+  return Boolean(conv) && conv.type !== "direct" && ["owner", "admin"].includes(conv.role);
 }
 
 /** Show or hide the participant panel (Escape in it closes it and focus returns to its button). */
