@@ -25,16 +25,23 @@ import { RouteController } from "./controllers/route.js";
 import { ClassesController } from "./controllers/classes.js";
 import { PeopleController } from "./controllers/people.js";
 import { refusalText } from "./policy.js";
+import { errorText } from "./i18n.js";
 import { wireSheet } from "./views/sheet.js";
 
 const $ = (id) => document.getElementById(id);
 
 const store = createStore();
+// after sign-in focus goes to the conversations (the first one), not the page's body
+const startFocus = () => {
+  if (store.state.conversations.active) return;  // an address opened one: its composer has focus
+  const first = document.querySelector("#conv-list button") || $("new-conv");
+  first.focus();
+};
 const dispatch = (action) => store.dispatch(action);
 // a failed action's message, shown in the typing line until the next change (a refusal by the
 // school's rules in plain words, never the server's)
 const showError = (err) => dispatch({ type: "notice/set",
-  text: `\u26A0 ${(refusalText(err.code, err.message, Date.now()) || err.message).replace(/^Not sent:/, "Not saved:")}` });
+  text: `\u26A0 ${(refusalText(err.code, err.message, Date.now()) || errorText(err)).replace(/^Not sent:/, "Not saved:")}` });
 
 // The controllers call one another through these: each is built once, before any event arrives.
 const messagesView = new MessagesView($("messages"), $("message-list"), $("load-older"), {
@@ -67,7 +74,7 @@ const session = new SessionController({
   store, tick: () => renderer.tick(),
   // the saved outbox and drafts first: a conversation opened from the list finds its draft
   loaded: () => persist.restore().then(() => Promise.all([conversations.load(), safety.load(), moderation.probe(), classes.load()]))
-    .then(() => route.start()),
+    .then(() => { route.start(); startFocus(); }),
   ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
     "message:new": (m) => messages.received(m),

@@ -370,3 +370,167 @@ def test_a_teacher_adds_and_removes_people_and_deletes_a_students_message(browse
     assert teacher.errors == [] and bob.errors == []
     for p in (teacher, bob):
         p.context.close()
+
+
+# --- item 6: clarity ------------------------------------------------------------------------------
+
+CONTRAST = """(node) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const s = getComputedStyle(node);
+  const [a, b] = [lum(rgb(s.color)), lum(rgb(s.backgroundColor))].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+def test_loading_and_empty_states_are_said(browser, demo):
+    title = "Empty " + uuid.uuid4().hex[:6]
+    tb.new_group(demo, "s-carol", ["s-bob"], title)
+    carol = open_as(browser, demo, "s-carol", **LAPTOP)
+    # focus after sign-in is on the conversations, not the page's body
+    assert carol.evaluate("document.activeElement.closest('#conv-list, #sidebar') !== null")
+    held = []
+    carol.route("**/api/conversations/*/messages?*", lambda route: held.append(route))
+    conv_item(carol, "Maths 7A").click()
+    note = carol.get_by_test_id("messages-state")
+    expect(note).to_have_text("Loading messages\u2026")
+    expect(note).to_have_attribute("data-state", "loading")
+    assert len(held) >= 1
+    for route in held:
+        route.continue_()
+    carol.unroute("**/api/conversations/*/messages?*")
+    expect(stored(carol, "every step")).to_have_count(1)
+    expect(note).to_be_hidden()
+    conv_item(carol, title).click()
+    expect(note).to_have_text("No messages yet. Say hello!")
+    send(carol, "hello")
+    expect(note).to_be_hidden()
+    carol.get_by_test_id("type-filter").select_option("announcement")
+    expect(carol.get_by_test_id("list-state")).to_have_text("Nothing matches.")
+    carol.get_by_test_id("type-filter").select_option("")
+    expect(carol.get_by_test_id("list-state")).to_be_hidden()
+    assert carol.errors == []
+    carol.context.close()
+
+
+def test_kinds_mute_archive_undo_readonly_reply_refused_file_and_escape(browser, demo):
+    finn = open_as(browser, demo, "s-finn", **LAPTOP)
+    # class and announcement conversations look different
+    news = conv_item(finn, "Art 7B news")
+    expect(news.locator(".avatar")).to_have_class("avatar kind-announcement")
+    news.click()
+    expect(finn.get_by_test_id("chat-kind")).to_have_text("\U0001F4E3 Announcement")
+    # read-only: no Reply in the message's actions or its sheet
+    message = stored(finn, "art exhibition")
+    message.hover()
+    expect(message.get_by_test_id("react").first).to_be_visible()
+    expect(message.get_by_test_id("reply")).to_have_count(0)
+    message.get_by_test_id("more").click()
+    expect(finn.get_by_test_id("sheet-reply")).to_have_count(0)
+    finn.keyboard.press("Escape")
+    # the mute button's icon says whether it is on
+    mute = finn.get_by_test_id("conv-mute")
+    expect(mute.locator(".icon")).to_have_text("\U0001F514")
+    mute.click()
+    expect(mute).to_have_attribute("aria-pressed", "true")
+    expect(mute.locator(".icon")).to_have_text("\U0001F515")
+    mute.click()
+    expect(mute.locator(".icon")).to_have_text("\U0001F514")
+    # archive: a toast with Undo
+    finn.get_by_test_id("conv-archive").click()
+    toast = finn.get_by_test_id("toast")
+    expect(toast).to_contain_text("Conversation archived")
+    expect(conv_item(finn, "Art 7B news")).to_have_count(0)
+    toast.get_by_test_id("toast-undo").click()
+    expect(conv_item(finn, "Art 7B news")).to_have_count(1)
+    _, seen = http("GET", demo.url + "/api/conversations?limit=100", demo.token("s-finn"))
+    assert any(c["title"] == "Art 7B news" for c in seen["data"])
+    # a refused file type: the page's words, and no Retry
+    pair = tb.new_group(demo, "s-finn", ["s-eve"], "Files " + uuid.uuid4().hex[:6])
+    finn.reload()
+    online(finn)
+    finn.locator("[data-testid=conv-item][data-id='%s']" % pair).click()
+    finn.get_by_test_id("attach-input").set_input_files([{"name": "page.html", "mimeType": "text/html",
+                                                          "buffer": b"<html><body>hi</body></html>"}])
+    item = finn.get_by_test_id("upload-item")
+    expect(item).to_have_attribute("data-status", "failed")
+    expect(item.get_by_test_id("upload-error")).to_have_text("This kind of file cannot be sent.")
+    expect(item.get_by_test_id("upload-retry")).to_have_count(0)
+    item.get_by_test_id("upload-remove").click()
+    # "Seen by" closes with Escape, focus back on it
+    send(finn, "seen?")
+    seen_by = stored(finn, "seen?").get_by_test_id("seen-by")
+    seen_by.click()
+    expect(finn.get_by_test_id("receipts")).to_have_count(1)
+    finn.keyboard.press("Escape")
+    expect(finn.get_by_test_id("receipts")).to_have_count(0)
+    expect(seen_by).to_be_focused()
+    assert finn.errors == []
+    finn.context.close()
+
+
+def test_the_mention_badge_is_readable_and_a_bad_token_gets_plain_words(browser, demo):
+    title = "Badge " + uuid.uuid4().hex[:6]
+    conv_id = tb.new_group(demo, "s-bob", ["s-alice"], title)
+    http("POST", demo.url + "/api/conversations/%s/messages" % conv_id, demo.token("s-bob"),
+         {"text": "@Alice Martin look", "mentions": ["s-alice"]})
+    alice = open_as(browser, demo, "s-alice", **LAPTOP)
+    badge = conv_item(alice, title).get_by_test_id("mention-badge")
+    expect(badge).to_be_visible()
+    assert badge.evaluate(CONTRAST) >= 4.5
+    alice.context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(demo.url + "/")
+    page.fill("#token-input", "not-a-token")
+    page.click("#token-form button[type=submit]")
+    error = page.locator("#signin-error")
+    expect(error).to_contain_text("is not valid")
+    assert "JWT" not in error.inner_text() and "token:" not in error.inner_text()
+    context.close()
+
+
+@pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_no_serious_accessibility_violations_on_the_school_screens(browser, demo, size):
+    found = []
+    teacher = open_as(browser, demo, "t-turing", **size)
+    expect(teacher.get_by_test_id("class-row").first).to_be_visible()
+    found += tb.serious_violations(teacher, "list with my classes")
+    teacher.get_by_test_id("class-row").first.get_by_test_id("class-open").click()
+    expect(stored(teacher, "every step")).to_have_count(1)
+    found += tb.serious_violations(teacher, "class conversation")
+    teacher.get_by_test_id("conv-people").click()
+    expect(teacher.get_by_test_id("people-add")).to_be_visible()
+    teacher.get_by_test_id("people-add-input").fill("Fi")
+    expect(teacher.get_by_test_id("add-person").first).to_be_visible()
+    found += tb.serious_violations(teacher, "people panel with add")
+    teacher.keyboard.press("Escape")
+    if size is PHONE:
+        teacher.get_by_test_id("conv-more").click()
+        expect(teacher.get_by_test_id("conv-pin")).to_be_visible()
+        found += tb.serious_violations(teacher, "overflow menu")
+        teacher.keyboard.press("Escape")
+    message = stored(teacher, "every step")
+    message.hover()
+    message.get_by_test_id("more").click()
+    expect(teacher.get_by_test_id("msg-sheet")).to_be_visible()
+    found += tb.serious_violations(teacher, "action sheet")
+    teacher.keyboard.press("Escape")
+    teacher.get_by_test_id("conv-archive").click() if size is LAPTOP else None
+    if size is LAPTOP:
+        expect(teacher.get_by_test_id("toast")).to_be_visible()
+        found += tb.serious_violations(teacher, "toast")
+        teacher.get_by_test_id("toast-undo").click()
+    teacher.context.set_offline(True)
+    expect(teacher.get_by_test_id("offline-banner")).to_be_visible()
+    teacher.get_by_test_id("composer").fill("waiting " + uuid.uuid4().hex[:4])
+    teacher.get_by_test_id("composer").press("Enter")
+    expect(pending(teacher)).to_have_count(1)
+    found += tb.serious_violations(teacher, "offline, a message waiting")
+    teacher.context.set_offline(False)
+    online(teacher)
+    expect(pending(teacher)).to_have_count(0, timeout=30000)
+    assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
+    assert teacher.errors == []
+    teacher.context.close()

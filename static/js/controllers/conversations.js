@@ -6,6 +6,8 @@ import { hasMessage, convMessages } from "../state/messages.js";
 import { armLeave, togglePeople } from "../views/chrome.js";
 import { NewConversationDialog } from "../views/newdialog.js";
 import { searchMessages } from "../views/search.js";
+import { showToast } from "../views/toast.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SEARCH_DEBOUNCE_MS = 250;
@@ -84,13 +86,17 @@ export class ConversationsController {
   }
 
   /** Pin, mute and archive are the caller's own flags (PATCH); the answer is the conversation as I see it. */
-  async setFlag(flag) {
-    const id = this.state.conversations.active;
+  async setFlag(flag, id = this.state.conversations.active, undoing = false) {
     const conv = id && this.state.conversations.byId[id];
     if (!conv) return;
+    const value = !conv[flag];
     try {
-      const updated = (await this.deps.session.api.patch(`/api/conversations/${id}`, { [flag]: !conv[flag] })).data;
+      const updated = (await this.deps.session.api.patch(`/api/conversations/${id}`, { [flag]: value })).data;
       this.dispatch({ type: "conversation/upsert", conversation: updated });
+      // archiving takes it out of the list: say so, with a way back
+      if (flag === "archived" && !undoing) {
+        showToast(value ? t("toast.archived") : t("toast.unarchived"), () => this.setFlag("archived", id, true));
+      }
     } catch (err) {
       this.deps.showError(err);
     }

@@ -43,8 +43,8 @@ export class PeopleController {
     const inside = new Set((conv.participants || []).map((p) => p.userId));
     list.replaceChildren(...page.data.filter((u) => !inside.has(u.id)).map((u) => el("li", {},
       el("button", { type: "button", class: "add-person", "data-testid": "add-person", dataset: { user: u.id },
-        "aria-label": `${t("people.addButton")} ${u.name}`, onclick: () => this.add(u) },
-      el("span", { text: u.name }), el("span", { class: "role", text: t(`role.${u.role}`) })))));
+        onclick: () => this.add(u) },
+      el("span", {}, el("span", { class: "sr-only", text: `${t("people.addButton")} ` }), u.name), el("span", { class: "role", text: t(`role.${u.role}`) })))));
   }
 
   async add(user) {

@@ -7,6 +7,7 @@ import { isBlocked } from "../state/safety.js";
 import { typingText } from "../state/session.js";
 import { unreadTotal } from "../state/unread.js";
 import { t } from "../i18n.js";
+import { KIND_ICONS } from "./list.js";
 
 const $ = (id) => document.getElementById(id);
 const APP_TITLE = "School chat";
@@ -16,7 +17,8 @@ export function renderHeader(state) {
   const conv = state.conversations.byId[state.conversations.active];
   $("app").classList.toggle("in-chat", Boolean(conv));
   if (!conv) {
-    $("chat-title").textContent = "Pick a conversation";
+    $("chat-title").textContent = t("chat.pick");
+    $("chat-kind").hidden = true;
     $("chat-sub").textContent = "";
     $("composer").hidden = true;
     $("readonly-note").hidden = true;
@@ -26,6 +28,11 @@ export function renderHeader(state) {
   }
   renderSettings(conv);
   renderPeople(conv, state);
+  const kind = $("chat-kind");
+  kind.hidden = !KIND_ICONS[conv.type];
+  kind.dataset.kind = conv.type;
+  const kindText = KIND_ICONS[conv.type] ? `${KIND_ICONS[conv.type]} ${t(`kind.${conv.type}`)}` : "";
+  if (kind.textContent !== kindText) kind.textContent = kindText;
   const meId = state.me.id;
   const online = state.session.online;
   $("chat-title").textContent = convTitle(conv, meId);

@@ -3,6 +3,10 @@
 import { el, initials, relTime } from "../dom.js";
 import { convTitle, others, visibleConvs } from "../state/conversations.js";
 import { mentionsOf, unreadOf } from "../state/unread.js";
+import { t } from "../i18n.js";
+
+// class and announcement conversations look different from groups (and from each other)
+export const KIND_ICONS = Object.freeze({ class: "\u{1F393}", announcement: "\u{1F4E3}" });
 
 /** Render the list into `root` (a <ul>); `onOpen(id)` opens a conversation. */
 export function renderList(root, state, onOpen, now) {
@@ -11,6 +15,13 @@ export function renderList(root, state, onOpen, now) {
   const focusedId = focused ? focused.dataset.id : null;
   const rows = visibleConvs(state.conversations, meId).map((c) => row(c, state, meId, onOpen, now));
   root.replaceChildren(...rows);
+  // loading, nothing yet, or nothing matching: said, not a blank list
+  const { loaded, byId, filter } = state.conversations;
+  const note = !loaded ? t("list.loading") : rows.length ? "" : Object.keys(byId).length && (filter.q || filter.type)
+    ? t("list.emptyFilter") : t("list.empty");
+  const stateNode = document.getElementById("list-state");
+  stateNode.hidden = !note;
+  if (stateNode.textContent !== note) stateNode.textContent = note;
   // the row keeps its focus across a re-render (a new message re-sorts the list)
   if (focusedId) {
     const again = rows.find((r) => r.dataset.id === focusedId);
@@ -22,7 +33,8 @@ function row(c, state, meId, onOpen, now) {
   const online = state.session.online;
   const direct = c.type === "direct" ? others(c, meId)[0] : null;
   const title = convTitle(c, meId);
-  const avatar = el("span", { class: "avatar", "aria-hidden": "true", text: initials(title) });
+  const avatar = el("span", { class: `avatar kind-${c.type}`, "aria-hidden": "true", text: initials(title) },
+    KIND_ICONS[c.type] ? el("span", { class: "kind-icon", text: KIND_ICONS[c.type] }) : null);
   if (direct) {
     avatar.append(el("span", { class: "dot" + (online[direct.userId] ? " online" : ""),
       "data-testid": "presence-dot", "data-online": online[direct.userId] ? "1" : "0" }));
@@ -39,6 +51,7 @@ function row(c, state, meId, onOpen, now) {
     onclick: () => onOpen(c.id), onkeydown: onRowKey },
   avatar,
   el("span", { class: "title", text: (c.pinned ? "\u{1F4CC} " : "") + title }),
+  KIND_ICONS[c.type] ? el("span", { class: "sr-only", text: `, ${t(`kind.${c.type}`)},` }) : null,
   direct ? el("span", { class: "sr-only", text: online[direct.userId] ? " online," : " offline," }) : null,
   el("span", { class: "time", text: relTime(last ? last.createdAt : c.lastActivityAt, now) }),
   el("span", { class: "preview", text: preview }),

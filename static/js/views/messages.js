@@ -11,7 +11,7 @@ import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
 import { FINAL_SEND_ERRORS, isStaff, readOnlyReason, refusalText } from "../policy.js";
 import { attachmentsEl } from "./attachments.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 import { openSheet } from "./sheet.js";
 
 const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
@@ -35,6 +35,18 @@ export class MessagesView {
     this.nodes = new Map();   // key -> {node, sig}
     this.conversationId = null;
     this.editBox = null;      // the one edit <textarea>, reused across rebuilds of its message
+    // Escape closes an open "Seen by" list; focus goes back to its button
+    box.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape") return;
+      const open = this.list.querySelector("[data-testid=receipts]");
+      if (!open) return;
+      ev.preventDefault();
+      const li = open.closest("li[data-key]");
+      const btn = li.querySelector("[data-testid=seen-by]");
+      open.remove();
+      btn.setAttribute("aria-expanded", "false");
+      btn.focus();
+    });
   }
 
   /** Bring the list in line with `state`; `stick` scrolls to the newest message, `keepScroll` leaves
@@ -48,7 +60,7 @@ export class MessagesView {
       this.conversationId = id;
       this.editBox = null;
     }
-    if (!conv) return;
+    if (!conv) { document.getElementById("messages-state").hidden = true; return; }
     this.me = state.me.id;
     this.people = new Map((conv.participants || []).map((p) => [p.userId, p.name]));  // mentions show names
     if (!state.ui.editing) this.editBox = null;
@@ -85,7 +97,15 @@ export class MessagesView {
     this.syncHighlight(state.ui.highlight);
     this.syncTicks(wanted);
     this.restoreFocus(focus);
-    this.older.hidden = !convMessages(state.messages, id).hasOlder;
+    const held2 = convMessages(state.messages, id);
+    this.older.hidden = !held2.hasOlder;
+    // a conversation being read is not an empty one
+    const note = held2.hasOlder === null && !held.length ? t("chat.loading")
+      : !held.length && !pendingFor(state.outbox, id).length ? (conv.type === "announcement" ? t("chat.emptyReadOnly") : t("chat.empty")) : "";
+    const stateNode = document.getElementById("messages-state");
+    stateNode.hidden = !note;
+    stateNode.dataset.state = held2.hasOlder === null && !held.length ? "loading" : note ? "empty" : "";
+    if (stateNode.textContent !== note) stateNode.textContent = note;
     if (!keepScroll && (stick || atBottom)) this.box.scrollTop = this.box.scrollHeight;
   }
 
@@ -342,7 +362,7 @@ export class MessagesView {
     try {
       rows = await this.on.receipts(m);
     } catch (err) {
-      list.replaceChildren(el("li", { class: "error", text: err.message }));
+      list.replaceChildren(el("li", { class: "error", text: errorText(err) }));
       return;
     }
     const order = { read: 0, delivered: 1, sent: 2 };
