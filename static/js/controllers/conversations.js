@@ -157,7 +157,8 @@ export class ConversationsController {
     });
     // Escape closes what floats over the conversation, wherever focus is, and focus goes back to its button
     document.addEventListener("keydown", (ev) => {
-      if (ev.key !== "Escape" || ev.defaultPrevented) return;
+      // (a dialog's own Escape closes only the dialog)
+      if (ev.key !== "Escape" || ev.defaultPrevented || document.querySelector("dialog[open]")) return;
       if (!$("people-panel").hidden) { ev.preventDefault(); togglePeople(false); $("conv-people").focus(); }
       else if ($("conv-actions").classList.contains("menu-open")) { ev.preventDefault(); this.toggleMenu(false); $("conv-more").focus(); }
     });
