@@ -25,10 +25,16 @@ import { RouteController } from "./controllers/route.js";
 import { ClassesController } from "./controllers/classes.js";
 import { PeopleController } from "./controllers/people.js";
 import { refusalText } from "./policy.js";
-import { errorText } from "./i18n.js";
+import { LANGUAGES, applyLanguage, errorText } from "./i18n.js";
 import { wireSheet } from "./views/sheet.js";
 
 const $ = (id) => document.getElementById(id);
+
+// the language first (the user's choice, else the browser's): the page's lang follows it
+const language = applyLanguage();
+$("lang-pick").replaceChildren(...LANGUAGES.map(([code, name]) => Object.assign(document.createElement("option"),
+  { value: code, textContent: name, lang: code, selected: code === language })));
+$("lang-pick").addEventListener("change", () => { applyLanguage($("lang-pick").value); location.reload(); });
 
 const store = createStore();
 // after sign-in focus goes to the conversations (the first one), not the page's body

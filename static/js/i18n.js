@@ -1,6 +1,9 @@
+import { KM } from "./i18n/km.js";
+import { FR } from "./i18n/fr.js";
+
 // The words the page says, looked up by key: `t(key, params)` fills `{name}` placeholders, and a
 // `count` param picks the plural form (`key.one` / `key.other`, by Intl.PluralRules). One English
-// catalogue for now; another language is another catalogue of the same keys.
+// catalogue per language (English here, Khmer and French in i18n/), the same keys in each.
 const EN = Object.freeze({
   "app.title": "School chat",
   "outbox.waiting": "Waiting for the connection",
@@ -75,23 +78,53 @@ const EN = Object.freeze({
   "err.network": "No connection. Try again when you are online.",
 });
 
-const CATALOGUES = Object.freeze({ en: EN });
-const PLURALS = new Intl.PluralRules("en");
+export const CATALOGUES = Object.freeze({ en: EN, km: KM, fr: FR });
+export const LANGUAGES = Object.freeze([["en", "English"], ["km", "\u1781\u17d2\u1798\u17c2\u179a"], ["fr", "Fran\u00e7ais"]]);
+const LANG_KEY = "chat.lang";
 
-/** The text for `key` with `{name}` placeholders filled from `params` (`count` picks the plural). */
-export function t(key, params) {
-  const cat = CATALOGUES.en;
-  let text = cat[key];
-  if (params && typeof params.count === "number" && text === undefined) {
-    text = cat[`${key}.${PLURALS.select(params.count)}`] || cat[`${key}.other`];
+/** The page's language: <html lang> (set by applyLanguage), English outside a browser. */
+export function currentLanguage() {
+  const lang = typeof document === "undefined" ? "en" : (document.documentElement.lang || "en").split("-")[0];
+  return CATALOGUES[lang] ? lang : "en";
+}
+
+/** The first supported language of the user's choice, then the browser's (its Accept-Language), else English. */
+export function pickLanguage(saved, preferred) {
+  for (const tag of [saved, ...(preferred || [])]) {
+    const lang = String(tag || "").toLowerCase().split("-")[0];
+    if (CATALOGUES[lang]) return lang;
   }
+  return "en";
+}
+
+/** Decide the language and let the page's lang follow it (a choice is remembered in the browser). */
+export function applyLanguage(choice) {
+  if (choice) localStorage.setItem(LANG_KEY, choice);
+  const lang = pickLanguage(localStorage.getItem(LANG_KEY), navigator.languages || [navigator.language]);
+  document.documentElement.lang = lang;
+  return lang;
+}
+
+/** The text for `key` with `{name}` placeholders filled from `params` (`count` picks the plural),
+ * in the page's language (English where its catalogue has no such key). */
+export function t(key, params) {
+  const lang = currentLanguage();
+  const text = lookup(CATALOGUES[lang], lang, key, params) ?? lookup(EN, "en", key, params);
   if (text === undefined) return key;
   return params ? text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m)) : text;
 }
 
+function lookup(cat, lang, key, params) {
+  if (cat[key] !== undefined) return cat[key];
+  if (params && typeof params.count === "number") {
+    return cat[`${key}.${new Intl.PluralRules(lang).select(params.count)}`] ?? cat[`${key}.other`];
+  }
+  return undefined;
+}
+
 /** Whether the catalogue has `key` (a plural key counts when it has an `other` form). */
 export function hasText(key) {
-  return key in CATALOGUES.en || `${key}.other` in CATALOGUES.en;
+  return key in EN || `${key}.other` in EN;
 }
 
 /** The user's words for a server error: a known code's own text, never the server's raw message. */

@@ -534,3 +534,24 @@ def test_no_serious_accessibility_violations_on_the_school_screens(browser, demo
     assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
     assert teacher.errors == []
     teacher.context.close()
+
+
+# --- item 7 (part): the language and the page's lang ---------------------------------------------
+
+def test_the_language_follows_the_browser_then_the_users_choice(browser, demo):
+    context = browser.new_context(locale="km-KH", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(demo.url + "/")
+    page.click("button[data-user=t-turing]")
+    online(page)
+    assert page.evaluate("document.documentElement.lang") == "km"
+    expect(page.get_by_test_id("class-open").first).to_have_text("\u1794\u17be\u1780\u1780\u17b6\u179a\u1787\u1787\u17c2\u1780\u1790\u17d2\u1793\u17b6\u1780\u17cb")
+    page.get_by_test_id("lang-pick").select_option("fr")
+    online(page)
+    assert page.evaluate("document.documentElement.lang") == "fr"
+    expect(page.get_by_test_id("class-open").first).to_have_text("Ouvrir la discussion de classe")
+    page.get_by_test_id("lang-pick").select_option("en")
+    online(page)
+    expect(page.get_by_test_id("class-open").first).to_have_text("Open class chat")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    context.close()
