@@ -555,3 +555,40 @@ def test_the_language_follows_the_browser_then_the_users_choice(browser, demo):
     expect(page.get_by_test_id("class-open").first).to_have_text("Open class chat")
     assert page.evaluate("document.documentElement.lang") == "en"
     context.close()
+
+
+@pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_no_serious_accessibility_violations_in_the_dark_theme(browser, demo, size):
+    context = browser.new_context(color_scheme="dark", viewport={"width": size["width"], "height": size["height"]},
+                                  has_touch=bool(size.get("touch")))
+    page = context.new_page()
+    page.goto(demo.url + "/")
+    expect(page.locator("button[data-user=t-turing]")).to_be_visible()
+    assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(244, 246, 249)"
+    found = tb.serious_violations(page, "sign-in")
+    page.click("button[data-user=t-turing]")
+    online(page)
+    expect(page.get_by_test_id("class-row").first).to_be_visible()
+    found += tb.serious_violations(page, "list")
+    page.get_by_test_id("class-row").first.get_by_test_id("class-open").click()
+    expect(stored(page, "every step")).to_have_count(1)
+    found += tb.serious_violations(page, "conversation")
+    page.get_by_test_id("conv-people").click()
+    expect(page.get_by_test_id("people-add")).to_be_visible()
+    found += tb.serious_violations(page, "people panel")
+    page.keyboard.press("Escape")
+    message = stored(page, "every step")
+    message.hover()
+    message.get_by_test_id("more").click()
+    expect(page.get_by_test_id("msg-sheet")).to_be_visible()
+    found += tb.serious_violations(page, "action sheet")
+    page.keyboard.press("Escape")
+    if size is PHONE:
+        page.go_back()
+        expect(page.get_by_test_id("conv-list")).to_be_visible()
+    page.get_by_test_id("new-conv").click()
+    expect(page.get_by_test_id("user-results").locator("li").first).to_be_visible()
+    found += tb.serious_violations(page, "new dialog")
+    assert found == [], "\n".join("%(where)s: %(id)s (%(impact)s) %(help)s %(nodes)s" % v for v in found)
+    context.close()
