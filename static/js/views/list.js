@@ -40,8 +40,11 @@ function row(c, state, meId, onOpen, now) {
       "data-testid": "presence-dot", "data-online": online[direct.userId] ? "1" : "0" }));
   }
   const last = c.lastMessage;
-  let preview = "No messages yet";
-  if (last) preview = last.deleted ? "Message deleted" : `${last.senderId === meId ? "You" : last.senderName}: ${last.preview || ""}`;
+  let preview = t("list.noMessages");
+  if (last) {
+    preview = last.deleted ? t("list.deleted")
+      : t("list.preview", { name: last.senderId === meId ? t("msg.you") : last.senderName, text: last.preview || "" });
+  }
   const unread = unreadOf(state.unread, c.id);
   const mentions = mentionsOf(state.unread, c.id);
   const active = c.id === state.conversations.active;
@@ -52,16 +55,16 @@ function row(c, state, meId, onOpen, now) {
   avatar,
   el("span", { class: "title", text: (c.pinned ? "\u{1F4CC} " : "") + title }),
   KIND_ICONS[c.type] ? el("span", { class: "sr-only", text: `, ${t(`kind.${c.type}`)},` }) : null,
-  direct ? el("span", { class: "sr-only", text: online[direct.userId] ? " online," : " offline," }) : null,
+  direct ? el("span", { class: "sr-only", text: ` ${online[direct.userId] ? t("list.online") : t("list.offline")},` }) : null,
   el("span", { class: "time", text: relTime(last ? last.createdAt : c.lastActivityAt, now) }),
   el("span", { class: "preview", text: preview }),
   el("span", { class: "marks" },
-    c.muted ? el("span", { class: "muted-icon", "data-testid": "muted-icon", title: "Muted", text: "\u{1F515}" }) : null,
-    c.muted ? el("span", { class: "sr-only", text: " muted," }) : null,
-    mentions > 0 ? el("span", { class: "badge mention", "data-testid": "mention-badge", title: "You were mentioned", text: "@" }) : null,
-    mentions > 0 ? el("span", { class: "sr-only", text: " mentioned," }) : null,
+    c.muted ? el("span", { class: "muted-icon", "data-testid": "muted-icon", title: t("list.muted"), text: "\u{1F515}" }) : null,
+    c.muted ? el("span", { class: "sr-only", text: ` ${t("list.muted")},` }) : null,
+    mentions > 0 ? el("span", { class: "badge mention", "data-testid": "mention-badge", title: t("list.mentionedTitle"), text: "@" }) : null,
+    mentions > 0 ? el("span", { class: "sr-only", text: ` ${t("list.mentioned")},` }) : null,
     unread > 0 ? el("span", { class: "badge" + (c.muted ? " muted" : ""), "data-testid": "badge", text: String(unread) }) : null,
-    unread > 0 ? el("span", { class: "sr-only", text: " unread" }) : null));
+    unread > 0 ? el("span", { class: "sr-only", text: ` ${t("list.unread")}` }) : null));
   return el("li", { class: "conv" + (active ? " active" : ""), "data-testid": "conv-item", dataset: { id: c.id, type: c.type } },
     open);
 }
