@@ -2,7 +2,7 @@
 // the typing line and the tab title. Each renders from state alone.
 import { el, initials } from "../dom.js";
 import { isStaff, isSupervised, readOnlyReason, readOnlyText } from "../policy.js";
-import { convTitle, others, peopleCount } from "../state/conversations.js";
+import { convTitle, others } from "../state/conversations.js";
 import { isBlocked } from "../state/safety.js";
 import { typingText } from "../state/session.js";
 import { unreadTotal } from "../state/unread.js";
@@ -10,7 +10,6 @@ import { t } from "../i18n.js";
 import { KIND_ICONS } from "./list.js";
 
 const $ = (id) => document.getElementById(id);
-const APP_TITLE = "School chat";
 
 /** The open conversation's title, its people line, and whether I may post in it. */
 export function renderHeader(state) {
@@ -37,17 +36,17 @@ export function renderHeader(state) {
   const online = state.session.online;
   $("chat-title").textContent = convTitle(conv, meId);
   const rest = others(conv, meId);
-  let sub = `${conv.type} · ${peopleCount((conv.participants || []).length)}`;
+  let sub = t("header.sub", { kind: t(`kindShort.${conv.type}`), people: t("header.people", { count: (conv.participants || []).length }) });
   const here = rest.filter((p) => online[p.userId]).length;
-  if (conv.type === "direct" && rest[0]) sub = online[rest[0].userId] ? "online" : "offline";
-  else if (here) sub += ` · ${here} online`;
+  if (conv.type === "direct" && rest[0]) sub = online[rest[0].userId] ? t("list.online") : t("list.offline");
+  else if (here) sub = t("header.subOnline", { sub, count: here });
   $("chat-sub").textContent = sub;
   const announcement = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
   // read-only for me: an announcement, or what the school's policy (or a refused send) says
   const why = announcement ? null : readOnlyReason(conv, state.safety.policy, state.me, null) || state.safety.refused[conv.id] || null;
   $("composer").hidden = announcement || Boolean(why);
   $("readonly-note").hidden = !announcement && !why;
-  const noteText = announcement ? "Only teachers can post in this announcement channel." : why ? readOnlyText(why) : "";
+  const noteText = announcement ? t("header.announcementNote") : why ? readOnlyText(why) : "";
   if ($("readonly-note").textContent !== noteText && noteText) $("readonly-note").textContent = noteText;
   $("readonly-note").dataset.why = announcement ? "announcement" : why || "";
   renderConvNote(conv, state);
@@ -56,9 +55,9 @@ export function renderHeader(state) {
 // "Supervised" (a group the policy keeps a member of staff in) and slow mode, under the title.
 function renderConvNote(conv, state) {
   const notes = [];
-  if (isSupervised(conv, state.safety.policy)) notes.push("Supervised: a member of staff always stays in this group");
+  if (isSupervised(conv, state.safety.policy)) notes.push(t("header.supervised"));
   const slow = conv.slowModeSeconds || 0;
-  if (slow > 0) notes.push(`Slow mode: one message every ${slow} second${slow === 1 ? "" : "s"}`);
+  if (slow > 0) notes.push(t("header.slowMode", { count: slow }));
   const text = notes.join(" \u00b7 ");
   $("conv-note").hidden = !text;
   $("conv-note").dataset.supervised = isSupervised(conv, state.safety.policy) ? "1" : "0";
@@ -82,8 +81,8 @@ function renderPeople(conv, state) {
     return el("li", { class: "person", "data-testid": "person", dataset: { user: p.userId, online: here ? "1" : "0" } },
       el("span", { class: "avatar", "aria-hidden": "true", text: initials(p.name) },
         el("span", { class: "dot" + (here ? " online" : "") })),
-      el("span", { class: "name", text: p.userId === me ? `${p.name} (you)` : p.name }),
-      el("span", { class: "role", text: `${roles}${roles ? " \u00b7 " : ""}${here ? "online" : "offline"}` }),
+      el("span", { class: "name", text: p.userId === me ? t("people.you", { name: p.name }) : p.name }),
+      el("span", { class: "role", text: `${roles}${roles ? " \u00b7 " : ""}${here ? t("list.online") : t("list.offline")}` }),
       p.userId === me ? null : personActions(p, state));
   }));
 }
@@ -96,15 +95,15 @@ function personActions(p, state) {
   const box = el("span", { class: "person-actions" });
   const reported = safety.reportedUsers[p.userId];
   box.append(el("button", { type: "button", class: "link", "data-testid": "report-user", disabled: reported ? true : null,
-    dataset: { action: "report-user", person: p.userId, name }, "aria-label": reported ? `${name} reported` : `Report ${name}`,
-    text: reported ? "Reported" : "Report" }));
+    dataset: { action: "report-user", person: p.userId, name }, "aria-label": reported ? t("people.reportedLabel", { name }) : t("people.reportLabel", { name }),
+    text: reported ? t("people.reported") : t("msg.report") }));
   const studentToStaff = state.me.role === "student" && isStaff(p.userRole);
   if (isBlocked(safety, p.userId)) {
     box.append(el("button", { type: "button", class: "link", "data-testid": "unblock", dataset: { action: "unblock", person: p.userId },
-      "aria-label": `Unblock ${name}`, text: "Unblock" }));
+      "aria-label": t("people.unblockLabel", { name }), text: t("people.unblock") }));
   } else if (!studentToStaff) {
     box.append(el("button", { type: "button", class: "link", "data-testid": "block", dataset: { action: "block", person: p.userId },
-      "aria-label": `Block ${name}`, text: "Block" }));
+      "aria-label": t("people.blockLabel", { name }), text: t("people.block") }));
   }
   if (mayManage(state.conversations.byId[state.conversations.active])) {
     box.append(el("button", { type: "button", class: "link", "data-testid": "remove-person", dataset: { action: "remove-person",
@@ -156,8 +155,8 @@ function renderSettings(conv) {
 export function armLeave(on) {
   const leave = $("conv-leave");
   leave.dataset.armed = on ? "1" : "0";
-  leave.textContent = on ? "Leave?" : "Leave";
-  leave.setAttribute("aria-label", on ? "Confirm leaving this conversation" : "Leave this conversation");
+  leave.textContent = on ? t("leave.confirm") : t("leave.button");
+  leave.setAttribute("aria-label", on ? t("leave.confirmLabel") : t("leave.label"));
 }
 
 /** "Online", "Connecting…", or "Offline, retrying in Ns" counted down from the retry time. */
@@ -165,12 +164,12 @@ export function renderConn(state, now) {
   const node = $("conn-state");
   const { state: conn, retryAt } = state.session.conn;
   node.dataset.state = conn;
-  let text = "Signed out";
-  if (conn === "online") text = "Online";
-  else if (conn === "connecting") text = "Connecting…";
+  let text = t("conn.signedOut");
+  if (conn === "online") text = t("conn.online");
+  else if (conn === "connecting") text = t("conn.connecting");
   else if (conn === "offline") {
     const secs = retryAt === null ? null : Math.max(0, Math.ceil((retryAt - now) / 1000));
-    text = secs === null ? "Offline" : `Offline, retrying in ${secs}s`;
+    text = secs === null ? t("conn.offline") : t("conn.retrying", { secs });
     node.dataset.retryIn = secs === null ? "" : String(secs);
   }
   if (node.textContent !== text) node.textContent = text;
@@ -189,6 +188,6 @@ export function renderTyping(state, notice) {
 /** "(3) School chat" while anything is unread. */
 export function renderTitle(state) {
   const total = unreadTotal(state.unread, state.conversations.byId);
-  const title = total ? `(${total}) ${APP_TITLE}` : APP_TITLE;
+  const title = total ? t("app.titleUnread", { count: total, title: t("app.title") }) : t("app.title");
   if (document.title !== title) document.title = title;
 }
