@@ -116,8 +116,8 @@ export class MessagesView {
       const armed = btn.dataset.messageId === armedId;
       if ((btn.dataset.armed === "1") === armed) continue;
       btn.dataset.armed = armed ? "1" : "0";
-      btn.textContent = armed ? "Delete?" : "\u{1F5D1}";
-      btn.setAttribute("aria-label", armed ? "Confirm delete" : "Delete message");
+      btn.textContent = armed ? t("msg.deleteArmed") : "\u{1F5D1}";
+      btn.setAttribute("aria-label", armed ? t("msg.confirmDelete") : btn.title);
       btn.closest("li").classList.toggle("armed", armed);
     }
   }
@@ -145,7 +145,7 @@ export class MessagesView {
       if (!w.ticks) continue;
       const seen = w.seen && this.nodes.get(w.key).node.querySelector("[data-testid=seen-by]");
       if (seen) {
-        const text = `Seen by ${w.seen.seen} of ${w.seen.of}`;
+        const text = t("msg.seenBy", { seen: w.seen.seen, of: w.seen.of });
         if (seen.textContent !== text) { seen.textContent = text; seen.dataset.seen = String(w.seen.seen); }
       }
       const span = this.nodes.get(w.key).node.querySelector("[data-testid=ticks]");
@@ -219,10 +219,10 @@ export class MessagesView {
       // the school's rules refused it: sending it again would not help, so no Retry
       meta.append(el("span", { class: "send-error", role: "alert", "data-testid": "send-error",
         text: refusalText(p.code, p.error, Date.now()) }), " ",
-      el("button", { type: "button", class: "link", "data-testid": "take-back", text: "Edit",
-        "aria-label": "Put this message back in the box to change it", onclick: () => this.on.takeBack(clientMsgId) }), " \u00b7 ",
+      el("button", { type: "button", class: "link", "data-testid": "take-back", text: t("msg.takeBack"),
+        "aria-label": t("msg.takeBackLabel"), onclick: () => this.on.takeBack(clientMsgId) }), " \u00b7 ",
       el("button", { type: "button", class: "link", "data-testid": "discard", text: t("outbox.remove"),
-        "aria-label": "Remove this unsent message", onclick: () => this.on.discard(clientMsgId) }));
+        "aria-label": t("msg.discardLabel"), onclick: () => this.on.discard(clientMsgId) }));
     } else if (failed) {
       meta.append(el("span", { class: "send-error", text: t("outbox.notSent", { error: p.error || t("err.generic") }) }), " \u2013 ",
         el("button", { type: "button", class: "link", "data-testid": "retry", text: t("outbox.retry"),
@@ -249,7 +249,7 @@ export class MessagesView {
     }
     if (m.replyTo && !m.deleted) li.append(this.quoteEl(m, sig.quoted));
     if (sig.editing) li.append(this.editBoxFor(m, draft));
-    else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" }));
+    else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: t("msg.deleted") }));
     else if (m.text || !(m.attachments || []).length) li.append(textEl(m.text || "", mentioned, this.me));
     if (!m.deleted && (m.attachments || []).length) li.append(attachmentsEl(m.attachments, links || {}, { view: (a) => this.on.view(a) }));
     const reactions = Object.entries(m.reactions || {});
@@ -258,7 +258,7 @@ export class MessagesView {
       for (const [emoji, users] of reactions) {
         const on = users.includes(this.me);
         bar.append(el("button", { type: "button", class: on ? "mine" : "", "data-testid": "reaction", "aria-pressed": String(on),
-          "aria-label": `${emoji} ${users.length}, react`, text: `${emoji} ${users.length}`, onclick: () => this.on.react(m, emoji) }));
+          "aria-label": t("msg.reactionLabel", { emoji, count: users.length }), text: `${emoji} ${users.length}`, onclick: () => this.on.react(m, emoji) }));
       }
       li.append(bar);
     }
@@ -269,7 +269,7 @@ export class MessagesView {
         onclick: () => this.toggleReceipts(m, li, btn) });
       meta.append(btn);
     }
-    if (sig.reported && !m.deleted) meta.append(el("span", { class: "reported", "data-testid": "reported", text: "Reported \u00b7 " }));
+    if (sig.reported && !m.deleted) meta.append(el("span", { class: "reported", "data-testid": "reported", text: `${t("people.reported")} \u00b7 ` }));
     meta.append(el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
     if (sig.showsTicks) {
       meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
@@ -294,12 +294,12 @@ export class MessagesView {
   // The message a reply answers, above it; a click (or Enter) jumps to it.
   quoteEl(m, quoted) {
     const who = quoted ? quoted.senderName : "";
-    const text = !quoted ? "An earlier message" : quoted.deleted ? "This message was deleted"
+    const text = !quoted ? t("msg.earlier") : quoted.deleted ? t("msg.deleted")
       : quoted.text || ((quoted.attachments || [])[0] || {}).name || "";
     // the accessible name is the visible text after a hidden "In reply to"
-    return el("button", { type: "button", class: "quote", "data-testid": "reply-quote", title: "Show the original message",
+    return el("button", { type: "button", class: "quote", "data-testid": "reply-quote", title: t("msg.showOriginal"),
       onclick: () => this.on.jumpTo(m.conversationId, m.replyTo) },
-    el("span", { class: "sr-only", text: "In reply to " }),
+    el("span", { class: "sr-only", text: `${t("msg.inReplyTo")} ` }),
     who ? el("strong", { text: who }) : null, el("span", { text: text.slice(0, 140) }));
   }
 
@@ -342,7 +342,7 @@ export class MessagesView {
         bar.append(del);
       } else {
         bar.append(el("button", { type: "button", title: a.label, "aria-label": a.key === "report"
-          ? `Report this message from ${m.senderName}` : a.label, "data-testid": a.key, text: a.icon, onclick: a.run }));
+          ? t("msg.reportLabel", { name: m.senderName }) : a.label, "data-testid": a.key, text: a.icon, onclick: a.run }));
       }
     }
     const more = el("button", { type: "button", class: "more", title: t("msg.moreReactions"), "aria-label": t("msg.actions"),
@@ -356,7 +356,7 @@ export class MessagesView {
     const open = li.querySelector("[data-testid=receipts]");
     if (open) { open.remove(); btn.setAttribute("aria-expanded", "false"); return; }
     btn.setAttribute("aria-expanded", "true");
-    const list = el("ul", { class: "receipts", "data-testid": "receipts", "aria-label": "Read by" });
+    const list = el("ul", { class: "receipts", "data-testid": "receipts", "aria-label": t("msg.readBy") });
     li.querySelector(".meta").after(list);
     let rows;
     try {
@@ -369,13 +369,13 @@ export class MessagesView {
     rows.sort((a, b) => order[a.status] - order[b.status] || String(a.name).localeCompare(String(b.name)));
     list.replaceChildren(...rows.map((r) => el("li", { "data-testid": "receipt", dataset: { status: r.status, user: r.userId } },
       el("span", { text: r.name || r.userId }),
-      el("span", { class: "receipt-status", text: r.status === "read" ? `read ${clock(r.readAt)}`
-        : r.status === "delivered" ? "delivered" : "not yet" }))));
+      el("span", { class: "receipt-status", text: r.status === "read" ? t("msg.readAt", { time: clock(r.readAt) })
+        : r.status === "delivered" ? t("msg.delivered") : t("msg.notYet") }))));
   }
 
   editBoxFor(m, draft) {
     if (this.editBox && this.editBox.dataset.messageId === m.id) return this.editBox;
-    const box = el("textarea", { class: "edit-box", "data-testid": "edit-box", "aria-label": "Edit message",
+    const box = el("textarea", { class: "edit-box", "data-testid": "edit-box", "aria-label": t("msg.edit"),
       dataset: { messageId: m.id } });
     box.value = draft;
     box.addEventListener("input", () => this.on.editChange(box.value));
