@@ -25,13 +25,14 @@ import { RouteController } from "./controllers/route.js";
 import { ClassesController } from "./controllers/classes.js";
 import { PeopleController } from "./controllers/people.js";
 import { refusalText } from "./policy.js";
-import { LANGUAGES, applyLanguage, errorText } from "./i18n.js";
+import { LANGUAGES, applyLanguage, errorText, translateStatic } from "./i18n.js";
 import { wireSheet } from "./views/sheet.js";
 
 const $ = (id) => document.getElementById(id);
 
 // the language first (the user's choice, else the browser's): the page's lang follows it
 const language = applyLanguage();
+translateStatic(document);
 $("lang-pick").replaceChildren(...LANGUAGES.map(([code, name]) => Object.assign(document.createElement("option"),
   { value: code, textContent: name, lang: code, selected: code === language })));
 $("lang-pick").addEventListener("change", () => { applyLanguage($("lang-pick").value); location.reload(); });

@@ -22,6 +22,9 @@ const EN = Object.freeze({
   "list.empty": "No conversations yet. Start one with \u201c+ New\u201d.",
   "list.emptyFilter": "Nothing matches.",
   "list.loading": "Loading conversations\u2026",
+  "people.addPlaceholder": "Find people in your school",
+  "msg.reactions": "Reactions",
+  "lang.label": "Language",
   "msg.seenBy": "Seen by {seen} of {of}",
   "msg.takeBack": "Edit",
   "msg.takeBackLabel": "Put this message back in the box to change it",
@@ -155,6 +158,16 @@ export function applyLanguage(choice) {
   const lang = pickLanguage(localStorage.getItem(LANG_KEY), navigator.languages || [navigator.language]);
   document.documentElement.lang = lang;
   return lang;
+}
+
+/** The page's own markup in the page's language: data-i18n (text), data-i18n-label (aria-label),
+ * data-i18n-title and data-i18n-placeholder name catalogue keys. */
+export function translateStatic(root) {
+  const set = (attr, fn) => { for (const node of root.querySelectorAll(`[${attr}]`)) fn(node, t(node.getAttribute(attr))); };
+  set("data-i18n", (n, text) => { n.textContent = text; });
+  set("data-i18n-label", (n, text) => n.setAttribute("aria-label", text));
+  set("data-i18n-title", (n, text) => { n.title = text; });
+  set("data-i18n-placeholder", (n, text) => { n.placeholder = text; });
 }
 
 /** The text for `key` with `{name}` placeholders filled from `params` (`count` picks the plural),

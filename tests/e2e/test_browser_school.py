@@ -546,6 +546,8 @@ def test_the_language_follows_the_browser_then_the_users_choice(browser, demo):
     online(page)
     assert page.evaluate("document.documentElement.lang") == "km"
     expect(page.get_by_test_id("class-open").first).to_have_text("\u1794\u17be\u1780\u1780\u17b6\u179a\u1787\u1787\u17c2\u1780\u1790\u17d2\u1793\u17b6\u1780\u17cb")
+    expect(page.get_by_test_id("sheet-close")).to_have_text("\u1794\u17b7\u1791")  # the page's markup too
+    expect(page.get_by_test_id("lang-pick")).to_have_attribute("aria-label", "\u1797\u17b6\u179f\u17b6")
     page.get_by_test_id("lang-pick").select_option("fr")
     online(page)
     assert page.evaluate("document.documentElement.lang") == "fr"

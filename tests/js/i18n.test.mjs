@@ -64,3 +64,11 @@ test("the scan would see a literal", () => {
   assert.ok(!literalText('el("span", { text: t("list.muted") })'));
   assert.ok(!literalText('el("span", { text: ` ${t("list.muted")},`, title: "\\u{1F515}" })'));
 });
+
+test("every data-i18n key of the page is in the catalogue", async () => {
+  const { readFileSync } = await import("node:fs");
+  const html = readFileSync(new URL("../../static/index.html", import.meta.url), "utf8");
+  const keys = [...html.matchAll(/data-i18n(?:-label|-title|-placeholder)?="([^"]+)"/g)].map((m) => m[1]);
+  assert.ok(keys.length >= 8);
+  for (const key of keys) assert.ok(key in CATALOGUES.en && key in CATALOGUES.km && key in CATALOGUES.fr, key);
+});
