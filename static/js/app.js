@@ -23,19 +23,38 @@ import { AdminRecordsController } from "./controllers/adminrecords.js";
 import { QuietController } from "./controllers/adminquiet.js";
 import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
+import { PersistController } from "./controllers/persist.js";
+import { RouteController } from "./controllers/route.js";
+import { ClassesController } from "./controllers/classes.js";
+import { PeopleController } from "./controllers/people.js";
 import { refusalText } from "./policy.js";
 import { ForwardDialog } from "./views/forward.js";  // notifications: forwarding
 import { SendLater } from "./views/sendlater.js";  // notifications: scheduled messages
 import { convTitle } from "./state/conversations.js";
+import { LANGUAGES, applyLanguage, errorText, translateStatic } from "./i18n.js";
+import { wireSheet } from "./views/sheet.js";
 
 const $ = (id) => document.getElementById(id);
 
+// the language first (the user's choice, else the browser's): the page's lang follows it
+const language = applyLanguage();
+translateStatic(document);
+$("lang-pick").replaceChildren(...LANGUAGES.map(([code, name]) => Object.assign(document.createElement("option"),
+  { value: code, textContent: name, lang: code, selected: code === language })));
+$("lang-pick").addEventListener("change", () => { applyLanguage($("lang-pick").value); location.reload(); });
+
 const store = createStore();
+// after sign-in focus goes to the conversations (the first one), not the page's body
+const startFocus = () => {
+  if (store.state.conversations.active) return;  // an address opened one: its composer has focus
+  const first = document.querySelector("#conv-list button") || $("new-conv");
+  first.focus();
+};
 const dispatch = (action) => store.dispatch(action);
 // a failed action's message, shown in the typing line until the next change (a refusal by the
 // school's rules in plain words, never the server's)
 const showError = (err) => dispatch({ type: "notice/set",
-  text: `\u26A0 ${(refusalText(err.code, err.message, Date.now()) || err.message).replace(/^Not sent:/, "Not saved:")}` });
+  text: `\u26A0 ${(refusalText(err.code, err.message, Date.now()) || errorText(err)).replace(/^Not sent:/, "Not saved:")}` });
 
 // The controllers call one another through these: each is built once, before any event arrives.
 const messagesView = new MessagesView($("messages"), $("message-list"), $("load-older"), {
@@ -64,9 +83,12 @@ const mentionPicker = new MentionPicker($("composer-input"), $("mention-list"), 
   conversationId: () => store.state.conversations.active,
 });
 
+const persist = new PersistController({ store });
 const session = new SessionController({
   store, tick: () => renderer.tick(),
-  loaded: () => Promise.all([conversations.load(), safety.load(), moderation.probe()]),
+  // the saved outbox and drafts first: a conversation opened from the list finds its draft
+  loaded: () => persist.restore().then(() => Promise.all([conversations.load(), safety.load(), moderation.probe(), classes.load()]))
+    .then(() => { route.start(); startFocus(); }),
   ready: (d) => { sync.ready(d); if (d.reconnected) moderation.refresh(); },
   pushes: {
     "message:new": (m) => messages.received(m),
@@ -93,13 +115,17 @@ const typing = new TypingController({ store });
 const notifications = new NotificationsController({ store, openConversation: (id) => conversations.open(id) });
 const messages = new MessagesController({ store, session, conversations, typing, receipts, notifications, showError });
 const composer = new ComposerController({ store, session, history, receipts, attachments, mentionPicker, newId: newClientId, showError,
-  composerHidden: () => $("composer").hidden });
+  composerHidden: () => $("composer").hidden, draftTyped: (id, text) => persist.draftTyped(id, text) });
 const safety = new SafetyController({ store, session, policyChanged: () => conversations.policyChanged() });
 const moderation = new ModerationController({ store, session });
 const sync = new SyncController({ store, session, history, conversations, composer, receipts });
+const classes = new ClassesController({ store, session, open: (id) => conversations.open(id), showError });
+const people = new PeopleController({ store, session, showError });
+const route = new RouteController({ store, open: (id) => conversations.open(id), close: () => conversations.close() });
 const renderer = new Renderer({
   store, messagesView, attachments, openConversation: (id) => conversations.open(id), openAt: (id, seq) => conversations.openAt(id, seq),
   moderation: moderation.handlers(), renderBlocked: () => safety.renderBlocked(),
+  openClass: (classId, type) => classes.open(classId, type),
 });
 store.subscribe((prev) => renderer.render(prev));
 // notifications: forwarding (to a conversation I may post in) and scheduled messages ("Send later")
@@ -126,6 +152,15 @@ store.subscribe((prev) => {
 });
 
 notifications.wire();
+persist.wire();
+wireSheet();
+// touch or not decides how a message offers its actions (a sheet on touch screens, a bar otherwise)
+document.addEventListener("pointerdown", (ev) => {
+  const kind = ev.pointerType === "touch" ? "touch" : "pointer";
+  if (document.documentElement.dataset.input !== kind) document.documentElement.dataset.input = kind;
+}, { capture: true });
+route.wire();
+people.wire();
 $("signout").addEventListener("click", () => session.signOut());
 conversations.wire();
 receipts.wire();

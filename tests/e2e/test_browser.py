@@ -410,13 +410,13 @@ def test_offline_status_counts_down_and_an_unsent_message_offers_retry(browser, 
     bob.context.set_offline(True)
     expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "offline")
     bob.wait_for_function(COUNTED_DOWN, polling="raf", timeout=120000)
-    # written while offline: not "Sending…" forever, but "Not sent" with a Retry
+    # written while offline: not "Sending…" forever, but waiting for the connection, with "Try now"
     bob.get_by_test_id("composer").fill("written offline")
     bob.get_by_test_id("composer").press("Enter")
     pending = bob.locator("[data-testid=message][data-pending='1']", has_text="written offline")
-    expect(pending.get_by_test_id("send-state")).to_contain_text("Not sent")
-    pending.get_by_test_id("retry").click()  # still offline: tried, and back to "Not sent"
-    expect(pending.get_by_test_id("send-state")).to_contain_text("Not sent")
+    expect(pending.get_by_test_id("send-state")).to_contain_text("Waiting for the connection")
+    pending.get_by_test_id("retry").click()  # still offline: tried, and back to waiting
+    expect(pending.get_by_test_id("send-state")).to_contain_text("Waiting for the connection")
     expect(pending).to_have_count(1)
     bob.context.set_offline(False)  # back online: reconnects at once and sends it, once
     expect(bob.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=60000)
@@ -569,13 +569,13 @@ def test_keyboard_and_touch_reach_conversations_and_message_actions(browser, dem
     # a new message from someone else is announced to screen readers
     post_message(demo, conv_id, carol_token, "hear me")
     expect(alice.get_by_test_id("announcer")).to_have_text("Carol Singh: hear me")
-    # on a touch screen a tap on a message shows its actions
+    # on a touch screen a tap on a message opens its action sheet
     phone = open_as(browser, demo, "s-alice", width=375, height=720, touch=True)
     conv_item(phone, title).tap()
     tapped = stored(phone, "hear me")
     tapped.get_by_test_id("message-text").tap()
-    expect(tapped.locator(".actions")).to_be_visible()
-    tapped.get_by_test_id("react").nth(1).tap()
+    expect(phone.get_by_test_id("msg-sheet")).to_be_visible()
+    phone.get_by_test_id("sheet-react").nth(1).tap()
     expect(tapped.get_by_test_id("reaction")).to_have_text("\u2764\uFE0F 1")
     assert alice.errors == [] and phone.errors == []
     for page in (alice, phone):
@@ -632,7 +632,8 @@ def test_signing_in_with_a_pasted_token(browser, demo):
     page.goto(demo.url + "/")
     page.fill("#token-input", "not-a-token")
     page.click("#token-form button[type=submit]")
-    expect(page.locator("#signin-error")).to_contain_text("That token was refused")
+    expect(page.locator("#signin-error")).to_contain_text("is not valid")
+    assert "JWT" not in page.locator("#signin-error").inner_text()  # the page's words, not the server's
     page.fill("#token-input", demo.token("s-carol"))
     page.click("#token-form button[type=submit]")
     online(page)
@@ -761,7 +762,7 @@ def test_attachments_a_pdf_and_a_pasted_photo_each_seen_and_opened_by_the_other(
     held[0].abort()
     expect(item).to_have_attribute("data-status", "failed")
     alice.get_by_test_id("composer").press("Enter")  # not sent while a file failed
-    expect(alice.get_by_test_id("typing")).to_contain_text("Wait until the files are uploaded")
+    expect(alice.get_by_test_id("typing")).to_contain_text("Remove the files that failed to upload (or retry them) first")
     item.get_by_test_id("upload-retry").click()
     expect(item).to_have_attribute("data-status", "done")
     alice.get_by_test_id("composer").press("Enter")  # a photo alone, no text

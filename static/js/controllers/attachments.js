@@ -6,6 +6,7 @@ import { uploadFile } from "../uploader.js";
 import { linksToFetch } from "../state/uploads.js";
 import { convMessages } from "../state/messages.js";
 import { openViewer } from "../views/attachments.js";
+import { errorText, t } from "../i18n.js";
 
 const LINK_MARGIN_MS = 60000;  // a signed link this close to its expiry is asked for again
 
@@ -44,7 +45,10 @@ export class AttachmentsController {
       if (this.jobs.get(localId) === job) this.deps.dispatch({ type: "upload/done", localId, upload });
     }, (err) => {
       if (err.code !== "aborted" && this.jobs.get(localId) === job) {
-        this.deps.dispatch({ type: "upload/failed", localId, error: err.message });
+        // a refusal (the file's type, its size) is final: no Retry; a lost connection may be retried
+        const final = err.status >= 400 && err.status < 500;
+        this.deps.dispatch({ type: "upload/failed", localId, final,
+          error: final ? errorText(Object.assign(err, { status: err.status === 400 ? 415 : err.status })) : t("err.network") });
       }
     });
   }

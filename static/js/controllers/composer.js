@@ -6,6 +6,8 @@ import { convMessages } from "../state/messages.js";
 import { queuedInOrder } from "../state/outbox.js";
 import { uploadsFor, uploadsReady } from "../state/uploads.js";
 import { messageType } from "../files.js";
+import { FINAL_SEND_ERRORS } from "../policy.js";
+import { errorText, t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const TYPING_EVERY_MS = 2000;
@@ -13,7 +15,7 @@ const TYPING_EVERY_MS = 2000;
 export class ComposerController {
   /**
    * @param {object} deps {store, session, history, receipts, attachments, mentionPicker, newId(): string,
-   *   showError(err), composerHidden(): bool}
+   *   showError(err), composerHidden(): bool, draftTyped(conversationId, text) (the saved draft)}
    */
   constructor(deps) {
     this.deps = deps;
@@ -32,13 +34,24 @@ export class ComposerController {
     const files = id ? uploadsFor(this.state.uploads, id) : [];
     if ((!text && !files.length) || !id) return;
     if (!uploadsReady(this.state.uploads, id)) {
-      this.deps.showError(new Error("Wait until the files are uploaded (or remove the ones that failed)"));
+      if (files.some(([, u]) => u.status === "failed")) {
+        this.dispatch({ type: "notice/set", text: `\u26A0 ${t("composer.removeFailed")}` });
+        return;
+      }
+      // Send during an upload: it goes once the files are there
+      this.dispatch({ type: "send/afterUpload", conversationId: id, on: true });
+      this.dispatch({ type: "notice/set", text: t("outbox.waitingUpload") });
       return;
+    }
+    if (this.state.ui.sendAfterUpload[id]) {
+      this.dispatch({ type: "send/afterUpload", conversationId: id, on: false });
+      this.dispatch({ type: "notice/clear" });
     }
     input.value = "";
     input.style.height = "auto";
     this.deps.store.update({ type: "typing/sent", at: 0 });
     this.dispatch({ type: "draft/set", conversationId: id, text: "" });
+    this.deps.draftTyped(id, "");
     const clientMsgId = this.deps.newId();
     // optimistic: shown at once, reconciled with the stored message by clientMsgId
     this.dispatch({ type: "scroll/stick" });
@@ -77,7 +90,9 @@ export class ComposerController {
       // stores it once) after the reconnect, or at once by Retry
       if (err.code === "disconnected" || err.code === "timeout") this.dispatch({ type: "outbox/waiting", clientMsgId });
       else {
-        this.dispatch({ type: "outbox/failed", clientMsgId, error: err.message, code: err.code });
+        this.dispatch({ type: "outbox/failed", clientMsgId, code: err.code,
+          // the server's words only lend a refusal its time or seconds; anything else shows the page's own
+          error: FINAL_SEND_ERRORS.includes(err.code) ? err.message : errorText(err) });
         // the policy (or a block) keeps me from posting here: the composer gives way to a note
         if (err.code === "policy_forbidden") {
           this.dispatch({ type: "send/refused", conversationId: p.conversationId,
@@ -114,6 +129,18 @@ export class ComposerController {
     this.input.focus();
   }
 
+  /** Files finished uploading after Send was pressed: send now (a failed one cancels the wait). */
+  uploadsSettled() {
+    const state = this.state;
+    const id = state && state.conversations.active;
+    if (!id || !state.ui.sendAfterUpload[id]) return;
+    const files = uploadsFor(state.uploads, id);
+    if (files.some(([, u]) => u.status === "failed")) {
+      this.dispatch({ type: "send/afterUpload", conversationId: id, on: false });
+      this.dispatch({ type: "notice/set", text: `\u26A0 ${t("composer.removeFailed")}` });
+    } else if (uploadsReady(state.uploads, id)) this.sendCurrent();
+  }
+
   // The box grows with its text; typing:start at most every TYPING_EVERY_MS, typing:stop when emptied.
   onInput() {
     const { input } = this;
@@ -121,6 +148,7 @@ export class ComposerController {
     input.style.height = `${input.scrollHeight}px`;
     const id = this.state.conversations.active;
     if (!id) return;
+    this.deps.draftTyped(id, input.value);
     const { store, session } = this.deps;
     if (!input.value.trim()) {
       session.notify("typing:stop", { conversationId: id });
@@ -135,6 +163,7 @@ export class ComposerController {
   wire() {
     const { input } = this;
     const { attachments } = this.deps;
+    this.deps.store.subscribe(() => this.uploadsSettled());
     $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); this.sendCurrent(); });
     input.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); this.sendCurrent(); }

@@ -6,6 +6,8 @@ import { hasMessage, convMessages } from "../state/messages.js";
 import { armLeave, togglePeople } from "../views/chrome.js";
 import { NewConversationDialog } from "../views/newdialog.js";
 import { searchMessages } from "../views/search.js";
+import { showToast } from "../views/toast.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SEARCH_DEBOUNCE_MS = 250;
@@ -84,13 +86,17 @@ export class ConversationsController {
   }
 
   /** Pin, mute and archive are the caller's own flags (PATCH); the answer is the conversation as I see it. */
-  async setFlag(flag) {
-    const id = this.state.conversations.active;
+  async setFlag(flag, id = this.state.conversations.active, undoing = false) {
     const conv = id && this.state.conversations.byId[id];
     if (!conv) return;
+    const value = !conv[flag];
     try {
-      const updated = (await this.deps.session.api.patch(`/api/conversations/${id}`, { [flag]: !conv[flag] })).data;
+      const updated = (await this.deps.session.api.patch(`/api/conversations/${id}`, { [flag]: value })).data;
       this.dispatch({ type: "conversation/upsert", conversation: updated });
+      // archiving takes it out of the list: say so, with a way back
+      if (flag === "archived" && !undoing) {
+        showToast(value ? t("toast.archived") : t("toast.unarchived"), () => this.setFlag("archived", id, true));
+      }
     } catch (err) {
       this.deps.showError(err);
     }
@@ -111,14 +117,26 @@ export class ConversationsController {
     }
   }
 
-  // The classes a teacher can start a conversation for without typing an id: those of the class and
-  // announcement conversations it is in (no route lists a user's classes).
+  // The classes a teacher can start a conversation for without typing an id: "My classes" from the
+  // roster (those I may open), else those of the class and announcement conversations I am in.
   knownClasses() {
+    const roster = this.state.classes.list.filter((c) => c.mayOpen).map((c) => ({ id: c.id, name: c.name }));
+    if (roster.length) return roster;
     const seen = new Map();
     for (const c of Object.values(this.state.conversations.byId)) {
       if (c.classId && !seen.has(c.classId)) seen.set(c.classId, c.type === "class" ? c.title : null);
     }
     return [...seen].map(([id, name]) => ({ id, name }));
+  }
+
+  /** Open or close the header's overflow menu (phones: pin, mute, archive and leave live in it). */
+  toggleMenu(open) {
+    const box = $("conv-actions");
+    const show = open === undefined ? !box.classList.contains("menu-open") : open;
+    if (show === box.classList.contains("menu-open")) return;
+    box.classList.toggle("menu-open", show);
+    $("conv-more").setAttribute("aria-expanded", String(show));
+    if (show) { const first = $("conv-menu").querySelector("button:not([hidden])"); if (first) first.focus(); }
   }
 
   /** The school's policy changed: an open New dialog follows it. */
@@ -127,10 +145,22 @@ export class ConversationsController {
   }
 
   wire() {
-    $("back").addEventListener("click", () => this.close());
-    $("conv-people").addEventListener("click", () => togglePeople());
-    $("people-panel").addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape") { togglePeople(false); $("conv-people").focus(); }
+    $("conv-people").addEventListener("click", () => { this.toggleMenu(false); togglePeople(); });
+    $("conv-more").addEventListener("click", () => { togglePeople(false); this.toggleMenu(); });
+    // a choice in the overflow menu closes it (Leave's first press only arms it)
+    $("conv-menu").addEventListener("click", (ev) => {
+      const b = ev.target.closest("button");
+      if (b && b.id !== "conv-leave") this.toggleMenu(false);
+    });
+    document.addEventListener("click", (ev) => {
+      if (!ev.target.closest("#conv-actions")) this.toggleMenu(false);
+    });
+    // Escape closes what floats over the conversation, wherever focus is, and focus goes back to its button
+    document.addEventListener("keydown", (ev) => {
+      // (a dialog's own Escape closes only the dialog)
+      if (ev.key !== "Escape" || ev.defaultPrevented || document.querySelector("dialog[open]")) return;
+      if (!$("people-panel").hidden) { ev.preventDefault(); togglePeople(false); $("conv-people").focus(); }
+      else if ($("conv-actions").classList.contains("menu-open")) { ev.preventDefault(); this.toggleMenu(false); $("conv-more").focus(); }
     });
     $("conv-pin").addEventListener("click", () => this.setFlag("pinned"));
     $("conv-mute").addEventListener("click", () => this.setFlag("muted"));

@@ -6,6 +6,7 @@ import { renderList } from "../views/list.js";
 import { renderSearch } from "../views/search.js";
 import { renderTray } from "../views/attachments.js";
 import { renderModeration } from "../views/moderation.js";
+import { renderClasses } from "../views/classes.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,6 +32,9 @@ export class Renderer {
       renderList($("conv-list"), state, (id) => this.deps.openConversation(id), now);
     }
     if (changed("conversations") || sessionChanged("online") || changed("safety")) renderHeader(state);
+    if (changed("classes") || changed("conversations")) {
+      renderClasses($("my-classes"), state, { open: (classId, type) => this.deps.openClass(classId, type) });
+    }
     if (changed("safety") && $("blocked-dialog").open) this.deps.renderBlocked();
     if (changed("moderation")) renderModeration(state.moderation, prev && prev.moderation, this.deps.moderation, now);
     if (sessionChanged("conn")) renderConn(state, now);

@@ -5,6 +5,7 @@ import { Api } from "../api.js";
 import { ChatClient } from "../client.js";
 import { initialState } from "../state/index.js";
 import { showSignIn } from "../views/signin.js";
+import { errorText, t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
@@ -36,7 +37,7 @@ export class SessionController {
       me = (await this.api.get("/api/me")).data;
     } catch (err) {
       sessionStorage.removeItem(TOKEN_KEY);
-      return showSignIn(err.status === 401 ? "That token was refused: " + err.message : err.message, this.start);
+      return showSignIn(err.status === 401 ? t("err.invalid_token") : errorText(err), this.start);
     }
     sessionStorage.setItem(TOKEN_KEY, token);
     $("signin").hidden = true;
@@ -56,7 +57,7 @@ export class SessionController {
     const on = (name, fn) => client.addEventListener(name, (ev) => fn(ev.detail));
     on("state", ({ state: conn, retryAt }) => store.dispatch({ type: "conn/state", state: conn, retryAt, at: Date.now() }));
     on("ready", (d) => this.deps.ready(d));
-    on("expired", () => { sessionStorage.removeItem(TOKEN_KEY); showSignIn("Your session expired.", this.start); });
+    on("expired", () => { sessionStorage.removeItem(TOKEN_KEY); showSignIn(t("err.expired"), this.start); });
     for (const [name, fn] of Object.entries(this.deps.pushes)) on(name, fn);
     client.connect();
   }

@@ -15,7 +15,7 @@ export function conversationsReducer(slice = { byId: {}, active: null, filter: {
       const byId = {};
       for (const c of action.conversations) byId[c.id] = isBehind(c, slice.byId[c.id]) ? slice.byId[c.id] : c;
       const active = slice.active && byId[slice.active] ? slice.active : null;
-      return { ...slice, byId, active };
+      return { ...slice, byId, active, loaded: true };
     }
     case "conversation/upsert":
       return { ...slice, byId: { ...slice.byId, [action.conversation.id]: action.conversation } };

@@ -14,6 +14,7 @@ import { linkReducer } from "./link.js";
 import { linkAsksReducer } from "./linkasks.js";
 import { safetyReducer } from "./safety.js";
 import { moderationReducer } from "./moderation.js";
+import { classesReducer } from "./classes.js";
 
 /** A fresh state for a signed-in user (`me` as /api/me renders it). */
 export function initialState(me) {
@@ -34,6 +35,7 @@ export function initialState(me) {
     linkAsks: linkAsksReducer(undefined, init),
     safety: safetyReducer(undefined, init),
     moderation: moderationReducer(undefined, init),
+    classes: classesReducer(undefined, init),
   };
 }
 
@@ -55,6 +57,7 @@ export function reduce(state, action) {
     linkAsks: linkAsksReducer(state.linkAsks, action),
     safety: safetyReducer(state.safety, action),
     moderation: moderationReducer(state.moderation, action),
+    classes: classesReducer(state.classes, action),
   };
   for (const key of Object.keys(next)) if (next[key] !== state[key]) return next;
   return state;

@@ -2,7 +2,8 @@
 // {conversationId, text, attachments (uploads' server data), replyTo, createdAt,
 // status: "sending" | "queued" | "failed", error, code (the refusal's error code)}.
 // "queued" waits for a socket (resent by the outbox flush after a reconnect, or by Retry);
-// "failed" was refused by the server and is only resent by Retry.
+// "failed" was refused by the server and is only resent by Retry. The slice is saved in IndexedDB
+// (js/persist.js) and restored after a reload ("outbox/restored").
 import { without } from "./keyed.js";
 
 /** Reducer for the outbox slice. */
@@ -12,6 +13,17 @@ export function outboxReducer(slice = {}, action) {
       const { clientMsgId, conversationId, text, createdAt } = action;
       return { ...slice, [clientMsgId]: { conversationId, text, attachments: action.attachments || [],
         replyTo: action.replyTo || null, mentions: action.mentions || [], createdAt, status: "queued", error: null } };
+    }
+    case "outbox/restored": {
+      // saved by an earlier page (IndexedDB): waiting again, unless this page already has them
+      const fresh = (action.entries || []).filter(({ clientMsgId }) => !slice[clientMsgId]);
+      if (!fresh.length) return slice;
+      const next = { ...slice };
+      for (const { clientMsgId, entry } of fresh) {
+        next[clientMsgId] = { attachments: [], replyTo: null, mentions: [], error: null, code: null, ...entry,
+          status: entry.status === "failed" ? "failed" : "queued" };
+      }
+      return next;
     }
     case "outbox/sending":
       return setStatus(slice, action.clientMsgId, "sending", null);

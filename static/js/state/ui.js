@@ -1,10 +1,12 @@
 // What the person is in the middle of, kept in state so a re-render never loses it:
 // {editing: {messageId, conversationId, seq, draft} | null, armedDelete: messageId | null, drafts: {[conversationId]: text},
 //  replyTo: {[conversationId]: {id, seq, senderName, text}} (the message the composer answers),
-//  highlight: {conversationId, seq} | null (the message a jump landed on)}.
+//  highlight: {conversationId, seq} | null (the message a jump landed on),
+//  sendAfterUpload: {[conversationId]: true} (Send was pressed while files were still uploading)}.
 
 /** Reducer for the ui slice. */
-export function uiReducer(slice = { editing: null, armedDelete: null, drafts: {}, replyTo: {}, highlight: null }, action) {
+export function uiReducer(slice = { editing: null, armedDelete: null, drafts: {}, replyTo: {}, highlight: null, sendAfterUpload: {} },
+  action) {
   switch (action.type) {
     case "reply/start": {
       const m = action.message;
@@ -32,6 +34,16 @@ export function uiReducer(slice = { editing: null, armedDelete: null, drafts: {}
       return slice.editing ? { ...slice, editing: null } : slice;
     case "delete/arm":
       return { ...slice, armedDelete: action.messageId };
+    case "drafts/restored": {
+      // saved by an earlier page: a draft this page already has wins
+      const drafts = { ...action.drafts, ...Object.fromEntries(Object.entries(slice.drafts).filter(([, v]) => v)) };
+      return { ...slice, drafts };
+    }
+    case "send/afterUpload": {
+      const after = { ...slice.sendAfterUpload };
+      if (action.on) after[action.conversationId] = true; else delete after[action.conversationId];
+      return { ...slice, sendAfterUpload: after };
+    }
     case "draft/set":
       if ((slice.drafts[action.conversationId] || "") === action.text) return slice;
       return { ...slice, drafts: { ...slice.drafts, [action.conversationId]: action.text } };

@@ -30,7 +30,7 @@ export function uploadsReducer(slice = {}, action) {
     case "upload/failed": {
       const u = slice[action.localId];
       if (!u) return slice;
-      return { ...slice, [action.localId]: { ...u, status: "failed", error: action.error || "Upload failed" } };
+      return { ...slice, [action.localId]: { ...u, status: "failed", error: action.error || "Upload failed", final: Boolean(action.final) } };
     }
     case "upload/removed":
       return without(slice, action.localId);

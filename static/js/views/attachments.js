@@ -26,7 +26,7 @@ export function renderTray(root, state, on) {
       preview,
       el("span", { class: "tray-name", text: label }),
       status,
-      u.status === "failed" ? el("button", { type: "button", class: "link", "data-testid": "upload-retry", dataset: { action: "retry" },
+      u.status === "failed" && !u.final ? el("button", { type: "button", class: "link", "data-testid": "upload-retry", dataset: { action: "retry" },
         "aria-label": `Retry uploading ${u.name}`, text: "Retry", onclick: () => on.retry(localId) }) : null,
       el("button", { type: "button", class: "link", "data-testid": "upload-remove", dataset: { action: "remove" },
         "aria-label": `Remove ${u.name}`, title: "Remove", text: "\u2715", onclick: () => on.remove(localId) }));

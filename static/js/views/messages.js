@@ -9,9 +9,11 @@ import { splitMentions } from "../mentions.js";
 import { tickStatus } from "../state/conversations.js";
 import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
-import { FINAL_SEND_ERRORS, refusalText } from "../policy.js";
+import { FINAL_SEND_ERRORS, isStaff, readOnlyReason, refusalText } from "../policy.js";
 import { attachmentsEl } from "./attachments.js";
-import { forwardButton, forwardedEl } from "./forward.js";
+import { forwardedEl } from "./forward.js";
+import { errorText, t } from "../i18n.js";
+import { openSheet } from "./sheet.js";
 
 const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
 const NEAR_BOTTOM_PX = 60;
@@ -34,6 +36,18 @@ export class MessagesView {
     this.nodes = new Map();   // key -> {node, sig}
     this.conversationId = null;
     this.editBox = null;      // the one edit <textarea>, reused across rebuilds of its message
+    // Escape closes an open "Seen by" list; focus goes back to its button
+    box.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape") return;
+      const open = this.list.querySelector("[data-testid=receipts]");
+      if (!open) return;
+      ev.preventDefault();
+      const li = open.closest("li[data-key]");
+      const btn = li.querySelector("[data-testid=seen-by]");
+      open.remove();
+      btn.setAttribute("aria-expanded", "false");
+      btn.focus();
+    });
   }
 
   /** Bring the list in line with `state`; `stick` scrolls to the newest message, `keepScroll` leaves
@@ -47,7 +61,7 @@ export class MessagesView {
       this.conversationId = id;
       this.editBox = null;
     }
-    if (!conv) return;
+    if (!conv) { document.getElementById("messages-state").hidden = true; return; }
     this.me = state.me.id;
     this.people = new Map((conv.participants || []).map((p) => [p.userId, p.name]));  // mentions show names
     if (!state.ui.editing) this.editBox = null;
@@ -84,7 +98,15 @@ export class MessagesView {
     this.syncHighlight(state.ui.highlight);
     this.syncTicks(wanted);
     this.restoreFocus(focus);
-    this.older.hidden = !convMessages(state.messages, id).hasOlder;
+    const held2 = convMessages(state.messages, id);
+    this.older.hidden = !held2.hasOlder;
+    // a conversation being read is not an empty one
+    const note = held2.hasOlder === null && !held.length ? t("chat.loading")
+      : !held.length && !pendingFor(state.outbox, id).length ? (conv.type === "announcement" ? t("chat.emptyReadOnly") : t("chat.empty")) : "";
+    const stateNode = document.getElementById("messages-state");
+    stateNode.hidden = !note;
+    stateNode.dataset.state = held2.hasOlder === null && !held.length ? "loading" : note ? "empty" : "";
+    if (stateNode.textContent !== note) stateNode.textContent = note;
     if (!keepScroll && (stick || atBottom)) this.box.scrollTop = this.box.scrollHeight;
   }
 
@@ -95,8 +117,8 @@ export class MessagesView {
       const armed = btn.dataset.messageId === armedId;
       if ((btn.dataset.armed === "1") === armed) continue;
       btn.dataset.armed = armed ? "1" : "0";
-      btn.textContent = armed ? "Delete?" : "\u{1F5D1}";
-      btn.setAttribute("aria-label", armed ? "Confirm delete" : "Delete message");
+      btn.textContent = armed ? t("msg.deleteArmed") : "\u{1F5D1}";
+      btn.setAttribute("aria-label", armed ? t("msg.confirmDelete") : btn.title);
       btn.closest("li").classList.toggle("armed", armed);
     }
   }
@@ -124,7 +146,7 @@ export class MessagesView {
       if (!w.ticks) continue;
       const seen = w.seen && this.nodes.get(w.key).node.querySelector("[data-testid=seen-by]");
       if (seen) {
-        const text = `Seen by ${w.seen.seen} of ${w.seen.of}`;
+        const text = t("msg.seenBy", { seen: w.seen.seen, of: w.seen.of });
         if (seen.textContent !== text) { seen.textContent = text; seen.dataset.seen = String(w.seen.seen); }
       }
       const span = this.nodes.get(w.key).node.querySelector("[data-testid=ticks]");
@@ -171,7 +193,7 @@ export class MessagesView {
     const sig = { m, mine, type: conv.type, editing: Boolean(editing),
       showsTicks: mine && !m.deleted, links: linkSig(m, state.links),
       quoted: m.replyTo ? this.byId.get(m.replyTo) || null : null, cont: Boolean(cont),
-      reported: Boolean(state.safety.reported[m.id]) };
+      reported: Boolean(state.safety.reported[m.id]), ...mayAct(state, conv, mine) };
     const ticks = sig.showsTicks ? tickStatus(conv, m, meId) : null;
     const seen = sig.showsTicks && conv.type !== "direct" ? seenBy(conv, m, meId) : null;
     const build = () => (m.type === "system" ? systemEl(m)
@@ -185,10 +207,12 @@ export class MessagesView {
   }
 
   pendingEl(clientMsgId, p) {
-    const waiting = p.status !== "sending";
-    const final = p.status === "failed" && FINAL_SEND_ERRORS.includes(p.code);
-    const li = el("li", { class: "msg mine pending" + (waiting ? " failed" : "") + (final ? " refused" : ""), "data-testid": "message",
-      dataset: { clientId: clientMsgId, pending: "1", status: p.status, code: p.code || "" } },
+    // queued: waiting for the connection (it goes by itself); failed: the server refused it
+    const waiting = p.status === "queued";
+    const failed = p.status === "failed";
+    const final = failed && FINAL_SEND_ERRORS.includes(p.code);
+    const li = el("li", { class: "msg mine pending" + (waiting ? " waiting" : "") + (failed ? " failed" : "") + (final ? " refused" : ""),
+      "data-testid": "message", dataset: { clientId: clientMsgId, pending: "1", status: p.status, code: p.code || "" } },
     p.text ? textEl(p.text) : null,
     p.attachments && p.attachments.length ? attachmentsEl(p.attachments, {}, { view: () => {} }) : null);
     const meta = el("div", { class: "meta", "data-testid": "send-state" });
@@ -196,15 +220,19 @@ export class MessagesView {
       // the school's rules refused it: sending it again would not help, so no Retry
       meta.append(el("span", { class: "send-error", role: "alert", "data-testid": "send-error",
         text: refusalText(p.code, p.error, Date.now()) }), " ",
-      el("button", { type: "button", class: "link", "data-testid": "take-back", text: "Edit",
-        "aria-label": "Put this message back in the box to change it", onclick: () => this.on.takeBack(clientMsgId) }), " \u00b7 ",
-      el("button", { type: "button", class: "link", "data-testid": "discard", text: "Remove",
-        "aria-label": "Remove this unsent message", onclick: () => this.on.discard(clientMsgId) }));
-    } else if (waiting) {
-      meta.append(el("span", { text: p.error ? `Not sent: ${p.error}` : "Not sent" }), " \u2013 ",
-        el("button", { type: "button", class: "link", "data-testid": "retry", text: "Retry",
+      el("button", { type: "button", class: "link", "data-testid": "take-back", text: t("msg.takeBack"),
+        "aria-label": t("msg.takeBackLabel"), onclick: () => this.on.takeBack(clientMsgId) }), " \u00b7 ",
+      el("button", { type: "button", class: "link", "data-testid": "discard", text: t("outbox.remove"),
+        "aria-label": t("msg.discardLabel"), onclick: () => this.on.discard(clientMsgId) }));
+    } else if (failed) {
+      meta.append(el("span", { class: "send-error", text: t("outbox.notSent", { error: p.error || t("err.generic") }) }), " \u2013 ",
+        el("button", { type: "button", class: "link", "data-testid": "retry", text: t("outbox.retry"),
           onclick: () => this.on.retry(clientMsgId) }));
-    } else meta.append(el("span", { text: "Sending\u2026" }));
+    } else if (waiting) {
+      meta.append(el("span", { class: "waiting-note", text: `\u23F3 ${t("outbox.waiting")}` }), " \u2013 ",
+        el("button", { type: "button", class: "link", "data-testid": "retry", text: t("outbox.sendNow"),
+          onclick: () => this.on.retry(clientMsgId) }));
+    } else meta.append(el("span", { text: t("outbox.sending") }));
     li.append(meta);
     return li;
   }
@@ -219,12 +247,12 @@ export class MessagesView {
     if (!sig.mine && sig.type !== "direct" && !sig.cont) {
       li.append(el("div", { class: "who" }, el("span", { class: "mini-avatar", "aria-hidden": "true", "data-testid": "avatar",
         text: initials(m.senderName) }), el("span", { text: m.senderName }),
-        m.bot && el("span", { class: "bot-badge", "data-testid": "bot-badge", title: "Sent by a bot: an automated account of the school", text: "BOT" })));
+        m.bot && el("span", { class: "bot-badge", "data-testid": "bot-badge", title: t("msg.botTitle"), text: t("msg.bot") })));
     }
     if (m.replyTo && !m.deleted) li.append(this.quoteEl(m, sig.quoted));
     if (m.forwarded && !m.deleted) li.append(forwardedEl(m.forwarded));  // notifications: forwarding
     if (sig.editing) li.append(this.editBoxFor(m, draft));
-    else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" }));
+    else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: t("msg.deleted") }));
     else if (m.text || !(m.attachments || []).length) li.append(textEl(m.text || "", mentioned, this.me));
     if (!m.deleted && (m.attachments || []).length) li.append(attachmentsEl(m.attachments, links || {}, { view: (a) => this.on.view(a) }));
     const reactions = Object.entries(m.reactions || {});
@@ -233,7 +261,7 @@ export class MessagesView {
       for (const [emoji, users] of reactions) {
         const on = users.includes(this.me);
         bar.append(el("button", { type: "button", class: on ? "mine" : "", "data-testid": "reaction", "aria-pressed": String(on),
-          "aria-label": `${emoji} ${users.length}, react`, text: `${emoji} ${users.length}`, onclick: () => this.on.react(m, emoji) }));
+          "aria-label": t("msg.reactionLabel", { emoji, count: users.length }), text: `${emoji} ${users.length}`, onclick: () => this.on.react(m, emoji) }));
       }
       li.append(bar);
     }
@@ -244,48 +272,88 @@ export class MessagesView {
         onclick: () => this.toggleReceipts(m, li, btn) });
       meta.append(btn);
     }
-    if (sig.reported && !m.deleted) meta.append(el("span", { class: "reported", "data-testid": "reported", text: "Reported \u00b7 " }));
+    if (sig.reported && !m.deleted) meta.append(el("span", { class: "reported", "data-testid": "reported", text: `${t("people.reported")} \u00b7 ` }));
     meta.append(el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
     if (sig.showsTicks) {
       meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
     }
     li.append(meta);
-    if (!m.deleted && !sig.editing) li.append(this.actionsEl(m, sig));
+    if (!m.deleted && !sig.editing) {
+      li.append(this.actionsEl(m, sig));
+      // touch: a tap (not on a link or a button) or a long-press opens the action sheet
+      li.addEventListener("contextmenu", (ev) => {
+        if (ev.target.closest("a, button, textarea")) return;
+        ev.preventDefault();
+        this.openSheet(m, sig, li);
+      });
+      li.addEventListener("click", (ev) => {
+        if (document.documentElement.dataset.input !== "touch" || ev.target.closest("a, button, textarea")) return;
+        this.openSheet(m, sig, li);
+      });
+    }
     return li;
   }
 
   // The message a reply answers, above it; a click (or Enter) jumps to it.
   quoteEl(m, quoted) {
     const who = quoted ? quoted.senderName : "";
-    const text = !quoted ? "An earlier message" : quoted.deleted ? "This message was deleted"
+    const text = !quoted ? t("msg.earlier") : quoted.deleted ? t("msg.deleted")
       : quoted.text || ((quoted.attachments || [])[0] || {}).name || "";
     // the accessible name is the visible text after a hidden "In reply to"
-    return el("button", { type: "button", class: "quote", "data-testid": "reply-quote", title: "Show the original message",
+    return el("button", { type: "button", class: "quote", "data-testid": "reply-quote", title: t("msg.showOriginal"),
       onclick: () => this.on.jumpTo(m.conversationId, m.replyTo) },
-    el("span", { class: "sr-only", text: "In reply to " }),
+    el("span", { class: "sr-only", text: `${t("msg.inReplyTo")} ` }),
     who ? el("strong", { text: who }) : null, el("span", { text: text.slice(0, 140) }));
+  }
+
+  // What one may do with a message: the same list for its action bar and its action sheet.
+  actionList(m, sig) {
+    const out = [];
+    if (sig.canReply) out.push({ key: "reply", icon: "\u21A9", label: t("msg.reply"), run: () => this.on.reply(m) });
+    if (sig.mine) out.push({ key: "edit", icon: "\u270E", label: t("msg.edit"), run: () => this.on.startEdit(m) });
+    if (sig.canDelete) {
+      out.push({ key: "delete", icon: "\u{1F5D1}", label: sig.mine ? t("msg.delete") : t("msg.deleteStaff"),
+        confirm: t("msg.confirmDelete"), run: () => this.on.remove(m) });
+    }
+    if (this.on.forward && m.type !== "system" && !m.deleted) {  // notifications: forwarding
+      out.push({ key: "forward", icon: "\u21AA", label: t("msg.forward"), run: () => this.on.forward(m) });
+    }
+    if (!sig.mine && !sig.reported) {
+      out.push({ key: "report", icon: "\u2691", label: t("msg.report"), run: () => this.on.report(m) });
+    }
+    return out;
+  }
+
+  /** The action sheet for a message (a long-press, a tap on a touch screen, or ⋯). */
+  openSheet(m, sig, back) {
+    const reactions = {};
+    for (const [emoji, users] of Object.entries(m.reactions || {})) if (users.includes(this.me)) reactions[emoji] = true;
+    const text = m.text || ((m.attachments || [])[0] || {}).name || "";
+    openSheet({ heading: `${sig.mine ? t("msg.you") : m.senderName}: ${text}`.slice(0, 120), reactions,
+      react: (emoji) => this.on.react(m, emoji),
+      actions: this.actionList(m, sig).map((a) => ({ label: a.label, testid: a.key, run: a.run, confirm: a.confirm })) }, back);
   }
 
   actionsEl(m, sig) {
     const bar = el("div", { class: "actions" });
     for (const emoji of QUICK_REACTIONS) {
-      bar.append(el("button", { type: "button", title: `React ${emoji}`, "aria-label": `React ${emoji}`,
+      bar.append(el("button", { type: "button", title: t("msg.react", { emoji }), "aria-label": t("msg.react", { emoji }),
         "data-testid": "react", text: emoji, onclick: () => this.on.react(m, emoji) }));
     }
-    bar.append(el("button", { type: "button", title: "Reply", "aria-label": "Reply", "data-testid": "reply",
-      text: "\u21A9", onclick: () => this.on.reply(m) }));
-    if (this.on.forward && m.type !== "system") bar.append(forwardButton(m, this.on.forward));  // notifications: forwarding
-    if (sig.mine) {
-      bar.append(el("button", { type: "button", title: "Edit", "aria-label": "Edit message", "data-testid": "edit",
-        text: "\u270E", onclick: () => this.on.startEdit(m) }));
-      const del = el("button", { type: "button", title: "Delete", "aria-label": "Delete message", "data-testid": "delete",
-        dataset: { armed: "0", messageId: m.id }, text: "\u{1F5D1}",
-        onclick: () => (del.dataset.armed === "1" ? this.on.remove(m) : this.on.armDelete(m)) });
-      bar.append(del);
-    } else if (!sig.reported) {
-      bar.append(el("button", { type: "button", title: "Report", "aria-label": `Report this message from ${m.senderName}`,
-        "data-testid": "report", text: "\u2691", onclick: () => this.on.report(m) }));
+    for (const a of this.actionList(m, sig)) {
+      if (a.key === "delete") {
+        const del = el("button", { type: "button", title: a.label, "aria-label": a.label, "data-testid": "delete",
+          dataset: { armed: "0", messageId: m.id }, text: a.icon,
+          onclick: () => (del.dataset.armed === "1" ? this.on.remove(m) : this.on.armDelete(m)) });
+        bar.append(del);
+      } else {
+        bar.append(el("button", { type: "button", title: a.label, "aria-label": a.key === "report"
+          ? t("msg.reportLabel", { name: m.senderName }) : a.label, "data-testid": a.key, text: a.icon, onclick: a.run }));
+      }
     }
+    const more = el("button", { type: "button", class: "more", title: t("msg.moreReactions"), "aria-label": t("msg.actions"),
+      "aria-haspopup": "dialog", "data-testid": "more", text: "\u22EF", onclick: () => this.openSheet(m, sig, more) });
+    bar.append(more);
     return bar;
   }
 
@@ -294,26 +362,26 @@ export class MessagesView {
     const open = li.querySelector("[data-testid=receipts]");
     if (open) { open.remove(); btn.setAttribute("aria-expanded", "false"); return; }
     btn.setAttribute("aria-expanded", "true");
-    const list = el("ul", { class: "receipts", "data-testid": "receipts", "aria-label": "Read by" });
+    const list = el("ul", { class: "receipts", "data-testid": "receipts", "aria-label": t("msg.readBy") });
     li.querySelector(".meta").after(list);
     let rows;
     try {
       rows = await this.on.receipts(m);
     } catch (err) {
-      list.replaceChildren(el("li", { class: "error", text: err.message }));
+      list.replaceChildren(el("li", { class: "error", text: errorText(err) }));
       return;
     }
     const order = { read: 0, delivered: 1, sent: 2 };
     rows.sort((a, b) => order[a.status] - order[b.status] || String(a.name).localeCompare(String(b.name)));
     list.replaceChildren(...rows.map((r) => el("li", { "data-testid": "receipt", dataset: { status: r.status, user: r.userId } },
       el("span", { text: r.name || r.userId }),
-      el("span", { class: "receipt-status", text: r.status === "read" ? `read ${clock(r.readAt)}`
-        : r.status === "delivered" ? "delivered" : "not yet" }))));
+      el("span", { class: "receipt-status", text: r.status === "read" ? t("msg.readAt", { time: clock(r.readAt) })
+        : r.status === "delivered" ? t("msg.delivered") : t("msg.notYet") }))));
   }
 
   editBoxFor(m, draft) {
     if (this.editBox && this.editBox.dataset.messageId === m.id) return this.editBox;
-    const box = el("textarea", { class: "edit-box", "data-testid": "edit-box", "aria-label": "Edit message",
+    const box = el("textarea", { class: "edit-box", "data-testid": "edit-box", "aria-label": t("msg.edit"),
       dataset: { messageId: m.id } });
     box.value = draft;
     box.addEventListener("input", () => this.on.editChange(box.value));
@@ -360,6 +428,16 @@ function textEl(text, mentioned, meId) {
 // The signed links a message's attachments show: a new link rebuilds the message, others do not.
 function linkSig(m, links) {
   return (m.attachments || []).map((a) => (a.id && links[a.id] ? links[a.id].url : "")).join(" ");
+}
+
+// May I answer in this conversation, and delete this message (mine; an owner or admin of the
+// conversation; a teacher or admin of the school in a class or announcement conversation)?
+function mayAct(state, conv, mine) {
+  const announcement = conv.type === "announcement" && !["owner", "admin"].includes(conv.role);
+  const canReply = !announcement && !readOnlyReason(conv, state.safety.policy, state.me, null) && !state.safety.refused[conv.id];
+  const staffHere = ["class", "announcement"].includes(conv.type) && isStaff(state.me.role);
+  const canDelete = mine || staffHere || ["owner", "admin"].includes(conv.role);
+  return { canReply, canDelete };
 }
 
 function sameSig(a, b) {

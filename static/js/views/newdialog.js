@@ -5,6 +5,7 @@
 // policy allows (followed live), with a short note saying why others are missing.
 import { el } from "../dom.js";
 import { allowedKinds, mayPick, policyNote } from "../policy.js";
+import { errorText } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SEARCH_DEBOUNCE_MS = 200;
@@ -118,7 +119,7 @@ export class NewConversationDialog {
     try {
       page = await this.deps.api().get(`/api/users?q=${encodeURIComponent(q)}&limit=30`);
     } catch (err) {
-      $("new-error").textContent = err.message;
+      $("new-error").textContent = errorText(err);
       return;
     }
     if (ticket !== this.asked) return;
@@ -185,7 +186,7 @@ export class NewConversationDialog {
       this.dialog.close();
       await this.deps.created(conv);
     } catch (err) {
-      $("new-error").textContent = err.message;
+      $("new-error").textContent = errorText(err);
     }
   }
 }

@@ -1,0 +1,207 @@
+import { KM } from "./i18n/km.js";
+import { FR } from "./i18n/fr.js";
+
+// The words the page says, looked up by key: `t(key, params)` fills `{name}` placeholders, and a
+// `count` param picks the plural form (`key.one` / `key.other`, by Intl.PluralRules). One English
+// catalogue per language (English here, Khmer and French in i18n/), the same keys in each.
+const EN = Object.freeze({
+  "app.title": "School chat",
+  "outbox.waiting": "Waiting for the connection",
+  "outbox.waitingUpload": "Sends when the files are uploaded",
+  "outbox.sendNow": "Try now",
+  "composer.removeFailed": "Remove the files that failed to upload (or retry them) first.",
+  "outbox.sending": "Sending\u2026",
+  "outbox.notSent": "Not sent: {error}",
+  "outbox.retry": "Retry",
+  "outbox.remove": "Remove",
+  "offline.banner": "You are offline. Messages you write are kept and go out when the connection is back.",
+  "chat.pick": "Pick a conversation",
+  "chat.loading": "Loading messages\u2026",
+  "chat.empty": "No messages yet. Say hello!",
+  "chat.emptyReadOnly": "No announcements yet.",
+  "list.empty": "No conversations yet. Start one with \u201c+ New\u201d.",
+  "list.emptyFilter": "Nothing matches.",
+  "list.loading": "Loading conversations\u2026",
+  "people.addPlaceholder": "Find people in your school",
+  "msg.reactions": "Reactions",
+  "lang.label": "Language",
+  "msg.seenBy": "Seen by {seen} of {of}",
+  "msg.takeBack": "Edit",
+  "msg.takeBackLabel": "Put this message back in the box to change it",
+  "msg.discardLabel": "Remove this unsent message",
+  "msg.deleted": "This message was deleted",
+  "msg.reactionLabel": "{emoji} {count}, react",
+  "msg.showOriginal": "Show the original message",
+  "msg.inReplyTo": "In reply to",
+  "msg.readBy": "Read by",
+  "msg.deleteArmed": "Delete?",
+  "msg.earlier": "An earlier message",
+  "msg.reportLabel": "Report this message from {name}",
+  "msg.readAt": "read {time}",
+  "msg.delivered": "delivered",
+  "msg.notYet": "not yet",
+  "app.titleUnread": "({count}) {title}",
+  "header.sub": "{kind} · {people}",
+  "header.subOnline": "{sub} · {count} online",
+  "kindShort.direct": "direct",
+  "kindShort.group": "group",
+  "kindShort.class": "class",
+  "kindShort.announcement": "announcement",
+  "header.announcementNote": "Only teachers can post in this announcement channel.",
+  "header.supervised": "Supervised: a member of staff always stays in this group",
+  "header.slowMode.one": "Slow mode: one message every {count} second",
+  "header.slowMode.other": "Slow mode: one message every {count} seconds",
+  "people.you": "{name} (you)",
+  "people.reportedLabel": "{name} reported",
+  "people.reportLabel": "Report {name}",
+  "people.reported": "Reported",
+  "people.unblockLabel": "Unblock {name}",
+  "people.unblock": "Unblock",
+  "people.blockLabel": "Block {name}",
+  "people.block": "Block",
+  "leave.confirm": "Leave?",
+  "leave.button": "Leave",
+  "leave.confirmLabel": "Confirm leaving this conversation",
+  "leave.label": "Leave this conversation",
+  "conn.signedOut": "Signed out",
+  "conn.online": "Online",
+  "conn.connecting": "Connecting…",
+  "conn.offline": "Offline",
+  "conn.retrying": "Offline, retrying in {secs}s",
+  "list.noMessages": "No messages yet",
+  "list.deleted": "Message deleted",
+  "list.preview": "{name}: {text}",
+  "list.online": "online",
+  "list.offline": "offline",
+  "list.muted": "Muted",
+  "list.mentionedTitle": "You were mentioned",
+  "list.mentioned": "mentioned",
+  "list.unread": "unread",
+  "kind.direct": "Direct message",
+  "kind.group": "Group",
+  "kind.class": "Class",
+  "kind.announcement": "Announcement",
+  "header.more": "More",
+  "header.moreLabel": "More conversation settings",
+  "header.people.one": "{count} person",
+  "header.people.other": "{count} people",
+  "flag.pin": "Pin", "flag.unpin": "Unpin",
+  "flag.mute": "Mute notifications", "flag.unmute": "Unmute notifications",
+  "flag.archive": "Archive", "flag.unarchive": "Unarchive",
+  "toast.archived": "Conversation archived",
+  "toast.unarchived": "Conversation moved back to the inbox",
+  "toast.undo": "Undo",
+  "toast.removedPerson": "{name} was removed",
+  "toast.addedPeople.one": "{count} person added",
+  "toast.addedPeople.other": "{count} people added",
+  "msg.actions": "Message actions",
+  "msg.you": "You",
+  "msg.actionsFor": "Actions for the message from {name}",
+  "msg.moreReactions": "More reactions",
+  "msg.react": "React {emoji}",
+  "msg.reply": "Reply",
+  "msg.bot": "BOT",
+  "msg.botTitle": "Sent by a bot: an automated account of the school",
+  "msg.forward": "Forward",
+  "msg.edit": "Edit message",
+  "msg.delete": "Delete message",
+  "msg.deleteStaff": "Delete this message (as staff)",
+  "msg.confirmDelete": "Confirm delete",
+  "msg.report": "Report",
+  "msg.close": "Close",
+  "msg.seenClose": "Close the list",
+  "classes.heading": "My classes",
+  "role.teacher": "Teacher",
+  "role.student": "Student",
+  "role.admin": "School admin",
+  "classes.open": "Open class chat",
+  "classes.openAnnouncements": "Announcements",
+  "classes.students.one": "{count} student",
+  "classes.students.other": "{count} students",
+  "classes.none": "You are not in any class.",
+  "classes.start": "Start the class chat",
+  "people.add": "Add people",
+  "people.addLabel": "Find people to add",
+  "people.addButton": "Add",
+  "people.remove": "Remove",
+  "people.removeLabel": "Remove {name} from this conversation",
+  "people.confirmRemove": "Remove?",
+  "err.generic": "Something went wrong. Try again.",
+  "err.invalid_token": "That sign-in link or token is not valid. Ask your school for a new one.",
+  "err.expired": "Your session expired. Sign in again.",
+  "err.forbidden": "You are not allowed to do that.",
+  "err.not_found": "That is no longer here.",
+  "err.unsupported_type": "This kind of file cannot be sent.",
+  "err.too_large": "This file is too big to send.",
+  "err.network": "No connection. Try again when you are online.",
+});
+
+export const CATALOGUES = Object.freeze({ en: EN, km: KM, fr: FR });
+export const LANGUAGES = Object.freeze([["en", "English"], ["km", "\u1781\u17d2\u1798\u17c2\u179a"], ["fr", "Fran\u00e7ais"]]);
+const LANG_KEY = "chat.lang";
+
+/** The page's language: <html lang> (set by applyLanguage), English outside a browser. */
+export function currentLanguage() {
+  const lang = typeof document === "undefined" ? "en" : (document.documentElement.lang || "en").split("-")[0];
+  return CATALOGUES[lang] ? lang : "en";
+}
+
+/** The first supported language of the user's choice, then the browser's (its Accept-Language), else English. */
+export function pickLanguage(saved, preferred) {
+  for (const tag of [saved, ...(preferred || [])]) {
+    const lang = String(tag || "").toLowerCase().split("-")[0];
+    if (CATALOGUES[lang]) return lang;
+  }
+  return "en";
+}
+
+/** Decide the language and let the page's lang follow it (a choice is remembered in the browser). */
+export function applyLanguage(choice) {
+  if (choice) localStorage.setItem(LANG_KEY, choice);
+  const lang = pickLanguage(localStorage.getItem(LANG_KEY), navigator.languages || [navigator.language]);
+  document.documentElement.lang = lang;
+  return lang;
+}
+
+/** The page's own markup in the page's language: data-i18n (text), data-i18n-label (aria-label),
+ * data-i18n-title and data-i18n-placeholder name catalogue keys. */
+export function translateStatic(root) {
+  const set = (attr, fn) => { for (const node of root.querySelectorAll(`[${attr}]`)) fn(node, t(node.getAttribute(attr))); };
+  set("data-i18n", (n, text) => { n.textContent = text; });
+  set("data-i18n-label", (n, text) => n.setAttribute("aria-label", text));
+  set("data-i18n-title", (n, text) => { n.title = text; });
+  set("data-i18n-placeholder", (n, text) => { n.placeholder = text; });
+}
+
+/** The text for `key` with `{name}` placeholders filled from `params` (`count` picks the plural),
+ * in the page's language (English where its catalogue has no such key). */
+export function t(key, params) {
+  const lang = currentLanguage();
+  const text = lookup(CATALOGUES[lang], lang, key, params) ?? lookup(EN, "en", key, params);
+  if (text === undefined) return key;
+  return params ? text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m)) : text;
+}
+
+function lookup(cat, lang, key, params) {
+  if (cat[key] !== undefined) return cat[key];
+  if (params && typeof params.count === "number") {
+    return cat[`${key}.${new Intl.PluralRules(lang).select(params.count)}`] ?? cat[`${key}.other`];
+  }
+  return undefined;
+}
+
+/** Whether the catalogue has `key` (a plural key counts when it has an `other` form). */
+export function hasText(key) {
+  return key in EN || `${key}.other` in EN;
+}
+
+/** The user's words for a server error: a known code's own text, never the server's raw message. */
+export function errorText(err, fallbackKey = "err.generic") {
+  const code = err && err.code;
+  if (code && hasText(`err.${code}`)) return t(`err.${code}`);
+  if (err && err.status === 401) return t("err.invalid_token");
+  if (err && (err.status === 403 || code === "forbidden")) return t("err.forbidden");
+  if (err && (err.status === 413)) return t("err.too_large");
+  if (err && (err.status === 415)) return t("err.unsupported_type");
+  return t(fallbackKey);
+}
