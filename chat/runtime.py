@@ -71,6 +71,7 @@ class Runtime:
         await self.broker.start()
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
+        self.service.missed_email.start()  # notifications: missed-message email
         try:
             await self.service.start()
             await self.presence.people.ready()
@@ -81,6 +82,7 @@ class Runtime:
         """Finish queued sends and write everything written behind (at shutdown)."""
         try:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
+            await self.service.missed_email.stop()  # notifications: missed-message email
             await self.service.close()
         finally:
             self.uploads.images.close()

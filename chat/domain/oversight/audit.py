@@ -64,6 +64,7 @@ class AuditAction(str, enum.Enum):
     ERASURE = "user.erase"
     ROSTER_IMPORT = "roster.import"
     RETENTION_SWEEP = "retention.sweep"
+    EMAIL_SETTINGS_CHANGE = "notifications.change"  # notifications: missed-message email
 
 
 #: every action word, for the API's ``action=`` filter

@@ -1,0 +1,1 @@
+"""Notifications: how chat reaches people who are not looking (README "Notifications and integrations")."""
