@@ -11,6 +11,7 @@ from chat.vocab import Marker
 from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
 from handlers.metrics import MetricsHandler
+from handlers.notifications import MyNotificationsHandler, SchoolNotificationsHandler, UnsubscribeHandler
 from handlers.school_policy import SchoolPolicyHandler
 from handlers.ws import ChatSocket, SocketHub
 
@@ -88,6 +89,9 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- oversight: quiet hours (add below)
 
         # --- notifications: missed-message email (add below)
+        (r"/api/me/notifications", MyNotificationsHandler, deps),
+        (r"/api/schools/%s/notifications" % ID, SchoolNotificationsHandler, deps),
+        (r"/api/notifications/unsubscribe", UnsubscribeHandler, deps),
 
         # --- notifications: webhooks (add below)
 
