@@ -71,10 +71,11 @@ class EmailStore:
         return bool(result.matched_count)
 
     async def claim(self, user_id: str, seen_due: int, claim_id: str, retry_at: int, now: int,
-                    marks: List[str]) -> bool:
+                    marks: List[str], read_sum: int) -> bool:
         """Take the user's email for sending (only one node, once): ``due`` moves to
         ``retry_at``, when another look sends it again unless :meth:`delivered` says it went."""
-        fields = {"due": retry_at, "claim": claim_id, "claimAt": now, "lastEmailAt": now, "marks": marks}
+        fields = {"due": retry_at, "claim": claim_id, "claimAt": now, "lastEmailAt": now, "marks": marks,
+                  "readSum": read_sum}
         result = await self._db.io(lambda: self.state.update_one({"_id": user_id, "due": seen_due},
                                                                  {"$set": fields}))
         return bool(result.matched_count)

@@ -199,7 +199,7 @@ class MissedEmail(NullEvents):
         prefs = await self.repo.get_prefs(user_id)
         previews = is_staff(role) and prefs.get("previewsAt") is not None and \
             (await self.repo.get_school(school)).get("staffPreviewsAt") is not None
-        groups, marks, read_since = await self._unread(user_id, school, state, previews)
+        groups, marks, read_since, read_sum = await self._unread(user_id, school, state, previews)
         facts = digest.Facts(
             now=now, has_unread=bool(groups), enabled=prefs.get("offAt") is None,
             has_address=digest.valid_address(address), online=self.core.online(user_id),
@@ -220,7 +220,7 @@ class MissedEmail(NullEvents):
             base_url=self.settings.email_base_url,
             unsubscribe=digest.unsubscribe_url(self.settings.email_base_url, self.key, user_id),
             now_ms=now, message_id="%s.%s" % (claim_id, now))
-        if not await self.repo.claim(user_id, seen_due, claim_id, retry_at, now, marks):
+        if not await self.repo.claim(user_id, seen_due, claim_id, retry_at, now, marks, read_sum):
             return 0  # a new message moved it meanwhile: the next look
         return 1 if self.sender.offer(Outgoing(user_id, claim_id, retry_at, message)) else 0
 
@@ -236,8 +236,9 @@ class MissedEmail(NullEvents):
         await self.repo.delivered(item.user_id, item.claim_id, item.retry_at)
 
     async def _unread(self, user_id: str, school: str, state: Dict[str, Any], previews: bool
-                      ) -> Tuple[List[digest.Group], List[str], bool]:
-        """The groups to email, the marks after it, and whether the user read since the last email."""
+                      ) -> Tuple[List[digest.Group], List[str], bool, int]:
+        """The groups to email, the marks after it, whether the user read since the last email, and
+        the sum of the user's read markers."""
         from chat.domain.safety.blocks import rule_of  # the block rule's cached blocks
 
         marks: Dict[str, int] = {}
@@ -247,8 +248,10 @@ class MissedEmail(NullEvents):
                 marks[cid] = int(seq)
         memberships = {m["conversationId"]: m
                        for m in await self.core.store.conversations.memberships_of_user(user_id)}
-        last_email = state.get("lastEmailAt")
-        read_since = last_email is None or any((m.get("lastReadAt") or 0) > last_email for m in memberships.values())
+        # read since the last email: a read marker moved on since (markers only move forward; their
+        # sum at the email is kept with it, so no clock is compared)
+        read_sum = sum(int(m.get("lastReadSeq") or 0) for m in memberships.values())
+        read_since = state.get("lastEmailAt") is None or read_sum > int(state.get("readSum") or 0)
         active = [cid for cid, m in memberships.items() if m.get("archivedAt") is None and m.get("mutedUntil") is None]
         blocked: Set[str] = set((await rule_of(self.core).book.of_user(user_id)).made)
         groups: List[digest.Group] = []
@@ -268,7 +271,7 @@ class MissedEmail(NullEvents):
             if group is not None:
                 groups.append(group)
         groups.sort(key=lambda g: g.conversation_id)
-        return groups, sorted("%s:%d" % (cid, seq) for cid, seq in marks.items()), read_since
+        return groups, sorted("%s:%d" % (cid, seq) for cid, seq in marks.items()), read_since, read_sum
 
     async def _quiet_until(self, ident: Identity, school: str) -> Optional[int]:
         """When the school's quiet hours for the user's role end, if they hold now."""
