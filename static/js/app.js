@@ -21,6 +21,7 @@ import { TypingController } from "./controllers/typing.js";
 import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
 import { refusalText } from "./policy.js";
+import { NotifySettings } from "./views/notifysettings.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -104,4 +105,5 @@ composer.wire();
 history.wire();
 safety.wire();
 moderation.wire();
+new NotifySettings({ api: () => session.api }).mount();
 session.resume();

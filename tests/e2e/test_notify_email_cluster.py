@@ -61,7 +61,7 @@ def test_two_nodes_send_each_email_exactly_once(cluster, tmp_path):  # noqa: F81
             before = [scrape(node)["chat_email_looks_total"] for node in (a, b)]
 
             async def looked_more() -> bool:  # the barrier: each node looked five more times
-                return all(scrape(node)["chat_email_looks_total"] >= seen + 5 for node, seen in zip((a, b), before))
+                return all(scrape(node)["chat_email_looks_total"] >= seen + 5 for node, seen in zip((a, b), before, strict=True))
             await eventually(looked_more, 60, "more looks on both nodes")
             assert sorted(m["To"] for m in inbox.messages) == sorted(ADDRESS.values())
             for mail in inbox.messages:
