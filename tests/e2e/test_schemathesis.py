@@ -90,9 +90,10 @@ def config(ids: Dict[str, List[str]], admin: str = "") -> str:
     lines += ["[phases.stateful.inference]", 'algorithms = ["location-headers"]', ""]
     lines += ["[[operations]]", 'include-path = "/api/uploads"', 'include-method = "POST"',
               "checks.positive_data_acceptance.enabled = false", ""]
-    # the audit log, legal holds and retention are for the school's admins only (the caller, a
-    # teacher, gets 403 for all of it): those routes are fuzzed as the school's admin
-    lines += ["[[operations]]", 'include-path-regex = "^/api/(audit|holds|schools/.+/retention)"',
+    # the audit log, legal holds, retention and the school's notification settings are for the
+    # school's admins only (the caller, a teacher, gets 403 for all of it): those routes are fuzzed
+    # as the school's admin
+    lines += ["[[operations]]", 'include-path-regex = "^/api/(audit|holds|schools/.+/(retention|notifications))"',
               'headers = { Authorization = "Bearer %s" }' % (admin or token("a1")), ""]
     lines.append("[parameters]")
     for param, name in bindings.items():

@@ -43,7 +43,7 @@ export class NotifySettings {
 
   render() {
     const email = this.prefs.email;
-    this.enabled.checked = email.enabled;
+    this.enabled.checked = email.enabled && email.available && email.addressKnown;
     this.enabled.disabled = !email.available || !email.addressKnown;
     this.previews.checked = email.previews;
     this.previewsRow.hidden = !email.previewsAllowed;
