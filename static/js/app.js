@@ -22,6 +22,7 @@ import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
 import { refusalText } from "./policy.js";
 import { NotifySettings } from "./views/notifysettings.js";
+import { openLinkedConversation } from "./views/deeplink.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -106,4 +107,5 @@ history.wire();
 safety.wire();
 moderation.wire();
 new NotifySettings({ api: () => session.api }).mount();
+openLinkedConversation(store, (id) => conversations.open(id));  // the links in missed-message email
 session.resume();

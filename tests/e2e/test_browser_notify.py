@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -128,3 +129,23 @@ def test_the_panel_has_no_serious_accessibility_violations(browser, demo, width,
     assert found == [], found
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.context.close()
+
+
+def test_an_emails_link_opens_its_conversation_once(browser, demo):
+    title = "Linked " + uuid.uuid4().hex[:6]
+    conv_id = tb.new_group(demo, "s-bob", ["s-alice"], title)
+    tb.post_message(demo, conv_id, demo.token("s-bob"), "see the link")
+    context = browser.new_context(viewport={"width": 1100, "height": 680})
+    page = context.new_page()
+    page.goto(demo.url + "/?c=" + conv_id)
+    page.click("button[data-user=s-alice]")
+    tb.online(page)
+    expect(page.get_by_test_id("chat-title")).to_have_text(title)
+    expect(tb.stored(page, "see the link")).to_have_count(1)
+    assert "c=" not in page.evaluate("window.location.search")  # a reload shows the chat as usual
+    # a conversation the user is not in is not opened (and nothing fails)
+    other = tb.new_group(demo, "s-bob", ["s-carol"], "Not Alice's " + uuid.uuid4().hex[:6])
+    page.goto(demo.url + "/?c=" + other)
+    tb.online(page)
+    expect(page.get_by_test_id("chat-title")).to_have_text("Pick a conversation")
+    context.close()
