@@ -45,21 +45,24 @@ class UnsubscribeHandler(ApiHandler):
     read); ``GET`` (a person following the link in the email) only shows a page whose button
     posts, so that a link scanner fetching it unsubscribes no one."""
 
+    def _link(self) -> tuple:
+        """``u`` and ``sig`` as sent (any text: a wrong link is a 403, never malformed input)."""
+        return self.get_query_argument("u", None), self.get_query_argument("sig", None)
+
     def _page(self, title: str, body: str) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'")
         self.finish(PAGE % {"title": html.escape(title), "body": body})
 
     def get(self) -> None:
-        user, sig = self.arg("u"), self.arg("sig")
-        self.runtime.service.notifications.check_link(user, sig)
+        self.runtime.service.notifications.check_link(*self._link())
         self._page("Stop missed-message email?", (
             '<p>You will get no more emails about unread messages. You can turn them on again in the chat\'s '
             'settings.</p><form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
             '<input type="hidden" name="page" value="1"><button type="submit">Unsubscribe</button></form>'))
 
     async def post(self) -> None:
-        result = await self.runtime.service.notifications.unsubscribe(self.arg("u"), self.arg("sig"))
+        result = await self.runtime.service.notifications.unsubscribe(*self._link())
         if self.get_body_argument("page", None) == "1":
             self._page("Unsubscribed", "<p>You will get no more emails about unread messages.</p>")
             return

@@ -133,12 +133,14 @@ def decide(facts: Facts) -> Tuple[str, Optional[int]]:
 # ------------------------------------------------------------------ the link
 def sign(secret: bytes, user_id: str) -> str:
     """The signature of a user's one-click unsubscribe link (HMAC-SHA256, URL-safe)."""
-    mac = hmac.new(secret, b"unsubscribe\x00" + user_id.encode("utf-8"), hashlib.sha256).digest()
+    mac = hmac.new(secret, b"unsubscribe\x00" + user_id.encode("utf-8", "replace"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
 
 
 def verify(secret: bytes, user_id: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, user_id), signature or "")
+    """Whether ``signature`` is the user's (any text: bytes are compared, so non-ASCII is just wrong)."""
+    given = str(signature or "").encode("utf-8", "replace")
+    return hmac.compare_digest(sign(secret, str(user_id)).encode("ascii"), given)
 
 
 def unsubscribe_url(base_url: str, secret: bytes, user_id: str) -> str:

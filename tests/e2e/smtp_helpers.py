@@ -9,21 +9,37 @@ from email.message import EmailMessage
 from typing import Any, List
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from chat.ops.embedded import free_port
 
 
-class Inbox:
-    """What the server accepted; ``refuse`` DATA commands answered 451 first."""
+#: the password a server made with ``login=True`` takes (user ``chat``)
+PASSWORD = b"correct horse battery"
 
-    def __init__(self) -> None:
+
+class Inbox:
+    """What the server accepted; ``refuse`` DATA commands answered 451 first. ``tls_context``:
+    STARTTLS offered; ``ssl_context``: TLS from the start; ``login=True``: AUTH required."""
+
+    def __init__(self, **controller: Any) -> None:
         self.messages: List[EmailMessage] = []
         self.envelopes: List[Any] = []
         self.refuse = 0
         self.refused = 0
         self._lock = threading.Lock()
         self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.logins: List[bytes] = []
+        if controller.pop("login", None) is not None:
+            controller["authenticator"] = self._authenticate
+            controller["auth_required"] = True
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **controller)
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"chat" and auth_data.password == PASSWORD
+        if ok:
+            self.logins.append(auth_data.login)
+        return AuthResult(success=ok)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
         with self._lock:

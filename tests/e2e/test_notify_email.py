@@ -364,3 +364,41 @@ def test_check_config_requires_what_email_needs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "hunter2" not in done.stdout and "email_after" in done.stdout
     assert check("--email-after", "0").returncode == 2  # above 0
+
+
+@pytest.mark.usefixtures("addresses")
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+@pytest.mark.gen_test(timeout=60)
+async def test_starttls_and_tls_with_a_login_from_the_password_file(api, runtime, clock, settings, mongo_uri,
+                                                                     tmp_path, monkeypatch, security):
+    import ssl
+
+    from tests.e2e.smtp_helpers import PASSWORD
+    from tests.e2e.test_tls_proxy import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # the server trusts this certificate, and verifies it
+    secure = Inbox(login=True, **({"tls_context": context, "require_starttls": True} if security == "starttls"
+                                  # aiosmtpd counts only STARTTLS as TLS for AUTH: this connection is TLS throughout
+                                  else {"ssl_context": context, "auth_require_tls": False})).start()
+    password = tmp_path / "smtp-password"
+    password.write_bytes(PASSWORD + b"\n")
+    conv = await direct(api)
+    await api.send("st1", conv, SECRET_TEXT)
+    await runtime.service.missed_email.settled()  # noted by the test server (which sends nothing itself)
+    clock2 = ManualClock(epoch=clock.time() + 16 * MINUTE)
+    node = build_runtime(settings.replace(smtp_host="localhost", smtp_port=secure.port, smtp_security=security,
+                                          smtp_user="chat", smtp_password_file=str(password)), mongo_uri, clock=clock2)
+    try:
+        node.service.missed_email.start()
+        clock2.advance(settings.email_scan_interval)
+        await node.service.missed_email.settled()
+        [mail] = secure.messages
+        assert mail["To"] == ADDRESS["st2"] and secure.logins == [b"chat"]
+        assert "oak" not in mail.as_string()
+    finally:
+        await node.close()
+        node.store.close()
+        secure.stop()

@@ -57,7 +57,11 @@ async def seed(api: Api, runtime: Any) -> Dict[str, List[str]]:
     await import_roster(runtime.store, [dict(BY_ID[USER], safeguarding=True)], [])
     status, case = await api.post("/api/messages/%s/report" % messages[1], USER, {"reason": "spam"})
     assert status == 201, case
-    return {"conversations": [direct["id"], group["id"], klass["id"], other["id"]], "messages": messages,
+    # notifications: missed-message email (a signed unsubscribe link, so that the route answers 200 too)
+    from chat.domain.notify.missed_email import link_key
+    from chat.rules.email_digest import sign
+    links = {"unsubscribeUsers": ["st3"], "unsubscribeSigs": [sign(link_key(runtime.settings), "st3")]}
+    return {**links, "conversations": [direct["id"], group["id"], klass["id"], other["id"]], "messages": messages,
             "users": ["st1", "st2", "st3", "t1", "t2", "x1"], "emoji": ["\U0001F44D", "\u2764\ufe0f", "\U0001F389"],
             "classes": ["c1", "c2", "cx"], "cases": [case["data"]["caseId"]]}
 
@@ -69,7 +73,8 @@ def config(ids: Dict[str, List[str]], admin: str = "") -> str:
     bindings = {"path.conversationId": "conversations", "query.conversationId": "conversations",
                 "path.messageId": "messages", "path.userId": "users", "path.emoji": "emoji",
                 "query.classId": "classes", "body.userIds[*]": "users", "body.participantIds[*]": "users",
-                "body.classId": "classes", "body.replyTo": "messages", "path.caseId": "cases"}
+                "body.classId": "classes", "body.replyTo": "messages", "path.caseId": "cases",
+                "query.u": "unsubscribeUsers", "query.sig": "unsubscribeSigs"}
     # every check schemathesis has, positive_data_acceptance included (in the config file, not with
     # --checks, so that the one operation below can leave one out)
     lines = ["[checks]", "enabled = true", ""]
