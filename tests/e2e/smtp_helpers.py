@@ -13,7 +13,6 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from chat.ops.embedded import free_port
 
-
 #: the password a server made with ``login=True`` takes (user ``chat``)
 PASSWORD = b"correct horse battery"
 
