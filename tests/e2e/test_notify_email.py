@@ -402,3 +402,45 @@ async def test_starttls_and_tls_with_a_login_from_the_password_file(api, runtime
         await node.close()
         node.store.close()
         secure.stop()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_email_store_operations_exactly(runtime):
+    """Each operation of chat/store/email_repo.py on the backend under test (nx-27017, or a real
+    MongoDB with --mongodb-uri), as test_store_compat.py does for the others."""
+    repo = runtime.store.email
+    await repo.note_due([{"userId": "u1", "school": "s1", "due": 1000}, {"userId": "u2", "school": "s1", "due": 500}])
+    await repo.note_due([{"userId": "u1", "school": "s1", "due": 2000}])  # later: kept at 1000
+    assert (await repo.get_state("u1"))["due"] == 1000
+    await repo.note_due([{"userId": "u1", "school": "s1", "due": 700}])  # earlier: lowered
+    assert [d["_id"] for d in await repo.due_users(800, 10)] == ["u2", "u1"]
+    assert [d["_id"] for d in await repo.due_users(600, 10)] == ["u2"]
+    assert await repo.set_due("u2", 499, None) is False  # not the value read: unchanged
+    assert await repo.set_due("u2", 500, None) is True
+    assert [d["_id"] for d in await repo.due_users(10 ** 12, 10)] == ["u1"]  # a null due is never due
+    await repo.note_due([{"userId": "u2", "school": "s1", "due": 900}])  # a null due takes the new one
+    assert (await repo.get_state("u2"))["due"] == 900
+    assert await repo.claim("u1", 700, "c1", 5000, 800, ["conv:3"], 7) is True
+    assert await repo.claim("u1", 700, "c2", 5000, 800, [], 0) is False  # taken once
+    state = await repo.get_state("u1")
+    assert (state["due"], state["claim"], state["marks"], state["readSum"], state["lastEmailAt"]) == \
+        (5000, "c1", ["conv:3"], 7, 800)
+    await repo.delivered("u1", "c1", 5000)
+    state = await repo.get_state("u1")
+    assert (state["due"], state["claim"]) == (None, None)
+    await repo.claim("u2", 900, "c3", 6000, 901, [], 0)
+    await repo.note_due([{"userId": "u2", "school": "s1", "due": 1200}])  # a new message during the claim
+    await repo.delivered("u2", "c3", 6000)
+    state = await repo.get_state("u2")
+    assert (state["due"], state["claim"]) == (1200, None)  # its due survives the delivery
+    assert await repo.get_prefs("u1") == {}
+    assert (await repo.set_prefs("u1", {"offAt": 5}, 6))["offAt"] == 5
+    assert (await repo.set_prefs("u1", {"offAt": None}, 7))["offAt"] is None
+    assert (await repo.set_school("s1", {"staffPreviewsAt": 3}, "a1", 4))["updatedBy"] == "a1"
+    assert (await repo.get_school("s1"))["staffPreviewsAt"] == 3
+    assert await repo.take_lease("n1", 1000, 100) is True
+    assert await repo.take_lease("n2", 1050, 100) is False
+    assert await repo.take_lease("n1", 1090, 100) is True  # renewed
+    assert await repo.take_lease("n2", 1191, 100) is True  # expired
+    await repo.release_lease("n2")
+    assert await repo.take_lease("n1", 1192, 100) is True
