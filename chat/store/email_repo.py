@@ -71,11 +71,13 @@ class EmailStore:
         return bool(result.matched_count)
 
     async def claim(self, user_id: str, seen_due: int, claim_id: str, retry_at: int, now: int,
-                    marks: List[str], read_sum: int) -> bool:
+                    marks: List[str], read_sum: int, before: Dict[str, Any]) -> bool:
         """Take the user's email for sending (only one node, once): ``due`` moves to
-        ``retry_at``, when another look sends it again unless :meth:`delivered` says it went."""
+        ``retry_at``, when another look sends it again unless :meth:`delivered` says it went
+        (that look starts from ``before``: the marks, last email and read sum it replaced)."""
         fields = {"due": retry_at, "claim": claim_id, "claimAt": now, "lastEmailAt": now, "marks": marks,
-                  "readSum": read_sum}
+                  "readSum": read_sum, "prevMarks": list(before.get("marks") or []),
+                  "prevEmailAt": before.get("lastEmailAt"), "prevReadSum": int(before.get("readSum") or 0)}
         result = await self._db.io(lambda: self.state.update_one({"_id": user_id, "due": seen_due},
                                                                  {"$set": fields}))
         return bool(result.matched_count)

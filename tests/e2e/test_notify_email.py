@@ -420,15 +420,16 @@ async def test_the_email_store_operations_exactly(runtime):
     assert [d["_id"] for d in await repo.due_users(10 ** 12, 10)] == ["u1"]  # a null due is never due
     await repo.note_due([{"userId": "u2", "school": "s1", "due": 900}])  # a null due takes the new one
     assert (await repo.get_state("u2"))["due"] == 900
-    assert await repo.claim("u1", 700, "c1", 5000, 800, ["conv:3"], 7) is True
-    assert await repo.claim("u1", 700, "c2", 5000, 800, [], 0) is False  # taken once
+    assert await repo.claim("u1", 700, "c1", 5000, 800, ["conv:3"], 7, {"marks": ["conv:1"], "readSum": 2}) is True
+    assert await repo.claim("u1", 700, "c2", 5000, 800, [], 0, {}) is False  # taken once
     state = await repo.get_state("u1")
     assert (state["due"], state["claim"], state["marks"], state["readSum"], state["lastEmailAt"]) == \
         (5000, "c1", ["conv:3"], 7, 800)
+    assert (state["prevMarks"], state["prevReadSum"], state["prevEmailAt"]) == (["conv:1"], 2, None)
     await repo.delivered("u1", "c1", 5000)
     state = await repo.get_state("u1")
     assert (state["due"], state["claim"]) == (None, None)
-    await repo.claim("u2", 900, "c3", 6000, 901, [], 0)
+    await repo.claim("u2", 900, "c3", 6000, 901, [], 0, {})
     await repo.note_due([{"userId": "u2", "school": "s1", "due": 1200}])  # a new message during the claim
     await repo.delivered("u2", "c3", 6000)
     state = await repo.get_state("u2")
@@ -444,3 +445,31 @@ async def test_the_email_store_operations_exactly(runtime):
     assert await repo.take_lease("n2", 1191, 100) is True  # expired
     await repo.release_lease("n2")
     assert await repo.take_lease("n1", 1192, 100) is True
+
+
+@pytest.mark.usefixtures("addresses")
+@pytest.mark.gen_test(timeout=90)
+async def test_an_email_claimed_but_not_sent_when_its_node_stopped_is_sent_once_later(
+        api, runtime, clock, inbox, settings, mongo_uri):
+    inbox.refuse = 1
+    conv = await direct(api)
+    await api.send("st1", conv, "hello")
+    await advance(runtime, clock, 16)  # claimed, the first attempt refused, a retry waiting on the clock
+    assert inbox.refused == 1 and inbox.messages == []
+    await runtime.service.missed_email.stop()  # the node stops before the retry
+    claim = runtime.service.missed_email._claim_ms() / 1000.0
+    nodes: List[Any] = []
+    try:
+        for offset, expected in ((claim - 120, 0), (claim + 60, 1), (claim + 600, 1)):  # each looks 60 s later
+            clock2 = ManualClock(epoch=clock.time() + offset)
+            node = build_runtime(settings, mongo_uri, clock=clock2)
+            nodes.append(node)
+            node.service.missed_email.start()
+            clock2.advance(settings.email_scan_interval)
+            await node.service.missed_email.settled()
+            await node.close()
+            assert len(inbox.messages) == expected, offset  # not before the claim ran out; then exactly once
+        assert inbox.messages[0]["Subject"] == "1 new message from Sam Student"  # what the claim was about
+    finally:
+        for node in nodes:
+            node.store.close()

@@ -140,21 +140,26 @@ class MissedEmail(NullEvents):
         finally:
             self._schedule()
 
-    async def settled(self) -> None:
-        """Wait for noting, the look under way and the queue (tests, after advancing the clock)."""
+    async def _tasks_done(self) -> None:
         while True:
             pending = [t for t in (self._flushing, self._task) if t is not None and not t.done()]
             if not pending:
-                break
+                return
             for task in pending:
                 await asyncio.shield(task)
+
+    async def settled(self) -> None:
+        """Wait for noting, the look under way and the queue (tests, after advancing the clock)."""
+        await self._tasks_done()
         await self.sender.idle()
 
     async def stop(self) -> None:
+        """No more looks; what was noted is written; the email being sent finishes, the queued ones
+        are left to their claims (a later look, here or on another node, sends them)."""
         self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
-        await self.settled()
+        await self._tasks_done()
         await self.sender.close()
         if self._leased:
             try:
@@ -188,6 +193,9 @@ class MissedEmail(NullEvents):
 
     async def _consider(self, state: Dict[str, Any], now: int) -> int:
         user_id, seen_due = str(state["_id"]), int(state["due"])
+        if state.get("claim"):  # its email was never recorded as sent (the node stopped): as if unclaimed
+            state = dict(state, marks=state.get("prevMarks") or [], lastEmailAt=state.get("prevEmailAt"),
+                         readSum=state.get("prevReadSum") or 0)
         self._noted.pop(user_id, None)
         user = await self.core.store.directory.get_user(user_id)
         if user is None:
@@ -220,7 +228,7 @@ class MissedEmail(NullEvents):
             base_url=self.settings.email_base_url,
             unsubscribe=digest.unsubscribe_url(self.settings.email_base_url, self.key, user_id),
             now_ms=now, message_id="%s.%s" % (claim_id, now))
-        if not await self.repo.claim(user_id, seen_due, claim_id, retry_at, now, marks, read_sum):
+        if not await self.repo.claim(user_id, seen_due, claim_id, retry_at, now, marks, read_sum, state):
             return 0  # a new message moved it meanwhile: the next look
         return 1 if self.sender.offer(Outgoing(user_id, claim_id, retry_at, message)) else 0
 
