@@ -26,6 +26,9 @@ class Inbox:
         self.envelopes: List[Any] = []
         self.refuse = 0
         self.refused = 0
+        self.entered = threading.Event()  # a DATA command arrived
+        self.hold = threading.Event()  # DATA is answered only once this is set (it is, unless a test clears it)
+        self.hold.set()
         self._lock = threading.Lock()
         self.port = free_port()
         self.logins: List[bytes] = []
@@ -41,6 +44,8 @@ class Inbox:
         return AuthResult(success=ok)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.entered.set()
+        self.hold.wait(120)  # blocks this server's own thread only (longer than any test: a loop it blocked fails)
         with self._lock:
             if self.refuse > 0:
                 self.refuse -= 1

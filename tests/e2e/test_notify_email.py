@@ -473,3 +473,31 @@ async def test_an_email_claimed_but_not_sent_when_its_node_stopped_is_sent_once_
     finally:
         for node in nodes:
             node.store.close()
+
+
+@pytest.mark.usefixtures("addresses")
+@pytest.mark.gen_test(timeout=60)  # below the SMTP server's hold: a sender blocking the loop fails this
+async def test_a_stuck_mail_server_blocks_neither_the_loop_nor_a_send(api, runtime, clock, inbox, ws):
+    import asyncio
+
+    mail = runtime.service.missed_email
+    conv = await direct(api)
+    await api.send("st1", conv, "one")
+    inbox.hold.clear()  # the SMTP server takes the message and does not answer
+    mail.start()
+    await mail.settled()
+    clock.advance(16 * MINUTE)
+    assert await asyncio.get_running_loop().run_in_executor(None, inbox.entered.wait, 60)
+    try:
+        # the email is mid-DATA: sends, reads and a socket's round trip all go on meanwhile
+        other = await direct(api, "t1", "st3")
+        for n in range(5):
+            await api.send("t1", other, "while the mail server hangs %d" % n)
+        sock = await ws("st3")
+        await sock.ok("ping")
+        assert (await api.get("/api/me/notifications", "st2"))[0] == 200
+        assert inbox.messages == []
+    finally:
+        inbox.hold.set()
+    await mail.settled()
+    assert [m["To"] for m in inbox.messages] == [ADDRESS["st2"]]
