@@ -8,6 +8,7 @@
     school-chat backup OUT.tar.gz
     school-chat restore IN.tar.gz
     school-chat audit verify [--school S] | audit export --school S --format csv|jsonl [--output FILE]
+    school-chat export-user --school S --user U --output FILE.zip
     school-chat --version
 
 (`python server.py ...` is the same program from a source checkout.) Every option is also an
@@ -398,6 +399,13 @@ def audit_command(argv: List[str]) -> int:
     return run(argv)
 
 
+def export_user_command(argv: List[str]) -> int:
+    """``export-user --school S --user U --output FILE`` (chat/ops/export_cli.py)."""
+    from chat.ops.export_cli import export_user_command as run
+
+    return run(argv)
+
+
 COMMANDS: Dict[str, Callable[[List[str]], int]] = {
     "serve": serve_command,
     "token": token_command,
@@ -407,6 +415,7 @@ COMMANDS: Dict[str, Callable[[List[str]], int]] = {
     "restore": restore_command,
     "db": db_command,
     "audit": audit_command,
+    "export-user": export_user_command,
 }
 
 

@@ -17,6 +17,7 @@ STATUS: Dict[str, int] = {
     "not_found": 404,
     "timeout": 408,
     "conflict": 409,
+    "message_gone": 410,
     "too_large": 413,
     "content_blocked": 422,
     "rate_limited": 429,
@@ -98,6 +99,14 @@ class NotFound(ChatError):
 class Conflict(ChatError):
     code = "conflict"
     default_message = "conflict"
+
+
+class MessageGone(ChatError):
+    """The message named is deleted (by its author, a moderator, or the school's retention):
+    it cannot be forwarded (notifications: forwarding)."""
+
+    code = "message_gone"
+    default_message = "the message was deleted"
 
 
 class Duplicate(Conflict):

@@ -72,6 +72,8 @@ class Runtime:
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
         self.service.missed_email.start()  # notifications: missed-message email
+        self.service.scheduled_sender.start()  # notifications: scheduled messages
+        await self.service.start_search_index()
         try:
             await self.service.start()
             await self.presence.people.ready()
@@ -83,6 +85,9 @@ class Runtime:
         try:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
             await self.service.missed_email.stop()  # notifications: missed-message email
+            await self.service.exports.stop()  # oversight: export and erasure
+            await self.service.scheduled_sender.stop()  # notifications: scheduled messages
+            await self.service.stop_search_index()
             await self.service.close()
         finally:
             self.uploads.images.close()

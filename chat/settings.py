@@ -147,6 +147,14 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("search_per_user", "CHAT_SEARCH_PER_USER", int, 2, "searches one user may run at once (429 past it)"),
     ("search_concurrency", "CHAT_SEARCH_CONCURRENCY", int, 8, "searches the server runs at once (429 past it)"),
     ("search_chunk", "CHAT_SEARCH_CHUNK", int, 5000, "messages one search query scans (newest first, chunk by chunk)"),
+    ("search_index", "CHAT_SEARCH_INDEX", _bool, True,
+     "keep a trigram full-text index of message texts beside the database, so search need not scan history"),
+    ("search_index_path", "CHAT_SEARCH_INDEX_PATH", str, "",
+     "the search index's file (each node keeps its own; default: search-index.sqlite3 in data_dir)"),
+    ("search_index_interval", "CHAT_SEARCH_INDEX_INTERVAL", float, 2.0,
+     "seconds between the indexer's passes over conversations with new or edited messages"),
+    ("search_index_batch", "CHAT_SEARCH_INDEX_BATCH", int, 500,
+     "messages the indexer reads from the database in one query (it holds nx-27017's single lock that long)"),
     ("write_linger", "CHAT_WRITE_LINGER", float, 0.004,
      "under load, seconds the message writer waits for a batch to fill (0 disables; idle senders never wait)"),
     ("conversation_flush", "CHAT_CONVERSATION_FLUSH", float, 1.0,
@@ -224,6 +232,9 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "batches one retention sweep does at most; the rest waits for the next sweep (resumes from the cursor)"),
 
     # --- oversight: export and erasure (add below)
+    ("export_batch", "CHAT_EXPORT_BATCH", int, 500,
+     "documents one export storage call reads (what an export holds in memory at once)"),
+    ("export_link_ttl", "CHAT_EXPORT_LINK_TTL", int, 600, "seconds a signed export download link stays valid"),
 
     # --- oversight: quiet hours (add below)
     ("policy_time_zone", "CHAT_POLICY_TIME_ZONE", str, "UTC",
@@ -257,6 +268,15 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     # --- notifications: bots (add below)
 
     # --- notifications: scheduled messages (add below)
+    ("scheduled_max_pending", "CHAT_SCHEDULED_MAX_PENDING", int, 50,
+     "scheduled messages one user may have waiting at a time (0: scheduling is off)"),
+    ("scheduled_max_days", "CHAT_SCHEDULED_MAX_DAYS", int, 30, "how far ahead a message may be scheduled (days)"),
+    ("scheduled_interval", "CHAT_SCHEDULED_INTERVAL", float, 5.0,
+     "seconds between looks for scheduled messages that are due (0: this node never sends them)"),
+    ("scheduled_claim_seconds", "CHAT_SCHEDULED_CLAIM_SECONDS", float, 60.0,
+     "seconds after which a scheduled send a node claimed but never finished (it stopped) is taken over by another"),
+    ("scheduled_max_attempts", "CHAT_SCHEDULED_MAX_ATTEMPTS", int, 3,
+     "tries of a scheduled send that storage keeps failing before it is recorded as failed"),
 
     # --- notifications: forwarding (add below)
 
@@ -379,6 +399,8 @@ RANGES: Dict[str, Range] = {
     "search_per_user": Range(1, 10_000),
     "search_concurrency": Range(1, 10_000),
     "search_chunk": Range(1, _MANY),
+    "search_index_interval": Range(0, 3600, above=True),
+    "search_index_batch": Range(1, 10_000),
     "write_linger": Range(0, 1),
     "conversation_flush": Range(0, 3600, above=True),
     "roster_refresh": Range(0, _DAY, above=True),
@@ -419,6 +441,8 @@ RANGES: Dict[str, Range] = {
     "retention_tick_batches": Range(1, 100_000),
 
     # --- oversight: export and erasure (add below)
+    "export_batch": Range(1, 10_000),
+    "export_link_ttl": Range(1, 7 * _DAY),
 
     # --- oversight: quiet hours (add below)
 
@@ -437,6 +461,11 @@ RANGES: Dict[str, Range] = {
     # --- notifications: bots (add below)
 
     # --- notifications: scheduled messages (add below)
+    "scheduled_max_pending": Range(0, 10_000),
+    "scheduled_max_days": Range(1, 366),
+    "scheduled_interval": Range(0, _DAY),
+    "scheduled_claim_seconds": Range(1, _DAY),
+    "scheduled_max_attempts": Range(1, 100),
 
     # --- notifications: forwarding (add below)
 
@@ -587,6 +616,10 @@ class Settings:
     search_per_user: int = 2
     search_concurrency: int = 8
     search_chunk: int = 5000
+    search_index: bool = True
+    search_index_path: str = ""
+    search_index_interval: float = 2.0
+    search_index_batch: int = 500
     write_linger: float = 0.004
     conversation_flush: float = 1.0
     roster_refresh: float = 10.0
@@ -639,6 +672,8 @@ class Settings:
     retention_tick_batches: int = 200
 
     # --- oversight: export and erasure (add below)
+    export_batch: int = 500
+    export_link_ttl: int = 600
 
     # --- oversight: quiet hours (add below)
     policy_time_zone: str = "UTC"
@@ -664,6 +699,11 @@ class Settings:
     # --- notifications: bots (add below)
 
     # --- notifications: scheduled messages (add below)
+    scheduled_max_pending: int = 50
+    scheduled_max_days: int = 30
+    scheduled_interval: float = 5.0
+    scheduled_claim_seconds: float = 60.0
+    scheduled_max_attempts: int = 3
 
     # --- notifications: forwarding (add below)
 

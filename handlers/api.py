@@ -10,6 +10,7 @@ from chat.errors import BadRequest, NotFound
 from chat.ops.demo import demo_users
 from chat.ratelimit import Limit
 from chat.rules import validation as v
+from chat.rules.scheduling import has_send_at
 from chat.version import __version__
 from chat.vocab import ROLES
 from handlers.base import ApiHandler, allowed_methods, dumps
@@ -144,7 +145,11 @@ class MessagesHandler(ApiHandler):
     async def post(self, conversation_id: str) -> None:
         ident = await self.identity()
         self.runtime.limiter.check(ident.user_id, Limit.SEND)  # the same buckets as the socket's sends
-        req = v.parse_new_message(self.body(), self.runtime.settings)
+        body = self.body()
+        if has_send_at(body):  # notifications: scheduled messages (sent later, README "Scheduled messages")
+            self.send(await self.runtime.service.scheduled.schedule(ident, conversation_id, body), 201)
+            return
+        req = v.parse_new_message(body, self.runtime.settings)
         message, created = await self.runtime.service.messages.send(ident, conversation_id, req)
         self.send(message, 201 if created else 200)
 

@@ -373,6 +373,8 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     add_retention_docs(paths, components)
 
     # --- oversight: export and erasure (add below)
+    from handlers.openapi_exports import add_export_docs  # it builds on this module's helpers
+    add_export_docs(paths, components)
 
     # --- oversight: quiet hours (add below)
 
@@ -385,8 +387,12 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     # --- notifications: bots (add below)
 
     # --- notifications: scheduled messages (add below)
+    from handlers.openapi_scheduled import add_scheduled_docs  # it builds on this module's helpers
+    add_scheduled_docs(paths, components, settings)
 
     # --- notifications: forwarding (add below)
+    from handlers.openapi_forward import add_forward_docs  # it builds on this module's helpers
+    add_forward_docs(paths, components)
 
     for path, item in paths.items():
         for method, op in item.items():

@@ -33,6 +33,8 @@ ERROR_TEXT = {
          "quiet_hours: not now, with opensAt).",
     404: "No such conversation, message, user or route (ids that are not ObjectIds are 404 too).",
     409: "Conflicts with the current state (the message was deleted; a clientMsgId reused elsewhere).",
+    410: "The message named is deleted (by its author, a moderator or the school's retention): "
+         "it cannot be forwarded (message_gone).",
     413: "Request body over the configured limit.",
     422: "Refused by the school's word filter: the message was not sent (content_blocked).",
     429: "Too many sends: the caller's send bucket (shared with the socket) is empty; retry after "
@@ -42,7 +44,8 @@ ERROR_TEXT = {
 
 
 EXAMPLES = {400: "limit must be an integer", 401: "token expired", 403: "not a participant",
-             404: "not found", 409: "the message was deleted", 413: "request body over %d bytes",
+             404: "not found", 409: "the message was deleted",
+             410: "the message was deleted and cannot be forwarded", 413: "request body over %d bytes",
              422: "the message was not sent: it contains words the school does not allow", 429: "slow down",
              503: "storage unavailable, try again"}
 

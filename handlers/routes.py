@@ -10,8 +10,11 @@ from chat.runtime import Runtime
 from chat.vocab import Marker
 from handlers import api, audit, blocks, filters, moderation as mod, openapi, oversight, retention, uploads as up
 from handlers.base import NotFoundHandler
+from handlers.exports import EraseHandler, ExportFileHandler, ExportHandler, ExportsHandler
+from handlers.forward import ForwardHandler  # notifications: forwarding
 from handlers.metrics import MetricsHandler
 from handlers.notifications import MyNotificationsHandler, SchoolNotificationsHandler, UnsubscribeHandler
+from handlers.scheduled import ScheduledHandler, ScheduledListHandler  # notifications: scheduled messages
 from handlers.school_policy import SchoolPolicyHandler
 from handlers.ws import ChatSocket, SocketHub
 
@@ -85,6 +88,10 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/holds/conversations/%s" % ID, retention.HoldHandler, {"runtime": runtime, "kind": "conversation"}),
 
         # --- oversight: export and erasure (add below)
+        (r"/api/exports", ExportsHandler, deps),
+        (r"/api/exports/%s" % ID, ExportHandler, deps),
+        (r"/api/exports/%s/download" % ID, ExportFileHandler, deps),
+        (r"/api/users/%s/erase" % ID, EraseHandler, deps),
 
         # --- oversight: quiet hours (add below)
 
@@ -98,8 +105,11 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- notifications: bots (add below)
 
         # --- notifications: scheduled messages (add below)
+        (r"/api/scheduled", ScheduledListHandler, deps),
+        (r"/api/scheduled/%s" % ID, ScheduledHandler, deps),
 
         # --- notifications: forwarding (add below)
+        (r"/api/messages/%s/forward" % ID, ForwardHandler, deps),
 
         (r"/ws", ChatSocket),
         (r"/metrics", MetricsHandler, deps),

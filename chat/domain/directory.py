@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Sequence, Set, Tuple
 
 from chat.auth import Identity
 from chat.domain.core import Core
@@ -26,6 +26,7 @@ class DirectoryActions:
     def __init__(self, core: Core) -> None:
         self.core = core
         self._known: Dict[str, Tuple[str, str, str]] = {}   # user -> (directory name, role, school)
+        self._erased: Set[str] = set()  # users whose entry an erasure anonymised (until a roster names them)
         self._loaded = False
         self._loading = SingleFlight()
         self._version = -1
@@ -54,8 +55,10 @@ class DirectoryActions:
             return
         self._checked = clock.monotonic()
         if version != self._version:
+            users = await directory.identities()
             known = {user["id"]: (user.get("name") or "", user.get("role") or "", user.get("school") or "")
-                     for user in await directory.identities()}
+                     for user in users}
+            self._erased = {user["id"] for user in users if user.get("erasedAt") is not None}
             for uid, entry in self._known.items():
                 known.setdefault(uid, entry)  # upserted while the pages were read, or by this process
             self._known = known
@@ -66,6 +69,9 @@ class DirectoryActions:
         """Upsert the token's user into the directory when it holds something else, and fill
         in its display name: token claim, else directory, else id."""
         await self.load()
+        if ident.name and ident.user_id in self._erased:
+            # an erased user's name comes back only with a roster import, never from a token
+            ident = Identity(ident.user_id, ident.role, ident.school, "", ident.exp)
         known = self._known.get(ident.user_id)
         if known is None or known[1:] != (ident.role, ident.school) or (ident.name and ident.name != known[0]):
             users = self.core.store.directory
@@ -97,6 +103,14 @@ class DirectoryActions:
         if len(self._emails) > 100_000:
             self._emails.clear()
         self._emails[ident.user_id] = ident.email
+
+    def erased(self, user_id: str, name: str) -> None:
+        """An erasure (here or on another node) anonymised the user's entry: its copy here
+        takes the new name, and token name claims no longer replace it."""
+        self._erased.add(user_id)
+        known = self._known.get(user_id)
+        if known is not None:
+            self._known[user_id] = (name, known[1], known[2])
 
     async def users(self, user_ids: Iterable[str]) -> Dict[str, Dict[str, Any]]:
         """Directory entries (``id``, ``name``, ``role``, ``school``) of these users, from

@@ -59,6 +59,8 @@ class MessageActions:
             "editedAt": None, "deletedAt": None,
             # as the gate left them (a blocked sender's mentions of its blocker are dropped)
             "mentions": [u for u in post.mentions if u != ident.user_id]}
+        if req.forwarded is not None:  # notifications: forwarding (the attribution the client shows)
+            doc["forwarded"] = req.forwarded
         stored, created = await self.core.writer.submit(conversation_id, doc, bool(req.client_msg_id))
         if not created:
             if stored["conversationId"] != conversation_id:
@@ -170,7 +172,7 @@ class MessageActions:
         self.core.events.message_deleted(result, state.audience())
         if msg["senderId"] == ident.user_id:  # a member's own delete: its content goes unless a hold keeps it
             await own_delete(self.core, msg, state)
-        if self.uploads is not None:
+        if self.uploads is not None and not msg.get("forwarded"):  # a forward's files are its original's
             await message_deleted(self.uploads, msg)
         if policy.counts_as_unread(msg, ""):
             await self.core.store.conversations.uncount_deleted(state.id, msg["senderId"], msg["seq"],

@@ -20,6 +20,7 @@ is built with. Start-up, drain and what a cluster needs are named methods here (
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
 
 from chat.clock import Clock, SystemClock
@@ -44,6 +45,7 @@ from chat.domain.safety.moderation import ModerationActions
 from chat.domain.safety.policy_actions import PolicyActions
 from chat.domain.safety.rules import build_rules
 from chat.domain.search import SearchActions
+from chat.domain.search_indexer import SearchIndexer
 from chat.domain.sync import SyncActions
 from chat.events import EventSink, Fanout, NullEvents
 from chat.live.convcache import ConversationCache
@@ -54,6 +56,7 @@ from chat.live.writer import MessageWriter, SharedSeqs
 from chat.metrics import Metrics
 from chat.settings import Settings
 from chat.store import Store
+from chat.store.search_index import SEARCH_INDEX_FILE, SearchIndex
 from chat.uploads import MessageCarried, UploadsService
 
 
@@ -94,7 +97,12 @@ class ChatService:
         self.conversations = ConversationActions(self.core, self.directory, self.messages, self.markers)
         self.classes = ClassActions(self.core)
         self.reactions = ReactionActions(self.core)
-        self.searcher = SearchActions(self.core)
+        self.search_index = None
+        if settings.search_index:  # each node keeps its own file (chat/store/search_index.py)
+            self.search_index = SearchIndex(settings.search_index_path
+                                            or os.path.join(settings.data_dir, SEARCH_INDEX_FILE))
+        self.searcher = SearchActions(self.core, self.search_index)
+        self.search_indexer = SearchIndexer(self.core, self.search_index) if self.search_index else None
         self.syncer = SyncActions(self.core, self.recent)
         # safeguarding: school policy
         self.school_policy = PolicyActions(self.core, self.messages)
@@ -121,6 +129,13 @@ class ChatService:
         self.retention_sweeper = RetentionSweeper(self.core, uploads, metrics)
 
         # --- oversight: export and erasure (add below)
+        from chat.domain.oversight.erasure import ErasureActions  # each section keeps its lines together
+        from chat.domain.oversight.exports import ExportActions
+        self.exports = ExportActions(self.core, uploads)
+        self.erasure = ErasureActions(self.core, self.directory, self.retention_sweeper, uploads)
+        if uploads is not None:  # the upload sweep keeps what a legal hold covers
+            from chat.domain.oversight.upload_holds import held_uploads
+            uploads.use_holds(held_uploads(self.core.holds))
 
         # --- oversight: quiet hours (add below)
         from chat.domain.oversight.quiet_hours import QuietHoursActions  # each section keeps its lines together
@@ -139,8 +154,16 @@ class ChatService:
         # --- notifications: bots (add below)
 
         # --- notifications: scheduled messages (add below)
+        from chat.domain.notify.scheduled import ScheduledActions
+        from chat.domain.notify.scheduled_sender import ScheduledSender
+        self.scheduled = ScheduledActions(self.core)
+        self.scheduled_sender = ScheduledSender(self.core, self.messages)
 
         # --- notifications: forwarding (add below)
+        from chat.domain.notify.forwarding import ForwardActions
+        self.forwarding = ForwardActions(self.core, self.messages)
+        if uploads is not None and isinstance(uploads.carried, MessageCarried):
+            uploads.carried.use_forwards(self.forwarding.carries)  # forwarded files, read by the target's members
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -162,6 +185,9 @@ class ChatService:
     def safety_changed_elsewhere(self, kind: str, key: str) -> None:
         """Another process changed a safeguarding setting (a school's policy or filter lists,
         a user's blocks, a conversation's mutes): drop the copy kept here at once."""
+        if kind == self.erasure.kind:  # an erased user's directory entry (oversight: erasure)
+            self.erasure.erased_elsewhere(key)
+            return
         safety_changed_elsewhere(self.core, kind, key)
 
     def message_stored_elsewhere(self, conversation_id: str, seq: int) -> None:
@@ -171,6 +197,17 @@ class ChatService:
     async def flush(self) -> None:
         """Write the live conversation state of changed conversations now."""
         await self.core.flusher.flush()
+
+    async def start_search_index(self) -> None:
+        """Open the search index and start feeding it (when ``search_index`` is on)."""
+        if self.search_index is not None and self.search_indexer is not None:
+            await self.search_index.open()
+            self.search_indexer.start()
+
+    async def stop_search_index(self) -> None:
+        if self.search_index is not None and self.search_indexer is not None:
+            await self.search_indexer.stop()
+            await self.search_index.close()
 
     async def close(self) -> None:
         """Finish queued sends and write the conversation state (at shutdown)."""

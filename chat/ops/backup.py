@@ -34,6 +34,7 @@ import zlib
 from typing import Any, Dict, List, Optional
 
 from chat.ops.embedded import PID_FILE, STATE_FILE, DataDirLock
+from chat.store.search_index import SEARCH_INDEX_FILE
 from chat.version import __version__
 
 DB_FILE = "chat.db"
@@ -230,8 +231,9 @@ def restore(archive: str, data_dir: str, force: bool = False, now: Optional[floa
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
             if os.path.exists(target):
                 os.replace(target, "%s.before-restore-%s" % (target, stamp))
+            index = os.path.join(data_dir, SEARCH_INDEX_FILE)  # derived from the database: rebuilt
             for leftover in (target + "-wal", target + "-shm", os.path.join(data_dir, STATE_FILE),
-                             os.path.join(data_dir, PID_FILE)):
+                             os.path.join(data_dir, PID_FILE), index, index + "-wal", index + "-shm"):
                 if os.path.exists(leftover):  # they belong to the database being replaced
                     os.remove(leftover)
             os.replace(os.path.join(work, DB_FILE), target)

@@ -16,6 +16,7 @@ import ujson
 
 from chat.errors import BadRequest, ChatError, TooLarge
 from chat.rules import validation as v
+from chat.rules.forwarding import parse_forward
 from chat.rules.render import dumps
 from chat.settings import Settings
 from chat.timeutil import parse_iso
@@ -37,6 +38,7 @@ class Message:
     DELIVERED = "message:delivered"
     READ = "message:read"
     REACT = "message:react"
+    FORWARD = "message:forward"  # notifications: forwarding
     STATUS = "message:status"
     UNREAD = "unread:update"
 
@@ -111,7 +113,13 @@ def _message_id(data: Dict[str, Any]) -> str:
 
 
 def _send(data: Dict[str, Any], s: Settings) -> Dict[str, Any]:
+    if "sendAt" in data:  # notifications: scheduled messages are REST only (never sent now by mistake)
+        raise BadRequest("schedule a message with POST /api/conversations/{id}/messages and sendAt")
     return {"conversation_id": _conversation_id(data), "message": v.parse_new_message(data, s)}
+
+
+def _forward(data: Dict[str, Any], s: Settings) -> Dict[str, Any]:
+    return {"message_id": _message_id(data), "forward": parse_forward(data)}
 
 
 def _edit(data: Dict[str, Any], s: Settings) -> Dict[str, Any]:
@@ -185,6 +193,7 @@ CLIENT_EVENTS: Dict[str, Callable[[Dict[str, Any], Settings], Dict[str, Any]]] =
     Message.DELIVERED: _marker,
     Message.READ: _marker,
     Message.REACT: _react,
+    Message.FORWARD: _forward,
     Typing.START: _typing,
     Typing.STOP: _typing,
     Conversation.SYNC: _sync,

@@ -29,7 +29,7 @@ from chat.vocab import CloseCode, Marker
 
 log = logging.getLogger("chat.realtime")
 
-_LIMIT_OF = {p.Message.SEND: Limit.SEND, p.Typing.START: Limit.TYPING}
+_LIMIT_OF = {p.Message.SEND: Limit.SEND, p.Message.FORWARD: Limit.SEND, p.Typing.START: Limit.TYPING}
 
 
 class Transport(Protocol):
@@ -90,6 +90,7 @@ class Realtime:
             p.Message.DELIVERED: self._delivered,
             p.Message.READ: self._read,
             p.Message.REACT: self._react,
+            p.Message.FORWARD: self._forward,
             p.Typing.START: self._typing_start,
             p.Typing.STOP: self._typing_stop,
             p.Conversation.SYNC: self._sync,
@@ -227,6 +228,10 @@ class Realtime:
     # ------------------------------------------------------------------ the dispatch table
     async def _send(self, s: Session, conversation_id: str, message: Any) -> Dict[str, Any]:
         view, _created = await self.service.messages.send(s.ident, conversation_id, message)
+        return view
+
+    async def _forward(self, s: Session, message_id: str, forward: Any) -> Dict[str, Any]:
+        view, _created = await self.service.forwarding.forward(s.ident, message_id, forward)
         return view
 
     async def _edit(self, s: Session, message_id: str, text: str) -> Dict[str, Any]:

@@ -53,6 +53,8 @@ def message(doc: Dict[str, Any]) -> Dict[str, Any]:
     }
     if doc.get("meta"):
         out["meta"] = doc["meta"]
+    if doc.get("forwarded") and not deleted:  # notifications: forwarding
+        out["forwarded"] = doc["forwarded"]
     if deleted:  # why it is a tombstone: deleted (by a member or moderator), retention, ...
         out["deletedAt"] = iso(doc["deletedAt"])
         out["reason"] = doc.get("deletedReason") or "deleted"

@@ -319,6 +319,8 @@ class NewMessage:
     client_msg_id: Optional[str]
     reply_to: Optional[str]
     mentions: List[str] = dataclasses.field(default_factory=list)
+    #: a forward's attribution (chat.domain.notify.forwarding), stored with the message as is
+    forwarded: Optional[Dict[str, Any]] = None
 
 
 def parse_text(body: Mapping[str, Any], settings: Settings, required: bool) -> str:

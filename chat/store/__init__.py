@@ -25,11 +25,14 @@ from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
 from chat.store.email_repo import EmailStore
 from chat.store.filter_repo import Filters
+from chat.store.forward_repo import ForwardedUploads
 from chat.store.grant_repo import Grants
 from chat.store.hold_repo import Holds
 from chat.store.message_repo import InsertOutcome, Messages
+from chat.store.personal_repo import PersonalData
 from chat.store.policy_repo import Policies
 from chat.store.retention_repo import RetentionStore
+from chat.store.scheduled_repo import ScheduledMessages
 from chat.store.user_repo import Directory
 
 __all__ = ["Store", "Directory", "Conversations", "Messages", "InsertOutcome", "new_id", "ping_uri",
@@ -72,6 +75,7 @@ class Store:
         self.holds = Holds(self.db)
 
         # --- oversight: export and erasure (add below)
+        self.personal = PersonalData(self.db)
 
         # --- oversight: quiet hours (add below)
 
@@ -83,8 +87,10 @@ class Store:
         # --- notifications: bots (add below)
 
         # --- notifications: scheduled messages (add below)
+        self.scheduled = ScheduledMessages(self.db)
 
         # --- notifications: forwarding (add below)
+        self.forwards = ForwardedUploads(self.db)
 
 
     async def ensure_indexes(self) -> None:
@@ -116,6 +122,7 @@ class Store:
             self.holds.create_indexes()
 
             # --- oversight: export and erasure (add below)
+            self.personal.create_indexes()
 
             # --- oversight: quiet hours (add below)
 
@@ -127,8 +134,10 @@ class Store:
             # --- notifications: bots (add below)
 
             # --- notifications: scheduled messages (add below)
+            self.scheduled.create_indexes()
 
             # --- notifications: forwarding (add below)
+            self.forwards.create_indexes()
 
         await self.db.io(work)
 

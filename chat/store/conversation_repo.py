@@ -58,6 +58,19 @@ class Conversations:
             return []
         return outs(await self._db.io(lambda: list(self.conversations.find({"_id": {"$in": keys}}))))
 
+    async def seq_page(self, after: Optional[str], limit: int) -> List[Tuple[str, int]]:
+        """``(id, lastSeq)`` of up to ``limit`` conversations after id ``after``, in id order
+        (the search indexer walks every conversation this way, one short query a page)."""
+        query: Dict[str, Any] = {}
+        key = oid(after) if after else None
+        if key is not None:
+            query["_id"] = {"$gt": key}
+
+        def work() -> List[Tuple[str, int]]:
+            found = self.conversations.find(query, {"lastSeq": 1}).sort("_id", 1).limit(limit)
+            return [(str(d["_id"]), int(d.get("lastSeq") or 0)) for d in found]
+        return await self._db.io(work)
+
     async def of_user(self, user_id: str) -> List[Dict[str, Any]]:
         """Through ``memberships.userId`` (an equality on an index) and ``_id`` ``$in``."""
         def work() -> List[Dict[str, Any]]:

@@ -165,6 +165,32 @@ class Messages:
             return len(found), sum(1 for d in found if user_id in (d.get("mentions") or ()))
         return await self._db.io(work)
 
+    async def get_many(self, message_ids: Sequence[str]) -> List[Dict[str, Any]]:
+        """The messages with these ids (absent ones left out): one ``_id`` ``$in``."""
+        keys = [k for k in (oid(m) for m in message_ids) if k is not None]
+        if not keys:
+            return []
+        return outs(await self._db.io(lambda: list(self.messages.find({"_id": {"$in": keys}}))))
+
+    async def search_changed(self, conversation_ids: Sequence[str], since: int, needle: str, limit: int
+                             ) -> List[Dict[str, Any]]:
+        """Live messages of these conversations edited after ``since`` whose text contains
+        ``needle`` (what the search index may not have seen), from at most ``limit`` changes:
+        one range on the ``updatedAt`` index, the rest checked here (nx-27017 would otherwise
+        plan on ``conversationId`` and scan whole conversations). A full answer means more
+        changes than ``limit``: the caller cannot rely on it."""
+        ids = set(conversation_ids)
+        if not ids:
+            return []
+
+        def work() -> List[Dict[str, Any]]:
+            changed = list(self.messages.find({"updatedAt": {"$gt": since}}).sort("updatedAt", 1).limit(limit))
+            if len(changed) >= limit:
+                return changed
+            return [d for d in changed if d.get("conversationId") in ids and (d.get("editedAt") or 0) > since
+                    and d.get("deletedAt") is None and needle in (d.get("textLower") or "")]
+        return outs(await self._db.io(work))
+
     async def search_range(self, conversation_id: str, lower: int, upper: int, needle: str, limit: int
                            ) -> List[Dict[str, Any]]:
         """Live messages with seq in (lower, upper) whose lowercased text contains ``needle``

@@ -22,7 +22,7 @@ LEASE_ID = "sweep"
 
 #: what a tombstone keeps of a message (and what the sweep reads to decide)
 PAGE_FIELDS = {"conversationId": 1, "seq": 1, "senderId": 1, "createdAt": 1, "attachments": 1, "deletedAt": 1,
-               "deletedBy": 1, "deletedReason": 1, "purgedAt": 1, "heldAt": 1, "type": 1}
+               "deletedBy": 1, "deletedReason": 1, "purgedAt": 1, "heldAt": 1, "type": 1, "forwarded": 1}
 
 
 class RetentionStore:

@@ -45,6 +45,7 @@ class Directory:
                          {"$set": {"name": u["name"], "role": u["role"], "school": u["school"],
                                    "safeguarding": u["school"] if u.get("safeguarding") else None,
                                    "email": u.get("email") or None,  # notifications: missed-message email
+                                   "erasedAt": None,  # a roster naming an erased user names it again
                                    "updatedAt": now},
                           "$setOnInsert": {"createdAt": now}}, upsert=True) for u in users]
         result = await self._db.io(lambda: self.users.bulk_write(ops, ordered=False))
@@ -57,7 +58,8 @@ class Directory:
         after: Optional[str] = None
         while True:
             query: Dict[str, Any] = {} if after is None else {"_id": {"$gt": after}}
-            docs = await self._db.io(lambda q=query: list(self.users.find(q, {"name": 1, "role": 1, "school": 1})
+            docs = await self._db.io(lambda q=query: list(self.users.find(q, {"name": 1, "role": 1, "school": 1,
+                                                                                 "erasedAt": 1})
                                                           .sort("_id", 1).limit(page)))
             found.extend(outs(docs))
             if len(docs) < page:

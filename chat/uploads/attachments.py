@@ -87,10 +87,16 @@ class MessageCarried:
     def __init__(self, seam: StoreSeam) -> None:
         self._seam = seam
         self.reader: Optional[Reader] = None
+        self.forwards: Optional[Callable[[Dict[str, Any], Identity], Awaitable[bool]]] = None
 
     def use_reader(self, reader: Reader) -> None:
         """Let ``reader`` decide for callers who do not take part in the conversation."""
         self.reader = reader
+
+    def use_forwards(self, forwards: Callable[[Dict[str, Any], Identity], Awaitable[bool]]) -> None:
+        """Let ``forwards`` answer for the members of conversations a forward carried the upload
+        into (notifications: forwarding)."""
+        self.forwards = forwards
 
     async def __call__(self, meta: Dict[str, Any], ident: Identity) -> bool:
         if not meta.get("clientMsgId") or not meta.get("conversationId"):
@@ -102,5 +108,7 @@ class MessageCarried:
                            for a in message.get("attachments") or [])):
             return False
         if await self._seam.is_member(meta["conversationId"], ident.user_id):
+            return True
+        if self.forwards is not None and await self.forwards(meta, ident):
             return True
         return self.reader is not None and await self.reader(meta["conversationId"], ident)

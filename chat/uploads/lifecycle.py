@@ -1,5 +1,7 @@
 """Removing uploads: never attached ones after ``upload_orphan_hours``, those of deleted
-messages after ``upload_retention_days`` (kept meanwhile for the school's audit)."""
+messages after ``upload_retention_days`` (kept meanwhile for the school's audit); never one
+a legal hold covers (its owner or its conversation held: :meth:`UploadsService.held`, the
+same holds the retention sweep asks), which the next sweep after the release removes."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +12,9 @@ from chat.timeutil import now_ms
 from chat.uploads.service import UploadsService
 
 log = logging.getLogger("chat.uploads")
+
+#: uploads one storage call reads
+PAGE = 500
 
 
 async def remove_upload(uploads: UploadsService, meta: Dict[str, Any]) -> None:
@@ -28,16 +33,23 @@ async def sweep(uploads: UploadsService, now: Optional[int] = None) -> Dict[str,
     counts = {"orphans": 0, "expired": 0}
     batches: List[Any] = [("orphans", uploads.repo.orphans, now - int(s.upload_orphan_hours * 3600_000)),
                           ("expired", uploads.repo.expired, now - int(s.upload_retention_days * 86400_000))]
+    kept = 0
     for kind, find, cutoff in batches:
+        after = ""
         while True:
-            found = await find(cutoff)
+            found = await find(cutoff, PAGE, after)
+            held = await uploads.held(found) if found else set()
             for meta in found:
-                await remove_upload(uploads, meta)
-            counts[kind] += len(found)
-            if len(found) < 500:
+                if meta["id"] not in held:
+                    await remove_upload(uploads, meta)
+            counts[kind] += len(found) - len(held)
+            kept += len(held)
+            if len(found) < PAGE:
                 break
-    if counts["orphans"] or counts["expired"]:
-        log.info("removed %(orphans)d never-attached and %(expired)d expired uploads", counts)
+            after = found[-1]["id"]
+    if counts["orphans"] or counts["expired"] or kept:
+        log.info("removed %d never-attached and %d expired uploads; %d kept by legal holds",
+                 counts["orphans"], counts["expired"], kept)
     return counts
 
 

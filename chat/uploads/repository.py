@@ -22,6 +22,10 @@ def valid_id(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 24 and set(value) <= _HEX
 
 
+def _after(query: Dict[str, Any], after: str) -> Dict[str, Any]:
+    return dict(query, _id={"$gt": after}) if after else query
+
+
 def _out(doc: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     if doc is not None:
         doc["id"] = str(doc.pop("_id"))
@@ -94,17 +98,20 @@ class UploadsRepository:
             await self._io(lambda: self._col.update_many(
                 {"_id": {"$in": keys}, "deletedAt": UNSET}, {"$set": {"deletedAt": now}}))
 
-    async def orphans(self, created_before: int, limit: int = 500) -> List[Dict[str, Any]]:
-        """Uploads no send claimed, created before the cut-off."""
+    async def orphans(self, created_before: int, limit: int = 500, after: str = "") -> List[Dict[str, Any]]:
+        """Uploads no send claimed, created before the cut-off (ids after ``after``, in order:
+        the sweep pages past those a legal hold keeps)."""
         def work() -> List[Dict[str, Any]]:
-            docs = self._col.find({"createdAt": {"$lt": created_before}, "attachedAt": UNSET}).limit(limit)
+            docs = self._col.find(_after({"createdAt": {"$lt": created_before}, "attachedAt": UNSET}, after)
+                                  ).sort("_id", 1).limit(limit)
             return [_out(d) for d in docs]  # type: ignore[misc]
         return await self._io(work)
 
-    async def expired(self, deleted_before: int, limit: int = 500) -> List[Dict[str, Any]]:
-        """Uploads whose message was deleted before the cut-off."""
+    async def expired(self, deleted_before: int, limit: int = 500, after: str = "") -> List[Dict[str, Any]]:
+        """Uploads whose message was deleted before the cut-off (ids after ``after``, in order)."""
         def work() -> List[Dict[str, Any]]:
-            docs = self._col.find({"deletedAt": {"$gte": 0, "$lt": deleted_before}}).limit(limit)
+            docs = self._col.find(_after({"deletedAt": {"$gte": 0, "$lt": deleted_before}}, after)
+                                  ).sort("_id", 1).limit(limit)
             return [_out(d) for d in docs]  # type: ignore[misc]
         return await self._io(work)
 

@@ -47,6 +47,13 @@ def render(doc: Dict[str, Any]) -> Dict[str, Any]:
 #: told when a school admin opens a file carried into a conversation (the look is recorded)
 Look = Callable[[Dict[str, Any], Identity], Awaitable[None]]
 
+#: which of these uploads a legal hold keeps (their ids); the domain's holds answer it
+Held = Callable[[List[Dict[str, Any]]], Awaitable[Set[str]]]
+
+
+async def _none_held(metas: List[Dict[str, Any]]) -> Set[str]:
+    return set()
+
 
 async def may_download(meta: Optional[Dict[str, Any]], ident: Identity, carried: Carried,
                        look: Optional[Look] = None) -> bool:
@@ -124,6 +131,7 @@ class UploadsService:
         self.images = ImageWorker.from_settings(settings, work_dir)  # decodes in worker processes
         self.carried: Carried = carried or _never
         self._look: Optional[Look] = None
+        self.held: Held = _none_held
         self._run = run
         self._allowed = policy.allowed_types(settings.upload_types)
         self._take_send_token = take_send_token or self._own_limiter(settings)
@@ -249,6 +257,10 @@ class UploadsService:
             fields["thumbSha256"], fields["thumbSize"] = _hash_file(image.thumbnail_path)
         fields.update(path=path, sha256=digest, size=size)
         return fields
+
+    def use_holds(self, held: Held) -> None:
+        """Ask ``held`` before the lifecycle removes uploads (legal holds keep what they cover)."""
+        self.held = held
 
     def use_admin_look(self, look: Look) -> None:
         """Tell ``look`` of each school admin's look at a file carried into a conversation."""

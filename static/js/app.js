@@ -23,6 +23,9 @@ import { ModerationController } from "./controllers/moderation.js";
 import { refusalText } from "./policy.js";
 import { NotifySettings } from "./views/notifysettings.js";
 import { openLinkedConversation } from "./views/deeplink.js";
+import { ForwardDialog } from "./views/forward.js";  // notifications: forwarding
+import { SendLater } from "./views/sendlater.js";  // notifications: scheduled messages
+import { convTitle } from "./state/conversations.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,6 +50,7 @@ const messagesView = new MessagesView($("messages"), $("message-list"), $("load-
   receipts: async (m) => (await session.api.get(`/api/messages/${m.id}/receipts`)).data.receipts,
   report: (m) => safety.reportMessage(m),
   discard: (cid) => composer.discard(cid), takeBack: (cid) => composer.takeBack(cid),
+  forward: (m) => forwardDialog.open(m),
 });
 const attachments = new AttachmentsController({
   api: () => session.api, state: () => store.state, dispatch, update: (action) => store.update(action), showError,
@@ -97,6 +101,19 @@ const renderer = new Renderer({
   moderation: moderation.handlers(), renderBlocked: () => safety.renderBlocked(),
 });
 store.subscribe((prev) => renderer.render(prev));
+// notifications: forwarding (to a conversation I may post in) and scheduled messages ("Send later")
+const forwardDialog = new ForwardDialog({
+  targets: () => Object.values(store.state.conversations.byId)
+    .filter((c) => c.type !== "announcement" || store.state.me.role !== "student")
+    .map((c) => ({ id: c.id, title: convTitle(c, store.state.me.id) })),
+  send: (m, conversationId) => session.api.post(`/api/messages/${m.id}/forward`, { conversationId }),
+  sent: (conversationId) => dispatch({ type: "notice/set",
+    text: `Forwarded to ${convTitle(store.state.conversations.byId[conversationId] || {}, store.state.me.id)}` }),
+});
+const sendLater = new SendLater({ api: () => session.api, conversationId: () => store.state.conversations.active,
+  input: $("composer-input"), now: () => Date.now(),
+  scheduled: () => dispatch({ type: "notice/set", text: "Scheduled: it will be sent at the time you picked." }) });
+sendLater.mount($("composer"));
 
 notifications.wire();
 $("signout").addEventListener("click", () => session.signOut());

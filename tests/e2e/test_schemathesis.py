@@ -61,7 +61,12 @@ async def seed(api: Api, runtime: Any) -> Dict[str, List[str]]:
     from chat.domain.notify.missed_email import link_key
     from chat.rules.email_digest import sign
     links = {"unsubscribeUsers": ["st3"], "unsubscribeSigs": [sign(link_key(runtime.settings), "st3")]}
-    return {**links, "conversations": [direct["id"], group["id"], klass["id"], other["id"]], "messages": messages,
+    # notifications: scheduled messages (one waiting, an hour from now)
+    status, later = await api.post("/api/conversations/%s/messages" % group["id"], USER,
+                                   {"text": "later", "sendAt": int(runtime.clock.time() * 1000) + 3600_000})
+    assert status == 201, later
+    return {**links, "scheduled": [later["data"]["id"]],
+            "conversations": [direct["id"], group["id"], klass["id"], other["id"]], "messages": messages,
             "users": ["st1", "st2", "st3", "t1", "t2", "x1"], "emoji": ["\U0001F44D", "\u2764\ufe0f", "\U0001F389"],
             "classes": ["c1", "c2", "cx"], "cases": [case["data"]["caseId"]]}
 
@@ -74,7 +79,8 @@ def config(ids: Dict[str, List[str]], admin: str = "") -> str:
                 "path.messageId": "messages", "path.userId": "users", "path.emoji": "emoji",
                 "query.classId": "classes", "body.userIds[*]": "users", "body.participantIds[*]": "users",
                 "body.classId": "classes", "body.replyTo": "messages", "path.caseId": "cases",
-                "query.u": "unsubscribeUsers", "query.sig": "unsubscribeSigs"}
+                "query.u": "unsubscribeUsers", "query.sig": "unsubscribeSigs",
+                "path.scheduledId": "scheduled", "body.conversationId": "conversations"}
     # every check schemathesis has, positive_data_acceptance included (in the config file, not with
     # --checks, so that the one operation below can leave one out)
     lines = ["[checks]", "enabled = true", ""]
@@ -95,10 +101,10 @@ def config(ids: Dict[str, List[str]], admin: str = "") -> str:
     lines += ["[phases.stateful.inference]", 'algorithms = ["location-headers"]', ""]
     lines += ["[[operations]]", 'include-path = "/api/uploads"', 'include-method = "POST"',
               "checks.positive_data_acceptance.enabled = false", ""]
-    # the audit log, legal holds, retention and the school's notification settings are for the
-    # school's admins only (the caller, a teacher, gets 403 for all of it): those routes are fuzzed
-    # as the school's admin
-    lines += ["[[operations]]", 'include-path-regex = "^/api/(audit|holds|schools/.+/(retention|notifications))"',
+    # the audit log, legal holds, retention, exports, erasure and the school's notification settings are for the
+    # school's admins only (the caller, a teacher, gets 403 for all of it): those routes are fuzzed as the school's admin
+    lines += ["[[operations]]",
+              'include-path-regex = "^/api/(audit|holds|schools/.+/(retention|notifications)|exports|users/[^/]+/erase)"',
               'headers = { Authorization = "Bearer %s" }' % (admin or token("a1")), ""]
     lines.append("[parameters]")
     for param, name in bindings.items():

@@ -22,8 +22,12 @@ def test_parse_valid_frames():
     f = p.parse_frame('{"event":"message:react","data":{"messageId":"m","emoji":"\\ud83d\\udc4d"}}', s)
     assert f.args["on"] is True
     assert set(p.CLIENT_EVENTS) == {"message:send", "message:edit", "message:delete", "message:delivered",
-                                    "message:read", "message:react", "typing:start", "typing:stop", "sync",
+                                    "message:read", "message:react", "message:forward", "typing:start", "typing:stop", "sync",
                                     "presence:list", "auth:refresh", "ping"}
+    f = p.parse_frame('{"event":"message:forward","data":{"messageId":"m","conversationId":"c"}}', s)
+    assert f.args["message_id"] == "m" and f.args["forward"].conversation_id == "c"
+    with pytest.raises(p.FrameError):  # scheduling is REST only: never sent now by mistake
+        p.parse_frame('{"event":"message:send","data":{"conversationId":"c","text":"x","sendAt":1}}', s)
 
 
 @pytest.mark.parametrize("raw,code,ref", [

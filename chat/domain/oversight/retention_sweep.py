@@ -342,7 +342,8 @@ class RetentionSweeper:
             if msg["id"] not in purged:
                 continue
             await self._forget(msg, reason)
-            for attachment in msg.get("attachments") or []:
+            # a forward's files are its original's (notifications: forwarding)
+            for attachment in [] if msg.get("forwarded") else msg.get("attachments") or []:
                 upload_id = attachment.get("id") if isinstance(attachment, dict) else None
                 if self.uploads is None or not isinstance(upload_id, str):
                     continue

@@ -11,6 +11,7 @@ import { convMessages, sortedMessages } from "../state/messages.js";
 import { pendingFor } from "../state/outbox.js";
 import { FINAL_SEND_ERRORS, refusalText } from "../policy.js";
 import { attachmentsEl } from "./attachments.js";
+import { forwardButton, forwardedEl } from "./forward.js";
 
 const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
 const NEAR_BOTTOM_PX = 60;
@@ -220,6 +221,7 @@ export class MessagesView {
         text: initials(m.senderName) }), el("span", { text: m.senderName })));
     }
     if (m.replyTo && !m.deleted) li.append(this.quoteEl(m, sig.quoted));
+    if (m.forwarded && !m.deleted) li.append(forwardedEl(m.forwarded));  // notifications: forwarding
     if (sig.editing) li.append(this.editBoxFor(m, draft));
     else if (m.deleted) li.append(el("div", { class: "text", "data-testid": "message-text", text: "This message was deleted" }));
     else if (m.text || !(m.attachments || []).length) li.append(textEl(m.text || "", mentioned, this.me));
@@ -271,6 +273,7 @@ export class MessagesView {
     }
     bar.append(el("button", { type: "button", title: "Reply", "aria-label": "Reply", "data-testid": "reply",
       text: "\u21A9", onclick: () => this.on.reply(m) }));
+    if (this.on.forward && m.type !== "system") bar.append(forwardButton(m, this.on.forward));  // notifications: forwarding
     if (sig.mine) {
       bar.append(el("button", { type: "button", title: "Edit", "aria-label": "Edit message", "data-testid": "edit",
         text: "\u270E", onclick: () => this.on.startEdit(m) }));

@@ -1,0 +1,142 @@
+"""Sending scheduled messages at their time, exactly once across restarts and cluster nodes.
+
+Every ``scheduled_interval`` seconds (on the injected clock) a node looks for due messages and
+takes each by a claim in the store (:meth:`chat.store.scheduled_repo.ScheduledMessages.claim`:
+``scheduled`` -> ``sending`` by one node; a ``sending`` claim older than
+``scheduled_claim_seconds`` is a node that stopped, and is taken over). It then sends through
+the ordinary send path (:meth:`chat.domain.messages.MessageActions.send`: policy, filters, quiet
+hours, blocks and mutes apply as to a person typing) with the scheduled id as ``clientMsgId``:
+a send repeated after a crash between the claim and its record is answered with the stored
+message by the writer's idempotency, so one message is stored whatever happens.
+
+A refusal (``quiet_hours``, ``content_blocked``, ``policy_forbidden``, ...) is recorded as
+``failed`` with the error for its author, and never retried; storage failures are retried on
+later looks, at most ``scheduled_max_attempts`` claims in all.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+from chat.auth import Identity
+from chat.errors import ChatError, Unavailable
+from chat.rules.validation import NewMessage
+
+if TYPE_CHECKING:
+    from chat.domain.core import Core
+    from chat.domain.messages import MessageActions
+
+log = logging.getLogger("chat.scheduled")
+
+#: due messages one look reads per status
+BATCH = 100
+
+
+class ScheduledSender:
+    """Runs the looks on the clock (see the module doc)."""
+
+    def __init__(self, core: "Core", messages: "MessageActions") -> None:
+        self.core = core
+        self.messages = messages
+        self.repo = core.store.scheduled
+        self.node_id = uuid.uuid4().hex
+        self.looks = 0
+        self._timer: Any = None
+        self._task: Optional["asyncio.Task[None]"] = None
+        self._stopped = True
+
+    @property
+    def interval(self) -> float:
+        return float(self.core.settings.scheduled_interval)
+
+    def start(self) -> None:
+        """Look every interval from now on (0: never)."""
+        if self.interval > 0 and self._stopped:
+            self._stopped = False
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._stopped:
+            self._timer = self.core.clock.call_later(self.interval, self._fire)
+
+    def _fire(self) -> None:
+        if self._stopped or (self._task is not None and not self._task.done()):
+            self._schedule()
+            return
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            await self.run_once()
+        except ChatError as exc:  # storage down: the next look tries again
+            log.warning("scheduled messages: %s", exc.message)
+        except Exception:
+            log.exception("scheduled messages failed")
+        finally:
+            self._schedule()
+
+    async def settled(self) -> None:
+        """Wait for the look under way, if any (tests, after advancing the clock)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def stop(self) -> None:
+        """No further looks; wait for the one under way."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        await self.settled()
+
+    def _now(self) -> int:
+        return int(self.core.clock.time() * 1000)
+
+    async def run_once(self) -> int:
+        """One look: claim and send what is due; returns how many this node sent or recorded."""
+        now = self._now()
+        stale = now - int(self.core.settings.scheduled_claim_seconds * 1000)
+        due = await self.repo.due("scheduled", now, BATCH) + await self.repo.due("sending", stale, BATCH)
+        handled = 0
+        for doc in due:
+            claimed = await self.repo.claim(doc["id"], self.node_id, now, stale)
+            if claimed is not None:
+                await self.send(claimed)
+                handled += 1
+        self.looks += 1
+        return handled
+
+    async def send(self, doc: Dict[str, Any]) -> None:
+        """Send one claimed message and record the outcome (see the module doc)."""
+        ident = Identity(doc["senderId"], str(doc.get("senderRole") or ""), str(doc.get("school") or ""),
+                         str(doc.get("senderName") or doc["senderId"]), 0)
+        req = NewMessage(str(doc.get("text") or ""), str(doc.get("type") or "text"), [], doc["id"],
+                         doc.get("replyTo"), list(doc.get("mentions") or []))
+        now = self._now()
+        try:
+            try:
+                message, _created = await self.messages.send(ident, doc["conversationId"], req)
+            except (ChatError, asyncio.CancelledError):
+                raise
+            except Exception:
+                log.exception("scheduled message %s: the send failed", doc["id"])
+                raise Unavailable("the send failed") from None
+        except Unavailable as exc:
+            if int(doc.get("attempts") or 0) >= self.core.settings.scheduled_max_attempts:
+                await self._failed(doc, exc, now)
+            else:  # waits for the next look
+                await self.repo.finish(doc["id"], self.node_id, {"status": "scheduled", "claimedBy": None,
+                                                                 "claimedAt": None, "updatedAt": now})
+            return
+        except ChatError as exc:  # a refusal of the send path: recorded for its author, never retried
+            await self._failed(doc, exc, now)
+            return
+        # the text now lives in the message alone (its retention, holds and deletes govern it)
+        await self.repo.finish(doc["id"], self.node_id, {"status": "sent", "messageId": message["id"],
+                                                         "sentAt": now, "error": None, "updatedAt": now,
+                                                         "text": None, "mentions": []})
+
+    async def _failed(self, doc: Dict[str, Any], exc: ChatError, now: int) -> None:
+        log.info("scheduled message %s not sent: %s", doc["id"], exc.code)  # never its text
+        await self.repo.finish(doc["id"], self.node_id, {"status": "failed", "error": exc.to_dict(),
+                                                         "updatedAt": now})

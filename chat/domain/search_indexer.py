@@ -1,0 +1,161 @@
+"""Feeding the search index (chat/store/search_index.py) from the database.
+
+Every ``search_index_interval`` seconds one pass walks the conversations a page at a time
+and, for each whose stored ``lastSeq`` is past its mark, reads the messages after the mark in
+seq order, ``search_index_batch`` per query, and indexes them. The mark only moves over a
+contiguous run of seqs: a seq not stored yet (a send still in a writer's batch on another
+node) stops it there, and the next pass goes on from it. Then it indexes the texts edited
+since its last pass (``editedAt``); a search covers what a pass has not reached yet by
+scanning it (:mod:`chat.domain.search`), so the index only ever makes search faster, never
+different.
+
+Each node runs its own indexer into its own file: nothing is shared, no lease is needed, and
+a lost file is rebuilt from the database. The passes run on the injected clock.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+from chat.domain.core import Core
+from chat.errors import ChatError
+from chat.store import search_text
+from chat.store.search_index import SearchIndex
+
+log = logging.getLogger("chat.search")
+
+#: conversations one page of the walk reads
+PAGE = 500
+#: how far back (ms) the edit follow-up (and a search, chat/domain/search.py) looks before the
+#: last pass: the clocks of cluster nodes and a change's commit may lag its stamp that much
+EDIT_SKEW_MS = 5_000
+EDITS_KEY = "editsSeen"
+
+
+class SearchIndexer:
+    """Runs the passes; :meth:`run_once` is one pass (tests call it directly)."""
+
+    def __init__(self, core: Core, index: SearchIndex) -> None:
+        self.core = core
+        self.index = index
+        self.passes = 0
+        self._timer: Any = None
+        self._task: Optional["asyncio.Task[None]"] = None
+        self._stopped = True
+
+    @property
+    def interval(self) -> float:
+        return float(self.core.settings.search_index_interval)
+
+    def start(self) -> None:
+        """A first pass now, then one every interval."""
+        if self._stopped:
+            self._stopped = False
+            self._fire()
+
+    def _schedule(self) -> None:
+        if not self._stopped:
+            self._timer = self.core.clock.call_later(self.interval, self._fire)
+
+    def _fire(self) -> None:
+        if self._stopped or (self._task is not None and not self._task.done()):
+            self._schedule()
+            return
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            await self.run_once()
+        except ChatError as exc:  # storage down: the next pass goes on from the marks
+            log.warning("search indexing paused: %s", exc.message)
+        except Exception:
+            log.exception("search indexing failed")
+        finally:
+            self._schedule()
+
+    async def settled(self) -> None:
+        """Wait for the pass under way, if any."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        await self.settled()
+
+    # ------------------------------------------------------------------ one pass
+    async def run_once(self) -> int:
+        """Index what is new everywhere; returns how many texts it indexed."""
+        started = int(self.core.clock.time() * 1000)
+        done = 0
+        after: Optional[str] = None
+        conversations = self.core.store.conversations
+        while True:
+            page = await conversations.seq_page(after, PAGE)
+            if not page:
+                break
+            after = page[-1][0]
+            marks = await self.index.marks(c for c, _ in page)
+            for conversation_id, last_seq in page:
+                mark = marks.get(conversation_id, 0)
+                if last_seq < mark:  # the database went back (a restore): index it again
+                    await self.index.drop_conversation(conversation_id)
+                    mark = 0
+                if last_seq > mark:
+                    done += await self.conversation(conversation_id, mark)
+            await asyncio.sleep(0)
+        done += await self._edits(started)
+        self.passes += 1
+        return done
+
+    async def conversation(self, conversation_id: str, mark: int) -> int:
+        """Index one conversation's messages after ``mark``, batch by batch, as far as its seqs
+        run without a gap."""
+        batch = max(1, int(self.core.settings.search_index_batch))
+        messages = self.core.store.messages
+        done = 0
+        while True:
+            docs = await messages.history(conversation_id, None, mark, batch)
+            rows: List[Tuple[int, int, str, str]] = []
+            top = mark
+            for doc in docs:
+                if doc["seq"] != top + 1:
+                    break  # a gap: stop before it, and come back for it
+                top = doc["seq"]
+                if not doc.get("deletedAt") and doc.get("text"):
+                    rows.append((top, int(doc.get("createdAt") or 0), search_text(doc["text"]), doc["id"]))
+            if top == mark:
+                return done
+            await self.index.add(conversation_id, rows, top)
+            done += len(rows)
+            mark = top
+            if len(docs) < batch or top != docs[-1]["seq"]:
+                return done
+
+    async def _edits(self, started: int) -> int:
+        """Index the new texts of messages edited since the last pass (an edit keeps the seq, so
+        the walk above does not see it); the old text's row stays and is filtered at search."""
+        since = await self.index.meta(EDITS_KEY, 0)
+        batch = max(1, int(self.core.settings.search_index_batch))
+        done = 0
+        cursor = max(0, since - EDIT_SKEW_MS)
+        while True:
+            docs = await self.core.store.messages.changed_any(cursor, batch)
+            edited = [d for d in docs if (d.get("editedAt") or 0) > since - EDIT_SKEW_MS
+                      and not d.get("deletedAt") and d.get("text")]
+            by_conv: Dict[str, List[Dict[str, Any]]] = {}
+            for d in edited:
+                by_conv.setdefault(d["conversationId"], []).append(d)
+            for conversation_id, found in by_conv.items():
+                rows = [(int(d["seq"]), int(d.get("createdAt") or 0), search_text(d["text"]), d["id"]) for d in found]
+                await self.index.add(conversation_id, rows, None, [int(d["editedAt"]) for d in found])
+                done += len(rows)
+            if len(docs) < batch:
+                break
+            cursor = int(docs[-1].get("updatedAt") or cursor)
+            if cursor >= started:
+                break
+        await self.index.set_meta(EDITS_KEY, started)
+        return done

@@ -1,0 +1,222 @@
+"""The search index: a trigram full-text index (SQLite FTS5) kept beside the database.
+
+It is a derived, rebuildable cache, never the record: each node keeps its own file, fed from
+the database by :class:`chat.domain.search_indexer.SearchIndexer`, so it serves the embedded
+default, a real MongoDB and a cluster the same way. It only proposes candidates; a search
+checks every candidate against the stored message (:mod:`chat.domain.search`), so a stale
+row (an edited, deleted or retention-purged message) can never be a hit, and what the index
+has not seen yet is scanned the old way. The result set is exactly the substring rule's.
+
+Why a trigram index: the substring rule must find words of languages written without spaces
+(Khmer, Thai), which word tokenizers cannot split. Every substring of three or more
+characters of a text contains only trigrams of that text, so "all of the needle's trigrams"
+is a superset of the hits. The table is contentless with ``detail=none`` (no positions):
+candidates are verified anyway, so positions would only cost disk.
+
+SQLite connections belong to one thread: every call runs on this index's own one-thread
+executor, never on the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import sqlite3
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+
+T = TypeVar("T")
+
+#: the index's file name in the data directory (``search_index_path`` overrides it)
+SEARCH_INDEX_FILE = "search-index.sqlite3"
+#: rowid = createdAt (ms) * ROW_SLOTS + n: rowid order is creation order, so "newest first"
+#: is FTS5's fast descending rowid scan; n tells apart the messages of one millisecond
+#: (2**16 of them; epoch ms * 2**16 stays far inside SQLite's 63-bit rowid)
+ROW_SLOTS = 1 << 16
+#: a needle shorter than this has no trigram: it is scanned the old way
+MIN_INDEXED = 3
+#: the trigrams one query asks for: the needle's rarest (FTS5 intersects whole doclists, so a
+#: common trigram costs a read of most of the index while narrowing nothing)
+QUERY_GRAMS = 3
+
+SCHEMA = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS grams USING fts5(text, content='', detail=none, tokenize='trigram')",
+    "CREATE TABLE IF NOT EXISTS rows (rowid INTEGER PRIMARY KEY, conv TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "message TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS marks (conv TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS edits (conv TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, "
+    "PRIMARY KEY (conv, seq, at)) WITHOUT ROWID",
+    # how many indexed texts hold each trigram: which of a needle's trigrams narrow the most
+    "CREATE TABLE IF NOT EXISTS freq (gram TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+)
+
+
+def trigrams(text: str) -> List[str]:
+    """The distinct trigrams of ``text``, in order of first appearance (none under 3 characters)."""
+    seen: Dict[str, None] = {}
+    for i in range(len(text) - MIN_INDEXED + 1):
+        seen.setdefault(text[i:i + MIN_INDEXED], None)
+    return list(seen)
+
+
+def match_query(grams: Sequence[str]) -> str:
+    """The FTS5 query "all of these trigrams", each a quoted one-token string (no phrase: the
+    table keeps no positions)."""
+    return " AND ".join('"%s"' % g.replace('"', '""') for g in grams)
+
+
+class SearchIndex:
+    """One SQLite file: the trigram table, its rows' (conversation, seq), and per conversation
+    the highest seq up to which every message is indexed (the mark)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="search-index")
+        self._db: Optional[sqlite3.Connection] = None
+
+    # ------------------------------------------------------------------ the thread seam
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(folder, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is re-indexed from the database
+            for statement in SCHEMA:
+                db.execute(statement)
+            self._db = db
+        return self._db
+
+    async def open(self) -> None:
+        """Create the file and its tables (idempotent)."""
+        await self._io(self._conn)
+
+    async def close(self) -> None:
+        def work() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+        await self._io(work)
+        self._pool.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ writing
+    async def add(self, conversation_id: str, rows: Sequence[Tuple[int, int, str, str]], mark: Optional[int],
+                  edited: Optional[Sequence[int]] = None) -> None:
+        """Index ``(seq, createdAt, searchText, messageId)`` rows of one conversation and move its mark
+        to ``mark`` (every seq up to it is now indexed), in one transaction. With ``edited``
+        (each row's ``editedAt``) the rows are new texts of edits, each indexed once."""
+        def work() -> None:
+            db = self._conn()
+            counts: Dict[str, int] = {}
+            db.execute("BEGIN")
+            try:
+                for i, (seq, created, text, message_id) in enumerate(rows):
+                    if not text:
+                        continue
+                    if edited is not None and not db.execute(
+                            "INSERT OR IGNORE INTO edits (conv, seq, at) VALUES (?, ?, ?)",
+                            (conversation_id, seq, int(edited[i]))).rowcount:
+                        continue  # this edit's text is indexed already
+                    base = max(0, int(created)) * ROW_SLOTS
+                    top = db.execute("SELECT max(rowid) FROM rows WHERE rowid >= ? AND rowid < ?",
+                                     (base, base + ROW_SLOTS)).fetchone()[0]
+                    rowid = base if top is None else top + 1
+                    if rowid >= base + ROW_SLOTS:  # the whole transaction (and the mark) stays undone
+                        raise OverflowError("over %d messages created in one millisecond" % ROW_SLOTS)
+                    db.execute("INSERT INTO rows (rowid, conv, seq, message) VALUES (?, ?, ?, ?)",
+                               (rowid, conversation_id, seq, message_id))
+                    db.execute("INSERT INTO grams (rowid, text) VALUES (?, ?)", (rowid, text))
+                    for gram in trigrams(text):
+                        counts[gram] = counts.get(gram, 0) + 1
+                if counts:
+                    db.executemany("INSERT INTO freq (gram, n) VALUES (?, ?) ON CONFLICT(gram) DO UPDATE SET "
+                                   "n = n + excluded.n", counts.items())
+                if mark is not None:
+                    db.execute("INSERT INTO marks (conv, seq) VALUES (?, ?) ON CONFLICT(conv) DO UPDATE SET "
+                               "seq = max(seq, excluded.seq)", (conversation_id, mark))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        await self._io(work)
+
+    async def set_meta(self, key: str, value: int) -> None:
+        await self._io(lambda: self._conn().execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, int(value))))
+
+    async def drop_conversation(self, conversation_id: str) -> None:
+        """Forget a conversation's mark, so it is indexed again from its start (after a restore)."""
+        await self._io(lambda: self._conn().execute("DELETE FROM marks WHERE conv = ?", (conversation_id,)))
+
+    # ------------------------------------------------------------------ reading
+    async def meta(self, key: str, default: int = 0) -> int:
+        def work() -> int:
+            row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return default if row is None else int(row[0])
+        return await self._io(work)
+
+    async def marks(self, conversation_ids: Iterable[str]) -> Dict[str, int]:
+        """Each conversation's mark (absent: nothing indexed yet)."""
+        ids = list(conversation_ids)
+
+        def work() -> Dict[str, int]:
+            db = self._conn()
+            found: Dict[str, int] = {}
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                marks = "SELECT conv, seq FROM marks WHERE conv IN (%s)" % ",".join("?" * len(part))
+                found.update((c, int(s)) for c, s in db.execute(marks, part))
+            return found
+        return await self._io(work)
+
+    async def candidates(self, conversation_ids: Sequence[str], needle: str, below: Optional[int], limit: int
+                         ) -> List[Tuple[int, str, int, str]]:
+        """Up to ``limit`` rows ``(rowid, conversation, seq, messageId)`` of these conversations
+        whose text holds the needle's rarest trigrams, newest first, below rowid ``below`` (to
+        page on). A superset of the indexed texts that contain the needle."""
+        ids = list(conversation_ids)
+        grams = trigrams(needle)
+
+        def work() -> List[Tuple[int, str, int, str]]:
+            db = self._conn()
+            sql = "SELECT gram, n FROM freq WHERE gram IN (%s)" % ",".join("?" * len(grams))
+            known = dict(db.execute(sql, grams).fetchall())
+            if len(known) < len(grams):
+                return []  # a trigram no indexed text has: no indexed text holds the needle
+            rarest = sorted(grams, key=lambda g: known[g])[:QUERY_GRAMS]
+            args: List[Any] = [match_query(rarest)]
+            where = ""
+            if below is not None:
+                where = " AND grams.rowid < ?"
+                args.append(below)
+            one = len(ids) == 1
+            among = "= ?" if one else "IN (SELECT value FROM json_each(?))"
+            sql = ("SELECT grams.rowid, rows.conv, rows.seq, rows.message FROM grams "
+                   "JOIN rows ON rows.rowid = grams.rowid WHERE grams MATCH ?%s AND rows.conv %s "
+                   "ORDER BY grams.rowid DESC LIMIT ?" % (where, among))
+            args.append(ids[0] if one else json.dumps(ids))
+            args.append(limit)
+            return [(int(r), str(c), int(s), str(m)) for r, c, s, m in db.execute(sql, args)]
+        if not ids or not grams:
+            return []
+        return await self._io(work)
+
+    async def size_bytes(self) -> int:
+        """The index's size on disk (the file and its write-ahead log)."""
+        def work() -> int:
+            total = 0
+            for suffix in ("", "-wal"):
+                try:
+                    total += os.path.getsize(self.path + suffix)
+                except OSError:
+                    pass
+            return total
+        return await self._io(work)
+
+    async def rows(self) -> int:
+        return await self._io(lambda: int(self._conn().execute("SELECT count(*) FROM rows").fetchone()[0]))
