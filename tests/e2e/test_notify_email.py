@@ -501,3 +501,16 @@ async def test_a_stuck_mail_server_blocks_neither_the_loop_nor_a_send(api, runti
         inbox.hold.set()
     await mail.settled()
     assert [m["To"] for m in inbox.messages] == [ADDRESS["st2"]]
+
+
+@pytest.mark.usefixtures("addresses")
+@pytest.mark.gen_test(timeout=60)
+async def test_an_erased_user_gets_no_email_and_loses_the_address(api, runtime, clock, inbox):
+    conv = await direct(api)
+    await api.send("st1", conv, "hello")
+    status, data = await api.post("/api/users/st2/erase", "a1")
+    assert status == 200, data
+    user = await runtime.store.directory.get_user("st2")
+    assert user.get("email") is None and user.get("tokenEmail") is None
+    await advance(runtime, clock, 16)
+    assert inbox.messages == []

@@ -198,7 +198,7 @@ class MissedEmail(NullEvents):
                          readSum=state.get("prevReadSum") or 0)
         self._noted.pop(user_id, None)
         user = await self.core.store.directory.get_user(user_id)
-        if user is None:
+        if user is None or user.get("erasedAt"):  # unknown, or erased (oversight: export and erasure)
             await self.repo.set_due(user_id, seen_due, None)
             return 0
         school, role = str(user.get("school") or state.get("school")), str(user.get("role") or "student")
