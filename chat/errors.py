@@ -18,6 +18,7 @@ STATUS: Dict[str, int] = {
     "timeout": 408,
     "conflict": 409,
     "message_gone": 410,
+    "export_expired": 410,
     "too_large": 413,
     "content_blocked": 422,
     "rate_limited": 429,
@@ -134,6 +135,13 @@ class ContentBlocked(ChatError):
 
     code = "content_blocked"
     default_message = "the message was not sent: it contains words the school does not allow"
+
+
+class ExportExpired(ChatError):
+    """An export whose archive was removed after the retention window (the job stays listed)."""
+
+    code = "export_expired"
+    default_message = "this export has expired and its archive was deleted: start a new export"
 
 
 class TooLarge(ChatError):

@@ -74,6 +74,7 @@ class Runtime:
         self.service.missed_email.start()  # notifications: missed-message email
         self.service.scheduled_sender.start()  # notifications: scheduled messages
         await self.service.start_search_index()
+        await self.service.exports.start(alone=not self.clustered)  # oversight: export and erasure
         try:
             await self.service.start()
             await self.presence.people.ready()

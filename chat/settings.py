@@ -235,6 +235,14 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
     ("export_batch", "CHAT_EXPORT_BATCH", int, 500,
      "documents one export storage call reads (what an export holds in memory at once)"),
     ("export_link_ttl", "CHAT_EXPORT_LINK_TTL", int, 600, "seconds a signed export download link stays valid"),
+    ("export_keep_hours", "CHAT_EXPORT_KEEP_HOURS", int, 24,
+     "hours a finished export archive is kept before it is deleted (the job then shows expired)"),
+    ("export_sweep_interval", "CHAT_EXPORT_SWEEP_INTERVAL", int, 300,
+     "seconds between export sweeps (expired archives, jobs of a killed process; 0: only at start-up)"),
+    ("export_stale_seconds", "CHAT_EXPORT_STALE_SECONDS", int, 900,
+     "seconds without a heartbeat after which a running export is failed (its process was killed or gone)"),
+    ("export_page_pause_ms", "CHAT_EXPORT_PAGE_PAUSE_MS", int, 0,
+     "milliseconds an export waits between pages (leaves the database to the chat during a big export)"),
 
     # --- oversight: quiet hours (add below)
     ("policy_time_zone", "CHAT_POLICY_TIME_ZONE", str, "UTC",
@@ -443,6 +451,10 @@ RANGES: Dict[str, Range] = {
     # --- oversight: export and erasure (add below)
     "export_batch": Range(1, 10_000),
     "export_link_ttl": Range(1, 7 * _DAY),
+    "export_keep_hours": Range(1, 24 * 365),
+    "export_sweep_interval": Range(0, _DAY),
+    "export_stale_seconds": Range(60, 7 * _DAY),
+    "export_page_pause_ms": Range(0, 600_000),
 
     # --- oversight: quiet hours (add below)
 
@@ -674,6 +686,10 @@ class Settings:
     # --- oversight: export and erasure (add below)
     export_batch: int = 500
     export_link_ttl: int = 600
+    export_keep_hours: int = 24
+    export_sweep_interval: int = 300
+    export_stale_seconds: int = 900
+    export_page_pause_ms: int = 0
 
     # --- oversight: quiet hours (add below)
     policy_time_zone: str = "UTC"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional
 
+import tornado.ioloop
 import tornado.web
 
 from handlers.base import ApiHandler, JsonErrors
@@ -49,6 +50,11 @@ class ExportFileHandler(JsonErrors, tornado.web.StaticFileHandler):
         self.found = await self.runtime.service.exports.download(job_id, args)
         self.root = self.found["root"]
         await super().get(os.path.relpath(self.found["path"], self.root), include_body)
+
+    def on_finish(self) -> None:
+        if self.found is not None:  # a node's cached copy of the archive goes once served
+            found = self.found
+            tornado.ioloop.IOLoop.current().add_callback(self.runtime.service.exports.served, found)
 
     def get_content_type(self) -> str:
         return "application/zip"

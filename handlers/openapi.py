@@ -337,6 +337,10 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
         paths.update(_upload_paths())
         components["UploadIds"] = obj(["ids"], {"ids": {"type": "array", "maxItems": 100, "items": STR}})
         components["NewMessage"]["properties"]["attachments"]["items"] = new_attachment(True)
+    # --- web client: roster import (add below)
+    from handlers.openapi_roster import add_roster_docs  # it builds on this module's helpers
+    add_roster_docs(paths, components)
+
     # --- safeguarding: school policy (add below)
     from handlers.openapi_policy import policy_paths, policy_schemas
     paths.update(policy_paths())

@@ -17,7 +17,9 @@ def add_export_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, S
         ["id", "userId", "requestedBy", "status", "progress", "size", "error", "createdAt", "finishedAt",
          "downloadUrl", "downloadExpiresAt"], {
             "id": STR, "userId": STR, "requestedBy": STR,
-            "status": {"enum": ["queued", "running", "done", "failed"]},
+            "status": {"enum": ["queued", "running", "done", "failed", "expired"],
+                       "description": "expired: the archive was deleted CHAT_EXPORT_KEEP_HOURS after it was done; "
+                                      "failed: also a job whose server was killed (error says so)"},
             "progress": obj(["messages", "files", "bytes"], {
                 "messages": dict(INT, description="messages written so far"),
                 "files": dict(INT, description="files written so far"),
@@ -28,11 +30,14 @@ def add_export_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, S
             "downloadUrl": dict(NSTR, description="once done: a link signed for the caller (no header needed)"),
             "downloadExpiresAt": NTIME}, additionalProperties=False)
     components["Erasure"] = obj(
-        ["userId", "name", "erasedAt", "already", "messages", "messagesKept", "files", "filesKept"], {
+        ["userId", "name", "erasedAt", "already", "messages", "messagesKept", "reactions", "reactionsKept", "files",
+         "filesKept"], {
             "userId": STR, "name": {"const": "Former user"}, "erasedAt": NTIME,
             "already": dict(BOOL, description="the user was erased before (nothing recorded again)"),
             "messages": dict(INT, description="messages turned into tombstones now"),
             "messagesKept": dict(INT, description="messages a legal hold keeps (hidden, content stored)"),
+            "reactions": dict(INT, description="the user's reactions to others' messages removed now"),
+            "reactionsKept": dict(INT, description="reactions in conversations a legal hold covers"),
             "files": dict(INT, description="uploads deleted now"),
             "filesKept": dict(INT, description="uploads a legal hold keeps")}, additionalProperties=False)
     reason = components.get("Message", {}).get("properties", {}).get("reason")
@@ -52,12 +57,17 @@ def add_export_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, S
     signed = [_query(name, STR, "signed link: %s" % what, any_text=True) for name, what in (
         ("u", "user"), ("r", "role"), ("s", "school"), ("e", "expiry"), ("sig", "signature"))]
     download = _op("Download a done export through its signed link (a forged, altered or expired link: 403; "
-                   "audited)", {200: {"description": "the zip (Range supported)", "content": {
+                   "an export whose archive was deleted after the keep window: 410 export_expired; audited)",
+                   {200: {"description": "the zip (Range supported)", "content": {
                        "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                                 206: {"description": "the requested range", "content": {
                                     "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                                 304: {"description": "not modified"}},
                    [400, 403, 404], params=[export_id] + signed, auth=False, tag="chat")
+    download["responses"]["410"] = _json(obj(["error"], {"error": obj(["code", "message"], {
+        "code": {"type": "string", "enum": ["export_expired"]}, "message": STR})}),
+        "The export's archive was deleted after CHAT_EXPORT_KEEP_HOURS (the job is listed expired): "
+        "start a new export.")
     head = dict(download, summary="The headers of a done export's download (checked and audited as a download)",
                 responses=dict(download["responses"], **{"200": {"description": "the zip's headers"}}))
     paths["/api/exports/{exportId}/download"] = {"get": download, "head": head}

@@ -14,6 +14,7 @@ from handlers.exports import EraseHandler, ExportFileHandler, ExportHandler, Exp
 from handlers.forward import ForwardHandler  # notifications: forwarding
 from handlers.metrics import MetricsHandler
 from handlers.notifications import MyNotificationsHandler, SchoolNotificationsHandler, UnsubscribeHandler
+from handlers.roster import RosterImportHandler
 from handlers.scheduled import ScheduledHandler, ScheduledListHandler  # notifications: scheduled messages
 from handlers.school_policy import SchoolPolicyHandler
 from handlers.ws import ChatSocket, SocketHub
@@ -56,6 +57,9 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         (r"/api/uploads/links", up.UploadLinksHandler, files),
         (r"/api/uploads/%s" % ID, up.UploadFileHandler, dict(files, variant="file")),
         (r"/api/uploads/%s/thumbnail" % ID, up.UploadFileHandler, dict(files, variant="thumbnail")),
+        # --- web client: roster import (add below)
+        (r"/api/roster/import", RosterImportHandler, deps),
+
         # --- safeguarding: school policy (add below)
         (r"/api/schools/%s/policy" % ID, SchoolPolicyHandler, deps),
 

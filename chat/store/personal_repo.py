@@ -2,8 +2,9 @@
 :mod:`chat.domain.oversight.erasure`), and the export jobs.
 
 - ``exports``: one document per export job ``{_id, school, userId, requestedBy, status
-  (queued|running|done|failed), progress {messages, files, bytes}, file, size, node, error,
-  createdAt, startedAt, finishedAt}``;
+  (queued|running|done|failed|expired), progress {messages, files, bytes}, file, size, sha256
+  (the archive's name in the upload storage), node, error, createdAt, startedAt, heartbeatAt,
+  finishedAt, expiredAt}``, with the sweep's reads on single-field indexes (``status``);
 - reads of what one user wrote or did, each a page of at most ``limit`` documents in ``_id``
   order after a cursor, by an equality on a single-field index (``messages.senderId``,
   ``edits.messageId``, ``reactions.userId``, ``case_reports.reporterId``, ``uploads.ownerId``),
@@ -17,6 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from chat.store.db import Database, ObjectId, oid
 from chat.store.docs import out, outs
 
+#: the states of a job still being written
+UNFINISHED = ("queued", "running")
 #: what a page of a user's messages carries for the erasure (never the text)
 ERASE_FIELDS = {"conversationId": 1, "seq": 1, "senderId": 1, "createdAt": 1, "attachments": 1, "deletedAt": 1,
                 "deletedBy": 1, "deletedReason": 1, "purgedAt": 1, "heldAt": 1, "type": 1, "mentions": 1}
@@ -40,6 +43,7 @@ class PersonalData:
     def create_indexes(self) -> None:
         """Blocking; run through the seam by :meth:`chat.store.Store.ensure_indexes`."""
         self.exports.create_index("school")
+        self.exports.create_index("status")
         self.messages.create_index("senderId")
         self.reactions.create_index("userId")
         self.reports.create_index("reporterId")
@@ -64,6 +68,47 @@ class PersonalData:
 
     async def update_job(self, job_id: str, fields: Dict[str, Any]) -> None:
         await self._db.io(lambda: self.exports.update_one({"_id": ObjectId(job_id)}, {"$set": fields}))
+
+    async def touch_jobs(self, job_ids: Sequence[str], now: int) -> None:
+        """The heartbeat of the jobs this process is writing."""
+        keys = [ObjectId(j) for j in job_ids]
+        if keys:
+            await self._db.io(lambda: self.exports.update_many(
+                {"_id": {"$in": keys}, "status": {"$in": list(UNFINISHED)}}, {"$set": {"heartbeatAt": now}}))
+
+    async def unfinished_jobs(self, limit: int) -> List[Dict[str, Any]]:
+        """Jobs ``queued`` or ``running`` (by any process), oldest first."""
+        return outs(await self._db.io(lambda: list(
+            self.exports.find({"status": {"$in": list(UNFINISHED)}}).sort("_id", 1).limit(limit))))
+
+    async def fail_job(self, job_id: str, error: str, now: int, stale_before: Optional[int] = None) -> bool:
+        """``failed`` with ``error``, if still unfinished (and, with ``stale_before``, its
+        heartbeat older than that); whether it changed."""
+        query: Dict[str, Any] = {"_id": ObjectId(job_id), "status": {"$in": list(UNFINISHED)}}
+        if stale_before is not None:
+            query["heartbeatAt"] = {"$lt": stale_before}
+        changed = await self._db.io(lambda: self.exports.update_one(
+            query, {"$set": {"status": "failed", "error": error, "finishedAt": now}}))
+        return bool(changed.modified_count)
+
+    async def due_jobs(self, finished_before: int, limit: int) -> List[Dict[str, Any]]:
+        """Done jobs finished before ``finished_before`` (their archives are due for removal)."""
+        return outs(await self._db.io(lambda: list(
+            self.exports.find({"status": "done", "finishedAt": {"$lt": finished_before}}).sort("_id", 1)
+            .limit(limit))))
+
+    async def expire_job(self, job_id: str, now: int) -> bool:
+        """A done job becomes ``expired`` (its archive removed); whether it changed."""
+        changed = await self._db.io(lambda: self.exports.update_one(
+            {"_id": ObjectId(job_id), "status": "done"}, {"$set": {"status": "expired", "expiredAt": now}}))
+        return bool(changed.modified_count)
+
+    async def sha_in_uploads(self, sha256: str) -> bool:
+        """Whether an upload (or its thumbnail) has these bytes too (then they stay stored)."""
+        def work() -> bool:
+            return (self.uploads.find_one({"sha256": sha256}, {"_id": 1}) is not None
+                    or self.uploads.find_one({"thumbSha256": sha256}, {"_id": 1}) is not None)
+        return bool(await self._db.io(work))
 
     # ------------------------------------------------------------------ one user's documents
     def _page(self, col: Any, query: Dict[str, Any], after: Any, limit: int,

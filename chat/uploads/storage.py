@@ -44,6 +44,10 @@ class BlobStorage(Protocol):
     async def delete(self, sha256: str) -> None:
         """Forget the bytes of ``sha256`` (no error when absent)."""
 
+    async def drop_copy(self, sha256: str) -> None:
+        """Remove this process's local copy of ``sha256`` when it is only a cache of bytes
+        stored elsewhere (the stored bytes stay)."""
+
 
 def fan_out(root: str, sha256: str) -> str:
     """``root/ab/cd/abcd…``: two levels keep directories small."""
@@ -86,6 +90,9 @@ class FilesystemStorage:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+    async def drop_copy(self, sha256: str) -> None:
+        """The local file is the stored bytes: nothing to drop."""
 
 
 class GridFSStorage:
@@ -162,6 +169,13 @@ class GridFSStorage:
             os.unlink(tmp)
             raise
         return path
+
+    async def drop_copy(self, sha256: str) -> None:
+        path = fan_out(self.cache_dir, _check(sha256))
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
     async def delete(self, sha256: str) -> None:
         _check(sha256)

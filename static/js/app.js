@@ -18,6 +18,9 @@ import { Renderer } from "./controllers/render.js";
 import { SessionController } from "./controllers/session.js";
 import { SyncController } from "./controllers/sync.js";
 import { TypingController } from "./controllers/typing.js";
+import { AdminController } from "./controllers/admin.js";
+import { AdminRecordsController } from "./controllers/adminrecords.js";
+import { QuietController } from "./controllers/adminquiet.js";
 import { SafetyController } from "./controllers/safety.js";
 import { ModerationController } from "./controllers/moderation.js";
 import { refusalText } from "./policy.js";
@@ -81,7 +84,7 @@ const session = new SessionController({
     "conversation:created": (c) => dispatch({ type: "conversation/upsert", conversation: c }),
     "conversation:updated": (c) => dispatch({ type: "conversation/upsert", conversation: c }),
     "conversation:removed": (d) => dispatch({ type: "conversation/removed", conversationId: d.conversationId }),
-    "school:policy": (d) => safety.policyPushed(d),
+    "school:policy": (d) => { safety.policyPushed(d); quiet.policyPushed(d); },
     "moderation:case": (c) => moderation.pushed(c),
   },
 });
@@ -114,6 +117,15 @@ const sendLater = new SendLater({ api: () => session.api, conversationId: () => 
   input: $("composer-input"), now: () => Date.now(),
   scheduled: () => dispatch({ type: "notice/set", text: "Scheduled: it will be sent at the time you picked." }) });
 sendLater.mount($("composer"));
+// the admin area and quiet hours (controllers/admin*.js) render after the rest
+const quiet = new QuietController({ store, session });
+const records = new AdminRecordsController({ store, session });
+const admin = new AdminController({ store, session, records, quiet, closeModeration: () => moderation.show(false) });
+store.subscribe((prev) => {
+  if (!prev) { quiet.load(); admin.load(); }  // a sign-in: whether I may send now; a new school's admin starts on its roster
+  admin.render(prev);
+  quiet.render();
+});
 
 notifications.wire();
 $("signout").addEventListener("click", () => session.signOut());
@@ -123,6 +135,8 @@ composer.wire();
 history.wire();
 safety.wire();
 moderation.wire();
+admin.wire();
+records.wire();
 new NotifySettings({ api: () => session.api }).mount();
 openLinkedConversation(store, (id) => conversations.open(id));  // the links in missed-message email
 session.resume();

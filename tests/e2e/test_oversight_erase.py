@@ -2,7 +2,7 @@
 turns the user's messages into tombstones (history, sync and search of the other members show
 nothing of them, seqs stay contiguous), deletes their uploads, names them "Former user", keeps
 what a legal hold covers, records ``user.erase`` once (idempotent), admins of the user's school
-only; and across a two-node cluster the new name is what the other node shows (real server,
+only; their reactions to others' messages go (but in a held conversation); and across a two-node cluster the new name is what the other node shows (real server,
 real nx-27017, real Redis)."""
 from __future__ import annotations
 
@@ -117,6 +117,42 @@ async def test_erasure_leaves_tombstones_for_everyone_and_names_the_user_former_
     assert again["already"] is True and again["messages"] == 0 and again["files"] == 0
     assert again["erasedAt"] == done["erasedAt"]
     assert len(await erase_entries(api)) == before + 1
+
+
+@pytest.mark.gen_test
+@pytest.mark.usefixtures("school", "http_server")
+async def test_the_users_reactions_to_others_messages_go_but_in_a_held_conversation(api, runtime, ws):
+    free = await api.conversation("st2", "group", ["st1", "st3"], title="Free")
+    held = await api.conversation("st2", "group", ["st1", "st3"], title="Held")
+    theirs = await api.send("st2", free["id"], "a message of st2")
+    kept = await api.send("st2", held["id"], "st2 in the held one")
+    for msg in (theirs, kept):
+        for user in ("st1", "st3"):
+            assert (await api.put("/api/messages/%s/reactions/%s" % (msg["id"], THUMBS), tok(user)))[0] in (200, 201)
+    assert (await api.put("/api/messages/%s/reactions/%s" % (theirs["id"], "%F0%9F%98%80"), tok("st1")))[0] in (
+        200, 201)
+    assert (await api.put("/api/holds/conversations/" + held["id"], tok("a1"), REASON))[0] == 200
+    status, _ = await api.post("/api/messages/%s/report" % theirs["id"], tok("st1"), {"reason": "bullying"})
+    assert status in (200, 201)
+    sock = await ws("st3")
+    done = await erase(api)
+    assert done["reactions"] == 2 and done["reactionsKept"] == 1, done
+    # the members' clients are told, as when st1 removes them
+    got = await sock.expect("message:updated", lambda f: f["data"]["id"] == theirs["id"]
+                            and f["data"]["reactions"] == {"\U0001F44D": ["st3"]})
+    assert got["data"]["text"] == "a message of st2"
+    reactions = runtime.store.messages.reactions
+    assert reactions.count_documents({"userId": "st1", "messageId": theirs["id"]}) == 0
+    assert reactions.count_documents({"userId": "st1", "messageId": kept["id"]}) == 1  # the hold keeps it
+    assert reactions.count_documents({"userId": "st3"}) == 2
+    doc = runtime.store.messages.messages.find_one({"_id": ObjectId(theirs["id"])})
+    assert not [k for k in doc.get("reactionKeys") or [] if k.endswith("|st1")], doc["reactionKeys"]
+    page = await history(api, free["id"], "st3")
+    assert [m["reactions"] for m in page] == [{"\U0001F44D": ["st3"]}]
+    # what stays: the report st1 made and the audit log (safeguarding records)
+    assert runtime.store.personal.reports.count_documents({"reporterId": "st1"}) == 1
+    again = await erase(api)
+    assert again["reactions"] == 0 and again["reactionsKept"] == 1
 
 
 @pytest.mark.gen_test

@@ -98,6 +98,14 @@ def config(ids: Dict[str, List[str]], admin: str = "") -> str:
     # conversation id to DELETE .../participants/{userId} as the user id: the server's 404 "not a
     # participant" is then right, and ensure_resource_availability reports the guess, not the server.
     lines += ["[phases.stateful.inference]", 'algorithms = ["location-headers"]', ""]
+    # The roster import also takes a CSV file (text/csv): which strings are a readable CSV roster
+    # (a header naming the columns, a role and a school in every row) is no JSON Schema of a
+    # string, so a random string refused as "CSV header must be ..." is not a disagreement either.
+    # Admins only, like the audit log's routes below: fuzzed as the school's admin (one entry:
+    # one operation's settings in one place).
+    lines += ["[[operations]]", 'include-path = "/api/roster/import"', 'include-method = "POST"',
+              "checks.positive_data_acceptance.enabled = false",
+              'headers = { Authorization = "Bearer %s" }' % (admin or token("a1")), ""]
     lines += ["[[operations]]", 'include-path = "/api/uploads"', 'include-method = "POST"',
               "checks.positive_data_acceptance.enabled = false", ""]
     # the audit log, legal holds, retention, exports, erasure and the school's notification settings are for the

@@ -9,15 +9,20 @@ What it does, in this order, after the checks and the audit entry (``user.erase`
    get ``message:deleted`` with ``reason: "erased"``. A message a legal hold covers (a hold on
    the user, or on its conversation) is hidden instead, its content kept (``heldAt``) like a
    held own delete, and removed by the retention sweep once the hold is released;
-2. the user's other uploads are deleted, but for those a hold covers;
-3. the sender name stored with their messages and the directory entry become ``Former user``
+2. the user's reactions to others' messages are removed (``reactions`` and the messages'
+   ``reactionKeys``; participants get ``message:updated``), but for those in a conversation
+   a hold covers;
+3. the user's other uploads are deleted, but for those a hold covers;
+4. the sender name stored with their messages and the directory entry become ``Former user``
    (``erasedAt`` set), here and, through the cluster-wide change channel, in every other
    node's copy. A token's name claim does not bring the name back; a roster import that
    lists the user again does (the LMS re-rostered them).
 
 Idempotent: erasing an erased user again does what is left (nothing, usually) and records
 no second entry. The user's id, role and school stay (so old conversations still name a
-participant), and so do tokens: the LMS decides who may sign in.
+participant), and so do tokens: the LMS decides who may sign in. The reports the user made
+and the audit log stay: they are safeguarding records (who raised a concern, what staff did),
+which the school keeps under its own retention, and they hold no text the user wrote in chat.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.holds import HeldSet
 from chat.domain.oversight.retention_sweep import Pass
 from chat.errors import ChatError, Forbidden, NotFound
-from chat.rules import policy
+from chat.rules import policy, render
 from chat.timeutil import iso
 from chat.uploads.lifecycle import remove_upload
 from chat.vocab import Role
@@ -78,8 +83,9 @@ class ErasureActions:
         if not already:
             await self.core.audit.record(ident.user_id, AuditAction.ERASURE, school, {"userId": user_id},
                                          {"held": held.covers(user_id, None)})
-        done = {"messages": 0, "messagesKept": 0, "files": 0, "filesKept": 0}
+        done = {"messages": 0, "messagesKept": 0, "reactions": 0, "reactionsKept": 0, "files": 0, "filesKept": 0}
         await self._messages(school, user_id, ident.user_id, held, done)
+        await self._reactions(user_id, held, done)
         await self._uploads(user_id, held, done)
         now = self._now()
         erased_at = user.get("erasedAt") if already else now
@@ -166,6 +172,37 @@ class ErasureActions:
             pass
         finally:
             self.directory.erased(user_id, ERASED_NAME)
+
+    async def _reactions(self, user_id: str, held: HeldSet, done: Dict[str, int]) -> None:
+        """The user's reactions left (those on their own messages went with them), as a
+        removal by the user would: ``message:updated`` to the participants; but those in a
+        conversation a hold covers."""
+        batch = self.core.settings.export_batch
+        after = ""
+        while True:
+            page = await self.core.store.personal.reactions_of(user_id, after, batch)
+            for reaction in page:
+                conv_id = reaction.get("conversationId")
+                if held.covers(user_id, conv_id):
+                    done["reactionsKept"] += 1
+                    continue
+                changed, msg = await self.core.store.messages.remove_reaction(
+                    str(reaction.get("messageId")), user_id, str(reaction.get("emoji")), self._now())
+                if not changed:
+                    continue
+                done["reactions"] += 1
+                if msg is None or msg.get("deletedAt") is not None:
+                    continue
+                try:
+                    state = await self.core.cache.get(msg["conversationId"])
+                except ChatError:
+                    state = None
+                if state is not None:
+                    self.core.events.message_updated(render.message(msg), state.audience())
+            if len(page) < batch:
+                return
+            after = page[-1]["id"]
+            await asyncio.sleep(0)
 
     async def _uploads(self, user_id: str, held: HeldSet, done: Dict[str, int]) -> None:
         """The user's uploads left (those of purged messages went with them), but held ones."""

@@ -12,8 +12,12 @@ the caller and valid ``export_link_ttl`` seconds (on the injected clock).
 the signature (a forged, altered or expired link: 403), that its signer is still an admin of the job's school, records
 ``export.download`` and streams the file.
 
-The archive is on the disk of the process that wrote it (``node`` in the job): in a cluster
-the download is served by that node (another answers 404 until it is).
+The archive is written as ``<data-dir>/exports/<id>.zip.part``, then stored through the upload
+storage (``sha256`` in the job: ``fs`` keeps it under the data dir, ``gridfs`` in the shared
+database, so every node of a cluster serves the link; a node's cached copy is dropped after it
+is served). :class:`chat.domain.oversight.export_sweep.ExportSweeper` removes it after
+``export_keep_hours`` (the job becomes ``expired``, its link answers 410 ``export_expired``) and
+fails the jobs of a killed process.
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ from urllib.parse import urlencode
 
 from chat.auth import Identity, resolve_secret
 from chat.domain.oversight.audit import AuditAction
+from chat.domain.oversight.export_sweep import STOPPED, ExportSweeper
 from chat.domain.oversight.export_zip import ExportWriter
-from chat.errors import BadRequest, ChatError, Forbidden, NotFound, Unauthorized
+from chat.errors import BadRequest, ChatError, ExportExpired, Forbidden, NotFound, Unauthorized
 from chat.rules.validation import obj, string
 from chat.timeutil import iso
 from chat.uploads.signing import UrlSigner
@@ -92,6 +97,9 @@ class ExportActions:
         self.node = os.urandom(8).hex()
         self.dir = export_dir(core.settings.data_dir)
         self._tasks: Set["asyncio.Task[None]"] = set()
+        self._writing: Set[str] = set()  # the ids of the jobs this process is writing
+        self._serving: Dict[str, int] = {}  # archive sha256 -> downloads of it under way here
+        self.sweeper = ExportSweeper(core, uploads, self.dir, lambda: set(self._writing))
 
     def _now(self) -> int:
         return int(self.core.clock.time() * 1000)
@@ -109,43 +117,73 @@ class ExportActions:
         job = await self.core.store.personal.insert_job({
             "school": ident.school, "userId": user_id, "requestedBy": ident.user_id, "status": "queued",
             "progress": {"messages": 0, "files": 0, "bytes": 0}, "size": None, "error": None, "file": None,
-            "node": self.node, "createdAt": now, "startedAt": None, "finishedAt": None})
+            "node": self.node, "createdAt": now, "startedAt": None, "heartbeatAt": now, "finishedAt": None})
+        self._writing.add(job["id"])
         task = asyncio.ensure_future(self._run(job, user))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._writing.discard(job["id"]))
         return job_view(job)
+
+    async def _pause(self) -> None:
+        """``export_page_pause_ms`` between pages (on the injected clock): a big export leaves
+        the database to the chat."""
+        delay = self.core.settings.export_page_pause_ms / 1000.0
+        if delay > 0:
+            waiter: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+
+            def wake() -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+            timer = self.core.clock.call_later(delay, wake)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
 
     async def _run(self, job: Dict[str, Any], user: Dict[str, Any]) -> None:
         repo = self.core.store.personal
         path = os.path.join(self.dir, job["id"] + ".zip")
         try:
-            await repo.update_job(job["id"], {"status": "running", "startedAt": self._now()})
+            await repo.update_job(job["id"], {"status": "running", "startedAt": self._now(),
+                                              "heartbeatAt": self._now()})
 
             async def progress(counts: Dict[str, int]) -> None:
-                await repo.update_job(job["id"], {"progress": counts})
-            await asyncio.get_running_loop().run_in_executor(None, lambda: os.makedirs(self.dir, exist_ok=True))
+                await repo.update_job(job["id"], {"progress": counts, "heartbeatAt": self._now()})
+                await self._pause()
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, lambda: os.makedirs(self.dir, exist_ok=True))
             writer = ExportWriter(self.core.store, self.uploads.storage if self.uploads else None,
                                   self.core.settings.export_batch, progress)
             counts = await writer.write(user, path, self._now())
-            await repo.update_job(job["id"], {"status": "done", "progress": counts, "size": os.path.getsize(path),
+            size = os.path.getsize(path)
+            sha: Optional[str] = None
+            if self.uploads is not None:  # stored where every node finds it
+                sha = await loop.run_in_executor(None, _sha256, path)
+                job["sha256"] = sha  # first: a job that fails from here on removes what was stored
+                await repo.update_job(job["id"], {"sha256": sha, "heartbeatAt": self._now()})
+                await self.uploads.storage.put(sha, path)
+            await repo.update_job(job["id"], {"status": "done", "progress": counts, "size": size, "sha256": sha,
                                               "file": os.path.basename(path), "finishedAt": self._now()})
         except asyncio.CancelledError:  # the server stops: the job says so
-            await self._failed(job["id"], "the server stopped while writing the export", path)
+            await self._failed(job, STOPPED, path)
             raise
         except Exception as exc:  # storage or disk: the job says so, the admin may start another
             log.warning("export %s failed: %s", job["id"], exc if isinstance(exc, ChatError) else type(exc).__name__)
-            await self._failed(job["id"], "the export could not be written", path)
+            await self._failed(job, "the export could not be written", path)
 
-    async def _failed(self, job_id: str, error: str, path: str) -> None:
+    async def _failed(self, job: Dict[str, Any], error: str, path: str) -> None:
         for leftover in (path, path + ".part"):
             try:
                 os.unlink(leftover)
             except OSError:
                 pass
         try:
-            await self.core.store.personal.update_job(job_id, {"status": "failed", "error": error,
-                                                               "finishedAt": self._now()})
-        except ChatError:
+            if job.get("sha256"):  # stored (or being stored) already: removed
+                await self.sweeper.remove_archive(job)
+            await self.core.store.personal.update_job(job["id"], {"status": "failed", "error": error,
+                                                                  "finishedAt": self._now()})
+        except (ChatError, OSError):
             pass
 
     async def settled(self) -> None:
@@ -153,8 +191,14 @@ class ExportActions:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def start(self, alone: bool) -> None:
+        """At start-up: the sweep (``alone``: not a cluster node, see
+        :meth:`chat.domain.oversight.export_sweep.ExportSweeper.start`)."""
+        await self.sweeper.start(alone)
+
     async def stop(self) -> None:
-        """At shutdown: the exports under way stop (each job marked failed)."""
+        """At shutdown: the sweep stops, and the exports under way (each job marked failed)."""
+        await self.sweeper.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -187,9 +231,9 @@ class ExportActions:
 
     # ------------------------------------------------------------------ download
     async def download(self, job_id: str, args: Dict[str, str]) -> Dict[str, Any]:
-        """What a signed link serves: ``{path, name}``; 403 for a forged, altered or expired
-        link or a signer who is no longer an admin; 404 for an unknown export, or when there is
-        nothing to serve here."""
+        """What a signed link serves: ``{path, root, name, sha256}``; 403 for a forged, altered
+        or expired link or a signer who is no longer an admin; 410 for an export whose archive
+        the sweep removed; 404 for an unknown export, or when there is nothing to serve."""
         if await self.core.store.personal.get_job(job_id) is None:
             raise NotFound("no such export")
         try:
@@ -201,9 +245,47 @@ class ExportActions:
         if user is not None and (user.get("role") != Role.ADMIN or user.get("school") != ident.school):
             raise Forbidden("the link's signer is no longer an admin of this school")
         job = await self._job(ident, job_id)
-        path = os.path.join(self.dir, str(job.get("file") or ""))
-        if job.get("status") != "done" or not job.get("file") or not os.path.isfile(path):
-            raise NotFound("the export is not stored here")
+        if job.get("status") == "expired":
+            raise ExportExpired()
+        sha = job.get("sha256")
+        root = self.dir
+        path: Optional[str] = os.path.join(self.dir, str(job.get("file") or ""))
+        if sha and self.uploads is not None:
+            root = self.uploads.storage.serve_root
+            path = await self.uploads.storage.local_path(sha)
+        elif sha or not os.path.isfile(str(path)):
+            path = None
+        if job.get("status") != "done" or not job.get("file") or path is None:
+            raise NotFound("the export's archive is not stored")
         await self.core.audit.record(ident.user_id, AuditAction.EXPORT_DOWNLOAD, ident.school,
                                      {"userId": job.get("userId"), "exportId": job["id"]}, {})
-        return {"path": path, "root": self.dir, "name": "export-%s-%s.zip" % (job.get("userId"), job["id"])}
+        if sha:
+            self._serving[sha] = self._serving.get(sha, 0) + 1
+        return {"path": path, "root": root, "sha256": sha,
+                "name": "export-%s-%s.zip" % (job.get("userId"), job["id"])}
+
+    async def served(self, found: Dict[str, Any]) -> None:
+        """A download ended: once no other download of it is under way here, a local copy that
+        only caches the stored archive (``gridfs``) is dropped, so personal data is not left on
+        every node that served it."""
+        sha = found.get("sha256")
+        if not sha:
+            return
+        left = self._serving.get(sha, 1) - 1
+        if left > 0:  # another download of it is still reading the copy
+            self._serving[sha] = left
+            return
+        self._serving.pop(sha, None)
+        if self.uploads is not None:
+            try:
+                await self.uploads.storage.drop_copy(sha)
+            except OSError:
+                pass
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,6 +9,7 @@ import { uiReducer } from "./ui.js";
 import { unreadReducer } from "./unread.js";
 import { linksReducer, uploadsReducer } from "./uploads.js";
 import { viewReducer } from "./view.js";
+import { adminReducer } from "./admin.js";
 import { linkReducer } from "./link.js";
 import { linkAsksReducer } from "./linkasks.js";
 import { safetyReducer } from "./safety.js";
@@ -28,6 +29,7 @@ export function initialState(me) {
     uploads: uploadsReducer(undefined, init),
     links: linksReducer(undefined, init),
     view: viewReducer(undefined, init),
+    admin: adminReducer(undefined, init),
     link: linkReducer(undefined, init),
     linkAsks: linkAsksReducer(undefined, init),
     safety: safetyReducer(undefined, init),
@@ -48,6 +50,7 @@ export function reduce(state, action) {
     uploads: uploadsReducer(state.uploads, action),
     links: linksReducer(state.links, action),
     view: viewReducer(state.view, action),
+    admin: adminReducer(state.admin, action),
     link: linkReducer(state.link, action),
     linkAsks: linkAsksReducer(state.linkAsks, action),
     safety: safetyReducer(state.safety, action),
