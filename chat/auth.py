@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import jwt
 
 from chat.errors import Unauthorized
+from chat.rules.email_digest import valid_address
 from chat.rules.validation import storable
 from chat.settings import Settings
 from chat.vocab import ROLES
@@ -28,6 +29,7 @@ class Identity:
     school: str
     name: str
     exp: int
+    email: str = ""  # notifications: missed-message email (the token's optional ``email`` claim)
 
     def public(self) -> Dict[str, Any]:
         return {"id": self.user_id, "name": self.name, "role": self.role, "school": self.school}
@@ -161,7 +163,9 @@ def identity_from_claims(claims: Dict[str, Any]) -> Identity:
         exp = int(claims["exp"])
     except (TypeError, ValueError, OverflowError):
         raise Unauthorized("token claim exp must be a number") from None
-    return Identity(user_id=str(user_id), role=role, school=str(school), name=(name or "").strip(), exp=exp)
+    email = claims.get("email")  # an address the server cannot use is left out, not refused
+    return Identity(user_id=str(user_id), role=role, school=str(school), name=(name or "").strip(), exp=exp,
+                    email=str(email) if valid_address(email) else "")
 
 
 def _claim_ok(value: Any, max_len: int) -> bool:

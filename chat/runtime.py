@@ -71,6 +71,7 @@ class Runtime:
         await self.broker.start()
         await self.presence_backend.start()
         self.service.retention_sweeper.start()  # oversight: retention and holds
+        self.service.missed_email.start()  # notifications: missed-message email
         self.service.scheduled_sender.start()  # notifications: scheduled messages
         await self.service.start_search_index()
         await self.service.exports.start(alone=not self.clustered)  # oversight: export and erasure
@@ -85,6 +86,7 @@ class Runtime:
         """Finish queued sends and write everything written behind (at shutdown)."""
         try:
             await self.service.retention_sweeper.stop()  # oversight: retention and holds
+            await self.service.missed_email.stop()  # notifications: missed-message email
             await self.service.exports.stop()  # oversight: export and erasure
             await self.service.scheduled_sender.stop()  # notifications: scheduled messages
             await self.service.stop_search_index()

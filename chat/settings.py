@@ -249,6 +249,27 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "default school policy: the school's IANA time zone, in which its quiet hours and holidays are read"),
 
     # --- notifications: missed-message email (add below)
+    ("smtp_host", "CHAT_SMTP_HOST", str, "", "SMTP server for missed-message email; empty: no email is sent"),
+    ("smtp_port", "CHAT_SMTP_PORT", int, 587, "port of smtp_host (587 with starttls, 465 with tls)"),
+    ("smtp_security", "CHAT_SMTP_SECURITY", str, "starttls",
+     "starttls (upgrade a plain connection), tls (TLS from the start) or none (a relay on loopback only)"),
+    ("smtp_user", "CHAT_SMTP_USER", str, "", "SMTP login user (empty: no login)"),
+    ("smtp_password_file", "CHAT_SMTP_PASSWORD_FILE", str, "",
+     "file holding the SMTP password (its first line; needs smtp_user)"),
+    ("smtp_timeout", "CHAT_SMTP_TIMEOUT", float, 30.0, "seconds one SMTP connection may take"),
+    ("email_from", "CHAT_EMAIL_FROM", str, "", "From address of missed-message email (needed with smtp_host)"),
+    ("email_base_url", "CHAT_EMAIL_BASE_URL", str, "",
+     "the web client's public URL, for the links in email (e.g. https://chat.school.example; needed with smtp_host)"),
+    ("email_after", "CHAT_EMAIL_AFTER", float, 15.0,
+     "minutes a direct message, mention or announcement stays unread, with no socket open, before it is emailed"),
+    ("email_digest", "CHAT_EMAIL_DIGEST", float, 180.0,
+     "minutes after an email before the next one to a user who has not read since"),
+    ("email_scan_interval", "CHAT_EMAIL_SCAN_INTERVAL", float, 60.0,
+     "seconds between looks for due missed-message email (one node of a cluster looks)"),
+    ("email_queue", "CHAT_EMAIL_QUEUE", int, 1000, "emails waiting to be sent at most; a look stops when it is full"),
+    ("email_retries", "CHAT_EMAIL_RETRIES", int, 5, "attempts to send one email before it is given up (counted)"),
+    ("email_retry_seconds", "CHAT_EMAIL_RETRY_SECONDS", float, 30.0,
+     "seconds before the first retry of a failed email (doubling each time)"),
 
     # --- notifications: webhooks (add below)
     ("webhook_timeout", "CHAT_WEBHOOK_TIMEOUT", float, 10.0,
@@ -456,6 +477,14 @@ RANGES: Dict[str, Range] = {
     # --- oversight: quiet hours (add below)
 
     # --- notifications: missed-message email (add below)
+    "smtp_port": Range(1, 65535),
+    "smtp_timeout": Range(0, 3600, above=True),
+    "email_after": Range(0, 10_080, above=True),
+    "email_digest": Range(0, 40_320),
+    "email_scan_interval": Range(0, _DAY, above=True),
+    "email_queue": Range(1, 1_000_000),
+    "email_retries": Range(1, 100),
+    "email_retry_seconds": Range(0, _DAY, above=True),
 
     # --- notifications: webhooks (add below)
     "webhook_timeout": Range(0, 600, above=True),
@@ -488,6 +517,7 @@ CHOICES: Dict[str, Tuple[str, ...]] = {
     "event_loop": ("asyncio", "uvloop"),
     "policy_student_direct": ("any", "classmates", "staff_only", "none"),
     "policy_student_groups": ("allowed", "supervised", "staff_only"),
+    "smtp_security": ("starttls", "tls", "none"),  # notifications: missed-message email
 }
 
 
@@ -514,6 +544,7 @@ def range_problems(settings: "Settings") -> List[str]:
         if value is not None and (value.lower() if name == "log_level" else value) not in words:
             problems.append("%s must be %s, not %r" % (name, _either(words), value))
     problems += _zone_problems(settings)  # oversight: quiet hours
+    problems += _email_problems(settings)  # notifications: missed-message email
     if settings.ws_max_frame_bytes > settings.ws_max_message_size:
         problems.append("ws_max_frame_bytes (%d) cannot be above ws_max_message_size (%d)"
                         % (settings.ws_max_frame_bytes, settings.ws_max_message_size))
@@ -530,6 +561,25 @@ def _zone_problems(settings: "Settings") -> List[str]:
     except BadRequest as exc:
         return ["policy_time_zone: %s" % exc.message]
     return []
+
+
+def _email_problems(settings: "Settings") -> List[str]:
+    """With ``smtp_host`` set, what missed-message email needs (notifications: missed-message email)."""
+    from chat.rules.email_digest import valid_address  # pure; imported here, where it is needed
+
+    problems: List[str] = []
+    if settings.smtp_password_file and not settings.smtp_user:
+        problems.append("smtp_password_file needs smtp_user")
+    if settings.smtp_password_file and not os.access(settings.smtp_password_file, os.R_OK):
+        problems.append("smtp_password_file: cannot read %s" % settings.smtp_password_file)
+    if not settings.smtp_host:
+        return problems
+    if not valid_address(settings.email_from):
+        problems.append("email_from must be an email address when smtp_host is set, not %r" % settings.email_from)
+    if not re.match(r"^https?://[^\s/?#]+", settings.email_base_url):
+        problems.append("email_base_url must be the client's http(s) URL when smtp_host is set, not %r"
+                        % settings.email_base_url)
+    return problems
 
 
 @dataclasses.dataclass(repr=False)
@@ -671,6 +721,20 @@ class Settings:
     policy_time_zone: str = "UTC"
 
     # --- notifications: missed-message email (add below)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password_file: str = ""
+    smtp_timeout: float = 30.0
+    email_from: str = ""
+    email_base_url: str = ""
+    email_after: float = 15.0
+    email_digest: float = 180.0
+    email_scan_interval: float = 60.0
+    email_queue: int = 1000
+    email_retries: int = 5
+    email_retry_seconds: float = 30.0
 
     # --- notifications: webhooks (add below)
     webhook_timeout: float = 10.0

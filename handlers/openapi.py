@@ -383,6 +383,8 @@ def build_document(settings: Settings, version: str = "", uploads: bool = False)
     # --- oversight: quiet hours (add below)
 
     # --- notifications: missed-message email (add below)
+    from handlers.openapi_email import add_email_docs  # it builds on this module's helpers
+    add_email_docs(paths, components)
 
     # --- notifications: webhooks (add below)
     from handlers.openapi_notify import add_webhook_docs  # it builds on this module's helpers

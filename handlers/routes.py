@@ -14,6 +14,7 @@ from handlers.bots import BotHandler, BotsHandler
 from handlers.exports import EraseHandler, ExportFileHandler, ExportHandler, ExportsHandler
 from handlers.forward import ForwardHandler  # notifications: forwarding
 from handlers.metrics import MetricsHandler
+from handlers.notifications import MyNotificationsHandler, SchoolNotificationsHandler, UnsubscribeHandler
 from handlers.roster import RosterImportHandler
 from handlers.scheduled import ScheduledHandler, ScheduledListHandler  # notifications: scheduled messages
 from handlers.school_policy import SchoolPolicyHandler
@@ -101,6 +102,9 @@ def make_app(runtime: Runtime, **extra: Any) -> tornado.web.Application:
         # --- oversight: quiet hours (add below)
 
         # --- notifications: missed-message email (add below)
+        (r"/api/me/notifications", MyNotificationsHandler, deps),
+        (r"/api/schools/%s/notifications" % ID, SchoolNotificationsHandler, deps),
+        (r"/api/notifications/unsubscribe", UnsubscribeHandler, deps),
 
         # --- notifications: webhooks (add below)
         (r"/api/webhooks", WebhooksHandler, deps),

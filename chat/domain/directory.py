@@ -31,6 +31,7 @@ class DirectoryActions:
         self._loading = SingleFlight()
         self._version = -1
         self._checked = float("-inf")
+        self._emails: Dict[str, str] = {}  # user -> the token address written (notifications: missed-message email)
 
     async def load(self) -> None:
         """Read every user once (single flight), and again when a roster import (of any
@@ -86,10 +87,22 @@ class DirectoryActions:
                     name = (known or ("", "", ""))[0] or ((await users.get_user(ident.user_id)) or {}).get("name") or ""
                 known = (name, ident.role, ident.school)
                 self._known[ident.user_id] = known
+        if ident.email and self._emails.get(ident.user_id) != ident.email:  # notifications: missed-message email
+            await self._note_email(ident)
         name = ident.name or (known[0] if known else "") or ident.user_id
         if name == ident.name:
             return ident
-        return Identity(ident.user_id, ident.role, ident.school, name, ident.exp)
+        return Identity(ident.user_id, ident.role, ident.school, name, ident.exp, ident.email)
+
+    async def _note_email(self, ident: Identity) -> None:
+        """Keep the token's ``email`` claim (``users.tokenEmail``; a roster's ``email`` wins)."""
+        try:
+            await self.core.store.directory.set_token_email(ident.user_id, ident.email)
+        except Unavailable:
+            return  # the next request tries again
+        if len(self._emails) > 100_000:
+            self._emails.clear()
+        self._emails[ident.user_id] = ident.email
 
     def erased(self, user_id: str, name: str) -> None:
         """An erasure (here or on another node) anonymised the user's entry: its copy here

@@ -143,6 +143,12 @@ class ChatService:
         self.quiet_hours = QuietHoursActions(self.core)
 
         # --- notifications: missed-message email (add below)
+        from chat.domain.notify.email_prefs import NotificationActions
+        from chat.domain.notify.missed_email import MissedEmail
+        self.missed_email = MissedEmail(self.core, metrics.registry if metrics else None)
+        if isinstance(self.events, Fanout):  # stored messages are noted (the tools' null sink has none)
+            self.events.add(self.missed_email)
+        self.notifications = NotificationActions(self.core, self.missed_email)
 
         # --- notifications: webhooks (add below)
         from chat.domain.notify.webhook_dispatch import WebhookDispatcher  # each section keeps its lines together

@@ -5,7 +5,8 @@ JSON: ``{"users": [{"id", "name", "role", "school", "safeguarding"?}], "classes"
 CSV: a users file with the header ``id,name,role,school`` (and optionally ``safeguarding``), or a
 classes file with the header ``id,school,name,teacherIds,studentIds`` where the id lists are
 separated by ``;``. ``safeguarding`` (JSON ``true``/``false``; CSV ``true``/``false``/``1``/``0``/
-``yes``/``no`` or empty) marks a member of the school's safeguarding team: a moderator.
+``yes``/``no`` or empty) marks a member of the school's safeguarding team: a moderator. An
+optional ``email`` (JSON and CSV) is where missed-message email goes.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any, Dict, List, Tuple
 
 from chat.auth import ROLES
 from chat.domain.oversight.audit import AuditAction, AuditLog
+from chat.rules.email_digest import valid_address
 from chat.store import Store
 from chat.timeutil import now_ms
 
@@ -88,6 +90,11 @@ def parse_roster(content: str, filename: str = "") -> Tuple[List[Dict[str, Any]]
                                 "role": role, "school": _text(entry, "school", where)}
         if _flag(entry, "safeguarding", where):
             user["safeguarding"] = True
+        email = entry.get("email")  # notifications: missed-message email (optional)
+        if email not in (None, ""):
+            if not valid_address(email.strip() if isinstance(email, str) else email):
+                raise RosterError("%s: email must be an address like name@school.example" % where)
+            user["email"] = email.strip()
         users.append(user)
     classes = []
     for i, entry in enumerate(raw_classes):

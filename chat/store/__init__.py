@@ -24,6 +24,7 @@ from chat.store.case_repo import Cases
 from chat.store.conversation_repo import Conversations
 from chat.store.db import Database, new_id, ping_uri
 from chat.store.docs import reaction_key, search_text, seq_key
+from chat.store.email_repo import EmailStore
 from chat.store.filter_repo import Filters
 from chat.store.forward_repo import ForwardedUploads
 from chat.store.grant_repo import Grants
@@ -81,6 +82,7 @@ class Store:
         # --- oversight: quiet hours (add below)
 
         # --- notifications: missed-message email (add below)
+        self.email = EmailStore(self.db)
 
         # --- notifications: webhooks (add below)
         self.webhooks = Webhooks(self.db)
@@ -129,6 +131,7 @@ class Store:
             # --- oversight: quiet hours (add below)
 
             # --- notifications: missed-message email (add below)
+            self.email.create_indexes()
 
             # --- notifications: webhooks (add below)
             self.webhooks.create_indexes()

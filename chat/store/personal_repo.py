@@ -155,7 +155,8 @@ class PersonalData:
         """The directory entry keeps id, role and school; its name becomes ``name``, and
         ``erasedAt`` says why (a token's name claim does not replace it; a roster import does)."""
         await self._db.io(lambda: self.users.update_one(
-            {"_id": user_id}, {"$set": {"name": name, "erasedAt": now, "updatedAt": now}}))
+            {"_id": user_id}, {"$set": {"name": name, "erasedAt": now, "updatedAt": now,
+                                        "email": None, "tokenEmail": None}}))  # missed-message email's address
 
     async def rename_sender(self, messages: Sequence[Dict[str, Any]], name: str) -> None:
         """The sender name stored with these (erased, so deleted) messages becomes ``name``;

@@ -31,6 +31,10 @@ class Directory:
         await self._db.io(lambda: self.users.update_one(
             {"_id": user_id}, {"$set": fields, "$setOnInsert": {"createdAt": now}}, upsert=True))
 
+    async def set_token_email(self, user_id: str, email: str) -> None:
+        """The address a token's ``email`` claim gave (notifications: missed-message email)."""
+        await self._db.io(lambda: self.users.update_one({"_id": user_id}, {"$set": {"tokenEmail": email}}))
+
     async def upsert_users(self, users: Sequence[Dict[str, Any]], now: int) -> int:
         """Bulk roster upsert; returns how many were new."""
         if not users:
@@ -40,6 +44,7 @@ class Directory:
         ops = [UpdateOne({"_id": u["id"]},
                          {"$set": {"name": u["name"], "role": u["role"], "school": u["school"],
                                    "safeguarding": u["school"] if u.get("safeguarding") else None,
+                                   "email": u.get("email") or None,  # notifications: missed-message email
                                    "erasedAt": None,  # a roster naming an erased user names it again
                                    "updatedAt": now},
                           "$setOnInsert": {"createdAt": now}}, upsert=True) for u in users]

@@ -28,6 +28,8 @@ import { RouteController } from "./controllers/route.js";
 import { ClassesController } from "./controllers/classes.js";
 import { PeopleController } from "./controllers/people.js";
 import { refusalText } from "./policy.js";
+import { NotifySettings } from "./views/notifysettings.js";
+import { openLinkedConversation } from "./views/deeplink.js";
 import { ForwardDialog } from "./views/forward.js";  // notifications: forwarding
 import { SendLater } from "./views/sendlater.js";  // notifications: scheduled messages
 import { convTitle } from "./state/conversations.js";
@@ -170,4 +172,6 @@ safety.wire();
 moderation.wire();
 admin.wire();
 records.wire();
+new NotifySettings({ api: () => session.api }).mount();
+openLinkedConversation(store, (id) => conversations.open(id));  // the links in missed-message email
 session.resume();

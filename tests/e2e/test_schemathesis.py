@@ -57,11 +57,15 @@ async def seed(api: Api, runtime: Any) -> Dict[str, List[str]]:
     await import_roster(runtime.store, [dict(BY_ID[USER], safeguarding=True)], [])
     status, case = await api.post("/api/messages/%s/report" % messages[1], USER, {"reason": "spam"})
     assert status == 201, case
+    # notifications: missed-message email (a signed unsubscribe link, so that the route answers 200 too)
+    from chat.domain.notify.missed_email import link_key
+    from chat.rules.email_digest import sign
+    links = {"unsubscribeUsers": ["st3"], "unsubscribeSigs": [sign(link_key(runtime.settings), "st3")]}
     # notifications: scheduled messages (one waiting, an hour from now)
     status, later = await api.post("/api/conversations/%s/messages" % group["id"], USER,
                                    {"text": "later", "sendAt": int(runtime.clock.time() * 1000) + 3600_000})
     assert status == 201, later
-    return {"scheduled": [later["data"]["id"]],
+    return {**links, "scheduled": [later["data"]["id"]],
             "conversations": [direct["id"], group["id"], klass["id"], other["id"]], "messages": messages,
             "users": ["st1", "st2", "st3", "t1", "t2", "x1"], "emoji": ["\U0001F44D", "\u2764\ufe0f", "\U0001F389"],
             "classes": ["c1", "c2", "cx"], "cases": [case["data"]["caseId"]]}
@@ -104,11 +108,17 @@ def config(ids: Dict[str, List[str]], admin: str = "") -> str:
               'headers = { Authorization = "Bearer %s" }' % (admin or token("a1")), ""]
     lines += ["[[operations]]", 'include-path = "/api/uploads"', 'include-method = "POST"',
               "checks.positive_data_acceptance.enabled = false", ""]
-    # the audit log, legal holds, retention, exports and erasure are for the school's admins only (the caller, a
-    # teacher, gets 403 for all of it): those routes are fuzzed as the school's admin (webhooks and bots too)
+    # the audit log, legal holds, retention, exports, erasure, webhooks, bots and the school's notification
+    # settings are for the school's admins only (the caller, a teacher, gets 403 for all of it): those routes are
+    # fuzzed as the school's admin
     lines += ["[[operations]]",
-              'include-path-regex = "^/api/(audit|holds|schools/.+/retention|exports|users/[^/]+/erase|webhooks|bots)"',
+              'include-path-regex = "^/api/(audit|holds|schools/.+/(retention|notifications)|exports|users/[^/]+/erase|webhooks|bots)"',
               'headers = { Authorization = "Bearer %s" }' % (admin or token("a1")), ""]
+    # notifications: missed-message email: the unsubscribe link's u and sig a valid pair at times (bound to
+    # that operation only: the signed upload links take parameters of the same names)
+    lines += ["[[operations]]", 'include-path = "/api/notifications/unsubscribe"',
+              'parameters = { "query.u" = { dictionary = "unsubscribeUsers", probability = 0.6 }, '
+              '"query.sig" = { dictionary = "unsubscribeSigs", probability = 0.6 } }', ""]
     lines.append("[parameters]")
     for param, name in bindings.items():
         lines.append('"%s" = { dictionary = "%s", probability = 0.6 }' % (param, name))

@@ -71,6 +71,7 @@ class AuditAction(str, enum.Enum):
     WEBHOOK_REPLAY = "webhook.replay"
     BOT_CREATE = "bot.create"
     BOT_REVOKE = "bot.revoke"
+    EMAIL_SETTINGS_CHANGE = "notifications.change"  # notifications: missed-message email
 
 
 #: every action word, for the API's ``action=`` filter
