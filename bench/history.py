@@ -194,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
                           "scan": scan, "sends_alone": alone, "sends_during_search": during,
                           "index_bytes": await index.size_bytes()}))
         server.stop()
-        await rt.service.stop_search_index()
+        await index.close()
         rt.store.close()
     finally:
         mongo.stop()

@@ -70,12 +70,7 @@ class Runtime:
         read what handshakes need into memory before the first one arrives."""
         await self.broker.start()
         await self.presence_backend.start()
-        self.service.retention_sweeper.start()  # oversight: retention and holds
-        self.service.missed_email.start()  # notifications: missed-message email
-        self.service.scheduled_sender.start()  # notifications: scheduled messages
-        await self.service.start_search_index()
-        await self.service.exports.start(alone=not self.clustered)  # oversight: export and erasure
-        await self.service.webhook_dispatcher.start()  # notifications: webhooks (the outbox goes out)
+        await self.service.start_background(alone=not self.clustered)
         try:
             await self.service.start()
             await self.presence.people.ready()
@@ -85,13 +80,8 @@ class Runtime:
     async def close(self) -> None:
         """Finish queued sends and write everything written behind (at shutdown)."""
         try:
-            await self.service.retention_sweeper.stop()  # oversight: retention and holds
-            await self.service.missed_email.stop()  # notifications: missed-message email
-            await self.service.exports.stop()  # oversight: export and erasure
-            await self.service.scheduled_sender.stop()  # notifications: scheduled messages
-            await self.service.stop_search_index()
+            await self.service.stop_background()
             await self.service.close()
-            await self.service.webhook_dispatcher.stop()  # notifications: webhooks (after the last events)
         finally:
             self.uploads.images.close()
             await self.presence.close()

@@ -207,13 +207,25 @@ class ChatService:
         """Write the live conversation state of changed conversations now."""
         await self.core.flusher.flush()
 
-    async def start_search_index(self) -> None:
-        """Open the search index and start feeding it (when ``search_index`` is on)."""
+    async def start_background(self, alone: bool) -> None:
+        """Start the work that runs on its own timers (``alone``: no other node shares this
+        database, so an unfinished export of the last run is known to be dead)."""
+        self.retention_sweeper.start()  # oversight: retention and holds
+        await self.exports.start(alone=alone)  # oversight: export and erasure
+        self.missed_email.start()  # notifications: missed-message email
+        self.scheduled_sender.start()  # notifications: scheduled messages
+        await self.webhook_dispatcher.start()  # notifications: webhooks (the outbox goes out)
         if self.search_index is not None and self.search_indexer is not None:
             await self.search_index.open()
             self.search_indexer.start()
 
-    async def stop_search_index(self) -> None:
+    async def stop_background(self) -> None:
+        """Stop it (at shutdown, before :meth:`close`); webhooks stop in :meth:`close`, after
+        the last events."""
+        await self.retention_sweeper.stop()
+        await self.missed_email.stop()
+        await self.exports.stop()
+        await self.scheduled_sender.stop()
         if self.search_index is not None and self.search_indexer is not None:
             await self.search_indexer.stop()
             await self.search_index.close()
@@ -222,3 +234,4 @@ class ChatService:
         """Finish queued sends and write the conversation state (at shutdown)."""
         await self.core.writer.drain()
         await self.core.flusher.close()
+        await self.webhook_dispatcher.stop()  # notifications: webhooks (after the last events)
