@@ -97,7 +97,17 @@ class Deployment:
         return mint_token(self.settings, user, "student", "bench", "User " + user, ttl=6 * 3600)
 
     def roster(self, users: List[str]) -> None:
-        import_users(self.tmp, users, "--mongodb-uri", self.mongo_uri)
+        # a generous timeout (the command's environment only): on a busy machine the first
+        # writes of a fresh database can take longer than the default
+        before = os.environ.get("CHAT_DB_TIMEOUT_MS")
+        os.environ["CHAT_DB_TIMEOUT_MS"] = "30000"
+        try:
+            import_users(self.tmp, users, "--mongodb-uri", self.mongo_uri)
+        finally:
+            if before is None:
+                del os.environ["CHAT_DB_TIMEOUT_MS"]
+            else:
+                os.environ["CHAT_DB_TIMEOUT_MS"] = before
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -129,7 +139,8 @@ def run(nodes: int, args: argparse.Namespace, rates: List[int]) -> List[Dict[str
         print("%d process(es): %d conversations x %d members" % (nodes, args.rooms, args.members), file=sys.stderr)
         return run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
                             "senders": args.senders, "rates": rates, "duration": args.duration,
-                            "drain": args.drain, "drainLimit": args.drain_limit}, deployment.pids())
+                            "drain": args.drain, "drainLimit": args.drain_limit,
+                            "registered": [u + "/api/health" for u in deployment.urls]}, deployment.pids())
     finally:
         deployment.stop()
 
