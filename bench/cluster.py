@@ -9,7 +9,8 @@ S members sending 64-byte messages at a fixed total rate; the Node generator mea
 receipt at every receiver), run against N processes started with ``--redis-url`` on one shared
 database (the ``db`` command) and one ``redis-server``. Members of a conversation are spread over
 the processes round-robin, so most deliveries cross from one node to another through Redis (the
-worst case for a balancer without stickiness). Process i is pinned to CPU i where the machine has
+worst case for a balancer without stickiness). Sending starts once every node has registered its
+sockets in Redis (its ``/api/health``), so no push is routed before its receiver is known. Process i is pinned to CPU i where the machine has
 that many; the database, Redis and the generator are not pinned. CPU is measured for the servers,
 the database and Redis together, from the start of a step to the end of its drain (a backlog is
 worked off after the sending stops); "deliveries/s per core" divides deliveries by the CPU they used.
