@@ -9,7 +9,8 @@ S members sending 64-byte messages at a fixed total rate; the Node generator mea
 receipt at every receiver), run against N processes started with ``--redis-url`` on one shared
 database (the ``db`` command) and one ``redis-server``. Members of a conversation are spread over
 the processes round-robin, so most deliveries cross from one node to another through Redis (the
-worst case for a balancer without stickiness). Process i is pinned to CPU i where the machine has
+worst case for a balancer without stickiness). Sending starts once every node has registered its
+sockets in Redis (its ``/api/health``), so no push is routed before its receiver is known. Process i is pinned to CPU i where the machine has
 that many; the database, Redis and the generator are not pinned. CPU is measured for the servers,
 the database and Redis together, from the start of a step to the end of its drain (a backlog is
 worked off after the sending stops); "deliveries/s per core" divides deliveries by the CPU they used.
@@ -97,7 +98,17 @@ class Deployment:
         return mint_token(self.settings, user, "student", "bench", "User " + user, ttl=6 * 3600)
 
     def roster(self, users: List[str]) -> None:
-        import_users(self.tmp, users, "--mongodb-uri", self.mongo_uri)
+        # a generous timeout (the command's environment only): on a busy machine the first
+        # writes of a fresh database can take longer than the default
+        before = os.environ.get("CHAT_DB_TIMEOUT_MS")
+        os.environ["CHAT_DB_TIMEOUT_MS"] = "30000"
+        try:
+            import_users(self.tmp, users, "--mongodb-uri", self.mongo_uri)
+        finally:
+            if before is None:
+                del os.environ["CHAT_DB_TIMEOUT_MS"]
+            else:
+                os.environ["CHAT_DB_TIMEOUT_MS"] = before
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -129,7 +140,8 @@ def run(nodes: int, args: argparse.Namespace, rates: List[int]) -> List[Dict[str
         print("%d process(es): %d conversations x %d members" % (nodes, args.rooms, args.members), file=sys.stderr)
         return run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
                             "senders": args.senders, "rates": rates, "duration": args.duration,
-                            "drain": args.drain, "drainLimit": args.drain_limit}, deployment.pids())
+                            "drain": args.drain, "drainLimit": args.drain_limit,
+                            "registered": [u + "/api/health" for u in deployment.urls]}, deployment.pids())
     finally:
         deployment.stop()
 

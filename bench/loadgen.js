@@ -60,6 +60,22 @@ async function openAll(specs, concurrency, onFrameFor) {
   return { sockets: result, handshakes };
 }
 
+// a cluster node registers a socket in Redis a moment after session:ready, and a push routed
+// before that reaches the socket only through sync: with `registered` (each node's
+// /api/health), start sending once every node has registered its sockets
+async function registered(urls) {
+  const deadline = performance.now() + 120000;
+  for (const url of urls) {
+    for (;;) {
+      const body = await (await fetch(url)).json();
+      const link = (body.data || {}).redis;
+      if (!link || (link.up && link.subscribing === 0 && link.presencePending === 0)) break;
+      if (performance.now() > deadline) throw new Error("sockets not registered in Redis: " + url);
+      await sleep(100);
+    }
+  }
+}
+
 async function fanout() {
   // members[i] = {url, room, sender index or -1}
   const members = [];
@@ -86,6 +102,7 @@ async function fanout() {
   };
   const t0 = performance.now();
   const { sockets } = await openAll(members, 200, onFrameFor);
+  if (cfg.registered) await registered(cfg.registered);
   out({ type: "connected", sockets: sockets.length, seconds: (performance.now() - t0) / 1000 });
   const senders = [];
   members.forEach((m, i) => { if (m.member < cfg.senders) senders.push(i); });

@@ -42,6 +42,7 @@ from chat.realtime.broker import UNATTACHED, Delivery, DeliveryKind, NodeEndpoin
 from chat.rules import render
 from chat.settings import Settings
 from chat.store import Store
+from chat.store.seq_repo import SeqCounters
 from chat.timeutil import now_ms
 
 log = logging.getLogger("chat.cluster.node")
@@ -93,7 +94,7 @@ class RedisBroker:
         self.link = RedisLink(settings.redis_url, self._on_message, self._on_restore,
                               always=[self.all_channel, self.node_channel])
         self.order = OrderBuffer(self._deliver, self._fetch, clock, settings.cluster_gap_timeout, self._on_missing)
-        self.seqs = SeqReserver(store.conversations, store.conversations.reserve_seqs_many)
+        self.seqs = SeqReserver(SeqCounters(store.db))
         self.endpoint: NodeEndpoint = UNATTACHED
         self.presence: Optional[SharedPresence] = None
         self.resyncs = 0

@@ -196,7 +196,9 @@ class MessageActions:
         # the writer is idle and lastSeq is on disk before the import reserves seqs
         await self.core.writer.drain()
         await self.core.flusher.flush()
-        first = await self.core.store.conversations.reserve_seqs(conversation_id, len(docs))
+        first = await self.core.writer.reserve_shared(conversation_id, len(docs))  # a cluster's counter
+        if first is None:
+            first = await self.core.store.conversations.reserve_seqs(conversation_id, len(docs))
         await self.core.store.messages.insert_imported(conversation_id, first, docs)
         self.core.cache.forget(conversation_id)
         return first

@@ -52,8 +52,9 @@ MAX_REQUEUES = 3
 
 Key = Tuple[str, str]
 Result = Tuple[Dict[str, Any], bool]
-#: (messages per conversation, seq floor per conversation) -> first reserved seq per conversation
-ReserveSeqs = Callable[[Mapping[str, int], Mapping[str, int]], Awaitable[Dict[str, int]]]
+#: (messages per conversation, seq floor per conversation, school per conversation) -> first
+#: reserved seq per conversation
+ReserveSeqs = Callable[[Mapping[str, int], Mapping[str, int], Mapping[str, str]], Awaitable[Dict[str, int]]]
 #: (conversation, top seq, count) -> whether the counter moved back from top by count
 GiveBackSeqs = Callable[[str, int, int], Awaitable[bool]]
 
@@ -61,7 +62,8 @@ GiveBackSeqs = Callable[[str, int, int], Awaitable[bool]]
 class SharedSeqs(Protocol):
     """Seqs shared by several processes (:class:`chat.cluster.seqs.SeqReserver`)."""
 
-    async def reserve(self, counts: Mapping[str, int], floors: Mapping[str, int]) -> Dict[str, int]: ...
+    async def reserve(self, counts: Mapping[str, int], floors: Mapping[str, int],
+                      schools: Mapping[str, str]) -> Dict[str, int]: ...
 
     async def give_back(self, conversation_id: str, top: int, count: int) -> bool: ...
 GAP = "gap"  # ``meta.event`` of a tombstone
@@ -141,6 +143,16 @@ class MessageWriter:
         ones with ``give_back`` (see the module doc)."""
         self._reserve = reserve
         self._give_back = give_back
+
+    async def reserve_shared(self, conversation_id: str, count: int) -> Optional[int]:
+        """The first of ``count`` seqs past the stored ones, reserved in the shared counter
+        (an import in a cluster); None with one process, whose caller counts them itself."""
+        if self._reserve is None:
+            return None
+        state = await self.cache.get(conversation_id)
+        firsts = await self._reserve({conversation_id: count}, {conversation_id: state.last_seq},
+                                     {conversation_id: state.school})
+        return firsts[conversation_id]
 
     @property
     def owed(self) -> int:
@@ -225,7 +237,8 @@ class MessageWriter:
             top = {cid: state.last_seq for cid, state in states.items()}
             if self._reserve is not None and fresh:
                 counts = collections.Counter(item.conversation_id for item in fresh)
-                firsts = await self._reserve(counts, {cid: states[cid].last_seq for cid in counts})
+                firsts = await self._reserve(counts, {cid: states[cid].last_seq for cid in counts},
+                                             {cid: states[cid].school for cid in counts})
                 for cid, first_seq in firsts.items():
                     top[cid] = first_seq - 1  # the loop below hands out first, first + 1, ...
                     reserved[cid] = (first_seq, first_seq + counts[cid] - 1)

@@ -108,7 +108,8 @@ class Conversations:
         await self._db.io(lambda: self.conversations.bulk_write(ops, ordered=False))
 
     async def reserve_seqs(self, conversation_id: str, count: int) -> int:
-        """Reserve ``count`` seqs with one ``$inc`` (imports); returns the first one."""
+        """Reserve ``count`` seqs with one ``$inc`` of ``lastSeq`` (imports into a single
+        process's database); returns the first one."""
         key = ObjectId(conversation_id)
 
         def work() -> Optional[Dict[str, Any]]:
@@ -119,31 +120,6 @@ class Conversations:
         if conv is None:
             raise NotFound("no such conversation")
         return int(conv["lastSeq"]) - count + 1
-
-    async def reserve_seqs_many(self, counts: Dict[str, int]) -> Dict[str, int]:
-        """:meth:`reserve_seqs` for several conversations in one executor job (a writer batch's,
-        in a cluster): one ``find_one_and_update`` each, one after the other. The database
-        serializes them anyway; one job instead of one per conversation spares this process a
-        thread hand-off per conversation. Returns the first seq of each."""
-        def work() -> Dict[str, int]:
-            firsts: Dict[str, int] = {}
-            for cid, count in counts.items():
-                conv = self.conversations.find_one_and_update(
-                    {"_id": ObjectId(cid)}, {"$inc": {"lastSeq": count}}, projection={"lastSeq": 1},
-                    return_document=ReturnDocument.AFTER)
-                if conv is None:
-                    raise NotFound("no such conversation")
-                firsts[cid] = int(conv["lastSeq"]) - count + 1
-            return firsts
-        return await self._db.io(work)
-
-    async def give_back_seqs(self, conversation_id: str, top: int, count: int) -> bool:
-        """Move ``lastSeq`` from ``top`` back by ``count`` (seqs reserved and never stored),
-        only while it is still ``top``: no seq above them was handed out. True if it moved."""
-        key = ObjectId(conversation_id)
-        result = await self._db.io(lambda: self.conversations.update_one(
-            {"_id": key, "lastSeq": top}, {"$inc": {"lastSeq": -count}}))
-        return bool(result.modified_count)
 
     # ------------------------------------------------------------------ memberships
     async def add_members(self, conversation_id: str, members: Sequence[Tuple[str, str]], now: int,

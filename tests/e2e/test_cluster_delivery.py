@@ -1,5 +1,5 @@
-"""Cross-node delivery costs: a writer batch reserves its seqs in one storage job; a loop turn's
-pushes are routed by one Redis script call (real redis-server)."""
+"""Cross-node delivery costs: a writer batch reserves its seqs with one storage command per
+school; a loop turn's pushes are routed by one Redis script call (real redis-server)."""
 from __future__ import annotations
 
 import asyncio
@@ -17,40 +17,47 @@ from chat.ops.embedded import free_port
 
 
 class Counters:
-    """``lastSeq`` per conversation; ``jobs`` records each storage job's conversations."""
+    """The ``seq_counters`` documents; ``commands`` records each storage command's school and
+    conversations."""
 
     def __init__(self, start: Dict[str, int]) -> None:
         self.last = dict(start)
-        self.jobs: List[List[str]] = []
+        self.commands: List[Tuple[str, str, List[str]]] = []
 
-    async def reserve_seqs(self, conversation_id: str, count: int) -> int:
-        self.jobs.append([conversation_id])
-        self.last[conversation_id] = self.last.get(conversation_id, 0) + count
-        return self.last[conversation_id] - count + 1
-
-    async def reserve_seqs_many(self, counts: Dict[str, int]) -> Dict[str, int]:
-        self.jobs.append(list(counts))
+    async def reserve(self, counts: Dict[str, Dict[str, int]]) -> Dict[str, int]:
         firsts = {}
-        for cid, count in counts.items():
-            self.last[cid] = self.last.get(cid, 0) + count
-            firsts[cid] = self.last[cid] - count + 1
+        for school, per_conv in counts.items():
+            self.commands.append(("inc", school, sorted(per_conv)))
+            for cid, n in per_conv.items():
+                self.last[cid] = self.last.get(cid, 0) + n
+                firsts[cid] = self.last[cid] - n + 1
         return firsts
 
-    async def give_back_seqs(self, conversation_id: str, top: int, count: int) -> bool:
+    async def raise_to(self, floors: Dict[str, Dict[str, int]]) -> None:
+        for school, per_conv in floors.items():
+            self.commands.append(("max", school, sorted(per_conv)))
+            for cid, seq in per_conv.items():
+                self.last[cid] = max(self.last.get(cid, 0), seq)
+
+    async def give_back(self, school: str, conversation_id: str, top: int, count: int) -> bool:
         return False
 
 
-def test_a_batch_reserves_all_its_conversations_in_one_job_and_moves_a_lagging_counter():
+def test_a_batch_reserves_each_schools_conversations_in_one_command_and_raises_a_lagging_counter():
     async def main() -> None:
-        counters = Counters({"a": 0, "b": 3, "c": 7})  # b's lastSeq lags: seq 9 is stored
-        reserver = SeqReserver(counters, counters.reserve_seqs_many)
-        firsts = await reserver.reserve({"a": 2, "b": 1, "c": 3}, {"a": 0, "b": 9, "c": 7})
-        assert firsts == {"a": 1, "b": 10, "c": 8}
-        assert counters.jobs[0] == ["a", "b", "c"]            # one job for the batch
-        assert all(job == ["b"] for job in counters.jobs[1:])  # only the lagging one again
-        assert counters.last == {"a": 2, "b": 10, "c": 10}
-        # the next batch continues where these ended, nothing handed out twice
-        assert await reserver.reserve({"b": 2, "c": 1}, {"b": 10, "c": 10}) == {"b": 11, "c": 11}
+        counters = Counters({"a": 0, "b": 3, "c": 7, "d": 0})  # b's counter lags: seq 9 is stored
+        reserver = SeqReserver(counters)
+        schools = {"a": "s1", "b": "s1", "c": "s1", "d": "s2"}
+        firsts = await reserver.reserve({"a": 2, "b": 1, "c": 3, "d": 1}, {"a": 0, "b": 9, "c": 7, "d": 0}, schools)
+        assert firsts == {"a": 1, "b": 10, "c": 8, "d": 1}
+        # first use: the counters of conversations with stored messages raised to them, one command;
+        # then one command per school for the whole batch
+        assert counters.commands == [("max", "s1", ["b", "c"]), ("inc", "s1", ["a", "b", "c"]), ("inc", "s2", ["d"])]
+        assert counters.last == {"a": 2, "b": 10, "c": 10, "d": 1}
+        assert reserver.reservations == 3
+        # the next batch continues where these ended, nothing handed out twice, nothing raised again
+        assert await reserver.reserve({"b": 2, "c": 1}, {"b": 10, "c": 10}, schools) == {"b": 11, "c": 11}
+        assert counters.commands[3:] == [("inc", "s1", ["b", "c"])]
     asyncio.run(main())
 
 

@@ -235,16 +235,3 @@ async def test_a_tombstone_holds_its_seq_in_history_and_sync_and_is_never_unread
     assert shown[1] == (2, "system", True, {"event": "gap"})
     status, listing = await api.get("/api/conversations/%s" % conv["id"], "st2")
     assert listing["data"]["unread"] == 2  # "one" and "three": a tombstone is never unread
-
-
-@pytest.mark.gen_test(timeout=60)
-async def test_shared_seqs_go_back_only_while_nobody_reserved_after_them(api, runtime):
-    conv = await group(api)
-    convs = runtime.store.conversations
-    first = await convs.reserve_seqs(conv["id"], 3)  # 1..3
-    assert first == 1
-    assert await convs.give_back_seqs(conv["id"], 3, 2) is True  # 2..3 back: the next is 2
-    assert await convs.reserve_seqs(conv["id"], 1) == 2
-    assert await convs.reserve_seqs(conv["id"], 1) == 3
-    assert await convs.give_back_seqs(conv["id"], 2, 1) is False  # 3 was reserved after 2
-    assert await convs.reserve_seqs(conv["id"], 1) == 4

@@ -11,6 +11,7 @@ from chat.errors import Duplicate
 from chat.live.unread import UnreadCounter
 from chat.store import InsertOutcome, Store, new_id
 from chat.store.db import UNSET, has
+from chat.store.seq_repo import SeqCounters
 
 
 @pytest.fixture
@@ -159,6 +160,24 @@ def test_import_messages_reserves_a_contiguous_block(io_loop, store):
         await store.messages.insert_imported(cid, first, docs)
         assert [m["text"] for m in await store.messages.history(cid, None, 2, 10)] == ["old %d" % i for i in range(5)]
         assert [m["seq"] for m in await store.messages.history(cid, None, 2, 10)] == [3, 4, 5, 6, 7]
+    run(io_loop, work)
+
+
+def test_seq_counters_reserve_per_school_raise_and_go_back_only_while_nobody_reserved_after(io_loop, store):
+    async def work():
+        conv, other = new_id(), new_id()
+        counters = SeqCounters(store.db)
+        # one command for a school's conversations; the school's document is made on first use
+        assert await counters.reserve({"s1": {conv: 3, other: 2}}) == {conv: 1, other: 1}  # 1..3, 1..2
+        assert await counters.give_back("s1", conv, 3, 2) is True  # 2..3 back: the next is 2
+        assert await counters.reserve({"s1": {conv: 1}}) == {conv: 2}
+        elsewhere = new_id()  # another school's conversation, in the same job
+        assert await counters.reserve({"s1": {conv: 1}, "s2": {elsewhere: 4}}) == {conv: 3, elsewhere: 1}
+        assert await counters.give_back("s1", conv, 2, 1) is False  # 3 was reserved after 2
+        assert await counters.reserve({"s1": {conv: 1}}) == {conv: 4}
+        await counters.raise_to({"s1": {conv: 2, other: 9}, "s3": {conv: 5}})  # $max: never down
+        assert await counters.reserve({"s1": {conv: 1, other: 1}}) == {conv: 5, other: 10}
+        assert await counters.reserve({"s3": {conv: 1}}) == {conv: 6}
     run(io_loop, work)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import List
+from typing import Dict, List
 
 from chat.clock import ManualClock
 from chat.cluster.order import OrderBuffer
@@ -99,21 +99,38 @@ def test_conversations_are_ordered_independently():
 
 
 class Counter:
+    """One school's counter document: ``commands`` records each storage command."""
+
     def __init__(self, start: int) -> None:
         self.value = start
+        self.commands: List[str] = []
 
-    async def reserve_seqs(self, conversation_id: str, count: int) -> int:
-        self.value += count
-        return self.value - count + 1
+    async def reserve(self, counts: Dict[str, Dict[str, int]]) -> Dict[str, int]:
+        self.commands.append("inc")
+        (per_conv,) = counts.values()
+        self.value += per_conv["c"]
+        return {"c": self.value - per_conv["c"] + 1}
+
+    async def raise_to(self, floors: Dict[str, Dict[str, int]]) -> None:
+        self.commands.append("max")
+        (per_conv,) = floors.values()
+        self.value = max(self.value, per_conv["c"])
+
+    async def give_back(self, school: str, conversation_id: str, top: int, count: int) -> bool:
+        return False
 
 
-def test_reservation_moves_a_lagging_counter_past_the_stored_messages():
+def test_reservation_raises_a_lagging_counter_to_the_stored_messages_first():
     async def main() -> None:
-        counter = Counter(start=3)  # lastSeq written behind: 3, but seq 10 is stored
+        counter = Counter(start=3)  # no reservation since seq 10 was stored (one process wrote it)
         reserver = SeqReserver(counter)
-        firsts = await reserver.reserve({"c": 5}, {"c": 10})
-        assert firsts == {"c": 11} and counter.value == 15
-        assert await reserver.reserve({"c": 2}, {"c": 15}) == {"c": 16}
+        assert await reserver.reserve({"c": 5}, {"c": 10}, {"c": "s1"}) == {"c": 11}
+        assert counter.value == 15 and counter.commands == ["max", "inc"]  # raised once, on first use
+        assert await reserver.reserve({"c": 2}, {"c": 15}, {"c": "s1"}) == {"c": 16}
+        assert counter.commands == ["max", "inc", "inc"]
+        counter.value = 12  # written behind the counter's back meanwhile (seq 17 is stored)
+        assert await reserver.reserve({"c": 1}, {"c": 17}, {"c": "s1"}) == {"c": 18}
+        assert counter.commands[3:] == ["inc", "max", "inc"]  # found lagging: raised, reserved again
     asyncio.run(main())
 
 

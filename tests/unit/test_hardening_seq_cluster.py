@@ -17,19 +17,32 @@ from tests.unit.test_writer import Broadcasts, FakeLog, fake_store, msg, send_al
 
 
 class Counter:
-    """The conversations' ``lastSeq`` counters; ``down`` fails every call."""
+    """The ``seq_counters`` of the database (one per conversation here, as the school's
+    document keeps them: ``$inc``, ``$max`` and the compare-and-set give-back); ``down``
+    fails every call."""
 
     def __init__(self) -> None:
         self.last: Dict[str, int] = {}
         self.down = False
 
-    async def reserve_seqs(self, conversation_id: str, count: int) -> int:
+    async def reserve(self, counts: Dict[str, Dict[str, int]]) -> Dict[str, int]:
         if self.down:
             raise Unavailable()
-        self.last[conversation_id] = self.last.get(conversation_id, 0) + count
-        return self.last[conversation_id] - count + 1
+        firsts = {}
+        for per_conv in counts.values():
+            for cid, n in per_conv.items():
+                self.last[cid] = self.last.get(cid, 0) + n
+                firsts[cid] = self.last[cid] - n + 1
+        return firsts
 
-    async def give_back_seqs(self, conversation_id: str, top: int, count: int) -> bool:
+    async def raise_to(self, floors: Dict[str, Dict[str, int]]) -> None:
+        if self.down:
+            raise Unavailable()
+        for per_conv in floors.values():
+            for cid, seq in per_conv.items():
+                self.last[cid] = max(self.last.get(cid, 0), seq)
+
+    async def give_back(self, school: str, conversation_id: str, top: int, count: int) -> bool:
         if self.down:
             raise Unavailable()
         if self.last.get(conversation_id, 0) != top:
