@@ -17,3 +17,10 @@ def cluster(tmp_path: Any) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop()
+
+
+try:  # the browser tests' waits: a barrier on what the page shows, with room for a loaded CI machine
+    from playwright.sync_api import expect as _expect
+    _expect.set_options(timeout=30_000)  # Playwright's 5 s default failed on a machine at load 12
+except ImportError:  # pragma: no cover - playwright is in requirements-dev.txt
+    pass
