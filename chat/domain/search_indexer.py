@@ -135,22 +135,27 @@ class SearchIndexer:
                 return done
 
     async def _edits(self, started: int) -> int:
-        """Index the new texts of messages edited since the last pass (an edit keeps the seq, so
-        the walk above does not see it); the old text's row stays and is filtered at search."""
+        """Follow what changed since the last pass (an edit or a delete keeps the seq, so the
+        walk above does not see it): a deleted, purged or erased message leaves the index, an
+        edited one's row is replaced by its new text."""
         since = await self.index.meta(EDITS_KEY, 0)
         batch = max(1, int(self.core.settings.search_index_batch))
         done = 0
         cursor = max(0, since - EDIT_SKEW_MS)
         while True:
             docs = await self.core.store.messages.changed_any(cursor, batch)
-            edited = [d for d in docs if (d.get("editedAt") or 0) > since - EDIT_SKEW_MS
-                      and not d.get("deletedAt") and d.get("text")]
+            gone = [d["id"] for d in docs if d.get("deletedAt") or not d.get("text")]
+            await self.index.remove(gone)
             by_conv: Dict[str, List[Dict[str, Any]]] = {}
-            for d in edited:
-                by_conv.setdefault(d["conversationId"], []).append(d)
+            for d in docs:
+                if (d.get("editedAt") or 0) > since - EDIT_SKEW_MS and not d.get("deletedAt") and d.get("text"):
+                    by_conv.setdefault(d["conversationId"], []).append(d)
+            marks = await self.index.marks(by_conv)
             for conversation_id, found in by_conv.items():
-                rows = [(int(d["seq"]), int(d.get("createdAt") or 0), search_text(d["text"]), d["id"]) for d in found]
-                await self.index.add(conversation_id, rows, None, [int(d["editedAt"]) for d in found])
+                walked = [d for d in found if d["seq"] <= marks.get(conversation_id, 0)]
+                await self.index.remove([d["id"] for d in found if d not in walked])  # the walk indexes these
+                rows = [(int(d["seq"]), int(d.get("createdAt") or 0), search_text(d["text"]), d["id"]) for d in walked]
+                await self.index.add(conversation_id, rows, None, replace=True)
                 done += len(rows)
             if len(docs) < batch:
                 break

@@ -10,8 +10,10 @@ has not seen yet is scanned the old way. The result set is exactly the substring
 Why a trigram index: the substring rule must find words of languages written without spaces
 (Khmer, Thai), which word tokenizers cannot split. Every substring of three or more
 characters of a text contains only trigrams of that text, so "all of the needle's trigrams"
-is a superset of the hits. The table is contentless with ``detail=none`` (no positions):
-candidates are verified anyway, so positions would only cost disk.
+is a superset of the hits. The table keeps no positions (``detail=none``): candidates are
+verified anyway. It keeps each text (FTS5's own content table) so a row can be deleted: a
+deleted, retention-purged or erased message leaves the file at the indexer's next pass, and an
+edit replaces the old text's row, so a child's removed words do not linger on any node's disk.
 
 SQLite connections belong to one thread: every call runs on this index's own one-thread
 executor, never on the event loop.
@@ -39,14 +41,16 @@ MIN_INDEXED = 3
 #: common trigram costs a read of most of the index while narrowing nothing)
 QUERY_GRAMS = 3
 
+#: the file's layout; a file of another layout is dropped and built again (it is derived)
+LAYOUT = 2
+TABLES = ("grams", "rows", "marks", "meta", "freq", "edits")
 SCHEMA = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS grams USING fts5(text, content='', detail=none, tokenize='trigram')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS grams USING fts5(text, detail=none, tokenize='trigram')",
     "CREATE TABLE IF NOT EXISTS rows (rowid INTEGER PRIMARY KEY, conv TEXT NOT NULL, seq INTEGER NOT NULL, "
     "message TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS rows_message ON rows (message)",
     "CREATE TABLE IF NOT EXISTS marks (conv TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS edits (conv TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, "
-    "PRIMARY KEY (conv, seq, at)) WITHOUT ROWID",
     # how many indexed texts hold each trigram: which of a needle's trigrams narrow the most
     "CREATE TABLE IF NOT EXISTS freq (gram TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
 )
@@ -86,6 +90,10 @@ class SearchIndex:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is re-indexed from the database
+            if db.execute("PRAGMA user_version").fetchone()[0] != LAYOUT:
+                for table in TABLES:  # an older layout: start again (the indexer rebuilds it)
+                    db.execute("DROP TABLE IF EXISTS %s" % table)
+                db.execute("PRAGMA user_version = %d" % LAYOUT)
             for statement in SCHEMA:
                 db.execute(statement)
             self._db = db
@@ -105,22 +113,20 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ writing
     async def add(self, conversation_id: str, rows: Sequence[Tuple[int, int, str, str]], mark: Optional[int],
-                  edited: Optional[Sequence[int]] = None) -> None:
+                  replace: bool = False) -> None:
         """Index ``(seq, createdAt, searchText, messageId)`` rows of one conversation and move its mark
-        to ``mark`` (every seq up to it is now indexed), in one transaction. With ``edited``
-        (each row's ``editedAt``) the rows are new texts of edits, each indexed once."""
+        to ``mark`` (every seq up to it is now indexed), in one transaction. ``replace``: the
+        messages' earlier rows go first (an edit's new text)."""
         def work() -> None:
             db = self._conn()
             counts: Dict[str, int] = {}
             db.execute("BEGIN")
             try:
-                for i, (seq, created, text, message_id) in enumerate(rows):
+                if replace:
+                    self._remove(db, [row[3] for row in rows])
+                for seq, created, text, message_id in rows:
                     if not text:
                         continue
-                    if edited is not None and not db.execute(
-                            "INSERT OR IGNORE INTO edits (conv, seq, at) VALUES (?, ?, ?)",
-                            (conversation_id, seq, int(edited[i]))).rowcount:
-                        continue  # this edit's text is indexed already
                     base = max(0, int(created)) * ROW_SLOTS
                     top = db.execute("SELECT max(rowid) FROM rows WHERE rowid >= ? AND rowid < ?",
                                      (base, base + ROW_SLOTS)).fetchone()[0]
@@ -143,6 +149,46 @@ class SearchIndex:
                 db.execute("ROLLBACK")
                 raise
         await self._io(work)
+
+    @staticmethod
+    def _remove(db: sqlite3.Connection, message_ids: Sequence[str]) -> int:
+        """Delete every row of these messages, and their texts' trigram counts."""
+        gone: Dict[str, int] = {}
+        removed = 0
+        for message_id in message_ids:
+            found = db.execute("SELECT rows.rowid, grams.text FROM rows JOIN grams ON grams.rowid = rows.rowid "
+                               "WHERE rows.message = ?", (message_id,)).fetchall()
+            for rowid, text in found:
+                for gram in trigrams(text or ""):
+                    gone[gram] = gone.get(gram, 0) + 1
+                db.execute("DELETE FROM grams WHERE rowid = ?", (rowid,))
+                db.execute("DELETE FROM rows WHERE rowid = ?", (rowid,))
+                removed += 1
+        if gone:
+            db.executemany("UPDATE freq SET n = n - ? WHERE gram = ?", [(n, g) for g, n in gone.items()])
+        return removed
+
+    async def remove(self, message_ids: Sequence[str]) -> int:
+        """Forget these messages (deleted, purged or erased); returns how many rows went."""
+        ids = list(message_ids)
+
+        def work() -> int:
+            db = self._conn()
+            db.execute("BEGIN")
+            try:
+                removed = self._remove(db, ids)
+                db.execute("COMMIT")
+                return removed
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return await self._io(work) if ids else 0
+
+    async def texts_of(self, message_id: str) -> List[str]:
+        """The texts the index holds for one message (what a deleted one must not have)."""
+        return await self._io(lambda: [str(r[0]) for r in self._conn().execute(
+            "SELECT grams.text FROM rows JOIN grams ON grams.rowid = rows.rowid WHERE rows.message = ?",
+            (message_id,))])
 
     async def set_meta(self, key: str, value: int) -> None:
         await self._io(lambda: self._conn().execute(
@@ -186,7 +232,7 @@ class SearchIndex:
             db = self._conn()
             sql = "SELECT gram, n FROM freq WHERE gram IN (%s)" % ",".join("?" * len(grams))
             known = dict(db.execute(sql, grams).fetchall())
-            if len(known) < len(grams):
+            if any(known.get(g, 0) <= 0 for g in grams):
                 return []  # a trigram no indexed text has: no indexed text holds the needle
             rarest = sorted(grams, key=lambda g: known[g])[:QUERY_GRAMS]
             args: List[Any] = [match_query(rarest)]

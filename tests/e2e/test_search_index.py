@@ -104,9 +104,13 @@ async def test_what_the_index_has_not_seen_is_still_found(api, runtime, school):
     assert await texts(api, "st1", "monday") == ["quiz moved to Monday"]
     assert await texts(api, "st1", "homework") == []
     assert await texts(api, "st1", "ការប្រឡង") == ["ថ្ងៃស្អែកមានការប្រឡង"]
-    rows = await runtime.service.search_index.rows()
+    index = runtime.service.search_index
+    rows = await index.rows()
     await index_now(runtime)  # an edit is indexed once, not at every pass
-    assert await runtime.service.search_index.rows() == rows
+    assert await index.rows() == rows
+    # and what is gone from the chat is gone from the index's file too
+    assert await index.texts_of(gone["id"]) == []
+    assert await index.texts_of(first["id"]) == ["quiz moved to monday"]
 
 
 @pytest.mark.gen_test(timeout=120)
@@ -131,3 +135,19 @@ async def test_search_without_the_index(api, runtime, school):
     await api.send("st1", conv["id"], "សាលារៀនរបស់ខ្ញុំ")
     assert runtime.service.search_index is None and runtime.service.search_indexer is None
     assert await texts(api, "st1", "លារៀ") == ["សាលារៀនរបស់ខ្ញុំ"]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_an_erased_users_words_leave_the_index(api, runtime, school):
+    conv = await api.conversation("t1", "group", ["st1", "st2"], title="Erased")
+    said = await api.send("st1", conv["id"], "my private words ការសម្ងាត់")
+    await api.send("st2", conv["id"], "private reply")
+    await index_now(runtime)
+    index = runtime.service.search_index
+    assert await index.texts_of(said["id"]) == ["my private words ការសម្ងាត់"]
+    status, _ = await api.post("/api/users/st1/erase", "a1", {})
+    assert status == 200
+    assert await texts(api, "st2", "private") == ["private reply"]  # checked against the database at once
+    await index_now(runtime)
+    assert await index.texts_of(said["id"]) == []  # and gone from the file at the next pass
+    assert await texts(api, "st2", "private") == ["private reply"]
