@@ -95,11 +95,17 @@ def test_a_delivery_connects_only_to_a_resolved_address_that_is_allowed():
 
 
 class _Messages:
+    """Stored messages, and the stored webhooks (what the dispatcher re-reads at an attempt)."""
+
     def __init__(self) -> None:
         self.docs: Dict[str, Dict[str, Any]] = {}
+        self.hooks: Dict[str, Dict[str, Any]] = {}
 
     async def get(self, message_id: str) -> Optional[Dict[str, Any]]:
         return self.docs.get(message_id)
+
+    async def get_hook(self, hook_id: str) -> Optional[Dict[str, Any]]:
+        return self.hooks.get(hook_id)
 
 
 def test_message_text_is_added_at_each_attempt_only_if_allowed_then_and_the_message_is_live():
@@ -108,14 +114,18 @@ def test_message_text_is_added_at_each_attempt_only_if_allowed_then_and_the_mess
     allowed = Settings(webhook_allow_text=True)
     stored = '{"id":"e1","event":"message.created","data":{"messageId":"m1"}}'
     delivery = {"id": "d1", "body": stored, "textOf": "m1"}
-    with_text, without = {"includeText": 1}, {"includeText": 0}
+    with_text, without = {"id": "h1", "includeText": 1}, {"id": "h1", "includeText": 0}
+    messages.hooks["h1"] = with_text
 
     def body(settings: Settings, hook: Dict[str, Any], doc: Dict[str, Any] = delivery) -> Dict[str, Any]:
-        dispatcher = WebhookDispatcher(settings, None, ManualClock(), messages=messages.get)  # type: ignore[arg-type]
+        dispatcher = WebhookDispatcher(settings, messages, ManualClock(), messages=messages.get)  # type: ignore[arg-type]
         return ujson.loads(asyncio.run(dispatcher.body_of(hook, doc)))["data"]
 
     assert body(allowed, with_text)["text"] == "my diary"
     assert "text" not in body(allowed, without)  # the webhook's includeText turned off
+    messages.hooks["h1"] = without  # turned off in storage (another node) before this node heard of it
+    assert "text" not in body(allowed, with_text)
+    messages.hooks["h1"] = with_text
     assert "text" not in body(allowed.replace(webhook_allow_text=False), with_text)  # the server's switch off
     # a delivery stored with its text (before text was left out of storage) loses it too
     legacy = dict(delivery, body='{"id":"e1","data":{"messageId":"m1","text":"my diary"}}')

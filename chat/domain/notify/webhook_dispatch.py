@@ -18,7 +18,7 @@
   is in storage, and the next start delivers it.
 - A delivery is stored without message text (``textOf`` names the message): the text is added
   when an attempt is made, only if the webhook's ``includeText`` and ``webhook_allow_text`` allow
-  it then and the message is still there and not deleted (erased, purged) - re-read each time.
+  it then and the message is still there and not deleted (erased, purged) - both re-read each time.
 - Bounded: a webhook with ``webhook_max_pending`` deliveries waiting takes new events straight
   into its dead letters (counted approximately per node, re-read from storage every poll).
 """
@@ -285,6 +285,9 @@ class WebhookDispatcher:
             return body
         data.pop("text", None)  # (a delivery stored before text was left out of storage)
         if hook.get("includeText") and self.settings.webhook_allow_text and self.messages is not None:
+            fresh = await self.store.get_hook(str(hook["id"]))  # (turned off here or on another node just now)
+            if fresh is None or not fresh.get("includeText"):
+                return dumps(payload)
             message = await self.messages(str(message_id))
             if message is not None and message.get("deletedAt") is None and message.get("text") is not None:
                 data["text"] = message.get("text")
