@@ -134,6 +134,11 @@ def test_message_text_is_added_at_each_attempt_only_if_allowed_then_and_the_mess
     assert "text" not in body(allowed, with_text)
     del messages.docs["m1"]  # purged by retention
     assert "text" not in body(allowed, with_text)
+    # a group's title (conversation.created) goes only while text is allowed
+    group = {"id": "d2", "event": "conversation.created", "body": '{"data":{"conversationId":"c1","title":"7B"}}'}
+    assert body(allowed, with_text, group)["title"] == "7B"
+    assert "title" not in body(allowed, without, group)
+    assert "title" not in body(allowed.replace(webhook_allow_text=False), with_text, group)
     # the dead-letter listing never shows text
     view = dead_letter_view({"id": "d1", "event": "message.created", "body": legacy["body"]})
     assert "text" not in view["payload"]["data"] and view["payload"]["data"]["messageId"] == "m1"

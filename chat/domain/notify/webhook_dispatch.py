@@ -273,21 +273,25 @@ class WebhookDispatcher:
             self.pending[hook_id] = max(0, self.pending[hook_id] + change)
 
     async def body_of(self, hook: Dict[str, Any], delivery: Dict[str, Any]) -> str:
-        """The body to send now: the stored one (no text), with the message's text only when the
-        webhook and the server allow it now and the message is still live."""
+        """The body to send now: the stored one (no message text), with the message's text only
+        when the webhook and the server allow it now and the message is still live (a group's
+        title in ``conversation.created`` is dropped when text is not allowed now)."""
         body = str(delivery["body"])
         message_id = delivery.get("textOf")
-        if not message_id:
+        if not message_id and delivery.get("event") != "conversation.created":
             return body
         payload = ujson.loads(body)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict):
             return body
         data.pop("text", None)  # (a delivery stored before text was left out of storage)
-        if hook.get("includeText") and self.settings.webhook_allow_text and self.messages is not None:
+        allowed = bool(hook.get("includeText")) and self.settings.webhook_allow_text
+        if allowed:
             fresh = await self.store.get_hook(str(hook["id"]))  # (turned off here or on another node just now)
-            if fresh is None or not fresh.get("includeText"):
-                return dumps(payload)
+            allowed = fresh is not None and bool(fresh.get("includeText"))
+        if not allowed:
+            data.pop("title", None)
+        elif message_id and self.messages is not None:
             message = await self.messages(str(message_id))
             if message is not None and message.get("deletedAt") is None and message.get("text") is not None:
                 data["text"] = message.get("text")
