@@ -154,7 +154,7 @@ class ChatService:
         from chat.domain.notify.webhook_dispatch import WebhookDispatcher  # each section keeps its lines together
         from chat.domain.notify.webhook_events import WebhookEvents
         from chat.domain.notify.webhooks import WebhookActions
-        self.webhook_dispatcher = WebhookDispatcher(settings, store.webhooks, clock)
+        self.webhook_dispatcher = WebhookDispatcher(settings, store.webhooks, clock, messages=store.messages.get)
         self.events.add(WebhookEvents(self.webhook_dispatcher, settings, cache))
         self.webhooks = WebhookActions(self.core, self.webhook_dispatcher)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import socket
 from typing import Any, List, Optional
 from urllib.parse import urlsplit
 
@@ -87,22 +88,35 @@ def parse_webhook(body: Any, creating: bool) -> WebhookSpec:
     return spec
 
 
+def blocked_address(address: "ipaddress.IPv4Address | ipaddress.IPv6Address") -> bool:
+    """This machine, a private network, link-local, multicast, reserved or unspecified."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return bool(address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+                or address.is_multicast or address.is_unspecified)
+
+
 def check_target(url: str, allow_private: bool) -> None:
     """A webhook may not point at this machine or a private network (the server would post
     into it on a school admin's word), unless the server allows it (``webhook_allow_private``).
-    Host names are checked as written (``localhost`` and IP literals); a name resolving to a
-    private address is the network's to block."""
+    Host names are checked as written (``localhost`` and IP literals; a numeric host that is not
+    a canonical dotted quad, such as ``127.1`` or ``0x7f000001``, is refused); the address a name
+    resolves to is checked again when a delivery connects (:mod:`chat.domain.notify.http_post`)."""
     if allow_private:
         return
-    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    host = (urlsplit(url).hostname or "").strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         raise Forbidden("webhook URLs may not point at this server or a private network")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return
-    if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-            or address.is_multicast or address.is_unspecified):
+        try:
+            socket.inet_aton(host)  # the resolver's shortened, decimal, octal and hex forms of IPv4
+        except OSError:
+            return
+        raise Forbidden("webhook URLs may name an IPv4 address only as a canonical dotted quad") from None
+    if blocked_address(address):
         raise Forbidden("webhook URLs may not point at this server or a private network")
 
 

@@ -23,8 +23,9 @@ class Bots:
         self.bots.create_index("school")
         self.bots.create_index("tokenHash")
 
-    async def insert(self, doc: Dict[str, Any]) -> Dict[str, Any]:
-        body = dict(doc, _id=ObjectId())
+    async def insert(self, doc: Dict[str, Any], record_id: Optional[str] = None) -> Dict[str, Any]:
+        """Insert ``doc`` (under ``record_id`` when the id was made first, for the audit entry)."""
+        body = dict(doc, _id=ObjectId(record_id) if record_id else ObjectId())
         await self._db.io(self.bots.insert_one, body)
         stored = out(body)
         assert stored is not None

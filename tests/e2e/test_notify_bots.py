@@ -11,6 +11,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
+from chat.errors import Unavailable
 from tests.e2e.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.usefixtures("school")]
@@ -186,3 +187,15 @@ async def test_a_bot_message_reaches_webhooks_marked_as_a_bot(api, io_loop, runt
         assert data["conversationType"] == "announcement"
     finally:
         rx.stop()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_bot_is_not_stored_when_its_audit_entry_cannot_be_written(api, runtime, monkeypatch):
+    async def failing(*_args: Any, **_kwargs: Any) -> None:
+        raise Unavailable()
+    monkeypatch.setattr(runtime.service.core.audit, "record", failing)
+    status, _ = await api.post("/api/bots", "a1", {"name": "LMS", "scopes": {"classes": ["c1"]}})
+    assert status == 503
+    monkeypatch.undo()
+    status, listing = await api.get("/api/bots", "a1")
+    assert status == 200 and listing["data"] == []

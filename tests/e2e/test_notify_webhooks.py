@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
+from chat.errors import Unavailable
 from chat.rules.webhook_sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from chat.runtime import build_runtime
 from tests.e2e.webhook_receiver import Receiver
@@ -270,3 +271,84 @@ async def test_webhooks_may_not_point_at_this_machine_unless_allowed(api):
     status, _ = await api.post("/api/webhooks", "a1", {"url": "https://lms.example.org/hook",
                                                        "events": ["message.created"]})
     assert status == 201
+
+
+async def dead_until(api: Any, hook_id: str, count: int) -> List[Dict[str, Any]]:
+    letters: List[Dict[str, Any]] = []
+    for _ in range(600):  # a failure is recorded right after the answer (a poll with a generous deadline)
+        letters = await dead(api, hook_id)
+        if len(letters) >= count:
+            break
+        await asyncio.sleep(0.05)
+    assert len(letters) == count, letters
+    return letters
+
+
+@pytest.mark.gen_test(timeout=90)
+@pytest.mark.settings(**dict(FAST, webhook_allow_text=True))
+async def test_text_is_added_at_each_attempt_never_kept_in_the_outbox(api, receivers, runtime):
+    rx = receivers()
+    rx.mode = "fail"
+    created = await hook(api, rx, ["message.created"], includeText=True)
+    conv = await api.conversation("st1", "direct", ["st2"])
+    kept = await api.send("st1", conv["id"], "my secret diary")
+    gone = await api.send("st1", conv["id"], "erase me")
+    letters = await dead_until(api, created["id"], 2)
+    # the attempts carried the text (allowed then); the outbox and the listing never hold it
+    assert {d.json["data"].get("text") for d in rx.attempts} == {"my secret diary", "erase me"}
+    stored = await runtime.service.webhook_dispatcher.store.dead_letters(created["id"], 10)
+    assert len(stored) == 2 and not any("diary" in d["body"] or "erase me" in d["body"] for d in stored)
+    assert all("text" not in letter["payload"]["data"] for letter in letters)
+    letter_of = {letter["payload"]["data"]["messageId"]: letter["id"] for letter in letters}
+    rx.mode = "ok"
+    # a deleted message's replay carries no text
+    status, _ = await api.delete("/api/messages/" + gone["id"], "st1")
+    assert status == 200
+    path = "/api/webhooks/%s/dead-letters/replay" % created["id"]
+    status, data = await api.post(path, "a1", {"ids": [letter_of[gone["id"]]]})
+    assert status == 200 and data["data"]["replayed"] == 1
+    await rx.until(lambda: len(rx.received) == 1, what="the deleted message's replay")
+    assert rx.received[0].json["data"]["messageId"] == gone["id"] and "text" not in rx.received[0].json["data"]
+    assert b"erase me" not in rx.received[0].body
+    # the school turns includeText off: the replay of a message queued with text allowed carries none
+    status, _ = await api.patch("/api/webhooks/" + created["id"], "a1", {"includeText": False})
+    assert status == 200
+    status, data = await api.post(path, "a1", {"ids": [letter_of[kept["id"]]]})
+    assert status == 200 and data["data"]["replayed"] == 1
+    await rx.until(lambda: len(rx.received) == 2, what="the live message's replay")
+    assert rx.received[1].json["data"]["messageId"] == kept["id"] and "text" not in rx.received[1].json["data"]
+    assert b"diary" not in rx.received[1].body and rx.received[1].verified
+
+
+@pytest.mark.gen_test(timeout=90)
+@pytest.mark.settings(**dict(FAST, webhook_allow_private=False))
+async def test_a_name_that_resolves_to_this_machine_is_refused_when_delivering(api, receivers, runtime):
+    rx = receivers()
+    status, data = await api.post("/api/webhooks", "a1", {"url": "https://lms.example.org/hook",
+                                                          "events": ["message.created"]})
+    assert status == 201
+    hook_id = data["data"]["id"]
+    # the name now resolves to this machine (DNS rebinding): `localhost` stands for a public-looking
+    # name that resolves to 127.0.0.1, where a receiver listens
+    dispatcher = runtime.service.webhook_dispatcher
+    changed = await dispatcher.store.update_hook(hook_id, {"url": rx.url.replace("127.0.0.1", "localhost")})
+    dispatcher.hook_changed(changed)
+    conv = await api.conversation("t1", "direct", ["t2"])
+    await api.send("t1", conv["id"], "hello")
+    letters = await dead_until(api, hook_id, 1)
+    assert "private network" in letters[0]["lastError"] and letters[0]["attempts"] == 3
+    assert rx.attempts == []  # nothing reached it
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_webhook_is_not_stored_when_its_audit_entry_cannot_be_written(api, receivers, runtime, monkeypatch):
+    rx = receivers()
+
+    async def failing(*_args: Any, **_kwargs: Any) -> None:
+        raise Unavailable()
+    monkeypatch.setattr(runtime.service.core.audit, "record", failing)
+    status, _ = await api.post("/api/webhooks", "a1", {"url": rx.url, "events": ["message.created"]})
+    assert status == 503
+    monkeypatch.undo()
+    status, listing = await api.get("/api/webhooks", "a1")
+    assert status == 200 and listing["data"] == []

@@ -24,6 +24,7 @@ from chat.domain.oversight.audit import AuditAction
 from chat.errors import Conflict, Forbidden, NotFound, Unauthorized
 from chat.live.convcache import ConvState
 from chat.rules.notify_input import BotSpec
+from chat.store import new_id
 from chat.timeutil import iso
 from chat.vocab import Role
 
@@ -91,10 +92,11 @@ class BotActions:
         doc = {"school": ident.school, "name": spec.name, "conversationIds": spec.conversation_ids,
                "classIds": spec.class_ids, "tokenHash": token_hash(token), "createdBy": ident.user_id,
                "createdAt": self._now(), "revokedAt": None, "revokedBy": None}
-        bot = await self.store.insert(doc)
-        await self.core.audit.record(ident.user_id, AuditAction.BOT_CREATE, ident.school, {"botId": bot["id"]},
+        bot_id = new_id()  # the audit entry is written first, naming the bot about to be stored
+        await self.core.audit.record(ident.user_id, AuditAction.BOT_CREATE, ident.school, {"botId": bot_id},
                                      {"name": spec.name, "conversations": spec.conversation_ids,
                                       "classes": spec.class_ids})
+        bot = await self.store.insert(doc, bot_id)
         return dict(bot_view(bot), token=token)
 
     async def list(self, ident: Identity) -> List[Dict[str, Any]]:

@@ -3,6 +3,9 @@ web tier), bounded in time and in what it reads back.
 
 The whole exchange (connect, TLS, send, the status line and headers) must finish within
 ``timeout`` seconds.
+The host's address is resolved here and checked (unless ``allow_private``: not this machine nor a
+private network, :func:`chat.rules.notify_input.blocked_address`), and the connection goes to that
+checked address, so a name that resolves to a private address (or is rebound to one) is refused.
 The answer's body is not read. Every failure is a :class:`PostResult` with ``status`` 0 and a
 short reason, never an exception.
 """
@@ -10,9 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
+import socket
 import ssl
 from typing import Dict, Optional
 from urllib.parse import urlsplit
+
+from chat.rules.notify_input import blocked_address
 
 MAX_HEAD = 32 * 1024
 
@@ -28,18 +35,30 @@ class PostResult:
 
 
 async def post(url: str, headers: Dict[str, str], body: bytes, timeout: float,
-               context: Optional[ssl.SSLContext] = None) -> PostResult:
+               context: Optional[ssl.SSLContext] = None, allow_private: bool = True) -> PostResult:
     """POST ``body`` to ``url`` (``Connection: close``)."""
     try:
         async with asyncio.timeout(timeout):  # (wait_for of 3.11 may swallow a cancellation)
-            return await _post(url, headers, body, context)
+            return await _post(url, headers, body, context, allow_private)
     except TimeoutError:
         return PostResult(0, "timed out after %gs" % timeout)
     except (OSError, ValueError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
         return PostResult(0, "%s: %s" % (type(exc).__name__, str(exc)[:200]))
 
 
-async def _post(url: str, headers: Dict[str, str], body: bytes, context: Optional[ssl.SSLContext]) -> PostResult:
+async def _resolve(host: str, port: int, allow_private: bool) -> Optional[str]:
+    """The address to connect to: the first the name resolves to, None when that one is refused."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    if not infos:
+        raise OSError("%s does not resolve" % host)
+    address = str(infos[0][4][0])
+    if not allow_private and blocked_address(ipaddress.ip_address(address.split("%", 1)[0])):
+        return None
+    return address
+
+
+async def _post(url: str, headers: Dict[str, str], body: bytes, context: Optional[ssl.SSLContext],
+                allow_private: bool) -> PostResult:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
@@ -47,7 +66,10 @@ async def _post(url: str, headers: Dict[str, str], body: bytes, context: Optiona
     if scheme not in ("http", "https") or not host:
         return PostResult(0, "not an http(s) URL")
     tls = (context or ssl.create_default_context()) if scheme == "https" else None
-    reader, writer = await asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None,
+    address = await _resolve(host, port, allow_private)
+    if address is None:
+        return PostResult(0, "refused: %s resolves to this server or a private network" % host)
+    reader, writer = await asyncio.open_connection(address, port, ssl=tls, server_hostname=host if tls else None,
                                                    limit=MAX_HEAD)
     try:
         target = parts.path or "/"

@@ -16,21 +16,28 @@
   seconds looks for retries due and deliveries another node left (a stopped node gives its
   claims back; a killed one's run out after the lease). What was queued when the server stopped
   is in storage, and the next start delivers it.
+- A delivery is stored without message text (``textOf`` names the message): the text is added
+  when an attempt is made, only if the webhook's ``includeText`` and ``webhook_allow_text`` allow
+  it then and the message is still there and not deleted (erased, purged) - both re-read each time.
 - Bounded: a webhook with ``webhook_max_pending`` deliveries waiting takes new events straight
   into its dead letters (counted approximately per node, re-read from storage every poll).
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
+import ujson
+
 from chat.clock import Clock, Timer
 from chat.domain.notify.http_post import PostResult, post
 from chat.errors import ChatError
 from chat.rules import retry_backoff
+from chat.rules.render import dumps
 from chat.rules.webhook_sign import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from chat.settings import Settings
 from chat.store.webhook_repo import DEAD, PENDING, Webhooks
@@ -39,6 +46,8 @@ from chat.version import __version__
 log = logging.getLogger("chat.webhooks")
 
 Transport = Callable[[str, Dict[str, str], bytes, float], Awaitable[PostResult]]
+#: reads a stored message by id (None when it is gone)
+MessageReader = Callable[[str], Awaitable[Optional[Dict[str, Any]]]]
 
 
 class _Wakeup:
@@ -120,7 +129,7 @@ class HookWorker:
 
     async def _attempt(self, hook: Dict[str, Any], delivery: Dict[str, Any]) -> None:
         d = self.dispatcher
-        body = str(delivery["body"]).encode("utf-8")
+        body = (await d.body_of(hook, delivery)).encode("utf-8")
         stamp = int(d.clock.time())
         headers = {"Content-Type": "application/json", "User-Agent": "school-chat-webhooks/" + __version__,
                    EVENT_HEADER: str(delivery["event"]), DELIVERY_HEADER: delivery["id"],
@@ -155,11 +164,14 @@ class WebhookDispatcher:
     """The node's webhook workers, the webhooks they deliver for, and the outbox writes."""
 
     def __init__(self, settings: Settings, store: Webhooks, clock: Clock, transport: Optional[Transport] = None,
-                 node_id: Optional[str] = None, rand: Callable[[], float] = random.random) -> None:
+                 node_id: Optional[str] = None, rand: Callable[[], float] = random.random,
+                 messages: Optional[MessageReader] = None) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.transport: Transport = transport or post
+        self.transport: Transport = transport or functools.partial(
+            post, allow_private=settings.webhook_allow_private)
+        self.messages = messages
         self.node = node_id or uuid.uuid4().hex
         self.rand = rand
         self.hooks: Dict[str, Dict[str, Any]] = {}
@@ -260,13 +272,40 @@ class WebhookDispatcher:
         if hook_id in self.pending:
             self.pending[hook_id] = max(0, self.pending[hook_id] + change)
 
+    async def body_of(self, hook: Dict[str, Any], delivery: Dict[str, Any]) -> str:
+        """The body to send now: the stored one (no message text), with the message's text only
+        when the webhook and the server allow it now and the message is still live (a group's
+        title in ``conversation.created`` is dropped when text is not allowed now)."""
+        body = str(delivery["body"])
+        message_id = delivery.get("textOf")
+        if not message_id and delivery.get("event") != "conversation.created":
+            return body
+        payload = ujson.loads(body)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, dict):
+            return body
+        data.pop("text", None)  # (a delivery stored before text was left out of storage)
+        allowed = bool(hook.get("includeText")) and self.settings.webhook_allow_text
+        if allowed:
+            fresh = await self.store.get_hook(str(hook["id"]))  # (turned off here or on another node just now)
+            allowed = fresh is not None and bool(fresh.get("includeText"))
+        if not allowed:
+            data.pop("title", None)
+        elif message_id and self.messages is not None:
+            message = await self.messages(str(message_id))
+            if message is not None and message.get("deletedAt") is None and message.get("text") is not None:
+                data["text"] = message.get("text")
+        return dumps(payload)
+
     # ------------------------------------------------------------------ events in
     def subscribers(self, school: str, event: str) -> List[Dict[str, Any]]:
         return [h for h in self.hooks.values() if h.get("school") == school and event in (h.get("events") or [])]
 
-    def queue(self, school: str, event: str, bodies: Callable[[Dict[str, Any]], str]) -> None:
+    def queue(self, school: str, event: str, bodies: Callable[[Dict[str, Any]], str],
+              text_of: Optional[str] = None) -> None:
         """Queue ``event`` for each of the school's webhooks subscribed to it; ``bodies(hook)``
-        is the JSON body that webhook receives. Written off the caller's path (never raises)."""
+        is the JSON body that webhook receives, without message text (``text_of``: the message
+        whose text an attempt may add). Written off the caller's path (never raises)."""
         hooks = self.subscribers(school, event)
         if not hooks:
             return
@@ -278,7 +317,7 @@ class WebhookDispatcher:
                          "state": DEAD if full else PENDING, "attempts": 0, "nextAt": now, "leaseUntil": 0,
                          "owner": None, "createdAt": now, "lastStatus": None,
                          "lastError": "backlog over webhook_max_pending" if full else None,
-                         "deadAt": now if full else None})
+                         "deadAt": now if full else None, "textOf": text_of})
             if not full:
                 self.counted(hook["id"], +1)
         task = asyncio.ensure_future(self._write(docs))

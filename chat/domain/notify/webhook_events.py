@@ -4,7 +4,8 @@ each event.
 
 A child's words do not leave the server unless the school asked for them and the server
 allows it: ``message.created`` carries the text (and ``conversation.created`` a group's title)
-only for a webhook with ``includeText`` while ``webhook_allow_text`` is on. Nothing else
+only for a webhook with ``includeText`` while ``webhook_allow_text`` is on (a message's text is
+not stored in the outbox: the dispatcher adds it at each attempt if still allowed). Nothing else
 carries text: ids, names of senders, types, times, counts.
 
 Every body is ``{"id", "event", "school", "createdAt", "data"}``; ``id`` is the event's id
@@ -70,7 +71,8 @@ class WebhookEvents(NullEvents):
     def _with_text(self, hook: Dict[str, Any]) -> bool:
         return bool(hook.get("includeText")) and self.settings.webhook_allow_text
 
-    def _queue(self, school: str, event: str, build: Callable[[bool], Dict[str, Any]]) -> None:
+    def _queue(self, school: str, event: str, build: Callable[[bool], Dict[str, Any]],
+               text_of: Optional[str] = None) -> None:
         if not self.dispatcher.subscribers(school, event):
             return  # the usual case: no work at all
         event_id, at = new_id(), self.dispatcher.now_ms()
@@ -81,14 +83,16 @@ class WebhookEvents(NullEvents):
             if with_text not in bodies:
                 bodies[with_text] = envelope(event_id, event, school, at, build(with_text))
             return bodies[with_text]
-        self.dispatcher.queue(school, event, body)
+        self.dispatcher.queue(school, event, body, text_of)
 
     def message_stored(self, message: Dict[str, Any], audience: Audience) -> None:
         if message.get("type") == "system":
             return
         state = self.cache.cached([message["conversationId"]]).get(message["conversationId"])
         kind = state.type if state is not None else None
-        self._queue(audience.school, MESSAGE_CREATED, lambda text: message_data(message, kind, text))
+        # stored without the text: the dispatcher adds it when an attempt is made, if allowed then
+        self._queue(audience.school, MESSAGE_CREATED, lambda _text: message_data(message, kind, False),
+                    text_of=message["id"])
 
     def message_deleted(self, data: Dict[str, Any], audience: Audience) -> None:
         self._queue(audience.school, MESSAGE_DELETED,

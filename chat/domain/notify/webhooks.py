@@ -14,6 +14,7 @@ from chat.domain.notify.webhook_dispatch import WebhookDispatcher
 from chat.domain.oversight.audit import AuditAction
 from chat.errors import Conflict, Forbidden, NotFound
 from chat.rules.notify_input import MAX_DEAD_PAGE, MAX_HOOKS_PER_SCHOOL, WebhookSpec, check_target
+from chat.store import new_id
 from chat.timeutil import iso
 from chat.vocab import Role
 
@@ -35,6 +36,10 @@ def dead_letter_view(doc: Dict[str, Any]) -> Dict[str, Any]:
         payload = ujson.loads(doc.get("body") or "null")
     except ValueError:
         payload = None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if isinstance(data, dict):  # a listing never shows text (a delivery stored before it was left out)
+        data.pop("text", None)
+        data.pop("title", None)
     return {"id": doc["id"], "event": doc["event"], "attempts": int(doc.get("attempts") or 0),
             "lastStatus": doc.get("lastStatus") or None, "lastError": doc.get("lastError"),
             "createdAt": iso(doc.get("createdAt")), "deadAt": iso(doc.get("deadAt")), "payload": payload}
@@ -84,9 +89,10 @@ class WebhookActions:
                "secret": SECRET_PREFIX + secrets.token_urlsafe(32), "includeText": 1 if spec.include_text else 0,
                "enabled": 0 if spec.enabled is False else 1, "description": spec.description or None,
                "createdBy": ident.user_id, "createdAt": now, "updatedAt": now}
-        hook = await self.store.insert_hook(doc)
+        hook_id = new_id()  # the audit entry is written first, naming the webhook about to be stored
         await self.core.audit.record(ident.user_id, AuditAction.WEBHOOK_CREATE, ident.school,
-                                     {"webhookId": hook["id"]}, _audited(hook))
+                                     {"webhookId": hook_id}, _audited(doc))
+        hook = await self.store.insert_hook(doc, hook_id)
         self.dispatcher.hook_changed(hook)
         return webhook_view(hook, secret=True)
 
