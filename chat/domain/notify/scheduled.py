@@ -103,7 +103,8 @@ class ScheduledActions:
 
     async def _own(self, ident: Identity, scheduled_id: str) -> Dict[str, Any]:
         doc = await self.repo.get(scheduled_id)
-        if doc is None or doc.get("senderId") != ident.user_id or doc.get("school") != ident.school:
+        if doc is None or doc.get("senderId") != ident.user_id or doc.get("school") != ident.school \
+                or doc.get("status") == "held":  # kept for a legal hold after its author's erasure
             raise NotFound("no such scheduled message")  # another's is not revealed
         return doc
 
