@@ -11,7 +11,7 @@ legal hold covered it (kept hidden, never sent).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from chat.store.db import Database, ObjectId, ReturnDocument, oid
 from chat.store.docs import out, outs
@@ -128,17 +128,18 @@ class ScheduledMessages:
             {"_id": key, "status": "sending", "claimedBy": node}, {"$set": fields}))
         return bool(done.modified_count)
 
-    async def erase_sender(self, sender_id: str, held_ids: List[str]) -> int:
-        """Erasure of the sender: the messages not sent yet go (but ``held_ids``, kept ``held``:
-        hidden, never sent); a refused one's text is blanked. How many went."""
-        keys = [k for k in (oid(i) for i in held_ids) if k is not None]
-
+    async def erase_sender(self, sender_id: str, covers: Callable[[str], bool]) -> int:
+        """Erasure of the sender: the messages not sent yet go and a refused one's text is
+        blanked, but those in a conversation ``covers`` says a hold covers, kept ``held``
+        (hidden, never sent; a ``held`` one no hold covers any more goes). How many went."""
         def work() -> int:
-            if keys:
-                self.scheduled.update_many({"_id": {"$in": keys}, "status": {"$in": list(COUNTED)}},
-                                           {"$set": {"status": "held", "claimedBy": None}})
-            gone = self.scheduled.delete_many({"senderId": sender_id, "status": {"$in": list(PENDING)}})
-            self.scheduled.update_many({"senderId": sender_id, "status": "failed"},
-                                       {"$set": {"text": None, "mentions": []}})
+            docs = list(self.scheduled.find({"senderId": sender_id, "status": {"$in": list(COUNTED) + ["held"]}},
+                                            {"conversationId": 1, "status": 1}))
+            kept = [d["_id"] for d in docs if covers(str(d.get("conversationId") or ""))]
+            free = {"senderId": sender_id, "_id": {"$nin": kept}}
+            if kept:
+                self.scheduled.update_many({"_id": {"$in": kept}}, {"$set": {"status": "held", "claimedBy": None}})
+            gone = self.scheduled.delete_many(dict(free, status={"$in": list(PENDING) + ["held"]}))
+            self.scheduled.update_many(dict(free, status="failed"), {"$set": {"text": None, "mentions": []}})
             return int(gone.deleted_count)
         return int(await self._db.io(work))

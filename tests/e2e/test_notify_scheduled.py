@@ -1,7 +1,9 @@
 """Scheduled messages (README "Scheduled messages"): POST .../messages with sendAt, the author's
 GET /api/scheduled, PATCH and DELETE /api/scheduled/{id}; the send at its time through the
 ordinary send path on the injected clock (quiet hours refusing it then, recorded for the author,
-never retried); exactly once across a restart (a server stopped before its claim, and one stopped
+never retried); the author read from the directory at its time (role, school, name, erasure);
+a send-rate token per send; refused ones in the pending cap; erasure deleting waiting ones and
+keeping held ones unsent; exactly once across a restart (a server stopped before its claim, and one stopped
 after its claim, with or without the message stored; a real server SIGKILLed between its send and
 its record) and across two cluster nodes (real processes, real Redis, real nx-27017)."""
 from __future__ import annotations
@@ -410,6 +412,10 @@ async def test_erasure_removes_the_authors_scheduled_messages_and_keeps_held_one
     await look(runtime, clock, 2 * 3600)  # 08:31: nothing of theirs goes out
     assert await history(api, "st2", conv["id"]) == [] and await history(api, "st2", kept["id"]) == []
     assert (await stored(runtime, held["id"]))["status"] == "held"
+    # the hold released, erasing again removes it
+    assert (await api.delete("/api/holds/conversations/" + kept["id"], "a1"))[0] == 200
+    assert (await api.post("/api/users/st1/erase", "a1"))[0] == 200
+    assert await stored(runtime, held["id"]) is None
 
 
 @in_process

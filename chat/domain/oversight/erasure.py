@@ -99,9 +99,8 @@ class ErasureActions:
     async def _scheduled(self, user_id: str, held: HeldSet) -> None:
         """The user's scheduled messages not sent yet go (a refused one's text too); those a hold
         covers stay, hidden and never sent (README "Scheduled messages")."""
-        repo = self.core.store.scheduled
-        waiting = await repo.of_sender(user_id, self.core.settings.scheduled_max_pending + 200)
-        await repo.erase_sender(user_id, [d["id"] for d in waiting if held.covers(user_id, d["conversationId"])])
+        await self.core.store.scheduled.erase_sender(user_id, lambda conversation_id: held.covers(user_id,
+                                                                                                  conversation_id))
 
     async def _messages(self, school: str, user_id: str, actor: str, held: HeldSet, done: Dict[str, int]) -> None:
         personal = self.core.store.personal
