@@ -129,6 +129,7 @@ def build_runtime(settings: Settings, uri: str, embedded: Optional[EmbeddedMongo
                             quota=quota)
     service = ChatService(settings, store, events, online=backend.is_online, clock=clock, uploads=uploads,
                           metrics=metrics, shared_seqs=broker.shared_seqs())
+    service.scheduled_sender.limit_by(lambda user_id: limiter.take(user_id, Limit.SEND))
     verifier = TokenVerifier(settings)
     presence = PresenceService(store, manager.online, backend, people, clock, settings.last_seen_flush)
     realtime = Realtime(settings, service, manager, verifier, presence, typing, limiter, clock,

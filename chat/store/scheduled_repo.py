@@ -2,20 +2,23 @@
 (:mod:`chat.domain.notify.scheduled`).
 
 ``{school, conversationId, senderId, senderName, senderRole, text, mentions, replyTo, sendAt,
-status (scheduled|sending|sent|failed), attempts, claimedBy, claimedAt, messageId, sentAt, error,
+status (scheduled|sending|sent|failed|held), attempts, claimedBy, claimedAt, messageId, sentAt, error,
 createdAt, updatedAt}`` (times in epoch ms). A node takes a due one by a conditional
 ``find_one_and_update`` (``scheduled`` -> ``sending``, or a ``sending`` claim older than the
 claim time), so one node at a time sends it; the send's ``clientMsgId`` is the document's id,
-so a send repeated after a crash stores nothing twice.
+so a send repeated after a crash stores nothing twice. ``held``: its author was erased while a
+legal hold covered it (kept hidden, never sent).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from chat.store.db import Database, ObjectId, ReturnDocument, oid
 from chat.store.docs import out, outs
 
 PENDING = ("scheduled", "sending")
+#: what counts toward ``scheduled_max_pending``: a refused one keeps its text until its author dismisses it
+COUNTED = PENDING + ("failed",)
 
 
 class ScheduledMessages:
@@ -52,9 +55,18 @@ class ScheduledMessages:
                         .sort("sendAt", 1).limit(limit))
         return outs(await self._db.io(work))
 
+    async def all_of_sender(self, sender_id: str, after: str, limit: int) -> List[Dict[str, Any]]:
+        """Every one of the sender's scheduled messages, whatever its status, ids after ``after``
+        ("": from the first), a page at a time (the sender's data export)."""
+        query: Dict[str, Any] = {"senderId": sender_id}
+        key = oid(after) if after else None
+        if key is not None:
+            query["_id"] = {"$gt": key}
+        return outs(await self._db.io(lambda: list(self.scheduled.find(query).sort("_id", 1).limit(limit))))
+
     async def pending_count(self, sender_id: str) -> int:
         def work() -> int:
-            return len(list(self.scheduled.find({"senderId": sender_id, "status": {"$in": list(PENDING)}},
+            return len(list(self.scheduled.find({"senderId": sender_id, "status": {"$in": list(COUNTED)}},
                                                 {"_id": 1})))
         return int(await self._db.io(work))
 
@@ -115,3 +127,19 @@ class ScheduledMessages:
         done = await self._db.io(lambda: self.scheduled.update_one(
             {"_id": key, "status": "sending", "claimedBy": node}, {"$set": fields}))
         return bool(done.modified_count)
+
+    async def erase_sender(self, sender_id: str, covers: Callable[[str], bool]) -> int:
+        """Erasure of the sender: the messages not sent yet go and a refused one's text is
+        blanked, but those in a conversation ``covers`` says a hold covers, kept ``held``
+        (hidden, never sent; a ``held`` one no hold covers any more goes). How many went."""
+        def work() -> int:
+            docs = list(self.scheduled.find({"senderId": sender_id, "status": {"$in": list(COUNTED) + ["held"]}},
+                                            {"conversationId": 1, "status": 1}))
+            kept = [d["_id"] for d in docs if covers(str(d.get("conversationId") or ""))]
+            free = {"senderId": sender_id, "_id": {"$nin": kept}}
+            if kept:
+                self.scheduled.update_many({"_id": {"$in": kept}}, {"$set": {"status": "held", "claimedBy": None}})
+            gone = self.scheduled.delete_many(dict(free, status={"$in": list(PENDING) + ["held"]}))
+            self.scheduled.update_many(dict(free, status="failed"), {"$set": {"text": None, "mentions": []}})
+            return int(gone.deleted_count)
+        return int(await self._db.io(work))

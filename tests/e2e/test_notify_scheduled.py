@@ -1,7 +1,9 @@
 """Scheduled messages (README "Scheduled messages"): POST .../messages with sendAt, the author's
 GET /api/scheduled, PATCH and DELETE /api/scheduled/{id}; the send at its time through the
 ordinary send path on the injected clock (quiet hours refusing it then, recorded for the author,
-never retried); exactly once across a restart (a server stopped before its claim, and one stopped
+never retried); the author read from the directory at its time (role, school, name, erasure);
+a send-rate token per send; refused ones in the pending cap; erasure deleting waiting ones and
+keeping held ones unsent; exactly once across a restart (a server stopped before its claim, and one stopped
 after its claim, with or without the message stored; a real server SIGKILLed between its send and
 its record) and across two cluster nodes (real processes, real Redis, real nx-27017)."""
 from __future__ import annotations
@@ -380,3 +382,107 @@ def test_a_server_killed_between_claim_and_record_is_restarted_and_the_message_s
         assert [(m["text"], m["clientMsgId"]) for m in page["data"] if m["type"] != "system"] == [("once", scheduled_id)]
     finally:
         second.stop()
+
+
+# ------------------------------------------------------------------ the author at its time, erasure, rate and cap
+async def stored(runtime: Any, scheduled_id: str) -> Any:
+    return await runtime.store.scheduled.get(scheduled_id)
+
+
+@in_process
+async def test_erasure_removes_the_authors_scheduled_messages_and_keeps_held_ones_unsent(api, runtime, clock):
+    conv = await api.conversation("t1", "group", ["st1", "st2"], title="G")
+    kept = await api.conversation("t1", "group", ["st1", "st2"], title="Held")
+    status, data = await api.put("/api/schools/s1/policy", "a1", LONDON)
+    assert status == 200, data
+    refused = await schedule(api, "st1", conv["id"], "too early words", "2026-03-23T06:30:00Z")
+    await look(runtime, clock, 31 * 60)  # 06:31: refused by quiet hours, its text kept for its author
+    assert (await stored(runtime, refused["id"]))["status"] == "failed"
+    waiting = await schedule(api, "st1", conv["id"], "my secret words", "2026-03-23T08:00:00Z")
+    held = await schedule(api, "st1", kept["id"], "held words", "2026-03-23T08:00:00Z")
+    assert (await api.put("/api/holds/conversations/" + kept["id"], "a1", {"reason": "investigation"}))[0] == 200
+    status, data = await api.post("/api/users/st1/erase", "a1")
+    assert status == 200, data
+    assert await stored(runtime, waiting["id"]) is None
+    blanked = await stored(runtime, refused["id"])
+    assert blanked["status"] == "failed" and blanked["text"] is None
+    kept_doc = await stored(runtime, held["id"])
+    assert kept_doc["status"] == "held" and kept_doc["text"] == "held words"  # the hold keeps it, hidden
+    assert (await api.get("%s/%s" % (SCHEDULED, held["id"]), "st1"))[0] == 404
+    await look(runtime, clock, 2 * 3600)  # 08:31: nothing of theirs goes out
+    assert await history(api, "st2", conv["id"]) == [] and await history(api, "st2", kept["id"]) == []
+    assert (await stored(runtime, held["id"]))["status"] == "held"
+    # the hold released, erasing again removes it
+    assert (await api.delete("/api/holds/conversations/" + kept["id"], "a1"))[0] == 200
+    assert (await api.post("/api/users/st1/erase", "a1"))[0] == 200
+    assert await stored(runtime, held["id"]) is None
+
+
+@in_process
+async def test_the_sender_refuses_an_erased_author_or_one_gone_from_the_school(api, runtime, clock):
+    conv = await api.conversation("t1", "group", ["st1", "st2", "st3"], title="G")
+    at = now_ms(clock) + 60_000
+    erased = await schedule(api, "st1", conv["id"], "from an erased author", at)
+    moved = await schedule(api, "st3", conv["id"], "from a moved author", at)
+    # the directory says so at its time (not through the erasure, which removes it first)
+    await runtime.store.personal.anonymise_user("st1", "Former user", now_ms(clock))
+    await runtime.store.directory.upsert_user("st3", "Stan Student", "student", "s2", now_ms(clock))
+    await look(runtime, clock, 60 + runtime.settings.scheduled_interval)
+    one = await stored(runtime, erased["id"])
+    assert one["status"] == "failed" and one["error"]["code"] == "sender_erased" and one["text"] is None
+    two = await stored(runtime, moved["id"])
+    assert two["status"] == "failed" and two["error"]["code"] == "sender_gone" and two["text"] == "from a moved author"
+    assert await history(api, "st2", conv["id"]) == []
+
+
+@in_process
+async def test_the_authors_role_and_name_are_read_at_its_time(api, runtime, clock):
+    conv = await api.conversation("t1", "group", ["st2"], title="G")
+    status, data = await api.put("/api/schools/s1/policy", "a1", LONDON)
+    assert status == 200, data
+    early = await schedule(api, "t1", conv["id"], "early as a teacher", "2026-03-23T06:30:00Z")
+    later = await schedule(api, "t1", conv["id"], "later as a student", "2026-03-23T08:00:00Z")
+    roster = {"users": [{"id": "t1", "name": "Terry Now-Student", "role": "student", "school": "s1"}], "classes": []}
+    status, body = await api.post("/api/roster/import", "a1", roster, headers={"Content-Type": "application/json"})
+    assert status == 200, body
+    await look(runtime, clock, 31 * 60)  # 06:31: quiet hours for students apply to them now
+    refused = await stored(runtime, early["id"])
+    assert refused["status"] == "failed" and refused["error"]["code"] == "quiet_hours"
+    await look(runtime, clock, 90 * 60)  # 08:01
+    assert (await stored(runtime, later["id"]))["status"] == "sent"
+    msgs = await history(api, "st2", conv["id"])
+    assert [(m["text"], m["senderName"]) for m in msgs] == [("later as a student", "Terry Now-Student")]
+
+
+@in_process
+@pytest.mark.settings(rate_messages=0.01, rate_messages_burst=3)
+async def test_scheduled_sends_take_a_send_token_each_and_wait_for_the_next_look_without_one(api, runtime, clock):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    ident = Identity("st1", "student", "s1", "Sam Student", 0)
+    at = now_ms(clock) + 60_000
+    made = [await runtime.service.scheduled.schedule(ident, conv["id"], {"text": "n%d" % i, "sendAt": at})
+            for i in range(5)]
+    await look(runtime, clock, 60 + runtime.settings.scheduled_interval)
+    assert len(await history(api, "st2", conv["id"])) == 3  # the burst
+    left = [await stored(runtime, d["id"]) for d in made]
+    waiting = [d for d in left if d["status"] == "scheduled"]
+    assert len(waiting) == 2 and all(d["attempts"] == 0 and d["error"] is None for d in waiting)
+    await look(runtime, clock, 100)  # one token more
+    assert len(await history(api, "st2", conv["id"])) == 4
+    await look(runtime, clock, 100)
+    assert sorted(m["text"] for m in await history(api, "st2", conv["id"])) == ["n%d" % i for i in range(5)]
+
+
+@in_process
+@pytest.mark.settings(scheduled_max_pending=1)
+async def test_refused_ones_count_toward_the_pending_cap_until_dismissed(api, runtime, clock):
+    conv = await api.conversation("st1", "group", ["st2"], title="G")
+    status, data = await api.put("/api/schools/s1/policy", "a1", LONDON)
+    assert status == 200, data
+    refused = await schedule(api, "st1", conv["id"], "too early", "2026-03-23T06:30:00Z")
+    await look(runtime, clock, 31 * 60)
+    assert (await item(api, "st1", refused["id"]))["status"] == "failed"
+    status, data = await api.post(MSGS % conv["id"], "st1", {"text": "another", "sendAt": "2026-03-23T08:00:00Z"})
+    assert status == 409 and "at most 1" in data["error"]["message"], data
+    assert (await api.delete("%s/%s" % (SCHEDULED, refused["id"]), "st1"))[0] == 200
+    await schedule(api, "st1", conv["id"], "another", "2026-03-23T08:00:00Z")

@@ -1,6 +1,6 @@
 """Export of one person's data (README "Export and erasure"): ``POST /api/exports`` makes a
 job, the zip holds exactly the user's profile, conversations, messages with their edits,
-reactions, receipts, reports and uploaded files' bytes; the signed download link expires and
+reactions, receipts, reports, scheduled messages and uploaded files' bytes; the signed download link expires and
 refuses tampering; admins of the user's school only; ``server.py export-user`` writes the
 same archive (real server, real nx-27017, the injected ManualClock for the link's expiry)."""
 from __future__ import annotations
@@ -46,8 +46,8 @@ async def done_export(api: Any, runtime: Any, user_id: str = "st1") -> Dict[str,
     return data["data"]
 
 
-async def make_data(api: Any) -> Dict[str, Any]:
-    """st1 writes, edits, reacts, reads, reports and uploads; st2 and st3 write too."""
+async def make_data(api: Any, runtime: Any) -> Dict[str, Any]:
+    """st1 writes, edits, reacts, reads, reports, uploads and schedules; st2 and st3 write too."""
     conv = await api.conversation("st1", "group", ["st2", "st3"], title="Project")
     _, pdf = await upload(api, "st1", PDF, "plan.pdf", "application/pdf")
     _, pic = await upload(api, "st1", png(), "photo.png", "image/png")
@@ -67,8 +67,12 @@ async def make_data(api: Any) -> Dict[str, Any]:
                                  {"reason": "bullying", "note": "not nice"})
     assert status in (200, 201), rep
     _, pic_bytes = await fetch_upload(api, pic["data"]["id"])
+    send_at = int(runtime.clock.time() * 1000) + 86400_000
+    status, later = await api.post(MSGS % conv["id"], tok("st1"), {"text": "see you tomorrow", "sendAt": send_at})
+    assert status == 201, later
+    assert (await api.post(MSGS % conv["id"], tok("st2"), {"text": "not st1's", "sendAt": send_at}))[0] == 201
     return {"conv": conv, "pdf": pdf["data"], "pic": pic["data"], "pic_bytes": pic_bytes, "file_msg": sent["data"],
-            "first": first, "other": other}
+            "first": first, "other": other, "scheduled": later["data"]}
 
 
 async def fetch_upload(api: Any, upload_id: str) -> Tuple[int, bytes]:
@@ -106,6 +110,10 @@ def check_contents(data: Dict[str, Any], files: Dict[str, bytes], made: Dict[str
     assert set(listed) == {made["pdf"]["id"], made["pic"]["id"]}
     assert files == {listed[made["pdf"]["id"]]["path"]: PDF, listed[made["pic"]["id"]]["path"]: made["pic_bytes"]}
     assert listed[made["pdf"]["id"]]["path"] == "files/%s/plan.pdf" % made["pdf"]["id"]
+    assert data["scheduled"] == [{"id": made["scheduled"]["id"], "conversationId": conv_id, "text": "see you tomorrow",
+                                  "sendAt": made["scheduled"]["sendAt"], "status": "scheduled", "messageId": None,
+                                  "sentAt": None, "createdAt": data["scheduled"][0]["createdAt"]}]
+    assert data["scheduled"][0]["createdAt"] is not None
 
 
 async def audit_actions(api: Any) -> list:
@@ -116,7 +124,7 @@ async def audit_actions(api: Any) -> list:
 
 @pytest.mark.gen_test
 async def test_the_zip_holds_exactly_the_users_data_and_the_download_is_audited(api, runtime, base_url):
-    made = await make_data(api)
+    made = await make_data(api, runtime)
     job = await done_export(api, runtime)
     assert job["progress"]["messages"] == 2 and job["progress"]["files"] == 2 and job["size"] > 0
     assert job["downloadUrl"].startswith("/api/exports/%s/download?" % job["id"])
@@ -183,7 +191,7 @@ async def test_only_admins_of_the_users_school_export(api, runtime, base_url):
 
 @pytest.mark.gen_test
 async def test_the_export_user_command_writes_the_same_archive(api, runtime, tmp_path):
-    made = await make_data(api)
+    made = await make_data(api, runtime)
     out = str(tmp_path / "st1.zip")
     settings = runtime.settings
     cmd = [sys.executable, os.path.join(ROOT, "server.py"), "export-user", "--school", "s1", "--user", "st1",

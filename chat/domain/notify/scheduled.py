@@ -87,7 +87,8 @@ class ScheduledActions:
             if target is None or target["conversationId"] != conversation_id:
                 raise Conflict("replyTo must be a message of this conversation")
         if await self.repo.pending_count(ident.user_id) >= settings.scheduled_max_pending:
-            raise Conflict("at most %d scheduled messages may wait at a time" % settings.scheduled_max_pending)
+            raise Conflict("at most %d scheduled messages may wait at a time (refused ones count until dismissed)"
+                           % settings.scheduled_max_pending)
         doc = await self.repo.insert({
             "school": ident.school, "conversationId": conversation_id, "senderId": ident.user_id,
             "senderName": ident.name, "senderRole": ident.role, "text": req.text, "type": req.type,
@@ -103,7 +104,8 @@ class ScheduledActions:
 
     async def _own(self, ident: Identity, scheduled_id: str) -> Dict[str, Any]:
         doc = await self.repo.get(scheduled_id)
-        if doc is None or doc.get("senderId") != ident.user_id or doc.get("school") != ident.school:
+        if doc is None or doc.get("senderId") != ident.user_id or doc.get("school") != ident.school \
+                or doc.get("status") == "held":  # kept for a legal hold after its author's erasure
             raise NotFound("no such scheduled message")  # another's is not revealed
         return doc
 

@@ -12,16 +12,21 @@ message by the writer's idempotency, so one message is stored whatever happens.
 A refusal (``quiet_hours``, ``content_blocked``, ``policy_forbidden``, ...) is recorded as
 ``failed`` with the error for its author, and never retried; storage failures are retried on
 later looks, at most ``scheduled_max_attempts`` claims in all.
+
+The author is read from the directory at its time (role, school, name): one erased, gone or
+moved to another school is refused (``sender_erased`` / ``sender_gone``, an erased one's text
+blanked). Each send takes a token of the author's send rate limit (:class:`chat.ratelimit.Limit`
+``SEND``, as a REST or socket send does): none left, it waits for the next look (not refused).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from chat.auth import Identity
-from chat.errors import ChatError, Unavailable
+from chat.errors import ChatError, NotFound, Unavailable
 from chat.rules.validation import NewMessage
 
 if TYPE_CHECKING:
@@ -32,6 +37,16 @@ log = logging.getLogger("chat.scheduled")
 
 #: due messages one look reads per status
 BATCH = 100
+
+
+class SenderGone(NotFound):
+    """The author is no longer in the directory, or is in another school now."""
+    code = "sender_gone"
+
+
+class SenderErased(NotFound):
+    """The author's data was erased."""
+    code = "sender_erased"
 
 
 class ScheduledSender:
@@ -46,6 +61,11 @@ class ScheduledSender:
         self._timer: Any = None
         self._task: Optional["asyncio.Task[None]"] = None
         self._stopped = True
+        self._take: Callable[[str], bool] = lambda _user_id: True
+
+    def limit_by(self, take_send_token: Callable[[str], bool]) -> None:
+        """Take a send token of the author's rate limit per send (the runtime's limiter)."""
+        self._take = take_send_token
 
     @property
     def interval(self) -> float:
@@ -108,11 +128,23 @@ class ScheduledSender:
 
     async def send(self, doc: Dict[str, Any]) -> None:
         """Send one claimed message and record the outcome (see the module doc)."""
-        ident = Identity(doc["senderId"], str(doc.get("senderRole") or ""), str(doc.get("school") or ""),
-                         str(doc.get("senderName") or doc["senderId"]), 0)
+        now = self._now()
+        user = await self.core.store.directory.get_user(doc["senderId"])
+        if user is None or user.get("school") != doc.get("school"):
+            await self._failed(doc, SenderGone("the author is no longer in this school"), now)
+            return
+        if user.get("erasedAt") is not None:
+            await self._failed(doc, SenderErased("the author's data was erased"), now, {"text": None, "mentions": []})
+            return
+        if not self._take(doc["senderId"]):  # over the send rate: the next look tries again
+            await self.repo.finish(doc["id"], self.node_id, {"status": "scheduled", "claimedBy": None,
+                                                             "claimedAt": None, "updatedAt": now,
+                                                             "attempts": max(0, int(doc.get("attempts") or 1) - 1)})
+            return
+        ident = Identity(doc["senderId"], str(user.get("role") or ""), str(user.get("school") or ""),
+                         str(user.get("name") or doc["senderId"]), 0)
         req = NewMessage(str(doc.get("text") or ""), str(doc.get("type") or "text"), [], doc["id"],
                          doc.get("replyTo"), list(doc.get("mentions") or []))
-        now = self._now()
         try:
             try:
                 message, _created = await self.messages.send(ident, doc["conversationId"], req)
@@ -136,7 +168,8 @@ class ScheduledSender:
                                                          "sentAt": now, "error": None, "updatedAt": now,
                                                          "text": None, "mentions": []})
 
-    async def _failed(self, doc: Dict[str, Any], exc: ChatError, now: int) -> None:
+    async def _failed(self, doc: Dict[str, Any], exc: ChatError, now: int,
+                      extra: Optional[Dict[str, Any]] = None) -> None:
         log.info("scheduled message %s not sent: %s", doc["id"], exc.code)  # never its text
-        await self.repo.finish(doc["id"], self.node_id, {"status": "failed", "error": exc.to_dict(),
-                                                         "updatedAt": now})
+        await self.repo.finish(doc["id"], self.node_id, dict({"status": "failed", "error": exc.to_dict(),
+                                                              "updatedAt": now}, **(extra or {})))

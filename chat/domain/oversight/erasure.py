@@ -87,6 +87,7 @@ class ErasureActions:
         await self._messages(school, user_id, ident.user_id, held, done)
         await self._reactions(user_id, held, done)
         await self._uploads(user_id, held, done)
+        await self._scheduled(user_id, held)
         now = self._now()
         erased_at = user.get("erasedAt") if already else now
         if not already:
@@ -94,6 +95,12 @@ class ErasureActions:
         self.directory.erased(user_id, ERASED_NAME)
         self.core.events.safety_changed(DIRECTORY, user_id)  # the other nodes' copies
         return dict(done, userId=user_id, name=ERASED_NAME, erasedAt=iso(erased_at), already=already)
+
+    async def _scheduled(self, user_id: str, held: HeldSet) -> None:
+        """The user's scheduled messages not sent yet go (a refused one's text too); those a hold
+        covers stay, hidden and never sent (README "Scheduled messages")."""
+        await self.core.store.scheduled.erase_sender(user_id, lambda conversation_id: held.covers(user_id,
+                                                                                                  conversation_id))
 
     async def _messages(self, school: str, user_id: str, actor: str, held: HeldSet, done: Dict[str, int]) -> None:
         personal = self.core.store.personal

@@ -10,7 +10,8 @@ user made). ``data.json`` is one object::
      "reactions": [{messageId, conversationId, emoji, createdAt}],
      "receipts": [{conversationId, lastReadSeq, lastReadAt, lastDeliveredSeq, lastDeliveredAt}],
      "reports": [{caseId, kind, subjectId, messageId, conversationId, reason, note, createdAt}],
-     "files": [{id, name, size, mimeType, sha256, conversationId, createdAt, path}]}
+     "files": [{id, name, size, mimeType, sha256, conversationId, createdAt, path}],
+     "scheduled": [{id, conversationId, text, sendAt, status, messageId, sentAt, createdAt}]}
 
 Every list is read from storage a page (``batch`` documents) at a time and written out before
 the next page is read; a file's bytes are copied in 1 MiB chunks from the storage backend's
@@ -157,6 +158,10 @@ class ExportWriter:
                 "id": u["id"], "name": u.get("name"), "size": u.get("size"), "mimeType": u.get("mimeType"),
                 "sha256": u.get("sha256"), "conversationId": u.get("conversationId"),
                 "createdAt": iso(u.get("createdAt")), "path": entry_name(u["id"], u.get("name") or "")})
+            await self._list(out, "scheduled", self.store.scheduled.all_of_sender, user["id"], lambda d: {
+                "id": d["id"], "conversationId": d.get("conversationId"), "text": d.get("text"),
+                "sendAt": iso(d.get("sendAt")), "status": d.get("status"), "messageId": d.get("messageId"),
+                "sentAt": iso(d.get("sentAt")), "createdAt": iso(d.get("createdAt"))})
             await out.write(b"}")
             await out.end()
             await self._files(out, user["id"])
