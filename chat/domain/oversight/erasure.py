@@ -33,6 +33,7 @@ from chat.auth import Identity
 from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.holds import HeldSet
 from chat.domain.oversight.retention_sweep import Pass
+from chat.domain.oversight.upload_holds import upload_held
 from chat.errors import ChatError, Forbidden, NotFound
 from chat.rules import policy, render
 from chat.timeutil import iso
@@ -213,7 +214,7 @@ class ErasureActions:
         while True:
             page = await self.core.store.personal.uploads_of(user_id, after, batch)
             for meta in page:
-                if held.covers(meta.get("ownerId"), meta.get("conversationId")):
+                if await upload_held(held, self.core.store.forwards, meta):  # also a held forward's
                     done["filesKept"] += 1
                     continue
                 await remove_upload(self.uploads, meta)
