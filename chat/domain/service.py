@@ -136,7 +136,7 @@ class ChatService:
         self.erasure = ErasureActions(self.core, self.directory, self.retention_sweeper, uploads)
         if uploads is not None:  # the upload sweep keeps what a legal hold covers
             from chat.domain.oversight.upload_holds import held_uploads
-            uploads.use_holds(held_uploads(self.core.holds))
+            uploads.use_holds(held_uploads(self.core.holds, self.core.store.forwards))
 
         # --- oversight: quiet hours (add below)
         from chat.domain.oversight.quiet_hours import QuietHoursActions  # each section keeps its lines together

@@ -35,5 +35,12 @@ class ForwardedUploads:
                     "clientMsgId": client_msg_id, "createdAt": now}}, upsert=True)
         await self._db.io(work)
 
+    async def remove(self, upload_ids: List[str], conversation_id: str, client_msg_id: str) -> None:
+        """Forget the rows of a forward the send refused (it stored no message)."""
+        def work() -> None:  # one delete by _id each (a forward carries a few)
+            for upload_id in upload_ids:
+                self.forwards.delete_one({"_id": "%s:%s:%s" % (upload_id, conversation_id, client_msg_id)})
+        await self._db.io(work)
+
     async def of_upload(self, upload_id: str) -> List[Dict[str, Any]]:
         return outs(await self._db.io(lambda: list(self.forwards.find({"uploadId": upload_id}).limit(MAX_FORWARDS))))

@@ -45,6 +45,7 @@ class PersonalData:
         self.exports.create_index("school")
         self.exports.create_index("status")
         self.messages.create_index("senderId")
+        self.messages.create_index("forwarded.authorId")  # an erased user's forwarded copies
         self.reactions.create_index("userId")
         self.reports.create_index("reporterId")
         self.uploads.create_index("ownerId")
@@ -123,6 +124,23 @@ class PersonalData:
         (``erasing``: only what the erasure decides on, never the text)."""
         return outs(await self._db.io(self._page, self.messages, {"senderId": user_id}, oid(after), limit,
                                       ERASE_FIELDS if erasing else None))
+
+    async def forwards_of(self, user_id: str, after: str, limit: int) -> List[Dict[str, Any]]:
+        """Up to ``limit`` forwarded copies of the user's messages (``forwarded.authorId``), ids
+        after ``after`` (only what the erasure decides on, never the text)."""
+        return outs(await self._db.io(self._page, self.messages, {"forwarded.authorId": user_id}, oid(after), limit,
+                                      ERASE_FIELDS))
+
+    async def unattribute(self, messages: Sequence[Dict[str, Any]], name: str) -> None:
+        """The author name of these forwarded copies' attribution becomes ``name``; a
+        conversation whose last message is one of them shows no preview."""
+        def work() -> None:
+            for msg in messages:
+                self.messages.update_one({"_id": ObjectId(msg["id"])}, {"$set": {"forwarded.authorName": name}})
+                self.conversations.update_one({"_id": ObjectId(msg["conversationId"]), "lastMessage.id": msg["id"]},
+                                              {"$set": {"lastMessage.preview": None, "lastMessage.deleted": 1}})
+        if messages:
+            await self._db.io(work)
 
     async def edits_of(self, message_id: str) -> List[Dict[str, Any]]:
         """The previous texts of one message, oldest first (a message has a few)."""

@@ -117,6 +117,10 @@ async def test_admin_routes_authorize_and_validate(api):
     # another school's class or conversation, or an unknown one
     for scopes in ({"classes": ["cx"]}, {"classes": ["nope"]}, {"conversations": ["0" * 24]}):
         assert (await api.post("/api/bots", "a1", {"name": "b", "scopes": scopes}))[0] == 403, scopes
+    # a direct conversation of the school (two students' own) is no bot's scope
+    direct = await api.conversation("st1", "direct", ["st2"])
+    status, data = await api.post("/api/bots", "a1", {"name": "b", "scopes": {"conversations": [direct["id"]]}})
+    assert status == 403 and "direct" in data["error"]["message"], data
     bot = await make_bot(api, {"conversations": [conv["id"]]})
     from tests.conftest import token
     other_admin = token("xa", role="admin", school="s2")

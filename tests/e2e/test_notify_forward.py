@@ -158,3 +158,30 @@ async def test_forwarding_out_of_an_announcement_keeps_its_author(api, ws):
     assert sent["forwarded"]["conversationType"] == "announcement"
     pushed = await friend.expect("message:new", lambda f: f["data"]["id"] == sent["id"])
     assert pushed["data"]["forwarded"]["authorId"] == "t1"
+
+
+@pytest.mark.gen_test
+async def test_a_refused_forward_of_a_file_leaves_no_row_and_a_row_counts_only_in_its_school(api, runtime):
+    from chat.auth import Identity
+    source = await api.conversation("st1", "group", ["st2"], title="Art")
+    _, up = await upload(api, "st1", PDF, "poster.pdf", "application/pdf")
+    upload_id = up["data"]["id"]
+    original = await api.send("st1", source["id"], "our poster", type="file", attachments=[{"uploadId": upload_id}])
+    rows = runtime.store.db.collection("forwarded_uploads")
+    # a conversation the forwarder is not in; one whose member blocked the forwarder; a filtered text
+    art = await api.conversation("t2", "class", classId="c2")
+    assert refused(await forward(api, "st2", original["id"], art["id"]), 403, "forbidden")
+    direct = await api.conversation("st2", "direct", ["st3"])
+    assert (await api.put("/api/blocks/st2", "st3"))[0] == 200
+    assert refused(await forward(api, "st2", original["id"], direct["id"]), 403, "policy_forbidden")
+    assert rows.count_documents({"uploadId": upload_id}) == 0
+    # a sent forward writes its row
+    target = await api.conversation("st2", "group", ["t1"], title="Club")
+    status, data = await forward(api, "st2", original["id"], target["id"], clientMsgId="f-1")
+    assert status == 201, data
+    assert rows.count_documents({"uploadId": upload_id, "conversationId": target["id"]}) == 1
+    # the row lets in the target's members of this school only (the same user id in another school: no)
+    meta = await runtime.uploads.repo.get(upload_id)
+    carries = runtime.service.forwarding.carries
+    assert await carries(meta, Identity("t1", "teacher", "s1", "", 0))
+    assert not await carries(meta, Identity("t1", "teacher", "s2", "", 0))

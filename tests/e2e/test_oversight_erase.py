@@ -277,3 +277,41 @@ def test_an_erasure_on_one_node_renames_the_user_on_the_other(cluster):
         _, view = await api_b.get("/api/conversations/" + conv["id"], tok("st2"))
         assert {p["userId"]: p["name"] for p in view["data"]["participants"]}["st1"] == "Former user"
     run(main())
+
+
+@pytest.mark.gen_test
+@pytest.mark.usefixtures("school", "http_server")
+async def test_forwarded_copies_of_the_users_messages_go_too_but_a_held_one_is_kept_hidden(api, runtime, ws):
+    source = await api.conversation("st2", "group", ["st1", "t1"], title="Source")
+    free = await api.conversation("st2", "group", ["t2"], title="Free target")
+    held = await api.conversation("st2", "group", ["st3"], title="Held target")
+    original = await api.send("st1", source["id"], "st1 private words")
+    copies = {}
+    for conv in (free, held):
+        status, data = await api.post("/api/messages/%s/forward" % original["id"], tok("st2"), {"conversationId": conv["id"]})
+        assert status == 201, data
+        copies[conv["id"]] = data["data"]
+    assert copies[free["id"]]["forwarded"]["authorId"] == "st1"
+    assert (await api.put("/api/holds/conversations/" + held["id"], tok("a1"), REASON))[0] == 200
+    sock = await ws("t2")
+    done = await erase(api)
+    assert (done["messages"], done["messagesKept"]) == (2, 1), done
+    # the free copy: a tombstone, its members told, nothing of st1 in history, search or the preview
+    await sock.expect("message:deleted", lambda f: f["data"]["messageId"] == copies[free["id"]]["id"]
+                      and f["data"]["reason"] == "erased")
+    page = await history(api, free["id"], "t2")
+    assert [(m["deleted"], m["text"], m.get("forwarded")) for m in page] == [(True, None, None)]
+    doc = await runtime.store.messages.get(copies[free["id"]]["id"])
+    assert doc["text"] is None and doc["purgedAt"] is not None and doc["forwarded"]["authorName"] == "Former user"
+    status, found = await api.get("/api/search?q=private", tok("t2"))
+    assert status == 200 and found["data"] == []
+    _, view = await api.get("/api/conversations/" + free["id"], tok("t2"))
+    assert view["data"]["lastMessage"]["preview"] is None
+    # the held copy: hidden from its members, its content kept for the hold, the author renamed
+    page = await history(api, held["id"], "st3")
+    assert [(m["deleted"], m["text"], m["reason"]) for m in page] == [(True, None, "erased")]
+    doc = await runtime.store.messages.get(copies[held["id"]]["id"])
+    assert doc["text"] == "st1 private words" and doc["heldAt"] is not None and doc.get("purgedAt") is None
+    assert doc["forwarded"]["authorName"] == "Former user"
+    again = await erase(api)
+    assert (again["messages"], again["messagesKept"]) == (0, 1), again

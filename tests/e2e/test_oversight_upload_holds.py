@@ -55,3 +55,37 @@ async def test_the_upload_sweep_keeps_what_a_hold_covers_until_it_is_released(ap
     assert await lifecycle.sweep(uploads, later) == {"orphans": 3, "expired": 1}
     for gone in user_orphans + [in_held]:
         assert await uploads.repo.get(gone) is None
+
+
+async def forwarded_then_original_deleted(api: Any, forwarder: str, target_id: str, name: str) -> str:
+    """A file st2 sent into a group with ``forwarder``, forwarded into ``target_id``, the original deleted."""
+    src = await api.conversation("st2", "group", [forwarder], title="Src " + name)
+    _, up = await upload(api, "st2", PDF + name.encode(), name, "application/pdf")
+    status, sent = await api.post(MSGS % src["id"], token("st2"), {
+        "type": "file", "text": "file", "attachments": [{"uploadId": up["data"]["id"]}]})
+    assert status == 201, sent
+    status, fw = await api.post("/api/messages/%s/forward" % sent["data"]["id"], token(forwarder),
+                                {"conversationId": target_id})
+    assert status == 201, fw
+    assert (await api.delete("/api/messages/%s" % sent["data"]["id"], token("st2")))[0] == 200
+    return up["data"]["id"]
+
+
+@pytest.mark.settings(upload_retention_days=30)
+@pytest.mark.gen_test
+async def test_a_hold_on_a_forwards_target_or_forwarder_keeps_the_forwarded_file(api, runtime):
+    uploads = runtime.uploads
+    held_target = await api.conversation("st1", "group", ["t1"], title="Held target")
+    free_target = await api.conversation("st3", "group", ["t2"], title="Free target")
+    into_held = await forwarded_then_original_deleted(api, "st1", held_target["id"], "a.pdf")
+    by_held = await forwarded_then_original_deleted(api, "st3", free_target["id"], "b.pdf")
+    free = await forwarded_then_original_deleted(api, "t2", free_target["id"], "c.pdf")
+    assert (await api.put("/api/holds/conversations/" + held_target["id"], token("a1"), REASON))[0] == 200
+    assert (await api.put("/api/holds/users/st3", token("a1"), REASON))[0] == 200
+    later = now_ms() + 31 * DAY
+    assert await lifecycle.sweep(uploads, later) == {"orphans": 0, "expired": 1}
+    assert await uploads.repo.get(into_held) is not None and await uploads.repo.get(by_held) is not None
+    assert await uploads.repo.get(free) is None
+    assert (await api.delete("/api/holds/conversations/" + held_target["id"], token("a1")))[0] == 200
+    assert (await api.delete("/api/holds/users/st3", token("a1")))[0] == 200
+    assert await lifecycle.sweep(uploads, later) == {"orphans": 0, "expired": 2}

@@ -28,6 +28,9 @@ from chat.store import new_id
 from chat.timeutil import iso
 from chat.vocab import Role
 
+#: the conversation types a bot may be scoped to
+SCOPE_TYPES = ("class", "announcement", "group")
+
 #: a bot never expires by time (it is revoked); the socket tier never sees one
 NEVER = 2 ** 53
 
@@ -76,6 +79,9 @@ class BotActions:
                 raise Forbidden("scopes name an unknown conversation: %s" % conversation_id[:64]) from None
             if state.school != ident.school:
                 raise Forbidden("scopes name an unknown conversation: %s" % conversation_id[:64])
+            if state.type not in SCOPE_TYPES:  # never a direct conversation (two people's own)
+                raise Forbidden("a bot posts only in class, announcement and group conversations, not a %s one: %s"
+                                % (state.type, conversation_id[:64]))
         for class_id in spec.class_ids:
             klass = await self.core.store.directory.get_class(class_id)
             if klass is None or klass.get("school") != ident.school:

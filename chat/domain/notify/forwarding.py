@@ -17,7 +17,7 @@ from typing import Any, Dict, Tuple
 from chat.auth import Identity
 from chat.domain.core import Core
 from chat.domain.messages import MessageActions
-from chat.errors import Conflict, MessageGone
+from chat.errors import ChatError, Conflict, MessageGone
 from chat.rules.forwarding import Forward
 from chat.rules.validation import NewMessage
 from chat.store import new_id
@@ -47,19 +47,29 @@ class ForwardActions:
         attachments = [dict(a) for a in msg.get("attachments") or [] if isinstance(a, dict)]
         client_msg_id = fwd.client_msg_id or new_id()
         uploads = [a["id"] for a in attachments if isinstance(a.get("id"), str)]
-        if uploads:  # before the send: the target's members may fetch them once message:new arrives
-            await self.core.store.forwards.add(uploads, fwd.conversation_id, ident.user_id, client_msg_id,
-                                               int(self.core.clock.time() * 1000))
         req = NewMessage(str(msg.get("text") or ""), str(msg.get("type") or "text"), attachments, client_msg_id,
                          None, [], forwarded=dict(attribution))
-        return await self.messages.send(ident, fwd.conversation_id, req)
+        if not uploads:
+            return await self.messages.send(ident, fwd.conversation_id, req)
+        await self.core.poster(ident, fwd.conversation_id)  # a target the caller may not post in: no row
+        # before the send: the target's members may fetch them once message:new arrives
+        await self.core.store.forwards.add(uploads, fwd.conversation_id, ident.user_id, client_msg_id,
+                                           int(self.core.clock.time() * 1000))
+        try:
+            return await self.messages.send(ident, fwd.conversation_id, req)
+        except ChatError:  # refused (policy, filters, blocks...): the rows go, unless an earlier try stored it
+            if await self.core.store.messages.find_by_client_id(ident.user_id, client_msg_id) is None:
+                await self.core.store.forwards.remove(uploads, fwd.conversation_id, client_msg_id)
+            raise
 
     async def carries(self, meta: Dict[str, Any], ident: Identity) -> bool:
         """Whether a live forward carrying this upload is in a conversation ``ident`` takes part in
         (the download rule's answer for the target's members; the original is checked first)."""
         store = self.core.store
         for record in await store.forwards.of_upload(meta["id"]):
-            if await store.conversations.membership(record["conversationId"], ident.user_id) is None:
+            try:  # a participant in the caller's school (as every read is)
+                await self.core.participant(ident, record["conversationId"])
+            except ChatError:
                 continue
             message = await store.messages.find_by_client_id(record["senderId"], record["clientMsgId"])
             if (message is not None and message.get("deletedAt") is None

@@ -8,7 +8,9 @@ What it does, in this order, after the checks and the audit entry (``user.erase`
    and times stay, so history and sync stay contiguous; participants of a message still shown
    get ``message:deleted`` with ``reason: "erased"``. A message a legal hold covers (a hold on
    the user, or on its conversation) is hidden instead, its content kept (``heldAt``) like a
-   held own delete, and removed by the retention sweep once the hold is released;
+   held own delete, and removed by the retention sweep once the hold is released; so are the
+   forwarded copies of the user's messages others sent (``forwarded.authorId``), their
+   attribution naming ``Former user``;
 2. the user's reactions to others' messages are removed (``reactions`` and the messages'
    ``reactionKeys``; participants get ``message:updated``), but for those in a conversation
    a hold covers;
@@ -33,6 +35,7 @@ from chat.auth import Identity
 from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.holds import HeldSet
 from chat.domain.oversight.retention_sweep import Pass
+from chat.domain.oversight.upload_holds import upload_held
 from chat.errors import ChatError, Forbidden, NotFound
 from chat.rules import policy, render
 from chat.timeutil import iso
@@ -85,6 +88,7 @@ class ErasureActions:
                                          {"held": held.covers(user_id, None)})
         done = {"messages": 0, "messagesKept": 0, "reactions": 0, "reactionsKept": 0, "files": 0, "filesKept": 0}
         await self._messages(school, user_id, ident.user_id, held, done)
+        await self._forwards(school, user_id, ident.user_id, held, done)
         await self._reactions(user_id, held, done)
         await self._uploads(user_id, held, done)
         await self._scheduled(user_id, held)
@@ -131,6 +135,41 @@ class ErasureActions:
             await asyncio.sleep(0)
             if len(page) < batch:
                 return
+
+    async def _forwards(self, school: str, user_id: str, actor: str, held: HeldSet, done: Dict[str, int]) -> None:
+        """Forwarded copies of the user's messages (in others' names, ``forwarded.authorId``): as
+        the user's own, tombstoned (members told), or hidden and kept where a hold covers the
+        copy, its conversation or the user; their attribution names ``Former user``."""
+        personal = self.core.store.personal
+        batch = self.core.settings.export_batch
+        after = ""
+        while True:
+            page = await personal.forwards_of(user_id, after, batch)
+            live = [m for m in page if m.get("purgedAt") is None]
+            keep = [m for m in live
+                    if held.covers(m.get("senderId"), m["conversationId"]) or held.covers(user_id, None)]
+            kept_ids = {m["id"] for m in keep}
+            swept = Pass()
+            await self.sweeper.purge(school, [m for m in live if m["id"] not in kept_ids], REASON, swept)
+            done["messages"] += sum(swept.messages.values())
+            for msg in keep:
+                await self._hide(school, msg, actor)
+            done["messagesKept"] += len(keep)
+            for msg in live:
+                if policy.counts_as_unread(msg, ""):
+                    await self.core.store.conversations.uncount_deleted(msg["conversationId"], msg["senderId"],
+                                                                        msg["seq"], msg.get("mentions") or [])
+                state = self.core.cache.cached([msg["conversationId"]]).get(msg["conversationId"])
+                last = state.last_message if state is not None else None
+                if state is not None and last and last.get("id") == msg["id"]:
+                    state.last_message = dict(last, preview=None, deleted=1)
+                    state.dirty = True
+                    self.core.flusher.schedule()
+            await personal.unattribute(page, ERASED_NAME)
+            if len(page) < batch:
+                return
+            after = page[-1]["id"]
+            await asyncio.sleep(0)
 
     async def _hide(self, school: str, msg: Dict[str, Any], actor: str) -> None:
         """A held message: hidden from everyone (shown deleted, reason ``erased``), its content
@@ -220,7 +259,7 @@ class ErasureActions:
         while True:
             page = await self.core.store.personal.uploads_of(user_id, after, batch)
             for meta in page:
-                if held.covers(meta.get("ownerId"), meta.get("conversationId")):
+                if await upload_held(held, self.core.store.forwards, meta):  # also a held forward's
                     done["filesKept"] += 1
                     continue
                 await remove_upload(self.uploads, meta)

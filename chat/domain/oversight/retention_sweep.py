@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set
 from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.holds import HeldSet
 from chat.domain.oversight.retention import DAY_MS, RetentionPolicy
+from chat.domain.oversight.upload_holds import upload_held
 from chat.errors import ChatError
 from chat.uploads.lifecycle import remove_upload
 
@@ -324,7 +325,7 @@ class RetentionSweeper:
         held = await self.core.holds.snapshot(school)
         for meta in await self.repo.expired_uploads(school, now - policy.upload_days * DAY_MS,
                                                     self.core.settings.retention_batch):
-            if held.covers(meta.get("ownerId"), meta.get("conversationId")):
+            if await upload_held(held, self.core.store.forwards, meta):
                 done.kept_hold += 1
                 continue
             await remove_upload(self.uploads, meta)
@@ -338,6 +339,7 @@ class RetentionSweeper:
             return
         purged = set(await self.repo.purge(messages, reason, self._now()))
         done.purged(school, len(purged))
+        held: Optional[HeldSet] = None
         for msg in messages:
             if msg["id"] not in purged:
                 continue
@@ -348,9 +350,13 @@ class RetentionSweeper:
                 if self.uploads is None or not isinstance(upload_id, str):
                     continue
                 meta = await self.uploads.repo.get(upload_id)
-                if meta is not None:
-                    await remove_upload(self.uploads, meta)
-                    done.files += 1
+                if meta is None:
+                    continue
+                held = held if held is not None else await self.core.holds.snapshot(school)
+                if await upload_held(held, self.core.store.forwards, meta):  # a held forward carries it
+                    continue
+                await remove_upload(self.uploads, meta)
+                done.files += 1
 
     async def _forget(self, msg: Dict[str, Any], reason: str) -> None:
         """The live state drops the purged message's preview; participants of a message still
