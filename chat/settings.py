@@ -243,6 +243,8 @@ OPTIONS: List[Tuple[str, str, Callable[[str], Any], Any, str]] = [
      "seconds without a heartbeat after which a running export is failed (its process was killed or gone)"),
     ("export_page_pause_ms", "CHAT_EXPORT_PAGE_PAUSE_MS", int, 0,
      "milliseconds an export waits between pages (leaves the database to the chat during a big export)"),
+    ("export_max_running", "CHAT_EXPORT_MAX_RUNNING", int, 2,
+     "exports this server writes at once (further jobs wait queued)"),
 
     # --- oversight: quiet hours (add below)
     ("policy_time_zone", "CHAT_POLICY_TIME_ZONE", str, "UTC",
@@ -473,6 +475,7 @@ RANGES: Dict[str, Range] = {
     "export_sweep_interval": Range(0, _DAY),
     "export_stale_seconds": Range(60, 7 * _DAY),
     "export_page_pause_ms": Range(0, 600_000),
+    "export_max_running": Range(1, 64),
 
     # --- oversight: quiet hours (add below)
 
@@ -716,6 +719,7 @@ class Settings:
     export_sweep_interval: int = 300
     export_stale_seconds: int = 900
     export_page_pause_ms: int = 0
+    export_max_running: int = 2
 
     # --- oversight: quiet hours (add below)
     policy_time_zone: str = "UTC"

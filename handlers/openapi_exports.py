@@ -49,8 +49,12 @@ def add_export_docs(paths: Dict[str, Dict[str, Schema]], components: Dict[str, S
                                                "hasMore": BOOL, "next": {"type": "null"}})
     paths["/api/exports"] = {
         "get": _op("The school's exports, newest first (admins only)", {200: _json(listed, "the exports")}, [403]),
-        "post": _op("Export one user's data into a zip, as a job (admins only; audited)",
-                    {202: _json(_data(ref("Export")), "the job, queued")}, [403, 404], body="ExportRequest")}
+        "post": _op("Export one user's data into a zip, as a job (admins only; audited). One per user at a "
+                    "time: while one of that user is queued or running, the answer is that job (nothing new is "
+                    "started or recorded); a server writes at most CHAT_EXPORT_MAX_RUNNING at once, the rest "
+                    "wait queued",
+                    {202: _json(_data(ref("Export")), "the job, queued (or the user's unfinished one)")}, [403, 404],
+                    body="ExportRequest")}
     paths["/api/exports/{exportId}"] = {"get": _op(
         "An export's status and progress; once done, a signed download link (admins only)",
         {200: _json(_data(ref("Export")), "the export")}, [403, 404], params=[export_id])}

@@ -100,9 +100,13 @@ class ConversationActions:
                 raise Forbidden("only a teacher of the class or a school admin may do that")
             key = ("conv:" + conv_id if req.separate
                    else class_conversation_key(ident.school, req.type, str(klass["id"])))
+            # only users of the class's school: a member id of another school (or none) is left out
+            listed = list(klass.get("teacherIds", [])) + list(klass.get("studentIds", []))
+            users = await self.directory.users(listed)
+            ours = {u for u in listed if u != ident.user_id and users.get(u, {}).get("school") == ident.school}
             members = [(ident.user_id, "owner")]
-            members += [(t, "admin") for t in klass.get("teacherIds", []) if t != ident.user_id]
-            members += [(s, "member") for s in klass.get("studentIds", []) if s != ident.user_id]
+            members += [(t, "admin") for t in klass.get("teacherIds", []) if t in ours]
+            members += [(s, "member") for s in klass.get("studentIds", []) if s in ours]
             if len(members) > settings.max_participants:
                 raise Conflict("the class has more than %d members" % settings.max_participants)
             title, class_id = req.title or klass.get("name"), klass["id"]
@@ -129,7 +133,10 @@ class ConversationActions:
 
     async def _join_class_conversation(self, ident: Identity, state: ConvState) -> None:
         """A teacher of the class or a school admin asked for the class's conversation, which
-        someone else started: they join it as one of its admins (not a second, empty copy)."""
+        someone else started: they join it as one of its admins (not a second, empty copy).
+        Only someone of the conversation's school joins it."""
+        if state.school != ident.school:
+            raise NotFound("no such class")
         added = await self.core.store.conversations.add_members(state.id, [(ident.user_id, "admin")], now_ms(),
                                                                 read_upto=state.last_seq)
         if added:

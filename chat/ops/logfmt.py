@@ -8,16 +8,19 @@ import time
 from typing import Any, Dict
 
 # A token in a query string (REST clients may use ?token= like WebSocket ones) must never
-# reach a log line: access logs print the URI.
-_TOKEN_IN_URI = re.compile(r"([?&](?:access_)?token=)[^&\s]*", re.IGNORECASE)
+# reach a log line: access logs print the URI. Nor may a signed link's signature and signer
+# (``?u=&sig=`` of export downloads, upload links and unsubscribe links): the link is a credential.
+_TOKEN_IN_URI = re.compile(r"([?&](?:(?:access_)?token|sig|u)=)[^&\s]*", re.IGNORECASE)
 
 
 class ScrubTokens(logging.Filter):
-    """Replaces ``token=...`` query values with ``token=***`` in every record it sees."""
+    """Replaces ``token=...`` query values with ``token=***`` in every record it sees, and
+    ``sig=`` (with ``u=`` beside it) likewise."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "token=" in message.lower():
+        lowered = message.lower()
+        if "token=" in lowered or "sig=" in lowered:
             record.msg, record.args = _TOKEN_IN_URI.sub(r"\1***", message), None
         return True
 

@@ -6,8 +6,9 @@ The parsing is :func:`chat.ops.roster.parse_roster` and the import is
 :func:`chat.ops.roster.import_roster`, exactly what the command does (one ``roster.import``
 audit entry per import, by the admin, before anything is written; the running servers reload
 their class index from the roster version it moves). What this module adds is the school rule
-(every user and class of the file belongs to the caller's school, and no id of the file is
-another school's user or class: ids are global, so an import could otherwise move them) and
+(every user and class of the file belongs to the caller's school, and no id of the file, a
+class member's included, is another school's user or class: ids are global, so an import could
+otherwise move them, or put them in the school's classes) and
 the preview: which users and classes are new, which change and how, and which class members
 a re-import takes away. An import never deletes a user.
 """
@@ -99,6 +100,10 @@ async def preview(store: Store, ident: Identity, users: Sequence[Dict[str, Any]]
         old = known.get(user["id"])
         if old is not None and old.get("school") != ident.school:
             raise Forbidden("roster: user %s belongs to another school" % user["id"])
+    for member in sorted(members):
+        old = known.get(member)
+        if old is not None and old.get("school") != ident.school:
+            raise Forbidden("roster: class member %s belongs to another school" % member)
     old_classes: Dict[str, Dict[str, Any]] = {}
     for klass in classes:
         doc = await store.directory.get_class(klass["id"])

@@ -82,6 +82,13 @@ class PersonalData:
         return outs(await self._db.io(lambda: list(
             self.exports.find({"status": {"$in": list(UNFINISHED)}}).sort("_id", 1).limit(limit))))
 
+    async def unfinished_job_of(self, user_id: str) -> Optional[Dict[str, Any]]:
+        """The oldest job ``queued`` or ``running`` that exports ``user_id``, if any (by the
+        ``status`` index: unfinished jobs are few)."""
+        return out(await self._db.io(lambda: next(iter(
+            self.exports.find({"status": {"$in": list(UNFINISHED)}, "userId": user_id}).sort("_id", 1).limit(1)),
+            None)))
+
     async def fail_job(self, job_id: str, error: str, now: int, stale_before: Optional[int] = None) -> bool:
         """``failed`` with ``error``, if still unfinished (and, with ``stale_before``, its
         heartbeat older than that); whether it changed."""

@@ -8,6 +8,7 @@ import pymongo
 import pytest
 
 from chat.ops.migrations import migrate
+from chat.ops.roster import import_roster
 
 pytestmark = pytest.mark.usefixtures("school")
 
@@ -43,6 +44,23 @@ async def test_asking_again_for_a_class_conversation_opens_the_existing_one(api:
     for user, expected in (("st1", 403), ("t2", 403), ("x1", 404)):
         status, _ = await api.post("/api/conversations", user, {"type": "class", "classId": "c1"})
         assert status == expected, user
+
+
+@pytest.mark.gen_test
+async def test_a_class_conversation_takes_only_users_of_the_class_school(api: Any, runtime: Any) -> None:
+    # a class stored with another school's users and an unknown id among its members (the command
+    # line imports any school's roster): its conversation takes only the school's own users
+    await import_roster(runtime.store, [], [{"id": "c8", "school": "s1", "name": "Mixed", "teacherIds": ["t1", "x1"],
+                                             "studentIds": ["st1", "x2", "ghost"]}])
+    for kind in ("class", "announcement"):
+        status, conv = await api.post("/api/conversations", "t1", {"type": kind, "classId": "c8"})
+        assert status == 201, conv
+        roles = {p["userId"]: p["role"] for p in conv["data"]["participants"]}
+        assert roles == {"t1": "owner", "st1": "member"}, roles
+        stored = await runtime.store.conversations.memberships_of([conv["data"]["id"]])
+        assert {m["userId"] for m in stored} == {"t1", "st1"}, stored
+    status, _ = await api.post("/api/conversations", "x1", {"type": "class", "classId": "c8"})
+    assert status == 404
 
 
 @pytest.mark.gen_test

@@ -173,6 +173,7 @@ def test_metrics_on_their_own_loopback_port_only(tmp_path):
 
 def test_json_logs_health_version_head_and_no_token_in_any_log_line(tmp_path):
     import json
+    import urllib.error
     import urllib.request
 
     from tests.e2e.test_process import http
@@ -182,6 +183,15 @@ def test_json_logs_health_version_head_and_no_token_in_any_log_line(tmp_path):
         tok = server.cli("token", "--user", "u1", "--role", "student", "--school", "s1").stdout.strip()
         assert http("GET", server.url + "/api/me?token=" + tok)[0] in (200, 401)
         assert http("GET", server.url + "/api/me?x=1&access_token=" + tok)[0] in (200, 401)
+        # signed links are credentials too: their signature and signer stay out of the access log
+        signed = ["/api/exports/%s/download?u=a1secret&r=admin&s=s1&e=9&sig=feedface01" % ("0" * 24),
+                  "/api/uploads/%s?u=a1secret&e=9&sig=feedface02" % ("0" * 24),
+                  "/api/notifications/unsubscribe?u=a1secret&sig=feedface03"]
+        for path in signed:
+            try:
+                urllib.request.urlopen(server.url + path, timeout=10).close()
+            except urllib.error.HTTPError as exc:  # a forged link: refused, but logged
+                exc.close()
         status, health = http("GET", server.url + "/api/health")
         assert status == 200 and health["data"]["version"] == __version__
         with urllib.request.urlopen(urllib.request.Request(server.url + "/api/health", method="HEAD"),
@@ -195,6 +205,10 @@ def test_json_logs_health_version_head_and_no_token_in_any_log_line(tmp_path):
     access = [r["message"] for r in records if r["logger"] == "tornado.access"]
     assert any("/api/me?token=***" in m for m in access) and any("access_token=***" in m for m in access)
     assert tok not in server.output()
+    for path in signed:
+        assert any(path.split("?")[0] + "?" in m for m in access), (path, access)
+    assert "feedface" not in server.output() and "a1secret" not in server.output()
+    assert any("u=***&r=admin&s=s1&e=9&sig=***" in m for m in access), access
 
 
 # -- upgrades -----------------------------------------------------------------------------------

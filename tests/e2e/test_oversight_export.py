@@ -207,3 +207,64 @@ async def test_the_export_user_command_writes_the_same_archive(api, runtime, tmp
     assert ("export.create", "cli", {"userId": "st1"}) in await audit_actions(api)
     wrong = subprocess.run(cmd[:4] + ["s2"] + cmd[5:], capture_output=True, text=True, timeout=120)
     assert wrong.returncode == 1 and "no user st1 in school s2" in wrong.stderr
+
+
+async def job_of(api: Any, job_id: str) -> Dict[str, Any]:
+    status, data = await api.get("/api/exports/%s" % job_id, tok("a1"))
+    assert status == 200, data
+    return data["data"]
+
+
+@pytest.mark.gen_test(timeout=120)
+@pytest.mark.settings(export_max_running=1, export_batch=1, export_page_pause_ms=600_000)
+async def test_one_unfinished_export_per_user_and_at_most_max_running_at_once(api, runtime, clock):
+    from tests.e2e.test_cluster import eventually
+    conv = await api.conversation("st1", "direct", ["st2"])
+    for n in range(2):
+        await api.send("st1", conv["id"], "from st1 %d" % n)
+        await api.send("st2", conv["id"], "from st2 %d" % n)
+    status, first = await api.post("/api/exports", tok("a1"), {"userId": "st1"})
+    assert status == 202, first
+    a = first["data"]["id"]
+
+    async def progressed() -> bool:
+        job = await job_of(api, a)
+        return job["status"] == "running" and job["progress"]["messages"] >= 1
+    await eventually(progressed, 60, "the first page")  # paused after it, on the injected clock
+    creates = [e for e in await audit_actions(api) if e[0] == "export.create"]
+    # asked again while it runs: the same job, nothing new started or recorded
+    status, again = await api.post("/api/exports", tok("a1"), {"userId": "st1"})
+    assert status == 202 and again["data"]["id"] == a and again["data"]["status"] == "running", again
+    assert [e for e in await audit_actions(api) if e[0] == "export.create"] == creates
+    # another user's export is a new job, but waits queued: the one slot is taken
+    status, other = await api.post("/api/exports", tok("a1"), {"userId": "st2"})
+    assert status == 202 and other["data"]["id"] != a, other
+    b = other["data"]["id"]
+    for _ in range(3):  # round trips: its task has had every chance to start
+        assert (await job_of(api, b))["status"] == "queued"
+    stored = await runtime.store.personal.get_job(b)
+    assert stored["startedAt"] is None and stored["progress"]["messages"] == 0
+
+    async def both_done() -> bool:
+        clock.advance(600)  # the next page of whichever is running
+        return [(await job_of(api, j))["status"] for j in (a, b)] == ["done", "done"]
+    await eventually(both_done, 60, "both exports")
+    started = [(await runtime.store.personal.get_job(j))["startedAt"] for j in (a, b)]
+    assert started[1] >= (await runtime.store.personal.get_job(a))["finishedAt"] > started[0]
+    # a finished export does not hold the next one back
+    status, fresh = await api.post("/api/exports", tok("a1"), {"userId": "st1"})
+    assert status == 202 and fresh["data"]["id"] not in (a, b), fresh
+
+    async def fresh_done() -> bool:
+        clock.advance(600)
+        return (await job_of(api, fresh["data"]["id"]))["status"] == "done"
+    await eventually(fresh_done, 60, "the new export")
+
+
+@pytest.mark.gen_test
+async def test_a_link_whose_signer_is_not_in_the_directory_is_refused(api, runtime, base_url):
+    job = await done_export(api, runtime, "st2")
+    assert (await fetch(base_url, job["downloadUrl"]))[0] == 200
+    runtime.store.personal.users.delete_one({"_id": "a1"})  # the signer's directory entry is gone
+    assert await runtime.store.directory.get_user("a1") is None
+    assert (await fetch(base_url, job["downloadUrl"]))[0] == 403

@@ -98,7 +98,7 @@ async def test_a_job_of_a_node_gone_silent_is_failed_after_the_stale_time_not_on
     repo = runtime.store.personal
 
     async def job(status: str) -> str:
-        made = await repo.insert_job({"school": "s1", "userId": "st1", "requestedBy": "a1", "status": status,
+        made = await repo.insert_job({"school": "s1", "userId": "st2", "requestedBy": "a1", "status": status,
                                       "progress": {"messages": 3, "files": 0, "bytes": 10}, "node": "gone",
                                       "createdAt": now, "heartbeatAt": now - 60_000})
         return made["id"]

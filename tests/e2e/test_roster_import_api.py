@@ -114,6 +114,19 @@ async def test_only_admins_only_their_school_and_malformed_files_refused(api: Ap
                    {"classes": [{"id": "cx", "school": "s1", "name": "Taken", "teacherIds": [], "studentIds": []}]}):
         status, body = await api.post(ROUTE, "a1", roster, headers=JSON)
         assert (status, body["error"]["code"]) == (403, "forbidden"), (roster, body)
+    # a class member id that is another school's user: refused too, naming it, nothing written
+    before = len(await roster_entries(api))
+    for klass in ({"id": "c1", "school": "s1", "name": "Maths 7A", "teacherIds": ["t1"], "studentIds": ["st1", "x2"]},
+                  {"id": "c7", "school": "s1", "name": "New", "teacherIds": ["x1"], "studentIds": ["st1"]}):
+        for query in ("?dryRun=true", ""):
+            status, body = await api.post(ROUTE + query, "a1", {"users": good["users"], "classes": [klass]},
+                                          headers=JSON)
+            assert (status, body["error"]["code"]) == (403, "forbidden"), (klass, body)
+            assert "another school" in body["error"]["message"], body
+    assert (await runtime.store.directory.get_class("c1"))["studentIds"] == ["st1", "st2"]
+    assert await runtime.store.directory.get_class("c7") is None
+    assert await runtime.store.directory.get_user("n2") is None
+    assert len(await roster_entries(api)) == before
     for raw, headers in ((b'{"users": [{"id": "n4", "role": "pupil", "name": "N", "school": "s1"}]}', JSON),
                          (b'{"users": {"id": "n4"}}', JSON), (b"not json", JSON), (b"[1]", JSON),
                          (b"a,b\n1,2\n", CSV), (b"id,name,role,school\nn5,,student,s1\n", CSV),

@@ -2,14 +2,17 @@
 and a signed, expiring link through which the admin downloads it.
 
 ``POST /api/exports {userId}`` (the school's admins; another school's user 404) records
-``export.create`` and stores a job ``{status: queued}``; this process then writes the archive
+``export.create`` and stores a job ``{status: queued}`` (while one of that user is still queued
+or running, that job is the answer instead: one at a time per user); this process then writes
+the archive, at most ``export_max_running`` at once (the others wait ``queued``)
 (:class:`chat.domain.oversight.export_zip.ExportWriter`) under ``<data-dir>/exports/``,
 storing its progress after each page (``running``, ``progress {messages, files, bytes}``),
 and ends ``done`` (``size``) or ``failed`` (``error``). ``GET /api/exports`` and
 ``GET /api/exports/{id}`` show the jobs; a done job's view carries ``downloadUrl``, signed for
 the caller and valid ``export_link_ttl`` seconds (on the injected clock).
 ``GET /api/exports/{id}/download?u=&r=&s=&e=&sig=`` finds the job (an unknown id: 404), checks
-the signature (a forged, altered or expired link: 403), that its signer is still an admin of the job's school, records
+the signature (a forged, altered or expired link: 403), that its signer is still an admin of the job's school
+(one the directory does not hold: 403), records
 ``export.download`` and streams the file.
 
 The archive is written as ``<data-dir>/exports/<id>.zip.part``, then stored through the upload
@@ -99,6 +102,8 @@ class ExportActions:
         self._tasks: Set["asyncio.Task[None]"] = set()
         self._writing: Set[str] = set()  # the ids of the jobs this process is writing
         self._serving: Dict[str, int] = {}  # archive sha256 -> downloads of it under way here
+        self._creating = asyncio.Lock()  # one check-then-insert at a time: one unfinished job per user
+        self._slots = asyncio.Semaphore(core.settings.export_max_running)  # jobs written here at once
         self.sweeper = ExportSweeper(core, uploads, self.dir, lambda: set(self._writing))
 
     def _now(self) -> int:
@@ -106,18 +111,23 @@ class ExportActions:
 
     # ------------------------------------------------------------------ jobs
     async def create(self, ident: Identity, body: Any) -> Dict[str, Any]:
-        """Start an export of a user of the caller's school."""
+        """Start an export of a user of the caller's school; while one of that user is still
+        ``queued`` or ``running``, that job is the answer (nothing new is started or recorded)."""
         check_admin(ident)
         user_id = parse_body(body)
         user = await self.core.store.directory.get_user(user_id)
         if user is None or user.get("school") != ident.school:
             raise NotFound("no such user")
-        await self.core.audit.record(ident.user_id, AuditAction.EXPORT, ident.school, {"userId": user_id}, {})
-        now = self._now()
-        job = await self.core.store.personal.insert_job({
-            "school": ident.school, "userId": user_id, "requestedBy": ident.user_id, "status": "queued",
-            "progress": {"messages": 0, "files": 0, "bytes": 0}, "size": None, "error": None, "file": None,
-            "node": self.node, "createdAt": now, "startedAt": None, "heartbeatAt": now, "finishedAt": None})
+        async with self._creating:
+            unfinished = await self.core.store.personal.unfinished_job_of(user_id)
+            if unfinished is not None and unfinished.get("school") == ident.school:
+                return job_view(unfinished)
+            await self.core.audit.record(ident.user_id, AuditAction.EXPORT, ident.school, {"userId": user_id}, {})
+            now = self._now()
+            job = await self.core.store.personal.insert_job({
+                "school": ident.school, "userId": user_id, "requestedBy": ident.user_id, "status": "queued",
+                "progress": {"messages": 0, "files": 0, "bytes": 0}, "size": None, "error": None, "file": None,
+                "node": self.node, "createdAt": now, "startedAt": None, "heartbeatAt": now, "finishedAt": None})
         self._writing.add(job["id"])
         task = asyncio.ensure_future(self._run(job, user))
         self._tasks.add(task)
@@ -144,7 +154,10 @@ class ExportActions:
     async def _run(self, job: Dict[str, Any], user: Dict[str, Any]) -> None:
         repo = self.core.store.personal
         path = os.path.join(self.dir, job["id"] + ".zip")
+        acquired = False
         try:
+            await self._slots.acquire()  # at most export_max_running at once; the others stay queued
+            acquired = True
             await repo.update_job(job["id"], {"status": "running", "startedAt": self._now(),
                                               "heartbeatAt": self._now()})
 
@@ -171,6 +184,9 @@ class ExportActions:
         except Exception as exc:  # storage or disk: the job says so, the admin may start another
             log.warning("export %s failed: %s", job["id"], exc if isinstance(exc, ChatError) else type(exc).__name__)
             await self._failed(job, "the export could not be written", path)
+        finally:
+            if acquired:
+                self._slots.release()
 
     async def _failed(self, job: Dict[str, Any], error: str, path: str) -> None:
         for leftover in (path, path + ".part"):
@@ -242,7 +258,7 @@ class ExportActions:
             raise Forbidden(exc.message) from None
         check_admin(ident)
         user = await self.core.store.directory.get_user(ident.user_id)
-        if user is not None and (user.get("role") != Role.ADMIN or user.get("school") != ident.school):
+        if user is None or user.get("role") != Role.ADMIN or user.get("school") != ident.school:
             raise Forbidden("the link's signer is no longer an admin of this school")
         job = await self._job(ident, job_id)
         if job.get("status") == "expired":
