@@ -6,6 +6,7 @@ import { el } from "../dom.js";
 import { quietText, TAB_LABELS, TABS } from "../state/admin.js";
 import { holdsScreen, policyScreen, retentionScreen } from "./adminforms.js";
 import { auditScreen, exportsScreen, oversightScreen, rosterScreen } from "./adminrecords.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,7 +27,7 @@ function screen(slice, on, now) {
 }
 
 function loading() {
-  return el("p", { class: "hint", text: "Loading\u2026" });
+  return el("p", { class: "hint", text: t("common.loading") });
 }
 
 /** The admin area from the admin slice; `isAdmin`: whether to offer it at all. */
