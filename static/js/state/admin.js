@@ -9,10 +9,11 @@
 //   unavailable}, grants: [] | null, oversight: {grant, conversation, messages} | null,
 //   roster: {preview, applied, sent: the text and type previewed}, notes: {[tab]: {text, error}}, sending: policy GET's
 //   `sending` for me | null}.
+import { currentLanguage, t } from "../i18n.js";
 
 export const TABS = Object.freeze(["policy", "retention", "holds", "audit", "exports", "oversight", "roster"]);
-export const TAB_LABELS = Object.freeze({ policy: "Policy and quiet hours", retention: "Retention", holds: "Legal holds",
-  audit: "Audit log", exports: "Exports", oversight: "Oversight access", roster: "Roster import" });
+/** A tab's name in the page's language. */
+export const tabLabel = (tab) => t(`adm.tab.${tab}`);
 export const DAYS = Object.freeze(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
 export const AUDIT_ACTIONS = Object.freeze(["message.delete", "participant.add", "participant.remove", "roster.import",
   "oversight.grant", "oversight.read", "moderation.case_read", "moderation.action", "mute.set", "mute.clear",
@@ -85,7 +86,6 @@ function wallDate(iso) {
   return m ? m[1] : "";
 }
 
-const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /**
  * What shows instead of the composer while I may not send (null while I may): "Chat opens at
@@ -95,18 +95,18 @@ const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Frida
 export function quietText(sending, nowMs) {
   if (!sending || sending.open !== false) return null;
   const when = wallClock(sending.opensAt);
-  const prefix = sending.holiday ? `${sending.holiday}: chat is closed. ` : "";
-  if (!when) return `${prefix}Chat is closed now.`;
+  const prefix = sending.holiday ? `${t("quiet.holiday", { name: sending.holiday })} ` : "";
+  if (!when) return prefix + t("quiet.closed");
   const offset = /([+-])(\d\d):(\d\d)$/.exec(sending.opensAt);
   const shift = offset ? (offset[1] === "-" ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3])) * 60000 : 0;
   const today = new Date(nowMs + shift).toISOString().slice(0, 10);
   const tomorrow = new Date(nowMs + shift + 86400000).toISOString().slice(0, 10);
   const day = wallDate(sending.opensAt);
-  if (!day || day === today) return `${prefix}Chat opens at ${when}`;
-  if (day === tomorrow) return `${prefix}Chat opens tomorrow at ${when}`;
-  const weekday = WEEKDAYS[new Date(`${day}T12:00:00Z`).getUTCDay()];
+  if (!day || day === today) return prefix + t("quiet.opensAt", { when });
+  if (day === tomorrow) return prefix + t("quiet.opensTomorrow", { when });
+  const weekday = new Intl.DateTimeFormat(currentLanguage(), { weekday: "long", timeZone: "UTC" }).format(new Date(`${day}T12:00:00Z`));
   const soon = Date.parse(`${day}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`) < 7 * 86400000;
-  return `${prefix}Chat opens ${soon ? `on ${weekday}` : `on ${weekday} ${day}`} at ${when}`;
+  return prefix + t("quiet.opensOn", { day: soon ? weekday : `${weekday} ${day}`, when });
 }
 
 /** When to ask for `sending` again (ms since epoch): when the window opens or closes, or null. */
@@ -127,7 +127,7 @@ export function reasonProblem(text) {
 
 /** "Read-only oversight access until 14:05 (reason …)"; `clock(iso)` renders the reader's HH:MM. */
 export function bannerText(grant, clock) {
-  return `Read-only oversight access until ${clock(grant.expiresAt)} (reason: ${grant.reason})`;
+  return t("adm.banner", { time: clock(grant.expiresAt), reason: grant.reason });
 }
 
 /** Whether a grant is still in force at `nowMs`. */

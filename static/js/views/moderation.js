@@ -106,7 +106,7 @@ function contextEl(d) {
       reported ? el("span", { class: "mod-flag", text: `${t("mod.reportedFlag")} ` }) : null,
       el("strong", { text: m.type === "system" ? "" : `${m.senderName}: ` }),
       el("span", { class: "mod-text", text: m.text || ((m.attachments || [])[0] || {}).name || "" }),
-      el("span", { class: "mod-meta", text: ` ${clock(m.createdAt)}${m.editedAt ? ` \u00b7 ${t("mod.edited")}` : ""}${m.deleted ? ` \u00b7 ${t("mod.removed")}` : ""}` }));
+      el("span", { class: "mod-meta", text: " " + [clock(m.createdAt), m.editedAt ? t("mod.edited") : "", m.deleted ? t("mod.removed") : ""].filter(Boolean).join(" \u00b7 ") }));
       if ((m.edits || []).length) {
         li.append(el("details", {}, el("summary", { text: t("mod.earlier") }),
           el("ul", {}, ...m.edits.map((e) => el("li", { text: `${e.text || ""} (${clock(e.editedAt)})` })))));
