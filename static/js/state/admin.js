@@ -119,9 +119,9 @@ export function nextSendingCheck(sending) {
 // ---------------------------------------------------------------- oversight
 /** Whether a stated reason is long enough (10..500 characters once trimmed). */
 export function reasonProblem(text) {
-  const t = (text || "").trim();
-  if (t.length < MIN_REASON) return `Say why in at least ${MIN_REASON} characters (${t.length} so far).`;
-  if (t.length > MAX_REASON) return `At most ${MAX_REASON} characters.`;
+  const said = (text || "").trim();
+  if (said.length < MIN_REASON) return t("adm.reasonShort", { min: MIN_REASON, count: said.length });
+  if (said.length > MAX_REASON) return t("adm.reasonLong", { max: MAX_REASON });
   return null;
 }
 
@@ -174,17 +174,17 @@ const TIME = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 
 /** A quiet-hours window as the form gives it, checked: {days, from, to} or an error text. */
 export function windowFrom(days, from, to) {
-  if (!days.length) return { error: "Pick at least one day for each window." };
-  if (!TIME.test(from) || !TIME.test(to)) return { error: "Times are HH:MM." };
-  if (from === to) return { error: "A window must not start and end at the same time." };
+  if (!days.length) return { error: t("adm.pickDay") };
+  if (!TIME.test(from) || !TIME.test(to)) return { error: t("adm.timesFormat") };
+  if (from === to) return { error: t("adm.sameTime") };
   return { window: { days: DAYS.filter((d) => days.includes(d)), from, to } };
 }
 
 /** A retention days field: "" is null (unless `required`), else a whole number in range, or an error. */
 export function daysValue(raw, { min = 0, max = 36500, required = false } = {}) {
   const text = String(raw ?? "").trim();
-  if (text === "") return required ? { error: "A number of days is needed." } : { value: null };
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) return { error: `Days are whole numbers from ${min} to ${max}.` };
+  if (text === "") return required ? { error: t("adm.daysNeeded") } : { value: null };
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) return { error: t("adm.daysRange", { min, max }) };
   return { value: Number(text) };
 }
 
@@ -192,11 +192,11 @@ export function daysValue(raw, { min = 0, max = 36500, required = false } = {}) 
 export function previewLines(p) {
   const u = p.users, c = p.classes;
   const lines = [
-    `${u.added} new ${u.added === 1 ? "person" : "people"}, ${u.changed} changed, ${u.unchanged} unchanged.`,
-    `${c.added} new class${c.added === 1 ? "" : "es"}, ${c.changed} changed, ${c.unchanged} unchanged`
-      + (c.membersRemoved ? `; ${c.membersRemoved} class membership${c.membersRemoved === 1 ? "" : "s"} removed.` : "."),
+    t("adm.previewPeople", { count: u.added, changed: u.changed, unchanged: u.unchanged }),
+    t("adm.previewClasses", { count: c.added, changed: c.changed, unchanged: c.unchanged })
+      + (c.membersRemoved ? t("adm.previewRemoved", { count: c.membersRemoved }) : "."),
   ];
-  if (p.unknownMembers.length) lines.push(`Not known yet (not in this file): ${p.unknownMembers.join(", ")}.`);
+  if (p.unknownMembers.length) lines.push(t("adm.unknown", { ids: p.unknownMembers.join(", ") }));
   return lines;
 }
 
