@@ -453,7 +453,7 @@ const EN = Object.freeze({
   "reply.bar": "Replying to {name}: {text}",
   "typing.single": "{name} is typing…",
   "typing.pair": "{a} and {b} are typing…",
-  "typing.many": "Several people are typing…",
+  "typing.several": "Several people are typing…",
   "upload.failedStatus": "Upload failed ({status})",
   "upload.lost": "Upload failed: the connection was lost",
   "upload.cancelled": "Upload cancelled",

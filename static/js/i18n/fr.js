@@ -448,7 +448,7 @@ export const FR = Object.freeze({
   "reply.bar": "En réponse à {name} : {text}",
   "typing.single": "{name} écrit…",
   "typing.pair": "{a} et {b} écrivent…",
-  "typing.many": "Plusieurs personnes écrivent…",
+  "typing.several": "Plusieurs personnes écrivent…",
   "upload.failedStatus": "Échec de l'envoi ({status})",
   "upload.lost": "Échec de l'envoi : la connexion a été perdue",
   "upload.cancelled": "Envoi annulé",

@@ -444,7 +444,7 @@ export const KM = Object.freeze({
   "reply.bar": "កំពុងឆ្លើយតប {name}៖ {text}",
   "typing.single": "{name} កំពុងវាយ…",
   "typing.pair": "{a} និង {b} កំពុងវាយ…",
-  "typing.many": "មនុស្សជាច្រើនកំពុងវាយ…",
+  "typing.several": "មនុស្សជាច្រើនកំពុងវាយ…",
   "upload.failedStatus": "ការផ្ទុកឡើងបរាជ័យ ({status})",
   "upload.lost": "ការផ្ទុកឡើងបរាជ័យ៖ ការតភ្ជាប់បានដាច់",
   "upload.cancelled": "បានបោះបង់ការផ្ទុកឡើង",

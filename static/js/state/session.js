@@ -48,6 +48,6 @@ export function typingText(slice, conversationId) {
   const names = Object.values(slice.typing[conversationId] || {});
   if (names.length === 1) return t("typing.single", { name: names[0] });
   if (names.length === 2) return t("typing.pair", { a: names[0], b: names[1] });
-  if (names.length > 2) return t("typing.many");
+  if (names.length > 2) return t("typing.several");
   return "";
 }
