@@ -133,21 +133,21 @@ export function refusalText(code, message, now, locale) {
   return null;
 }
 
-/** The reasons a report may give, with the words the page shows for them. */
+/** The reasons a report may give, with the catalogue key of the words the page shows for them. */
 export const REPORT_REASONS = Object.freeze([
-  ["bullying", "Bullying or being mean"],
-  ["harassment", "Harassment or unwanted contact"],
-  ["self_harm", "Someone may hurt themselves"],
-  ["sexual_content", "Sexual content"],
-  ["violence", "Violence or threats"],
-  ["spam", "Spam"],
-  ["other", "Something else"],
+  ["bullying", "reason.bullying"],
+  ["harassment", "reason.harassment"],
+  ["self_harm", "reason.self_harm"],
+  ["sexual_content", "reason.sexual_content"],
+  ["violence", "reason.violence"],
+  ["spam", "reason.spam"],
+  ["other", "reason.other"],
 ]);
 
 /** The plain words for a report reason (the key itself for one not known). */
 export function reasonLabel(reason) {
   const hit = REPORT_REASONS.find(([key]) => key === reason);
-  if (hit) return t(`reason.${reason}`);
+  if (hit) return t(hit[1]);
   return reason === "filter" ? t("reason.filter") : String(reason || "");
 }
 
