@@ -580,6 +580,11 @@ export function hasText(key) {
   return key in EN || `${key}.other` in EN;
 }
 
+/** A school role's name in the page's language (the role itself for one the catalogue lacks). */
+export function roleName(role) {
+  return hasText(`role.${role}`) ? t(`role.${role}`) : String(role || "");
+}
+
 /** The user's words for a server error: a known code's own text, never the server's raw message. */
 export function errorText(err, fallbackKey = "err.generic") {
   const code = err && err.code;

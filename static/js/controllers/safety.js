@@ -7,7 +7,7 @@
 import { el } from "../dom.js";
 import { blockList } from "../state/safety.js";
 import { ReportDialog } from "../views/report.js";
-import { t } from "../i18n.js";
+import { roleName, t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const REPORTED_KEY = "chat.reported.";
@@ -125,7 +125,7 @@ export class SafetyController {
     const list = blockList(this.state.safety);
     $("blocked-empty").hidden = list.length > 0;
     $("blocked-list").replaceChildren(...list.map((b) => el("li", { class: "blocked", "data-testid": "blocked-person", dataset: { user: b.userId } },
-      el("span", { class: "name", text: b.name || b.userId }), el("span", { class: "role", text: b.role || "" }),
+      el("span", { class: "name", text: b.name || b.userId }), el("span", { class: "role", text: roleName(b.role) }),
       el("button", { type: "button", "data-testid": "unblock", dataset: { action: "unblock", person: b.userId },
         "aria-label": t("people.unblockLabel", { name: b.name || b.userId }), text: t("people.unblock") }))));
   }

@@ -157,13 +157,6 @@ function historyLine(a) {
   return t("mod.historyLine", { name: a.actorName, what: [did, set].filter(Boolean).join(t("mod.and")) });
 }
 
-// One line of what was done: who, the action (and for how long), the status set.
-function historyLine(a) {
-  const did = ACTION_KEYS.includes(a.action) ? t(`mod.did.${a.action}`) + (a.action === "mute_author" && a.hours ? ` ${t("mod.forHours", { hours: a.hours })}` : "") : "";
-  const set = a.status ? t("mod.setTo", { status: statusLabel(a.status) }) : "";
-  return t("mod.historyLine", { name: a.actorName, what: [did, set].filter(Boolean).join(t("mod.and")) });
-}
-
 /** What the note box holds (sent with an action, then cleared). */
 export function takeNote() {
   const box = $("mod-note");

@@ -5,7 +5,7 @@
 // policy allows (followed live), with a short note saying why others are missing.
 import { el } from "../dom.js";
 import { allowedKinds, mayPick, policyNote } from "../policy.js";
-import { errorText, t } from "../i18n.js";
+import { errorText, roleName, t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SEARCH_DEBOUNCE_MS = 200;
@@ -134,7 +134,7 @@ export class NewConversationDialog {
     const items = allowed.map((u) => el("li", {},
       el("button", { type: "button", class: "user" + (this.picked.has(u.id) ? " picked" : ""), dataset: { user: u.id },
         "aria-pressed": String(this.picked.has(u.id)), onclick: () => this.toggle(u) },
-      el("span", { text: u.name }), el("span", { class: "role", text: u.role }))));
+      el("span", { text: u.name }), el("span", { class: "role", text: roleName(u.role) }))));
     $("user-results").replaceChildren(...items);
     if (focused) {
       const again = $("user-results").querySelector(`button[data-user="${CSS.escape(focused)}"]`);
