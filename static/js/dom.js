@@ -21,7 +21,7 @@ export function el(tag, props, ...children) {
 export function relTime(iso, now) {
   if (!iso) return "";
   const t = new Date(iso), diff = (now - t) / 1000;
-  const rel = new Intl.RelativeTimeFormat(currentLanguage(), { numeric: "auto", style: "narrow" });
+  const rel = new Intl.RelativeTimeFormat(currentLanguage(), { numeric: "auto", style: "short" });
   if (diff < 60) return rel.format(0, "second");
   if (diff < 3600) return rel.format(-Math.floor(diff / 60), "minute");
   if (diff < 86400) return rel.format(-Math.floor(diff / 3600), "hour");

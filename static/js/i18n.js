@@ -519,6 +519,13 @@ const EN = Object.freeze({
   "notify.mentioned": "{name} mentioned you in {title}",
   "conv.justYou": "Just you",
   "upload.failed": "Upload failed",
+  "day.mon": "Mon",
+  "day.tue": "Tue",
+  "day.wed": "Wed",
+  "day.thu": "Thu",
+  "day.fri": "Fri",
+  "day.sat": "Sat",
+  "day.sun": "Sun",
 });
 
 export const CATALOGUES = Object.freeze({ en: EN, km: KM, fr: FR });

@@ -514,4 +514,11 @@ export const FR = Object.freeze({
   "notify.mentioned": "{name} vous a mentionné dans {title}",
   "conv.justYou": "Vous seul",
   "upload.failed": "Échec de l'envoi",
+  "day.mon": "lun.",
+  "day.tue": "mar.",
+  "day.wed": "mer.",
+  "day.thu": "jeu.",
+  "day.fri": "ven.",
+  "day.sat": "sam.",
+  "day.sun": "dim.",
 });

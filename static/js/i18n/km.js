@@ -510,4 +510,11 @@ export const KM = Object.freeze({
   "notify.mentioned": "{name} បានលើកឈ្មោះអ្នកក្នុង {title}",
   "conv.justYou": "មានតែអ្នក",
   "upload.failed": "ការផ្ទុកឡើងបរាជ័យ",
+  "day.mon": "ច័ន្ទ",
+  "day.tue": "អង្គារ",
+  "day.wed": "ពុធ",
+  "day.thu": "ព្រហស្បតិ៍",
+  "day.fri": "សុក្រ",
+  "day.sat": "សៅរ៍",
+  "day.sun": "អាទិត្យ",
 });

@@ -4,12 +4,11 @@
 // back by the read*Form functions. User text goes in through textContent and input values only.
 import { clock, el } from "../dom.js";
 import { DAYS, daysValue, windowFrom } from "../state/admin.js";
-import { currentLanguage, t } from "../i18n.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
-// a day's short name in the page's language (Intl: 2024-01-01 was a Monday)
-const dayName = (d) => new Intl.DateTimeFormat(currentLanguage(), { weekday: "short", timeZone: "UTC" })
-  .format(Date.UTC(2024, 0, 1 + DAYS.indexOf(d)));
+// a day's short name in the page's language
+const dayName = (d) => t(`day.${d}`);
 const ROLES = [["student", "adm.students"], ["teacher", "adm.teachers"]];
 
 function select(id, label, value, options, testid) {
