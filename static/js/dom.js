@@ -1,6 +1,6 @@
 // DOM helpers shared by the views. User text only ever reaches the page through textContent
 // (or text nodes); links are built as elements, never from HTML.
-import { currentLanguage } from "./i18n.js";
+import { currentLanguage, t } from "./i18n.js";
 
 /** document.createElement with props ("class", "text", "dataset", on* listeners, attributes) and children. */
 export function el(tag, props, ...children) {
@@ -21,11 +21,15 @@ export function el(tag, props, ...children) {
 export function relTime(iso, now) {
   if (!iso) return "";
   const t = new Date(iso), diff = (now - t) / 1000;
-  const rel = new Intl.RelativeTimeFormat(currentLanguage(), { numeric: "auto", style: "short" });
-  if (diff < 60) return rel.format(0, "second");
-  if (diff < 3600) return rel.format(-Math.floor(diff / 60), "minute");
-  if (diff < 86400) return rel.format(-Math.floor(diff / 3600), "hour");
-  if (diff < 172800) return rel.format(-1, "day");
+  // Intl in the page's language; the catalogue's words where this browser's Intl lacks it
+  const lang = currentLanguage();
+  const rel = Intl.RelativeTimeFormat.supportedLocalesOf([lang]).length
+    ? new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" }) : null;
+  const say = (n, unit) => (rel ? rel.format(-n, unit) : t(`rel.${unit}`, { count: n }));
+  if (diff < 60) return say(0, "second");
+  if (diff < 3600) return say(Math.floor(diff / 60), "minute");
+  if (diff < 86400) return say(Math.floor(diff / 3600), "hour");
+  if (diff < 172800) return say(1, "day");
   return new Intl.DateTimeFormat(currentLanguage(), { day: "numeric", month: "short", year: "numeric" }).format(t);
 }
 

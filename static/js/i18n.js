@@ -526,6 +526,15 @@ const EN = Object.freeze({
   "day.fri": "Fri",
   "day.sat": "Sat",
   "day.sun": "Sun",
+  "rel.second.other": "now",
+  "rel.minute.one": "{count} min. ago",
+  "rel.minute.other": "{count} min. ago",
+  "rel.hour.one": "{count} hr. ago",
+  "rel.hour.other": "{count} hr. ago",
+  "rel.day.one": "yesterday",
+  "rel.day.other": "{count} days ago",
+  "day.today": "Today",
+  "day.yesterday": "Yesterday",
 });
 
 export const CATALOGUES = Object.freeze({ en: EN, km: KM, fr: FR });

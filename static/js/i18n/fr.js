@@ -521,4 +521,13 @@ export const FR = Object.freeze({
   "day.fri": "ven.",
   "day.sat": "sam.",
   "day.sun": "dim.",
+  "rel.second.other": "maintenant",
+  "rel.minute.one": "il y a {count} min",
+  "rel.minute.other": "il y a {count} min",
+  "rel.hour.one": "il y a {count} h",
+  "rel.hour.other": "il y a {count} h",
+  "rel.day.one": "hier",
+  "rel.day.other": "il y a {count} jours",
+  "day.today": "Aujourd'hui",
+  "day.yesterday": "Hier",
 });

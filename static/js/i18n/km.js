@@ -517,4 +517,10 @@ export const KM = Object.freeze({
   "day.fri": "សុក្រ",
   "day.sat": "សៅរ៍",
   "day.sun": "អាទិត្យ",
+  "rel.second.other": "ឥឡូវនេះ",
+  "rel.minute.other": "{count} នាទីមុន",
+  "rel.hour.other": "{count} ម៉ោងមុន",
+  "rel.day.other": "{count} ថ្ងៃមុន",
+  "day.today": "ថ្ងៃនេះ",
+  "day.yesterday": "ម្សិលមិញ",
 });
