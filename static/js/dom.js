@@ -20,7 +20,7 @@ export function el(tag, props, ...children) {
 /** "now", "5 min. ago", "3 hr. ago", "yesterday" or a date, relative to `now` (ms), in the page's language (Intl). */
 export function relTime(iso, now) {
   if (!iso) return "";
-  const t = new Date(iso), diff = (now - t) / 1000;
+  const at = new Date(iso), diff = (now - at) / 1000;
   // Intl in the page's language; the catalogue's words where this browser's Intl lacks it
   const lang = currentLanguage();
   const rel = Intl.RelativeTimeFormat.supportedLocalesOf([lang]).length
@@ -30,7 +30,7 @@ export function relTime(iso, now) {
   if (diff < 3600) return say(Math.floor(diff / 60), "minute");
   if (diff < 86400) return say(Math.floor(diff / 3600), "hour");
   if (diff < 172800) return say(1, "day");
-  return new Intl.DateTimeFormat(currentLanguage(), { day: "numeric", month: "short", year: "numeric" }).format(t);
+  return new Intl.DateTimeFormat(currentLanguage(), { day: "numeric", month: "short", year: "numeric" }).format(at);
 }
 
 /** hh:mm in the reader's locale. */
