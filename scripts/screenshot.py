@@ -1,7 +1,9 @@
 """Regenerate docs/screenshot.png (the README's picture): start ``python server.py --demo`` on a
 free port with a throwaway data directory, sign in three demo users in headless chromium, have
 them chat (a link, a reply that mentions Alice, the day separator above), and photograph Alice's
-window. Run from anywhere: ``python scripts/screenshot.py [OUT]``."""
+window; then docs/screenshot-phone.png: Carol's phone (375 px, touch) with its browser in Khmer
+and in the dark theme, the same conversation open. Run from anywhere:
+``python scripts/screenshot.py [OUT [PHONE_OUT]]``."""
 from __future__ import annotations
 
 import json
@@ -44,9 +46,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, ceiling: float = 120) -> None
     raise SystemExit("the server did not become healthy")
 
 
-def sign_in(browser: Browser, url: str, user: str) -> Page:
-    """A new window signed in as a demo user, its socket up."""
-    page = browser.new_context(viewport={"width": 1100, "height": 680}).new_page()
+def sign_in(browser: Browser, url: str, user: str, **context) -> Page:
+    """A new window signed in as a demo user, its socket up (``context``: Playwright's options)."""
+    page = browser.new_context(**{"viewport": {"width": 1100, "height": 680}, **context}).new_page()
     page.goto(url + "/")
     page.click("button[data-user=%s]" % user)
     expect(page.get_by_test_id("conn-state")).to_have_attribute("data-state", "online", timeout=60000)
@@ -60,8 +62,8 @@ def say(page: Page, text: str) -> None:
     expect(page.locator("[data-testid=message][data-seq]", has_text=text)).to_have_count(1)
 
 
-def main(out: str) -> None:
-    """Start a demo server, stage a short chat, save Alice's window to ``out``."""
+def main(out: str, phone_out: str) -> None:
+    """Start a demo server, stage a short chat, save Alice's window to ``out`` and a phone's to ``phone_out``."""
     port = free_port()
     url = "http://127.0.0.1:%d" % port
     with tempfile.TemporaryDirectory(prefix="chat-screenshot-") as data:
@@ -105,12 +107,21 @@ def main(out: str) -> None:
                 expect(bob.get_by_test_id("typing")).to_have_text("Alice Martin is typing\u2026")
                 os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
                 alice.screenshot(path=out)
+                # the phone: Khmer from its browser's language, dark from its colour scheme
+                phone = sign_in(browser, url, "s-carol", viewport={"width": 375, "height": 720}, has_touch=True,
+                                is_mobile=True, device_scale_factor=2, locale="km-KH", color_scheme="dark")
+                assert phone.evaluate("document.documentElement.lang") == "km"
+                phone.locator("[data-testid=conv-item]", has_text="Study group").click()
+                expect(phone.locator("[data-testid=message][data-seq]", has_text="After lunch")).to_have_count(1)
+                expect(phone.get_by_test_id("send")).to_have_text("\u1795\u17d2\u1789\u17be")  # Send, in Khmer
+                phone.screenshot(path=phone_out)
                 browser.close()
         finally:
             proc.terminate()
             proc.wait(60)
-    print("wrote", out)
+    print("wrote", out, phone_out)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "docs", "screenshot.png"))
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "docs", "screenshot.png"),
+         sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "docs", "screenshot-phone.png"))

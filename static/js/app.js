@@ -33,7 +33,7 @@ import { openLinkedConversation } from "./views/deeplink.js";
 import { ForwardDialog } from "./views/forward.js";  // notifications: forwarding
 import { SendLater } from "./views/sendlater.js";  // notifications: scheduled messages
 import { convTitle } from "./state/conversations.js";
-import { LANGUAGES, applyLanguage, errorText, translateStatic } from "./i18n.js";
+import { LANGUAGES, applyLanguage, errorText, t, translateStatic } from "./i18n.js";
 import { wireSheet } from "./views/sheet.js";
 
 const $ = (id) => document.getElementById(id);
@@ -56,7 +56,7 @@ const dispatch = (action) => store.dispatch(action);
 // a failed action's message, shown in the typing line until the next change (a refusal by the
 // school's rules in plain words, never the server's)
 const showError = (err) => dispatch({ type: "notice/set",
-  text: `\u26A0 ${(refusalText(err.code, err.message, Date.now()) || errorText(err)).replace(/^Not sent:/, "Not saved:")}` });
+  text: `\u26A0 ${(refusalText(err.code, err.message, Date.now()) || errorText(err)).replace(t("refuse.prefix"), t("refuse.prefixSaved"))}` });
 
 // The controllers call one another through these: each is built once, before any event arrives.
 const messagesView = new MessagesView($("messages"), $("message-list"), $("load-older"), {
@@ -137,11 +137,11 @@ const forwardDialog = new ForwardDialog({
     .map((c) => ({ id: c.id, title: convTitle(c, store.state.me.id) })),
   send: (m, conversationId) => session.api.post(`/api/messages/${m.id}/forward`, { conversationId }),
   sent: (conversationId) => dispatch({ type: "notice/set",
-    text: `Forwarded to ${convTitle(store.state.conversations.byId[conversationId] || {}, store.state.me.id)}` }),
+    text: t("fwd.done", { title: convTitle(store.state.conversations.byId[conversationId] || {}, store.state.me.id) }) }),
 });
 const sendLater = new SendLater({ api: () => session.api, conversationId: () => store.state.conversations.active,
   input: $("composer-input"), now: () => Date.now(),
-  scheduled: () => dispatch({ type: "notice/set", text: "Scheduled: it will be sent at the time you picked." }) });
+  scheduled: () => dispatch({ type: "notice/set", text: t("later.done") }) });
 sendLater.mount($("composer"));
 // the admin area and quiet hours (controllers/admin*.js) render after the rest
 const quiet = new QuietController({ store, session });

@@ -1,5 +1,6 @@
 // DOM helpers shared by the views. User text only ever reaches the page through textContent
 // (or text nodes); links are built as elements, never from HTML.
+import { currentLanguage, t } from "./i18n.js";
 
 /** document.createElement with props ("class", "text", "dataset", on* listeners, attributes) and children. */
 export function el(tag, props, ...children) {
@@ -16,20 +17,25 @@ export function el(tag, props, ...children) {
   return node;
 }
 
-/** "now", "5m", "3h", "yesterday" or a date, relative to `now` (ms). */
+/** "now", "5 min. ago", "3 hr. ago", "yesterday" or a date, relative to `now` (ms), in the page's language (Intl). */
 export function relTime(iso, now) {
   if (!iso) return "";
-  const t = new Date(iso), diff = (now - t) / 1000;
-  if (diff < 60) return "now";
-  if (diff < 3600) return `${Math.floor(diff / 60)}m`;
-  if (diff < 86400) return `${Math.floor(diff / 3600)}h`;
-  if (diff < 172800) return "yesterday";
-  return t.toLocaleDateString();
+  const at = new Date(iso), diff = (now - at) / 1000;
+  // Intl in the page's language; the catalogue's words where this browser's Intl lacks it
+  const lang = currentLanguage();
+  const rel = Intl.RelativeTimeFormat.supportedLocalesOf([lang]).length
+    ? new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" }) : null;
+  const say = (n, unit) => (rel ? rel.format(-n, unit) : t(`rel.${unit}`, { count: n }));
+  if (diff < 60) return say(0, "second");
+  if (diff < 3600) return say(Math.floor(diff / 60), "minute");
+  if (diff < 86400) return say(Math.floor(diff / 3600), "hour");
+  if (diff < 172800) return say(1, "day");
+  return new Intl.DateTimeFormat(currentLanguage(), { day: "numeric", month: "short", year: "numeric" }).format(at);
 }
 
 /** hh:mm in the reader's locale. */
 export function clock(iso) {
-  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  return iso ? new Date(iso).toLocaleTimeString(currentLanguage(), { hour: "2-digit", minute: "2-digit" }) : "";
 }
 
 /** Up to two initials of a name. */

@@ -1,9 +1,10 @@
 // What the page says about a file: its size and kind, from the metadata alone. Pure, so node can test it.
+import { t } from "./i18n.js";
 
 const KINDS = [
-  [/^image\//, "Image"], [/^audio\//, "Audio"], [/^video\//, "Video"], [/^application\/pdf$/, "PDF"],
-  [/wordprocessingml|msword|opendocument\.text/, "Document"], [/spreadsheetml|ms-excel|opendocument\.spreadsheet/, "Spreadsheet"],
-  [/presentationml|ms-powerpoint|opendocument\.presentation/, "Presentation"], [/^text\//, "Text"],
+  [/^image\//, "file.image"], [/^audio\//, "file.audio"], [/^video\//, "file.video"], [/^application\/pdf$/, "file.pdf"],
+  [/wordprocessingml|msword|opendocument\.text/, "file.document"], [/spreadsheetml|ms-excel|opendocument\.spreadsheet/, "file.spreadsheet"],
+  [/presentationml|ms-powerpoint|opendocument\.presentation/, "file.presentation"], [/^text\//, "file.text"],
 ];
 
 /** "512 B", "2.5 KB", "12 MB" (powers of 1024, one decimal below 10). */
@@ -18,9 +19,9 @@ export function formatSize(bytes) {
 
 /** A short human name of a file's type ("PDF", "Image", …; the extension, upper-cased, otherwise). */
 export function fileKind(mimeType, name) {
-  for (const [re, label] of KINDS) if (re.test(mimeType || "")) return label;
+  for (const [re, key] of KINDS) if (re.test(mimeType || "")) return t(key);
   const ext = /\.([A-Za-z0-9]{1,8})$/.exec(name || "");
-  return ext ? ext[1].toUpperCase() : "File";
+  return ext ? ext[1].toUpperCase() : t("file.fileKind");
 }
 
 /** Whether an attachment is shown as an inline picture (an image the server made a thumbnail of). */

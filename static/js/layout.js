@@ -1,6 +1,7 @@
 // How the open conversation's messages are laid out: a separator at each new day, and runs of
 // one sender's messages grouped (only the first shows the name and avatar). Pure: the reader's
 // time zone is the local one of the Date functions, and "now" comes in as an argument.
+import { currentLanguage, t } from "./i18n.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;  // a pause longer than this starts a new run
 
@@ -15,12 +16,11 @@ export function dayLabel(iso, now) {
   const d = new Date(iso), today = new Date(now);
   const midnight = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
   const days = Math.round((midnight(today) - midnight(d)) / 86400000);
-  if (days === 0) return "Today";
-  if (days === 1) return "Yesterday";
-  if (days > 1 && days < 7) return d.toLocaleDateString(undefined, { weekday: "long" });
+  if (days === 0 || days === 1) return t(days === 0 ? "day.today" : "day.yesterday");
+  if (days > 1 && days < 7) return d.toLocaleDateString(currentLanguage(), { weekday: "long" });
   const opts = { day: "numeric", month: "long" };
   if (d.getFullYear() !== today.getFullYear()) opts.year = "numeric";
-  return d.toLocaleDateString(undefined, opts);
+  return d.toLocaleDateString(currentLanguage(), opts);
 }
 
 /**

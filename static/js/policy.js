@@ -3,6 +3,8 @@
 // so node tests it. Staff may always message anyone; the server decides in the end, and a
 // refusal it gives is shown as well.
 
+import { currentLanguage, t } from "./i18n.js";
+
 const STAFF = ["teacher", "admin"];
 
 /** Whether a school role is staff (teacher or admin). */
@@ -42,13 +44,13 @@ export function policyNote(policy, me, kind) {
   if (isStaff(me.role)) return "";
   const parts = [];
   if (kind === "direct") {
-    if (p.studentDirect === "staff_only") parts.push("Your school lets students message staff only.");
-    else if (p.studentDirect === "classmates") parts.push("Your school lets students message their classmates and staff only.");
+    if (p.studentDirect === "staff_only") parts.push(t("policy.directStaff"));
+    else if (p.studentDirect === "classmates") parts.push(t("policy.directClassmates"));
   }
-  if (p.studentDirect === "none") parts.push("Your school does not let students start direct messages.");
-  if (p.studentGroups === "staff_only") parts.push("Only staff can start groups at your school.");
-  else if (kind === "group" && p.studentGroups === "supervised") parts.push("Groups at your school need a teacher: add a member of staff.");
-  if (!p.studentsMayMessageAdmins) parts.push("Students cannot message the school's admins.");
+  if (p.studentDirect === "none") parts.push(t("policy.directNone"));
+  if (p.studentGroups === "staff_only") parts.push(t("policy.groupsStaff"));
+  else if (kind === "group" && p.studentGroups === "supervised") parts.push(t("policy.groupsSupervised"));
+  if (!p.studentsMayMessageAdmins) parts.push(t("policy.noAdmins"));
   return parts.join(" ");
 }
 
@@ -95,9 +97,9 @@ export function isSupervised(conv, policy) {
 
 /** The note that replaces the composer in a conversation read-only for me (`why`: a reason key, or "refused"). */
 export function readOnlyText(why) {
-  if (why === "blocked") return "You can't send messages in this conversation any more. You can still read it.";
-  if (why === "refused") return "You can't post in this conversation: your school's rules don't allow it. You can still read it.";
-  return "Read-only: your school's policy no longer lets students post here. You can still read it.";
+  if (why === "blocked") return t("readonly.blocked");
+  if (why === "refused") return t("readonly.refused");
+  return t("readonly.policy");
 }
 
 // The moment a server message names, as "until 3:04 PM" (or with the date when not today).
@@ -105,9 +107,9 @@ function untilText(message, now, locale) {
   const m = /(\d{4}-\d{2}-\d{2}T[0-9:.]+Z)/.exec(message || "");
   if (!m) return "";
   const at = new Date(m[1]);
-  const time = at.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  const time = at.toLocaleTimeString(locale || currentLanguage(), { hour: "2-digit", minute: "2-digit" });
   const sameDay = new Date(now).toDateString() === at.toDateString();
-  return sameDay ? ` until ${time}` : ` until ${at.toLocaleDateString(locale, { day: "numeric", month: "short" })} ${time}`;
+  return t("refuse.until", { time: sameDay ? time : `${at.toLocaleDateString(locale || currentLanguage(), { day: "numeric", month: "short" })} ${time}` });
 }
 
 /** Codes that refuse a send for a reason sending again will not change: no Retry. */
@@ -118,35 +120,35 @@ export const FINAL_SEND_ERRORS = Object.freeze(["content_blocked", "muted", "pol
  * lends the time or seconds it names), or null for another code (shown as before).
  */
 export function refusalText(code, message, now, locale) {
-  if (code === "content_blocked") return "Not sent: this message contains words your school does not allow.";
+  if (code === "content_blocked") return t("refuse.blocked");
   if (code === "muted") {
     const slow = /slow mode\D*(\d+)/i.exec(message || "");
     if (slow) {
       const n = Number(slow[1]);
-      return `Not sent: slow mode is on here. You can send again in ${n} second${n === 1 ? "" : "s"}.`;
+      return t("refuse.slow", { count: n });
     }
-    return `Not sent: you are muted in this conversation${untilText(message, now, locale)}.`;
+    return t("refuse.muted", { until: untilText(message, now, locale) });
   }
-  if (code === "policy_forbidden") return "Not sent: your school's rules don't let you post in this conversation.";
+  if (code === "policy_forbidden") return t("refuse.policy");
   return null;
 }
 
-/** The reasons a report may give, with the words the page shows for them. */
+/** The reasons a report may give, with the catalogue key of the words the page shows for them. */
 export const REPORT_REASONS = Object.freeze([
-  ["bullying", "Bullying or being mean"],
-  ["harassment", "Harassment or unwanted contact"],
-  ["self_harm", "Someone may hurt themselves"],
-  ["sexual_content", "Sexual content"],
-  ["violence", "Violence or threats"],
-  ["spam", "Spam"],
-  ["other", "Something else"],
+  ["bullying", "reason.bullying"],
+  ["harassment", "reason.harassment"],
+  ["self_harm", "reason.self_harm"],
+  ["sexual_content", "reason.sexual_content"],
+  ["violence", "reason.violence"],
+  ["spam", "reason.spam"],
+  ["other", "reason.other"],
 ]);
 
 /** The plain words for a report reason (the key itself for one not known). */
 export function reasonLabel(reason) {
   const hit = REPORT_REASONS.find(([key]) => key === reason);
-  if (hit) return hit[1];
-  return reason === "filter" ? "Word filter" : String(reason || "");
+  if (hit) return t(hit[1]);
+  return reason === "filter" ? t("reason.filter") : String(reason || "");
 }
 
 /** The people I share a class with, as far as the page knows: the members of my class conversations. */

@@ -1,5 +1,6 @@
 // One file upload: POST /api/uploads?name=… with the file as the raw body. XMLHttpRequest rather
 // than fetch because only it reports upload progress.
+import { t } from "./i18n.js";
 
 /**
  * Start uploading `file`; `onProgress(loaded, total)` follows the bytes sent.
@@ -18,10 +19,10 @@ export function uploadFile(token, file, onProgress) {
     xhr.addEventListener("load", () => {
       const body = xhr.response || {};
       if (xhr.status === 201 || xhr.status === 200) resolve(body.data);
-      else fail((body.error && body.error.message) || `Upload failed (${xhr.status})`, body.error ? body.error.code : "internal", xhr.status);
+      else fail((body.error && body.error.message) || t("upload.failedStatus", { status: xhr.status }), body.error ? body.error.code : "internal", xhr.status);
     });
-    xhr.addEventListener("error", () => fail("Upload failed: the connection was lost", "disconnected", 0));
-    xhr.addEventListener("abort", () => fail("Upload cancelled", "aborted", 0));
+    xhr.addEventListener("error", () => fail(t("upload.lost"), "disconnected", 0));
+    xhr.addEventListener("abort", () => fail(t("upload.cancelled"), "aborted", 0));
     xhr.send(file);
   });
   return { done, abort: () => xhr.abort() };

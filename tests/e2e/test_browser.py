@@ -590,12 +590,19 @@ AXE_RUN = """async () => {
 
 
 def serious_violations(page: Page, where: str):
-    """axe-core's serious and critical violations on the page as it is now."""
+    """axe-core's serious and critical violations on the page as it is now, in both themes: the
+    light one and the dark one (``prefers-color-scheme: dark``), each a `where` of its own."""
     if not os.path.exists(AXE):
         pytest.fail("axe-core is missing: run `npm ci` at the repository root")
     if page.evaluate("typeof window.axe") == "undefined":
         page.add_script_tag(path=AXE)
-    return [dict(v, where=where) for v in page.evaluate(AXE_RUN) if v["impact"] in ("serious", "critical")]
+    found = []
+    for scheme in ("dark", "light"):  # the page is left light, as Playwright opens it
+        page.emulate_media(color_scheme=scheme)
+        assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") == (scheme == "dark")
+        found += [dict(v, where="%s (%s)" % (where, scheme)) for v in page.evaluate(AXE_RUN)
+                  if v["impact"] in ("serious", "critical")]
+    return found
 
 
 @pytest.mark.parametrize("width,height", [(1280, 800), (375, 720)])

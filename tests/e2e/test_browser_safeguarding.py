@@ -154,7 +154,7 @@ def test_the_new_dialog_follows_the_school_policy_live(browser, demo):
         expect(carol.get_by_test_id("policy-note")).to_have_text("Your school lets students message staff only.")
         expect(people).to_have_count(3)
         roles = people.locator(".role").all_text_contents()
-        assert sorted(roles) == ["admin", "teacher", "teacher"], roles
+        assert sorted(roles) == ["School admin", "Teacher", "Teacher"], roles  # the roles named through the catalogue
         # a group may still have students in it
         carol.check("input[name=kind][value=group]")
         expect(people.filter(has_text="Bob Chen")).to_have_count(1)

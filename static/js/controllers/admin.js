@@ -8,6 +8,7 @@
 import { readHoldForm, readPolicyForm, readRetentionForm } from "../views/adminforms.js";
 import { readRosterForm } from "../views/adminrecords.js";
 import { renderAdmin } from "../views/admin.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -74,7 +75,7 @@ export class AdminController {
     try {
       await work();
     } catch (err) {
-      this.note(tab, `That did not work: ${err.message}`, true);
+      this.note(tab, t("adm.failed", { error: err.message }), true);
     }
   }
 
@@ -92,9 +93,9 @@ export class AdminController {
     return this.guarded("policy", async () => {
       const data = (await this.api.call("PUT", `/api/schools/${this.school}/policy`, read.body)).data;
       this.dispatch({ type: "admin/policy", policy: data.policy });
-      this.note("policy", "Saved. Everyone's chat follows the new policy now.");
+      this.note("policy", t("adm.savedPolicy"));
       this.deps.quiet.load();
-    }, "Saving\u2026");
+    }, t("adm.saving"));
   }
 
   // ------------------------------------------------------------------ retention
@@ -110,8 +111,8 @@ export class AdminController {
     return this.guarded("retention", async () => {
       const data = (await this.api.call("PUT", `/api/schools/${this.school}/retention`, read.body)).data;
       this.dispatch({ type: "admin/retention", retention: data.retention });
-      this.note("retention", "Saved. The next sweep applies it.");
-    }, "Saving\u2026");
+      this.note("retention", t("adm.savedRetention"));
+    }, t("adm.saving"));
   }
 
   // ------------------------------------------------------------------ holds
@@ -123,22 +124,22 @@ export class AdminController {
 
   placeHold() {
     const { kind, targetId, reason } = readHoldForm();
-    if (!targetId || !reason) return this.note("holds", "Give the id and a reason.", true);
+    if (!targetId || !reason) return this.note("holds", t("adm.giveIdReason"), true);
     return this.guarded("holds", async () => {
       await this.api.call("PUT", `/api/holds/${kind === "user" ? "users" : "conversations"}/${encodeURIComponent(targetId)}`, { reason });
       await this.loadHolds();
       $("hold-target").value = "";  // done: the form starts again
       $("hold-reason").value = "";
-      this.note("holds", `Hold placed on ${targetId}.`);
-    }, "Saving\u2026");
+      this.note("holds", t("adm.holdPlaced", { id: targetId }));
+    }, t("adm.saving"));
   }
 
   releaseHold(kind, targetId) {
     return this.guarded("holds", async () => {
       await this.api.delete(`/api/holds/${kind === "user" ? "users" : "conversations"}/${encodeURIComponent(targetId)}`);
       await this.loadHolds();
-      this.note("holds", `Hold on ${targetId} released.`);
-    }, "Saving\u2026");
+      this.note("holds", t("adm.holdReleased", { id: targetId }));
+    }, t("adm.saving"));
   }
 
   // ------------------------------------------------------------------ roster
@@ -153,24 +154,24 @@ export class AdminController {
 
   async previewRoster() {
     const { text, type } = await readRosterForm();
-    if (!text.trim()) return this.note("roster", "Pick a file or paste the roster first.", true);
+    if (!text.trim()) return this.note("roster", t("adm.pickRoster"), true);
     this.dispatch({ type: "admin/roster-clear" });
     return this.guarded("roster", async () => {
       const preview = await this.postRoster(text, type, true);
       // Apply sends exactly what was previewed (kept in the slice with its preview)
       this.dispatch({ type: "admin/roster-preview", preview, sent: { text, type } });
-      this.note("roster", "This is a preview: nothing has changed yet.");
-    }, "Reading the file\u2026");
+      this.note("roster", t("adm.isPreview"));
+    }, t("adm.readingFile"));
   }
 
   applyRoster() {
     const sent = this.slice.roster.sent;
-    if (!sent) return this.note("roster", "Preview the file first.", true);
+    if (!sent) return this.note("roster", t("adm.previewFirst"), true);
     return this.guarded("roster", async () => {
       const result = await this.postRoster(sent.text, sent.type, false);
       this.dispatch({ type: "admin/roster-applied", result });
-      this.note("roster", "Imported.");
-    }, "Importing\u2026");
+      this.note("roster", t("adm.importedDot"));
+    }, t("adm.importing"));
   }
 
   /** Every change of the store: the area follows its slice. */

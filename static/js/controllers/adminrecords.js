@@ -6,6 +6,7 @@
 // expiry, with no composer (reads under a grant are REST only).
 import { auditCsv, auditQuery, exportFinished, grantLive, reasonProblem } from "../state/admin.js";
 import { readAuditForm, readExportForm } from "../views/adminrecords.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -49,9 +50,9 @@ export class AdminRecordsController {
       const page = await this.api.get(`/api/audit${auditQuery(filters, toIso, PAGE)}`);
       this.dispatch({ type: "admin/audit", filters, entries: page.data, hasMore: page.hasMore, next: page.next });
       const n = page.data.length;
-      this.note("audit", `${n}${page.hasMore ? "+" : ""} ${n === 1 && !page.hasMore ? "entry" : "entries"}.`);
+      this.note("audit", page.hasMore ? t("adm.entriesMore", { count: n }) : t("adm.entries", { count: n }));
     } catch (err) {
-      this.note("audit", `The audit log could not be read: ${err.message}`, true);
+      this.note("audit", t("adm.auditFailed", { error: err.message }), true);
     }
   }
 
@@ -61,7 +62,7 @@ export class AdminRecordsController {
       const page = await this.api.get(`/api/audit${auditQuery(filters, toIso, PAGE, next)}`);
       this.dispatch({ type: "admin/audit", filters, entries: page.data, hasMore: page.hasMore, next: page.next, append: true });
     } catch (err) {
-      this.note("audit", `Older entries could not be read: ${err.message}`, true);
+      this.note("audit", t("adm.olderFailed", { error: err.message }), true);
     }
   }
 
@@ -77,7 +78,7 @@ export class AdminRecordsController {
         next = page.hasMore ? page.next : null;
       } while (next !== null && entries.length < CSV_MAX);
     } catch (err) {
-      return this.note("audit", `The audit log could not be read: ${err.message}`, true);
+      return this.note("audit", t("adm.auditFailed", { error: err.message }), true);
     }
     const blob = new Blob([auditCsv(entries)], { type: "text/csv;charset=utf-8" });
     const url = URL.createObjectURL(blob);
@@ -88,7 +89,7 @@ export class AdminRecordsController {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
-    this.note("audit", `Downloaded ${entries.length} entries${next !== null ? ` (the first ${CSV_MAX}; narrow the filters for the rest)` : ""}.`);
+    this.note("audit", next !== null ? t("adm.downloadedFirst", { count: entries.length, max: CSV_MAX }) : t("adm.downloaded", { count: entries.length }));
   }
 
   // ------------------------------------------------------------------ exports
@@ -100,21 +101,21 @@ export class AdminRecordsController {
       for (const job of jobs) if (!this.polls[job.id]) this.poll(job.id);
     } catch (err) {
       if (missingRoute(err)) this.dispatch({ type: "admin/exports-unavailable" });
-      else this.note("exports", `The exports could not be read: ${err.message}`, true);
+      else this.note("exports", t("adm.exportsFailed", { error: err.message }), true);
     }
   }
 
   async startExport() {
     const { userId } = readExportForm();
-    if (!userId) return this.note("exports", "Give the person's user id.", true);
+    if (!userId) return this.note("exports", t("adm.giveUser"), true);
     try {
       const job = (await this.api.post("/api/exports", { userId })).data;  // 202: queued
       this.dispatch({ type: "admin/export", job: { userId, ...job } });
-      this.note("exports", `Export of ${userId} started.`);
+      this.note("exports", t("adm.exportStarted", { id: userId }));
       this.poll(job.id);
     } catch (err) {
       if (missingRoute(err)) return this.dispatch({ type: "admin/exports-unavailable" });
-      this.note("exports", `Not started: ${err.message}`, true);
+      this.note("exports", t("adm.notStarted", { error: err.message }), true);
     }
   }
 
@@ -126,7 +127,7 @@ export class AdminRecordsController {
         const fresh = (await this.api.get(`/api/exports/${encodeURIComponent(id)}`)).data;
         this.dispatch({ type: "admin/export", job: fresh });
         if (exportFinished(fresh)) {
-          this.note("exports", fresh.downloadUrl ? "The export is ready to download." : `The export ended: ${fresh.error || fresh.status}.`,
+          this.note("exports", fresh.downloadUrl ? t("adm.exportReady") : t("adm.exportEnded", { why: fresh.error || fresh.status }),
             !fresh.downloadUrl);
         }
       } catch (err) {
@@ -141,13 +142,13 @@ export class AdminRecordsController {
     try {
       this.dispatch({ type: "admin/grants", grants: (await this.api.get("/api/oversight/grants")).data });
     } catch (err) {
-      this.note("oversight", `Your access could not be read: ${err.message}`, true);
+      this.note("oversight", t("adm.accessFailed", { error: err.message }), true);
     }
   }
 
   /** The reason dialog for a conversation id. */
   askOversight(conversationId) {
-    if (!conversationId) return this.note(this.slice.tab, "Give the conversation's id.", true);
+    if (!conversationId) return this.note(this.slice.tab, t("adm.giveConv"), true);
     const dialog = $("oversight-dialog");
     dialog.dataset.conversation = conversationId;
     $("oversight-reason").value = "";
@@ -166,7 +167,7 @@ export class AdminRecordsController {
       dialog.close();
       await this.openGrant(grant);
     } catch (err) {
-      $("oversight-error").textContent = err.status === 404 ? "No conversation of your school has that id." : `Not opened: ${err.message}`;
+      $("oversight-error").textContent = err.status === 404 ? t("adm.noSuchConv") : t("adm.notOpened", { error: err.message });
     }
   }
 
@@ -184,7 +185,7 @@ export class AdminRecordsController {
         Math.max(0, Date.parse(grant.expiresAt) - Date.now()) + 500);
       $("admin-panel").focus();
     } catch (err) {
-      this.note("oversight", `The conversation could not be read: ${err.message}`, true);
+      this.note("oversight", t("adm.convFailed", { error: err.message }), true);
     }
   }
 
@@ -195,7 +196,7 @@ export class AdminRecordsController {
       const page = await this.api.get(`/api/conversations/${encodeURIComponent(o.grant.conversationId)}/messages?limit=${PAGE}&before=${o.next}`);
       this.dispatch({ type: "admin/oversight", oversight: { ...o, messages: page.data.concat(o.messages), hasMore: page.hasMore, next: page.next } });
     } catch (err) {
-      this.note("oversight", `Older messages could not be read: ${err.message}`, true);
+      this.note("oversight", t("adm.olderMsgFailed", { error: err.message }), true);
     }
   }
 

@@ -114,7 +114,7 @@ export class AttachmentsController {
       link = this.deps.state().links[a.id];
     }
     if (link) openViewer(a, link);
-    else this.deps.showError(new Error("This file can no longer be opened"));
+    else this.deps.showError(Object.assign(new Error("file_gone"), { code: "file_gone" }));
   }
 
   /**

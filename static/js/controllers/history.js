@@ -110,7 +110,7 @@ export class HistoryController {
       return;
     }
     if (this.state.conversations.active !== conversationId) return;
-    if (!target) { this.deps.showError(new Error("The original message is not available any more")); return; }
+    if (!target) { this.deps.showError(Object.assign(new Error("original_gone"), { code: "original_gone" })); return; }
     this.dispatch({ type: "highlight/set", conversationId, seq: target.seq });
     this.deps.messagesView.reveal(target.seq);
   }

@@ -5,6 +5,7 @@
 // acts on it with PATCH; moderation:case pushes bring new cases and changes live, and the open
 // cases count of the header badge is read again after each.
 import { takeNote } from "../views/moderation.js";
+import { errorText, t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -60,7 +61,7 @@ export class ModerationController {
       const page = await this.api.get(`/api/moderation/cases?limit=${PAGE}${filter ? `&status=${filter}` : ""}`);
       this.dispatch({ type: "moderation/page", filter, cases: page.data, hasMore: page.hasMore, next: page.next });
     } catch (err) {
-      this.dispatch({ type: "moderation/error", text: `The cases could not be read: ${err.message}` });
+      this.dispatch({ type: "moderation/error", text: t("mod.errCases", { error: errorText(err) }) });
     }
   }
 
@@ -72,7 +73,7 @@ export class ModerationController {
       const page = await this.api.get(`/api/moderation/cases?limit=${PAGE}&next=${encodeURIComponent(next)}${filter ? `&status=${filter}` : ""}`);
       this.dispatch({ type: "moderation/page", filter, cases: page.data, hasMore: page.hasMore, next: page.next });
     } catch (err) {
-      this.dispatch({ type: "moderation/error", text: `The cases could not be read: ${err.message}` });
+      this.dispatch({ type: "moderation/error", text: t("mod.errCases", { error: errorText(err) }) });
     }
   }
 
@@ -94,7 +95,7 @@ export class ModerationController {
       const detail = (await this.api.get(`/api/moderation/cases/${encodeURIComponent(id)}`)).data;
       if (ticket === this.asked) this.dispatch({ type: "moderation/detail", detail });
     } catch (err) {
-      if (ticket === this.asked) this.dispatch({ type: "moderation/error", text: `This case could not be read: ${err.message}` });
+      if (ticket === this.asked) this.dispatch({ type: "moderation/error", text: t("mod.errCase", { error: errorText(err) }) });
     }
   }
 
@@ -121,10 +122,10 @@ export class ModerationController {
       this.dispatch({ type: "moderation/acted", case: updated, record: { actorId: me.id, actorName: me.name,
         action: body.action || null, status: body.status || null, note: body.note || null,
         hours: body.action === "mute_author" ? body.hours || 24 : null, at: new Date().toISOString() } });
-      $("mod-live").textContent = "Done.";
+      $("mod-live").textContent = t("mod.done");
       await this.probe();
     } catch (err) {
-      this.dispatch({ type: "moderation/error", text: `That did not work: ${err.message}` });
+      this.dispatch({ type: "moderation/error", text: t("mod.errAct", { error: errorText(err) }) });
     } finally {
       this.dispatch({ type: "moderation/busy", busy: false });
     }
@@ -135,7 +136,7 @@ export class ModerationController {
     if (!this.slice.allowed) this.dispatch({ type: "moderation/allowed", allowed: true });
     const known = Boolean(this.slice.cases[c.id]);
     this.dispatch({ type: "moderation/case", case: c });
-    if (this.slice.shown && !known) $("mod-live").textContent = `New case: ${c.subjectName}`;
+    if (this.slice.shown && !known) $("mod-live").textContent = t("mod.newCase", { name: c.subjectName });
     await this.probe();
     // a new report on the case on screen: read it again for the report (another moderator's
     // change shows in the case itself; each read of a case is an audited access)

@@ -4,6 +4,7 @@
 // announcement of a new message in the open conversation (its text is in the view slice, so a
 // deletion takes it back).
 import { convTitle } from "../state/conversations.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,7 +41,7 @@ export class NotificationsController {
     if (!conv) return;
     const mentionsMe = (m.mentions || []).includes(state.me.id);
     if (!mentionsMe && (conv.type !== "direct" || conv.muted)) return;
-    const title = mentionsMe ? `${m.senderName} mentioned you in ${convTitle(conv, state.me.id)}` : m.senderName;
+    const title = mentionsMe ? t("notify.mentioned", { name: m.senderName, title: convTitle(conv, state.me.id) }) : m.senderName;
     const body = m.text || ((m.attachments || [])[0] || {}).name || "";
     const note = new Notification(title, { body: body.slice(0, 200), tag: m.conversationId });
     note.onclick = () => { window.focus(); this.deps.openConversation(m.conversationId); note.close(); };

@@ -7,6 +7,7 @@ import { renderSearch } from "../views/search.js";
 import { renderTray } from "../views/attachments.js";
 import { renderModeration } from "../views/moderation.js";
 import { renderClasses } from "../views/classes.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -67,7 +68,7 @@ export class Renderer {
   renderReplyBar(state) {
     const r = state.ui.replyTo[state.conversations.active];
     $("reply-bar").hidden = !r;
-    const text = r ? `Replying to ${r.senderName}: ${r.text}`.slice(0, 200) : "";
+    const text = r ? t("reply.bar", { name: r.senderName, text: r.text }).slice(0, 200) : "";
     if ($("reply-text").textContent !== text) $("reply-text").textContent = text;
   }
 }

@@ -7,6 +7,7 @@
 import { el } from "../dom.js";
 import { blockList } from "../state/safety.js";
 import { ReportDialog } from "../views/report.js";
+import { roleName, t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const REPORTED_KEY = "chat.reported.";
@@ -79,7 +80,7 @@ export class SafetyController {
     await this.api.post(path, body);
     this.dispatch({ type: "report/done", ...target });
     this.remember();
-    this.dispatch({ type: "notice/set", text: "Thank you. Your report was sent to your school's safeguarding team." });
+    this.dispatch({ type: "notice/set", text: t("report.thanks") });
   }
 
   remembered() {
@@ -104,7 +105,7 @@ export class SafetyController {
       this.dispatch({ type: "block/added", block: b });
     } catch (err) {
       // the server's own words here (students cannot block staff, a school rule)
-      this.dispatch({ type: "person/error", userId, text: `Not blocked: ${err.message}` });
+      this.dispatch({ type: "person/error", userId, text: t("block.failed", { error: err.message }) });
     }
   }
 
@@ -114,8 +115,8 @@ export class SafetyController {
       this.dispatch({ type: "block/removed", userId });
       $("blocked-error").textContent = "";
     } catch (err) {
-      this.dispatch({ type: "person/error", userId, text: `Not unblocked: ${err.message}` });
-      $("blocked-error").textContent = `Not unblocked: ${err.message}`;
+      this.dispatch({ type: "person/error", userId, text: t("block.unblockFailed", { error: err.message }) });
+      $("blocked-error").textContent = t("block.unblockFailed", { error: err.message });
     }
   }
 
@@ -124,9 +125,9 @@ export class SafetyController {
     const list = blockList(this.state.safety);
     $("blocked-empty").hidden = list.length > 0;
     $("blocked-list").replaceChildren(...list.map((b) => el("li", { class: "blocked", "data-testid": "blocked-person", dataset: { user: b.userId } },
-      el("span", { class: "name", text: b.name || b.userId }), el("span", { class: "role", text: b.role || "" }),
+      el("span", { class: "name", text: b.name || b.userId }), el("span", { class: "role", text: roleName(b.role) }),
       el("button", { type: "button", "data-testid": "unblock", dataset: { action: "unblock", person: b.userId },
-        "aria-label": `Unblock ${b.name || b.userId}`, text: "Unblock" }))));
+        "aria-label": t("people.unblockLabel", { name: b.name || b.userId }), text: t("people.unblock") }))));
   }
 
   wire() {

@@ -9,10 +9,11 @@
 //   unavailable}, grants: [] | null, oversight: {grant, conversation, messages} | null,
 //   roster: {preview, applied, sent: the text and type previewed}, notes: {[tab]: {text, error}}, sending: policy GET's
 //   `sending` for me | null}.
+import { currentLanguage, t } from "../i18n.js";
 
 export const TABS = Object.freeze(["policy", "retention", "holds", "audit", "exports", "oversight", "roster"]);
-export const TAB_LABELS = Object.freeze({ policy: "Policy and quiet hours", retention: "Retention", holds: "Legal holds",
-  audit: "Audit log", exports: "Exports", oversight: "Oversight access", roster: "Roster import" });
+/** A tab's name in the page's language. */
+export const tabLabel = (tab) => t(`adm.tab.${tab}`);
 export const DAYS = Object.freeze(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
 export const AUDIT_ACTIONS = Object.freeze(["message.delete", "participant.add", "participant.remove", "roster.import",
   "oversight.grant", "oversight.read", "moderation.case_read", "moderation.action", "mute.set", "mute.clear",
@@ -85,7 +86,6 @@ function wallDate(iso) {
   return m ? m[1] : "";
 }
 
-const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /**
  * What shows instead of the composer while I may not send (null while I may): "Chat opens at
@@ -95,18 +95,18 @@ const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Frida
 export function quietText(sending, nowMs) {
   if (!sending || sending.open !== false) return null;
   const when = wallClock(sending.opensAt);
-  const prefix = sending.holiday ? `${sending.holiday}: chat is closed. ` : "";
-  if (!when) return `${prefix}Chat is closed now.`;
+  const prefix = sending.holiday ? `${t("quiet.holiday", { name: sending.holiday })} ` : "";
+  if (!when) return prefix + t("quiet.closed");
   const offset = /([+-])(\d\d):(\d\d)$/.exec(sending.opensAt);
   const shift = offset ? (offset[1] === "-" ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3])) * 60000 : 0;
   const today = new Date(nowMs + shift).toISOString().slice(0, 10);
   const tomorrow = new Date(nowMs + shift + 86400000).toISOString().slice(0, 10);
   const day = wallDate(sending.opensAt);
-  if (!day || day === today) return `${prefix}Chat opens at ${when}`;
-  if (day === tomorrow) return `${prefix}Chat opens tomorrow at ${when}`;
-  const weekday = WEEKDAYS[new Date(`${day}T12:00:00Z`).getUTCDay()];
+  if (!day || day === today) return prefix + t("quiet.opensAt", { when });
+  if (day === tomorrow) return prefix + t("quiet.opensTomorrow", { when });
+  const weekday = new Intl.DateTimeFormat(currentLanguage(), { weekday: "long", timeZone: "UTC" }).format(new Date(`${day}T12:00:00Z`));
   const soon = Date.parse(`${day}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`) < 7 * 86400000;
-  return `${prefix}Chat opens ${soon ? `on ${weekday}` : `on ${weekday} ${day}`} at ${when}`;
+  return prefix + t("quiet.opensOn", { day: soon ? weekday : `${weekday} ${day}`, when });
 }
 
 /** When to ask for `sending` again (ms since epoch): when the window opens or closes, or null. */
@@ -119,15 +119,15 @@ export function nextSendingCheck(sending) {
 // ---------------------------------------------------------------- oversight
 /** Whether a stated reason is long enough (10..500 characters once trimmed). */
 export function reasonProblem(text) {
-  const t = (text || "").trim();
-  if (t.length < MIN_REASON) return `Say why in at least ${MIN_REASON} characters (${t.length} so far).`;
-  if (t.length > MAX_REASON) return `At most ${MAX_REASON} characters.`;
+  const said = (text || "").trim();
+  if (said.length < MIN_REASON) return t("adm.reasonShort", { min: MIN_REASON, count: said.length });
+  if (said.length > MAX_REASON) return t("adm.reasonLong", { max: MAX_REASON });
   return null;
 }
 
 /** "Read-only oversight access until 14:05 (reason …)"; `clock(iso)` renders the reader's HH:MM. */
 export function bannerText(grant, clock) {
-  return `Read-only oversight access until ${clock(grant.expiresAt)} (reason: ${grant.reason})`;
+  return t("adm.banner", { time: clock(grant.expiresAt), reason: grant.reason });
 }
 
 /** Whether a grant is still in force at `nowMs`. */
@@ -174,17 +174,17 @@ const TIME = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 
 /** A quiet-hours window as the form gives it, checked: {days, from, to} or an error text. */
 export function windowFrom(days, from, to) {
-  if (!days.length) return { error: "Pick at least one day for each window." };
-  if (!TIME.test(from) || !TIME.test(to)) return { error: "Times are HH:MM." };
-  if (from === to) return { error: "A window must not start and end at the same time." };
+  if (!days.length) return { error: t("adm.pickDay") };
+  if (!TIME.test(from) || !TIME.test(to)) return { error: t("adm.timesFormat") };
+  if (from === to) return { error: t("adm.sameTime") };
   return { window: { days: DAYS.filter((d) => days.includes(d)), from, to } };
 }
 
 /** A retention days field: "" is null (unless `required`), else a whole number in range, or an error. */
 export function daysValue(raw, { min = 0, max = 36500, required = false } = {}) {
   const text = String(raw ?? "").trim();
-  if (text === "") return required ? { error: "A number of days is needed." } : { value: null };
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) return { error: `Days are whole numbers from ${min} to ${max}.` };
+  if (text === "") return required ? { error: t("adm.daysNeeded") } : { value: null };
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) return { error: t("adm.daysRange", { min, max }) };
   return { value: Number(text) };
 }
 
@@ -192,11 +192,11 @@ export function daysValue(raw, { min = 0, max = 36500, required = false } = {}) 
 export function previewLines(p) {
   const u = p.users, c = p.classes;
   const lines = [
-    `${u.added} new ${u.added === 1 ? "person" : "people"}, ${u.changed} changed, ${u.unchanged} unchanged.`,
-    `${c.added} new class${c.added === 1 ? "" : "es"}, ${c.changed} changed, ${c.unchanged} unchanged`
-      + (c.membersRemoved ? `; ${c.membersRemoved} class membership${c.membersRemoved === 1 ? "" : "s"} removed.` : "."),
+    t("adm.previewPeople", { count: u.added, changed: u.changed, unchanged: u.unchanged }),
+    t("adm.previewClasses", { count: c.added, changed: c.changed, unchanged: c.unchanged })
+      + (c.membersRemoved ? t("adm.previewRemoved", { count: c.membersRemoved }) : "."),
   ];
-  if (p.unknownMembers.length) lines.push(`Not known yet (not in this file): ${p.unknownMembers.join(", ")}.`);
+  if (p.unknownMembers.length) lines.push(t("adm.unknown", { ids: p.unknownMembers.join(", ") }));
   return lines;
 }
 

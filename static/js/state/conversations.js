@@ -1,6 +1,7 @@
 // The conversation list as the server renders it for me, which one is open, and the list filter:
 // {byId: {[id]: conversation}, active: id | null, filter: {type, q}, hits: {q, list: [message]}}
 // (hits: the message search's answer for the query q).
+import { t } from "../i18n.js";
 
 /** Reducer for the conversations slice. */
 export function conversationsReducer(slice = { byId: {}, active: null, filter: { type: "", q: "" }, hits: { q: "", list: [] } },
@@ -78,7 +79,7 @@ export function others(conv, meId) {
 export function convTitle(conv, meId) {
   if (conv.title) return conv.title;
   const rest = others(conv, meId);
-  return rest.length ? rest.map((p) => p.name).join(", ") : "Just you";
+  return rest.length ? rest.map((p) => p.name).join(", ") : t("conv.justYou");
 }
 
 /** The conversations the list shows: filtered by type and text (the "archived" filter shows only

@@ -5,6 +5,7 @@
 //  cases: {[id]: case} (as listed or pushed), hasMore, next (the queue's cursor),
 //  selected: id | null, detail: {case, reports, actions, message, context} | null,
 //  busy: bool (an action is under way), error: text ("" none)}.
+import { t } from "../i18n.js";
 
 const STATUSES = ["open", "in_review", "resolved"];
 const INITIAL = Object.freeze({ allowed: null, shown: false, filter: "open", counts: Object.freeze({ open: 0, in_review: 0, resolved: 0 }),
@@ -89,5 +90,5 @@ export function openCount(slice) {
 
 /** Plain words for a case status. */
 export function statusLabel(status) {
-  return { open: "Open", in_review: "In review", resolved: "Resolved" }[status] || String(status || "");
+  return ["open", "in_review", "resolved"].includes(status) ? t(`mod.state.${status}`) : String(status || "");
 }

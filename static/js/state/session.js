@@ -1,5 +1,6 @@
 // Connection, presence and typing: {conn: {state, retryAt}, online: {[userId]: true},
 // typing: {[conversationId]: {[userId]: name}}}.
+import { t } from "../i18n.js";
 
 /** Reducer for the session slice. */
 export function sessionReducer(slice = { conn: { state: "connecting", retryAt: null }, online: {}, typing: {} }, action) {
@@ -45,8 +46,8 @@ function stopTyping(slice, conversationId, userId) {
 /** The typing line for a conversation ("" when nobody types). */
 export function typingText(slice, conversationId) {
   const names = Object.values(slice.typing[conversationId] || {});
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  if (names.length > 2) return "Several people are typing…";
+  if (names.length === 1) return t("typing.single", { name: names[0] });
+  if (names.length === 2) return t("typing.pair", { a: names[0], b: names[1] });
+  if (names.length > 2) return t("typing.several");
   return "";
 }

@@ -3,6 +3,7 @@
 //  loaded, total, upload: server data | null, error, addedAt}}
 // and the signed links of stored uploads: links = {[uploadId]: {url, thumbnailUrl, expiresAt}}.
 import { without } from "./keyed.js";
+import { t } from "../i18n.js";
 
 /** Reducer for the composer's uploads. */
 export function uploadsReducer(slice = {}, action) {
@@ -30,7 +31,7 @@ export function uploadsReducer(slice = {}, action) {
     case "upload/failed": {
       const u = slice[action.localId];
       if (!u) return slice;
-      return { ...slice, [action.localId]: { ...u, status: "failed", error: action.error || "Upload failed", final: Boolean(action.final) } };
+      return { ...slice, [action.localId]: { ...u, status: "failed", error: action.error || t("upload.failed"), final: Boolean(action.final) } };
     }
     case "upload/removed":
       return without(slice, action.localId);

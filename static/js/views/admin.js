@@ -3,9 +3,10 @@
 // A screen is built again only when its own data changes or its tab opens, so what an admin is
 // typing survives everything else.
 import { el } from "../dom.js";
-import { quietText, TAB_LABELS, TABS } from "../state/admin.js";
+import { quietText, tabLabel, TABS } from "../state/admin.js";
 import { holdsScreen, policyScreen, retentionScreen } from "./adminforms.js";
 import { auditScreen, exportsScreen, oversightScreen, rosterScreen } from "./adminrecords.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,7 +27,7 @@ function screen(slice, on, now) {
 }
 
 function loading() {
-  return el("p", { class: "hint", text: "Loading\u2026" });
+  return el("p", { class: "hint", text: t("common.loading") });
 }
 
 /** The admin area from the admin slice; `isAdmin`: whether to offer it at all. */
@@ -43,14 +44,14 @@ export function renderAdmin(slice, prev, on, now, isAdmin) {
   if (fresh) {
     $("admin-tabs").replaceChildren(...TABS.map((t) => el("button", {
       type: "button", role: "tab", id: `admin-tab-${t}`, "data-testid": `admin-tab-${t}`, "aria-controls": "admin-panel",
-      "aria-selected": String(t === slice.tab), tabindex: t === slice.tab ? "0" : "-1", text: TAB_LABELS[t],
+      "aria-selected": String(t === slice.tab), tabindex: t === slice.tab ? "0" : "-1", text: tabLabel(t),
       onclick: () => on.tab(t) })));
     $("admin-panel").setAttribute("aria-labelledby", `admin-tab-${slice.tab}`);
   }
   if (fresh || SOURCES[slice.tab].some((k) => prev[k] !== slice[k])) {
     const note = el("p", { id: "admin-note", class: "admin-note", role: "status", "data-testid": "admin-note" });
     const kept = fresh ? null : typed($("admin-panel"));
-    $("admin-panel").replaceChildren(el("h3", { text: TAB_LABELS[slice.tab] }), note, screen(slice, on, now));
+    $("admin-panel").replaceChildren(el("h3", { text: tabLabel(slice.tab) }), note, screen(slice, on, now));
     if (kept) retype(kept);
   }
   const n = slice.notes[slice.tab] || { text: "", error: false };

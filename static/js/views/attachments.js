@@ -5,6 +5,7 @@
 import { el } from "../dom.js";
 import { fileKind, formatSize, isPicture } from "../files.js";
 import { uploadsFor } from "../state/uploads.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -20,16 +21,16 @@ export function renderTray(root, state, on) {
       : el("span", { class: "tray-icon", "aria-hidden": "true", text: fileKind(u.mimeType, u.name) });
     const status = u.status === "failed" ? el("span", { class: "error", "data-testid": "upload-error", text: u.error })
       : u.status === "uploading" ? el("progress", { max: String(u.total || 1), value: String(u.loaded || 0),
-        "aria-label": `Uploading ${u.name}`, "data-testid": "upload-progress" })
-        : el("span", { class: "sr-only", text: "uploaded" });
+        "aria-label": t("upload.uploading", { name: u.name }), "data-testid": "upload-progress" })
+        : el("span", { class: "sr-only", text: t("upload.done") });
     return el("li", { class: "tray-item " + u.status, "data-testid": "upload-item", dataset: { localId, status: u.status } },
       preview,
       el("span", { class: "tray-name", text: label }),
       status,
       u.status === "failed" && !u.final ? el("button", { type: "button", class: "link", "data-testid": "upload-retry", dataset: { action: "retry" },
-        "aria-label": `Retry uploading ${u.name}`, text: "Retry", onclick: () => on.retry(localId) }) : null,
+        "aria-label": t("upload.retryLabel", { name: u.name }), text: t("outbox.retry"), onclick: () => on.retry(localId) }) : null,
       el("button", { type: "button", class: "link", "data-testid": "upload-remove", dataset: { action: "remove" },
-        "aria-label": `Remove ${u.name}`, title: "Remove", text: "\u2715", onclick: () => on.remove(localId) }));
+        "aria-label": t("upload.removeLabel", { name: u.name }), title: t("outbox.remove"), text: "\u2715", onclick: () => on.remove(localId) }));
   }));
   if (focusedId) {
     const again = root.querySelector(`li[data-local-id="${CSS.escape(focusedId)}"] [data-action="${focusedAction}"]`)
@@ -48,13 +49,13 @@ export function attachmentsEl(attachments, links, on) {
       const img = link && link.thumbnailUrl ? el("img", { src: link.thumbnailUrl, alt: a.name, "data-testid": "attachment-thumb",
         width: thumbSize(a).w, height: thumbSize(a).h }) : el("span", { class: "thumb-wait", text: a.name });
       box.append(el("button", { type: "button", class: "thumb", "data-testid": "attachment-image",
-        "aria-label": `Open image ${a.name}`, dataset: { uploadId: a.id }, onclick: () => on.view(a) }, img));
+        "aria-label": t("upload.openImage", { name: a.name }), dataset: { uploadId: a.id }, onclick: () => on.view(a) }, img));
       continue;
     }
     // a file card: name, size and type; a link once the signed URL is there
     const href = a.id ? (link ? link.url : null) : (/^https?:\/\//i.test(a.url || "") ? a.url : null);
     const body = [el("span", { class: "file-icon", "aria-hidden": "true", text: "\u{1F4C4}" }),
-      el("span", { class: "file-name", "data-testid": "file-name", text: a.name || "file" }),
+      el("span", { class: "file-name", "data-testid": "file-name", text: a.name || t("file.file") }),
       el("span", { class: "file-meta", "data-testid": "file-meta",
         text: [a.size ? formatSize(a.size) : null, fileKind(a.mimeType, a.name)].filter(Boolean).join(" \u00b7 ") })];
     box.append(href

@@ -2,6 +2,7 @@
 // and the dialog that picks the conversation to forward to (built here, not in index.html).
 import { el } from "../dom.js";
 import { forwardedLabel, notifyError } from "../notify.js";
+import { t } from "../i18n.js";
 
 /** The "Forwarded from …" line a forwarded message shows. */
 export function forwardedEl(f) {
@@ -10,7 +11,7 @@ export function forwardedEl(f) {
 
 /** The Forward button of a message's action bar. */
 export function forwardButton(m, onForward) {
-  return el("button", { type: "button", title: "Forward", "aria-label": "Forward this message", "data-testid": "forward",
+  return el("button", { type: "button", title: t("msg.forward"), "aria-label": t("fwd.label"), "data-testid": "forward",
     text: "\u21AA", onclick: () => onForward(m) });
 }
 
@@ -23,12 +24,12 @@ export class ForwardDialog {
     this.deps = deps;
     this.message = null;
     this.opener = null;
-    this.list = el("ul", { class: "forward-list", "data-testid": "forward-targets", "aria-label": "Conversations" });
+    this.list = el("ul", { class: "forward-list", "data-testid": "forward-targets", "aria-label": t("fwd.targets") });
     this.error = el("p", { class: "error", role: "alert", "data-testid": "forward-error" });
-    this.heading = el("h2", { id: "forward-heading", text: "Forward to\u2026" });
+    this.heading = el("h2", { id: "forward-heading", text: t("fwd.heading") });
     this.dialog = el("dialog", { id: "forward-dialog", "data-testid": "forward-dialog", "aria-labelledby": "forward-heading" },
       el("form", { method: "dialog" }, this.heading, this.list, this.error,
-        el("menu", {}, el("button", { value: "cancel", formnovalidate: true, "data-testid": "forward-cancel", text: "Cancel" }))));
+        el("menu", {}, el("button", { value: "cancel", formnovalidate: true, "data-testid": "forward-cancel", text: t("dlg.cancel") }))));
     this.dialog.addEventListener("close", () => {
       if (this.opener && this.opener.isConnected) this.opener.focus();
       this.opener = null;
@@ -43,7 +44,7 @@ export class ForwardDialog {
     const targets = this.deps.targets().filter((c) => c.id !== m.conversationId);
     this.list.replaceChildren(...targets.map((c) => el("li", {}, el("button", { type: "button", class: "forward-target",
       "data-testid": "forward-target", dataset: { id: c.id }, text: c.title, onclick: () => this.pick(c.id) }))));
-    if (!targets.length) this.list.append(el("li", { text: "There is nowhere else you can post." }));
+    if (!targets.length) this.list.append(el("li", { text: t("fwd.nowhere") }));
     this.dialog.showModal();
     const first = this.list.querySelector("button");
     if (first) first.focus();

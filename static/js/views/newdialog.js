@@ -5,7 +5,7 @@
 // policy allows (followed live), with a short note saying why others are missing.
 import { el } from "../dom.js";
 import { allowedKinds, mayPick, policyNote } from "../policy.js";
-import { errorText } from "../i18n.js";
+import { errorText, roleName, t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SEARCH_DEBOUNCE_MS = 200;
@@ -88,8 +88,8 @@ export class NewConversationDialog {
     const group = kind === "group";
     const forClass = kind === "class" || kind === "announcement";
     $("new-title").hidden = !group && !forClass;
-    $("new-title").placeholder = forClass ? "Title (the class name if empty)" : "Group title";
-    $("new-title").setAttribute("aria-label", forClass ? "Title" : "Group title");
+    $("new-title").placeholder = forClass ? t("new.titleClass") : t("new.titleGroup");
+    $("new-title").setAttribute("aria-label", forClass ? t("new.title") : t("new.titleGroup"));
     $("class-pick").hidden = !forClass;
     // nothing the policy lets me start: only the note stays
     for (const id of ["user-search", "user-results", "picked"]) $(id).hidden = forClass || !kind;
@@ -134,7 +134,7 @@ export class NewConversationDialog {
     const items = allowed.map((u) => el("li", {},
       el("button", { type: "button", class: "user" + (this.picked.has(u.id) ? " picked" : ""), dataset: { user: u.id },
         "aria-pressed": String(this.picked.has(u.id)), onclick: () => this.toggle(u) },
-      el("span", { text: u.name }), el("span", { class: "role", text: u.role }))));
+      el("span", { text: u.name }), el("span", { class: "role", text: roleName(u.role) }))));
     $("user-results").replaceChildren(...items);
     if (focused) {
       const again = $("user-results").querySelector(`button[data-user="${CSS.escape(focused)}"]`);
@@ -159,7 +159,7 @@ export class NewConversationDialog {
     if (type === "class" || type === "announcement") {
       const classId = $("new-class").value.trim();
       if (!classId) {
-        $("new-error").textContent = "Pick or type the class.";
+        $("new-error").textContent = t("new.pickClass");
         $("new-class").focus();
         return;
       }
@@ -171,7 +171,7 @@ export class NewConversationDialog {
       return this.post(body);
     }
     if (this.picked.size === 0) {
-      $("new-error").textContent = type === "group" ? "Pick at least one person for the group." : "Pick a person to message.";
+      $("new-error").textContent = type === "group" ? t("new.pickGroup") : t("new.pickPerson");
       $("user-search").focus();
       return;
     }

@@ -3,11 +3,12 @@
 // links, its dialog the page), so the page's markup does not change; each change is one PATCH of
 // /api/me/notifications, and a refused one is put back with the reason in plain words.
 import { el } from "../dom.js";
+import { t } from "../i18n.js";
 
 function settingsError(err) {
-  if (err.code === "forbidden") return "Your school does not allow message text in email.";
-  if (err.status === undefined) return "Not saved: check your connection and try again.";
-  return "Not saved. Please try again.";
+  if (err.code === "forbidden") return t("email.noPreviews");
+  if (err.status === undefined) return t("email.offline");
+  return t("email.notSaved");
 }
 
 export class NotifySettings {
@@ -24,18 +25,17 @@ export class NotifySettings {
     this.previews = el("input", { type: "checkbox", id: "email-previews", "data-testid": "email-previews",
       onchange: () => this.save({ previews: this.previews.checked }, this.previews) });
     this.previewsRow = el("label", { class: "reason", hidden: true }, this.previews,
-      " Quote the messages in the email (staff only)");
+      ` ${t("email.previews")}`);
     this.status = status;
     this.dialog = el("dialog", { id: "email-dialog", "data-testid": "email-dialog", "aria-labelledby": "email-heading" },
       el("form", { method: "dialog" },
-        el("h2", { id: "email-heading", text: "Email about unread messages" }),
-        el("p", { text: "When direct messages, mentions of you or announcements stay unread for a while and you " +
-          "are not signed in, one email tells you who wrote and how many. Students' emails never include the messages." }),
-        el("label", { class: "reason" }, this.enabled, " Email me about unread messages"),
+        el("h2", { id: "email-heading", text: t("email.heading") }),
+        el("p", { text: t("email.explain") }),
+        el("label", { class: "reason" }, this.enabled, ` ${t("email.enabled")}`),
         this.previewsRow, status,
-        el("menu", {}, el("button", { value: "close", "data-testid": "email-close" }, "Close"))));
+        el("menu", {}, el("button", { value: "close", "data-testid": "email-close" }, t("msg.close")))));
     this.opener = el("button", { id: "email-open", type: "button", class: "link", "data-testid": "email-open",
-      "aria-haspopup": "dialog", onclick: () => this.open() }, "Email settings");
+      "aria-haspopup": "dialog", onclick: () => this.open() }, t("email.open"));
     document.querySelector(".me-links").append(this.opener);
     document.body.append(this.dialog);
     this.dialog.addEventListener("close", () => this.opener.focus());
@@ -47,22 +47,22 @@ export class NotifySettings {
     this.enabled.disabled = !email.available || !email.addressKnown;
     this.previews.checked = email.previews;
     this.previewsRow.hidden = !email.previewsAllowed;
-    this.status.textContent = !email.available ? "This school's chat server sends no email."
-      : !email.addressKnown ? "Your school has not given the chat an email address for you."
-      : email.enabled ? "On." : "Off: you get no email about unread messages.";
+    this.status.textContent = !email.available ? t("email.unavailable")
+      : !email.addressKnown ? t("email.noAddress")
+      : email.enabled ? t("email.on") : t("email.off");
   }
 
   async open() {
     const api = this.deps.api();
     if (!api) return;
-    this.status.textContent = "Loading…";
+    this.status.textContent = t("common.loading");
     this.dialog.showModal();
     try {
       this.prefs = (await api.get("/api/me/notifications")).data;
       this.render();
       this.enabled.focus();
     } catch (err) {
-      this.status.textContent = "Your settings could not be loaded. Please try again.";
+      this.status.textContent = t("email.loadFailed");
     }
   }
 

@@ -1,17 +1,18 @@
 // The Report dialog: what is wrong (one of the reasons, in plain words) and an optional note,
 // for a message or for a person. It opens blank each time; focus returns to what opened it.
 import { el } from "../dom.js";
-import { REPORT_REASONS } from "../policy.js";
+import { REPORT_REASONS, reasonLabel } from "../policy.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
 /** Plain words for a refused report. */
 function reportError(err) {
-  if (err.code === "rate_limited") return "You have sent several reports in a short time. Please wait a moment and try again.";
-  if (err.code === "conflict") return "You cannot report this.";
-  if (err.code === "not_found") return "This is no longer there to report.";
-  if (err.code === "disconnected" || err.status === undefined) return "The report could not be sent: check your connection and try again.";
-  return "The report could not be sent. Please try again.";
+  if (err.code === "rate_limited") return t("report.rateLimited");
+  if (err.code === "conflict") return t("report.conflict");
+  if (err.code === "not_found") return t("report.gone");
+  if (err.code === "disconnected" || err.status === undefined) return t("report.offline");
+  return t("report.failed");
 }
 
 export class ReportDialog {
@@ -24,8 +25,8 @@ export class ReportDialog {
     this.target = null;
     this.opener = null;  // the control focus returns to
     this.openerKey = null;  // ...or its message, rebuilt meanwhile (it now says "Reported")
-    $("report-reasons").append(...REPORT_REASONS.map(([value, label]) => el("label", { class: "reason" },
-      el("input", { type: "radio", name: "report-reason", value, "data-testid": "report-reason" }), ` ${label}`)));
+    $("report-reasons").append(...REPORT_REASONS.map(([value]) => el("label", { class: "reason" },
+      el("input", { type: "radio", name: "report-reason", value, "data-testid": "report-reason" }), ` ${reasonLabel(value)}`)));
     $("report-send").addEventListener("click", (ev) => { ev.preventDefault(); this.submit(); });
     this.dialog.addEventListener("close", () => {
       const again = this.openerKey && document.querySelector(`#message-list [data-key="${CSS.escape(this.openerKey)}"]`);
@@ -42,7 +43,7 @@ export class ReportDialog {
     this.opener = document.activeElement;
     const row = this.opener && this.opener.closest ? this.opener.closest("#message-list [data-key]") : null;
     this.openerKey = row ? row.dataset.key : null;
-    $("report-heading").textContent = kind === "message" ? `Report a message from ${name}` : `Report ${name}`;
+    $("report-heading").textContent = kind === "message" ? t("report.headingMessage", { name }) : t("people.reportLabel", { name });
     for (const r of document.querySelectorAll("input[name=report-reason]")) r.checked = false;
     $("report-note").value = "";
     $("report-error").textContent = "";
@@ -54,7 +55,7 @@ export class ReportDialog {
   async submit() {
     const picked = document.querySelector("input[name=report-reason]:checked");
     if (!picked) {
-      $("report-error").textContent = "Pick what is wrong first.";
+      $("report-error").textContent = t("report.pick");
       document.querySelector("input[name=report-reason]").focus();
       return;
     }

@@ -3,6 +3,7 @@
 // conversation list also keeps the conversations the hits are in).
 import { el } from "../dom.js";
 import { convTitle } from "../state/conversations.js";
+import { t } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,7 +25,7 @@ export function renderSearch(state, openAt) {
   if (box.hidden) { $("search-list").replaceChildren(); return; }
   $("search-list").replaceChildren(...list.map((m) => {
     const conv = state.conversations.byId[m.conversationId];
-    const title = conv ? convTitle(conv, state.me.id) : "Conversation";
+    const title = conv ? convTitle(conv, state.me.id) : t("adm.conversation");
     return el("li", {}, el("button", { type: "button", class: "search-hit", "data-testid": "search-hit",
       dataset: { conversationId: m.conversationId, seq: String(m.seq) }, onclick: () => openAt(m.conversationId, m.seq) },
     el("strong", { text: `${title} \u00b7 ${m.senderName}: ` }), marked(m.text || "", q)));

@@ -3,6 +3,7 @@
 // (GET /api/scheduled) with Cancel, and why one was not sent. Built here, not in index.html.
 import { el } from "../dom.js";
 import { localValue, notifyError, scheduledText, sendAtFromLocal } from "../notify.js";
+import { t } from "../i18n.js";
 
 const HOUR_MS = 3600_000;
 
@@ -14,19 +15,19 @@ export class SendLater {
   constructor(deps) {
     this.deps = deps;
     this.opener = null;
-    this.button = el("button", { type: "button", class: "send-later", "data-testid": "send-later", title: "Send later",
-      "aria-label": "Send later", "aria-haspopup": "dialog", text: "\u23F0", onclick: () => this.open() });
+    this.button = el("button", { type: "button", class: "send-later", "data-testid": "send-later", title: t("later.title"),
+      "aria-label": t("later.title"), "aria-haspopup": "dialog", text: "\u23F0", onclick: () => this.open() });
     this.when = el("input", { type: "datetime-local", id: "send-later-at", "data-testid": "send-later-at", required: true });
     this.error = el("p", { class: "error", role: "alert", "data-testid": "send-later-error" });
-    this.list = el("ul", { class: "scheduled-list", "data-testid": "scheduled-list", "aria-label": "Scheduled messages" });
-    this.submit = el("button", { type: "button", class: "primary", "data-testid": "send-later-schedule", text: "Schedule",
+    this.list = el("ul", { class: "scheduled-list", "data-testid": "scheduled-list", "aria-label": t("later.list") });
+    this.submit = el("button", { type: "button", class: "primary", "data-testid": "send-later-schedule", text: t("later.schedule"),
       onclick: () => this.schedule() });
     this.dialog = el("dialog", { id: "send-later-dialog", "data-testid": "send-later-dialog", "aria-labelledby": "send-later-heading" },
       el("form", { method: "dialog" },
-        el("h2", { id: "send-later-heading", text: "Send later" }),
-        el("label", { for: "send-later-at", text: "Send at" }), this.when, this.error,
-        el("h3", { text: "Scheduled here" }), this.list,
-        el("menu", {}, el("button", { value: "cancel", formnovalidate: true, "data-testid": "send-later-close", text: "Close" }),
+        el("h2", { id: "send-later-heading", text: t("later.title") }),
+        el("label", { for: "send-later-at", text: t("later.at") }), this.when, this.error,
+        el("h3", { text: t("later.here") }), this.list,
+        el("menu", {}, el("button", { value: "cancel", formnovalidate: true, "data-testid": "send-later-close", text: t("msg.close") }),
           this.submit)));
     this.dialog.addEventListener("close", () => {
       if (this.opener && this.opener.isConnected) this.opener.focus();
@@ -64,17 +65,17 @@ export class SendLater {
     el("span", { class: "scheduled-text", text: d.text }), " ",
     el("span", { class: "scheduled-when", "data-testid": "scheduled-when", text: scheduledText(d) }), " ",
     d.status === "sending" ? null : el("button", { type: "button", class: "link", "data-testid": "scheduled-cancel",
-      text: d.status === "failed" ? "Dismiss" : "Cancel", "aria-label": `Cancel the scheduled message ${d.text}`,
+      text: d.status === "failed" ? t("later.dismiss") : t("dlg.cancel"), "aria-label": t("later.cancelLabel", { text: d.text }),
       onclick: () => this.cancel(d.id) }))));
-    if (!items.length) this.list.append(el("li", { class: "empty", text: "Nothing scheduled in this conversation." }));
+    if (!items.length) this.list.append(el("li", { class: "empty", text: t("later.none") }));
   }
 
   async schedule() {
     const cid = this.deps.conversationId();
     const text = this.deps.input.value.trim();
     const sendAt = sendAtFromLocal(this.when.value);
-    if (!text) { this.error.textContent = "Write the message first, then pick when to send it."; return; }
-    if (!sendAt || !cid) { this.error.textContent = "Pick a time in the future."; return; }
+    if (!text) { this.error.textContent = t("later.noText"); return; }
+    if (!sendAt || !cid) { this.error.textContent = t("later.noTime"); return; }
     this.submit.disabled = true;
     try {
       const item = (await this.deps.api().post(`/api/conversations/${cid}/messages`, { text, sendAt })).data;

@@ -1,6 +1,7 @@
 // The sign-in card: paste an LMS token, or (in demo mode) pick a demo user.
 import { demoToken, demoUsers } from "../api.js";
 import { el } from "../dom.js";
+import { roleName } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -15,5 +16,5 @@ export async function showSignIn(message, onToken) {
   $("demo-picker").hidden = false;
   $("demo-users").replaceChildren(...users.map((u) => el("li", {}, el("button", {
     type: "button", dataset: { user: u.id }, onclick: async () => onToken(await demoToken(u.id)),
-  }, el("span", { text: u.name }), el("span", { class: "role", text: u.role })))));
+  }, el("span", { text: u.name }), el("span", { class: "role", text: roleName(u.role) })))));
 }
