@@ -30,12 +30,24 @@ export function relTime(iso, now) {
   if (diff < 3600) return say(Math.floor(diff / 60), "minute");
   if (diff < 86400) return say(Math.floor(diff / 3600), "hour");
   if (diff < 172800) return say(1, "day");
-  return new Intl.DateTimeFormat(currentLanguage(), { day: "numeric", month: "short", year: "numeric" }).format(at);
+  const dates = datesIn();
+  return new Intl.DateTimeFormat(dates || "en-GB", dates ? { day: "numeric", month: "short", year: "numeric" }
+    : { day: "2-digit", month: "2-digit", year: "numeric" }).format(at);
 }
 
-/** hh:mm in the reader's locale. */
+// The page's language when this browser's Intl has its dates and times (Debian chromium has
+// none for Khmer); null: digits only (24-hour clock, day/month/year), never another language's words
+function datesIn() {
+  const lang = currentLanguage();
+  return Intl.DateTimeFormat.supportedLocalesOf([lang]).length ? lang : null;
+}
+
+/** hh:mm in the reader's locale (24-hour digits where the browser lacks it). */
 export function clock(iso) {
-  return iso ? new Date(iso).toLocaleTimeString(currentLanguage(), { hour: "2-digit", minute: "2-digit" }) : "";
+  if (!iso) return "";
+  const lang = datesIn();
+  return new Date(iso).toLocaleTimeString(lang || "en-GB", lang ? { hour: "2-digit", minute: "2-digit" }
+    : { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 /** Up to two initials of a name. */

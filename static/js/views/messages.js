@@ -273,7 +273,7 @@ export class MessagesView {
       meta.append(btn);
     }
     if (sig.reported && !m.deleted) meta.append(el("span", { class: "reported", "data-testid": "reported", text: `${t("people.reported")} \u00b7 ` }));
-    meta.append(el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? " · edited" : "") }));
+    meta.append(el("span", { text: clock(m.createdAt) + (m.editedAt && !m.deleted ? ` · ${t("mod.edited")}` : "") }));
     if (sig.showsTicks) {
       meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));  // filled in by syncTicks
     }
