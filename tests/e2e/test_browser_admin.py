@@ -295,6 +295,44 @@ def test_oversight_reason_dialog_opens_the_conversation_read_only_with_its_banne
     admin.context.close()
 
 
+def test_a_safeguarding_lead_who_is_not_an_admin_gets_the_oversight_screen_alone(browser, demo):
+    """Oversight is for a school's admins and its safeguarding leads (README "Audited oversight
+    access"): a lead without the admin role gets that one screen, a plain teacher none."""
+    tag = uuid.uuid4().hex[:6]
+    lead = "t-lead-%s" % tag
+    status, _ = http("POST", demo.url + "/api/roster/import", demo.token("admin"),
+                     {"users": [{"id": lead, "name": "Lena Lead", "role": "teacher", "school": SCHOOL,
+                                 "safeguarding": True}], "classes": []})
+    assert status == 200
+    conv_id = tb.new_group(demo, "s-bob", ["s-carol"], "Lead check %s" % tag)
+    with open(os.path.join(demo.data_dir, "jwt-secret"), encoding="utf-8") as fh:
+        secret = fh.read().strip()
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(demo.url + "/")
+    page.fill("#token-input", mint_token(Settings(jwt_secret=secret), lead, "teacher", SCHOOL, "Lena Lead", 3600))
+    page.click("#token-form button[type=submit]")
+    tb.online(page)
+    opener = page.get_by_test_id("admin-open")
+    expect(opener).to_have_text("Oversight access")
+    opener.click()
+    expect(page.get_by_test_id("admin")).to_be_visible()
+    expect(page.locator("#admin-tabs [role=tab]")).to_have_count(1)
+    expect(page.get_by_test_id("admin-tab-oversight")).to_have_attribute("aria-selected", "true")
+    page.get_by_test_id("oversight-conv").fill(conv_id)
+    page.get_by_test_id("oversight-ask").click()
+    page.get_by_test_id("oversight-reason").fill("A concern raised by a parent %s" % tag)
+    page.get_by_test_id("oversight-open").click()
+    expect(page.get_by_test_id("oversight-banner")).to_contain_text("Read-only oversight access until")
+    assert page.errors == []
+    page.context.close()
+    teacher = tb.open_as(browser, demo, "t-kahlo")
+    expect(teacher.get_by_test_id("conn-state")).to_be_visible()
+    expect(teacher.get_by_test_id("admin-open")).to_be_hidden()
+    teacher.context.close()
+
+
 def fresh_admin_token(demo, school: str) -> str:
     with open(os.path.join(demo.data_dir, "jwt-secret"), encoding="utf-8") as fh:
         secret = fh.read().strip()

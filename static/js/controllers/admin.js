@@ -9,6 +9,9 @@ import { readHoldForm, readPolicyForm, readRetentionForm } from "../views/adminf
 import { readRosterForm } from "../views/adminrecords.js";
 import { renderAdmin } from "../views/admin.js";
 import { t } from "../i18n.js";
+import { TABS } from "../state/admin.js";
+
+const OVERSIGHT_ONLY = Object.freeze(["oversight"]);
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +36,14 @@ export class AdminController {
 
   isAdmin() { return Boolean(this.state && this.state.me.role === "admin"); }
 
+  /** The tabs I may open: all of them for an admin; oversight alone for the school's other
+   * moderators (its safeguarding leads: the server answered the moderation summary); none else. */
+  tabs() {
+    if (!this.state) return [];
+    if (this.isAdmin()) return TABS;
+    return this.state.moderation && this.state.moderation.allowed ? OVERSIGHT_ONLY : [];
+  }
+
   note(tab, text, error) { this.dispatch({ type: "admin/note", tab, text, error }); }
 
   /** After sign-in: an admin of a school with no classes yet starts on the roster import. */
@@ -49,6 +60,8 @@ export class AdminController {
   /** Show or hide the area (at a tab). */
   async show(on, tab, firstRun) {
     if (on) this.deps.closeModeration();
+    const allowed = this.tabs();
+    if (on && !allowed.includes(tab || this.slice.tab)) tab = allowed[0];
     this.dispatch({ type: "admin/show", shown: on, tab, firstRun });
     if (!on) { $("admin-open").focus(); return; }
     $("admin-heading").focus();
@@ -178,7 +191,7 @@ export class AdminController {
   render(prev) {
     const state = this.state;
     if (!state) return;
-    renderAdmin(state.admin, prev && prev.admin, this.handlers(), Date.now(), this.isAdmin());
+    renderAdmin(state.admin, prev && prev.admin, this.handlers(), Date.now(), this.tabs());
   }
 
   handlers() {

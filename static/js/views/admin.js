@@ -3,7 +3,7 @@
 // A screen is built again only when its own data changes or its tab opens, so what an admin is
 // typing survives everything else.
 import { el } from "../dom.js";
-import { quietText, tabLabel, TABS } from "../state/admin.js";
+import { quietText, tabLabel } from "../state/admin.js";
 import { holdsScreen, policyScreen, retentionScreen } from "./adminforms.js";
 import { auditScreen, exportsScreen, oversightScreen, rosterScreen } from "./adminrecords.js";
 import { t } from "../i18n.js";
@@ -30,10 +30,13 @@ function loading() {
   return el("p", { class: "hint", text: t("common.loading") });
 }
 
-/** The admin area from the admin slice; `isAdmin`: whether to offer it at all. */
-export function renderAdmin(slice, prev, on, now, isAdmin) {
+/** The admin area from the admin slice; `tabs`: the tabs offered (none: no area at all; a
+ * safeguarding lead who is not an admin gets oversight alone, and the button names it). */
+export function renderAdmin(slice, prev, on, now, tabs) {
   const btn = $("admin-open");
-  btn.hidden = !isAdmin;
+  btn.hidden = !tabs.length;
+  const label = tabs.length === 1 ? tabLabel(tabs[0]) : t("role.admin");
+  if (btn.textContent !== label) btn.textContent = label;
   btn.setAttribute("aria-expanded", String(slice.shown));
   $("admin").hidden = !slice.shown;
   $("app").classList.toggle("in-admin", slice.shown);
@@ -42,7 +45,7 @@ export function renderAdmin(slice, prev, on, now, isAdmin) {
   if (!slice.shown) return;
   const fresh = !prev || !prev.shown || prev.tab !== slice.tab;
   if (fresh) {
-    $("admin-tabs").replaceChildren(...TABS.map((t) => el("button", {
+    $("admin-tabs").replaceChildren(...tabs.map((t) => el("button", {
       type: "button", role: "tab", id: `admin-tab-${t}`, "data-testid": `admin-tab-${t}`, "aria-controls": "admin-panel",
       "aria-selected": String(t === slice.tab), tabindex: t === slice.tab ? "0" : "-1", text: tabLabel(t),
       onclick: () => on.tab(t) })));
