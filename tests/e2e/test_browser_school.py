@@ -478,7 +478,15 @@ def test_the_mention_badge_is_readable_and_a_bad_token_gets_plain_words(browser,
     alice = open_as(browser, demo, "s-alice", **LAPTOP)
     badge = conv_item(alice, title).get_by_test_id("mention-badge")
     expect(badge).to_be_visible()
-    assert badge.evaluate(CONTRAST) >= 4.5
+    # measured on the badge on screen when it is: the list may draw it again between a lookup and
+    # a read (a detached node has no computed colours), so the page is asked until it answers
+    ratio = alice.wait_for_function("""([title, contrast]) => {
+      const item = [...document.querySelectorAll("[data-testid=conv-item]")].find((n) => n.textContent.includes(title));
+      const badge = item && item.querySelector("[data-testid=mention-badge]");
+      if (!badge || !badge.isConnected || !getComputedStyle(badge).backgroundColor) return false;
+      return eval(contrast)(badge);
+    }""", arg=[title, CONTRAST])
+    assert ratio.json_value() >= 4.5
     alice.context.close()
     context = browser.new_context()
     page = context.new_page()
