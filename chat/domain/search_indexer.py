@@ -19,7 +19,7 @@ import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 from chat.domain.core import Core
-from chat.errors import ChatError
+from chat.domain.periodic import Periodic
 from chat.store import search_text
 from chat.store.search_index import SearchIndex
 
@@ -40,9 +40,7 @@ class SearchIndexer:
         self.core = core
         self.index = index
         self.passes = 0
-        self._timer: Any = None
-        self._task: Optional["asyncio.Task[None]"] = None
-        self._stopped = True
+        self._periodic = Periodic(core.clock, lambda: self.interval, self.run_once, "search indexing")
 
     @property
     def interval(self) -> float:
@@ -50,40 +48,14 @@ class SearchIndexer:
 
     def start(self) -> None:
         """A first pass now, then one every interval."""
-        if self._stopped:
-            self._stopped = False
-            self._fire()
-
-    def _schedule(self) -> None:
-        if not self._stopped:
-            self._timer = self.core.clock.call_later(self.interval, self._fire)
-
-    def _fire(self) -> None:
-        if self._stopped or (self._task is not None and not self._task.done()):
-            self._schedule()
-            return
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            await self.run_once()
-        except ChatError as exc:  # storage down: the next pass goes on from the marks
-            log.warning("search indexing paused: %s", exc.message)
-        except Exception:
-            log.exception("search indexing failed")
-        finally:
-            self._schedule()
+        self._periodic.start(now=True)
 
     async def settled(self) -> None:
         """Wait for the pass under way, if any."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
+        await self._periodic.settled()
 
     async def stop(self) -> None:
-        self._stopped = True
-        if self._timer is not None:
-            self._timer.cancel()
-        await self.settled()
+        await self._periodic.stop()
 
     # ------------------------------------------------------------------ one pass
     async def run_once(self) -> int:

@@ -26,6 +26,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from chat.auth import Identity
+from chat.domain.periodic import Periodic
 from chat.errors import ChatError, NotFound, Unavailable
 from chat.rules.validation import NewMessage
 
@@ -58,9 +59,7 @@ class ScheduledSender:
         self.repo = core.store.scheduled
         self.node_id = uuid.uuid4().hex
         self.looks = 0
-        self._timer: Any = None
-        self._task: Optional["asyncio.Task[None]"] = None
-        self._stopped = True
+        self._periodic = Periodic(core.clock, lambda: self.interval, self.run_once, "scheduled messages")
         self._take: Callable[[str], bool] = lambda _user_id: True
 
     def limit_by(self, take_send_token: Callable[[str], bool]) -> None:
@@ -73,41 +72,15 @@ class ScheduledSender:
 
     def start(self) -> None:
         """Look every interval from now on (0: never)."""
-        if self.interval > 0 and self._stopped:
-            self._stopped = False
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if not self._stopped:
-            self._timer = self.core.clock.call_later(self.interval, self._fire)
-
-    def _fire(self) -> None:
-        if self._stopped or (self._task is not None and not self._task.done()):
-            self._schedule()
-            return
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            await self.run_once()
-        except ChatError as exc:  # storage down: the next look tries again
-            log.warning("scheduled messages: %s", exc.message)
-        except Exception:
-            log.exception("scheduled messages failed")
-        finally:
-            self._schedule()
+        self._periodic.start()
 
     async def settled(self) -> None:
         """Wait for the look under way, if any (tests, after advancing the clock)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
+        await self._periodic.settled()
 
     async def stop(self) -> None:
         """No further looks; wait for the one under way."""
-        self._stopped = True
-        if self._timer is not None:
-            self._timer.cancel()
-        await self.settled()
+        await self._periodic.stop()
 
     def _now(self) -> int:
         return int(self.core.clock.time() * 1000)

@@ -24,6 +24,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Set
 
+from chat.domain.periodic import Periodic
 from chat.errors import ChatError
 
 if TYPE_CHECKING:
@@ -49,9 +50,7 @@ class ExportSweeper:
         self.dir = directory
         self.writing = writing
         self.passes = 0
-        self._timer: Any = None
-        self._task: Optional["asyncio.Task[None]"] = None
-        self._stopped = True
+        self._periodic = Periodic(core.clock, lambda: self.interval, self.run_once, "export sweep")
 
     @property
     def interval(self) -> float:
@@ -73,40 +72,14 @@ class ExportSweeper:
             await self.run_once()
         except ChatError as exc:  # storage down: the next pass does it
             log.warning("export sweep at start-up failed: %s", exc.message)
-        if self.interval > 0 and self._stopped:
-            self._stopped = False
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if not self._stopped:
-            self._timer = self.core.clock.call_later(self.interval, self._fire)
-
-    def _fire(self) -> None:
-        if self._stopped or (self._task is not None and not self._task.done()):
-            self._schedule()
-            return
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            await self.run_once()
-        except ChatError as exc:
-            log.warning("export sweep failed: %s", exc.message)
-        except Exception:
-            log.exception("export sweep failed")
-        finally:
-            self._schedule()
+        self._periodic.start()
 
     async def settled(self) -> None:
         """Wait for the pass under way, if any (tests, after advancing the clock)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
+        await self._periodic.settled()
 
     async def stop(self) -> None:
-        self._stopped = True
-        if self._timer is not None:
-            self._timer.cancel()
-        await self.settled()
+        await self._periodic.stop()
 
     # ------------------------------------------------------------------ one pass
     async def run_once(self) -> None:

@@ -29,6 +29,7 @@ from chat.domain.oversight.audit import AuditAction
 from chat.domain.oversight.holds import HeldSet
 from chat.domain.oversight.retention import DAY_MS, RetentionPolicy
 from chat.domain.oversight.upload_holds import upload_held
+from chat.domain.periodic import Periodic
 from chat.errors import ChatError
 from chat.uploads.lifecycle import remove_upload
 
@@ -85,9 +86,7 @@ class RetentionSweeper:
         self.metrics = metrics
         self.node_id = uuid.uuid4().hex
         self.passes = 0
-        self._timer: Any = None
-        self._task: Optional["asyncio.Task[None]"] = None
-        self._stopped = True
+        self._periodic = Periodic(core.clock, lambda: self.interval, self.run_once, "retention sweep")
         self._leased = False  # whether this node ever took the lease (only then is there one to give up)
         self._next_school = ""  # schools are taken in turn across passes
         self._next_pending = ""  # and pending deletions: a large hold never starves the schools
@@ -99,41 +98,15 @@ class RetentionSweeper:
 
     def start(self) -> None:
         """Sweep every interval from now on (0: never)."""
-        if self.interval > 0 and self._stopped:
-            self._stopped = False
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if not self._stopped:
-            self._timer = self.core.clock.call_later(self.interval, self._fire)
-
-    def _fire(self) -> None:
-        if self._stopped or (self._task is not None and not self._task.done()):
-            self._schedule()
-            return
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            await self.run_once()
-        except ChatError as exc:  # storage down: the next pass tries again
-            log.warning("retention sweep failed: %s", exc.message)
-        except Exception:
-            log.exception("retention sweep failed")
-        finally:
-            self._schedule()
+        self._periodic.start()
 
     async def settled(self) -> None:
         """Wait for the pass under way, if any (tests, after advancing the clock)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
+        await self._periodic.settled()
 
     async def stop(self) -> None:
         """No further passes; wait for the one under way; give the lease up."""
-        self._stopped = True
-        if self._timer is not None:
-            self._timer.cancel()
-        await self.settled()
+        await self._periodic.stop()
         if not self._leased:
             return
         try:
