@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from chat.store.db import UNSET, BulkWriteError, Database, DuplicateKeyError, UpdateOne
+from chat.store.lease import Lease
 
 LEASE_ID = "email"
 
@@ -29,6 +30,7 @@ class EmailStore:
         self.prefs = db.collection("email_prefs")
         self.schools = db.collection("email_schools")
         self.lease = db.collection("email_lease")
+        self._lease = Lease(db, self.lease, LEASE_ID)
 
     def create_indexes(self) -> None:
         """Blocking; run through the seam by :meth:`chat.store.Store.ensure_indexes`."""
@@ -113,22 +115,9 @@ class EmailStore:
 
     # ------------------------------------------------------------------ the lease
     async def take_lease(self, owner: str, now: int, ttl_ms: int) -> bool:
-        """Become (or stay) the node that looks for due email until ``now + ttl_ms``; two
-        nodes never both win (as :meth:`chat.store.retention_repo.RetentionStore.take_lease`)."""
-        until = now + ttl_ms
-
-        def work() -> bool:
-            if self.lease.update_one({"_id": LEASE_ID, "owner": owner}, {"$set": {"expiry": until}}).matched_count:
-                return True
-            if self.lease.update_one({"_id": LEASE_ID, "expiry": {"$lt": now}},
-                                     {"$set": {"owner": owner, "expiry": until}}).matched_count:
-                return True
-            try:
-                self.lease.insert_one({"_id": LEASE_ID, "owner": owner, "expiry": until})
-                return True
-            except DuplicateKeyError:
-                return False
-        return await self._db.io(work)
+        """Become (or stay) the node doing this work until ``now + ttl_ms`` (chat/store/lease.py)."""
+        return await self._lease.take(owner, now, ttl_ms)
 
     async def release_lease(self, owner: str) -> None:
-        await self._db.io(lambda: self.lease.update_one({"_id": LEASE_ID, "owner": owner}, {"$set": {"expiry": 0}}))
+        """Give the lease up at shutdown (another node takes it at its next pass)."""
+        await self._lease.release(owner)

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from chat.store.db import UNSET, Database, DuplicateKeyError, ObjectId, oid
 from chat.store.docs import out, outs, seq_key
+from chat.store.lease import Lease
 
 LEASE_ID = "sweep"
 
@@ -35,6 +36,7 @@ class RetentionStore:
         self.marks = db.collection("retention_marks")
         self.pending = db.collection("retention_pending")
         self.lease = db.collection("retention_lease")
+        self._lease = Lease(db, self.lease, LEASE_ID)
         self.messages = db.collection("messages", durable=True)
         self.edits = db.collection("edits")
         self.reactions = db.collection("reactions")
@@ -177,25 +179,9 @@ class RetentionStore:
 
     # ------------------------------------------------------------------ the lease
     async def take_lease(self, owner: str, now: int, ttl_ms: int) -> bool:
-        """Become (or stay) the sweeping node until ``now + ttl_ms``: a conditional update
-        that succeeds only when the lease is ours or has expired; two nodes never both win."""
-        until = now + ttl_ms
-
-        def work() -> bool:
-            mine = self.lease.update_one({"_id": LEASE_ID, "owner": owner}, {"$set": {"expiry": until}})
-            if mine.matched_count:
-                return True
-            expired = self.lease.update_one({"_id": LEASE_ID, "expiry": {"$lt": now}},
-                                            {"$set": {"owner": owner, "expiry": until}})
-            if expired.matched_count:
-                return True
-            try:
-                self.lease.insert_one({"_id": LEASE_ID, "owner": owner, "expiry": until})
-                return True
-            except DuplicateKeyError:
-                return False
-        return await self._db.io(work)
+        """Become (or stay) the node doing this work until ``now + ttl_ms`` (chat/store/lease.py)."""
+        return await self._lease.take(owner, now, ttl_ms)
 
     async def release_lease(self, owner: str) -> None:
-        """Give the lease up at shutdown (another node takes it at its next sweep)."""
-        await self._db.io(lambda: self.lease.update_one({"_id": LEASE_ID, "owner": owner}, {"$set": {"expiry": 0}}))
+        """Give the lease up at shutdown (another node takes it at its next pass)."""
+        await self._lease.release(owner)
