@@ -111,7 +111,7 @@ def main(out: str, phone_out: str) -> None:
                 phone = sign_in(browser, url, "s-carol", viewport={"width": 375, "height": 720}, has_touch=True,
                                 is_mobile=True, device_scale_factor=2, locale="km-KH", color_scheme="dark")
                 assert phone.evaluate("document.documentElement.lang") == "km"
-                phone.locator("[data-testid=conv-item]", has_text="Study group").click()
+                phone.locator("[data-testid=conv-item]", has_text="Study group").tap()
                 expect(phone.locator("[data-testid=message][data-seq]", has_text="After lunch")).to_have_count(1)
                 expect(phone.get_by_test_id("send")).to_have_text("\u1795\u17d2\u1789\u17be")  # Send, in Khmer
                 phone.screenshot(path=phone_out)

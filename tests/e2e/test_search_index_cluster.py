@@ -10,7 +10,7 @@ from typing import List
 
 from chat.store.search_index import SEARCH_INDEX_FILE
 from tests.conftest import Api
-from tests.e2e.test_cluster import eventually, run
+from tests.e2e.test_cluster import barrier, connect, eventually, news, run
 
 
 def indexed_rows(data_dir: str) -> int:
@@ -38,10 +38,13 @@ def test_each_node_indexes_the_shared_database_and_finds_the_others_messages(clu
     async def main() -> None:
         api_a, api_b = Api(a.url), Api(b.url)
         conv = await api_a.conversation("t1", "group", ["st1", "st2"], title="Khmer")
+        on_b = await connect(b, "st2")  # a socket on B: the barrier for what B has heard from A
         sent = []
         for i, text in enumerate(["សួស្តីលោកគ្រូ", "កិច្ចការផ្ទះគណិតវិទ្យា", "homework for Friday", "ការប្រឡងថ្ងៃស្អែក"]):
             sent.append(await api_a.send(("st1", "st2")[i % 2], conv["id"], text))
-        # at once, whatever node B's index holds yet
+        await news(on_b, conv["id"], 4)
+        await barrier(on_b)
+        # once B knows of them, whatever B's index holds yet
         assert await hits(api_b, "st1", "គ្រូ") == ["សួស្តីលោកគ្រូ"]
         assert await hits(api_b, "st2", "ការ") == ["ការប្រឡងថ្ងៃស្អែក", "កិច្ចការផ្ទះគណិតវិទ្យា"]
         async def both_indexed() -> bool:
@@ -55,4 +58,5 @@ def test_each_node_indexes_the_shared_database_and_finds_the_others_messages(clu
         assert await hits(api_b, "st1", "friday") == []
         assert await hits(api_b, "st1", "monday") == ["quiz on Monday"]
         assert await hits(api_a, "st1", "monday") == ["quiz on Monday"]
+        await on_b.close()
     run(main())
