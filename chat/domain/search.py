@@ -24,6 +24,7 @@ from chat.domain.search_indexer import EDIT_SKEW_MS, EDITS_KEY
 from chat.errors import BadRequest, RateLimited
 from chat.rules import render
 from chat.store import search_text
+from chat.store.message_repo import MAX_SEQ_KEY
 from chat.store.search_index import MIN_INDEXED, SearchIndex
 
 #: edited messages one search reads beside the index; past it the search scans instead
@@ -81,9 +82,10 @@ class SearchActions:
         messages = self.core.store.messages
         found: List[Dict[str, Any]] = []
         for conv in convs:
-            hits: List[Dict[str, Any]] = []
             upper = conv.get("lastSeq", 0) + 1
             floor = marks.get(conv["id"], 0)
+            # seqs past the lastSeq known here: stored through another node a moment ago
+            hits = await messages.search_range(conv["id"], max(floor, upper - 1), MAX_SEQ_KEY, needle, limit)
             while upper > floor + 1 and len(hits) < limit:
                 lower = max(floor, upper - chunk - 1)
                 hits.extend(await messages.search_range(conv["id"], lower, upper, needle, limit - len(hits)))
