@@ -21,6 +21,10 @@ class PresenceBackend(Protocol):
     def opened(self, conn_id: str, presence: Presence, first_here: bool) -> None:
         """A socket of the user opened on this node (``first_here``: its first here)."""
 
+    async def registered(self, conn_id: str) -> None:
+        """Return once the socket ``opened`` told of counts for every node (bounded), so a
+        client that has had an answer on it can rely on it keeping the user online."""
+
     def closed(self, conn_id: str, presence: Presence, last_here: bool) -> None:
         """A socket of the user closed on this node (``last_here``: its last here)."""
 
@@ -50,6 +54,9 @@ class LocalPresence:
     def opened(self, conn_id: str, presence: Presence, first_here: bool) -> None:
         if first_here:
             self.announce(True, presence, self.peers(presence), None)
+
+    async def registered(self, conn_id: str) -> None:
+        return None  # one process: counted as soon as the connection manager has it
 
     def closed(self, conn_id: str, presence: Presence, last_here: bool) -> None:
         if last_here:

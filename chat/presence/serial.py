@@ -3,7 +3,10 @@ must never overtake each other on their way to Redis)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Awaitable, Callable, Optional
+
+log = logging.getLogger("chat.presence")
 
 
 class SerialWork:
@@ -14,16 +17,26 @@ class SerialWork:
         self._items: "asyncio.Queue[Any]" = asyncio.Queue()
         self._worker: Optional["asyncio.Task[None]"] = None
 
-    def put(self, item: Any) -> None:
-        """Queue ``item``; ``run(item)`` is awaited after everything queued before it."""
-        self._items.put_nowait(item)
+    def put(self, item: Any) -> "asyncio.Future[None]":
+        """Queue ``item``; ``run(item)`` is awaited after everything queued before it. The
+        future returned is done once ``run(item)`` has returned (or raised)."""
+        done: "asyncio.Future[None]" = asyncio.get_event_loop().create_future()
+        self._items.put_nowait((item, done))
         if self._worker is None:
             self._worker = asyncio.ensure_future(self._work())
+        return done
 
     async def _work(self) -> None:
         try:
             while not self._items.empty():
-                await self._run(self._items.get_nowait())
+                item, done = self._items.get_nowait()
+                try:
+                    await self._run(item)
+                except Exception:  # one failed item must not stall the ones behind it
+                    log.exception("queued work failed")
+                finally:
+                    if not done.done():
+                        done.set_result(None)
         finally:
             self._worker = None
 

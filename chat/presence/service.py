@@ -54,6 +54,10 @@ class PresenceService:
         """A socket of the user opened here (after the connection manager registered it)."""
         self.backend.opened(conn_id, presence, first_here)
 
+    async def registered(self, conn_id: str) -> None:
+        """Return once every node counts the socket (see the backend's ``registered``)."""
+        await self.backend.registered(conn_id)
+
     def closed(self, conn_id: str, presence: Presence, last_here: bool) -> None:
         """A socket of the user closed here; its last one here notes ``lastSeenAt``."""
         self.backend.closed(conn_id, presence, last_here)

@@ -172,6 +172,7 @@ class SharedPresence:
         self._missing: Dict[str, int] = {}
         self._loading = 0  # school snapshots being read
         self._ops = SerialWork(self._run)  # in order: a user's open and close never overtake each other
+        self._opening: Dict[str, "asyncio.Future[None]"] = {}  # conn id -> its open settled in Redis
         self._beat: Optional[Timer] = None
         self._schools: Dict[str, int] = {}
 
@@ -197,14 +198,25 @@ class SharedPresence:
         """A socket of the user opened on this node."""
         if first_here:
             self._want_school(presence.school)
-        self._enqueue(("open", conn_id, presence, first_here))
+        done = self._ops.put(("open", conn_id, presence, first_here))
+        self._opening[conn_id] = done
+        done.add_done_callback(lambda _f: self._opening.pop(conn_id, None))
+
+    async def registered(self, conn_id: str) -> None:
+        """Wait (at most a heartbeat period) until Redis counts the socket. Without it a
+        client could open a phone here, have an answer on it and close its laptop on another
+        node, which, not seeing the phone yet, would take the user offline for a moment."""
+        done = self._opening.get(conn_id)
+        if done is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self.ttl / 3)
+        except asyncio.TimeoutError:
+            log.info("presence of socket %s not settled in redis yet; going on", conn_id)
 
     def closed(self, conn_id: str, presence: Presence, last_here: bool) -> None:
         """A socket of the user closed on this node."""
-        self._enqueue(("close", conn_id, presence, last_here))
-
-    def _enqueue(self, op: Any) -> None:
-        self._ops.put(op)
+        self._ops.put(("close", conn_id, presence, last_here))
 
     async def _run(self, op: Any) -> None:
         presence = op[2]

@@ -129,6 +129,9 @@ class Realtime:
             "heartbeatSeconds": self.settings.ws_ping_interval, "version": __version__}))
         self.presence.opened(conn_id, presence, first)  # the backend decides whether the user came online
         self._schedule_expiry(session)
+        # the socket's frames are read only after open returns: an answer on it means every
+        # node counts it, so closing another device afterwards never flaps the user offline
+        await self.presence.registered(conn_id)
         return session
 
     def refuse_socket(self, conn_id: str) -> None:

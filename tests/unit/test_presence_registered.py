@@ -1,0 +1,103 @@
+"""A socket's open is counted in Redis before the session reads its first frame (no flap when a
+user opens a phone on one node and closes a laptop on another right after)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, List
+
+from chat.clock import SystemClock
+from chat.presence.relation import OnlineIndex, Presence
+from chat.presence.serial import SerialWork
+from chat.presence.shared import SharedPresence
+
+
+class _Client:
+    """Redis whose eval waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.evals: List[Any] = []
+
+    async def eval(self, script: str, nkeys: int, *args: Any) -> Any:
+        await self.gate.wait()
+        self.evals.append(args)
+        return [1, 1, 1]
+
+
+class _Link:
+    def __init__(self, client: _Client) -> None:
+        self.up = True
+        self.client = client
+        self.published: List[Any] = []
+
+    def publish(self, channels: Any, payload: str) -> None:
+        self.published.append((channels, payload))
+
+    def want(self, channel: str) -> None:
+        pass
+
+    def unwant(self, channel: str) -> None:
+        pass
+
+    async def confirmed(self, channel: str, timeout: float = 10.0) -> None:
+        raise ConnectionError("not in this test")
+
+
+class _Sockets:
+    def __init__(self) -> None:
+        self.online = OnlineIndex()
+
+    def sockets_of(self, user_id: str) -> int:
+        return 1
+
+    def is_open(self, conn_id: str) -> bool:
+        return True
+
+
+def _backend(client: _Client, ttl: float = 30.0) -> SharedPresence:
+    return SharedPresence(_Link(client), "t:", "n1", _Sockets(), lambda u, s: set(), lambda *a: None,
+                          lambda c: None, lambda u, n: None, SystemClock(), ttl, 10)
+
+
+def test_registered_returns_only_after_redis_counted_the_socket() -> None:
+    async def main() -> None:
+        client = _Client()
+        backend = _backend(client)
+        who = Presence("st2", "Sue", "student", "s1", frozenset(), 0)
+        backend.opened("c1", who, True)
+        waiting = asyncio.ensure_future(backend.registered("c1"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done() and client.evals == []  # Redis has not counted it: still waiting
+        client.gate.set()
+        await waiting
+        assert len(client.evals) == 1 and client.evals[0][0] == "t:online:st2"
+        await backend.registered("c1")  # settled: returns at once
+        assert backend._opening == {}
+    asyncio.run(main())
+
+
+def test_registered_is_bounded_when_redis_hangs() -> None:
+    async def main() -> None:
+        client = _Client()  # the gate never opens
+        backend = _backend(client, ttl=0.3)
+        backend.opened("c1", Presence("st2", "Sue", "student", "s1", frozenset(), 0), True)
+        await backend.registered("c1")  # gives up after a heartbeat period
+        assert client.evals == []
+    asyncio.run(main())
+
+
+def test_serial_work_future_is_done_even_when_the_item_raises() -> None:
+    async def main() -> None:
+        ran: List[int] = []
+
+        async def run(item: int) -> None:
+            ran.append(item)
+            if item == 1:
+                raise RuntimeError("boom")
+
+        work = SerialWork(run)
+        first, second = work.put(1), work.put(2)
+        await second
+        assert first.done() and ran == [1, 2]
+    asyncio.run(main())
