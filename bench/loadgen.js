@@ -22,22 +22,37 @@ function pct(sorted, p) {
   return sorted[rank];
 }
 
+// Socket.IO mode (cfg.mode "sio", bench/sio_peer.js): the engine.io v4 / socket.io v5 protocol
+// spoken over the same `ws` socket, so that one generator and one latency measurement drive every
+// peer. The server opens with "0{…}", answered "40" (join the default namespace); the session
+// begins at "40{sid}". Events are "42[name,data]", a send with an ack id "42<id>[…]" is answered
+// "43<id>[…]", and the server's pings "2" must be answered "3".
+const sio = cfg.mode === "sio";
+const SIO_PING = 0x32;  // "2"
+const SIO_OPEN = 0x30;  // "0"
+
 function open(url, onFrame) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30000 });
+    const deliver = sio ? (raw) => { if (raw.length === 1 && raw[0] === SIO_PING) ws.send("3"); else onFrame(raw); }
+      : onFrame;
     let ready = false;
     ws.on("message", (raw) => {
       if (!ready) {
+        if (sio) {
+          if (raw[0] === SIO_OPEN) { ws.send("40"); return; }
+          if (!raw.toString().startsWith("40")) { ws.terminate(); reject(new Error("no namespace: " + raw)); return; }
+        }
         ready = true;
         resolve({ ws, handshakeMs: performance.now() - t0 });
-        if (!cfg.waitReady) onFrame(raw);
+        if (!cfg.waitReady && !sio) onFrame(raw);
         return;
       }
-      onFrame(raw);
+      deliver(raw);
     });
     ws.on("open", () => {
-      if (!cfg.waitReady) { ready = true; resolve({ ws, handshakeMs: performance.now() - t0 }); }
+      if (!cfg.waitReady && !sio) { ready = true; resolve({ ws, handshakeMs: performance.now() - t0 }); }
     });
     ws.on("error", (err) => { if (!ready) reject(err); });
     ws.on("close", () => { if (!ready) reject(new Error("closed before ready")); });
@@ -82,8 +97,17 @@ async function fanout() {
   cfg.rooms.forEach((room, r) => room.urls.forEach((url, m) => members.push({ url, room: r, member: m })));
   const steps = cfg.rates.map((rate) => ({ rate, sent: 0, acked: 0, failed: 0, received: 0, lat: [] }));
   let current = -1;
+  const ackStep = new Map();  // Socket.IO ack id -> step
   const onFrameFor = (i) => (raw) => {
     const s = raw.toString();
+    if (sio && s.startsWith("43")) {  // "43<id>[{"ok":true}]"
+      const id = +s.slice(2, s.indexOf("["));
+      const reply = JSON.parse(s.slice(s.indexOf("[")))[0];
+      const step = steps[ackStep.get(id)];
+      ackStep.delete(id);
+      if (reply.ok) step.acked += 1; else { step.failed += 1; step.lastError = reply.error; }
+      return;
+    }
     if (s.startsWith('{"event":"reply"')) {  // replies carry the stored message: match them first
       const frame = JSON.parse(s);
       const step = steps[+frame.ref.split("-")[0]];
@@ -124,11 +148,19 @@ async function fanout() {
         const m = members[i];
         let text = `P${k}|S${m.member}|T${performance.now().toFixed(3)}|`;
         text += pad.slice(0, 64 - text.length);
-        const frame = cfg.mode === "ceiling"
-          ? { event: "message:send", data: { conversationId: cfg.rooms[m.room].id, text } }
-          : { event: "message:send", ref: `${k}-${seq}`, data: { conversationId: cfg.rooms[m.room].id, text, clientMsgId: `b${k}-${seq}` } };
+        const conversationId = cfg.rooms[m.room].id;
+        let frame;
+        if (sio) {
+          ackStep.set(seq, k);
+          frame = `42${seq}` + JSON.stringify(["message:send", { conversationId, text }]);
+        } else if (cfg.mode === "ceiling") {
+          frame = JSON.stringify({ event: "message:send", data: { conversationId, text } });
+        } else {
+          frame = JSON.stringify({ event: "message:send", ref: `${k}-${seq}`,
+            data: { conversationId, text, clientMsgId: `b${k}-${seq}` } });
+        }
         seq += 1;
-        sockets[i].send(JSON.stringify(frame));
+        sockets[i].send(frame);
         step.sent += 1;
       }
       await sleep(2);

@@ -9,8 +9,11 @@
 fanout: R group conversations x M members, one WebSocket per member, the first S members of each
 sending at a fixed total rate; every message must reach the other M-1 members. Payload 64 bytes.
 The server (and its embedded database child, which inherits the pin) runs on CPU 0, the Node load
-generator (bench/loadgen.js, `ws` package) on CPU 1. The same workload then runs against the bare
-Tornado relay in bench/ceiling.py, and the ratios us/ceiling are printed.
+generator (bench/loadgen.js, `ws` package) on CPU 1. The same workload then runs, in the same
+command, against the bare Tornado relay in bench/ceiling.py and against Node Socket.IO 4 with rooms
+and no storage (bench/sio_peer.js, WebSocket transport, one process on CPU 0, driven by the same
+generator speaking the Socket.IO protocol), and the ratios are printed: saturation and CPU per
+delivery server/ceiling, saturation and p99 at each rate server/Socket.IO.
 
 idle: opens 1k, 5k, 10k authenticated sockets: RSS per connection, setup rate, handshake p99; then the
 same against the bare relay, with the ratios.
@@ -31,7 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -46,7 +49,7 @@ FD_LIMIT = 65536
 
 
 def ensure_loadgen() -> None:
-    if not os.path.isdir(os.path.join(BENCH, "node_modules", "ws")):
+    if not all(os.path.isdir(os.path.join(BENCH, "node_modules", m)) for m in ("ws", "socket.io")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=BENCH, check=True)
 
 
@@ -142,25 +145,38 @@ class ChatServer(Restartable):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class CeilingServer(Restartable):
+class Peer(Restartable):
+    """A bare peer the chat server is compared with, pinned to CPU 0 as the server is: started with
+    ``argv + ["--port", port]``, listening once ``probe`` answers anything over HTTP."""
+
+    argv: List[str]
+    probe: str
+    label: str
+    mode: str  # the load generator's mode for it
+
     def __init__(self) -> None:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(pinned(0, [sys.executable, os.path.join(BENCH, "ceiling.py"), "--port",
-                                                str(self.port)]))
+        self.proc = subprocess.Popen(pinned(0, self.argv + ["--port", str(self.port)]))
         deadline = time.time() + 10
         while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit("%s exited with %s" % (self.label, self.proc.returncode))
             try:
-                urllib.request.urlopen(self.url + "/ws", timeout=1)
+                urllib.request.urlopen(self.url + self.probe, timeout=1)
+                return
             except urllib.error.HTTPError:
-                return  # 400 for a non-upgrade GET: it is listening
+                return  # 400 for a GET that is no upgrade: it is listening
             except OSError:
                 time.sleep(0.02)
-        raise SystemExit("the ceiling relay did not come up")
+        raise SystemExit("%s did not come up" % self.label)
 
+    def room_urls(self, room: str, users: List[str]) -> List[str]:
+        """One WebSocket URL per member of ``room``."""
+        raise NotImplementedError
 
     def pids(self) -> List[int]:
         return [self.proc.pid]
@@ -168,6 +184,34 @@ class CeilingServer(Restartable):
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+class CeilingServer(Peer):
+    """The bare Tornado relay, bench/ceiling.py."""
+
+    argv = [sys.executable, os.path.join(BENCH, "ceiling.py")]
+    probe = "/ws"
+    label = "the ceiling relay"
+    mode = "ceiling"
+
+    def room_urls(self, room: str, users: List[str]) -> List[str]:
+        return [self.url.replace("http://", "ws://") + "/ws?room=" + room] * len(users)
+
+
+class SocketIOServer(Peer):
+    """Node Socket.IO 4 with rooms and no storage, bench/sio_peer.js (one process, WebSocket only)."""
+
+    argv = ["node", os.path.join(BENCH, "sio_peer.js")]
+    probe = "/socket.io/"
+    label = "Node Socket.IO"
+    mode = "sio"
+
+    def room_urls(self, room: str, users: List[str]) -> List[str]:
+        base = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        return ["%s&room=%s&user=%s" % (base, room, user) for user in users]
+
+
+PEERS: Dict[str, Type[Peer]] = {"ceiling": CeilingServer, "socketio": SocketIOServer}
 
 
 def cpu_of(pids: List[int]) -> float:
@@ -246,6 +290,11 @@ def fanout(args: argparse.Namespace) -> None:
     users = ["u%04d" % i for i in range(args.rooms * args.members)]
     rows: Dict[str, List[Dict[str, Any]]] = {}
 
+    def run(mode: str, rooms: List[Dict[str, Any]], pids: List[int]) -> List[Dict[str, Any]]:
+        return run_loadgen({"scenario": "fanout", "mode": mode, "waitReady": mode == "server", "rooms": rooms,
+                            "senders": args.senders, "rates": rates, "duration": args.duration,
+                            "drain": args.drain, "drainLimit": args.drain_limit}, pids)
+
     loops = args.loops.split(",")
     for loop in loops:
         name = "server" if loop == loops[0] else "server+" + loop
@@ -262,22 +311,20 @@ def fanout(args: argparse.Namespace) -> None:
                 rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
             print("chat server (%s loop): %d conversations x %d members" % (loop, args.rooms, args.members),
                   file=sys.stderr)
-            rows[name] = run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
-                                      "senders": args.senders, "rates": rates, "duration": args.duration,
-                                      "drain": args.drain, "drainLimit": args.drain_limit}, server.pids())
+            rows[name] = run("server", rooms, server.pids())
         finally:
             server.stop()
 
-    ceiling = CeilingServer()
-    try:
-        base = ceiling.url.replace("http://", "ws://") + "/ws?room="
-        rooms = [{"id": "room%d" % r, "urls": [base + "room%d" % r] * args.members} for r in range(args.rooms)]
-        print("ceiling relay: same workload", file=sys.stderr)
-        rows["ceiling"] = run_loadgen({"scenario": "fanout", "mode": "ceiling", "waitReady": False, "rooms": rooms,
-                                       "senders": args.senders, "rates": rates, "duration": args.duration,
-                                       "drain": args.drain, "drainLimit": args.drain_limit}, ceiling.pids())
-    finally:
-        ceiling.stop()
+    for name, kind in PEERS.items():
+        peer = kind()
+        try:
+            rooms = [{"id": "room%d" % r,
+                      "urls": peer.room_urls("room%d" % r, users[r * args.members:(r + 1) * args.members])}
+                     for r in range(args.rooms)]
+            print("%s: same workload" % peer.label, file=sys.stderr)
+            rows[name] = run(peer.mode, rooms, peer.pids())
+        finally:
+            peer.stop()
 
     print("%-14s %6s %7s %9s %7s %8s %8s %8s %8s %7s %8s %9s %6s" % (
         "target", "rate", "sent", "deliv/s", "loss", "p50 ms", "p95 ms", "p99 ms", "max ms", "cpu %",
@@ -293,7 +340,7 @@ def fanout(args: argparse.Namespace) -> None:
     for name in rows:
         if name.startswith("server+"):
             print("saturation with the %s loop instead of %s: %d msg/s" % (name[7:], loops[0], saturation(rows[name])))
-    ours, ceil = saturation(rows["server"]), saturation(rows["ceiling"])
+    ours, ceil, node = saturation(rows["server"]), saturation(rows["ceiling"]), saturation(rows["socketio"])
 
     def cpu_per_delivery(table: List[Dict[str, Any]], rate: int) -> float:
         row = next((r for r in table if r["rate"] == rate), None)
@@ -301,12 +348,20 @@ def fanout(args: argparse.Namespace) -> None:
     common = max([r for r in rates if r <= min(ours, ceil)] or [rates[0]])
     ratio_cpu = (cpu_per_delivery(rows["server"], common) / cpu_per_delivery(rows["ceiling"], common)
                  if cpu_per_delivery(rows["ceiling"], common) else 0)
-    print("saturation (p99 <= 100 ms, no loss): server %d msg/s, ceiling %d msg/s, ratio %.2f" % (
-        ours, ceil, ours / ceil if ceil else 0))
+    # the server's p99 over Node Socket.IO's at each rate both ran
+    node_p99 = {r["rate"]: r["p99"] for r in rows["socketio"]}
+    p99_ratio = [{"rate": r["rate"], "ratio": r["p99"] / node_p99[r["rate"]] if node_p99.get(r["rate"]) else 0}
+                 for r in rows["server"] if r["rate"] in node_p99]
+    print("saturation (p99 <= 100 ms, no loss): server %d msg/s, ceiling %d msg/s, Node Socket.IO %d msg/s; "
+          "server/ceiling %.2f, server/Socket.IO %.2f" % (ours, ceil, node, ours / ceil if ceil else 0,
+                                                         ours / node if node else 0))
+    print("p99 server/Socket.IO: " + ", ".join("%.2f at %d msg/s" % (x["ratio"], x["rate"]) for x in p99_ratio))
     print("CPU per delivery at %d msg/s: server/ceiling = %.2f" % (common, ratio_cpu))
     print(json.dumps({"bench": "fanout", "rooms": args.rooms, "members": args.members, "senders": args.senders,
                       "duration": args.duration, "rows": rows,
-                      "saturation": {"server": ours, "ceiling": ceil, "ratio": ours / ceil if ceil else 0},
+                      "saturation": {"server": ours, "ceiling": ceil, "socketio": node,
+                                     "ratio": ours / ceil if ceil else 0, "socketioRatio": ours / node if node else 0},
+                      "p99Ratio": {"socketio": p99_ratio},
                       "cpuPerDeliveryRatio": {"rate": common, "ratio": ratio_cpu}}))
 
 
