@@ -53,6 +53,9 @@ class Metrics:
                                   buckets=LATENCY_BUCKETS, registry=r)
         self._storage_errors = Counter("chat_storage_errors", "Storage operations that failed or timed out",
                                        registry=r)
+        self._ws_frames = Counter("chat_ws_frames", "WebSocket frames the server queued to sockets", registry=r)
+        self._ws_writes = Counter("chat_ws_writes", "Socket writes that carried them (a socket's frames of one "
+                                  "event-loop turn go in one write)", registry=r)
         self._closes = Counter("chat_socket_closes", "Sockets the server closed, by reason", ["reason"], registry=r)
         for reason in ("slow_consumer", "rate_limit"):
             self._closes.labels(reason=reason)  # present (at 0) before the first one
@@ -101,6 +104,11 @@ class Metrics:
     def storage_error(self) -> None:
         """A storage call failed or timed out."""
         self._storage_errors.inc()
+
+    def socket_writes(self, frames: int, writes: int) -> None:
+        """One turn's flush wrote ``frames`` frames to sockets in ``writes`` writes."""
+        self._ws_frames.inc(frames)
+        self._ws_writes.inc(writes)
 
     def slow_consumer_closed(self) -> None:
         """A socket was closed because its unsent data passed ws_max_pending_bytes."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from chat.auth import Identity, resolve_secret
 from chat.domain.notify.email_sender import EmailMetrics, Outgoing, SmtpSender
+from chat.domain.periodic import Periodic
 from chat.errors import ChatError
 from chat.events import Audience, NullEvents
 from chat.rules import email_digest as digest
@@ -68,9 +69,8 @@ class MissedEmail(NullEvents):
         self._noted: Dict[str, int] = {}  # user -> the due noted here (skip writing a later one before it)
         self._rows: Dict[str, Dict[str, Any]] = {}
         self._flushing: Optional["asyncio.Task[None]"] = None
-        self._task: Optional["asyncio.Task[None]"] = None
-        self._timer: Any = None
-        self._stopped = True
+        self._periodic = Periodic(core.clock, lambda: float(self.settings.email_scan_interval), self.look,
+                                  "missed-message email look")
         self._leased = False
 
     @property
@@ -116,37 +116,15 @@ class MissedEmail(NullEvents):
 
     # ------------------------------------------------------------------ scheduling
     def start(self) -> None:
-        if self.enabled and self._stopped:
-            self._stopped = False
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if not self._stopped:
-            self._timer = self.core.clock.call_later(self.settings.email_scan_interval, self._fire)
-
-    def _fire(self) -> None:
-        if self._stopped or (self._task is not None and not self._task.done()):
-            self._schedule()
-            return
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            await self.look()
-        except ChatError as exc:
-            log.warning("missed-message email look failed: %s", exc.message)
-        except Exception:
-            log.exception("missed-message email look failed")
-        finally:
-            self._schedule()
+        if self.enabled:
+            self._periodic.start()
 
     async def _tasks_done(self) -> None:
         while True:
-            pending = [t for t in (self._flushing, self._task) if t is not None and not t.done()]
-            if not pending:
+            await self._periodic.settled()
+            if self._flushing is None or self._flushing.done():
                 return
-            for task in pending:
-                await asyncio.shield(task)
+            await asyncio.shield(self._flushing)
 
     async def settled(self) -> None:
         """Wait for noting, the look under way and the queue (tests, after advancing the clock)."""
@@ -156,9 +134,7 @@ class MissedEmail(NullEvents):
     async def stop(self) -> None:
         """No more looks; what was noted is written; the email being sent finishes, the queued ones
         are left to their claims (a later look, here or on another node, sends them)."""
-        self._stopped = True
-        if self._timer is not None:
-            self._timer.cancel()
+        await self._periodic.stop()
         await self._tasks_done()
         await self.sender.close()
         if self._leased:
