@@ -104,6 +104,8 @@ class ChatService:
                                             or os.path.join(settings.data_dir, SEARCH_INDEX_FILE))
         self.searcher = SearchActions(self.core, self.search_index)
         self.search_indexer = SearchIndexer(self.core, self.search_index) if self.search_index else None
+        if self.search_indexer is not None:
+            self.events.add(self.search_indexer.feed)  # its own stored messages, without a read back
         self.syncer = SyncActions(self.core, self.recent)
         # safeguarding: school policy
         self.school_policy = PolicyActions(self.core, self.messages)

@@ -111,9 +111,15 @@ class Realtime:
         error frame and the close code 4029 on the new socket (None is returned)."""
         self.opening += 1
         try:
-            return await self._open(conn_id, ident)
+            session = await self._open(conn_id, ident)
         finally:
             self.opening -= 1
+        if session is not None:
+            # the socket's frames are read only after open returns: an answer on it means every
+            # node counts it, so closing another device afterwards never flaps the user offline
+            # (not counted as opening: load shedding is about the handshake's own work)
+            await self.presence.registered(conn_id)
+        return session
 
     async def _open(self, conn_id: str, ident: Identity) -> Optional[Session]:
         ident = await self.service.directory.touch_identity(ident)
@@ -129,9 +135,6 @@ class Realtime:
             "heartbeatSeconds": self.settings.ws_ping_interval, "version": __version__}))
         self.presence.opened(conn_id, presence, first)  # the backend decides whether the user came online
         self._schedule_expiry(session)
-        # the socket's frames are read only after open returns: an answer on it means every
-        # node counts it, so closing another device afterwards never flaps the user offline
-        await self.presence.registered(conn_id)
         return session
 
     def refuse_socket(self, conn_id: str) -> None:

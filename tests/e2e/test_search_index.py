@@ -128,6 +128,53 @@ async def test_an_index_ahead_of_the_database_is_not_trusted(api, runtime, schoo
     assert await texts(api, "st1", "restore") == ["after the restore", "before the restore"]
 
 
+@pytest.mark.gen_test(timeout=120)
+async def test_this_nodes_messages_are_indexed_as_stored_without_reading_them_back(api, runtime, school):
+    """The writer's own messages reach the indexer through the event sink; a pass indexes them
+    with no read of the messages, and a stored lastSeq written behind the mark is no restore."""
+    conv = await api.conversation("t1", "group", ["st1"], title="Fed")
+    sent = corpus(3, 30)
+    for text in sent:
+        await api.send("st1", conv["id"], text)
+    indexer = runtime.service.search_indexer
+    index = runtime.service.search_index
+    reads: List[Any] = []
+    messages = runtime.service.core.store.messages
+    history = messages.history
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return await history(*args, **kwargs)
+    messages.history = counted
+    try:
+        fed = indexer.fed
+        # the conversations' lastSeq is not flushed: the pass runs on the fed rows alone
+        assert await indexer.run_once() == sum(1 for t in sent if t)
+        assert indexer.fed - fed == len(sent) and reads == []
+        assert (await index.marks([conv["id"]]))[conv["id"]] == len(sent)
+        rows = await index.rows()
+        await indexer.run_once()  # the stored lastSeq (0 or behind) is older than the mark: kept
+        assert (await index.marks([conv["id"]]))[conv["id"]] == len(sent) and await index.rows() == rows
+    finally:
+        messages.history = history
+    for q in ["homework", "គ្រូ", "ការ", "quiz"]:
+        assert await texts(api, "st1", q) == await scanned(runtime, "st1", q), q
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_what_the_feed_missed_the_walk_reads(api, runtime, school):
+    conv = await api.conversation("t1", "group", ["st1"], title="Walked")
+    first = [await api.send("st1", conv["id"], "early homework %d" % i) for i in range(3)]
+    runtime.service.search_indexer.feed.take()  # as if lost (a restart): only the database has them
+    await api.send("st1", conv["id"], "late homework")  # fed, but after a gap the feed cannot bridge
+    await index_now(runtime)
+    index = runtime.service.search_index
+    assert (await index.marks([conv["id"]]))[conv["id"]] == 4
+    assert await index.texts_of(first[0]["id"]) == ["early homework 0"]
+    assert await texts(api, "st1", "homework") == await scanned(runtime, "st1", "homework")
+    assert len(await texts(api, "st1", "homework")) == 4
+
+
 @pytest.mark.settings(search_index=False)
 @pytest.mark.gen_test(timeout=60)
 async def test_search_without_the_index(api, runtime, school):
