@@ -38,6 +38,8 @@ PAGE = 500
 #: last pass: the clocks of cluster nodes and a change's commit may lag its stamp that much
 EDIT_SKEW_MS = 5_000
 EDITS_KEY = "editsSeen"
+#: the trigram counts held in memory are written every this many passes (and at stop)
+COUNTS_EVERY = 10
 #: characters of message text the feed holds between passes; past it the walk reads the rest
 FEED_CHARS = 4_000_000
 
@@ -122,6 +124,8 @@ class SearchIndexer:
             await asyncio.sleep(0)
         done += await self._edits(started)
         self.passes += 1
+        if self.passes % COUNTS_EVERY == 0:
+            await self.index.write_counts()
         return done
 
     async def _stored(self, conversation_id: str, seq: int) -> bool:
