@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 import enum
 import logging
-from typing import Any, Callable, Dict, Optional, Protocol, Set
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set
 
 import ujson
 
@@ -171,7 +171,7 @@ class SharedPresence:
         self._beaten = False
         self._missing: Dict[str, int] = {}
         self._loading = 0  # school snapshots being read
-        self._ops = SerialWork(self._run)  # in order: a user's open and close never overtake each other
+        self._ops = SerialWork(self._run, self._run_many)  # in order: a user's open and close never overtake each other
         self._opening: Dict[str, "asyncio.Future[None]"] = {}  # conn id -> its open settled in Redis
         self._beat: Optional[Timer] = None
         self._schools: Dict[str, int] = {}
@@ -219,15 +219,35 @@ class SharedPresence:
         self._ops.put(("close", conn_id, presence, last_here))
 
     async def _run(self, op: Any) -> None:
-        presence = op[2]
+        await self._run_many([op])
+
+    async def _run_many(self, ops: List[Any]) -> None:
+        """Socket opens and closes, in order, in one pipeline of scripts (each atomic in Redis)."""
         try:
-            await (self._open(op[1], presence, op[3]) if op[0] == "open" else self._close(presence, op[3]))
+            client = self._client()
+            pipe = client.pipeline(transaction=False)
+            for kind, _conn_id, presence, _edge in ops:
+                pipe.eval(_OPEN if kind == "open" else _CLOSE, 3, *self._keys(presence, self.node_id),
+                          self.node_id, self.prefix, presence.user_id,
+                          ujson.dumps(_doc(presence)) if kind == "open" else "0")
+            results: List[Any] = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # Redis away: as in one process, local sockets only
-            log.info("presence through redis failed (%s); told local sockets only", exc)
-            if op[3]:  # the first socket here opened, or the last one closed
-                self.announce(op[0] == "open", presence, self._local_peers(presence), None)
-        if op[0] == "close" and op[3]:
-            self._unwant_school(presence.school)
+            results = [exc] * len(ops)
+        for op, result in zip(ops, results, strict=True):
+            kind, conn_id, presence, edge = op
+            try:
+                if isinstance(result, Exception):
+                    log.info("presence through redis failed (%s); told local sockets only", result)
+                    if edge:  # the first socket here opened, or the last one closed
+                        self.announce(kind == "open", presence, self._local_peers(presence), None)
+                elif kind == "open":
+                    self._opened(conn_id, presence, edge, result)
+                else:
+                    self._closed(presence, edge, result)
+            except Exception:  # one socket's trouble must not leave the others of the batch unsettled
+                log.exception("presence of %s not settled", presence.user_id)
+            if kind == "close" and edge:
+                self._unwant_school(presence.school)
 
     @property
     def pending(self) -> int:
@@ -239,10 +259,9 @@ class SharedPresence:
         return [self.prefix + "online:" + presence.user_id, self.prefix + "users:" + node_id,
                 self.prefix + "presence:" + presence.school]
 
-    async def _open(self, conn_id: str, presence: Presence, first_here: bool) -> None:
-        client = self._client()
-        first, sockets, nodes = await client.eval(_OPEN, 3, *self._keys(presence, self.node_id), self.node_id,
-                                                  self.prefix, presence.user_id, ujson.dumps(_doc(presence)))
+    def _opened(self, conn_id: str, presence: Presence, first_here: bool, result: Any) -> None:
+        """What the open script answered: {first anywhere, sockets anywhere, nodes}."""
+        first, sockets, nodes = result
         if int(sockets) > self.max_sockets and self.sockets.is_open(conn_id):
             self.refuse(conn_id)
         if int(first):
@@ -250,10 +269,9 @@ class SharedPresence:
         if first_here:
             self.holders_changed(presence.user_id, int(nodes))
 
-    async def _close(self, presence: Presence, last_here: bool) -> None:
-        client = self._client()
-        gone, nodes = await client.eval(_CLOSE, 3, *self._keys(presence, self.node_id), self.node_id, self.prefix,
-                                        presence.user_id, "0")
+    def _closed(self, presence: Presence, last_here: bool, result: Any) -> None:
+        """What the close script answered: {gone everywhere, nodes still holding the user}."""
+        gone, nodes = result
         if int(gone) and last_here:
             self._announce(Change.OFFLINE, presence, self.node_id)
         elif last_here:

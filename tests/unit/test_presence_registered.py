@@ -11,17 +11,31 @@ from chat.presence.serial import SerialWork
 from chat.presence.shared import SharedPresence
 
 
+class _Pipeline:
+    def __init__(self, client: "_Client") -> None:
+        self.client = client
+        self.queued: List[Any] = []
+
+    def eval(self, script: str, nkeys: int, *args: Any) -> None:
+        self.queued.append(args)
+
+    async def execute(self, raise_on_error: bool = True) -> List[Any]:
+        await self.client.gate.wait()
+        self.client.evals.extend(self.queued)
+        self.client.pipelines += 1
+        return [[1, 1, 1] for _ in self.queued]
+
+
 class _Client:
-    """Redis whose eval waits until the test lets it go."""
+    """Redis whose pipelines wait until the test lets them go."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.evals: List[Any] = []
+        self.pipelines = 0
 
-    async def eval(self, script: str, nkeys: int, *args: Any) -> Any:
-        await self.gate.wait()
-        self.evals.append(args)
-        return [1, 1, 1]
+    def pipeline(self, transaction: bool = True) -> _Pipeline:
+        return _Pipeline(self)
 
 
 class _Link:
@@ -100,4 +114,20 @@ def test_serial_work_future_is_done_even_when_the_item_raises() -> None:
         first, second = work.put(1), work.put(2)
         await second
         assert first.done() and ran == [1, 2]
+    asyncio.run(main())
+
+
+def test_opens_queued_meanwhile_reach_redis_in_one_pipeline_in_order() -> None:
+    async def main() -> None:
+        client = _Client()
+        backend = _backend(client)
+        users = [Presence("u%d" % i, "U", "student", "s1", frozenset(), 0) for i in range(50)]
+        backend.opened("c0", users[0], True)  # its pipeline waits for the gate
+        await asyncio.sleep(0)
+        for i, who in enumerate(users[1:], 1):
+            backend.opened("c%d" % i, who, True)
+        client.gate.set()
+        await asyncio.gather(*(backend.registered("c%d" % i) for i in range(50)))
+        assert [args[0] for args in client.evals] == ["t:online:u%d" % i for i in range(50)]
+        assert client.pipelines == 2  # the first alone, the 49 queued behind it together
     asyncio.run(main())
