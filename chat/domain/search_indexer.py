@@ -59,9 +59,12 @@ class SearchFeed(NullEvents):
         text = message.get("text") or ""
         if self._chars + len(text) > self.budget:
             return  # held back in memory no further: the walk reads it from the database
+        try:
+            row = (int(message["seq"]), parse_iso(message["createdAt"]), search_text(text) if text else "",
+                   str(message["id"]))
+        except (KeyError, TypeError, ValueError):
+            return  # never the writer's trouble: the walk reads this one from the database
         self._chars += len(text) + 1
-        row = (int(message["seq"]), parse_iso(message["createdAt"]), search_text(text) if text else "",
-               message["id"])
         self._rows.setdefault(message["conversationId"], []).append(row)
 
     def take(self) -> Dict[str, List[Row]]:
