@@ -50,8 +50,14 @@ def char_class(codes: List[int], negate: bool = False) -> str:
     return "[%s%s]" % ("^" if negate else "", body)
 
 
+#: the code points scanned for whitespace and symbols: planes 0 and 1 (Unicode's White_Space
+#: characters all lie below U+3001, and no plane past 1 has a character of category So or Sk).
+#: Scanning every plane took a quarter of a second of each process's start;
+#: tests/unit/test_pure_modules.py checks the two scans agree on this Python's Unicode tables.
+SCANNED = 0x20000
+
 # What str.strip() removes (Python's idea of whitespace, which neither \s of ECMA nor of Rust is).
-SPACE_CODES = [c for c in range(0x110000) if chr(c).isspace()]
+SPACE_CODES = [c for c in range(SCANNED) if chr(c).isspace()]
 _SPACE = char_class(SPACE_CODES)
 _NOT_SPACE = char_class(SPACE_CODES, negate=True)
 _ANY = "[\\s\\S]"
@@ -80,9 +86,15 @@ def url_pattern() -> str:
     return "^%s*[Hh][Tt][Tt][Pp][Ss]?://%s%s*%s*$" % (_SPACE, host, _NOT_SPACE, _SPACE)
 
 
+def symbol_codes(top: int = SCANNED) -> List[int]:
+    """The code points an emoji may be built on (symbols, arrows, pictographs; no regional
+    indicators, which only pair up as flags)."""
+    return [c for c in range(top) if (unicodedata.category(chr(c)) in ("So", "Sk") or 0x1F000 <= c <= 0x1FAFF
+                                   or 0x2190 <= c <= 0x2BFF) and not 0x1F1E6 <= c <= 0x1F1FF]
+
+
 def _emoji_pattern() -> str:
-    base = [c for c in range(0x110000) if (unicodedata.category(chr(c)) in ("So", "Sk") or 0x1F000 <= c <= 0x1FAFF
-                                           or 0x2190 <= c <= 0x2BFF) and not 0x1F1E6 <= c <= 0x1F1FF]
+    base = symbol_codes()
     # variation selectors, skin tones, tag characters (subdivision flags)
     modifier = char_class([0xFE0E, 0xFE0F] + list(range(0x1F3FB, 0x1F400)) + list(range(0xE0020, 0xE0080)))
     symbol = "%s%s*" % (char_class(base), modifier)

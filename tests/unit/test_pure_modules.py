@@ -187,3 +187,11 @@ def test_proxy_rules_read_the_forwarded_chain_from_the_right():
 def test_oid_and_seq_key_are_pure():
     assert oid("0" * 24) is not None and oid("zz" * 12) is None and oid(5) is None and oid("abc") is None
     assert seq_key("c", 5) < seq_key("c", 40) < seq_key("c", 1000)
+
+
+def test_the_unicode_scans_of_validation_miss_nothing_past_plane_1():
+    """Whitespace and emoji symbols are looked for in planes 0 and 1 only (a quicker start):
+    on this Python's Unicode tables the whole range gives the same code points."""
+    from chat.rules import validation
+    assert validation.SPACE_CODES == [c for c in range(0x110000) if chr(c).isspace()]
+    assert validation.symbol_codes() == validation.symbol_codes(0x110000)
