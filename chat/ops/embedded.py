@@ -167,7 +167,7 @@ def child_argv() -> List[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, CHILD_COMMAND]
     # chat/ops/embedded_db.py: nx-27017 with one commit per insert command (importable from any cwd)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # above chat/
     return [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
             "from chat.ops.embedded_db import main; sys.exit(main(sys.argv[1:]))", root]
 

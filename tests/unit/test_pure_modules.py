@@ -195,3 +195,12 @@ def test_the_unicode_scans_of_validation_miss_nothing_past_plane_1():
     from chat.rules import validation
     assert validation.SPACE_CODES == [c for c in range(0x110000) if chr(c).isspace()]
     assert validation.symbol_codes() == validation.symbol_codes(0x110000)
+
+
+def test_the_database_child_finds_the_package_from_any_working_directory():
+    """The child is started with the folder above ``chat/`` on its path, not the cwd's."""
+    import os
+    from chat.ops.embedded import child_argv
+    argv = child_argv()
+    root = argv[-1]
+    assert os.path.isfile(os.path.join(root, "chat", "ops", "embedded_db.py")), root
