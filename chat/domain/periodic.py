@@ -1,10 +1,10 @@
 """One pass of background work every interval, on the injected clock.
 
 The sweeps and senders that run on their own (retention, exports, scheduled messages, the
-search indexer, the missed-message email look) share this: a pass still under way when the next is due makes that one wait a
-whole interval more (passes never overlap), storage being down is a warning and the next pass
-tries again, and stopping waits for the pass under way. Tests drive it by advancing a
-ManualClock and awaiting :meth:`Periodic.settled`.
+search indexer, the missed-message email look) share this: a pass still under way when the
+next is due makes that one wait a whole interval more (passes never overlap), storage being
+down is a warning and the next pass tries again, and stopping waits for the pass under way.
+Tests drive it by advancing a ManualClock and awaiting :meth:`Periodic.settled`.
 """
 from __future__ import annotations
 

@@ -200,6 +200,7 @@ def test_the_unicode_scans_of_validation_miss_nothing_past_plane_1():
 def test_the_database_child_finds_the_package_from_any_working_directory():
     """The child is started with the folder above ``chat/`` on its path, not the cwd's."""
     import os
+
     from chat.ops.embedded import child_argv
     argv = child_argv()
     root = argv[-1]
