@@ -6,6 +6,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from chat.store.db import Database, UpdateOne, has
 from chat.store.docs import out, outs
 
+#: roster rows written per storage command (see UserRepo._bulk_upsert)
+CHUNK = 500
+
 
 class Directory:
     """Users (upserted from tokens and rosters) and classes (from rosters)."""
@@ -48,8 +51,19 @@ class Directory:
                                    "erasedAt": None,  # a roster naming an erased user names it again
                                    "updatedAt": now},
                           "$setOnInsert": {"createdAt": now}}, upsert=True) for u in users]
-        result = await self._db.io(lambda: self.users.bulk_write(ops, ordered=False))
-        return int(result.upserted_count)
+        return await self._bulk_upsert(self.users, ops)
+
+    async def _bulk_upsert(self, collection: Any, ops: List[Any]) -> int:
+        """Write ``ops`` in chunks of :data:`CHUNK`, one storage job each: a whole school's
+        roster in one command held the database lock for seconds (everyone else waited) and ran
+        past the storage timeout on a small VM. Upserts, so a retry after a failed chunk is
+        harmless. Returns how many were new."""
+        new = 0
+        for start in range(0, len(ops), CHUNK):
+            part = ops[start:start + CHUNK]
+            result = await self._db.io(lambda part=part: collection.bulk_write(part, ordered=False))
+            new += int(result.upserted_count)
+        return new
 
     async def identities(self, page: int = 1000) -> List[Dict[str, Any]]:
         """Every user's id, name, role and school, read in ``_id`` ranges of ``page`` (short
@@ -125,8 +139,7 @@ class Directory:
                          {"$set": {"school": c["school"], "name": c["name"], "teacherIds": list(c["teacherIds"]),
                                    "studentIds": list(c["studentIds"]), "updatedAt": now},
                           "$setOnInsert": {"createdAt": now}}, upsert=True) for c in classes]
-        result = await self._db.io(lambda: self.classes.bulk_write(ops, ordered=False))
-        return int(result.upserted_count)
+        return await self._bulk_upsert(self.classes, ops)
 
     async def get_class(self, class_id: str) -> Optional[Dict[str, Any]]:
         return out(await self._db.io(self.classes.find_one, {"_id": class_id}))

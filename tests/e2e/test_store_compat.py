@@ -45,6 +45,33 @@ def test_users_upsert_find_and_last_seen(io_loop, store):
     run(io_loop, work)
 
 
+def test_a_roster_larger_than_one_chunk_is_written_in_chunks_and_counted_once(io_loop, store):
+    """A whole school's roster goes in several storage commands (never one long hold of the
+    database lock); what is new is counted across them, and importing it again adds nothing."""
+    from chat.store import user_repo
+
+    async def work():
+        users = [{"id": "big%04d" % i, "name": "Pupil %d" % i, "role": "student", "school": "s9"}
+                 for i in range(user_repo.CHUNK * 2 + 7)]
+        commands = []
+        io = store.directory._db.io
+
+        async def counted(fn, *args):
+            commands.append(fn)
+            return await io(fn, *args)
+        store.directory._db.io = counted
+        try:
+            assert await store.directory.upsert_users(users, 1) == len(users)
+            assert len(commands) == 3
+            assert await store.directory.upsert_users(users[:10] + [{"id": "big-new", "name": "New", "role": "student",
+                                                                    "school": "s9"}], 2) == 1
+        finally:
+            store.directory._db.io = io
+        assert set(await store.directory.get_users(["big0000", "big%04d" % (len(users) - 1), "big-new"])) == {
+            "big0000", "big%04d" % (len(users) - 1), "big-new"}
+    run(io_loop, work)
+
+
 def test_classes_by_member_array(io_loop, store):
     async def work():
         n = await store.directory.upsert_classes([
