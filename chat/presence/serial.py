@@ -16,20 +16,18 @@ BATCH = 512
 class SerialWork:
     """A queue with at most one worker task, started when work arrives and gone when it is done.
 
-    With ``run_many``, everything queued while the previous call ran goes to the next one in
-    order (a reconnect storm's socket opens reach Redis in one pipeline instead of one round
-    trip each)."""
+    Everything queued while the previous call ran goes to the next one, in order (up to
+    :data:`BATCH` items): a reconnect storm's socket opens reach Redis in one pipeline instead
+    of one round trip each."""
 
-    def __init__(self, run: Callable[[Any], Awaitable[None]],
-                 run_many: Optional[Callable[[List[Any]], Awaitable[None]]] = None) -> None:
+    def __init__(self, run: Callable[[List[Any]], Awaitable[None]]) -> None:
         self._run = run
-        self._run_many = run_many
         self._items: "asyncio.Queue[Any]" = asyncio.Queue()
         self._worker: Optional["asyncio.Task[None]"] = None
 
     def put(self, item: Any) -> "asyncio.Future[None]":
-        """Queue ``item``; ``run(item)`` is awaited after everything queued before it. The
-        future returned is done once ``run(item)`` has returned (or raised)."""
+        """Queue ``item``; it is run after everything queued before it. The future returned is
+        done once the call that ran it has returned (or raised)."""
         done: "asyncio.Future[None]" = asyncio.get_event_loop().create_future()
         self._items.put_nowait((item, done))
         if self._worker is None:
@@ -40,14 +38,11 @@ class SerialWork:
         try:
             while not self._items.empty():
                 batch = [self._items.get_nowait()]
-                while self._run_many is not None and len(batch) < BATCH and not self._items.empty():
+                while len(batch) < BATCH and not self._items.empty():
                     batch.append(self._items.get_nowait())
                 try:
-                    if self._run_many is not None and len(batch) > 1:
-                        await self._run_many([item for item, _ in batch])
-                    else:
-                        await self._run(batch[0][0])
-                except Exception:  # one failed item must not stall the ones behind it
+                    await self._run([item for item, _ in batch])
+                except Exception:  # a failed call must not stall what is queued behind it
                     log.exception("queued work failed")
                 finally:
                     for _, done in batch:

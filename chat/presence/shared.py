@@ -171,7 +171,7 @@ class SharedPresence:
         self._beaten = False
         self._missing: Dict[str, int] = {}
         self._loading = 0  # school snapshots being read
-        self._ops = SerialWork(self._run, self._run_many)  # in order: a user's open and close never overtake each other
+        self._ops = SerialWork(self._run)  # in order: a user's open and close never overtake each other
         self._opening: Dict[str, "asyncio.Future[None]"] = {}  # conn id -> its open settled in Redis
         self._beat: Optional[Timer] = None
         self._schools: Dict[str, int] = {}
@@ -218,10 +218,7 @@ class SharedPresence:
         """A socket of the user closed on this node."""
         self._ops.put(("close", conn_id, presence, last_here))
 
-    async def _run(self, op: Any) -> None:
-        await self._run_many([op])
-
-    async def _run_many(self, ops: List[Any]) -> None:
+    async def _run(self, ops: List[Any]) -> None:
         """Socket opens and closes, in order, in one pipeline of scripts (each atomic in Redis)."""
         try:
             client = self._client()

@@ -101,19 +101,21 @@ def test_registered_is_bounded_when_redis_hangs() -> None:
     asyncio.run(main())
 
 
-def test_serial_work_future_is_done_even_when_the_item_raises() -> None:
+def test_serial_work_future_is_done_even_when_the_call_raises() -> None:
     async def main() -> None:
         ran: List[int] = []
 
-        async def run(item: int) -> None:
-            ran.append(item)
-            if item == 1:
+        async def run(items: List[int]) -> None:
+            ran.extend(items)
+            if 1 in items:
                 raise RuntimeError("boom")
 
         work = SerialWork(run)
         first, second = work.put(1), work.put(2)
         await second
         assert first.done() and ran == [1, 2]
+        await work.put(3)  # and what is queued afterwards still runs
+        assert ran == [1, 2, 3]
     asyncio.run(main())
 
 
