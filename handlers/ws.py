@@ -61,17 +61,18 @@ class Link:
         self.gone = False
         self.queued: Optional[List[bytes]] = None  # frames of this loop turn, written at its end
 
-    def flush(self, runtime: Runtime) -> None:
+    def flush(self, runtime: Runtime) -> bool:
         """Write the frames queued this loop turn with one system call, unless the client has
-        stopped reading: then close it instead of buffering without bound."""
+        stopped reading: then close it instead of buffering without bound. False when there
+        was nothing to write or nowhere to write it."""
         frames = self.queued
         self.queued = None
         stream = self.stream
         if frames is None or self.gone or stream is None:
-            return
+            return False
         connection = self.handler.ws_connection
         if connection is None or connection.is_closing():
-            return
+            return False
         data: Union[bytes, memoryview] = frames[0] if len(frames) == 1 else b"".join(frames)
         try:
             if self.direct and not stream.writing():
@@ -82,7 +83,7 @@ class Link:
                 except BlockingIOError:
                     sent = 0
                 if sent == len(data):
-                    return
+                    return True
                 data = memoryview(data)[sent:]
             stream.write(data)
         except tornado.iostream.StreamBufferFullError:
@@ -96,6 +97,7 @@ class Link:
         except OSError:  # the peer reset the connection under a direct send
             self.gone = True
             stream.close()
+        return True  # a write was made (or failed and closed the socket)
 
 
 class SocketHub:
@@ -151,15 +153,16 @@ class SocketHub:
         """Write every socket's frames of this turn (one write per socket)."""
         dirty, self._dirty = self._dirty, []
         runtime = self.runtime
-        runtime.metrics.socket_writes(self._frames, len(dirty))
-        self._frames = 0
-        for link in dirty:
-            link.flush(runtime)
+        frames, self._frames = self._frames, 0
+        # (a link flushed early by a close was written and counted then)
+        writes = sum(link.flush(runtime) for link in dirty)
+        runtime.metrics.socket_writes(frames, writes)
 
     def close(self, conn_id: str, code: int, reason: str) -> None:
         link = self.handlers.get(conn_id)
         if link is not None:
-            link.flush(self.runtime)  # what it was sent goes before the close frame
+            if link.flush(self.runtime):  # what it was sent goes before the close frame
+                self.runtime.metrics.socket_writes(0, 1)
             link.handler.close(code, reason)
 
     def _ping(self, conn_id: str) -> None:

@@ -95,6 +95,7 @@ def test_close_writes_the_queued_frames_first_and_only_once() -> None:
         assert log == [("a", text_frame(b'{"error":"too many sockets"}')), ("a", "close", 4029)]
         await asyncio.sleep(0)
         assert len(log) == 2  # the turn's flush finds nothing left for it
+        assert _metric(hub, "chat_ws_frames_total") == 1 and _metric(hub, "chat_ws_writes_total") == 1
     asyncio.run(main())
 
 
