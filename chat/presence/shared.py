@@ -209,9 +209,16 @@ class SharedPresence:
         done = self._opening.get(conn_id)
         if done is None:
             return
+        gave_up: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+        def give_up() -> None:
+            if not gave_up.done():
+                gave_up.set_result(None)
+        timer = self.clock.call_later(self.ttl / 3, give_up)  # the injected clock
         try:
-            await asyncio.wait_for(asyncio.shield(done), self.ttl / 3)
-        except asyncio.TimeoutError:
+            await asyncio.wait([done, gave_up], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if not done.done():
             log.info("presence of socket %s not settled in redis yet; going on", conn_id)
 
     def closed(self, conn_id: str, presence: Presence, last_here: bool) -> None:

@@ -3,9 +3,9 @@ user opens a phone on one node and closes a laptop on another right after)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List
+from typing import Any, List, Optional
 
-from chat.clock import SystemClock
+from chat.clock import Clock, ManualClock, SystemClock
 from chat.presence.relation import OnlineIndex, Presence
 from chat.presence.serial import SerialWork
 from chat.presence.shared import SharedPresence
@@ -68,9 +68,9 @@ class _Sockets:
         return True
 
 
-def _backend(client: _Client, ttl: float = 30.0) -> SharedPresence:
+def _backend(client: _Client, ttl: float = 30.0, clock: Optional[Clock] = None) -> SharedPresence:
     return SharedPresence(_Link(client), "t:", "n1", _Sockets(), lambda u, s: set(), lambda *a: None,
-                          lambda c: None, lambda u, n: None, SystemClock(), ttl, 10)
+                          lambda c: None, lambda u, n: None, clock or SystemClock(), ttl, 10)
 
 
 def test_registered_returns_only_after_redis_counted_the_socket() -> None:
@@ -94,9 +94,15 @@ def test_registered_returns_only_after_redis_counted_the_socket() -> None:
 def test_registered_is_bounded_when_redis_hangs() -> None:
     async def main() -> None:
         client = _Client()  # the gate never opens
-        backend = _backend(client, ttl=0.3)
+        clock = ManualClock()
+        backend = _backend(client, ttl=0.3, clock=clock)
         backend.opened("c1", Presence("st2", "Sue", "student", "s1", frozenset(), 0), True)
-        await backend.registered("c1")  # gives up after a heartbeat period
+        waiting = asyncio.ensure_future(backend.registered("c1"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        clock.advance(0.1)  # a heartbeat period (a third of the TTL) on the injected clock
+        await waiting  # gave up waiting
         assert client.evals == []
     asyncio.run(main())
 
