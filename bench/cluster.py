@@ -2,6 +2,7 @@
 """Cluster benchmark (not a test): the fan-out workload against 1 and 2 server processes.
 
     python bench/cluster.py [--nodes 1,2 --rooms 50 --members 20 --senders 5 --rates 250,500,1000 --duration 20]
+                            [--placement spread|together]
 
 One process runs without Redis (as one would deploy it; ``--single-with-redis`` measures the
 cluster code path on one process). The same workload as ``bench/realtime.py fanout`` (R group conversations x M members, the first
@@ -9,7 +10,8 @@ S members sending 64-byte messages at a fixed total rate; the Node generator mea
 receipt at every receiver), run against N processes started with ``--redis-url`` on one shared
 database (the ``db`` command) and one ``redis-server``. Members of a conversation are spread over
 the processes round-robin, so most deliveries cross from one node to another through Redis (the
-worst case for a balancer without stickiness). Sending starts once every node has registered its
+worst case for a balancer without stickiness); ``--placement together`` puts each room's members
+on one process instead, which separates the cost of crossing nodes from that of a second process. Sending starts once every node has registered its
 sockets in Redis (its ``/api/health``), so no push is routed before its receiver is known. Process i is pinned to CPU i where the machine has
 that many; the database, Redis and the generator are not pinned. CPU is measured for the servers,
 the database and Redis together, from the start of a step to the end of its drain (a backlog is
@@ -134,8 +136,10 @@ def run(nodes: int, args: argparse.Namespace, rates: List[int]) -> List[Dict[str
             members = users[r * args.members:(r + 1) * args.members]
             conv = http("POST", deployment.urls[0] + "/api/conversations", deployment.token(members[0]),
                         {"type": "group", "title": "Room %d" % r, "participantIds": members[1:]})["data"]
-            urls = [deployment.urls[(r + k) % nodes].replace("http://", "ws://") + "/ws?token=" + deployment.token(u)
-                    for k, u in enumerate(members)]
+            # spread: member k of room r on node (r + k) % N, so most deliveries cross nodes; together:
+            # a room's members all on node r % N (what a balancer with conversation affinity gives)
+            urls = [deployment.urls[(r + (k if args.placement == "spread" else 0)) % nodes].replace("http://", "ws://")
+                    + "/ws?token=" + deployment.token(u) for k, u in enumerate(members)]
             rooms.append({"id": conv["id"], "urls": urls})
         print("%d process(es): %d conversations x %d members" % (nodes, args.rooms, args.members), file=sys.stderr)
         return run_loadgen({"scenario": "fanout", "mode": "server", "waitReady": True, "rooms": rooms,
@@ -156,6 +160,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--drain", type=float, default=1)
     parser.add_argument("--drain-limit", type=float, default=60)
+    parser.add_argument("--placement", choices=("spread", "together"), default="spread",
+                        help="spread: a room's members round-robin over the processes (most deliveries cross "
+                             "nodes); together: each room's members on one process (a room's deliveries stay local)")
     parser.add_argument("--single-with-redis", action="store_true",
                         help="run the 1-process case with --redis-url too (the cluster code path)")
     args = parser.parse_args()

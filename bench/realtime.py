@@ -2,7 +2,7 @@
 """Real-time benchmarks (not tests). Each prints a table and a JSON line.
 
     python bench/realtime.py fanout [--rooms 50 --members 20 --senders 5 --rates 250,500,1000,2000 --duration 20]
-                                    [--loops uvloop,asyncio]
+                                    [--loops uvloop,asyncio] [--lingers 0.008,0.012]
     python bench/realtime.py idle [--targets 1000,5000,10000]
     python bench/realtime.py storm [--users 5000 --conversations 250 --messages 500] [--reload-lists]
 
@@ -296,10 +296,14 @@ def fanout(args: argparse.Namespace) -> None:
                             "drain": args.drain, "drainLimit": args.drain_limit}, pids)
 
     loops = args.loops.split(",")
-    for loop in loops:
-        name = "server" if loop == loops[0] else "server+" + loop
+    # (name, loop, extra settings): each loop in turn, then the first loop with each write linger
+    variants = [("server" if loop == loops[0] else "server+" + loop, loop, {}) for loop in loops]
+    variants += [("server+linger" + x, loops[0], {"CHAT_WRITE_LINGER": x})
+                 for x in (args.lingers.split(",") if args.lingers else [])]
+    for name, loop, extra in variants:
         server = ChatServer({"CHAT_RATE_MESSAGES": "1000", "CHAT_RATE_MESSAGES_BURST": "1000",
-                             "CHAT_RATE_FRAMES": "2000", "CHAT_RATE_FRAMES_BURST": "2000", "CHAT_EVENT_LOOP": loop})
+                             "CHAT_RATE_FRAMES": "2000", "CHAT_RATE_FRAMES_BURST": "2000", "CHAT_EVENT_LOOP": loop,
+                             **extra})
         try:
             server.roster(users)
             base = server.url.replace("http://", "ws://") + "/ws?token="
@@ -309,7 +313,7 @@ def fanout(args: argparse.Namespace) -> None:
                 conv = http("POST", server.url + "/api/conversations", server.token(members[0]),
                             {"type": "group", "title": "Room %d" % r, "participantIds": members[1:]})["data"]
                 rooms.append({"id": conv["id"], "urls": [base + server.token(u) for u in members]})
-            print("chat server (%s loop): %d conversations x %d members" % (loop, args.rooms, args.members),
+            print("chat server (%s): %d conversations x %d members" % (name, args.rooms, args.members),
                   file=sys.stderr)
             rows[name] = run("server", rooms, server.pids())
         finally:
@@ -326,19 +330,21 @@ def fanout(args: argparse.Namespace) -> None:
         finally:
             peer.stop()
 
-    print("%-14s %6s %7s %9s %7s %8s %8s %8s %8s %7s %8s %9s %6s" % (
+    print("%-19s %6s %7s %9s %7s %8s %8s %8s %8s %7s %8s %9s %6s" % (
         "target", "rate", "sent", "deliv/s", "loss", "p50 ms", "p95 ms", "p99 ms", "max ms", "cpu %",
         "rss MB", "cpu us/d", "gen %"))
     for name, table in rows.items():
         for r in table:
             per_delivery = r["serverCpuSeconds"] / r["received"] * 1e6 if r["received"] else 0
             r["cpuMicrosPerDelivery"] = per_delivery
-            print("%-14s %6d %7d %9.0f %7d %8.1f %8.1f %8.1f %8.1f %7.0f %8.1f %9.1f %5.0f%s" % (
+            print("%-19s %6d %7d %9.0f %7d %8.1f %8.1f %8.1f %8.1f %7.0f %8.1f %9.1f %5.0f%s" % (
                 name, r["rate"], r["sent"], r["deliveriesPerSec"], r["loss"], r["p50"], r["p95"], r["p99"], r["max"],
                 r["serverCpu"] * 100, r["serverRss"] / 2 ** 20, per_delivery, r["loadgenCpu"] * 100,
                 " FLAGGED: load generator over 90%" if r["loadgenSaturated"] else ""))
     for name in rows:
-        if name.startswith("server+"):
+        if name.startswith("server+linger"):
+            print("saturation with a write linger of %s s: %d msg/s" % (name[13:], saturation(rows[name])))
+        elif name.startswith("server+"):
             print("saturation with the %s loop instead of %s: %d msg/s" % (name[7:], loops[0], saturation(rows[name])))
     ours, ceil, node = saturation(rows["server"]), saturation(rows["ceiling"]), saturation(rows["socketio"])
 
@@ -575,6 +581,9 @@ if __name__ == "__main__":
     f.add_argument("--drain-limit", type=float, default=60, help="most seconds to wait for a step to drain")
     f.add_argument("--loops", default="uvloop,asyncio",
                    help="event loops to run the server with, in turn; the first is the one compared with the relay")
+    f.add_argument("--lingers", default="",
+                   help="write lingers (s, CHAT_WRITE_LINGER) to run the server with too, after the default, "
+                        "on the first loop (e.g. 0.008,0.012): a same-run comparison of the writer's batching")
     i = sub.add_parser("idle")
     i.add_argument("--targets", default="1000,5000,10000")
     i.add_argument("--concurrency", type=int, default=100)

@@ -3,7 +3,8 @@
 :meth:`RedisBroker.publish` delivers to this node's sockets directly, and a Lua script in
 Redis routes the delivery's envelope (:mod:`chat.cluster.envelope`: the frame as serialized
 once, behind a small routing header; one script call carries all of a loop turn's, see
-:class:`chat.cluster.link.RouteBatch`) to the other nodes holding sockets of its receivers: the
+:class:`chat.cluster.link.RouteBatch`, and each node gets them as one bundle) to the other
+nodes holding sockets of its receivers: the
 presence registry (``online:<user>``: node -> sockets, see :mod:`chat.presence.shared`) is the
 routing table, and each such node gets the envelope once, on its own channel
 (``<prefix>n:<node>``), whatever the number of its receivers. A node therefore receives only
@@ -27,7 +28,7 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from chat.clock import Clock
-from chat.cluster.envelope import Envelope, Kind
+from chat.cluster.envelope import Envelope, Kind, unbundle
 from chat.cluster.link import RedisLink
 from chat.cluster.order import OrderBuffer
 from chat.cluster.seqs import SeqReserver
@@ -50,11 +51,13 @@ log = logging.getLogger("chat.cluster.node")
 SEEN_IDS = 20000
 
 # KEYS: online:<user> of the receivers of a turn's pushes, each once; ARGV: origin node, key
-# prefix, then per push its payload and the indices of its receivers' keys ("1 2 5"). Publishes
-# each payload once to every other node holding a socket of any of its receivers, in order;
-# returns how many publishes. A key's nodes are read once per call (a script runs atomically).
+# prefix, then per push its payload and the indices of its receivers' keys ("1 2 5"). Sends
+# each payload once to every other node holding a socket of any of its receivers, in order: one
+# PUBLISH per node, the payload itself or, for several, a bundle of them (chat/cluster/envelope.py:
+# "*", then per payload its byte length, ":" and its bytes). Returns how many publishes. A key's
+# nodes are read once per call (a script runs atomically).
 _ROUTE = """
-local nodes_of, count = {}, 0
+local nodes_of, out, order, count = {}, {}, {}, 0
 for i = 3, #ARGV, 2 do
   local sent = {}
   for at in string.gmatch(ARGV[i + 1], '%d+') do
@@ -67,15 +70,32 @@ for i = 3, #ARGV, 2 do
     for _, node in ipairs(nodes) do
       if node ~= ARGV[1] and not sent[node] then
         sent[node] = true
-        redis.call('PUBLISH', ARGV[2] .. 'n:' .. node, ARGV[i])
-        count = count + 1
+        local list = out[node]
+        if list == nil then
+          list = {}
+          out[node] = list
+          order[#order + 1] = node
+        end
+        list[#list + 1] = ARGV[i]
       end
     end
   end
 end
+for _, node in ipairs(order) do
+  local list = out[node]
+  local payload = list[1]
+  if #list > 1 then
+    local parts = {'*'}
+    for _, one in ipairs(list) do
+      parts[#parts + 1] = #one .. ':' .. one
+    end
+    payload = table.concat(parts)
+  end
+  redis.call('PUBLISH', ARGV[2] .. 'n:' .. node, payload)
+  count = count + 1
+end
 return count
 """
-
 
 class RedisBroker:
     """The :class:`chat.realtime.broker.Broker` of a cluster node (see the module doc)."""
@@ -179,9 +199,14 @@ class RedisBroker:
             if self.presence is not None:
                 self.presence.received(payload)
             return
-        envelope = Envelope.decode(payload)
-        if envelope.origin != self.node_id:  # this node's own were handled when sent
-            self._handlers[envelope.kind](envelope)
+        for one in unbundle(payload):
+            try:
+                envelope = Envelope.decode(one)
+            except (ValueError, KeyError):  # one bad envelope must not cost the others of its bundle
+                log.warning("an envelope no node wrote was dropped")
+                continue
+            if envelope.origin != self.node_id:  # this node's own were handled when sent
+                self._handlers[envelope.kind](envelope)
 
     def _on_push(self, envelope: Envelope) -> None:
         if envelope.id in self._seen:

@@ -5,12 +5,16 @@ serialized it. The receiving node decodes the header only (the ordering buffer n
 more) and writes the frame's bytes to its sockets without parsing the message again. The
 other kinds are a header alone. ujson escapes control characters, so a header never holds a
 raw newline and the first one ends it.
+
+The envelopes one routing call sends one node travel as one Redis message, a bundle
+(:data:`BUNDLE`, then each envelope as its length in bytes, ``:`` and its bytes): the receiving
+node then reads one message from Redis per loop turn of the sender, not one per push.
 """
 from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import ujson
 
@@ -74,3 +78,30 @@ class Envelope:
         return cls(kind, head["origin"], conversation_id=head.get("conversationId"), school=head.get("school"),
                    members=tuple(members) if members is not None else None, user_id=head.get("userId"),
                    nodes=int(head.get("nodes") or 0), topic=head.get("topic"), key=head.get("key"))
+
+
+#: the first byte of a bundle (an envelope's header starts with ``{``)
+BUNDLE = b"*"
+
+
+def bundle(payloads: List[bytes]) -> bytes:
+    """Several envelopes as one payload (what the routing script in Redis builds; tests)."""
+    return BUNDLE + b"".join(b"%d:%s" % (len(one), one) for one in payloads)
+
+
+def unbundle(payload: bytes) -> List[bytes]:
+    """The envelopes of a payload, in order: a bundle's, or the payload itself. Raises
+    ValueError for a bundle no node wrote (a length past its end, a missing ``:``)."""
+    if payload[:1] != BUNDLE:
+        return [payload]
+    out: List[bytes] = []
+    at, end = 1, len(payload)
+    while at < end:
+        colon = payload.index(b":", at)  # ValueError when missing
+        size = int(payload[at:colon])
+        start = colon + 1
+        if size < 0 or start + size > end:
+            raise ValueError("a bundle cut short")
+        out.append(payload[start:start + size])
+        at = start + size
+    return out

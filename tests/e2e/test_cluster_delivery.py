@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from chat.cluster.broker import _ROUTE as ROUTE
+from chat.cluster.envelope import bundle, unbundle
 from chat.cluster.link import RedisLink
 from chat.cluster.seqs import SeqReserver
 from chat.ops.embedded import free_port
@@ -80,10 +81,11 @@ async def _route_scenario(url: str) -> None:
     prefix = "chat:t:"
     got: List[Tuple[str, bytes]] = []
     arrived = asyncio.Event()
+    want = 5
 
     def on_message(channel: str, payload: bytes) -> None:
         got.append((channel, payload))
-        if len(got) == 5:
+        if len(got) == want:
             arrived.set()
 
     link = RedisLink(url, on_message, lambda: None, always=[prefix + "n:B", prefix + "n:C", prefix + "all"])
@@ -109,5 +111,20 @@ async def _route_scenario(url: str) -> None:
         assert [(c[len(prefix):], p) for c, p in got] == [
             ("n:B", b"one"), ("n:C", b"one"), ("all", b"between"), ("n:B", b"two"), ("n:C", b"two")]
         assert link.published == 4 and link.dropped == 0
+        # several pushes of one call for one node: one Redis message, a bundle of them in order
+        got.clear()
+        arrived.clear()
+        want = 2  # one message for B (a bundle of three), one for C
+        link.route(ROUTE, ["A", prefix], [keys["u1"]], "three")           # B
+        link.route(ROUTE, ["A", prefix], [keys["u2"]], '{"x": "4:\n*"}')  # B and C, bytes that look like framing
+        link.route(ROUTE, ["A", prefix], [keys["u3"], keys["u1"]], "five")  # B
+        assert len(link._queue) == 1
+        await asyncio.wait_for(arrived.wait(), 30)
+        assert len(got) == want
+        by_channel = {c[len(prefix):]: p for c, p in got}
+        assert by_channel["n:B"] == bundle([b"three", b'{"x": "4:\n*"}', b"five"])
+        assert unbundle(by_channel["n:B"]) == [b"three", b'{"x": "4:\n*"}', b"five"]
+        assert by_channel["n:C"] == b'{"x": "4:\n*"}'  # one payload for a node travels as it is
+        assert unbundle(by_channel["n:C"]) == [b'{"x": "4:\n*"}']
     finally:
         await link.close()
