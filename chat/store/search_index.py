@@ -22,7 +22,13 @@ The trigram counts only choose which of a needle's trigrams to ask for; the hits
 FTS5, written in the same transaction as the marks. So counts are added up in memory (on the
 executor's thread) and written every few passes: one upsert per distinct trigram of many
 texts instead of one per trigram of each conversation's batch, which had cost two thirds of
-indexing. Counts lost in a crash only make a later choice less sharp, never a hit missed.
+indexing. Counts lost in a crash only make a later choice less sharp, never a hit missed. They
+are taken from one text in :data:`COUNT_ONE_IN` (chosen by its message id, so removing a text
+takes back exactly what adding it gave): a ranking needs no more, and counting every text had
+cost as much CPU as FTS5's own insert.
+
+A row's id is its creation millisecond's slot plus a number from its conversation and seq, so
+it is found without a query; only when that slot is taken (rare) is the slot's highest id read.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ import concurrent.futures
 import json
 import os
 import sqlite3
+import zlib
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 T = TypeVar("T")
@@ -48,6 +55,8 @@ MIN_INDEXED = 3
 QUERY_GRAMS = 3
 #: distinct trigrams counted in memory past which the counts are written at once
 PENDING_GRAMS = 200_000
+#: the trigram counts come from one text in this many (see the module doc)
+COUNT_ONE_IN = 4
 
 #: the file's layout; a file of another layout is dropped and built again (it is derived)
 LAYOUT = 2
@@ -72,6 +81,17 @@ def trigrams(text: str) -> List[str]:
     return list(seen)
 
 
+def _free_slot(db: sqlite3.Connection, base: int) -> int:
+    """A free row id of the millisecond at ``base`` when its top one is taken (the transaction,
+    and the mark with it, is undone when every slot is)."""
+    taken = {int(r[0]) for r in db.execute("SELECT rowid FROM rows WHERE rowid >= ? AND rowid < ?",
+                                           (base, base + ROW_SLOTS))}
+    for rowid in range(base, base + ROW_SLOTS):
+        if rowid not in taken:
+            return rowid
+    raise OverflowError("over %d messages created in one millisecond" % ROW_SLOTS)
+
+
 def match_query(grams: Sequence[str]) -> str:
     """The FTS5 query "all of these trigrams", each a quoted one-token string (no phrase: the
     table keeps no positions)."""
@@ -82,8 +102,9 @@ class SearchIndex:
     """One SQLite file: the trigram table, its rows' (conversation, seq), and per conversation
     the highest seq up to which every message is indexed (the mark)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, count_one_in: int = COUNT_ONE_IN) -> None:
         self.path = path
+        self.count_one_in = max(1, count_one_in)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="search-index")
         self._db: Optional[sqlite3.Connection] = None
         self._pending: Dict[str, int] = {}  # trigram -> count not written yet (the executor's thread only)
@@ -134,20 +155,26 @@ class SearchIndex:
             try:
                 if replace:
                     self._remove(db, [row[3] for row in rows])
+                spread = zlib.crc32(conversation_id.encode("utf-8"))
                 for seq, created, text, message_id in rows:
                     if not text:
                         continue
                     base = max(0, int(created)) * ROW_SLOTS
-                    top = db.execute("SELECT max(rowid) FROM rows WHERE rowid >= ? AND rowid < ?",
-                                     (base, base + ROW_SLOTS)).fetchone()[0]
-                    rowid = base if top is None else top + 1
-                    if rowid >= base + ROW_SLOTS:  # the whole transaction (and the mark) stays undone
-                        raise OverflowError("over %d messages created in one millisecond" % ROW_SLOTS)
-                    db.execute("INSERT INTO rows (rowid, conv, seq, message) VALUES (?, ?, ?, ?)",
-                               (rowid, conversation_id, seq, message_id))
-                    db.execute("INSERT INTO grams (rowid, text) VALUES (?, ?)", (rowid, text))
-                    for gram in trigrams(text):
-                        counts[gram] = counts.get(gram, 0) + 1
+                    row = (base + ((spread + seq) & (ROW_SLOTS - 1)), conversation_id, seq, message_id)
+                    try:
+                        db.execute("INSERT INTO rows (rowid, conv, seq, message) VALUES (?, ?, ?, ?)", row)
+                    except sqlite3.IntegrityError:  # the slot is taken: the millisecond's next free one
+                        top = db.execute("SELECT max(rowid) FROM rows WHERE rowid >= ? AND rowid < ?",
+                                         (base, base + ROW_SLOTS)).fetchone()[0]
+                        rowid = top + 1
+                        if rowid >= base + ROW_SLOTS:
+                            rowid = _free_slot(db, base)
+                        row = (rowid,) + row[1:]
+                        db.execute("INSERT INTO rows (rowid, conv, seq, message) VALUES (?, ?, ?, ?)", row)
+                    db.execute("INSERT INTO grams (rowid, text) VALUES (?, ?)", (row[0], text))
+                    if self._counted(message_id):
+                        for gram in {text[i:i + MIN_INDEXED] for i in range(len(text) - MIN_INDEXED + 1)}:
+                            counts[gram] = counts.get(gram, 0) + 1
                 if len(counts) > PENDING_GRAMS:
                     self._write_counts(db)
                 if mark is not None:
@@ -166,9 +193,11 @@ class SearchIndex:
         for message_id in message_ids:
             found = db.execute("SELECT rows.rowid, grams.text FROM rows JOIN grams ON grams.rowid = rows.rowid "
                                "WHERE rows.message = ?", (message_id,)).fetchall()
+            counted = self._counted(message_id)
             for rowid, text in found:
-                for gram in trigrams(text or ""):
-                    gone[gram] = gone.get(gram, 0) + 1
+                if counted:
+                    for gram in trigrams(text or ""):
+                        gone[gram] = gone.get(gram, 0) + 1
                 db.execute("DELETE FROM grams WHERE rowid = ?", (rowid,))
                 db.execute("DELETE FROM rows WHERE rowid = ?", (rowid,))
                 removed += 1
@@ -176,6 +205,10 @@ class SearchIndex:
         for gram, n in gone.items():
             pending[gram] = pending.get(gram, 0) - n
         return removed
+
+    def _counted(self, message_id: str) -> bool:
+        """Whether this message's text is one of those the trigram counts come from."""
+        return self.count_one_in == 1 or zlib.crc32(message_id.encode("utf-8")) % self.count_one_in == 0
 
     def _write_counts(self, db: sqlite3.Connection) -> None:
         """Add the counts held in memory to the table (inside the caller's transaction, or in
