@@ -17,12 +17,16 @@ def test_the_database_child_runs_with_one_commit_per_insert(mongo_uri, request, 
     wire an ordered batch with a duplicate stores what precedes it."""
     if request.config.getoption("--mongodb-uri"):
         pytest.skip("an external MongoDB: no embedded child")
+    from neosqlite.collection.query_helper import crud_operations
     from nx_27017 import handler
 
-    # install() wraps the handler class of this process too: put the published one back after,
-    # or tests/unit/test_embedded_db.py's "as published" cases would see the wrapper
+    # install() wraps the handler class of this process too: put the published ones back after,
+    # or tests/unit/test_embedded_db.py's "as published" cases would see the wrappers
     monkeypatch.setattr(handler.NeoSQLiteHandler, "handle_insert", handler.NeoSQLiteHandler.handle_insert)
+    mixin = crud_operations.CRUDOperationsMixin
+    monkeypatch.setattr(mixin, "_internal_insert", mixin._internal_insert)
     assert embedded_db.install()
+    assert getattr(mixin._internal_insert, "lean", False)
     assert "chat.ops.embedded_db" in " ".join(child_argv())
     client: Any = pymongo.MongoClient(mongo_uri)
     try:

@@ -90,3 +90,47 @@ def test_a_refused_document_fails_alone_as_before(tmp_path, patched):
     assert unordered["n"] == 9 and [e["index"] for e in unordered["writeErrors"]] == [0]
     found = sorted(d["_id"] for d in h.get_database("chat")["messages"].find({}))
     assert found == sorted(["m%d" % i for i in range(15)])
+
+
+def _collection(tmp_path: Any, name: str, lean: bool) -> Any:
+    import neosqlite
+    from neosqlite.collection.query_helper import crud_operations
+
+    coll = neosqlite.Connection(str(tmp_path / (name + ".db")))["m"]
+    helper = coll.query_engine.helpers
+    if lean:
+        cls = type("Lean", (type(helper),), {})
+        assert embedded_db.lean_document_insert(cls, crud_operations)
+        helper.__class__ = cls
+    assert getattr(type(helper)._internal_insert, "lean", False) is lean
+    return coll
+
+
+def test_a_lean_insert_stores_what_neosqlite_as_published_stores_and_leaves_the_callers_document(tmp_path):
+    import copy
+
+    from bson import Binary
+
+    docs = [{"_id": "a", "text": "héllo ញ៉ាំ \"q\"", "n": 1, "f": 1.5, "none": None, "ok": True,
+             "nested": {"list": [1, {"blob": b"\x00\x01"}, [b"x"]], "bin": Binary(b"k", 5)}},
+            {"_id": "b", "blob": b"abc"},
+            {"text": "no id"},
+            {"_id": None, "x": 1}]
+    stored = {}
+    for lean in (False, True):
+        coll = _collection(tmp_path, "lean" if lean else "published", lean)
+        given = copy.deepcopy(docs)
+        for doc in given:
+            coll.insert_one(doc)
+        rows = coll.db.execute("SELECT _id, data FROM m ORDER BY id").fetchall()
+        # a generated id differs from run to run: compare it through the caller's document (which,
+        # as published, learns it only when it had no _id at all, not for "_id": None)
+        assert [str(d["_id"]) for d in given[:3]] == [r[0] for r in rows[:3]] and given[3]["_id"] is None
+        stored[lean] = [r[1].replace(r[0], "<id>") for r in rows]
+        for before, after in zip(docs, given, strict=True):
+            assert {k: v for k, v in after.items() if k != "_id" or "_id" in before} == \
+                {k: v for k, v in before.items()}  # nothing changed but the id it was given
+        with pytest.raises(ValueError):
+            coll.insert_one({"_id": "nan", "x": float("nan")})  # refused by both, with neosqlite's error
+        assert coll.db.execute("SELECT count(*) FROM m").fetchone()[0] == len(docs)
+    assert stored[True] == stored[False]
