@@ -14,7 +14,8 @@ a lost file is rebuilt from the database. The passes run on the injected clock.
 
 The messages this node's writer stores reach the indexer as they are stored (:class:`SearchFeed`,
 an event sink), so a pass indexes them without reading them back: reading every message again
-cost a quarter of a busy single node's CPU per delivery. What the feed does not have (another
+cost a quarter of a busy single node's CPU per delivery. The walk also leaves a conversation
+whose next seq the feed already holds (stored while the pass ran) to the next pass. What the feed does not have (another
 node's messages, a gap, what was fed past its memory bound, or before a restart) the walk reads.
 """
 from __future__ import annotations
@@ -72,6 +73,15 @@ class SearchFeed(NullEvents):
         rows, self._rows, self._chars = self._rows, {}, 0
         return rows
 
+    def continues(self, conversation_id: str, mark: int) -> bool:
+        """Whether the feed holds the seq right after ``mark``: the next pass indexes it (and
+        what follows without a gap) from memory, so the walk need not read it now."""
+        rows = self._rows.get(conversation_id)
+        if not rows:
+            return False
+        want = mark + 1
+        return rows[0][0] == want or any(row[0] == want for row in rows)
+
 
 class SearchIndexer:
     """Runs the passes; :meth:`run_once` is one pass (tests call it directly)."""
@@ -122,7 +132,9 @@ class SearchIndexer:
                     # behind the mark is otherwise usual: it is written behind the messages.)
                     await self.index.drop_conversation(conversation_id)
                     mark = 0
-                if last_seq > mark:
+                # stored here since this pass took the feed: the next pass has it from memory
+                # (reading it now would read most of a busy node's messages a second time)
+                if last_seq > mark and not self.feed.continues(conversation_id, mark):
                     done += await self.conversation(conversation_id, mark)
             await asyncio.sleep(0)
         done += await self._edits(started)

@@ -162,6 +162,41 @@ async def test_this_nodes_messages_are_indexed_as_stored_without_reading_them_ba
 
 
 @pytest.mark.gen_test(timeout=120)
+async def test_messages_stored_while_a_pass_runs_are_left_to_the_feed_not_read(api, runtime, school):
+    conv = await api.conversation("t1", "group", ["st1"], title="Busy")
+    for i in range(3):
+        await api.send("st1", conv["id"], "busy homework %d" % i)
+    await index_now(runtime)
+    indexer = runtime.service.search_indexer
+    index = runtime.service.search_index
+    assert (await index.marks([conv["id"]]))[conv["id"]] == 3
+    for i in range(3, 5):
+        await api.send("st1", conv["id"], "busy homework %d" % i)
+    messages = runtime.service.core.store.messages
+    history, fed = messages.history, indexer._fed
+    reads: List[Any] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return await history(*args, **kwargs)
+
+    async def taken_before_they_came() -> int:  # the pass took the feed before seqs 4 and 5 were stored
+        return 0
+    messages.history = counted
+    indexer._fed = taken_before_they_came  # type: ignore[method-assign]
+    try:
+        await indexer.run_once()
+        assert reads == [] and (await index.marks([conv["id"]]))[conv["id"]] == 3  # left to the feed
+        indexer._fed = fed  # type: ignore[method-assign]
+        await indexer.run_once()
+        assert reads == [] and (await index.marks([conv["id"]]))[conv["id"]] == 5
+    finally:
+        messages.history = history
+        indexer._fed = fed  # type: ignore[method-assign]
+    assert await texts(api, "st1", "busy homework") == await scanned(runtime, "st1", "busy homework")
+
+
+@pytest.mark.gen_test(timeout=120)
 async def test_what_the_feed_missed_the_walk_reads(api, runtime, school):
     conv = await api.conversation("t1", "group", ["st1"], title="Walked")
     first = [await api.send("st1", conv["id"], "early homework %d" % i) for i in range(3)]
