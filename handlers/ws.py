@@ -23,7 +23,7 @@ from chat.realtime.heartbeat import Heartbeat
 from chat.runtime import Runtime
 from chat.vocab import CloseCode
 from handlers.base import JsonErrors, bearer
-from handlers.tornado_ws import StrictTextProtocol, socket_stream
+from handlers.tornado_ws import StrictTextProtocol, keep_reading, socket_stream
 
 log = logging.getLogger("chat.ws")
 
@@ -256,6 +256,8 @@ class ChatSocket(JsonErrors, tornado.websocket.WebSocketHandler):
             stream.max_write_buffer_size = runtime.settings.ws_max_pending_bytes
         # the direct send() fast path is for plain sockets (TLS ends in front of this server)
         link.direct = type(stream) is tornado.iostream.IOStream
+        if stream is not None:
+            keep_reading(stream, runtime.settings.ws_max_message_size)
         self.hub.add(link)
         try:
             await runtime.realtime.open(link.conn_id, link.ident)
