@@ -198,6 +198,13 @@ def main() -> None:
             ratios = ["%d msg/s %.2fx" % (r["rate"], r["cpuMicrosPerDelivery"] / single[r["rate"]])
                       for r in table if single.get(r["rate"])]
             print("CPU per delivery, %d processes / 1 process: %s" % (n, ", ".join(ratios)))
+            # each of n processes at rate R/n does what one process does at R/n: this ratio
+            # leaves out that a process's CPU per delivery falls as its own rate rises
+            even = ["%d msg/s (%d each) %.2fx" % (r["rate"], r["rate"] // n, r["cpuMicrosPerDelivery"] / single[r["rate"] // n])
+                    for r in table if r["rate"] % n == 0 and single.get(r["rate"] // n)]
+            if even:
+                print("CPU per delivery, %d processes / 1 process at the same rate per process: %s"
+                      % (n, ", ".join(even)))
     print(json.dumps({"bench": "cluster", "rooms": args.rooms, "members": args.members, "senders": args.senders,
                       "duration": args.duration, "runs": {str(n): t for n, t in rows.items()}}))
 
