@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -45,8 +45,10 @@ LIMITS = {"CHAT_RATE_MESSAGES": "1000", "CHAT_RATE_MESSAGES_BURST": "1000", "CHA
 class Deployment:
     """redis-server + the db command + N servers; everything stopped by :meth:`stop`."""
 
-    def __init__(self, nodes: int, redis: bool = True) -> None:
+    def __init__(self, nodes: int, redis: bool = True, env: Optional[Dict[str, str]] = None) -> None:
+        """``env``: more environment for the servers (over :data:`LIMITS`)."""
         self.tmp = tempfile.mkdtemp(prefix="chat-cluster-bench-")
+        self.env = dict(env or {})
         self.procs: List[subprocess.Popen] = []
         self.log = open(os.path.join(self.tmp, "out.log"), "wb")
         try:
@@ -57,6 +59,7 @@ class Deployment:
 
     def _start(self, nodes: int, redis: bool) -> None:
         redis_port, db_port = free_port(), free_port()
+        self.redis_url = "redis://127.0.0.1:%d/0" % redis_port
         self.redis = self._spawn(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                   "--appendonly", "no", "--dir", self.tmp])
         self.db = self._spawn([sys.executable, os.path.join(ROOT, "server.py"), "db", "--db-port", str(db_port),
@@ -71,16 +74,19 @@ class Deployment:
         with open(state, encoding="utf-8") as fh:
             self.db_child = json.load(fh)["pid"]
         env = dict(os.environ, CHAT_JWT_SECRET=SECRET, **LIMITS)
+        env.update(self.env)
         env.pop("MONGODB_URI", None)
         cpus = os.cpu_count() or 1
         self.urls: List[str] = []
         self.nodes: List[subprocess.Popen] = []
+        self.data_dirs: List[str] = []
         for i in range(nodes):
             port = free_port()
+            self.data_dirs.append(os.path.join(self.tmp, "node%d" % i))
             argv = [sys.executable, os.path.join(ROOT, "server.py"), "--port", str(port), "--data-dir",
-                    os.path.join(self.tmp, "node%d" % i), "--mongodb-uri", self.mongo_uri]
+                    self.data_dirs[-1], "--mongodb-uri", self.mongo_uri]
             if redis:
-                argv += ["--redis-url", "redis://127.0.0.1:%d/0" % redis_port]
+                argv += ["--redis-url", self.redis_url]
             node = self._spawn(pinned(i % cpus, argv), env)
             self.nodes.append(node)
             self.urls.append("http://127.0.0.1:%d" % port)
