@@ -187,9 +187,8 @@ async def caught_up(rt, deployment: Deployment, path: str, conversation_ids: Lis
 
 
 async def nudge(client, base: str, tok: str, conversation_ids: List[str]) -> None:
-    """One live send into each conversation (with --cluster). In a cluster an import reserves its
-    seqs in the shared counter and leaves the conversation's stored ``lastSeq`` behind, and the
-    indexers' walk goes by the stored ``lastSeq``: without a send no node would index the import."""
+    """One live send into each conversation (with --cluster), as users would go on talking after
+    an import."""
     for c in conversation_ids:
         await client.fetch(base + "/api/conversations/%s/messages" % c, method="POST", raise_error=True,
                            headers={"Authorization": "Bearer " + tok}, body=json.dumps({"text": "bench send"}))

@@ -197,8 +197,13 @@ class MessageActions:
         await self.core.writer.drain()
         await self.core.flusher.flush()
         first = await self.core.writer.reserve_shared(conversation_id, len(docs))  # a cluster's counter
+        shared = first is not None
         if first is None:
             first = await self.core.store.conversations.reserve_seqs(conversation_id, len(docs))
         await self.core.store.messages.insert_imported(conversation_id, first, docs)
+        if shared:
+            # the counter moved, the conversation's lastSeq did not: every node's indexer (and
+            # the lists' unread counts) go by the stored lastSeq
+            await self.core.store.conversations.raise_last_seq(conversation_id, first + len(docs) - 1)
         self.core.cache.forget(conversation_id)
         return first

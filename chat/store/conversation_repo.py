@@ -107,6 +107,12 @@ class Conversations:
                           "$set": {"lastMessage": summary}}) for cid, last_seq, summary, activity in rows]
         await self._db.io(lambda: self.conversations.bulk_write(ops, ordered=False))
 
+    async def raise_last_seq(self, conversation_id: str, seq: int) -> None:
+        """Move the stored ``lastSeq`` up to ``seq`` (``$max``: never down), for messages stored
+        with seqs from a cluster's counter (imports)."""
+        await self._db.io(lambda: self.conversations.update_one({"_id": ObjectId(conversation_id)},
+                                                                {"$max": {"lastSeq": seq}}))
+
     async def reserve_seqs(self, conversation_id: str, count: int) -> int:
         """Reserve ``count`` seqs with one ``$inc`` of ``lastSeq`` (imports into a single
         process's database); returns the first one."""

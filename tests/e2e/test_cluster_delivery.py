@@ -128,3 +128,45 @@ async def _route_scenario(url: str) -> None:
         assert unbundle(by_channel["n:C"]) == [b'{"x": "4:\n*"}']
     finally:
         await link.close()
+
+
+def test_an_import_in_a_cluster_moves_the_stored_last_seq_so_every_indexer_sees_it(tmp_path: Any, settings: Any,
+                                                                                   mongo_uri: str) -> None:
+    from chat.auth import mint_token
+    from chat.ops.roster import import_roster
+    from chat.rules.validation import NewConversation
+    from chat.runtime import build_runtime
+    from chat.store import new_id
+    from chat.timeutil import now_ms
+
+    port = free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def main() -> None:
+        rt = build_runtime(settings.replace(redis_url="redis://127.0.0.1:%d/0" % port), mongo_uri)
+        try:
+            await rt.store.ensure_indexes()
+            await rt.broker.start()
+            await import_roster(rt.store, [{"id": u, "name": u, "role": "student", "school": "s"} for u in ("a", "b")],
+                                [])
+            ident = rt.verifier.verify(mint_token(rt.settings, "a", "student", "s"))
+            conv, _ = await rt.service.conversations.create(ident, NewConversation("group", ["b"], "Imported", None))
+            docs = [{"id": new_id(), "senderId": "a", "senderName": "a", "type": "text", "text": "imported homework %d" % i,
+                     "attachments": [], "replyTo": None, "clientMsgId": "imp-%d" % i, "createdAt": now_ms(),
+                     "editedAt": None, "deletedAt": None} for i in range(5)]
+            assert rt.service.core.writer._reserve is not None  # the cluster's counter, not lastSeq's $inc
+            first = await rt.service.messages.import_history(conv["id"], docs)
+            assert first == 1
+            stored = await rt.store.conversations.get(conv["id"])
+            assert stored is not None and stored["lastSeq"] == 5
+            assert await rt.service.search_indexer.run_once() == 5  # the walk goes by the stored lastSeq
+        finally:
+            await rt.close()
+            await rt.store.drop_database()
+            rt.store.close()
+    try:
+        asyncio.run(main())
+    finally:
+        proc.terminate()
+        proc.wait(10)
