@@ -21,6 +21,7 @@ GAUGES = {
     "chat_cluster_order_held": ("held", "Messages that waited for an earlier seq"),
     "chat_cluster_order_filled": ("filled", "Messages read from the database to fill a gap"),
     "chat_cluster_order_late": ("late", "Messages delivered after a later seq (skipped, then arrived)"),
+    "chat_cluster_order_jumped": ("jumped", "Seqs of gaps too wide to push, left to the clients' sync"),
 }
 
 

@@ -10,6 +10,9 @@ not have it is reported to ``on_missing`` (the node fills it with a tombstone if
 missing: its writer may have died); anything else at or under the delivered top is a
 duplicate and dropped, so each message is delivered once.
 
+A gap wider than :data:`MAX_FILL` seqs is history this node never saw (an import, a long
+absence): only its newest :data:`MAX_FILL` are read, the rest is left to clients' ``sync``.
+
 The first message a node sees of a conversation starts its window (a node does not know what
 came before: that is what ``sync`` is for); an earlier seq that was still on its way then is
 delivered late, once, rather than dropped.
@@ -28,6 +31,10 @@ log = logging.getLogger("chat.cluster.order")
 
 MAX_CONVERSATIONS = 50000
 MAX_SKIPPED = 64
+#: most seqs one gap fill reads (and may report missing). A wider gap is history this node
+#: never saw (an import, a long absence): clients get it through ``sync``, not as pushes, so
+#: only its newest seqs are read; reading it all held the database, and pushed it all.
+MAX_FILL = 1000
 
 #: (conversation id, after seq, before seq, a held delivery) -> deliveries of the stored messages
 #: in between, by seq
@@ -61,6 +68,7 @@ class OrderBuffer:
         self.held_total = 0      # messages that had to wait (metrics, tests)
         self.filled = 0          # messages read from the database to fill a gap
         self.late = 0            # skipped seqs that arrived after all
+        self.jumped = 0          # seqs of gaps wider than MAX_FILL left to clients' sync
 
     def offer(self, env: Delivery) -> None:
         """A ``message:new`` delivery, from this node or another."""
@@ -113,6 +121,9 @@ class OrderBuffer:
         try:
             first_held = min(window.held)
             sample = window.held[first_held]
+            if first_held - 1 - window.top > MAX_FILL:
+                self.jumped += first_held - 1 - MAX_FILL - window.top
+                window.top = first_held - 1 - MAX_FILL  # older than this: history, not pushes
             absent: List[int] = []
             try:
                 found = await self.fetch(cid, window.top, first_held, sample)
@@ -155,5 +166,5 @@ class OrderBuffer:
                 del self._windows[cid]
 
     def stats(self) -> Dict[str, int]:
-        return {"held": self.held_total, "filled": self.filled, "late": self.late,
+        return {"held": self.held_total, "filled": self.filled, "late": self.late, "jumped": self.jumped,
                 "holding": sum(len(w.held) for w in self._windows.values())}

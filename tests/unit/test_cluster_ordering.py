@@ -5,7 +5,7 @@ import asyncio
 from typing import Dict, List
 
 from chat.clock import ManualClock
-from chat.cluster.order import OrderBuffer
+from chat.cluster.order import MAX_FILL, OrderBuffer
 from chat.cluster.seqs import SeqReserver
 from chat.realtime.broker import Delivery, DeliveryKind
 
@@ -67,6 +67,19 @@ def test_a_gap_still_open_at_the_timeout_is_filled_from_the_database():
         h.buffer.offer(env(3))
         assert h.out == [1, 2, 3, 4]
         assert h.buffer.stats()["filled"] == 2
+    asyncio.run(main())
+
+
+def test_a_gap_wider_than_a_fill_reads_only_its_newest_seqs():
+    async def main() -> None:
+        width = MAX_FILL * 50
+        h = Harness(stored=list(range(2, width + 2)))  # an import of 50,000 this node never saw
+        h.buffer.offer(env(1))
+        h.buffer.offer(env(width + 2))
+        await h.timeout()
+        assert h.fetches == [("c1", width + 1 - MAX_FILL, width + 2)]  # one bounded read
+        assert h.out == [1] + list(range(width + 2 - MAX_FILL, width + 3))
+        assert h.buffer.stats()["jumped"] == width - MAX_FILL and h.buffer.stats()["filled"] == MAX_FILL
     asyncio.run(main())
 
 
