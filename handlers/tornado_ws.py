@@ -9,8 +9,9 @@ into ``tornado.websocket.WebSocketProtocol13``'s private methods and attributes:
 - ``_receive_frame`` and ``_read_bytes``: an unmasked client frame fails the connection with
   1002 before its payload is read (RFC 6455 §5.1; Tornado reads the mask bit but accepts either);
 - ``stream``: the socket's IOStream, written directly by the hub (one ``send()`` per push);
-- ``BaseIOStream.reading`` and ``_read_buffer_size``: :func:`keep_reading` keeps a socket
-  registered for reads between the parts of a frame (see there).
+- ``BaseIOStream.reading``, ``_read_to_buffer_loop``, ``_read_buffer_size`` and
+  ``_read_future``: :func:`keep_reading` keeps a socket registered for reads between the parts
+  of a frame (see there).
 
 They are checked at import against the Tornado versions they were written for, and
 ``tests/unit/test_tornado_ws.py`` checks each still exists with the signature used, so an upgrade
@@ -40,6 +41,10 @@ INTERNALS = {
 }
 
 
+#: the stream methods keep_reading overrides (their instance attributes are read at run time)
+STREAM_INTERNALS = ("reading", "_read_to_buffer_loop", "_handle_events", "_add_io_state")
+
+
 class UnsupportedTornado(RuntimeError):
     pass
 
@@ -51,6 +56,9 @@ def check_tornado(version: str = tornado.version) -> None:
         raise UnsupportedTornado("Tornado %s is not supported by handlers/tornado_ws.py (supported: %s); "
                                  "check its private WebSocket methods before allowing it"
                                  % (version, ", ".join("%d.%d" % v for v in SUPPORTED)))
+    for name in STREAM_INTERNALS:
+        if not hasattr(tornado.iostream.BaseIOStream, name):
+            raise UnsupportedTornado("tornado.iostream.BaseIOStream.%s is gone" % name)
     cls = tornado.websocket.WebSocketProtocol13
     for name, params in INTERNALS.items():
         member = getattr(cls, name, None)
@@ -70,6 +78,7 @@ _KEEPING: Dict[type, type] = {}
 
 def _keeping(cls: type) -> type:
     base = getattr(cls, "reading")  # noqa: B009 (a type, to mypy)
+    base_loop = getattr(cls, "_read_to_buffer_loop")  # noqa: B009
 
     def reading(self: Any) -> bool:
         # Tornado asks this when an event is handled, to choose the socket's interest: a
@@ -77,8 +86,20 @@ def _keeping(cls: type) -> type:
         # so Tornado stopped listening for reads and started again right after (two epoll_ctl
         # calls and uvloop's handle churn for every frame a client sends, 6 % of the server's
         # time at 3,000 messages a second). While less than a message is buffered: "reading".
+        # Not when Tornado reads with no read pending (the handler is busy): there the answer
+        # chooses how much to read, and Tornado's one chunk per event must stay one chunk.
+        if self.in_read_loop:
+            return bool(base(self))
         return bool(base(self)) or (0 < self._read_buffer_size < self.keep_reading_below and not self.closed())
-    return type("KeepReading" + cls.__name__, (cls,), {"reading": reading, "keeps_reading": True})
+
+    def _read_to_buffer_loop(self: Any) -> Any:
+        self.in_read_loop = True
+        try:
+            return base_loop(self)
+        finally:
+            self.in_read_loop = False
+    return type("KeepReading" + cls.__name__, (cls,), {"reading": reading, "_read_to_buffer_loop": _read_to_buffer_loop,
+                                                        "keeps_reading": True, "in_read_loop": False})
 
 
 def keep_reading(stream: tornado.iostream.IOStream, below: int) -> None:

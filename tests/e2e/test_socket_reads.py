@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import tornado.ioloop
 import tornado.iostream
@@ -68,3 +68,38 @@ def test_the_kept_stream_keeps_its_own_class_behaviour() -> None:
         stream.close()
         b.close()
     asyncio.run(main())
+
+
+async def _most_buffered(below: int, rounds: int = 60) -> Tuple[int, int]:
+    """A client floods a stream whose handler reads nothing more (busy): the most it buffered,
+    and its read chunk."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    stream = tornado.iostream.IOStream(a)
+    keep_reading(stream, below)
+    header = stream.read_bytes(2)
+    b.send(FRAME)
+    assert await header == FRAME[:2]
+    await stream.read_bytes(9)  # the frame is read; now nothing is: the handler is busy
+    chunk = b"x" * 65536
+    most = 0
+    try:
+        for _ in range(rounds):
+            try:
+                while True:
+                    b.send(chunk)  # until the kernel's buffers are full
+            except BlockingIOError:
+                pass
+            await asyncio.sleep(0)  # one loop turn: the stream handles what arrived
+            most = max(most, stream._read_buffer_size)
+    finally:
+        stream.close()
+        b.close()
+    return most, stream.read_chunk_size
+
+
+def test_a_flood_while_the_handler_is_busy_is_read_a_chunk_a_turn_up_to_the_bound() -> None:
+    below = 128 * 1024
+    most, chunk = asyncio.run(_most_buffered(below))
+    assert below <= most <= below + chunk  # read up to the bound, then TCP pushes back

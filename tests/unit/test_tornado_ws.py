@@ -36,3 +36,9 @@ def test_the_strict_protocol_overrides_what_it_means_to():
     cls = tornado_ws.StrictTextProtocol
     for name in ("_handle_message", "_receive_frame", "_read_bytes"):
         assert name in vars(cls), name
+
+
+def test_a_moved_stream_internal_is_named(monkeypatch):
+    monkeypatch.delattr(tornado_ws.tornado.iostream.BaseIOStream, "_read_to_buffer_loop")
+    with pytest.raises(tornado_ws.UnsupportedTornado, match="BaseIOStream._read_to_buffer_loop is gone"):
+        tornado_ws.check_tornado()
