@@ -14,10 +14,8 @@ the ``db`` command (the embedded database alone on a port) and one server proces
 the in-process server, node A, is a cluster node on the same database and Redis. The fill goes
 through node A as without the flag; then the table is measured on node A (rows ``...@A``) and,
 over HTTP, on node B (``...@B``), whose own index is built by its walk of the shared database
-(node A's imported messages never reach B's feed: the case a cluster adds). In a cluster an
-import leaves each conversation's stored ``lastSeq`` behind (its seqs come from the shared
-counter), and the indexers' walk goes by it, so one live send through A follows each fill
-(:func:`nudge`). Before node B is
+(node A's imported messages never reach B's feed: the case a cluster adds). One live send
+through A follows each fill (:func:`nudge`), as users go on talking after an import. Before node B is
 measured at a size, the script waits until B's index file marks every conversation of the
 user up to its newest stored seq (read from the file, read-only, as
 tests/e2e/test_search_index_cluster.py does), and prints how long after the fill that took

@@ -105,7 +105,8 @@ def _keeping(cls: type) -> type:
 def keep_reading(stream: tornado.iostream.IOStream, below: int) -> None:
     """Keep ``stream`` registered for reads while under ``below`` bytes wait in its buffer
     (past that Tornado's own behaviour returns: it stops reading, and TCP pushes back on the
-    client). Changes the instance's class to a subclass that only overrides ``reading``."""
+    client). Changes the instance's class to a subclass that overrides ``reading`` and, to tell
+    its callers apart, ``_read_to_buffer_loop``."""
     cls = type(stream)
     if not getattr(cls, "keeps_reading", False):
         sub = _KEEPING.get(cls)

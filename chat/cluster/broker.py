@@ -97,6 +97,7 @@ end
 return count
 """
 
+
 class RedisBroker:
     """The :class:`chat.realtime.broker.Broker` of a cluster node (see the module doc)."""
 

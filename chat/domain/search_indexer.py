@@ -15,8 +15,9 @@ a lost file is rebuilt from the database. The passes run on the injected clock.
 The messages this node's writer stores reach the indexer as they are stored (:class:`SearchFeed`,
 an event sink), so a pass indexes them without reading them back: reading every message again
 cost a quarter of a busy single node's CPU per delivery. The walk also leaves a conversation
-whose next seq the feed already holds (stored while the pass ran) to the next pass. What the feed does not have (another
-node's messages, a gap, what was fed past its memory bound, or before a restart) the walk reads.
+whose next seq the feed already holds (stored while the pass ran) to the next pass. What the
+feed does not have (another node's messages, a gap, what was fed past its memory bound, or
+before a restart) the walk reads.
 """
 from __future__ import annotations
 
@@ -76,11 +77,8 @@ class SearchFeed(NullEvents):
     def continues(self, conversation_id: str, mark: int) -> bool:
         """Whether the feed holds the seq right after ``mark``: the next pass indexes it (and
         what follows without a gap) from memory, so the walk need not read it now."""
-        rows = self._rows.get(conversation_id)
-        if not rows:
-            return False
         want = mark + 1
-        return rows[0][0] == want or any(row[0] == want for row in rows)
+        return any(row[0] == want for row in self._rows.get(conversation_id, ()))
 
 
 class SearchIndexer:

@@ -173,7 +173,7 @@ class SearchIndex:
                         db.execute("INSERT INTO rows (rowid, conv, seq, message) VALUES (?, ?, ?, ?)", row)
                     db.execute("INSERT INTO grams (rowid, text) VALUES (?, ?)", (row[0], text))
                     if self._counted(message_id):
-                        for gram in {text[i:i + MIN_INDEXED] for i in range(len(text) - MIN_INDEXED + 1)}:
+                        for gram in trigrams(text):
                             counts[gram] = counts.get(gram, 0) + 1
                 if len(counts) > PENDING_GRAMS:
                     self._write_counts(db)
